@@ -1,0 +1,3 @@
+from indexgate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,202 @@
+"""The command line: ``indexgate check | drift | demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexgate import __version__
+from indexgate.config import CliOptions, Settings, load_settings
+from indexgate.errors import IndexgateError, InputError
+from indexgate.redact import redact
+from indexgate.report.model import Problem, Report, TargetReport
+from indexgate.report.render import render_markdown, render_text, to_json, write_json
+from indexgate.sources import load_sources
+
+EXIT = {"pass": 0, "fail": 1, "error": 3}
+log = logging.getLogger("indexgate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="indexgate",
+        description=(
+            "Resolve Python requirements against private indexes: fail closed on auth "
+            "failures, backtrack past quarantined artifacts, name every blocked one."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"indexgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = sub.add_parser("check", help="resolve and gate (the pull-request status check)")
+    drift = sub.add_parser("drift", help="the scheduled quarantine-drift report")
+    sub.add_parser("demo", help="the whole gate against built-in local indexes, no network")
+    for p in (check, drift):
+        _common(p)
+    drift.add_argument("--previous-report", metavar="PATH", help="last run's JSON report")
+    drift.add_argument(
+        "--max-probes-per-package", type=int, metavar="N", help="probe cap (default 20)"
+    )
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="requirements*.txt, pyproject.toml")
+    p.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE")
+    p.add_argument("--extra", action="append", default=[], metavar="NAME")
+    p.add_argument("--all-extras", action="store_true")
+    p.add_argument("--group", action="append", default=[], metavar="NAME")
+    p.add_argument("--config", metavar="PATH")
+    p.add_argument("--index", action="append", default=[], metavar="[NAME=]URL")
+    p.add_argument("--default-index", metavar="URL")
+    p.add_argument("-i", "--index-url", metavar="URL")
+    p.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
+    p.add_argument(
+        "--index-strategy", choices=["first-index", "unsafe-first-match", "unsafe-best-match"]
+    )
+    p.add_argument("--python-version", action="append", default=[], metavar="X.Y[.Z]")
+    p.add_argument("--platform", action="append", default=[], metavar="TAG")
+    p.add_argument("--fallback", choices=["next-version", "next-distribution"])
+    p.add_argument("--pre", action="store_true", help="allow pre-releases")
+    p.add_argument("--only-binary", action="append", default=[], metavar="NAME|:all:")
+    p.add_argument("--no-binary", action="append", default=[], metavar="NAME|:all:")
+    p.add_argument("--allow-build", action="store_true", help="may build sdists (runs their code)")
+    p.add_argument("--fail-on", action="append", default=[], metavar="WHAT")
+    p.add_argument("--report-json", metavar="PATH")
+    p.add_argument("--summary", metavar="PATH")
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    p.add_argument("--concurrency", type=int, metavar="N", help="requests in flight per host")
+    p.add_argument("--cache-dir", metavar="PATH", help="persistent HTTP cache")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.add_argument("-q", "--quiet", action="count", default=0)
+
+
+@dataclass
+class Outcome:
+    report: Report | None
+    exit_code: int
+    settings: Settings | None = None
+
+
+def run(
+    args: argparse.Namespace,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Outcome:
+    """Run ``check`` or ``drift`` and return the report; raises InputError on bad input."""
+    cwd = cwd or Path.cwd()
+    env = os.environ if env is None else env
+    drift = args.command == "drift"
+    sources = load_sources(
+        [*args.sources, *args.requirement],
+        cwd=cwd,
+        extras=args.extra,
+        all_extras=args.all_extras,
+        groups=args.group,
+        allow_locks=drift,
+    )
+    cli = CliOptions(
+        config=args.config,
+        indexes=args.index,
+        default_index=args.default_index,
+        index_url=args.index_url,
+        extra_index_urls=args.extra_index_url,
+        strategy=args.index_strategy,
+        python_versions=args.python_version,
+        platforms=args.platform,
+        fallback=args.fallback,
+        pre=args.pre,
+        only_binary=args.only_binary,
+        no_binary=args.no_binary,
+        allow_build=args.allow_build,
+        fail_on=args.fail_on,
+        concurrency=args.concurrency,
+        cache_dir=args.cache_dir,
+        max_probes_per_package=getattr(args, "max_probes_per_package", None),
+    )
+    settings = load_settings(cli, sources, cwd=cwd, env=env)
+    if drift:
+        from indexgate.drift import drift as run_drift
+
+        report = run_drift(settings, sources, previous=_previous(args, cwd))
+    else:
+        from indexgate.resolver.resolve import check
+
+        report = check(settings, sources)
+    return Outcome(report, EXIT[report.status], settings)
+
+
+def _previous(args: argparse.Namespace, cwd: Path) -> dict | None:
+    path = getattr(args, "previous_report", None)
+    if not path:
+        return None
+    from indexgate.drift import read_previous
+
+    return read_previous(cwd / path, path)
+
+
+def emit(report: Report, args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    """Write stdout, the JSON report and the summary as the options ask."""
+    if args.report_json:
+        write_json(report, Path(args.report_json))
+    if args.format == "json":
+        sys.stdout.write(to_json(report))
+    elif args.format == "markdown":
+        sys.stdout.write(render_markdown(report, report_path=args.report_json))
+    elif not args.quiet:
+        sys.stdout.write(render_text(report))
+    summary = args.summary or env.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        text = render_markdown(report, report_path=args.report_json)
+        mode = "a" if not args.summary else "w"
+        with open(summary, mode, encoding="utf-8") as fh:
+            fh.write(text + "\n")
+
+
+def input_error_report(command: str, exc: InputError) -> Report:
+    problem = Problem(kind="invalid-input", message=str(exc), file=exc.file, line=exc.line)
+    return Report(command=command, targets=[TargetReport("", "", "fail", errors=[problem])])  # type: ignore[arg-type]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = (
+        logging.WARNING - 10 * args.verbose + 10 * args.quiet
+        if hasattr(args, "verbose")
+        else logging.WARNING
+    )
+    logging.basicConfig(
+        level=max(logging.DEBUG, level), format="indexgate: %(message)s", stream=sys.stderr
+    )
+    if args.command == "demo":
+        from indexgate.demo import main as demo_main
+
+        return demo_main()
+    try:
+        outcome = run(args)
+    except InputError as exc:
+        print(f"indexgate: error: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    except IndexgateError as exc:
+        print(f"indexgate: error: {redact(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: say so plainly, never dump locals or secrets
+        print(
+            f"indexgate: internal error: {redact(f'{type(exc).__name__}: {exc}')} "
+            "(run with -v for details; please report it)",
+            file=sys.stderr,
+        )
+        if args.verbose:
+            print(redact(traceback.format_exc()), file=sys.stderr)
+        return 3
+    assert outcome.report is not None
+    emit(outcome.report, args, os.environ)
+    return outcome.exit_code

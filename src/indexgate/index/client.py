@@ -1,0 +1,326 @@
+"""The index client: project pages, core metadata and file probes, each fetched once.
+
+Every fetch is memoized by URL for the run (a blocked URL is never fetched twice) and
+shared by all targets. Status codes are interpreted by ``indexgate.policy`` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from indexgate.config import IndexConfig
+from indexgate.errors import IndexgateError
+from indexgate.index import metadata as md
+from indexgate.index import simple, wheelzip
+from indexgate.index.firewall import classify_block
+from indexgate.index.http import HttpClient, Response
+from indexgate.index.models import BlockInfo, CoreMetadata, DistFile, parse_filename
+from indexgate.policy import FileAction, file_action
+from indexgate.redact import redact
+
+T = TypeVar("T")
+Stage = Literal["metadata", "download"]
+
+
+class FetchError(IndexgateError):
+    """A fetch that policy says must stop the target (auth, missing file, bad answer)."""
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        index: str,
+        status: int | None = None,
+        package: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.index = index
+        self.status = status
+        self.package = package
+        super().__init__(redact(message))
+
+
+@dataclass(frozen=True)
+class PageResult:
+    index: IndexConfig
+    name: NormalizedName
+    status: int  # 200 found, 404 not listed (also for flat indexes without the project)
+    files: tuple[DistFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class BlockHit:
+    """A quarantined artifact: the firewall refused the file or its metadata."""
+
+    file: DistFile
+    index: str
+    stage: Stage
+    status: int
+    info: BlockInfo
+
+    @property
+    def name(self) -> NormalizedName:
+        parsed = parse_filename(self.file.filename)
+        return parsed.name if parsed else canonicalize_name(self.file.filename)
+
+    @property
+    def version(self) -> str:
+        parsed = parse_filename(self.file.filename)
+        return str(parsed.version) if parsed else "?"
+
+
+@dataclass(frozen=True)
+class MetadataResult:
+    metadata: CoreMetadata | None = None
+    block: BlockHit | None = None
+    unusable: str | None = None  # why this file cannot be used (never a block)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    block: BlockHit | None = None
+
+
+class IndexClient:
+    def __init__(self, http: HttpClient, indexes: tuple[IndexConfig, ...]) -> None:
+        self.http = http
+        for index in indexes:
+            http.add_credentials(index.url, index.auth)
+        self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
+
+    def _once(self, key: tuple[str, str], factory: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+        task = self._tasks.get(key)
+        if task is None:
+            task = asyncio.ensure_future(factory())
+            self._tasks[key] = task
+        return task
+
+    # -- project pages -------------------------------------------------------------
+
+    def project_page(self, index: IndexConfig, name: str) -> Awaitable[PageResult]:
+        name = canonicalize_name(name)
+        if index.format == "flat":
+            return self._once(("flat", f"{index.url}#{name}"), lambda: self._flat(index, name))
+        return self._once(("page", index.url + name + "/"), lambda: self._simple(index, name))
+
+    async def _simple(self, index: IndexConfig, name: NormalizedName) -> PageResult:
+        url = index.url + name + "/"
+        r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
+        if not 200 <= r.status < 300:
+            return PageResult(index, name, r.status)
+        try:
+            files = simple.parse_project_page(r.content, r.content_type, r.url)
+        except simple.PageError as exc:
+            raise FetchError(
+                "index-unreachable",
+                f"index '{index.name}' sent an unreadable page for {name}: {exc}",
+                index=index.name,
+            ) from None
+        files = [f for f in files if _named(f, name)]
+        return PageResult(index, name, r.status, tuple(files))
+
+    async def _flat(self, index: IndexConfig, name: NormalizedName) -> PageResult:
+        listing = await self._once(("flat", index.url), lambda: self._flat_listing(index))
+        if isinstance(listing, int):
+            return PageResult(index, name, listing)
+        files = tuple(simple.files_for_project(listing, name))
+        return PageResult(index, name, 200 if files else 404, files)
+
+    async def _flat_listing(self, index: IndexConfig) -> list[DistFile] | int:
+        if index.url.startswith("file:"):
+            path = Path(unquote(urlsplit(index.url).path))
+            if path.is_dir():
+                return simple.list_local_folder(path)
+        r = await self.http.request("GET", index.url, cacheable=True)
+        if not 200 <= r.status < 300:
+            return r.status
+        try:
+            return simple.parse_flat_page(r.content, r.content_type, r.url)
+        except simple.PageError as exc:
+            raise FetchError(
+                "index-unreachable",
+                f"flat index '{index.name}' sent an unreadable page: {exc}",
+                index=index.name,
+            ) from None
+
+    # -- metadata ---------------------------------------------------------------
+
+    def metadata(self, index: IndexConfig, file: DistFile) -> Awaitable[MetadataResult]:
+        return self._once(("metadata", file.url), lambda: self._metadata(index, file))
+
+    async def _metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
+        parsed = parse_filename(file.filename)
+        if parsed is None:
+            return MetadataResult(unusable=f"{file.filename} is not a wheel or sdist")
+        if file.metadata_url is not None:
+            r = await self.http.request("GET", file.metadata_url, cacheable=True)
+            outcome = self._judge(index, file, r, "metadata")
+            if isinstance(outcome, BlockHit):
+                return MetadataResult(block=outcome)
+            if outcome is None:
+                hashes = file.metadata_hashes or {}
+                return self._parse(file, lambda: md.check_hash(r.content, hashes), r.content)
+            if r.status != 404:
+                raise self._file_error(index, file, r)
+            # 404 on an advertised .metadata: read the file instead, as pip does.
+        if parsed.kind == "wheel":
+            return await self._wheel_metadata(index, file)
+        return await self._sdist_metadata(index, file)
+
+    def _parse(self, file: DistFile, verify: Callable[[], None], data: bytes) -> MetadataResult:
+        try:
+            verify()
+            meta = md.parse_core_metadata(data)
+        except md.MetadataError as exc:
+            return MetadataResult(unusable=f"{file.filename}: {exc}")
+        return MetadataResult(metadata=meta)
+
+    async def _wheel_metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
+        """Range requests: the tail (central directory, usually METADATA too), then one more."""
+        project = parse_filename(file.filename).name  # type: ignore[union-attr]
+        r = await self.http.request(
+            "GET", file.url, headers={"Range": f"bytes=-{wheelzip.TAIL_SIZE}"}, cacheable=True
+        )
+        outcome = self._judge(index, file, r, "download")
+        if isinstance(outcome, BlockHit):
+            return MetadataResult(block=outcome)
+        if outcome is not None:
+            raise self._file_error(index, file, r)
+        try:
+            if r.status != 206:  # no range support: we have the whole wheel
+                md.check_hash(r.content, file.hashes)
+                data = wheelzip.metadata_from_whole_wheel(r.content, project)
+                return self._parse(file, _noop, data)
+            start, total = _content_range(r)
+            loc = wheelzip.locate_metadata(r.content, start, total, project)
+            buf, buf_start = r.content, start
+            for _ in range(3):
+                if isinstance(loc, wheelzip.NeedRange):
+                    buf, buf_start = await self._range(index, file, loc.start, loc.end)
+                    loc = wheelzip.locate_metadata(buf, buf_start, total, project)
+                    continue
+                data = wheelzip.extract_member(buf, buf_start, loc)
+                if isinstance(data, wheelzip.NeedRange):
+                    buf, buf_start = await self._range(index, file, data.start, data.end)
+                    continue
+                return self._parse(file, _noop, data)
+        except md.MetadataError as exc:
+            return MetadataResult(unusable=f"{file.filename}: {exc}")
+        return MetadataResult(unusable=f"{file.filename}: could not locate METADATA in the wheel")
+
+    async def _range(
+        self, index: IndexConfig, file: DistFile, start: int, end: int
+    ) -> tuple[bytes, int]:
+        r = await self.http.request(
+            "GET", file.url, headers={"Range": f"bytes={start}-{end - 1}"}, cacheable=True
+        )
+        if r.status == 206:
+            return r.content, _content_range(r)[0]
+        if r.status == 200:
+            return r.content, 0
+        raise self._file_error(index, file, r)
+
+    async def _sdist_metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
+        r = await self.http.request("GET", file.url, cacheable=True)
+        outcome = self._judge(index, file, r, "download")
+        if isinstance(outcome, BlockHit):
+            return MetadataResult(block=outcome)
+        if outcome is not None:
+            raise self._file_error(index, file, r)
+        try:
+            md.check_hash(r.content, file.hashes)
+            pkg_info = md.read_sdist_pkg_info(r.content, file.filename)
+            return MetadataResult(metadata=md.static_sdist_metadata(pkg_info))
+        except md.MetadataError as exc:
+            return MetadataResult(
+                unusable=f"{file.filename}: {exc} (indexgate never runs package code; "
+                "a wheel of this version, or --allow-build, would be needed)"
+            )
+
+    # -- probes -----------------------------------------------------------------
+
+    def probe(self, index: IndexConfig, file: DistFile) -> Awaitable[ProbeResult]:
+        """Is the file itself downloadable? HEAD, or a one-byte GET where HEAD is refused."""
+        return self._once(("probe", file.url), lambda: self._probe(index, file))
+
+    async def _probe(self, index: IndexConfig, file: DistFile) -> ProbeResult:
+        r = await self.http.request("HEAD", file.url)
+        if r.status in (405, 501) or (r.status in index.quarantine_codes and not r.content):
+            # HEAD refused, or a firewall's HEAD answer without its body: ask for one byte.
+            r = await self.http.request("GET", file.url, headers={"Range": "bytes=0-0"})
+        outcome = self._judge(index, file, r, "download")
+        if isinstance(outcome, BlockHit):
+            return ProbeResult(block=outcome)
+        if outcome is not None:
+            raise self._file_error(index, file, r)
+        return ProbeResult()
+
+    # -- policy glue -------------------------------------------------------------
+
+    def _judge(
+        self, index: IndexConfig, file: DistFile, r: Response, stage: Stage
+    ) -> BlockHit | FileAction | None:
+        """None when fine; a BlockHit when quarantined; else the failing action."""
+        action = file_action(r.status, index.quarantine_codes)
+        if action is FileAction.OK:
+            return None
+        if action is FileAction.BLOCKED:
+            info = classify_block(r.status, r.reason, r.headers, r.content)
+            return BlockHit(file, index.name, stage, r.status, info)
+        return action
+
+    def _file_error(self, index: IndexConfig, file: DistFile, r: Response) -> FetchError:
+        action = file_action(r.status, index.quarantine_codes)
+        if action is FileAction.AUTH_FAILURE:
+            return FetchError(
+                "auth-failure",
+                f"index '{index.name}' answered HTTP {r.status} for {file.filename} although it "
+                "listed it; check the credentials, or add the code to its quarantine-codes if "
+                "this is how its firewall blocks files",
+                index=index.name,
+                status=r.status,
+                package=_project(file),
+            )
+        kind = "missing-pin" if r.status in (404, 410) else "index-unreachable"
+        return FetchError(
+            kind,
+            f"index '{index.name}' answered HTTP {r.status} for {file.filename}, which its "
+            "project page lists",
+            index=index.name,
+            status=r.status,
+            package=_project(file),
+        )
+
+
+def _project(file: DistFile) -> str | None:
+    parsed = parse_filename(file.filename)
+    return parsed.name if parsed else None
+
+
+def _noop() -> None:
+    return None
+
+
+def _named(file: DistFile, name: NormalizedName) -> bool:
+    parsed = parse_filename(file.filename)
+    return parsed is not None and parsed.name == name
+
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+def _content_range(r: Response) -> tuple[int, int]:
+    """(start, total size) from a 206 answer."""
+    m = _CONTENT_RANGE.match(r.headers.get("content-range", ""))
+    if not m or m.group(3) == "*":
+        raise md.MetadataError("the server's range answer has no usable Content-Range")
+    return int(m.group(1)), int(m.group(3))

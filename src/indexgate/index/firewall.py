@@ -1,0 +1,190 @@
+"""Read why a repository firewall refused an artifact.
+
+Nexus Firewall, JFrog Curation and JFrog Xray each answer a blocked download with a 403
+whose *reason* lives somewhere different: the HTTP reason phrase (Nexus over HTTP/1.1), an
+RFC 9457 problem+json body (Nexus over HTTP/2, where reason phrases do not exist), or a JFrog
+``{"errors": [...]}`` body. ``classify_block`` turns any of them, or anything else, into a
+``BlockInfo`` and never raises: the answer comes from a server we do not control.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterator, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from indexgate.index.models import BlockInfo
+
+_LABELS: dict[str, str] = {
+    "nexus-firewall": "Nexus Firewall",
+    "jfrog-curation": "JFrog Curation",
+    "jfrog-xray": "JFrog Xray",
+    "unknown": "unknown firewall",
+}
+
+# "---->>> REQUESTED ITEM IS QUARANTINED ---->>> FOR DETAILS SEE ---->>> <url> <<<----"
+_NEXUS = re.compile(
+    r"-*>>>\s*(?P<reason>.*?)\s*-*>>>\s*FOR\s+DETAILS\s+SEE\s*-*>>>\s*(?P<url>\S+?)\s*(?:<<<|$)",
+    re.IGNORECASE | re.DOTALL,
+)
+_NEXUS_BARE = re.compile(r"REQUESTED\s+ITEM\s+IS\s+QUARANTINED", re.IGNORECASE)
+_CURATION = re.compile(r"blocked\s+by\s+JFrog\s+Packages\s+Curation", re.IGNORECASE)
+_XRAY = re.compile(
+    r"Artifact\s+download\s+request\s+rejected|download\s+blocking\s+policy\s+configured\s+in\s+Xray",
+    re.IGNORECASE,
+)
+_POLICY_FIELDS = ("policy", "condition", "explanation", "remediation")
+_POLICY_GROUP = re.compile(r"\{([^{}]*)\}")
+_INVISIBLE = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+MAX_REASON = 300
+_MAX_MESSAGE = 2000
+
+
+def vendor_label(vendor: str) -> str:
+    """The human name of a vendor, for tables and messages."""
+    return _LABELS.get(vendor, _LABELS["unknown"])
+
+
+def classify_block(
+    status_code: int, reason_phrase: str, headers: Mapping[str, str], body: bytes
+) -> BlockInfo:
+    """Which firewall refused the request, and what it said."""
+    try:
+        return _classify(status_code, reason_phrase or "", headers, body or b"")
+    except Exception:  # a hostile or broken answer must never break the gate
+        return BlockInfo("unknown", f"HTTP {status_code}")
+
+
+def _classify(
+    status_code: int, reason_phrase: str, headers: Mapping[str, str], body: bytes
+) -> BlockInfo:
+    content_type = _header(headers, "content-type").lower()
+    text = _decode(body)
+    data = _json(text) if text and ("json" in content_type or text.lstrip()[:1] in "{[") else None
+    messages = list(_json_messages(data))
+
+    for candidate in (reason_phrase, *messages):
+        nexus = _nexus(candidate)
+        if nexus is not None:
+            return nexus
+    for message in messages:
+        if _CURATION.search(message):
+            return BlockInfo("jfrog-curation", _clean(message), policies=_policies(message))
+        if _XRAY.search(message):
+            return BlockInfo("jfrog-xray", _clean(message))
+    if text and data is None:  # Nexus also repeats the text in its HTML error page
+        nexus = _nexus(_strip_html(text))
+        if nexus is not None:
+            return nexus
+    return BlockInfo("unknown", _unknown_reason(status_code, reason_phrase, text, messages))
+
+
+def _nexus(text: str) -> BlockInfo | None:
+    if not text:
+        return None
+    match = _NEXUS.search(text)
+    if match:
+        reason = _clean(match.group("reason").strip("-<> ")) or "REQUESTED ITEM IS QUARANTINED"
+        return BlockInfo("nexus-firewall", reason, details_url=match.group("url").strip("<>"))
+    if _NEXUS_BARE.search(text):
+        return BlockInfo("nexus-firewall", "REQUESTED ITEM IS QUARANTINED")
+    return None
+
+
+def _policies(message: str) -> tuple[dict[str, str], ...]:
+    """Each ``{policy, condition, explanation, remediation}`` group of a Curation message.
+
+    Only the free-text fields may contain commas, so the first two and the last part are
+    taken as they come and whatever lies between is the explanation.
+    """
+    _, _, violated = message.partition("policies violated")
+    groups = []
+    for group in _POLICY_GROUP.findall(violated or message):
+        parts = [part.strip() for part in group.split(",")]
+        if len(parts) > 4:
+            parts = [parts[0], parts[1], ", ".join(parts[2:-1]), parts[-1]]
+        parts += [""] * (4 - len(parts))
+        groups.append(dict(zip(_POLICY_FIELDS, parts, strict=True)))
+    return tuple(groups)
+
+
+def _unknown_reason(status_code: int, phrase: str, text: str, messages: list[str]) -> str:
+    phrase = _clean(phrase)
+    if phrase and phrase.lower() != _standard_phrase(status_code).lower():
+        return phrase[:MAX_REASON]
+    for message in messages:
+        if message.strip():
+            return _clean(message)[:MAX_REASON]
+    if text:
+        stripped = _strip_html(text)
+        if stripped:
+            return stripped[:MAX_REASON]
+    return f"HTTP {status_code}"
+
+
+def _standard_phrase(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return ""
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    try:
+        for key, value in headers.items():
+            if str(key).lower() == name:
+                return str(value)
+    except Exception:
+        return ""
+    return ""
+
+
+def _decode(body: bytes) -> str:
+    """The body as text, or "" when it is clearly not text."""
+    if not body or b"\x00" in body[:1024]:
+        return ""
+    text = body[:65536].decode("utf-8", errors="replace")
+    if text.count("\ufffd") > max(8, len(text) // 20):
+        return ""
+    return text
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _json_messages(data: Any) -> Iterator[str]:
+    """Human text from JFrog ``errors[]`` bodies and RFC 9457 problem details."""
+    if isinstance(data, dict):
+        errors = data.get("errors")
+        if isinstance(errors, list):
+            for error in errors:
+                if isinstance(error, dict) and isinstance(error.get("message"), str):
+                    yield error["message"][:_MAX_MESSAGE]
+        for key in ("detail", "title", "message", "error"):
+            if isinstance(data.get(key), str):
+                yield data[key][:_MAX_MESSAGE]
+
+
+def _strip_html(text: str) -> str:
+    if "<" not in text:
+        return _clean(text)
+    visible = _clean(html.unescape(_TAG.sub(" ", _INVISIBLE.sub(" ", text))))
+    if visible:
+        return visible
+    title = _TITLE.search(text)
+    return _clean(html.unescape(title.group(1))) if title else ""
+
+
+def _clean(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()

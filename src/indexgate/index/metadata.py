@@ -1,0 +1,245 @@
+"""Core metadata from bytes: METADATA / PKG-INFO files, sdist archives, and hash checks.
+
+Pure functions, no I/O: the resolver must read dependencies without running package code,
+so metadata is only ever parsed here, never produced by a build.
+"""
+
+from __future__ import annotations
+
+import email.header
+import email.parser
+import email.policy
+import gzip
+import hashlib
+import io
+import re
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import InvalidName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from indexgate.index.models import CoreMetadata
+
+__all__ = [
+    "HashMismatch",
+    "MetadataError",
+    "check_hash",
+    "parse_core_metadata",
+    "read_sdist_pkg_info",
+    "static_sdist_metadata",
+]
+
+MAX_PKG_INFO_SIZE = 10 * 1024 * 1024  # a PKG-INFO larger than this is not a real one
+MAX_SDIST_UNPACKED = 1024 * 1024 * 1024  # stop inflating a tarball past this (gzip bombs)
+_STRONG_HASHES = ("sha512", "sha384", "sha256")  # strongest first
+# Pre-PEP 440 spellings such as ">=3.6.*" that real uploads still carry.
+_LEGACY_WILDCARD = re.compile(r"(>=|<=|>|<|~=)\s*([0-9][0-9.]*?)\.\*")
+
+
+class MetadataError(ValueError):
+    """Metadata, or the archive that holds it, is malformed or cannot be trusted."""
+
+
+class HashMismatch(MetadataError):
+    """Downloaded bytes do not match the hash the index published."""
+
+
+def parse_core_metadata(data: bytes) -> CoreMetadata:
+    """The resolver's view of a METADATA / PKG-INFO file (email-header format)."""
+    headers = _headers(data)
+    name = _single(headers, "name")
+    version = _single(headers, "version")
+    if not name or not version:
+        raise MetadataError("metadata has no Name or no Version field")
+    try:
+        normalized = canonicalize_name(name, validate=True)
+    except InvalidName as exc:
+        raise MetadataError(f"invalid Name {name!r}") from exc
+    try:
+        parsed_version = Version(version)
+    except InvalidVersion as exc:
+        raise MetadataError(f"invalid Version {version!r} for {normalized}") from exc
+
+    requirements = []
+    for line in headers.get("requires-dist", []):
+        try:
+            requirements.append(Requirement(line))
+        except InvalidRequirement as exc:
+            raise MetadataError(f"invalid Requires-Dist {line!r} for {normalized}: {exc}") from exc
+
+    requires_python = _single(headers, "requires-python")
+    return CoreMetadata(
+        name=normalized,
+        version=parsed_version,
+        requires_dist=tuple(requirements),
+        requires_python=_specifier(requires_python, normalized) if requires_python else None,
+        provides_extra=frozenset(canonicalize_name(e) for e in headers.get("provides-extra", [])),
+        metadata_version=_single(headers, "metadata-version") or "1.0",
+        dynamic=frozenset(d.lower() for d in headers.get("dynamic", [])),
+    )
+
+
+def static_sdist_metadata(pkg_info: bytes) -> CoreMetadata:
+    """PKG-INFO metadata, only if PEP 643 lets us trust it without building the sdist."""
+    meta = parse_core_metadata(pkg_info)
+    where = f"{meta.name} {meta.version} sdist"
+    try:
+        metadata_version = Version(meta.metadata_version)
+    except InvalidVersion as exc:
+        raise MetadataError(f"{where}: invalid Metadata-Version {meta.metadata_version!r}") from exc
+    if metadata_version < Version("2.2"):
+        raise MetadataError(
+            f"{where}: Metadata-Version {meta.metadata_version} predates PEP 643 (needs 2.2),"
+            " so its dependencies are not known without a build"
+        )
+    dynamic = sorted(meta.dynamic & {"requires-dist", "requires-python"})
+    if dynamic:
+        raise MetadataError(f"{where}: {', '.join(dynamic)} declared Dynamic, needs a build")
+    return meta
+
+
+def read_sdist_pkg_info(data: bytes, filename: str) -> bytes:
+    """The top-level ``<dir>/PKG-INFO`` of a .tar.gz or .zip sdist, read in memory."""
+    lower = filename.lower()
+    try:
+        if lower.endswith((".tar.gz", ".tgz")):
+            found = _tar_pkg_infos(data)
+        elif lower.endswith(".zip"):
+            found = _zip_pkg_infos(data)
+        else:
+            raise MetadataError(f"{filename}: not a .tar.gz or .zip sdist")
+    except MetadataError:
+        raise
+    except (NotImplementedError, RuntimeError) as exc:  # zip: odd compression, encryption
+        raise MetadataError(f"{filename}: unsupported sdist archive: {exc}") from exc
+    except Exception as exc:  # tarfile/zipfile/gzip fail on crafted input in many ways
+        raise MetadataError(f"{filename}: unreadable sdist archive: {exc}") from exc
+    if not found:
+        raise MetadataError(f"{filename}: no top-level PKG-INFO in the sdist")
+    # Several top-level directories: prefer the one named like the file.
+    stem = filename[: -len(".tar.gz")] if lower.endswith(".tar.gz") else filename.rsplit(".", 1)[0]
+    for top, content in found:
+        if top.lower() == stem.lower():
+            return content
+    return found[0][1]
+
+
+def check_hash(data: bytes, hashes: Mapping[str, str]) -> None:
+    """Verify the strongest SHA-2 hash offered; weaker or unknown hashes are not checked."""
+    known = {k.lower(): v.strip().lower() for k, v in hashes.items()}
+    for algorithm in _STRONG_HASHES:
+        if algorithm in known:
+            actual = hashlib.new(algorithm, data).hexdigest()
+            if actual != known[algorithm]:
+                raise HashMismatch(
+                    f"{algorithm} mismatch: index says {known[algorithm]}, got {actual}"
+                )
+            return
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _headers(data: bytes) -> dict[str, list[str]]:
+    """Header values by lower-cased name, decoded as UTF-8 (latin-1 as a last resort)."""
+    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
+    result: dict[str, list[str]] = {}
+    for key, value in message.items():
+        result.setdefault(key.lower(), []).append(_text(value).strip())
+    return result
+
+
+def _text(value: str | email.header.Header) -> str:
+    if isinstance(value, str):
+        return value
+    # compat32 wraps values with non-ASCII bytes in a Header of charset unknown-8bit.
+    parts = []
+    for chunk, _charset in email.header.decode_header(value):
+        if isinstance(chunk, str):
+            parts.append(chunk)
+            continue
+        try:
+            parts.append(chunk.decode("utf-8"))
+        except UnicodeDecodeError:
+            parts.append(chunk.decode("latin-1"))
+    return "".join(parts)
+
+
+def _single(headers: dict[str, list[str]], key: str) -> str | None:
+    values = headers.get(key)
+    return values[0] if values else None
+
+
+def _specifier(text: str, name: str) -> SpecifierSet:
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        pass
+    try:  # ">=3.6.*" meant ">=3.6" before PEP 440 made it invalid
+        return SpecifierSet(_LEGACY_WILDCARD.sub(r"\1\2", text))
+    except InvalidSpecifier as exc:
+        raise MetadataError(f"invalid Requires-Python {text!r} for {name}") from exc
+
+
+def _is_top_pkg_info(member: str) -> str | None:
+    """The top directory name if ``member`` is ``<top>/PKG-INFO``, else None."""
+    parts = [p for p in PurePosixPath(member).parts if p != "."]
+    if len(parts) == 2 and parts[1] == "PKG-INFO" and parts[0] not in ("/", ".."):
+        return parts[0]
+    return None
+
+
+class _CappedReader(io.RawIOBase):
+    """A read-only stream that fails once more than ``limit`` bytes came out of it."""
+
+    def __init__(self, inner: io.BufferedIOBase, limit: int) -> None:
+        self._inner = inner
+        self._left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._inner.read(len(buffer))
+        self._left -= len(data)
+        if self._left < 0:
+            raise MetadataError("sdist unpacks to more than 1 GiB, refusing it")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _tar_pkg_infos(data: bytes) -> list[tuple[str, bytes]]:
+    """Stream the tarball member by member (``r|``): nothing is written, nothing seeks."""
+    found: list[tuple[str, bytes]] = []
+    raw = gzip.GzipFile(fileobj=io.BytesIO(data))
+    with tarfile.open(fileobj=_CappedReader(raw, MAX_SDIST_UNPACKED), mode="r|") as archive:
+        for member in archive:
+            top = _is_top_pkg_info(member.name)
+            if top is None or not member.isfile():
+                continue
+            if member.size > MAX_PKG_INFO_SIZE:
+                raise MetadataError(f"{member.name} claims {member.size} bytes, refusing it")
+            stream = archive.extractfile(member)
+            if stream is not None:
+                found.append((top, stream.read(MAX_PKG_INFO_SIZE)))
+    return found
+
+
+def _zip_pkg_infos(data: bytes) -> list[tuple[str, bytes]]:
+    found: list[tuple[str, bytes]] = []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            top = _is_top_pkg_info(info.filename)
+            if top is None or info.is_dir():
+                continue
+            if info.file_size > MAX_PKG_INFO_SIZE:
+                raise MetadataError(f"{info.filename} claims {info.file_size} bytes, refusing it")
+            with archive.open(info) as stream:
+                found.append((top, stream.read(MAX_PKG_INFO_SIZE)))
+    return found

@@ -1,0 +1,397 @@
+"""Render a :class:`Report` as JSON, terminal text and the GitHub job summary (Markdown).
+
+Every renderer reads the same model, so the three outputs can never disagree. Text that
+comes from outside (firewall reasons, error messages, file names) is escaped or flattened
+here, because a hostile or merely odd index must not be able to break a table, inject HTML
+into the job summary or send escape sequences to a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import quote, urlsplit
+
+from indexgate.index.firewall import vendor_label
+from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
+
+__all__ = ["render_markdown", "render_text", "to_json", "write_json"]
+
+_T = TypeVar("_T")
+
+_MAX_CELL = 2000
+_EMOJI = {"pass": "✅", "fail": "❌", "error": "⚠️"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_MD_ESCAPES = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "|": "&#124;",
+    "`": "&#96;",
+    "\\": "&#92;",
+    "[": "&#91;",
+    "]": "&#93;",
+    "*": "&#42;",
+}
+# Percent-encode everything else (spaces, parentheses, pipes, angle brackets, backticks).
+_URL_SAFE = ":/?#@!$&'+,;=%~"
+_MD_ESCAPE = re.compile("|".join(re.escape(c) for c in _MD_ESCAPES))
+
+
+# --- JSON -------------------------------------------------------------------------------
+
+
+def to_json(report: Report) -> str:
+    """The contract JSON (``indexgate-report/1``), keys in model order, newline-terminated."""
+    return json.dumps(report.to_dict(), indent=2) + "\n"
+
+
+def write_json(report: Report, path: Path) -> None:
+    """Write the JSON report atomically, so a reader never sees half a report."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(to_json(report))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --- shared helpers ---------------------------------------------------------------------
+
+
+def _label(t: TargetReport) -> str:
+    return f"Python {t.python} on {t.platform}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _counts(report: Report) -> str:
+    packages = {r.name for t in report.targets for r in t.resolution}
+    errors = sum(len(t.errors) for t in report.targets)
+    parts = [
+        _plural(len(report.targets), "target"),
+        _plural(len(packages), "package"),
+        f"{report.blocked_count} blocked",
+    ]
+    if errors:
+        parts.append(_plural(errors, "error"))
+    return ", ".join(parts)
+
+
+def _where(p: Problem) -> str:
+    if p.file is None:
+        return ""
+    return p.file if p.line is None else f"{p.file}:{p.line}"
+
+
+def _policies(b: Blocked) -> list[str]:
+    """One line per violated policy (JFrog Curation), e.g. ``policy X: condition; fix``."""
+    lines = []
+    for p in b.policies:
+        head = p.get("policy") or "policy"
+        rest = [p[k] for k in ("condition", "explanation", "remediation") if p.get(k)]
+        lines.append(f"{head}: {'; '.join(rest)}" if rest else head)
+    return lines
+
+
+def _grouped(report: Report, items: Callable[[TargetReport], Sequence[_T]]) -> list[tuple[_T, str]]:
+    """Merge identical items across targets, each with the targets it occurs in.
+
+    The same blocked wheel or auth failure usually shows up for every target; listing it
+    once with "all" keeps the tables short.
+    """
+    seen: dict[str, tuple[_T, list[str]]] = {}
+    for t in report.targets:
+        for item in items(t):
+            seen.setdefault(repr(item), (item, []))[1].append(f"{t.python} {t.platform}")
+    n = len(report.targets)
+    return [(item, "all" if len(ts) == n else ", ".join(ts)) for item, ts in seen.values()]
+
+
+# --- text -------------------------------------------------------------------------------
+
+
+def _flat(value: object) -> str:
+    """One line, no control characters (no escape sequences reach the terminal)."""
+    return "" if value is None else _CONTROL.sub(" ", str(value)).strip()
+
+
+def _text_table(header: Sequence[str], rows: Sequence[Sequence[object]], indent: str) -> str:
+    """Column-aligned rows; the last column is free text and is not padded."""
+    cells = [list(header), *([_flat(c) or "-" for c in row] for row in rows)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header) - 1)]
+    lines = []
+    for row in cells:
+        padded = [c.ljust(w) for c, w in zip(row, widths, strict=False)] + [row[-1]]
+        lines.append(indent + "  ".join(padded).rstrip())
+    return "\n".join(lines)
+
+
+def _problems_text(problems: Sequence[Problem], indent: str) -> str:
+    rows = [(p.kind, p.package, p.index, _where(p), p.message) for p in problems]
+    return _text_table(("KIND", "PACKAGE", "INDEX", "WHERE", "MESSAGE"), rows, indent)
+
+
+def _reason_text(b: Blocked) -> str:
+    parts = [_flat(b.reason)] + [_flat(p) for p in _policies(b)]
+    if b.details_url:
+        parts.append(f"details: {_flat(b.details_url)}")
+    return " | ".join(p for p in parts if p)
+
+
+def _blocked_text(blocked: Sequence[Blocked], indent: str) -> str:
+    # The reason goes last: it is the long, free-text column.
+    header = ("PACKAGE", "BLOCKED", "FILE", "FIREWALL", "CHOSEN INSTEAD", "REASON")
+    rows = [
+        (b.name, b.version, b.file, vendor_label(b.vendor), b.fallback or "none", _reason_text(b))
+        for b in blocked
+    ]
+    return _text_table(header, rows, indent)
+
+
+def _resolution_text(resolution: Sequence[Resolved], indent: str) -> str:
+    rows = [(f"{r.name}=={r.version}", r.index, r.file) for r in resolution]
+    return _text_table(("PACKAGE", "INDEX", "FILE"), rows, indent)
+
+
+def _drift_text(report: Report) -> str:
+    """Drift section for the text output; "" when no target carries drift (filled in later)."""
+    return ""
+
+
+def render_text(report: Report) -> str:
+    """Terminal output: per target, what is wrong first, then what was blocked, then the result."""
+    out = [f"indexgate {report.command}: {report.status.upper()} ({_counts(report)})"]
+    if report.warnings:
+        out += ["", "Warnings (all targets):", _problems_text(report.warnings, "  ")]
+    seen_blocked: dict[str, str] = {}
+    seen_resolution: dict[str, str] = {}
+    for t in report.targets:
+        label = _label(t)
+        out += ["", f"{label}: {t.status.upper()}"]
+        if t.errors:
+            out += ["  Errors:", _problems_text(t.errors, "    ")]
+        if t.warnings:
+            out += ["  Warnings:", _problems_text(t.warnings, "    ")]
+        if t.blocked:
+            first = seen_blocked.setdefault(repr(t.blocked), label)
+            if first != label:
+                out.append(f"  Blocked artifacts: same as {first}")
+            else:
+                out += ["  Blocked artifacts:", _blocked_text(t.blocked, "    ")]
+        if t.resolution:
+            first = seen_resolution.setdefault(repr(t.resolution), label)
+            if first != label:
+                out.append(f"  Resolution: same resolution as {first}")
+            else:
+                out += ["  Resolution:", _resolution_text(t.resolution, "    ")]
+        elif not t.errors:
+            out.append("  Resolution: nothing to install")
+    drift = _drift_text(report)
+    if drift:
+        out += ["", drift.rstrip("\n")]
+    return "\n".join(out) + "\n"
+
+
+# --- Markdown ---------------------------------------------------------------------------
+
+
+def _md(value: object) -> str:
+    """Escape user text for a Markdown table cell: no pipes, HTML, code spans or links.
+
+    Cells are cut at ``_MAX_CELL`` characters so one runaway message cannot crowd every
+    other row out of a size-limited summary.
+    """
+    if value is None:
+        return ""
+    text = str(value)
+    if len(text) > _MAX_CELL:
+        text = text[: _MAX_CELL - 1] + "…"
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    escaped = (
+        _MD_ESCAPE.sub(lambda m: _MD_ESCAPES[m.group()], _CONTROL.sub(" ", line)) for line in lines
+    )
+    return "<br>".join(line.strip() for line in escaped if line.strip())
+
+
+def _md_link(text: str, url: str | None) -> str:
+    """A Markdown link to an http(s) URL, percent-encoded so it cannot close the link early."""
+    if not url:
+        return ""
+    if urlsplit(url).scheme not in ("http", "https"):
+        return _md(url)
+    return f"[{text}]({quote(url, safe=_URL_SAFE)})"
+
+
+def _code(text: str) -> str:
+    """An inline code span that survives backticks in ``text``."""
+    runs = [len(r) for r in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    return f"{fence} {text} {fence}" if runs else f"`{text}`"
+
+
+@dataclass
+class _MdTable:
+    """A titled table whose rows can be capped when the summary must shrink."""
+
+    title: str
+    header: Sequence[str]
+    rows: list[str]
+
+    def render(self, cap: int | None = None) -> str:
+        shown = self.rows if cap is None else self.rows[:cap]
+        out = [f"### {self.title}", ""]
+        if shown:
+            out += ["| " + " | ".join(self.header) + " |", "|" + "---|" * len(self.header)]
+            out += shown
+        hidden = len(self.rows) - len(shown)
+        if hidden:
+            more = " more" if shown else ""
+            out += [""] * bool(shown) + [
+                f"_{hidden}{more} {'row' if hidden == 1 else 'rows'} not shown._"
+            ]
+        return "\n".join(out) + "\n"
+
+
+def _md_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(c or " " for c in cells) + " |"
+
+
+def _problems_md(title: str, items: list[tuple[Problem, str]], multi: bool) -> _MdTable | None:
+    if not items:
+        return None
+    header = ["Kind", "Package", "Index", "Status", "Where", "Message"]
+    rows = []
+    for p, targets in items:
+        cells = [_md(p.kind), _md(p.package), _md(p.index), _md(p.status_code), _md(_where(p))]
+        cells.append(_md(p.message))
+        rows.append(_md_row([*cells, _md(targets)] if multi else cells))
+    return _MdTable(title, [*header, "Targets"] if multi else header, rows)
+
+
+def _reason_md(b: Blocked) -> str:
+    parts = [_md(b.reason)] + [_md(p) for p in _policies(b)]
+    cell = "<br>".join(p for p in parts if p)
+    link = _md_link("details", b.details_url)
+    return f"{cell} ({link})" if cell and link else cell or link
+
+
+def _blocked_md(report: Report, multi: bool) -> _MdTable | None:
+    items = _grouped(report, lambda t: t.blocked)
+    if not items:
+        return None
+    header = ["Package", "Version", "File", "Index", "Firewall", "Reason", "Chosen instead"]
+    rows = []
+    for b, targets in items:
+        cells = [_md(b.name), _md(b.version), _md(b.file), _md(b.index)]
+        cells += [_md(vendor_label(b.vendor)), _reason_md(b), _md(b.fallback or "none")]
+        rows.append(_md_row([*cells, _md(targets)] if multi else cells))
+    return _MdTable("Blocked artifacts", [*header, "Targets"] if multi else header, rows)
+
+
+def _details_md(t: TargetReport) -> str:
+    summary = f"{_md(_label(t))}: {t.status.upper()} ({_plural(len(t.resolution), 'package')})"
+    out = ["<details>", f"<summary>{summary}</summary>", ""]
+    if t.resolution:
+        out += ["| Package | Version | Index | File | Requested by |", "|---|---|---|---|---|"]
+        for r in t.resolution:
+            cells = [_md(r.name), _md(r.version), _md(r.index), _md(r.file)]
+            out.append(_md_row([*cells, _md(", ".join(r.requested_by))]))
+    else:
+        out.append("No resolution.")
+    out += ["", "</details>"]
+    return "\n".join(out) + "\n"
+
+
+def _drift_markdown(report: Report) -> str:
+    """Drift section for the job summary; "" when no target carries drift (filled in later)."""
+    return ""
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def render_markdown(
+    report: Report, *, max_bytes: int = 1_000_000, report_path: str | None = None
+) -> str:
+    """The GitHub job summary, kept under ``max_bytes`` (the runner rejects more than 1 MiB).
+
+    Order is fixed: status and counts, errors, blocked artifacts, warnings, drift, then the
+    per-target resolution folded in ``<details>``. When too large, resolution details go
+    first (last target first), then table rows beyond a common cap, and a note says so.
+    """
+    multi = len(report.targets) > 1
+    head = (
+        f"## {_EMOJI[report.status]} indexgate {report.command}: {report.status.upper()}"
+        f" ({_counts(report)})\n"
+    )
+    warnings = [(w, "all") for w in report.warnings] + _grouped(report, lambda t: t.warnings)
+    tables = [
+        table
+        for table in (
+            _problems_md("Errors", _grouped(report, lambda t: t.errors), multi),
+            _blocked_md(report, multi),
+            _problems_md("Warnings", warnings, multi),
+        )
+        if table is not None
+    ]
+    drift = _drift_markdown(report)
+    details = [_details_md(t) for t in report.targets]
+
+    def assemble(kept: int, cap: int | None) -> str:
+        parts = [head, *(table.render(cap) for table in tables)]
+        if drift:
+            parts.append(drift)
+        if details:
+            parts.append("### Resolution\n")
+            parts += details[:kept]
+            if kept < len(details):
+                parts.append(
+                    f"_Resolution of {_plural(len(details) - kept, 'target')} not shown._\n"
+                )
+        return "\n".join(parts)
+
+    full = assemble(len(details), None)
+    if _size(full) <= max_bytes:
+        return full
+
+    where = _code(report_path) if report_path else "the JSON report (`--report-json`)"
+    note = (
+        "\n---\n\n_Summary truncated to fit GitHub's 1 MiB limit;"
+        f" the full report is in {where}._\n"
+    )
+    budget = max_bytes - _size(note)
+
+    for kept in range(len(details) - 1, -1, -1):
+        text = assemble(kept, None)
+        if _size(text) <= budget:
+            return text + note
+
+    # Largest row cap that fits: a common cap shortens the longest tables first.
+    lo, hi = -1, max((len(t.rows) for t in tables), default=0)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _size(assemble(0, mid)) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo >= 0:
+        return assemble(0, lo) + note
+
+    # Last resort (huge single cells or drift): cut at a line boundary; the head stays first.
+    cut = assemble(0, 0).encode("utf-8")[: max(budget, 0)].decode("utf-8", errors="ignore")
+    cut = cut[: cut.rfind("\n") + 1] if "\n" in cut else cut
+    return (cut + note).encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")

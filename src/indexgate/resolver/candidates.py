@@ -1,0 +1,93 @@
+"""Requirements and candidates as resolvelib sees them (pip's shapes, kept small).
+
+A requirement with extras ``foo[a]`` is its own identifier; its candidate depends on the
+plain ``foo`` at the same version plus the extra's dependencies, as pip does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from indexgate.config import IndexConfig
+from indexgate.index.models import CoreMetadata, DistFile
+from indexgate.sources.model import Origin
+
+
+def identifier(name: NormalizedName, extras: frozenset[str]) -> str:
+    return f"{name}[{','.join(sorted(extras))}]" if extras else name
+
+
+@dataclass(frozen=True)
+class Req:
+    name: NormalizedName
+    specifier: SpecifierSet
+    extras: frozenset[str] = frozenset()
+    origin: Origin | None = None  # set for requirements the user wrote
+    parent: str | None = None  # "flask 3.0.3" for transitive ones
+    hashes: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def id(self) -> str:
+        return identifier(self.name, self.extras)
+
+    @property
+    def exact_version(self) -> Version | None:
+        """The version of an ``==X`` / ``===X`` pin (no wildcard), else None."""
+        specs = list(self.specifier)
+        if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
+            try:
+                return Version(specs[0].version)
+            except ValueError:
+                return None
+        return None
+
+    def __str__(self) -> str:
+        extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
+        return f"{self.name}{extras}{self.specifier}"
+
+    @property
+    def requested_by(self) -> str:
+        return str(self.origin) if self.origin else (self.parent or "?")
+
+    @classmethod
+    def from_requirement(
+        cls,
+        req: Requirement,
+        *,
+        origin: Origin | None = None,
+        parent: str | None = None,
+        hashes: tuple[str, ...] = (),
+    ) -> Req:
+        return cls(
+            name=canonicalize_name(req.name),
+            specifier=req.specifier,
+            extras=frozenset(canonicalize_name(e) for e in req.extras),
+            origin=origin,
+            parent=parent,
+            hashes=hashes,
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: NormalizedName
+    version: Version
+    file: DistFile
+    index: IndexConfig
+    metadata: CoreMetadata = field(compare=False)
+    extras: frozenset[str] = frozenset()
+
+    @property
+    def id(self) -> str:
+        return identifier(self.name, self.extras)
+
+    def with_extras(self, extras: frozenset[str]) -> Candidate:
+        return Candidate(self.name, self.version, self.file, self.index, self.metadata, extras)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"

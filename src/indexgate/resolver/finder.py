@@ -1,0 +1,162 @@
+"""Which index a package comes from: the index strategies, as uv defines them.
+
+- ``first-index``: walk the indexes in order; the first that has the project is the only
+  one used. 404 (and ``ignore-error-codes``) move on; 401/403 stop and fail the gate.
+  Pages are asked one after another, so a private name never reaches a later index.
+- ``unsafe-first-match``: every index; all versions of the first index, then the next.
+- ``unsafe-best-match``: every index; the best version wherever it is (first index wins
+  a tie). Under both, a 401/403 index is skipped with a warning.
+A package pinned under ``sources`` uses only its index; ``explicit`` indexes only so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from indexgate.config import IndexConfig, Settings
+from indexgate.index.client import FetchError, IndexClient, PageResult
+from indexgate.index.models import DistFile, parse_filename
+from indexgate.policy import PageAction, Strategy, auth_failure_advice, project_page_action
+from indexgate.redact import redact
+from indexgate.report.model import Problem
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    version: Version
+    index: IndexConfig
+    files: tuple[DistFile, ...]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A package's versions in the strategy's order of preference."""
+
+    name: NormalizedName
+    entries: tuple[VersionEntry, ...]
+    searched: tuple[str, ...]  # index names asked, in order
+    warnings: tuple[Problem, ...] = ()
+
+
+class Finder:
+    def __init__(self, settings: Settings, client: IndexClient) -> None:
+        self.settings = settings
+        self.client = client
+        self._tasks: dict[NormalizedName, asyncio.Future[Listing]] = {}
+
+    def eligible(self, name: NormalizedName) -> tuple[IndexConfig, ...]:
+        pinned = self.settings.sources.get(name)
+        if pinned is not None:
+            return (self.settings.index(pinned),)
+        return tuple(i for i in self.settings.indexes if not i.explicit)
+
+    def listing(self, name: NormalizedName) -> asyncio.Future[Listing]:
+        """The package's listing; started once per run, shared by every target."""
+        task = self._tasks.get(name)
+        if task is None:
+            task = asyncio.ensure_future(self._find(name))
+            task.add_done_callback(_retrieve)
+            self._tasks[name] = task
+        return task
+
+    async def _find(self, name: NormalizedName) -> Listing:
+        indexes = self.eligible(name)
+        pinned = name in self.settings.sources
+        if pinned or self.settings.strategy is Strategy.FIRST_INDEX:
+            return await self._first_index(name, indexes)
+        pages = await asyncio.gather(*(self.client.project_page(i, name) for i in indexes))
+        warnings: list[Problem] = []
+        found: list[PageResult] = []
+        for page in pages:
+            action = project_page_action(
+                page.status, self.settings.strategy, page.index.ignore_error_codes
+            )
+            if action is PageAction.USE:
+                found.append(page)
+            elif action is PageAction.SKIP_WITH_WARNING:
+                warnings.append(_skipped(page))
+            elif action is PageAction.ERROR:
+                raise _page_error(page)
+        by_index = [_versions(p) for p in found]
+        entries: dict[Version, VersionEntry] = {}
+        for versions in by_index:
+            for entry in versions:
+                entries.setdefault(entry.version, entry)
+        if self.settings.strategy is Strategy.UNSAFE_FIRST_MATCH:
+            ordered = tuple(
+                entries[e.version] for v in by_index for e in v if entries[e.version] is e
+            )
+        else:
+            ordered = tuple(sorted(entries.values(), key=lambda e: e.version, reverse=True))
+        searched = tuple(i.name for i in indexes)
+        return Listing(name, ordered, searched, tuple(warnings))
+
+    async def _first_index(self, name: NormalizedName, indexes: tuple[IndexConfig, ...]) -> Listing:
+        searched: list[str] = []
+        for index in indexes:
+            searched.append(index.name)
+            page = await self.client.project_page(index, name)
+            action = project_page_action(
+                page.status, Strategy.FIRST_INDEX, index.ignore_error_codes
+            )
+            if action is PageAction.USE:
+                return Listing(name, tuple(_versions(page)), tuple(searched))
+            if action is PageAction.NEXT:
+                continue
+            if action is PageAction.AUTH_FAILURE:
+                advice = auth_failure_advice(page.status, index.name)
+                raise FetchError(
+                    "auth-failure",
+                    f"index '{index.name}' ({redact(index.url)}) answered HTTP {page.status} "
+                    f"for the project page of {name}: {advice}",
+                    index=index.name,
+                    status=page.status,
+                    package=name,
+                )
+            raise _page_error(page)
+        return Listing(name, (), tuple(searched))
+
+
+def _versions(page: PageResult) -> list[VersionEntry]:
+    """Files grouped by version, newest first."""
+    groups: dict[Version, list[DistFile]] = {}
+    for f in page.files:
+        parsed = parse_filename(f.filename)
+        if parsed is not None:
+            groups.setdefault(parsed.version, []).append(f)
+    return [VersionEntry(v, page.index, tuple(groups[v])) for v in sorted(groups, reverse=True)]
+
+
+def _skipped(page: PageResult) -> Problem:
+    return Problem(
+        kind="skipped-index",
+        package=page.name,
+        index=page.index.name,
+        status_code=page.status,
+        message=(
+            f"index '{page.index.name}' answered HTTP {page.status} for {page.name} and was "
+            "skipped under the unsafe index strategy: another index may have supplied it "
+            "(first-index would have failed here)"
+        ),
+    )
+
+
+def _page_error(page: PageResult) -> FetchError:
+    return FetchError(
+        "index-unreachable",
+        f"index '{page.index.name}' ({redact(page.index.url)}) answered HTTP {page.status} "
+        f"for the project page of {page.name}",
+        index=page.index.name,
+        status=page.status,
+        package=page.name,
+    )
+
+
+def _retrieve(task: asyncio.Future[Listing]) -> None:
+    """Mark a prefetch's exception as seen; whoever needs the listing re-raises it."""
+    if not task.cancelled():
+        task.exception()

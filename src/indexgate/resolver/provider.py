@@ -1,0 +1,315 @@
+"""The resolvelib provider and its lazily-prepared candidate sequence.
+
+Preparing a candidate means reading its core metadata and probing the file that would be
+installed; a candidate whose file or metadata a firewall blocks is recorded and skipped
+here, so the resolver simply backtracks to the next version (or file). Fetches start
+early: a listing starts the metadata read of its likeliest candidate, whose dependencies'
+listings start in turn, so the network works ahead of the resolver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+from resolvelib import AbstractProvider
+from resolvelib.structs import RequirementInformation
+
+from indexgate.config import IndexConfig, Settings
+from indexgate.index.client import BlockHit, IndexClient, MetadataResult, ProbeResult
+from indexgate.index.models import DistFile, parse_filename
+from indexgate.policy import Fallback
+from indexgate.report.model import Problem
+from indexgate.resolver.bridge import Bridge
+from indexgate.resolver.candidates import Candidate, Req
+from indexgate.resolver.finder import Finder, Listing, VersionEntry
+from indexgate.sources.model import Origin
+from indexgate.targets import Target
+
+PREPARE_AHEAD = 1  # later versions prepared while the resolver looks at one
+
+
+@dataclass
+class Notes:
+    """What one target saw that explains a failure or belongs in the report."""
+
+    blocks: dict[str, BlockHit] = field(default_factory=dict)  # by file URL, in order seen
+    unusable: dict[NormalizedName, list[str]] = field(default_factory=dict)
+    excluded: dict[NormalizedName, dict[str, int]] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
+    hash_mismatch: dict[NormalizedName, Version] = field(default_factory=dict)
+
+    def exclude(self, name: NormalizedName, why: str) -> None:
+        reasons = self.excluded.setdefault(name, {})
+        reasons[why] = reasons.get(why, 0) + 1
+
+
+class Provider(AbstractProvider):  # type: ignore[misc]
+    def __init__(
+        self,
+        settings: Settings,
+        target: Target,
+        bridge: Bridge,
+        client: IndexClient,
+        finder: Finder,
+        direct: Sequence[Req],
+        constraints: Mapping[NormalizedName, list[Req]],
+    ) -> None:
+        self.settings = settings
+        self.target = target
+        self.bridge = bridge
+        self.client = client
+        self.finder = finder
+        self.constraints = constraints
+        self.notes = Notes()
+        self._direct = {r.id for r in direct}
+        self._pinned = {r.id for r in direct if r.exact_version is not None}
+        self.origins: dict[NormalizedName, Origin] = {}
+        for r in direct:
+            if r.origin is not None:
+                self.origins.setdefault(r.name, r.origin)
+        self._prepared: dict[tuple[NormalizedName, Version], Candidate | None] = {}
+        self._lock = threading.Lock()
+        self._prefetched: set[tuple[NormalizedName, frozenset[str]]] = set()
+        for r in direct:
+            self.prefetch(r)
+
+    # -- resolvelib protocol ----------------------------------------------------
+
+    def identify(self, requirement_or_candidate: Req | Candidate) -> str:
+        return requirement_or_candidate.id
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[RequirementInformation]],
+        backtrack_causes: Sequence[RequirementInformation],
+    ) -> Any:
+        """Pinned and direct first, then fewer versions to choose from (as pip and uv)."""
+        infos = list(information[identifier])
+        causes = {c.requirement.name for c in backtrack_causes}
+        name = canonicalize_name(identifier.split("[", 1)[0])
+        count = len(self._entries(name, [i.requirement for i in infos]))
+        return (
+            name not in causes,
+            identifier not in self._pinned,
+            identifier not in self._direct,
+            count,
+            identifier,
+        )
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Req]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> Callable[[], Iterator[Candidate]]:
+        reqs = list(requirements[identifier])
+        bad = {c.version for c in incompatibilities[identifier]}
+        name = reqs[0].name if reqs else canonicalize_name(identifier.split("[", 1)[0])
+        extras = frozenset().union(*(r.extras for r in reqs)) if reqs else frozenset()
+        entries = [e for e in self._entries(name, reqs) if e.version not in bad]
+
+        def iterate() -> Iterator[Candidate]:
+            for i, entry in enumerate(entries):
+                for ahead in entries[i + 1 : i + 1 + PREPARE_AHEAD]:
+                    self._start(ahead)
+                candidate = self._prepare(entry)
+                if candidate is not None:
+                    yield candidate.with_extras(extras) if extras else candidate
+
+        return iterate
+
+    def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
+        return requirement.specifier.contains(candidate.version, prereleases=True)
+
+    def get_dependencies(self, candidate: Candidate) -> list[Req]:
+        parent = f"{candidate.name} {candidate.version}"
+        origin = self.origins.get(candidate.name)
+        deps: list[Req] = []
+        if candidate.extras:
+            deps.append(Req(candidate.name, SpecifierSet(f"=={candidate.version}"), parent=parent))
+        for req in candidate.metadata.requires_dist:
+            if candidate.extras:
+                # Only what the extras add; the plain candidate brings the rest.
+                if req.marker is None or self.target.evaluate(req.marker):
+                    continue
+                if not self.target.evaluate(req.marker, candidate.extras):
+                    continue
+            elif not self.target.evaluate(req.marker):
+                continue
+            dep = Req.from_requirement(req, parent=parent)
+            if origin is not None:
+                self.origins.setdefault(dep.name, origin)
+            deps.append(dep)
+            self.prefetch(dep)
+        return deps
+
+    # -- candidates ---------------------------------------------------------------
+
+    def listing(self, name: NormalizedName) -> Listing:
+        listing = self.bridge.run(lambda: self.finder.listing(name))
+        for w in listing.warnings:
+            if w not in self.notes.warnings:
+                self.notes.warnings.append(w)
+        return listing
+
+    def _entries(self, name: NormalizedName, reqs: Iterable[Req]) -> list[VersionEntry]:
+        """The versions this target may use, in the strategy's order, files best first."""
+        reqs = list(reqs)
+        listing = self.listing(name)
+        spec = SpecifierSet()
+        for r in [*reqs, *self.constraints.get(name, [])]:
+            spec &= r.specifier
+        exact = {r.exact_version for r in reqs if r.exact_version is not None}
+        hashes = {h for r in reqs for h in r.hashes}
+        usable: dict[Version, VersionEntry] = {}
+        for entry in listing.entries:
+            files = self._files_for_target(name, entry, exact, hashes)
+            if files:
+                usable[entry.version] = VersionEntry(entry.version, entry.index, files)
+        prereleases = True if self.settings.pre else None
+        allowed = set(spec.filter(usable, prereleases=prereleases))
+        return [usable[e.version] for e in listing.entries if e.version in allowed]
+
+    def _files_for_target(
+        self,
+        name: NormalizedName,
+        entry: VersionEntry,
+        exact: set[Version],
+        hashes: set[str],
+    ) -> tuple[DistFile, ...]:
+        wheels: list[tuple[int, DistFile]] = []
+        sdists: list[DistFile] = []
+        for f in entry.files:
+            parsed = parse_filename(f.filename)
+            if parsed is None:
+                continue
+            if f.yanked and entry.version not in exact:
+                self.notes.exclude(name, "yanked")
+                continue
+            if not self.target.allows_python(f.requires_python):
+                self.notes.exclude(name, f"requires Python {f.requires_python}")
+                continue
+            if hashes and not _hash_allowed(f, hashes):
+                self.notes.hash_mismatch.setdefault(name, entry.version)
+                continue
+            if parsed.kind == "wheel":
+                rank = self.target.tag_rank(parsed.tags)
+                if rank is None:
+                    self.notes.exclude(name, f"no wheel for {self.target.platform}")
+                elif not self.settings.source_only(name):
+                    wheels.append((rank, f))
+            elif not self.settings.binary_only(name):
+                sdists.append(f)
+        files = [f for _, f in sorted(wheels, key=lambda x: x[0])] + sdists
+        if self.settings.fallback is Fallback.NEXT_VERSION:
+            files = files[:1]
+        return tuple(files)
+
+    def _start(self, entry: VersionEntry) -> None:
+        """Begin fetching what preparing the entry's first file needs."""
+        f = entry.files[0]
+        self.bridge.submit(lambda: _metadata_and_probe(self.client, entry.index, f))
+
+    def _prepare(self, entry: VersionEntry) -> Candidate | None:
+        key = (parse_filename(entry.files[0].filename).name, entry.version)  # type: ignore[union-attr]
+        with self._lock:
+            if key in self._prepared:
+                return self._prepared[key]
+        candidate = None
+        for f in entry.files:  # one file under next-version, all suitable under next-distribution
+            meta, probe = self.bridge.run(
+                lambda f=f: _metadata_and_probe(self.client, entry.index, f)
+            )
+            block = meta.block or (probe.block if probe else None)
+            if block is not None:
+                self.notes.blocks.setdefault(block.file.url, block)
+                continue
+            if meta.metadata is None:
+                self.notes.unusable.setdefault(key[0], []).append(meta.unusable or "unusable")
+                continue
+            m = meta.metadata
+            if m.name != key[0] or m.version != entry.version:
+                self.notes.unusable.setdefault(key[0], []).append(
+                    f"{f.filename}: metadata says {m.name} {m.version}"
+                )
+                continue
+            if not self.target.allows_python(m.requires_python):
+                self.notes.exclude(key[0], f"requires Python {m.requires_python}")
+                continue
+            candidate = Candidate(key[0], entry.version, f, entry.index, m)
+            if f.yanked:
+                self.notes.warnings.append(_yanked(candidate, self.origins.get(key[0])))
+            break
+        with self._lock:
+            self._prepared[key] = candidate
+        return candidate
+
+    # -- prefetch -----------------------------------------------------------------
+
+    def prefetch(self, req: Req) -> None:
+        """Start the listing and the likeliest candidate's metadata, then its deps', now."""
+        key = (req.name, req.extras)
+        with self._lock:
+            if key in self._prefetched:
+                return
+            self._prefetched.add(key)
+        self.bridge.submit(lambda: self._prefetch(req))
+
+    async def _prefetch(self, req: Req) -> None:
+        try:
+            listing = await self.finder.listing(req.name)
+        except Exception:  # the resolver will meet and report the same error
+            return
+        for entry in listing.entries:
+            if not req.specifier.contains(entry.version) or not entry.files:
+                continue
+            files = self._files_for_target(req.name, entry, set(), set())
+            if not files:
+                continue
+            meta, _ = await _metadata_and_probe(self.client, entry.index, files[0])
+            if meta.metadata is None:
+                return
+            for dep in meta.metadata.requires_dist:
+                if self.target.evaluate(dep.marker, req.extras):
+                    self.prefetch(Req.from_requirement(dep))
+            return
+
+
+async def _metadata_and_probe(
+    client: IndexClient, index: IndexConfig, f: DistFile
+) -> tuple[MetadataResult, ProbeResult | None]:
+    """Metadata and, when it came from a separate file, a probe of the file itself."""
+    if f.metadata_url is None:
+        return await client.metadata(index, f), None
+    meta, probe = await asyncio.gather(client.metadata(index, f), client.probe(index, f))
+    return meta, probe
+
+
+def _hash_allowed(f: DistFile, hashes: set[str]) -> bool:
+    known = {f"{algo}:{digest}" for algo, digest in f.hashes.items()}
+    return not known or bool(known & hashes)
+
+
+def _yanked(candidate: Candidate, origin: Origin | None) -> Problem:
+    reason = candidate.file.yanked_reason
+    return Problem(
+        kind="yanked-pin",
+        package=candidate.name,
+        index=candidate.index.name,
+        message=(
+            f"{candidate.name} {candidate.version} is pinned but yanked"
+            + (f": {reason}" if reason else "")
+        ),
+        file=origin.file if origin else None,
+        line=origin.line if origin else None,
+    )

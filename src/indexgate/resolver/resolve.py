@@ -1,0 +1,254 @@
+"""Resolve each target and turn the outcome (or the reason there is none) into a report."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from packaging.utils import NormalizedName
+from resolvelib import BaseReporter, ResolutionImpossible, Resolver
+from resolvelib.resolvers import ResolutionTooDeep
+
+from indexgate.config import Settings
+from indexgate.errors import IndexUnreachable
+from indexgate.index.client import BlockHit, FetchError, IndexClient
+from indexgate.index.firewall import vendor_label
+from indexgate.index.http import HttpClient
+from indexgate.redact import redact
+from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
+from indexgate.resolver.bridge import Bridge
+from indexgate.resolver.candidates import Candidate, Req
+from indexgate.resolver.finder import Finder
+from indexgate.resolver.provider import Provider
+from indexgate.sources.model import SourceSet
+from indexgate.targets import Target
+
+log = logging.getLogger("indexgate.resolve")
+MAX_ROUNDS = 20000
+
+
+@dataclass
+class Session:
+    """The network side of one run, shared by every target (and by drift)."""
+
+    settings: Settings
+    bridge: Bridge
+    http: HttpClient
+    client: IndexClient
+    finder: Finder
+
+
+@contextmanager
+def open_session(settings: Settings) -> Iterator[Session]:
+    bridge = Bridge()
+    cache = None
+    if settings.cache_dir is not None:
+        from indexgate.index.cache import FileCache
+
+        cache = FileCache(settings.cache_dir)
+    http = HttpClient(concurrency=settings.concurrency, cache=cache)
+    client = IndexClient(http, settings.indexes)
+    finder = Finder(settings, client)
+    try:
+        yield Session(settings, bridge, http, client, finder)
+    finally:
+        bridge.close(http.aclose)
+
+
+def check(settings: Settings, sources: SourceSet) -> Report:
+    report = Report(command="check", warnings=list(settings.warnings))
+    with open_session(settings) as session:
+        targets = settings.targets
+        with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
+            report.targets = list(pool.map(lambda t: resolve_target(session, sources, t), targets))
+        log.info("%d requests, %d bytes", session.http.stats.requests, session.http.stats.bytes)
+    return report
+
+
+def direct_requirements(sources: SourceSet, target: Target) -> tuple[list[Req], dict]:
+    direct: list[Req] = []
+    constraints: dict[NormalizedName, list[Req]] = {}
+    for sr in sources.requirements:
+        if target.evaluate(sr.requirement.marker):
+            direct.append(Req.from_requirement(sr.requirement, origin=sr.origin, hashes=sr.hashes))
+    for sr in sources.constraints:
+        if target.evaluate(sr.requirement.marker):
+            req = Req.from_requirement(sr.requirement, origin=sr.origin)
+            constraints.setdefault(req.name, []).append(req)
+    return direct, constraints
+
+
+def resolve_target(session: Session, sources: SourceSet, target: Target) -> TargetReport:
+    settings = session.settings
+    report = TargetReport(python=target.python, platform=target.platform)
+    direct, constraints = direct_requirements(sources, target)
+    provider = Provider(
+        settings, target, session.bridge, session.client, session.finder, direct, constraints
+    )
+    resolver: Resolver = Resolver(provider, BaseReporter())
+    try:
+        result = resolver.resolve(direct, max_rounds=MAX_ROUNDS)
+    except FetchError as exc:
+        report.errors.append(_fetch_problem(exc, provider))
+    except IndexUnreachable as exc:
+        report.errors.append(Problem(kind="index-unreachable", message=redact(str(exc))))
+    except ResolutionImpossible as exc:
+        report.errors.extend(explain(exc.causes, provider))
+    except ResolutionTooDeep:
+        report.errors.append(
+            Problem(kind="no-solution", message="resolution took too many rounds; giving up")
+        )
+    else:
+        report.resolution = _resolution(result)
+    notes = provider.notes
+    chosen = {r.name: r.version for r in report.resolution}
+    report.blocked = [
+        _blocked(hit, chosen.get(hit.name), provider) for hit in notes.blocks.values()
+    ]
+    report.warnings = list(notes.warnings)
+    report.status = _status(report, settings)
+    return report
+
+
+def _status(report: TargetReport, settings: Settings) -> str:
+    if any(e.kind == "index-unreachable" for e in report.errors):
+        return "error"
+    if report.errors:
+        return "fail"
+    if "blocked" in settings.fail_on and report.blocked:
+        return "fail"
+    if "warnings" in settings.fail_on and report.warnings:
+        return "fail"
+    if "yanked" in settings.fail_on and any(w.kind == "yanked-pin" for w in report.warnings):
+        return "fail"
+    return "pass"
+
+
+def _resolution(result: object) -> list[Resolved]:
+    mapping: dict[str, Candidate] = result.mapping  # type: ignore[attr-defined]
+    criteria = result.criteria  # type: ignore[attr-defined]
+    requested: dict[str, list[str]] = {}
+    for ident, criterion in criteria.items():
+        base = ident.split("[", 1)[0]
+        for info in criterion.information:
+            who = info.requirement.requested_by if info.parent is None else str(info.parent)
+            if (
+                who not in requested.setdefault(base, [])
+                and who != f"{base} {mapping[ident].version}"
+            ):
+                requested[base].append(who)
+    out = []
+    for ident, c in sorted(mapping.items()):
+        if c.extras:
+            continue
+        out.append(
+            Resolved(
+                c.name, str(c.version), c.index.name, c.file.filename, requested.get(ident, [])
+            )
+        )
+    return out
+
+
+def _blocked(hit: BlockHit, fallback: str | None, provider: Provider) -> Blocked:
+    origin = provider.origins.get(hit.name)
+    return Blocked(
+        name=hit.name,
+        version=hit.version,
+        file=hit.file.filename,
+        index=hit.index,
+        stage=hit.stage,
+        status_code=hit.status,
+        vendor=hit.info.vendor,
+        reason=hit.info.reason,
+        details_url=hit.info.details_url,
+        fallback=fallback,
+        policies=[dict(p) for p in hit.info.policies],
+        file_path=origin.file if origin else None,
+        line=origin.line if origin else None,
+    )
+
+
+def _fetch_problem(exc: FetchError, provider: Provider) -> Problem:
+    package = getattr(exc, "package", None)
+    origin = provider.origins.get(package) if package else None
+    return Problem(
+        kind=exc.kind,
+        message=str(exc),
+        package=package,
+        index=exc.index,
+        status_code=exc.status,
+        file=origin.file if origin else None,
+        line=origin.line if origin else None,
+    )
+
+
+def explain(causes: Sequence, provider: Provider) -> list[Problem]:
+    """Name the requirements that conflict, and the blocked artifacts in the way."""
+    by_name: dict[NormalizedName, list] = {}
+    for cause in causes:
+        by_name.setdefault(cause.requirement.name, []).append(cause)
+    problems = []
+    notes = provider.notes
+    for name, infos in by_name.items():
+        reqs = [i.requirement for i in infos]
+        origin = next((r.origin for r in reqs if r.origin), None) or provider.origins.get(name)
+        asked = ", ".join(
+            f"{r} (from {r.requested_by if i.parent is None else i.parent})"
+            for r, i in zip(reqs, infos, strict=True)
+        )
+        blocks = [
+            h
+            for h in notes.blocks.values()
+            if h.file_name == name
+            and all(r.specifier.contains(h.version, prereleases=True) for r in reqs)
+        ]
+        pinned = [r for r in reqs if r.exact_version is not None and r.origin is not None]
+        kind = "no-solution"
+        if blocks:
+            detail = ", ".join(f"{name} {h.version} ({_why(h)})" for h in blocks)
+            spec = " and ".join(str(r) for r in reqs)
+            message = f"{name}: every version allowed by {spec} is blocked: {detail}"
+            if pinned:
+                kind = "blocked-pin"
+        elif name in notes.hash_mismatch:
+            kind = "hash-mismatch"
+            message = f"{name}: no file of {name} on the index matches the --hash values of {asked}"
+        else:
+            listing = provider.listing(name)
+            if not listing.entries:
+                searched = ", ".join(listing.searched) or "none"
+                message = (
+                    f"{name} was not found on any index (searched: {searched}); required by {asked}"
+                )
+            else:
+                message = f"no version of {name} satisfies all of: {asked}"
+                why = _exclusions(provider, name)
+                if why:
+                    message += f" ({why})"
+        problems.append(
+            Problem(
+                kind=kind,
+                message=message,
+                package=name,
+                file=origin.file if origin else None,
+                line=origin.line if origin else None,
+            )
+        )
+    return problems
+
+
+def _why(hit: BlockHit) -> str:
+    text = f"{vendor_label(hit.info.vendor)}: {hit.info.reason}"
+    if hit.info.details_url:
+        text += f" {hit.info.details_url}"
+    return text
+
+
+def _exclusions(provider: Provider, name: NormalizedName) -> str:
+    notes = provider.notes
+    parts = [f"{n} file(s) skipped: {why}" for why, n in notes.excluded.get(name, {}).items()]
+    parts += notes.unusable.get(name, [])[:3]
+    return "; ".join(parts)

@@ -1,0 +1,91 @@
+"""Plain data read from requirement sources: what is asked for, and where it was written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a requirement (or option) was written: for errors and annotations."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
+
+
+@dataclass(frozen=True)
+class SourceRequirement:
+    requirement: Requirement
+    origin: Origin
+    hashes: tuple[str, ...] = ()  # "sha256:<hex>" as written with --hash
+    constraint: bool = False  # came from a -c file: limits versions, never adds a package
+
+    @property
+    def name(self) -> NormalizedName:
+        return canonicalize_name(self.requirement.name)
+
+
+@dataclass(frozen=True)
+class IndexHint:
+    """An index option found inside a source (requirements-file options, uv config)."""
+
+    url: str
+    kind: Literal["index-url", "extra-index-url", "find-links"]
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class UvIndex:
+    """One ``[[tool.uv.index]]`` / uv.toml ``[[index]]`` entry, as written."""
+
+    url: str
+    origin: Origin
+    name: str | None = None
+    default: bool = False
+    explicit: bool = False
+    format: Literal["simple", "flat"] = "simple"
+    ignore_error_codes: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class LockedFile:
+    filename: str
+    url: str | None = None
+    hashes: dict[str, str] = field(default_factory=dict)  # algorithm -> hex digest
+    size: int | None = None
+    upload_time: str | None = None
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    """A pinned package from a lock file or a ``==``-pinned requirements line (drift)."""
+
+    name: NormalizedName
+    version: str
+    origin: Origin
+    index: str | None = None  # index URL the lock names, if any
+    files: tuple[LockedFile, ...] = ()
+    marker: Marker | None = None
+
+
+@dataclass
+class SourceSet:
+    """Everything read from the sources of one run."""
+
+    requirements: list[SourceRequirement] = field(default_factory=list)
+    constraints: list[SourceRequirement] = field(default_factory=list)
+    index_hints: list[IndexHint] = field(default_factory=list)
+    uv_indexes: list[UvIndex] = field(default_factory=list)
+    uv_sources: dict[NormalizedName, str] = field(default_factory=dict)  # package -> index name
+    requires_python: SpecifierSet | None = None
+    locked: list[LockedPackage] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # every file read, in order

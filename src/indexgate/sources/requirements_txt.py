@@ -1,0 +1,318 @@
+"""pip requirements files, read the way pip reads them, with file:line for every entry.
+
+The syntax follows pip's ``req_file.py`` (continuations, comments, ``${VAR}``, the
+args-then-options split and optparse for the options) so that a file pip accepts reads
+the same here; what indexgate cannot honour (editables, direct URLs and paths, remote
+includes) is refused with a message instead of being silently resolved from an index.
+"""
+
+from __future__ import annotations
+
+import codecs
+import optparse
+import os
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from indexgate.errors import InputError
+from indexgate.redact import redact
+from indexgate.sources.model import IndexHint, Origin, SourceRequirement, SourceSet
+
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_OPTION_START = re.compile(r"(?:^|\s)(?=-)")
+_HASH = re.compile(r"^(sha256|sha384|sha512):([0-9a-fA-F]+)$")
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip")
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Options pip accepts after a requirement on the same line; every other one must stand alone.
+_PER_REQUIREMENT = {"hashes", "config_settings", "global_option"}
+_OPTION_NAMES = {
+    "requirements": "-r/--requirement",
+    "constraints": "-c/--constraint",
+    "editables": "-e/--editable",
+    "index_url": "-i/--index-url",
+    "extra_index_urls": "--extra-index-url",
+    "no_index": "--no-index",
+    "find_links": "-f/--find-links",
+    "pre": "--pre",
+    "only_binary": "--only-binary",
+    "no_binary": "--no-binary",
+    "prefer_binary": "--prefer-binary",
+    "require_hashes": "--require-hashes",
+    "trusted_host": "--trusted-host",
+    "use_feature": "--use-feature",
+}
+_NOT_FROM_INDEX = "indexgate resolves from indexes only"
+
+
+class _OptionError(Exception):
+    pass
+
+
+class _OptionParser(optparse.OptionParser):
+    """optparse that raises instead of printing usage and exiting."""
+
+    def error(self, msg: str) -> NoReturn:
+        raise _OptionError(msg)
+
+    def exit(self, status: int = 0, msg: str | None = None) -> NoReturn:
+        raise _OptionError(msg or "invalid options")
+
+
+def _build_parser() -> optparse.OptionParser:
+    parser = _OptionParser(add_help_option=False, usage=optparse.SUPPRESS_USAGE)
+    add = parser.add_option
+    add("-r", "--requirement", action="append", dest="requirements")
+    add("-c", "--constraint", action="append", dest="constraints")
+    add("-e", "--editable", action="append", dest="editables")
+    add("-i", "--index-url", dest="index_url")
+    add("--extra-index-url", action="append", dest="extra_index_urls")
+    add("--no-index", action="store_true", dest="no_index")
+    add("-f", "--find-links", action="append", dest="find_links")
+    add("--pre", action="store_true", dest="pre")
+    add("--only-binary", action="append", dest="only_binary")
+    add("--no-binary", action="append", dest="no_binary")
+    add("--prefer-binary", action="store_true", dest="prefer_binary")
+    add("--require-hashes", action="store_true", dest="require_hashes")
+    add("--trusted-host", action="append", dest="trusted_host")
+    add("--use-feature", action="append", dest="use_feature")
+    add("--hash", action="append", dest="hashes")
+    add("--config-settings", action="append", dest="config_settings")
+    add("--global-option", action="append", dest="global_option")
+    return parser
+
+
+_PARSER = _build_parser()
+
+
+def parse_requirements_file(
+    path: Path, *, display: str | None = None, constraint: bool = False
+) -> SourceSet:
+    """Read one requirements file and everything it includes with -r / -c.
+
+    ``display`` is the path to name in origins and errors (as the user gave it);
+    includes are named relative to it. ``constraint`` reads the file as a -c file.
+    """
+    out = SourceSet()
+    _parse(path, display or str(path), constraint, (), out)
+    return out
+
+
+def _parse(
+    path: Path,
+    display: str,
+    constraint: bool,
+    chain: tuple[tuple[Path, str], ...],
+    out: SourceSet,
+) -> None:
+    text = _read(path, display)
+    out.files.append(display)
+    chain = (*chain, (_identity(path), display))
+    for lineno, raw in _logical_lines(text):
+        line = _COMMENT.sub("", raw).strip()
+        if not line:
+            continue
+        line = _ENV_VAR.sub(lambda m: os.environ.get(m.group(1), m.group(0)), line)
+        origin = Origin(display, lineno)
+        args, options = _split_args_options(line)
+        opts = _parse_options(options, origin)
+        if args:
+            _requirement(args, opts, origin, constraint, out)
+        else:
+            _file_options(opts, origin, path, constraint, chain, out)
+
+
+def _read(path: Path, display: str) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", file=display) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a requirements file", file=display) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", file=display) from None
+    # pip honours BOMs (PowerShell's `>` writes UTF-16); everything else is UTF-8.
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not valid {encoding} text: {exc.reason}", file=display) from None
+
+
+def _identity(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
+
+
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Join backslash continuations as pip does; number each by its first physical line."""
+    parts: list[str] = []
+    first = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not parts:
+            first = number
+        if line.endswith("\\") and not _COMMENT.match(line):
+            parts.append(line.strip("\\"))
+            continue
+        if parts and _COMMENT.match(line):
+            line = " " + line  # so the comment is stripped, not glued to the line above
+        parts.append(line)
+        yield first, "".join(parts)
+        parts = []
+    if parts:
+        yield first, "".join(parts)
+
+
+def _split_args_options(line: str) -> tuple[str, str]:
+    """pip's split: the requirement is everything before the first token starting with '-'."""
+    match = _OPTION_START.search(line)
+    if match is None:
+        return line, ""
+    return line[: match.start()].strip(), line[match.start() :].strip()
+
+
+def _parse_options(options: str, origin: Origin) -> optparse.Values:
+    try:
+        tokens = shlex.split(options)
+    except ValueError as exc:
+        raise _error(f"cannot split options: {exc}", origin) from None
+    try:
+        opts, leftover = _PARSER.parse_args(tokens, _PARSER.get_default_values())
+    except _OptionError as exc:
+        message = str(exc)
+        if message.startswith("no such option: "):
+            message = f"unknown option '{message.removeprefix('no such option: ')}'"
+        raise _error(message, origin) from None
+    if leftover:
+        raise _error(f"unexpected '{leftover[0]}' after options", origin)
+    return opts
+
+
+def _given(opts: optparse.Values) -> list[str]:
+    """The dests of the options actually written on a line (no defaults are set)."""
+    return [dest for dest, value in vars(opts).items() if value]
+
+
+def _requirement(
+    text: str, opts: optparse.Values, origin: Origin, constraint: bool, out: SourceSet
+) -> None:
+    stray = [d for d in _given(opts) if d not in _PER_REQUIREMENT]
+    if stray:
+        name = _OPTION_NAMES.get(stray[0], stray[0])
+        raise _error(f"option {name} must be on a line of its own, not after a requirement", origin)
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as exc:
+        if _looks_like_location(text):
+            raise _error(f"'{text}' is a direct URL or path: {_NOT_FROM_INDEX}", origin) from None
+        reason = str(exc).splitlines()[0]
+        raise _error(f"invalid requirement '{text}': {reason}", origin) from None
+    if requirement.url is not None or requirement.name.lower().endswith(_ARCHIVES):
+        raise _error(f"'{text}' is a direct URL or path requirement: {_NOT_FROM_INDEX}", origin)
+    hashes = tuple(_hash(value, origin) for value in opts.hashes or ())
+    entry = SourceRequirement(requirement, origin, hashes=hashes, constraint=constraint)
+    (out.constraints if constraint else out.requirements).append(entry)
+
+
+def _looks_like_location(text: str) -> bool:
+    spec = text.split(";", 1)[0].strip()
+    return bool(
+        _URL.match(spec)
+        or spec.startswith((".", "/", "~"))
+        or "/" in spec
+        or "\\" in spec
+        or re.match(r"^[a-zA-Z]:", spec)
+        or spec.lower().endswith(_ARCHIVES)
+    )
+
+
+def _hash(value: str, origin: Origin) -> str:
+    match = _HASH.match(value)
+    if match is None:
+        raise _error(
+            f"invalid --hash '{value}': expected sha256:, sha384: or sha512: and a hex digest",
+            origin,
+        )
+    return f"{match.group(1)}:{match.group(2).lower()}"
+
+
+def _file_options(
+    opts: optparse.Values,
+    origin: Origin,
+    path: Path,
+    constraint: bool,
+    chain: tuple[tuple[Path, str], ...],
+    out: SourceSet,
+) -> None:
+    if opts.editables:
+        raise _error(f"editable requirements are not supported: {_NOT_FROM_INDEX}", origin)
+    if opts.hashes:
+        raise _error("--hash must follow a requirement on the same line", origin)
+    # -r inside a -c file stays a constraint (as uv reads it): constraints never add packages.
+    for target in opts.requirements or ():
+        _include(target, constraint, origin, path, chain, out)
+    for target in opts.constraints or ():
+        _include(target, True, origin, path, chain, out)
+    if opts.index_url:
+        out.index_hints.append(IndexHint(opts.index_url, "index-url", origin))
+    for url in opts.extra_index_urls or ():
+        out.index_hints.append(IndexHint(url, "extra-index-url", origin))
+    for location in opts.find_links or ():
+        out.index_hints.append(IndexHint(_find_links(location, path), "find-links", origin))
+    # --pre, --only-binary, --no-binary, --prefer-binary, --no-index, --require-hashes,
+    # --trusted-host, --use-feature: accepted so pip-valid files read; the gate takes
+    # these from its own options.
+
+
+def _find_links(location: str, path: Path) -> str:
+    """pip resolves a relative find-links path against the requirements file if it exists."""
+    if _URL.match(location) or os.path.isabs(location):
+        return location
+    candidate = path.parent / location
+    return str(candidate) if candidate.exists() else location
+
+
+def _include(
+    target: str,
+    constraint: bool,
+    origin: Origin,
+    path: Path,
+    chain: tuple[tuple[Path, str], ...],
+    out: SourceSet,
+) -> None:
+    if _URL.match(target):
+        raise _error(f"remote requirement files are not supported: '{target}'", origin)
+    child = path.parent / target
+    display = (
+        target
+        if os.path.isabs(target)
+        else os.path.normpath(os.path.join(os.path.dirname(origin.file), target))
+    )
+    identity = _identity(child)
+    starts = [i for i, (known, _) in enumerate(chain) if known == identity]
+    if starts:
+        cycle = " -> ".join([shown for _, shown in chain[starts[0] :]] + [display])
+        raise _error(f"include cycle: {cycle}", origin)
+    if not child.exists():
+        raise _error(f"included file '{display}' not found", origin)
+    if not child.is_file():
+        raise _error(f"included file '{display}' is not a file", origin)
+    _parse(child, display, constraint, chain, out)
+
+
+def _error(message: str, origin: Origin) -> InputError:
+    return InputError(redact(message), file=origin.file, line=origin.line)

@@ -1,0 +1,179 @@
+"""Resolution targets: one Python version on one platform, with its markers and tags."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from packaging.markers import Marker
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
+from packaging.version import Version
+
+from indexgate.errors import InputError
+
+# ubuntu-latest (24.04): glibc 2.39.
+_UBUNTU_GLIBC = 39
+_ALIASES = {"linux_x86_64": "x86_64", "linux_aarch64": "aarch64"}
+_PLATFORM_RE = re.compile(
+    r"^(?:(?P<ml>manylinux)_(?P<glibc_major>\d+)_(?P<glibc_minor>\d+)_(?P<ml_arch>\w+)"
+    r"|(?P<musl>musllinux)_(?P<musl_major>\d+)_(?P<musl_minor>\d+)_(?P<musl_arch>\w+)"
+    r"|macosx_(?P<mac_major>\d+)_(?P<mac_minor>\d+)_(?P<mac_arch>\w+)"
+    r"|(?P<win>win_amd64|win_arm64|win32))$"
+)
+_MACHINE = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "arm64", "universal2": "arm64"}
+
+
+@dataclass(frozen=True)
+class Target:
+    python: str  # as the user wrote it: "3.12" or "3.12.4"
+    platform: str  # as the user wrote it: "linux_x86_64"
+    _platforms: tuple[str, ...] = field(compare=False, repr=False, default=())
+    _env: tuple[tuple[str, str], ...] = field(compare=False, repr=False, default=())
+
+    @cached_property
+    def python_version(self) -> Version:
+        """``3.11`` means 3.11.0 for ``python_full_version``, as uv reads it."""
+        release = Version(self.python).release
+        return Version(".".join(map(str, (*release, 0, 0)[:3])))
+
+    @cached_property
+    def tags(self) -> list[Tag]:
+        """Wheel tags this target accepts, most preferred first."""
+        major, minor = self.python_version.release[:2]
+        interp = f"cp{major}{minor}"
+        platforms = list(self._platforms)
+        return [
+            *cpython_tags((major, minor), [interp], platforms),
+            *compatible_tags((major, minor), interp, platforms),
+        ]
+
+    @cached_property
+    def _tag_rank(self) -> dict[Tag, int]:
+        return {tag: i for i, tag in reversed(list(enumerate(self.tags)))}
+
+    def tag_rank(self, tags: frozenset[Tag]) -> int | None:
+        """Lower is better; None when no tag of the wheel suits this target."""
+        ranks = [self._tag_rank[t] for t in tags if t in self._tag_rank]
+        return min(ranks) if ranks else None
+
+    def environment(self, extra: str = "") -> dict[str, str]:
+        env = dict(self._env)
+        env["python_version"] = "{}.{}".format(*self.python_version.release[:2])
+        env["python_full_version"] = str(self.python_version)
+        env["extra"] = extra
+        return env
+
+    def evaluate(self, marker: Marker | None, extras: frozenset[str] = frozenset()) -> bool:
+        if marker is None:
+            return True
+        return any(marker.evaluate(self.environment(e)) for e in (extras or {""}))
+
+    def allows_python(self, requires_python: SpecifierSet | str | None) -> bool:
+        if not requires_python:
+            return True
+        spec = (
+            requires_python
+            if isinstance(requires_python, SpecifierSet)
+            else SpecifierSet(requires_python)
+        )
+        return spec.contains(self.python_version, prereleases=True)
+
+    @property
+    def label(self) -> str:
+        return f"Python {self.python} on {self.platform}"
+
+
+def make_target(python: str, platform: str) -> Target:
+    """Validate a ``--python-version`` / ``--platform`` pair into a Target."""
+    try:
+        version = Version(python)
+    except ValueError:
+        raise InputError(f"invalid Python version {python!r} (expected X.Y or X.Y.Z)") from None
+    if len(version.release) < 2 or version.release[0] != 3:
+        raise InputError(f"invalid Python version {python!r} (expected 3.X or 3.X.Y)")
+    platforms, env = _platform_facts(platform)
+    return Target(python, platform, tuple(platforms), tuple(sorted(env.items())))
+
+
+def _platform_facts(platform: str) -> tuple[list[str], dict[str, str]]:
+    name = _ALIASES.get(platform)
+    if name:  # GitHub's ubuntu-latest runner
+        platforms = _manylinux(_UBUNTU_GLIBC, name) + [f"linux_{name}"]
+        return platforms, _linux_env(name)
+    m = _PLATFORM_RE.match(platform)
+    if not m:
+        raise InputError(
+            f"unknown platform {platform!r}: use linux_x86_64, linux_aarch64, "
+            "manylinux_2_28_x86_64, musllinux_1_2_x86_64, macosx_14_0_arm64 or win_amd64"
+        )
+    if m["ml"]:
+        if int(m["glibc_major"]) != 2:
+            raise InputError(f"unknown platform {platform!r}: manylinux needs glibc 2.x")
+        arch = m["ml_arch"]
+        return _manylinux(int(m["glibc_minor"]), arch) + [f"linux_{arch}"], _linux_env(arch)
+    if m["musl"]:
+        arch, minor = m["musl_arch"], int(m["musl_minor"])
+        plats = [f"musllinux_1_{i}_{arch}" for i in range(minor, -1, -1)] + [f"linux_{arch}"]
+        return plats, _linux_env(arch)
+    if m["mac_arch"]:
+        version = (int(m["mac_major"]), int(m["mac_minor"]))
+        arch = m["mac_arch"]
+        env = {
+            "sys_platform": "darwin",
+            "platform_system": "Darwin",
+            "os_name": "posix",
+            "platform_machine": _MACHINE.get(arch, arch),
+        }
+        return list(mac_platforms(version, arch)), _common(env)
+    machine = {"win_amd64": "AMD64", "win_arm64": "ARM64", "win32": "x86"}[m["win"]]
+    env = {
+        "sys_platform": "win32",
+        "platform_system": "Windows",
+        "os_name": "nt",
+        "platform_machine": machine,
+    }
+    return [m["win"]], _common(env)
+
+
+def _manylinux(glibc_minor: int, arch: str) -> list[str]:
+    legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+    out: list[str] = []
+    for minor in range(glibc_minor, 4, -1):
+        out.append(f"manylinux_2_{minor}_{arch}")
+        if minor in legacy and (minor == 17 or arch in ("x86_64", "i686")):
+            out.append(f"{legacy[minor]}_{arch}")
+    return out
+
+
+def _linux_env(arch: str) -> dict[str, str]:
+    env = {
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "platform_machine": arch,
+    }
+    return _common(env)
+
+
+def _common(env: dict[str, str]) -> dict[str, str]:
+    env.update(
+        implementation_name="cpython",
+        platform_python_implementation="CPython",
+        implementation_version="",
+        platform_release="",
+        platform_version="",
+    )
+    return env
+
+
+def default_python(requires_python: SpecifierSet | None) -> str:
+    """The project's ``requires-python`` floor, else the running interpreter (X.Y)."""
+    if requires_python:
+        for minor in range(6, 20):
+            candidate = Version(f"3.{minor}")
+            if requires_python.contains(candidate, prereleases=True):
+                return f"3.{minor}"
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
