@@ -8,6 +8,7 @@ arguments, the app, authentication and logging are pypiserver's (``python -m pyp
 
 from __future__ import annotations
 
+import os
 import socketserver
 import sys
 import wsgiref.simple_server
@@ -19,6 +20,9 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, wsgiref.simple_server.WSG
 
 
 def main() -> None:
+    # This file runs as a script: keep its folder's modules from shadowing any package.
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     wsgiref.simple_server.WSGIServer = ThreadingWSGIServer  # type: ignore[misc]
     from pypiserver.__main__ import main as pypiserver_main
 

@@ -13,6 +13,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Mapping
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple, Self
 
@@ -54,7 +55,7 @@ class AccessLog:
             self._entries.clear()
 
 
-def logged_headers(headers: Mapping[str, str]) -> dict[str, str]:
+def logged_headers(headers: Mapping[str, str] | Message) -> dict[str, str]:
     result: dict[str, str] = {}
     for name in LOGGED_HEADERS:
         value = headers.get(name)

@@ -208,7 +208,7 @@ class _IndexHandler(QuietHandler):
         span = _parse_range(self.headers.get("Range"), len(data))
         if span is None:
             return self.respond(200, data, headers)
-        if span == "unsatisfiable":
+        if isinstance(span, str):
             headers["Content-Range"] = f"bytes */{len(data)}"
             return self.respond(416, b"", headers)
         start, end = span

@@ -203,7 +203,7 @@ class IndexClient:
             start, total = _content_range(r)
             loc = wheelzip.locate_metadata(r.content, start, total, project)
             buf, buf_start = r.content, start
-            for _ in range(3):
+            for _ in range(6):  # each round makes progress (wheelzip guarantees it)
                 if isinstance(loc, wheelzip.NeedRange):
                     buf, buf_start = await self._range(index, file, loc.start, loc.end)
                     loc = wheelzip.locate_metadata(buf, buf_start, total, project)

@@ -89,7 +89,10 @@ def _classify(
 def _nexus(text: str) -> BlockInfo | None:
     if not text:
         return None
-    match = _NEXUS.search(text)
+    # Search only around the marker: a lazy regex over a hostile 64 KiB body could crawl.
+    marker = text.upper().find("FOR DETAILS SEE")
+    window = text[max(marker - 600, 0) : marker + 1200] if marker >= 0 else ""
+    match = _NEXUS.search(window) if window else None
     if match:
         reason = _clean(match.group("reason").strip("-<> ")) or "REQUESTED ITEM IS QUARANTINED"
         return BlockInfo("nexus-firewall", reason, details_url=match.group("url").strip("<>"))

@@ -15,7 +15,6 @@ import io
 import re
 import tarfile
 import zipfile
-import zlib
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
@@ -70,7 +69,7 @@ def parse_core_metadata(data: bytes) -> CoreMetadata:
     for line in headers.get("requires-dist", []):
         try:
             requirements.append(Requirement(line))
-        except InvalidRequirement as exc:
+        except (InvalidRequirement, SyntaxError) as exc:  # packaging: SyntaxError on a NUL
             raise MetadataError(f"invalid Requires-Dist {line!r} for {normalized}: {exc}") from exc
 
     requires_python = _single(headers, "requires-python")

@@ -6,11 +6,14 @@ next (``NeedRange``) and parse what they are given. Typical use::
     tail = fetch(tail_range(size))                      # the last TAIL_SIZE bytes
     loc = locate_metadata(tail, size - len(tail), size, project)
     while isinstance(loc, NeedRange):                   # EOCD or central directory earlier
-        tail = fetch(loc) + tail                        # loc.end is where the tail starts
+        tail = fetch(loc)                               # a longer tail, still up to EOF
         loc = locate_metadata(tail, loc.start, size, project)
     data = extract_member(tail, size - len(tail), loc)  # often already inside the tail
     if isinstance(data, NeedRange):
         data = extract_member(fetch(data), data.start, loc)
+
+Each ``NeedRange`` is self-contained: the next call needs only the bytes it names, so a
+caller never stitches buffers (it may re-fetch up to a tail's worth of bytes it had).
 
 Every offset here is absolute in the file; every ``end`` is exclusive.
 """
@@ -99,8 +102,8 @@ def locate_metadata(
 ) -> MetadataLocation | NeedRange:
     """Find METADATA in the central directory of a zip, given its last bytes.
 
-    ``tail`` must run from ``tail_start`` to the end of the file. A ``NeedRange`` always
-    ends at ``tail_start``: prepend the fetched bytes to ``tail`` and call again.
+    ``tail`` must run from ``tail_start`` to the end of the file. A ``NeedRange`` is a
+    longer tail (it always ends at ``file_size``): fetch it and call again with it alone.
     """
     if tail_start < 0 or tail_start + len(tail) != file_size:
         raise MetadataError(
@@ -110,7 +113,7 @@ def locate_metadata(
     if eocd_at is None:
         if tail_start == 0 or len(tail) >= _EOCD_MAX + _Z64_LOCATOR.size:
             raise MetadataError("not a zip file: no end of central directory record")
-        return NeedRange(max(0, file_size - _EOCD_MAX - _Z64_LOCATOR.size), tail_start)
+        return NeedRange(max(0, file_size - _EOCD_MAX - _Z64_LOCATOR.size), file_size)
 
     _sig, disk, cd_disk, _n_disk, entries, cd_size, cd_offset, _clen = _EOCD.unpack_from(
         tail, eocd_at
@@ -120,13 +123,13 @@ def locate_metadata(
     cd_end_limit = tail_start + eocd_at
     loc_at = eocd_at - _Z64_LOCATOR.size
     if loc_at < 0 and tail_start > 0 and (entries == 0xFFFF or 0xFFFFFFFF in (cd_size, cd_offset)):
-        return NeedRange(max(0, tail_start + loc_at), tail_start)  # a ZIP64 locator may be there
+        return NeedRange(max(0, tail_start + loc_at), file_size)  # a ZIP64 locator may be there
     if loc_at >= 0 and tail[loc_at : loc_at + 4] == _Z64_LOCATOR_SIG:
         _sig, _disk, z64_offset, _disks = _Z64_LOCATOR.unpack_from(tail, loc_at)
         if not 0 <= z64_offset <= tail_start + loc_at - _Z64_EOCD.size:
             raise MetadataError("ZIP64 locator points outside the file")
         if z64_offset < tail_start:
-            return NeedRange(z64_offset, tail_start)
+            return NeedRange(z64_offset, file_size)
         rel = z64_offset - tail_start
         if tail[rel : rel + 4] != _Z64_EOCD_SIG:
             raise MetadataError("ZIP64 end of central directory record not found")
@@ -137,7 +140,7 @@ def locate_metadata(
     if cd_offset + cd_size > cd_end_limit:
         raise MetadataError("central directory runs past the end of the file")
     if cd_offset < tail_start:
-        return NeedRange(cd_offset, tail_start)
+        return NeedRange(cd_offset, file_size)
     rel = cd_offset - tail_start
     found = _central_entries(tail[rel : rel + cd_size], entries, cd_offset)
     return _choose(found, cd_offset, project)
@@ -216,7 +219,7 @@ class _Entry:
 
 
 def _central_entries(cd: bytes, count: int, cd_offset: int) -> list[_Entry]:
-    entries = []
+    entries: list[_Entry] = []
     pos = 0
     while pos < len(cd) and len(entries) < count:
         if pos + _CENTRAL.size > len(cd) or cd[pos : pos + 4] != _CENTRAL_SIG:

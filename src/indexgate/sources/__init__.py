@@ -1,0 +1,137 @@
+"""Requirement sources: pick the reader by file name and merge what they read, in order.
+
+Besides the sources given, the working directory's uv configuration (uv.toml, and the
+``[tool.uv]`` index setup of a pyproject.toml that is not itself a source) is read too,
+as uv would, so a repository needs no second copy of its index setup.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from indexgate.errors import InputError
+from indexgate.sources.locks import parse_pylock, parse_uv_lock
+from indexgate.sources.model import SourceSet
+from indexgate.sources.pyproject import (
+    has_requirements,
+    parse_pyproject,
+    parse_uv_toml,
+    read_uv_settings,
+)
+from indexgate.sources.requirements_txt import parse_requirements_file
+
+SourceKind = Literal["pyproject", "uv-lock", "pylock", "requirements"]
+_PYLOCK = re.compile(r"^pylock\.([^.]+\.)?toml$")
+
+__all__ = ["SourceKind", "load_sources", "merge_into", "source_kind"]
+
+
+def source_kind(path: str | Path) -> SourceKind:
+    """Which reader a file takes, from its name alone (anything unknown is pip syntax)."""
+    name = Path(path).name
+    if name == "pyproject.toml":
+        return "pyproject"
+    if name == "uv.lock":
+        return "uv-lock"
+    if _PYLOCK.match(name):
+        return "pylock"
+    return "requirements"
+
+
+def load_sources(
+    paths: Sequence[str],
+    *,
+    cwd: Path,
+    extras: Sequence[str] = (),
+    all_extras: bool = False,
+    groups: Sequence[str] = (),
+    allow_locks: bool,
+) -> SourceSet:
+    """Read every source (or the one found in ``cwd``) into one SourceSet, in order."""
+    given = [(os.path.normpath(p), _absolute(p, cwd)) for p in paths] or [_discover(cwd)]
+    if (extras or all_extras or groups) and not any(
+        source_kind(path) == "pyproject" for _, path in given
+    ):
+        raise InputError("--extra, --all-extras and --group need a pyproject.toml source")
+    result = SourceSet()
+    for display, path in given:
+        merge_into(result, _read(display, path, extras, all_extras, groups, allow_locks))
+    uv_toml = cwd / "uv.toml"
+    if uv_toml.is_file():
+        result.uv_indexes.extend(parse_uv_toml(uv_toml, display="uv.toml"))
+        result.files.append("uv.toml")
+    project = cwd / "pyproject.toml"
+    if project.is_file() and not any(_same(project, path) for _, path in given):
+        merge_into(result, read_uv_settings(project, display="pyproject.toml"))
+    return result
+
+
+def merge_into(target: SourceSet, part: SourceSet) -> None:
+    """Append ``part`` to ``target``; for single values (requires-python, pins) first wins."""
+    target.requirements.extend(part.requirements)
+    target.constraints.extend(part.constraints)
+    target.index_hints.extend(part.index_hints)
+    target.uv_indexes.extend(part.uv_indexes)
+    for name, index in part.uv_sources.items():
+        target.uv_sources.setdefault(name, index)
+    if target.requires_python is None:
+        target.requires_python = part.requires_python
+    target.locked.extend(part.locked)
+    target.files.extend(part.files)
+
+
+def _read(
+    display: str,
+    path: Path,
+    extras: Sequence[str],
+    all_extras: bool,
+    groups: Sequence[str],
+    allow_locks: bool,
+) -> SourceSet:
+    if not path.exists():
+        raise InputError("file not found", file=display)
+    if not path.is_file():
+        raise InputError("not a file", file=display)
+    kind = source_kind(path)
+    if kind in ("uv-lock", "pylock") and not allow_locks:
+        raise InputError(
+            "lock files are read by `indexgate drift`; `indexgate check` takes "
+            "requirements files and pyproject.toml",
+            file=display,
+        )
+    if kind == "pyproject":
+        return parse_pyproject(
+            path, extras=extras, all_extras=all_extras, groups=groups, display=display
+        )
+    if kind == "uv-lock":
+        return parse_uv_lock(path, display=display)
+    if kind == "pylock":
+        return parse_pylock(path, display=display)
+    return parse_requirements_file(path, display=display)
+
+
+def _discover(cwd: Path) -> tuple[str, Path]:
+    """pyproject.toml if it declares requirements, else requirements.txt, else either."""
+    project, requirements = cwd / "pyproject.toml", cwd / "requirements.txt"
+    if project.is_file() and (has_requirements(project) or not requirements.is_file()):
+        return "pyproject.toml", project
+    if requirements.is_file():
+        return "requirements.txt", requirements
+    raise InputError(
+        f"no requirement source found in {cwd}: give a requirements file or pyproject.toml"
+    )
+
+
+def _absolute(path: str, cwd: Path) -> Path:
+    return Path(path) if os.path.isabs(path) else cwd / path
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -177,7 +178,9 @@ def _uv_markers(packages: list[dict[str, Any]]) -> dict[int, str]:
     for number, package in enumerate(packages):
         if isinstance(package.get("name"), str):
             by_name.setdefault(canonicalize_name(package["name"]), []).append(number)
-    edges = {number: list(_edges(package, packages, by_name)) for number, package in enumerate(packages)}
+    edges = {
+        number: list(_edges(package, packages, by_name)) for number, package in enumerate(packages)
+    }
     roots = [
         number
         for number, package in enumerate(packages)
@@ -204,17 +207,24 @@ def _uv_markers(packages: list[dict[str, Any]]) -> dict[int, str]:
         parts = []
         if always not in clauses:
             parts.append(" or ".join(_conjunction(c) for c in sorted(clauses, key=sorted)))
-        fork = _fork_marker(package.get("resolution-markers"))
-        if fork:
-            parts.append(fork)
+        forks = _fork_markers(package.get("resolution-markers"))
+        # A fork marker that every path already implies adds nothing: leave it out.
+        if forks and not (
+            always not in clauses and all(any(f in c for f in forks) for c in clauses)
+        ):
+            parts.append(" or ".join(f"({marker})" for marker in forks))
         if parts:
-            out[number] = " and ".join(f"({part})" for part in parts) if len(parts) > 1 else parts[0]
+            out[number] = (
+                " and ".join(f"({part})" for part in parts) if len(parts) > 1 else parts[0]
+            )
     return out
 
 
 def _edges(
-    package: dict[str, Any], packages: list[dict[str, Any]], by_name: dict[NormalizedName, list[int]]
-) -> Any:
+    package: dict[str, Any],
+    packages: list[dict[str, Any]],
+    by_name: dict[NormalizedName, list[int]],
+) -> Iterator[tuple[int, frozenset[str]]]:
     lists: list[Any] = [package.get("dependencies", [])]
     for table in ("optional-dependencies", "dev-dependencies"):
         groups = package.get(table, {})
@@ -248,12 +258,12 @@ def _conjunction(clause: frozenset[str]) -> str:
     return " and ".join(f"({marker})" for marker in sorted(clause))
 
 
-def _fork_marker(value: Any) -> str | None:
-    if not isinstance(value, list) or not value:
-        return None
+def _fork_markers(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
     if any(not isinstance(m, str) or _LOCK_ONLY_VARIABLES.search(m) for m in value):
-        return None
-    return " or ".join(f"({marker})" for marker in value)
+        return []
+    return value
 
 
 def _pin(locked: LockedPackage, marker: Marker | None) -> SourceRequirement:
@@ -264,7 +274,11 @@ def _pin(locked: LockedPackage, marker: Marker | None) -> SourceRequirement:
         raise InputError(message, *_at(locked.origin)) from None
     requirement.marker = marker
     hashes = sorted(
-        {f"{algorithm}:{digest}" for file in locked.files for algorithm, digest in file.hashes.items()}
+        {
+            f"{algorithm}:{digest}"
+            for file in locked.files
+            for algorithm, digest in file.hashes.items()
+        }
     )
     return SourceRequirement(requirement, locked.origin, hashes=tuple(hashes))
 

@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -390,13 +390,17 @@ def uv_indexes(settings: dict[str, Any], toml: TomlText, prefix: str) -> list[Uv
         at = header if header is not None else toml.string(str(url), 0)
         out.append(_uv_index(entry, toml.origin(at), table))
     base = toml.header(prefix) if prefix else 0
-    for key, kind in (("extra-index-url", "simple"), ("find-links", "flat")):
+    pip_style: tuple[tuple[str, Literal["simple", "flat"]], ...] = (
+        ("extra-index-url", "simple"),
+        ("find-links", "flat"),
+    )
+    for key, kind in pip_style:
         values = settings.get(key, [])
         origin = toml.origin(toml.key(key, base))
         for url in _list(values, key, origin):
             if not isinstance(url, str):
                 raise InputError(f"{key}: expected URL strings", *_at(origin))
-            out.append(UvIndex(url=url, origin=origin, format=kind))  # type: ignore[arg-type]
+            out.append(UvIndex(url=url, origin=origin, format=kind))
     default = settings.get("index-url")
     if default is not None:
         origin = toml.origin(toml.key("index-url", base))

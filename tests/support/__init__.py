@@ -1,0 +1,1 @@
+"""Helpers for indexgate's tests: generated packages and real local index servers."""
