@@ -128,7 +128,7 @@ def write_htpasswd(path: Path, user: str, password: str) -> Path:
     """An Apache htpasswd file; passlib's default scheme (apr1 md5-crypt) needs no bcrypt."""
     with warnings.catch_warnings():  # passlib imports the deprecated stdlib ``crypt``
         warnings.simplefilter("ignore", DeprecationWarning)
-        from passlib.apache import HtpasswdFile
+        from passlib.apache import HtpasswdFile  # type: ignore[import-untyped]
 
     htpasswd = HtpasswdFile(str(path), new=True)
     htpasswd.set_password(user, password)

@@ -24,7 +24,7 @@ def main() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     wsgiref.simple_server.WSGIServer = ThreadingWSGIServer  # type: ignore[misc]
-    from pypiserver.__main__ import main as pypiserver_main
+    from pypiserver.__main__ import main as pypiserver_main  # type: ignore[import-untyped]
 
     pypiserver_main(sys.argv[1:])
 

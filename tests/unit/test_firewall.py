@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -233,6 +234,28 @@ def test_garbage_never_raises(body: bytes) -> None:
     assert block.vendor == "unknown"
     assert block.reason
     assert len(block.reason) <= 300
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<" * 65536,
+        b"<a " * 20000,
+        b"<head" * 12000,
+        b"<!--" * 16000,
+        b"<a href='" * 8000,
+        b"[" * 100000,
+        b"-->>> FOR DETAILS SEE " * 3000,
+        b'{"errors":[' + b'{"message":"x"},' * 5000 + b"{}]}",
+    ],
+    ids=lambda body: repr(body[:12]),
+)
+def test_hostile_bodies_are_handled_quickly(body: bytes) -> None:
+    started = time.monotonic()
+    for content_type in ("text/html", "application/json", ""):
+        block = classify_block(403, "Forbidden", {"Content-Type": content_type}, body)
+        assert len(block.reason) <= 300
+    assert time.monotonic() - started < 2
 
 
 def test_empty_everything() -> None:

@@ -20,6 +20,7 @@ from indexgate.config import IndexConfig
 from indexgate.errors import IndexgateError
 from indexgate.index import metadata as md
 from indexgate.index import simple, wheelzip
+from indexgate.index.build import build_metadata
 from indexgate.index.firewall import classify_block
 from indexgate.index.http import HttpClient, Response
 from indexgate.index.models import BlockInfo, CoreMetadata, DistFile, parse_filename
@@ -91,8 +92,12 @@ class ProbeResult:
 
 
 class IndexClient:
-    def __init__(self, http: HttpClient, indexes: tuple[IndexConfig, ...]) -> None:
+    def __init__(
+        self, http: HttpClient, indexes: tuple[IndexConfig, ...], *, allow_build: bool = False
+    ) -> None:
         self.http = http
+        self.indexes = indexes
+        self.allow_build = allow_build
         for index in indexes:
             http.add_credentials(index.url, index.auth)
         self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
@@ -240,11 +245,19 @@ class IndexClient:
             md.check_hash(r.content, file.hashes)
             pkg_info = md.read_sdist_pkg_info(r.content, file.filename)
             return MetadataResult(metadata=md.static_sdist_metadata(pkg_info))
+        except md.HashMismatch as exc:
+            return MetadataResult(unusable=f"{file.filename}: {exc}")
         except md.MetadataError as exc:
-            return MetadataResult(
-                unusable=f"{file.filename}: {exc} (indexgate never runs package code; "
-                "a wheel of this version, or --allow-build, would be needed)"
-            )
+            if not self.allow_build:
+                return MetadataResult(
+                    unusable=f"{file.filename}: {exc} (indexgate never runs package code; "
+                    "a wheel of this version, or --allow-build, would be needed)"
+                )
+        try:  # --allow-build: the user asked for the build backend to run
+            built = await asyncio.to_thread(build_metadata, r.content, file.filename, self.indexes)
+            return MetadataResult(metadata=md.parse_core_metadata(built))
+        except md.MetadataError as exc:
+            return MetadataResult(unusable=f"{file.filename}: {exc}")
 
     # -- probes -----------------------------------------------------------------
 

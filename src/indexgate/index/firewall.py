@@ -38,12 +38,12 @@ _XRAY = re.compile(
 )
 _POLICY_FIELDS = ("policy", "condition", "explanation", "remediation")
 _POLICY_GROUP = re.compile(r"\{([^{}]*)\}")
-_INVISIBLE = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]*>")
+_HIDDEN = re.compile(r"<(script|style|head)\b")  # searched in lower-cased text
+_TAG = re.compile(r"<[^<>]*>")
 _SPACE = re.compile(r"\s+")
 
 MAX_REASON = 300
+_MAX_HTML = 16384
 _MAX_MESSAGE = 2000
 
 
@@ -94,8 +94,13 @@ def _nexus(text: str) -> BlockInfo | None:
     window = text[max(marker - 600, 0) : marker + 1200] if marker >= 0 else ""
     match = _NEXUS.search(window) if window else None
     if match:
-        reason = _clean(match.group("reason").strip("-<> ")) or "REQUESTED ITEM IS QUARANTINED"
-        return BlockInfo("nexus-firewall", reason, details_url=match.group("url").strip("<>"))
+        reason = _clean(match.group("reason").strip("-<> "))[:MAX_REASON]
+        url = match.group("url").strip("<>")
+        return BlockInfo(
+            "nexus-firewall",
+            reason or "REQUESTED ITEM IS QUARANTINED",
+            details_url=url if url.lower().startswith(("https://", "http://")) else None,
+        )
     if _NEXUS_BARE.search(text):
         return BlockInfo("nexus-firewall", "REQUESTED ITEM IS QUARANTINED")
     return None
@@ -162,7 +167,7 @@ def _decode(body: bytes) -> str:
 def _json(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -180,13 +185,24 @@ def _json_messages(data: Any) -> Iterator[str]:
 
 
 def _strip_html(text: str) -> str:
+    """Visible text of an HTML error page (else its title), in time linear in its size."""
+    text = text[:_MAX_HTML]
     if "<" not in text:
         return _clean(text)
-    visible = _clean(html.unescape(_TAG.sub(" ", _INVISIBLE.sub(" ", text))))
+    lower = text.lower()
+    kept, pos = [], 0
+    while (hidden := _HIDDEN.search(lower, pos)) is not None:
+        kept.append(text[pos : hidden.start()])
+        close = lower.find(f"</{hidden.group(1)}", hidden.end())
+        end = lower.find(">", close) if close >= 0 else -1
+        pos = len(text) if end < 0 else end + 1
+    kept.append(text[pos:])
+    visible = _clean(html.unescape(_TAG.sub(" ", "".join(kept))))
     if visible:
         return visible
-    title = _TITLE.search(text)
-    return _clean(html.unescape(title.group(1))) if title else ""
+    start = lower.find(">", lower.find("<title")) + 1 if "<title" in lower else 0
+    stop = lower.find("</title", start) if start else -1
+    return _clean(html.unescape(_TAG.sub(" ", text[start:stop]))) if stop > 0 else ""
 
 
 def _clean(text: str) -> str:

@@ -173,7 +173,12 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         hashes = {h for r in reqs for h in r.hashes}
         usable: dict[Version, VersionEntry] = {}
         for entry in listing.entries:
-            files = self._files_for_target(name, entry, exact, hashes)
+            files, skipped = self._files_for_target(name, entry, exact, hashes)
+            for why in skipped:
+                if why == "hash":
+                    self.notes.hash_mismatch.setdefault(name, entry.version)
+                else:
+                    self.notes.exclude(name, why)
             if files:
                 usable[entry.version] = VersionEntry(entry.version, entry.index, files)
         prereleases = True if self.settings.pre else None
@@ -186,26 +191,28 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         entry: VersionEntry,
         exact: set[Version],
         hashes: set[str],
-    ) -> tuple[DistFile, ...]:
+    ) -> tuple[tuple[DistFile, ...], list[str]]:
+        """Files of one version this target would install, best first; and why others not.
+
+        Pure (no notes written): the prefetcher calls it from the event loop too.
+        """
         wheels: list[tuple[int, DistFile]] = []
         sdists: list[DistFile] = []
+        skipped: list[str] = []
         for f in entry.files:
             parsed = parse_filename(f.filename)
             if parsed is None:
                 continue
             if f.yanked and entry.version not in exact:
-                self.notes.exclude(name, "yanked")
-                continue
-            if not self.target.allows_python(f.requires_python):
-                self.notes.exclude(name, f"requires Python {f.requires_python}")
-                continue
-            if hashes and not _hash_allowed(f, hashes):
-                self.notes.hash_mismatch.setdefault(name, entry.version)
-                continue
-            if parsed.kind == "wheel":
+                skipped.append("yanked")
+            elif not self.target.allows_python(f.requires_python):
+                skipped.append(f"requires Python {f.requires_python}")
+            elif hashes and not _hash_allowed(f, hashes):
+                skipped.append("hash")
+            elif parsed.kind == "wheel":
                 rank = self.target.tag_rank(parsed.tags)
                 if rank is None:
-                    self.notes.exclude(name, f"no wheel for {self.target.platform}")
+                    skipped.append(f"no wheel for {self.target.platform}")
                 elif not self.settings.source_only(name):
                     wheels.append((rank, f))
             elif not self.settings.binary_only(name):
@@ -213,7 +220,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         files = [f for _, f in sorted(wheels, key=lambda x: x[0])] + sdists
         if self.settings.fallback is Fallback.NEXT_VERSION:
             files = files[:1]
-        return tuple(files)
+        return tuple(files), skipped
 
     def _start(self, entry: VersionEntry) -> None:
         """Begin fetching what preparing the entry's first file needs."""
@@ -273,7 +280,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         for entry in listing.entries:
             if not req.specifier.contains(entry.version) or not entry.files:
                 continue
-            files = self._files_for_target(req.name, entry, set(), set())
+            files, _ = self._files_for_target(req.name, entry, set(), set())
             if not files:
                 continue
             meta, _ = await _metadata_and_probe(self.client, entry.index, files[0])

@@ -50,7 +50,7 @@ def open_session(settings: Settings) -> Iterator[Session]:
 
         cache = FileCache(settings.cache_dir)
     http = HttpClient(concurrency=settings.concurrency, cache=cache)
-    client = IndexClient(http, settings.indexes)
+    client = IndexClient(http, settings.indexes, allow_build=settings.allow_build)
     finder = Finder(settings, client)
     try:
         yield Session(settings, bridge, http, client, finder)
@@ -224,10 +224,10 @@ def explain(causes: Sequence, provider: Provider) -> list[Problem]:
                     f"{name} was not found on any index (searched: {searched}); required by {asked}"
                 )
             else:
-                message = f"no version of {name} satisfies all of: {asked}"
+                message = f"no usable version of {name} satisfies all of: {asked}"
                 why = _exclusions(provider, name)
                 if why:
-                    message += f" ({why})"
+                    message += f". Skipped: {why}"
         problems.append(
             Problem(
                 kind=kind,

@@ -1,0 +1,500 @@
+"""The GitHub Action entrypoint: ``python -m indexgate.action`` in the action's container.
+
+The runner hands the inputs over as ``INPUT_<NAME>`` variables (upper-cased, hyphens kept,
+so they are read here in Python, never by a shell). Nothing reaches the log before every
+credential indexgate can find has been masked with ``::add-mask::``: the runner masks only
+lines it reads after the mask, and stdout and stderr are not ordered against each other, so
+everything the step prints goes to stdout and the core's log lines are held back until the
+run is over. Only this module imports ``actions_toolkit``; the CLI stays lean.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import re
+import secrets
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+import yaml
+from actions_toolkit import core
+from actions_toolkit.command import issue_command
+
+from indexgate import cli
+from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text
+from indexgate.errors import IndexgateError, IndexUnreachable, InputError
+from indexgate.index.firewall import vendor_label
+from indexgate.redact import known_secrets, redact
+from indexgate.report.model import Problem, Report, TargetReport
+from indexgate.report.render import render_markdown, render_text, write_json
+
+#: Every input the entrypoint reads; action.yml declares exactly these (a test checks).
+INPUTS: tuple[str, ...] = (
+    "command",
+    "sources",
+    "config",
+    "indexes",
+    "index-strategy",
+    "python-versions",
+    "platforms",
+    "fail-on",
+    "report-path",
+)
+#: Defaults for inputs the runner did not set; "" means "from the config file, else built in".
+DEFAULTS: dict[str, str] = {"command": "check", "report-path": "indexgate-report.json"}
+OUTPUTS: tuple[str, ...] = ("status", "blocked-count", "report")
+COMMANDS = ("check", "drift")
+STRATEGIES = ("first-index", "unsafe-first-match", "unsafe-best-match")
+
+MAX_ANNOTATIONS = 10  # the runner shows at most 10 errors and 10 warnings per step
+SUMMARY_LIMIT = 1024 * 1024  # the runner refuses a step summary larger than 1 MiB
+SUMMARY_TARGET = 1_000_000  # what render_markdown aims for, with room to spare
+ERROR_KINDS_ANNOTATED = "auth-failure, no-solution, blocked-pin and the other gate errors"
+
+_PASSWORD_VAR = re.compile(r"^(?:INDEXGATE|UV)_INDEX_.+_PASSWORD$")
+_URL_VARS = (
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "UV_INDEX",
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+)
+_PASSWORD_LINE = re.compile(r"""^[\s-]*["']?password["']?\s*:\s*(?P<value>\S.*?)\s*$""", re.M)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SPLIT = re.compile(r"[\s,]+")
+
+
+@dataclass
+class Result:
+    """What one run of the action produced, ready to publish."""
+
+    report: Report
+    exit_code: int
+    summary: str | None = None  # Markdown; None means render the report
+
+
+# --- inputs -----------------------------------------------------------------------------
+
+
+def read_inputs() -> dict[str, str]:
+    """Every input, with the action's defaults where the runner set nothing."""
+    return {name: core.get_input(name) or DEFAULTS.get(name, "") for name in INPUTS}
+
+
+def workspace_dir(env: Mapping[str, str]) -> Path:
+    """``$GITHUB_WORKSPACE``, else the runner's mount point, else the current directory."""
+    if env.get("GITHUB_WORKSPACE"):
+        return Path(env["GITHUB_WORKSPACE"]).resolve()
+    mount = Path("/github/workspace")
+    return mount if mount.is_dir() else Path.cwd().resolve()
+
+
+def _items(value: str, *, commas: bool = True) -> list[str]:
+    """Newline (and, unless told otherwise, comma or space) separated values."""
+    parts = _SPLIT.split(value) if commas else value.splitlines()
+    return [p.strip() for p in parts if p.strip()]
+
+
+def build_argv(inputs: Mapping[str, str], report_file: Path, config: str | None) -> list[str]:
+    """The command line the inputs amount to (validated first: argparse would exit)."""
+    command = inputs["command"].strip().lower()
+    if command not in COMMANDS:
+        raise InputError(f"input `command` must be one of {', '.join(COMMANDS)}, not {command!r}")
+    strategy = inputs["index-strategy"].strip()
+    if strategy and strategy not in STRATEGIES:
+        raise InputError(
+            f"input `index-strategy` must be one of {', '.join(STRATEGIES)}, not {strategy!r}"
+        )
+    argv = [command, "--format", "text", "--report-json", str(report_file)]
+    if config:
+        argv += ["--config", config]
+    if strategy:
+        argv += ["--index-strategy", strategy]
+    for flag, name in (
+        ("--python-version", "python-versions"),
+        ("--platform", "platforms"),
+        ("--fail-on", "fail-on"),
+    ):
+        for value in _items(inputs[name]):
+            argv += [flag, value]
+    return [*argv, "--", *_items(inputs["sources"], commas=False)]
+
+
+def merged_config(inputs: Mapping[str, str], workspace: Path, tmp: Path) -> str | None:
+    """The config path for the CLI; with an ``indexes`` input, a temporary merged copy.
+
+    The input's indexes come first (highest priority) and replace same-named indexes of the
+    config file; every other key of the config file is kept.
+    """
+    config = inputs["config"].strip() or None
+    if not inputs["indexes"].strip():
+        return config
+    entries = config_from_yaml_text(inputs["indexes"], "input `indexes`")
+    base_path = config or next((p for p in DEFAULT_CONFIG_PATHS if (workspace / p).is_file()), None)
+    base: dict = {}
+    if base_path:
+        base = _read_yaml_mapping(workspace / base_path, base_path)
+    names = {e.get("name") for e in entries if isinstance(e, dict)}
+    kept = [
+        e for e in base.get("indexes") or [] if not (isinstance(e, dict) and e.get("name") in names)
+    ]
+    path = tmp / "indexgate.yml"
+    path.write_text(yaml.safe_dump({**base, "indexes": [*entries, *kept]}, sort_keys=False))
+    return str(path)
+
+
+def _read_yaml_mapping(path: Path, label: str) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read config file: {exc.strerror}", file=label) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or "not YAML"
+        line = mark.line + 1 if mark else None
+        raise InputError(f"invalid YAML: {problem}", file=label, line=line) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError("the config must be a mapping (key: value)", file=label, line=1)
+    if not isinstance(data.get("indexes") or [], list):
+        raise InputError("`indexes` must be a list", file=label)
+    return data
+
+
+# --- credentials ------------------------------------------------------------------------
+
+
+def _expand(value: str, env: Mapping[str, str]) -> str:
+    return _VAR.sub(lambda m: env.get(m.group(1), ""), value)
+
+
+def _url_secrets(url: str) -> set[str]:
+    """The password of a URL's userinfo, or its user when that alone is the token."""
+    try:
+        parts = urlsplit(url.partition("=")[2] if "=" in url.split("://")[0] else url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return set()
+    value = password if password is not None else user
+    return {value, unquote(value)} if value else set()
+
+
+def _walk_passwords(data: object, env: Mapping[str, str]) -> set[str]:
+    found: set[str] = set()
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "password" and value is not None:
+                found.add(_expand(str(value), env))
+            elif key == "url" and isinstance(value, str):
+                found |= _url_secrets(_expand(value, env))
+            else:
+                found |= _walk_passwords(value, env)
+    elif isinstance(data, list):
+        for item in data:
+            found |= _walk_passwords(item, env)
+    return found
+
+
+def collect_secrets(inputs: Mapping[str, str], env: Mapping[str, str], workspace: Path) -> set[str]:
+    """Every credential visible before the run: env passwords, URL userinfo, config files.
+
+    Read leniently (a regex besides the YAML parser), so that even a config that fails
+    to parse has its passwords masked before the error about it is printed.
+    """
+    found = {v for k, v in env.items() if _PASSWORD_VAR.match(k) and v}
+    for var in _URL_VARS:
+        for token in env.get(var, "").split():
+            found |= _url_secrets(token)
+    texts = [inputs.get("indexes", "")]
+    paths = [inputs.get("config", "").strip(), *DEFAULT_CONFIG_PATHS]
+    for rel in filter(None, paths):
+        try:
+            texts.append((workspace / rel).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+    for text in texts:
+        for match in _PASSWORD_LINE.finditer(text):
+            value = match["value"]
+            found.add(_expand(value, env))
+            found.add(_expand(value.strip("\"'"), env))
+        for url in _URL.findall(text):
+            found |= _url_secrets(_expand(url, env))
+        with contextlib.suppress(yaml.YAMLError):
+            found |= _walk_passwords(yaml.safe_load(text), env)
+    found |= set(known_secrets())
+    return {s for s in found if s.strip()}
+
+
+class Masker:
+    """Send ``::add-mask::`` once per value, with the forms a value can take in a log."""
+
+    def __init__(self) -> None:
+        self.masked: set[str] = set()
+
+    def mask(self, values: Iterable[str]) -> None:
+        for value in sorted(set(values)):
+            forms = {value, quote(value, safe=""), *value.splitlines()}
+            for form in sorted(f for f in forms if f.strip() and f not in self.masked):
+                core.set_secret(form)
+                self.masked.add(form)
+        sys.stdout.flush()
+
+
+# --- running ----------------------------------------------------------------------------
+
+
+def _relative(file: str | None, workspace: Path) -> str | None:
+    """A path relative to the workspace (what annotations need), or None if outside it."""
+    if not file:
+        return None
+    path = Path(file)
+    if path.is_absolute():
+        try:
+            path = path.resolve().relative_to(workspace)
+        except ValueError:
+            return None
+    return path.as_posix() if (workspace / path).is_file() else None
+
+
+def _error_report(
+    command: str, kind: str, message: str, file: str | None, line: int | None
+) -> Report:
+    problem = Problem(kind=kind, message=message, file=file, line=line)
+    cmd = command if command in COMMANDS else "check"
+    return Report(command=cmd, targets=[TargetReport("", "", "error", errors=[problem])])  # type: ignore[arg-type]
+
+
+def _error_summary(command: str, problem: Problem, report_path: str) -> str:
+    where = f" (`{problem.file}:{problem.line}`)" if problem.file and problem.line else ""
+    where = where or (f" (`{problem.file}`)" if problem.file else "")
+    text = problem.message.replace("\n", " ").replace("|", "\\|").replace("<", "&lt;")
+    return (
+        f"## ⚠️ indexgate {command}: ERROR\n\n**{problem.kind}**{where}: {text}\n\n"
+        f"The gate could not run. Details: `{report_path}`.\n"
+    )
+
+
+def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) -> Result:
+    """Run the gate; map every failure to a report and an exit code, never a traceback."""
+    command = inputs["command"].strip().lower()
+    report_rel = inputs["report-path"].strip() or DEFAULTS["report-path"]
+    with tempfile.TemporaryDirectory(prefix="indexgate-action-") as tmp:
+        temp_config: str | None = None
+        try:
+            temp_config = merged_config(inputs, workspace, Path(tmp))
+            argv = build_argv(inputs, workspace / report_rel, temp_config)
+            outcome = cli.run(cli.build_parser().parse_args(argv), cwd=workspace, env=env)
+            assert outcome.report is not None
+            return Result(outcome.report, outcome.exit_code)
+        except InputError as exc:
+            message, file, line = redact(str(exc)), exc.file, exc.line
+            if temp_config and file == temp_config:
+                # The merged copy is ours: point at the inputs, not at a temp file.
+                base = inputs["config"].strip() or "the config file"
+                message = f"inputs `indexes` + {base}: {redact(exc.problem)}"
+                file, line = None, None
+            file = _relative(file, workspace)
+            kind, code = "invalid-input", 2
+        except IndexUnreachable as exc:
+            message, file, line, kind, code = redact(str(exc)), None, None, "index-unreachable", 3
+        except IndexgateError as exc:
+            message, file, line = redact(str(exc)), None, None
+            kind, code = "no-solution", exc.exit_code
+        except Exception as exc:  # a bug: say so plainly, never dump locals or secrets
+            message = redact(f"internal error: {type(exc).__name__}: {exc} (please report it)")
+            file, line, kind, code = None, None, "internal-error", 3
+    report = _error_report(command, kind, message, file, line)
+    summary = _error_summary(command, report.targets[0].errors[0], report_rel)
+    return Result(report, code, summary)
+
+
+# --- publishing -------------------------------------------------------------------------
+
+
+def annotate(level: str, message: str, *, file: str | None, line: int | None, title: str) -> None:
+    """One workflow annotation; actions-toolkit escapes the message and the properties."""
+    props = {"file": file, "line": line if file else None, "title": title}
+    issue_command(level, {k: v for k, v in props.items() if v is not None}, redact(message))
+
+
+@dataclass(frozen=True)
+class Note:
+    message: str
+    file: str | None
+    line: int | None
+    title: str
+
+
+def error_notes(report: Report, workspace: Path) -> list[Note]:
+    """Errors of every target, each once, on the requirement line at fault when known."""
+    notes: dict[tuple, Note] = {}
+    for t in report.targets:
+        for p in t.errors:
+            file = _relative(p.file, workspace)
+            note = Note(p.message, file, p.line, f"indexgate: {p.kind}")
+            notes.setdefault((p.kind, p.package, file, p.line, p.message), note)
+    return list(notes.values())
+
+
+def warning_notes(report: Report, workspace: Path) -> list[Note]:
+    """Blocked artifacts the resolution went around, then the report's other warnings."""
+    failed = {p.package for t in report.targets for p in t.errors if p.package}
+    notes: dict[tuple, Note] = {}
+    for t in report.targets:
+        for b in t.blocked:
+            if b.name in failed and b.fallback is None:
+                continue  # the error annotation on that package already says it
+            chosen = f"chose {b.fallback} instead" if b.fallback else "no other version chosen"
+            message = (
+                f"{b.name} {b.version} ({b.file}) is blocked by {vendor_label(b.vendor)} "
+                f"on index '{b.index}' (HTTP {b.status_code}): {b.reason}"
+            )
+            if b.details_url:
+                message += f" Details: {b.details_url}"
+            message += f" - indexgate {chosen}."
+            file = _relative(b.file_path, workspace)
+            title = f"indexgate: {b.name} {b.version} blocked"
+            notes.setdefault((b.name, b.version, b.file), Note(message, file, b.line, title))
+    for p in [*report.warnings, *(w for t in report.targets for w in t.warnings)]:
+        file = _relative(p.file, workspace)
+        note = Note(p.message, file, p.line, f"indexgate: {p.kind}")
+        notes.setdefault((p.kind, p.package, file, p.line, p.message), note)
+    return list(notes.values())
+
+
+def emit_annotations(level: str, notes: list[Note], report_path: str) -> None:
+    """At most ``MAX_ANNOTATIONS``; the last one says how many more there are."""
+    shown = notes if len(notes) <= MAX_ANNOTATIONS else notes[: MAX_ANNOTATIONS - 1]
+    for n in shown:
+        annotate(level, n.message, file=n.file, line=n.line, title=n.title)
+    left = len(notes) - len(shown)
+    if left:
+        what = "error" if level == "error" else "warning"
+        annotate(
+            level,
+            f"{left} more {what}{'s' if left != 1 else ''} not annotated: "
+            f"see the job summary and {report_path}",
+            file=None,
+            line=None,
+            title=f"indexgate: {left} more",
+        )
+
+
+def write_summary(text: str, env: Mapping[str, str]) -> None:
+    """Append to ``$GITHUB_STEP_SUMMARY`` without passing the runner's 1 MiB limit."""
+    path = env.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    try:
+        used = os.path.getsize(path)
+    except OSError:
+        used = 0
+    data = (redact(text).rstrip("\n") + "\n").encode("utf-8")
+    room = SUMMARY_LIMIT - used - 1
+    if len(data) > room:
+        data = data[: max(room, 0)].decode("utf-8", errors="ignore").encode("utf-8")
+    with open(path, "ab") as fh:
+        fh.write(data)
+
+
+def summary_budget(env: Mapping[str, str]) -> int:
+    path = env.get("GITHUB_STEP_SUMMARY")
+    try:
+        used = os.path.getsize(path) if path else 0
+    except OSError:
+        used = 0
+    return max(min(SUMMARY_TARGET, SUMMARY_LIMIT - used - 64), 0)
+
+
+def set_outputs(values: Mapping[str, str], env: Mapping[str, str]) -> None:
+    """``name<<DELIMITER`` blocks in ``$GITHUB_OUTPUT`` (actions-toolkit writes them)."""
+    path = env.get("GITHUB_OUTPUT")
+    if not path:
+        listed = ", ".join(f"{k}={v}" for k, v in values.items())
+        print(f"indexgate: GITHUB_OUTPUT is not set; outputs: {listed}")
+        return
+    Path(path).touch(exist_ok=True)
+    for name, value in values.items():
+        core.set_output(name, value)
+
+
+def print_log(title: str, text: str) -> None:
+    """Foldable log text; workflow commands inside it are switched off (it is untrusted)."""
+    core.start_group(title)
+    token = secrets.token_hex(16)
+    issue_command("stop-commands", {}, token)
+    sys.stdout.write(redact(text).rstrip("\n") + "\n")
+    sys.stdout.write(f"::{token}::\n")
+    core.end_group()
+
+
+def publish(
+    result: Result,
+    inputs: Mapping[str, str],
+    workspace: Path,
+    env: Mapping[str, str],
+    log_text: str,
+) -> None:
+    """The JSON report, the log, annotations, the job summary and the outputs, in that order."""
+    report = result.report
+    report_rel = inputs["report-path"].strip() or DEFAULTS["report-path"]
+    status = "error" if result.exit_code in (2, 3) else report.status
+    try:
+        write_json(report, workspace / report_rel)
+    except OSError as exc:
+        message = f"cannot write the JSON report {report_rel}: {exc.strerror}"
+        annotate("error", message, file=None, line=None, title="indexgate")
+    if result.summary is None:
+        text = render_text(report)
+    else:
+        text = "".join(f"indexgate: {p.kind}: {p.message}\n" for p in report.targets[0].errors)
+    print_log(f"indexgate {report.command}: {status.upper()}", log_text + text)
+    emit_annotations("error", error_notes(report, workspace), report_rel)
+    emit_annotations("warning", warning_notes(report, workspace), report_rel)
+    summary = result.summary
+    if summary is None:
+        summary = render_markdown(report, max_bytes=summary_budget(env), report_path=report_rel)
+    write_summary(summary, env)
+    outputs = {"status": status, "blocked-count": str(report.blocked_count), "report": report_rel}
+    set_outputs(outputs, env)
+    sys.stdout.flush()
+
+
+def _capture_logs() -> io.StringIO:
+    """Hold the core's log lines back until the credentials are masked."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter("indexgate: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if core.is_debug() else logging.WARNING)
+    return buffer
+
+
+def main() -> int:
+    env = os.environ
+    workspace = workspace_dir(env)
+    inputs = read_inputs()
+    logs = _capture_logs()
+    masker = Masker()
+    masker.mask(collect_secrets(inputs, env, workspace))  # the very first output
+    result = execute(inputs, workspace, env)
+    masker.mask(known_secrets())  # anything read during the run (netrc, requirement files)
+    publish(result, inputs, workspace, env, logs.getvalue())
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

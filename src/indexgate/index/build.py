@@ -1,0 +1,142 @@
+"""Build an sdist's metadata in an isolated environment: only with ``--allow-build``.
+
+This runs the package's build backend (package code), which the gate otherwise never
+does. It happens in a fresh virtual environment in a temporary folder; build requirements
+are installed by pip from the same indexes, with credentials passed in pip's environment,
+never on a command line or in output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Sequence
+from io import BytesIO
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from indexgate.config import IndexConfig
+from indexgate.index.metadata import MetadataError
+from indexgate.redact import redact
+
+_LEGACY = {"requires": ["setuptools>=40.8.0"], "build-backend": "setuptools.build_meta:__legacy__"}
+_HOOK = r"""
+import importlib, json, os, sys
+backend_path = json.loads(sys.argv[3])
+sys.path[:0] = [os.path.abspath(p) for p in backend_path]
+mod, _, obj = sys.argv[1].partition(":")
+backend = importlib.import_module(mod)
+for part in filter(None, obj.split(".")):
+    backend = getattr(backend, part)
+hook = sys.argv[2]
+out = sys.argv[4]
+if hook == "requires":
+    get = getattr(backend, "get_requires_for_build_wheel", None)
+    print(json.dumps(get() if get else []))
+elif hasattr(backend, "prepare_metadata_for_build_wheel"):
+    print(json.dumps({"dist_info": backend.prepare_metadata_for_build_wheel(out)}))
+else:
+    print(json.dumps({"wheel": backend.build_wheel(out)}))
+"""
+TIMEOUT = 600
+
+
+def build_metadata(sdist: bytes, filename: str, indexes: Sequence[IndexConfig]) -> bytes:
+    """The sdist's core metadata, produced by its own build backend."""
+    with tempfile.TemporaryDirectory(prefix="indexgate-build-") as tmp:
+        root = Path(tmp)
+        src = _unpack(sdist, filename, root / "src")
+        system = _build_system(src)
+        env_dir = root / "env"
+        _run([sys.executable, "-m", "venv", str(env_dir)], cwd=root, env=None)
+        python = str(env_dir / ("Scripts" if os.name == "nt" else "bin") / "python")
+        pip_env = _pip_env(indexes)
+        _install(python, system["requires"], root, pip_env)
+        backend, path = system["build-backend"], json.dumps(system.get("backend-path", []))
+        out = root / "out"
+        out.mkdir()
+        extra = json.loads(_run([python, "-c", _HOOK, backend, "requires", path, str(out)], src))
+        _install(python, extra, root, pip_env)
+        answer = json.loads(_run([python, "-c", _HOOK, backend, "metadata", path, str(out)], src))
+        if "dist_info" in answer:
+            return (out / answer["dist_info"] / "METADATA").read_bytes()
+        with zipfile.ZipFile(out / answer["wheel"]) as whl:
+            name = next(n for n in whl.namelist() if n.endswith(".dist-info/METADATA"))
+            return whl.read(name)
+
+
+def _unpack(data: bytes, filename: str, dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    try:
+        if filename.endswith(".zip"):
+            with zipfile.ZipFile(BytesIO(data)) as zf:
+                zf.extractall(dest)
+        else:
+            with tarfile.open(fileobj=BytesIO(data), mode="r:*") as tf:
+                tf.extractall(dest, filter="data")
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
+        raise MetadataError(f"cannot unpack {filename}: {exc}") from None
+    tops = [p for p in dest.iterdir() if p.is_dir()]
+    if len(tops) != 1:
+        raise MetadataError(f"{filename} has no single top-level folder")
+    return tops[0]
+
+
+def _build_system(src: Path) -> dict:
+    pyproject = src / "pyproject.toml"
+    if not pyproject.is_file():
+        return dict(_LEGACY)
+    try:
+        system = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("build-system", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise MetadataError(f"invalid pyproject.toml in the sdist: {exc}") from None
+    return {
+        "requires": system.get("requires", _LEGACY["requires"]),
+        "build-backend": system.get("build-backend", _LEGACY["build-backend"]),
+        "backend-path": system.get("backend-path", []),
+    }
+
+
+def _pip_env(indexes: Sequence[IndexConfig]) -> dict[str, str]:
+    simple = [i for i in indexes if i.format == "simple" and not i.explicit]
+    if not simple:
+        return {"PIP_NO_INDEX": "1"}
+    urls = [_with_auth(i) for i in simple]
+    env = {"PIP_INDEX_URL": urls[-1], "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    if len(urls) > 1:
+        env["PIP_EXTRA_INDEX_URL"] = " ".join(urls[:-1])
+    return env
+
+
+def _with_auth(index: IndexConfig) -> str:
+    if index.auth is None:
+        return index.url
+    user, password = (quote(x, safe="") for x in index.auth)
+    parts = urlsplit(index.url)
+    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.netloc}"))
+
+
+def _install(python: str, requires: Sequence[str], cwd: Path, env: dict[str, str]) -> None:
+    if requires:
+        _run([python, "-m", "pip", "install", "--quiet", *requires], cwd, env)
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
+    full_env.update(env or {})
+    try:
+        done = subprocess.run(
+            cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        raise MetadataError(f"building metadata timed out after {TIMEOUT} s") from None
+    if done.returncode != 0:
+        tail = redact((done.stderr or done.stdout).strip())[-500:]
+        raise MetadataError(f"building metadata failed: {tail}")
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "[]"
