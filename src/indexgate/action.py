@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import yaml
@@ -32,7 +33,7 @@ from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text
 from indexgate.errors import IndexgateError, IndexUnreachable, InputError
 from indexgate.index.firewall import vendor_label
 from indexgate.redact import known_secrets, redact
-from indexgate.report.model import Problem, Report, TargetReport
+from indexgate.report.model import Blocked, Problem, Report, TargetReport
 from indexgate.report.render import render_markdown, render_text, write_json
 
 #: Every input the entrypoint reads; action.yml declares exactly these (a test checks).
@@ -56,7 +57,6 @@ STRATEGIES = ("first-index", "unsafe-first-match", "unsafe-best-match")
 MAX_ANNOTATIONS = 10  # the runner shows at most 10 errors and 10 warnings per step
 SUMMARY_LIMIT = 1024 * 1024  # the runner refuses a step summary larger than 1 MiB
 SUMMARY_TARGET = 1_000_000  # what render_markdown aims for, with room to spare
-ERROR_KINDS_ANNOTATED = "auth-failure, no-solution, blocked-pin and the other gate errors"
 
 _PASSWORD_VAR = re.compile(r"^(?:INDEXGATE|UV)_INDEX_.+_PASSWORD$")
 _URL_VARS = (
@@ -67,7 +67,9 @@ _URL_VARS = (
     "UV_INDEX_URL",
     "UV_EXTRA_INDEX_URL",
 )
-_PASSWORD_LINE = re.compile(r"""^[\s-]*["']?password["']?\s*:\s*(?P<value>\S.*?)\s*$""", re.M)
+_PASSWORD_LINE = re.compile(
+    r"""^[\s-]*["']?password["']?\s*:\s*(?P<value>\S.*?)(?:\s+#.*)?\s*$""", re.M
+)
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SPLIT = re.compile(r"[\s,]+")
@@ -80,6 +82,7 @@ class Result:
     report: Report
     exit_code: int
     summary: str | None = None  # Markdown; None means render the report
+    fail_on: frozenset[str] = frozenset()  # what the settings made fatal besides errors
 
 
 # --- inputs -----------------------------------------------------------------------------
@@ -140,7 +143,7 @@ def merged_config(inputs: Mapping[str, str], workspace: Path, tmp: Path) -> str 
         return config
     entries = config_from_yaml_text(inputs["indexes"], "input `indexes`")
     base_path = config or next((p for p in DEFAULT_CONFIG_PATHS if (workspace / p).is_file()), None)
-    base: dict = {}
+    base: dict[str, Any] = {}
     if base_path:
         base = _read_yaml_mapping(workspace / base_path, base_path)
     names = {e.get("name") for e in entries if isinstance(e, dict)}
@@ -152,7 +155,7 @@ def merged_config(inputs: Mapping[str, str], workspace: Path, tmp: Path) -> str 
     return str(path)
 
 
-def _read_yaml_mapping(path: Path, label: str) -> dict:
+def _read_yaml_mapping(path: Path, label: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -268,20 +271,21 @@ def _relative(file: str | None, workspace: Path) -> str | None:
     return path.as_posix() if (workspace / path).is_file() else None
 
 
-def _error_report(
-    command: str, kind: str, message: str, file: str | None, line: int | None
-) -> Report:
-    problem = Problem(kind=kind, message=message, file=file, line=line)
-    cmd = command if command in COMMANDS else "check"
-    return Report(command=cmd, targets=[TargetReport("", "", "error", errors=[problem])])  # type: ignore[arg-type]
+def _error_report(command: str, problem: Problem, exit_code: int) -> Report:
+    """A report for a run that stopped early: status ``error`` (``fail`` for exit code 1)."""
+    status = "fail" if exit_code == 1 else "error"
+    target = TargetReport("", "", status, errors=[problem])  # type: ignore[arg-type]
+    return Report(command=command if command in COMMANDS else "check", targets=[target])  # type: ignore[arg-type]
 
 
-def _error_summary(command: str, problem: Problem, report_path: str) -> str:
+def _error_summary(report: Report, problem: Problem, report_path: str) -> str:
     where = f" (`{problem.file}:{problem.line}`)" if problem.file and problem.line else ""
     where = where or (f" (`{problem.file}`)" if problem.file else "")
     text = problem.message.replace("\n", " ").replace("|", "\\|").replace("<", "&lt;")
     return (
-        f"## ⚠️ indexgate {command}: ERROR\n\n**{problem.kind}**{where}: {text}\n\n"
+        f"## {'❌' if report.status == 'fail' else '⚠️'} indexgate {report.command}: "
+        f"{report.status.upper()}\n\n"
+        f"**{problem.kind}**{where}: {text}\n\n"
         f"The gate could not run. Details: `{report_path}`.\n"
     )
 
@@ -291,16 +295,17 @@ def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) 
     command = inputs["command"].strip().lower()
     report_rel = inputs["report-path"].strip() or DEFAULTS["report-path"]
     with tempfile.TemporaryDirectory(prefix="indexgate-action-") as tmp:
-        temp_config: str | None = None
+        config: str | None = None
         try:
-            temp_config = merged_config(inputs, workspace, Path(tmp))
-            argv = build_argv(inputs, workspace / report_rel, temp_config)
+            config = merged_config(inputs, workspace, Path(tmp))
+            argv = build_argv(inputs, workspace / report_rel, config)
             outcome = cli.run(cli.build_parser().parse_args(argv), cwd=workspace, env=env)
             assert outcome.report is not None
-            return Result(outcome.report, outcome.exit_code)
+            fail_on = outcome.settings.fail_on if outcome.settings else frozenset()
+            return Result(outcome.report, outcome.exit_code, fail_on=fail_on)
         except InputError as exc:
             message, file, line = redact(str(exc)), exc.file, exc.line
-            if temp_config and file == temp_config:
+            if config and file == config and Path(config).parent == Path(tmp):
                 # The merged copy is ours: point at the inputs, not at a temp file.
                 base = inputs["config"].strip() or "the config file"
                 message = f"inputs `indexes` + {base}: {redact(exc.problem)}"
@@ -313,11 +318,12 @@ def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) 
             message, file, line = redact(str(exc)), None, None
             kind, code = "no-solution", exc.exit_code
         except Exception as exc:  # a bug: say so plainly, never dump locals or secrets
+            logging.getLogger("indexgate.action").debug("internal error", exc_info=True)
             message = redact(f"internal error: {type(exc).__name__}: {exc} (please report it)")
             file, line, kind, code = None, None, "internal-error", 3
-    report = _error_report(command, kind, message, file, line)
-    summary = _error_summary(command, report.targets[0].errors[0], report_rel)
-    return Result(report, code, summary)
+    problem = Problem(kind=kind, message=message, file=file, line=line)
+    report = _error_report(command, problem, code)
+    return Result(report, code, _error_summary(report, problem, report_rel))
 
 
 # --- publishing -------------------------------------------------------------------------
@@ -337,41 +343,59 @@ class Note:
     title: str
 
 
-def error_notes(report: Report, workspace: Path) -> list[Note]:
-    """Errors of every target, each once, on the requirement line at fault when known."""
-    notes: dict[tuple, Note] = {}
+NoteKey = tuple[object, ...]  # what makes two annotations the same one
+
+# Warning kinds that a --fail-on value turns into gate failures.
+_FAIL_ON_KINDS = {"yanked": {"yanked-pin"}, "shadowed": {"shadowed-name"}, "stuck": {"stuck"}}
+
+
+def _problem_note(p: Problem, workspace: Path) -> tuple[NoteKey, Note]:
+    file = _relative(p.file, workspace)
+    note = Note(p.message, file, p.line if file else None, f"indexgate: {p.kind}")
+    return (p.kind, p.package, file, p.line, p.message), note
+
+
+def _blocked_note(b: Blocked, workspace: Path) -> tuple[NoteKey, Note]:
+    chosen = f"chose {b.fallback} instead" if b.fallback else "found no other version"
+    message = (
+        f"{b.name} {b.version} ({b.file}) is blocked by {vendor_label(b.vendor)} "
+        f"on index '{b.index}' (HTTP {b.status_code}): {b.reason}"
+    )
+    if b.details_url:
+        message += f" Details: {b.details_url}"
+    message += f" - indexgate {chosen}."
+    file = _relative(b.file_path, workspace)
+    title = f"indexgate: {b.name} {b.version} blocked"
+    return (b.name, b.version, b.file), Note(message, file, b.line if file else None, title)
+
+
+def collect_notes(
+    report: Report, workspace: Path, fail_on: frozenset[str] = frozenset()
+) -> tuple[list[Note], list[Note]]:
+    """(errors, warnings) to annotate, each once across targets.
+
+    Errors: every gate error (auth failure, no solution, blocked pin, ...), plus whatever
+    ``fail-on`` made fatal. Warnings: blocked artifacts the resolution went around, then the
+    report's warnings. A blocked artifact of a package that already has an error and no
+    fallback is left out: the error says it.
+    """
+    errors: dict[NoteKey, Note] = {}
+    warnings: dict[NoteKey, Note] = {}
+    failed = {p.package for t in report.targets for p in t.errors if p.package}
+    fatal_kinds = {k for v in fail_on for k in _FAIL_ON_KINDS.get(v, ())}
     for t in report.targets:
         for p in t.errors:
-            file = _relative(p.file, workspace)
-            note = Note(p.message, file, p.line, f"indexgate: {p.kind}")
-            notes.setdefault((p.kind, p.package, file, p.line, p.message), note)
-    return list(notes.values())
-
-
-def warning_notes(report: Report, workspace: Path) -> list[Note]:
-    """Blocked artifacts the resolution went around, then the report's other warnings."""
-    failed = {p.package for t in report.targets for p in t.errors if p.package}
-    notes: dict[tuple, Note] = {}
+            errors.setdefault(*_problem_note(p, workspace))
     for t in report.targets:
         for b in t.blocked:
             if b.name in failed and b.fallback is None:
-                continue  # the error annotation on that package already says it
-            chosen = f"chose {b.fallback} instead" if b.fallback else "no other version chosen"
-            message = (
-                f"{b.name} {b.version} ({b.file}) is blocked by {vendor_label(b.vendor)} "
-                f"on index '{b.index}' (HTTP {b.status_code}): {b.reason}"
-            )
-            if b.details_url:
-                message += f" Details: {b.details_url}"
-            message += f" - indexgate {chosen}."
-            file = _relative(b.file_path, workspace)
-            title = f"indexgate: {b.name} {b.version} blocked"
-            notes.setdefault((b.name, b.version, b.file), Note(message, file, b.line, title))
+                continue
+            target = errors if "blocked" in fail_on else warnings
+            target.setdefault(*_blocked_note(b, workspace))
     for p in [*report.warnings, *(w for t in report.targets for w in t.warnings)]:
-        file = _relative(p.file, workspace)
-        note = Note(p.message, file, p.line, f"indexgate: {p.kind}")
-        notes.setdefault((p.kind, p.package, file, p.line, p.message), note)
-    return list(notes.values())
+        target = errors if "warnings" in fail_on or p.kind in fatal_kinds else warnings
+        target.setdefault(*_problem_note(p, workspace))
+    return list(errors.values()), list(warnings.values())
 
 
 def emit_annotations(level: str, notes: list[Note], report_path: str) -> None:
@@ -450,7 +474,7 @@ def publish(
     """The JSON report, the log, annotations, the job summary and the outputs, in that order."""
     report = result.report
     report_rel = inputs["report-path"].strip() or DEFAULTS["report-path"]
-    status = "error" if result.exit_code in (2, 3) else report.status
+    status = report.status
     try:
         write_json(report, workspace / report_rel)
     except OSError as exc:
@@ -461,8 +485,9 @@ def publish(
     else:
         text = "".join(f"indexgate: {p.kind}: {p.message}\n" for p in report.targets[0].errors)
     print_log(f"indexgate {report.command}: {status.upper()}", log_text + text)
-    emit_annotations("error", error_notes(report, workspace), report_rel)
-    emit_annotations("warning", warning_notes(report, workspace), report_rel)
+    errors, warnings = collect_notes(report, workspace, result.fail_on)
+    emit_annotations("error", errors, report_rel)
+    emit_annotations("warning", warnings, report_rel)
     summary = result.summary
     if summary is None:
         summary = render_markdown(report, max_bytes=summary_budget(env), report_path=report_rel)
@@ -472,11 +497,30 @@ def publish(
     sys.stdout.flush()
 
 
+class _LogFilter(logging.Filter):
+    """indexgate's own messages, without tracebacks unless ``RUNNER_DEBUG=1``.
+
+    In debug mode httpx's one line per request is kept too; httpcore's wire-level lines are
+    not (they would echo response headers such as cookies).
+    """
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__()
+        self.debug = debug
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.debug:
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
+        allowed = ("indexgate", "httpx") if self.debug else ("indexgate",)
+        return record.name.split(".")[0] in allowed
+
+
 def _capture_logs() -> io.StringIO:
-    """Hold the core's log lines back until the credentials are masked."""
+    """Hold the log lines back until the credentials are masked (then they are printed)."""
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logging.Formatter("indexgate: %(levelname)s: %(message)s"))
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    handler.addFilter(_LogFilter(core.is_debug()))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if core.is_debug() else logging.WARNING)
@@ -484,6 +528,8 @@ def _capture_logs() -> io.StringIO:
 
 
 def main() -> int:
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(encoding="utf-8", errors="replace")
     env = os.environ
     workspace = workspace_dir(env)
     inputs = read_inputs()

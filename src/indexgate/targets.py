@@ -63,6 +63,7 @@ class Target:
         env = dict(self._env)
         env["python_version"] = "{}.{}".format(*self.python_version.release[:2])
         env["python_full_version"] = str(self.python_version)
+        env["implementation_version"] = str(self.python_version)  # CPython: the same
         env["extra"] = extra
         return env
 

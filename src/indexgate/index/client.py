@@ -7,9 +7,11 @@ shared by all targets. Status codes are interpreted by ``indexgate.policy`` only
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -84,6 +86,7 @@ class MetadataResult:
     metadata: CoreMetadata | None = None
     block: BlockHit | None = None
     unusable: str | None = None  # why this file cannot be used (never a block)
+    from_cache: bool = False  # no request reached the index: the file was not probed
 
 
 @dataclass(frozen=True)
@@ -122,16 +125,41 @@ class IndexClient:
         r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
         if not 200 <= r.status < 300:
             return PageResult(index, name, r.status)
-        try:
-            files = simple.parse_project_page(r.content, r.content_type, r.url)
-        except simple.PageError as exc:
-            raise FetchError(
-                "index-unreachable",
-                f"index '{index.name}' sent an unreadable page for {name}: {exc}",
-                index=index.name,
-            ) from None
+        # A page the cache answered (fresh, or a 304) was parsed by an earlier run.
+        key = _page_key(r)
+        files = self._stored_page(key) if r.from_cache else None
+        if files is None:
+            try:
+                files = simple.parse_project_page(r.content, r.content_type, r.url)
+            except simple.PageError as exc:
+                raise FetchError(
+                    "index-unreachable",
+                    f"index '{index.name}' sent an unreadable page for {name}: {exc}",
+                    index=index.name,
+                ) from None
+            self._store_blob("page", key, json.dumps([asdict(f) for f in files]).encode())
         files = [f for f in files if _named(f, name)]
         return PageResult(index, name, r.status, tuple(files))
+
+    # -- what the cache keeps besides HTTP answers (``FileCache.get_blob``) ------------
+
+    def _blob(self, kind: str, key: str | None) -> bytes | None:
+        get = getattr(self.http.cache, "get_blob", None)
+        return get(kind, key) if get is not None and key else None
+
+    def _store_blob(self, kind: str, key: str | None, data: bytes) -> None:
+        put = getattr(self.http.cache, "put_blob", None)
+        if put is not None and key:
+            put(kind, key, data)
+
+    def _stored_page(self, key: str) -> list[DistFile] | None:
+        raw = self._blob("page", key)
+        if raw is None:
+            return None
+        try:
+            return [DistFile(**entry) for entry in json.loads(raw)]
+        except (ValueError, TypeError):  # written by another version of indexgate
+            return None
 
     async def _flat(self, index: IndexConfig, name: NormalizedName) -> PageResult:
         listing = await self._once(("flat", index.url), lambda: self._flat_listing(index))
@@ -167,19 +195,31 @@ class IndexClient:
         if parsed is None:
             return MetadataResult(unusable=f"{file.filename} is not a wheel or sdist")
         if file.metadata_url is not None:
-            r = await self.http.request("GET", file.metadata_url, cacheable=True)
+            r = await self.http.request(
+                "GET", file.metadata_url, cacheable=True, digest=_digest(file.metadata_hashes)
+            )
             outcome = self._judge(index, file, r, "metadata")
             if isinstance(outcome, BlockHit):
                 return MetadataResult(block=outcome)
             if outcome is None:
                 hashes = file.metadata_hashes or {}
-                return self._parse(file, lambda: md.check_hash(r.content, hashes), r.content)
+                result = self._parse(file, lambda: md.check_hash(r.content, hashes), r.content)
+                return replace(result, from_cache=r.from_cache)
             if r.status != 404:
                 raise self._file_error(index, file, r)
             # 404 on an advertised .metadata: read the file instead, as pip does.
         if parsed.kind == "wheel":
             return await self._wheel_metadata(index, file)
         return await self._sdist_metadata(index, file)
+
+    async def _file_get(
+        self, file: DistFile, range_: str | None = None, *, cacheable: bool = True
+    ) -> Response:
+        """GET (part of) a listed file; its bytes are cached by the hash the page gave."""
+        headers = {"Range": range_} if range_ else None
+        return await self.http.request(
+            "GET", file.url, headers=headers, cacheable=cacheable, digest=_digest(file.hashes)
+        )
 
     def _parse(self, file: DistFile, verify: Callable[[], None], data: bytes) -> MetadataResult:
         try:
@@ -190,11 +230,24 @@ class IndexClient:
         return MetadataResult(metadata=meta)
 
     async def _wheel_metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
-        """Range requests: the tail (central directory, usually METADATA too), then one more."""
+        """Range requests: the tail (central directory, usually METADATA too), then one more.
+
+        With the wheel's hash known, the cache keeps the METADATA found, not the ranges.
+        """
+        digest = _digest(file.hashes)
+        stored = self._blob("metadata", digest and digest.partition(":")[2])
+        if stored is not None:
+            return replace(self._parse(file, _noop, stored), from_cache=True)
+        result = await self._wheel_ranges(index, file, cacheable=digest is None)
+        if result.metadata is not None and result.data is not None and digest:
+            self._store_blob("metadata", digest.partition(":")[2], result.data)
+        return result.result
+
+    async def _wheel_ranges(
+        self, index: IndexConfig, file: DistFile, *, cacheable: bool
+    ) -> _WheelRead:
         project = parse_filename(file.filename).name  # type: ignore[union-attr]
-        r = await self.http.request(
-            "GET", file.url, headers={"Range": f"bytes=-{wheelzip.TAIL_SIZE}"}, cacheable=True
-        )
+        r = await self._file_get(file, f"bytes=-{wheelzip.TAIL_SIZE}", cacheable=cacheable)
         outcome = self._judge(index, file, r, "download")
         if isinstance(outcome, BlockHit):
             return MetadataResult(block=outcome)
@@ -204,7 +257,7 @@ class IndexClient:
             if r.status != 206:  # no range support: we have the whole wheel
                 md.check_hash(r.content, file.hashes)
                 data = wheelzip.metadata_from_whole_wheel(r.content, project)
-                return self._parse(file, _noop, data)
+                return replace(self._parse(file, _noop, data), from_cache=r.from_cache)
             start, total = _content_range(r)
             loc = wheelzip.locate_metadata(r.content, start, total, project)
             buf, buf_start = r.content, start
@@ -217,7 +270,7 @@ class IndexClient:
                 if isinstance(data, wheelzip.NeedRange):
                     buf, buf_start = await self._range(index, file, data.start, data.end)
                     continue
-                return self._parse(file, _noop, data)
+                return replace(self._parse(file, _noop, data), from_cache=r.from_cache)
         except md.MetadataError as exc:
             return MetadataResult(unusable=f"{file.filename}: {exc}")
         return MetadataResult(unusable=f"{file.filename}: could not locate METADATA in the wheel")
@@ -225,9 +278,7 @@ class IndexClient:
     async def _range(
         self, index: IndexConfig, file: DistFile, start: int, end: int
     ) -> tuple[bytes, int]:
-        r = await self.http.request(
-            "GET", file.url, headers={"Range": f"bytes={start}-{end - 1}"}, cacheable=True
-        )
+        r = await self._file_get(file, f"bytes={start}-{end - 1}")
         if r.status == 206:
             return r.content, _content_range(r)[0]
         if r.status == 200:
@@ -235,7 +286,7 @@ class IndexClient:
         raise self._file_error(index, file, r)
 
     async def _sdist_metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
-        r = await self.http.request("GET", file.url, cacheable=True)
+        r = await self._file_get(file)
         outcome = self._judge(index, file, r, "download")
         if isinstance(outcome, BlockHit):
             return MetadataResult(block=outcome)
@@ -244,7 +295,8 @@ class IndexClient:
         try:
             md.check_hash(r.content, file.hashes)
             pkg_info = md.read_sdist_pkg_info(r.content, file.filename)
-            return MetadataResult(metadata=md.static_sdist_metadata(pkg_info))
+            meta = md.static_sdist_metadata(pkg_info)
+            return MetadataResult(metadata=meta, from_cache=r.from_cache)
         except md.HashMismatch as exc:
             return MetadataResult(unusable=f"{file.filename}: {exc}")
         except md.MetadataError as exc:
@@ -267,8 +319,12 @@ class IndexClient:
 
     async def _probe(self, index: IndexConfig, file: DistFile) -> ProbeResult:
         r = await self.http.request("HEAD", file.url)
-        if r.status in (405, 501) or (r.status in index.quarantine_codes and not r.content):
-            # HEAD refused, or a firewall's HEAD answer without its body: ask for one byte.
+        again = r.status in (405, 501)  # HEAD refused
+        if not again and r.status in index.quarantine_codes and not r.content:
+            # A firewall's HEAD answer has no body; unless its reason phrase already says
+            # who blocked it and why (Nexus), ask for one byte to read the reason.
+            again = classify_block(r.status, r.reason, r.headers, b"").vendor == "unknown"
+        if again:
             r = await self.http.request("GET", file.url, headers={"Range": "bytes=0-0"})
         outcome = self._judge(index, file, r, "download")
         if isinstance(outcome, BlockHit):
@@ -321,6 +377,12 @@ def _project(file: DistFile) -> str | None:
 
 def _noop() -> None:
     return None
+
+
+def _digest(hashes: dict[str, str] | None) -> str | None:
+    """``sha256:<hex>`` when the index gave that hash: the cache key of immutable bytes."""
+    value = (hashes or {}).get("sha256")
+    return f"sha256:{value}" if value else None
 
 
 def _named(file: DistFile, name: NormalizedName) -> bool:

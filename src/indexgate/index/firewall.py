@@ -125,7 +125,8 @@ def _policies(message: str) -> tuple[dict[str, str], ...]:
 
 def _unknown_reason(status_code: int, phrase: str, text: str, messages: list[str]) -> str:
     phrase = _clean(phrase)
-    if phrase and phrase.lower() != _standard_phrase(status_code).lower():
+    # Any standard phrase says nothing (a firewall answering 451 may still say "Forbidden").
+    if phrase and phrase.lower() not in _GENERIC_PHRASES | {_standard_phrase(status_code).lower()}:
         return phrase[:MAX_REASON]
     for message in messages:
         if message.strip():
@@ -135,6 +136,9 @@ def _unknown_reason(status_code: int, phrase: str, text: str, messages: list[str
         if stripped:
             return stripped[:MAX_REASON]
     return f"HTTP {status_code}"
+
+
+_GENERIC_PHRASES = frozenset(status.phrase.lower() for status in HTTPStatus)
 
 
 def _standard_phrase(status_code: int) -> str:

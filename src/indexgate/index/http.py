@@ -121,13 +121,18 @@ class HttpClient:
         *,
         headers: Mapping[str, str] | None = None,
         cacheable: bool = False,
+        digest: str | None = None,
     ) -> Response:
-        """One logical request: redirects followed, retried on transient failure."""
+        """One logical request: redirects followed, retried on transient failure.
+
+        ``digest`` ("sha256:<hex>") names the content of a file whose hash the index gave:
+        the cache may then keep its bytes (or byte ranges) without ever revalidating.
+        """
         if url.startswith("file:"):
             return _file_response(method, url, headers or {})
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
-            response = await self._send(method, current, headers or {}, cacheable)
+            response = await self._send(method, current, headers or {}, cacheable, digest)
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 current = urljoin(current, response.headers["location"])
                 if method == "POST":
@@ -137,20 +142,27 @@ class HttpClient:
         raise IndexUnreachable(f"{redact(url)}: more than {_MAX_REDIRECTS} redirects")
 
     async def _send(
-        self, method: str, url: str, headers: Mapping[str, str], cacheable: bool
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        cacheable: bool,
+        digest: str | None = None,
     ) -> Response:
         origin = origin_of(url)
         client = self._client(origin)
         request_headers = dict(headers)
+        auth = self._auth.get(origin)
         cached = None
         if cacheable and self.cache is not None:
-            cached = self.cache.lookup(method, url, request_headers)
+            cached = self.cache.lookup(method, url, request_headers, digest)
         if cached is not None:
-            if cached.fresh:
+            # With credentials, a page is asked again every run even when fresh, so an
+            # auth failure is never hidden by the cache; hashed file bytes cannot change.
+            if cached.fresh and (auth is None or digest is not None):
                 self.stats.cache_hits += 1
                 return cached.response
             request_headers.update(cached.validators)
-        auth = self._auth.get(origin)
         last_error = ""
         for attempt in range(self._retries):
             if attempt:
@@ -184,7 +196,7 @@ class HttpClient:
                 self.stats.revalidated += 1
                 return self.cache.refresh(cached, response)  # type: ignore[union-attr]
             if cacheable and self.cache is not None:
-                self.cache.store(method, url, request_headers, response)
+                self.cache.store(method, url, request_headers, response, digest)
             return response
         raise IndexUnreachable(
             f"{redact(url)} could not be reached after {self._retries} attempts ({last_error})"
@@ -220,11 +232,16 @@ class HttpCache(Protocol):
     """What the client needs of a persistent cache (``indexgate.index.cache``)."""
 
     def lookup(
-        self, method: str, url: str, headers: Mapping[str, str]
+        self, method: str, url: str, headers: Mapping[str, str], digest: str | None = None
     ) -> CachedResponse | None: ...
 
     def store(
-        self, method: str, url: str, headers: Mapping[str, str], response: Response
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        response: Response,
+        digest: str | None = None,
     ) -> None: ...
 
     def refresh(self, cached: CachedResponse, not_modified: Response) -> Response: ...

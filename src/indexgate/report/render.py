@@ -167,8 +167,10 @@ def _resolution_text(resolution: Sequence[Resolved], indent: str) -> str:
 
 
 def _drift_text(report: Report) -> str:
-    """Drift section for the text output; "" when no target carries drift (filled in later)."""
-    return ""
+    """Drift section for the text output; "" when no target carries drift."""
+    from indexgate.drift_render import drift_text  # it imports this module's helpers
+
+    return drift_text(report)
 
 
 def render_text(report: Report) -> str:
@@ -316,8 +318,10 @@ def _details_md(t: TargetReport) -> str:
 
 
 def _drift_markdown(report: Report) -> str:
-    """Drift section for the job summary; "" when no target carries drift (filled in later)."""
-    return ""
+    """Drift section for the job summary; "" when no target carries drift."""
+    from indexgate.drift_render import drift_markdown  # it imports this module's helpers
+
+    return drift_markdown(report)
 
 
 def _size(text: str) -> int:

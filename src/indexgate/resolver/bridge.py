@@ -30,8 +30,19 @@ class Bridge:
         return self.submit(factory).result()
 
     def close(self, cleanup: Callable[[], Awaitable[None]] | None = None) -> None:
+        # Prefetches nobody waited for: cancel them and collect their outcome, so that no
+        # "Task exception was never retrieved" traceback reaches stderr at exit.
+        self.run(_cancel_pending)
         if cleanup is not None:
             self.run(cleanup)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
         self.loop.close()
+
+
+async def _cancel_pending() -> None:
+    current = asyncio.current_task()
+    pending = [task for task in asyncio.all_tasks() if task is not current]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)

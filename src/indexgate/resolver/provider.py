@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from indexgate.resolver.finder import Finder, Listing, VersionEntry
 from indexgate.sources.model import Origin
 from indexgate.targets import Target
 
-PREPARE_AHEAD = 1  # later versions prepared while the resolver looks at one
+PREPARE_AHEAD = 3  # once backtracking, later versions prepared while it looks at one
 
 
 @dataclass
@@ -75,6 +75,11 @@ class Provider(AbstractProvider):  # type: ignore[misc]
             if r.origin is not None:
                 self.origins.setdefault(r.name, r.origin)
         self._prepared: dict[tuple[NormalizedName, Version], Candidate | None] = {}
+        # Memos: resolvelib asks for the preference of every open requirement each round;
+        # without them a run re-filters the same listings thousands of times.
+        self._listings: dict[NormalizedName, Listing] = {}
+        self._entry_memo: dict[tuple[int, ...], tuple[list[Req], list[VersionEntry]]] = {}
+        self._files_memo: dict[tuple[Any, ...], tuple[tuple[DistFile, ...], list[str]]] = {}
         self._lock = threading.Lock()
         self._prefetched: set[tuple[NormalizedName, frozenset[str]]] = set()
         for r in direct:
@@ -120,7 +125,9 @@ class Provider(AbstractProvider):  # type: ignore[misc]
 
         def iterate() -> Iterator[Candidate]:
             for i, entry in enumerate(entries):
-                for ahead in entries[i + 1 : i + 1 + PREPARE_AHEAD]:
+                # The first candidate is usually the one: fetching the next ones too would
+                # double the requests. Past it, the resolver is backtracking: work ahead.
+                for ahead in entries[i + 1 : i + 1 + PREPARE_AHEAD] if i else ():
                     self._start(ahead)
                 candidate = self._prepare(entry)
                 if candidate is not None:
@@ -156,15 +163,28 @@ class Provider(AbstractProvider):  # type: ignore[misc]
     # -- candidates ---------------------------------------------------------------
 
     def listing(self, name: NormalizedName) -> Listing:
-        listing = self.bridge.run(lambda: self.finder.listing(name))
-        for w in listing.warnings:
-            if w not in self.notes.warnings:
-                self.notes.warnings.append(w)
+        listing = self._listings.get(name)
+        if listing is None:
+            listing = self.bridge.run(lambda: self.finder.listing(name))
+            for w in listing.warnings:
+                if w not in self.notes.warnings:
+                    self.notes.warnings.append(w)
+            self._listings[name] = listing
         return listing
 
     def _entries(self, name: NormalizedName, reqs: Iterable[Req]) -> list[VersionEntry]:
         """The versions this target may use, in the strategy's order, files best first."""
         reqs = list(reqs)
+        # Keyed by the requirement objects' identities; the memo keeps them alive, so an
+        # id cannot be reused by another object while its entry exists.
+        key = (hash(name), *map(id, reqs))
+        memo = self._entry_memo.get(key)
+        if memo is None or memo[0] != reqs:
+            memo = (reqs, self._compute_entries(name, reqs))
+            self._entry_memo[key] = memo
+        return memo[1]
+
+    def _compute_entries(self, name: NormalizedName, reqs: list[Req]) -> list[VersionEntry]:
         listing = self.listing(name)
         spec = SpecifierSet()
         for r in [*reqs, *self.constraints.get(name, [])]:
@@ -196,6 +216,19 @@ class Provider(AbstractProvider):  # type: ignore[misc]
 
         Pure (no notes written): the prefetcher calls it from the event loop too.
         """
+        key = (name, entry.version, entry.index.name, entry.version in exact, frozenset(hashes))
+        memo = self._files_memo.get(key)
+        if memo is None:
+            memo = self._files_memo[key] = self._filter_files(name, entry, exact, hashes)
+        return memo
+
+    def _filter_files(
+        self,
+        name: NormalizedName,
+        entry: VersionEntry,
+        exact: set[Version],
+        hashes: set[str],
+    ) -> tuple[tuple[DistFile, ...], list[str]]:
         wheels: list[tuple[int, DistFile]] = []
         sdists: list[DistFile] = []
         skipped: list[str] = []
@@ -283,7 +316,16 @@ class Provider(AbstractProvider):  # type: ignore[misc]
             files, _ = self._files_for_target(req.name, entry, set(), set())
             if not files:
                 continue
-            meta, _ = await _metadata_and_probe(self.client, entry.index, files[0])
+            # Only the metadata gates the next level; the probe runs alongside, unwaited.
+            f = files[0]
+            if f.metadata_url is not None:
+                _started(self.client.probe(entry.index, f))
+            try:
+                meta = await self.client.metadata(entry.index, f)
+            except Exception:  # the resolver will meet and report the same error
+                return
+            if meta.from_cache and f.metadata_url is None:
+                _started(self.client.probe(entry.index, f))
             if meta.metadata is None:
                 return
             for dep in meta.metadata.requires_dist:
@@ -295,11 +337,22 @@ class Provider(AbstractProvider):  # type: ignore[misc]
 async def _metadata_and_probe(
     client: IndexClient, index: IndexConfig, f: DistFile
 ) -> tuple[MetadataResult, ProbeResult | None]:
-    """Metadata and, when it came from a separate file, a probe of the file itself."""
+    """Metadata and, unless it was read from the file over the network this run, a probe
+    of the file itself (a cached read proves nothing about today's quarantine)."""
     if f.metadata_url is None:
-        return await client.metadata(index, f), None
+        meta = await client.metadata(index, f)
+        if not meta.from_cache:
+            return meta, None
+        return meta, await client.probe(index, f)
     meta, probe = await asyncio.gather(client.metadata(index, f), client.probe(index, f))
     return meta, probe
+
+
+def _started(task: Awaitable[Any]) -> None:
+    """A fetch started for later: its error is seen by whoever awaits it, not logged."""
+    asyncio.ensure_future(task).add_done_callback(
+        lambda t: None if t.cancelled() else t.exception()
+    )
 
 
 def _hash_allowed(f: DistFile, hashes: set[str]) -> bool:

