@@ -38,6 +38,7 @@ from genindex import GENERATOR_VERSION, generate  # noqa: E402
 from netsim import Network  # noqa: E402
 
 VARIANTS = {"range": "simple/", "pep658": "simple658/"}
+LAST_CPU = [0.0]
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Measure:
     bytes: int
     kinds: dict[str, int]
     maxrss_mb: float
+    cpu: float  # user + system seconds of the tool's process
     resolution: dict[str, str] = field(repr=False)
 
 
@@ -66,13 +68,15 @@ def uv_binary() -> str:
 
 
 def timed(cmd: list[str], workdir: Path, env: dict[str, str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB and exit code of one child process."""
+    """Wall seconds, peak RSS in MB and exit code of one child process (CPU seconds in
+    ``LAST_CPU``)."""
     with open(workdir / "stdout", "wb") as out, open(workdir / "stderr", "wb") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=workdir)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     return wall, usage.ru_maxrss / 1024, proc.returncode
 
 
@@ -181,13 +185,13 @@ def main(argv: list[str] | None = None) -> int:
                         traffic = net.reset()
                         m = Measure(
                             tool, variant, phase, wall, traffic.requests, traffic.bytes,
-                            dict(traffic.by_kind), rss, pins,
+                            dict(traffic.by_kind), rss, LAST_CPU[0], pins,
                         )  # fmt: skip
                         measures.append(m)
                         print(
                             f"  {variant:6} {tool:9} {phase} #{rep + 1}: {wall:6.2f} s "
-                            f"{traffic.requests:5} req {traffic.bytes / 1e6:7.2f} MB "
-                            f"rss {rss:5.0f} MB  ({traffic.summary()})",
+                            f"(cpu {LAST_CPU[0]:5.2f} s) {traffic.requests:5} req "
+                            f"{traffic.bytes / 1e6:7.2f} MB rss {rss:4.0f} MB  ({traffic.summary()})",
                             flush=True,
                         )
                         if reference is None:

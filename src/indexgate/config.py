@@ -175,7 +175,9 @@ def load_settings(
     for spec in env.get("UV_INDEX", "").split():
         name, url = _split_named(spec)
         entries.append(_Entry(url, "UV_INDEX", name=name))
-    entries += [_Entry(u, "PIP_EXTRA_INDEX_URL") for u in env.get("PIP_EXTRA_INDEX_URL", "").split()]
+    entries += [
+        _Entry(u, "PIP_EXTRA_INDEX_URL") for u in env.get("PIP_EXTRA_INDEX_URL", "").split()
+    ]
     for var in ("UV_DEFAULT_INDEX", "PIP_INDEX_URL"):
         if env.get(var):
             defaults.append(_Entry(env[var], var, default=True))
@@ -361,9 +363,7 @@ _ENTRY_KEYS = {
 }
 
 
-def _config_entry(
-    raw: Any, i: int, path: str, env: Mapping[str, str], text: str = ""
-) -> _Entry:
+def _config_entry(raw: Any, i: int, path: str, env: Mapping[str, str], text: str = "") -> _Entry:
     if not isinstance(raw, dict):
         raise InputError(f"indexes[{i}] must be a mapping with name and url", file=path)
     line = None

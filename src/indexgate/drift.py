@@ -380,7 +380,7 @@ class _Run:
             out.errors.append(
                 _problem("blocked-pin", message, pin, index=index.name, status=probe.block.status)
             )
-            out.blocked.append(_blocked(probe.block, pin, None))
+            out.blocked.append(probe.block.to_report(None, pin.origin))
         elif probe.status != "allowed":
             message = probe.message or f"{file.filename} could not be checked"
             kind = probe.kind or "index-unreachable"
@@ -497,7 +497,7 @@ class _Run:
                 "age_days": self.age(since),
             }
             fallback = str(pin.version or newest_allowed or "") or None
-            out.blocked.extend(_blocked(p.block, pin, fallback) for p in held if p.block)
+            out.blocked.extend(p.block.to_report(fallback, pin.origin) for p in held if p.block)
         entry["probed"] = [p.as_dict() for p in sorted(probed, key=lambda p: p.version)[::-1]]
 
     def age(self, stamp: str | None) -> int | None:
@@ -676,24 +676,6 @@ def _problem(
         index=index,
         status_code=status,
         file=pin.origin.file,
-        line=pin.origin.line,
-    )
-
-
-def _blocked(hit: BlockHit, pin: Pin, fallback: str | None) -> Blocked:
-    return Blocked(
-        name=hit.name,
-        version=hit.version,
-        file=hit.file.filename,
-        index=hit.index,
-        stage=hit.stage,
-        status_code=hit.status,
-        vendor=hit.info.vendor,
-        reason=hit.info.reason,
-        details_url=hit.info.details_url,
-        fallback=fallback,
-        policies=[dict(p) for p in hit.info.policies],
-        file_path=pin.origin.file,
         line=pin.origin.line,
     )
 

@@ -50,9 +50,7 @@ class Run:
 
     def errors(self, kind: str | None = None) -> list[dict[str, Any]]:
         assert self.report is not None, self.err
-        return [
-            e for t in self.report["targets"] for e in t["errors"] if kind in (None, e["kind"])
-        ]
+        return [e for t in self.report["targets"] for e in t["errors"] if kind in (None, e["kind"])]
 
     def warnings(self, kind: str | None = None) -> list[dict[str, Any]]:
         assert self.report is not None, self.err

@@ -136,8 +136,7 @@ def test_example_project_behind_an_authenticated_private_index(
     config = (project / ".github" / "indexgate.yml").read_text()
     config = config.replace(
         "    url: indexes/internal\n    format: flat\n",
-        f"    url: {example_private_server.url}\n"
-        "    username: ci\n    password: ${ACME_TOKEN}\n",
+        f"    url: {example_private_server.url}\n    username: ci\n    password: ${{ACME_TOKEN}}\n",
     )
     assert example_private_server.url in config
     (project / ".github" / "indexgate.yml").write_text(config)
@@ -249,9 +248,7 @@ def test_4xx_answers_are_not_retried(cli, dev_index) -> None:
 # --- resolution ---------------------------------------------------------------------------
 
 
-def test_backtracks_when_the_newest_version_needs_a_package_that_does_not_exist(
-    cli, index
-) -> None:
+def test_backtracks_when_the_newest_version_needs_a_package_that_does_not_exist(cli, index) -> None:
     run = cli.run("--index", index.url, requirements="app\n")
     assert run.code == 0, run.out + run.err
     assert run.versions() == {"app": "1.9", "lib": "2.0"}

@@ -140,21 +140,37 @@ def test_every_version_of_a_transitive_dependency_blocked(cli, firewall) -> None
     assert "werkzeug 3.1.0" in message and "werkzeug 3.0.0" in message
 
 
-def test_metadata_served_but_the_wheel_blocked_is_found_by_the_probe(cli, dev_index) -> None:
-    server = dev_index(
-        PACKAGES[:4], firewall={FLASK_NEW: FirewallRule("nexus", block="file")}
-    )
+@pytest.mark.parametrize("vendor", ["nexus", "curation"])
+def test_metadata_served_but_the_wheel_blocked_is_found_by_the_probe(
+    cli, dev_index, vendor
+) -> None:
+    server = dev_index(PACKAGES[:4], firewall={FLASK_NEW: FirewallRule(vendor, block="file")})
     run = cli.run("--index", f"private={server.url}", requirements="flask\n")
     assert run.code == 0, run.out + run.err
     assert run.versions()["flask"] == "3.0.3"
     (blocked,) = run.target["blocked"]
-    assert (blocked["file"], blocked["stage"], blocked["fallback"]) == (FLASK_NEW, "download", "3.0.3")
-    assert blocked["vendor"] == "nexus-firewall"
-    assert blocked["details_url"] == default_details_url(FLASK_NEW)
+    assert (blocked["file"], blocked["stage"], blocked["fallback"]) == (
+        FLASK_NEW,
+        "download",
+        "3.0.3",
+    )
     # the firewall served the metadata; only the probe of the wheel itself saw the block
     assert [e.status for e in server.requests_for(f"/files/{FLASK_NEW}.metadata")] == [200]
-    assert {e.status for e in server.requests_for(f"/files/{FLASK_NEW}") if not
-            e.path.endswith(".metadata")} == {403}
+    probes = [
+        (e.method, e.headers.get("range"), e.status)
+        for e in server.requests_for(f"/files/{FLASK_NEW}")
+        if not e.path.endswith(".metadata")
+    ]
+    if vendor == "nexus":
+        # the reason phrase of the HEAD answer says it all: no second request
+        assert probes == [("HEAD", None, 403)]
+        assert blocked["vendor"] == "nexus-firewall"
+        assert blocked["details_url"] == default_details_url(FLASK_NEW)
+    else:
+        # JFrog's reason is in the body, which a HEAD answer lacks: one byte is asked for
+        assert probes == [("HEAD", None, 403), ("GET", "bytes=0-0", 403)]
+        assert blocked["vendor"] == "jfrog-curation"
+        assert blocked["policies"][0]["policy"] == "block-malicious"
 
 
 def test_blocked_metadata_is_stage_metadata(cli, dev_index) -> None:

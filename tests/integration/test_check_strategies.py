@@ -152,7 +152,9 @@ indexes:
 
 def test_ignore_error_codes_from_the_environment_for_a_command_line_index(cli, indexes) -> None:
     private, public = indexes
-    env = _creds(private, "not-the-password") | {"INDEXGATE_INDEX_PRIVATE_IGNORE_ERROR_CODES": "403"}
+    env = _creds(private, "not-the-password") | {
+        "INDEXGATE_INDEX_PRIVATE_IGNORE_ERROR_CODES": "403"
+    }
     run = cli.run(*_args(private, public), requirements="acme-core\n", env=env)
     assert run.code == 0, run.out + run.err
     assert run.resolved("acme-core")["index"] == "public"

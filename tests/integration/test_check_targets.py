@@ -49,17 +49,11 @@ def index(public_index):
 
 
 def _targets(run) -> dict[str, dict[str, str]]:
-    return {
-        f"{t['python']}/{t['platform']}": run.versions(t) for t in run.report["targets"]
-    }
+    return {f"{t['python']}/{t['platform']}": run.versions(t) for t in run.report["targets"]}
 
 
 def test_markers_select_requirements_per_target(cli, index) -> None:
-    requirements = (
-        "app\n"
-        'winonly; sys_platform == "win32"\n'
-        'rich; python_full_version >= "3.12.0"\n'
-    )
+    requirements = 'app\nwinonly; sys_platform == "win32"\nrich; python_full_version >= "3.12.0"\n'
     run = cli.run(
         "--index",
         index.url,

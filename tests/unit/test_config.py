@@ -226,7 +226,9 @@ def test_credentials_precedence(tmp_path) -> None:
     assert auth() == ("cfg", "cfg-pw")
     assert auth(CFG_USER=None, CFG_PASS=None) == ("ig", "ig-pw")
     assert auth(
-        CFG_USER=None, CFG_PASS=None, INDEXGATE_INDEX_MY_IDX_USERNAME=None,
+        CFG_USER=None,
+        CFG_PASS=None,
+        INDEXGATE_INDEX_MY_IDX_USERNAME=None,
         INDEXGATE_INDEX_MY_IDX_PASSWORD=None,
     ) == ("uv", "uv-pw")
     none = dict.fromkeys(
@@ -287,7 +289,10 @@ def test_defaults(tmp_path) -> None:
 
 def test_targets_are_every_python_on_every_platform(tmp_path) -> None:
     s = settings(
-        tmp_path, indexes=[A], python_versions=["3.11", "3.12"], platforms=["linux_x86_64", "win_amd64"]
+        tmp_path,
+        indexes=[A],
+        python_versions=["3.11", "3.12"],
+        platforms=["linux_x86_64", "win_amd64"],
     )
     assert [(t.python, t.platform) for t in s.targets] == [
         ("3.11", "linux_x86_64"),
@@ -313,7 +318,11 @@ def test_config_file_settings_and_command_line_overrides(tmp_path) -> None:
     assert [(t.python, t.platform) for t in s.targets] == [("3.10", "win_amd64")]
     assert s.fail_on == frozenset({"blocked"})
     s = settings(
-        tmp_path, config_text=config, strategy="first-index", python_versions=["3.12"], fallback=None
+        tmp_path,
+        config_text=config,
+        strategy="first-index",
+        python_versions=["3.12"],
+        fallback=None,
     )
     assert s.strategy is Strategy.FIRST_INDEX
     assert [t.python for t in s.targets] == ["3.12"]

@@ -27,7 +27,9 @@ from indexgate.index.firewall import classify_block
 from indexgate.index.http import HttpClient, Response
 from indexgate.index.models import BlockInfo, CoreMetadata, DistFile, parse_filename
 from indexgate.policy import FileAction, file_action
-from indexgate.redact import redact
+from indexgate.redact import redact, strip_userinfo
+from indexgate.report.model import Blocked
+from indexgate.sources.model import Origin
 
 T = TypeVar("T")
 Stage = Literal["metadata", "download"]
@@ -79,6 +81,24 @@ class BlockHit:
     def version(self) -> str:
         parsed = parse_filename(self.file.filename)
         return str(parsed.version) if parsed else "?"
+
+    def to_report(self, fallback: str | None, origin: Origin | None) -> Blocked:
+        """The report row; ``origin`` is the requirement line that asked for the package."""
+        return Blocked(
+            name=self.name,
+            version=self.version,
+            file=self.file.filename,
+            index=self.index,
+            stage=self.stage,
+            status_code=self.status,
+            vendor=self.info.vendor,
+            reason=self.info.reason,
+            details_url=self.info.details_url,
+            fallback=fallback,
+            policies=[dict(p) for p in self.info.policies],
+            file_path=origin.file if origin else None,
+            line=origin.line if origin else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -234,18 +254,18 @@ class IndexClient:
 
         With the wheel's hash known, the cache keeps the METADATA found, not the ranges.
         """
-        digest = _digest(file.hashes)
-        stored = self._blob("metadata", digest and digest.partition(":")[2])
+        key = _metadata_key(file)
+        stored = self._blob("metadata", key)
         if stored is not None:
             return replace(self._parse(file, _noop, stored), from_cache=True)
-        result = await self._wheel_ranges(index, file, cacheable=digest is None)
-        if result.metadata is not None and result.data is not None and digest:
-            self._store_blob("metadata", digest.partition(":")[2], result.data)
-        return result.result
+        cacheable = key is None  # else the cache keeps the METADATA, not the ranges
 
-    async def _wheel_ranges(
-        self, index: IndexConfig, file: DistFile, *, cacheable: bool
-    ) -> _WheelRead:
+        def found(data: bytes, from_cache: bool) -> MetadataResult:
+            result = self._parse(file, _noop, data)
+            if result.metadata is not None and not from_cache:
+                self._store_blob("metadata", key, data)
+            return replace(result, from_cache=from_cache)
+
         project = parse_filename(file.filename).name  # type: ignore[union-attr]
         r = await self._file_get(file, f"bytes=-{wheelzip.TAIL_SIZE}", cacheable=cacheable)
         outcome = self._judge(index, file, r, "download")
@@ -256,29 +276,28 @@ class IndexClient:
         try:
             if r.status != 206:  # no range support: we have the whole wheel
                 md.check_hash(r.content, file.hashes)
-                data = wheelzip.metadata_from_whole_wheel(r.content, project)
-                return replace(self._parse(file, _noop, data), from_cache=r.from_cache)
+                return found(wheelzip.metadata_from_whole_wheel(r.content, project), r.from_cache)
             start, total = _content_range(r)
             loc = wheelzip.locate_metadata(r.content, start, total, project)
             buf, buf_start = r.content, start
             for _ in range(6):  # each round makes progress (wheelzip guarantees it)
                 if isinstance(loc, wheelzip.NeedRange):
-                    buf, buf_start = await self._range(index, file, loc.start, loc.end)
+                    buf, buf_start = await self._range(index, file, loc, cacheable)
                     loc = wheelzip.locate_metadata(buf, buf_start, total, project)
                     continue
                 data = wheelzip.extract_member(buf, buf_start, loc)
                 if isinstance(data, wheelzip.NeedRange):
-                    buf, buf_start = await self._range(index, file, data.start, data.end)
+                    buf, buf_start = await self._range(index, file, data, cacheable)
                     continue
-                return replace(self._parse(file, _noop, data), from_cache=r.from_cache)
+                return found(data, r.from_cache)
         except md.MetadataError as exc:
             return MetadataResult(unusable=f"{file.filename}: {exc}")
         return MetadataResult(unusable=f"{file.filename}: could not locate METADATA in the wheel")
 
     async def _range(
-        self, index: IndexConfig, file: DistFile, start: int, end: int
+        self, index: IndexConfig, file: DistFile, need: wheelzip.NeedRange, cacheable: bool
     ) -> tuple[bytes, int]:
-        r = await self._file_get(file, f"bytes={start}-{end - 1}")
+        r = await self._file_get(file, need.header, cacheable=cacheable)
         if r.status == 206:
             return r.content, _content_range(r)[0]
         if r.status == 200:
@@ -377,6 +396,22 @@ def _project(file: DistFile) -> str | None:
 
 def _noop() -> None:
     return None
+
+
+def _metadata_key(file: DistFile) -> str | None:
+    """The wheel's sha256 with its URL: bytes read from one server never answer for
+    another server's file, whatever hash that one claims."""
+    digest = (file.hashes or {}).get("sha256")
+    if not digest:
+        return None
+    return hashlib.sha256(f"{strip_userinfo(file.url)}\0{digest.lower()}".encode()).hexdigest()
+
+
+def _page_key(r: Response) -> str:
+    """What a parsed page depends on: its URL, media type and bytes."""
+    h = hashlib.sha256(f"page-v1\0{r.url}\0{r.content_type}\0".encode())
+    h.update(r.content)
+    return h.hexdigest()
 
 
 def _digest(hashes: dict[str, str] | None) -> str | None:

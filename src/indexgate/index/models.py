@@ -91,4 +91,6 @@ class BlockInfo:
     vendor: Vendor
     reason: str
     details_url: str | None = None
-    policies: tuple[dict[str, str], ...] = ()  # JFrog Curation: policy/condition/explanation/remediation
+    policies: tuple[
+        dict[str, str], ...
+    ] = ()  # JFrog Curation: policy/condition/explanation/remediation

@@ -18,7 +18,7 @@ from indexgate.index.client import BlockHit, FetchError, IndexClient
 from indexgate.index.firewall import vendor_label
 from indexgate.index.http import HttpClient
 from indexgate.redact import redact
-from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
+from indexgate.report.model import Problem, Report, Resolved, TargetReport
 from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.finder import Finder
@@ -106,7 +106,8 @@ def resolve_target(session: Session, sources: SourceSet, target: Target) -> Targ
     notes = provider.notes
     chosen = {r.name: r.version for r in report.resolution}
     report.blocked = [
-        _blocked(hit, chosen.get(hit.name), provider) for hit in notes.blocks.values()
+        hit.to_report(chosen.get(hit.name), provider.origins.get(hit.name))
+        for hit in notes.blocks.values()
     ]
     report.warnings = list(notes.warnings)
     report.status = _status(report, settings)
@@ -150,25 +151,6 @@ def _resolution(result: object) -> list[Resolved]:
             )
         )
     return out
-
-
-def _blocked(hit: BlockHit, fallback: str | None, provider: Provider) -> Blocked:
-    origin = provider.origins.get(hit.name)
-    return Blocked(
-        name=hit.name,
-        version=hit.version,
-        file=hit.file.filename,
-        index=hit.index,
-        stage=hit.stage,
-        status_code=hit.status,
-        vendor=hit.info.vendor,
-        reason=hit.info.reason,
-        details_url=hit.info.details_url,
-        fallback=fallback,
-        policies=[dict(p) for p in hit.info.policies],
-        file_path=origin.file if origin else None,
-        line=origin.line if origin else None,
-    )
 
 
 def _fetch_problem(exc: FetchError, provider: Provider) -> Problem:
