@@ -44,12 +44,85 @@ OTHER_TAGS = (
     "cp311-cp311-win_amd64",
 )
 _DATE = (2024, 1, 1, 0, 0, 0)
-_WORDS = (
-    "async http client data frame model schema parser fast simple json yaml config cloud "
-    "cache stream task queue event signal crypto token auth web server test mock plot array "
-    "the a of to and for with from this that is are be can you your will it in on by as"
-).split()
-_SYLLABLES = "ba be bo bu da de di do ka ke ki ko la le li lo ma me mi mo na ne ni no".split()
+_WORDS = [
+    "async",
+    "http",
+    "client",
+    "data",
+    "frame",
+    "model",
+    "schema",
+    "parser",
+    "fast",
+    "simple",
+    "json",
+    "yaml",
+    "config",
+    "cloud",
+    "cache",
+    "stream",
+    "task",
+    "queue",
+    "event",
+    "signal",
+    "crypto",
+    "token",
+    "auth",
+    "web",
+    "server",
+    "test",
+    "mock",
+    "plot",
+    "array",
+    "the",
+    "a",
+    "of",
+    "to",
+    "and",
+    "for",
+    "with",
+    "from",
+    "this",
+    "that",
+    "is",
+    "are",
+    "be",
+    "can",
+    "you",
+    "your",
+    "will",
+    "it",
+    "in",
+    "on",
+    "by",
+    "as",
+]
+_SYLLABLES = [
+    "ba",
+    "be",
+    "bo",
+    "bu",
+    "da",
+    "de",
+    "di",
+    "do",
+    "ka",
+    "ke",
+    "ki",
+    "ko",
+    "la",
+    "le",
+    "li",
+    "lo",
+    "ma",
+    "me",
+    "mi",
+    "mo",
+    "na",
+    "ne",
+    "ni",
+    "no",
+]
 _FALSE_MARKERS = (
     'sys_platform == "win32"',
     'python_version < "3.9"',
@@ -138,10 +211,8 @@ def plan(seed: int = 20250101) -> tuple[list[Package], list[str]]:
         tier = []
         for _ in range(count):
             binary = rng.random() < 0.3
-            many = binary and rng.random() < 0.35 or (not binary and rng.random() < 0.03)
-            tier.append(
-                Package(_name(rng, taken), level, _versions(rng), binary, many, 0)
-            )
+            many = (binary and rng.random() < 0.35) or (not binary and rng.random() < 0.03)
+            tier.append(Package(_name(rng, taken), level, _versions(rng), binary, many, 0))
             tier[-1].size = _size(rng, binary, many)
         levels.append(tier)
     unreached = [
@@ -218,9 +289,7 @@ def plan(seed: int = 20250101) -> tuple[list[Package], list[str]]:
             else:
                 deeper = [c for t in levels[p.level + 1 :] for c in t if c not in spine]
                 targets = rng.sample(deeper, min(2, len(deeper)))
-            p.extras[name] = [
-                f"{t.name}{_lower_bound(rng, t)}; extra == \"{name}\"" for t in targets
-            ]
+            p.extras[name] = [f'{t.name}{_lower_bound(rng, t)}; extra == "{name}"' for t in targets]
             if name not in ("docs", "test") and rng.random() < 0.5:
                 asked_extras.append((p, name))
 
@@ -242,9 +311,7 @@ def plan(seed: int = 20250101) -> tuple[list[Package], list[str]]:
         if host.level == 0:
             continue
         for parent in parents.get(host.name, []):
-            parent.deps = [
-                _with_extra(line, host.name, name) for line in parent.deps
-            ]
+            parent.deps = [_with_extra(line, host.name, name) for line in parent.deps]
             break
     packages = [p for tier in levels for p in tier] + unreached
     return packages, top

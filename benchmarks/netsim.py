@@ -4,8 +4,9 @@ The server answers what a real static index answers: ``ETag`` and ``Last-Modifie
 ``304`` to conditional requests, single byte ranges (``206``/``416``), ``HEAD``, keep-alive,
 ``dir/`` -> ``dir/index.html``, and no ``Cache-Control`` (nginx's default), so clients must
 revalidate pages on every run (pages say ``Cache-Control: max-age=0, must-revalidate``,
-so no client treats them as fresh by heuristics either). The proxy adds a fixed delay to every request, and to every
-new connection (a TCP handshake costs a round trip too), and counts what crossed it.
+so no client treats them as fresh by heuristics either). The proxy adds a fixed delay to
+every request, and to every new connection (a TCP handshake costs a round trip too), and
+counts what crossed it.
 
 Both run on one asyncio loop in a background thread of the benchmark process.
 """
@@ -52,6 +53,7 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[str, dict[str, str]]
 class StaticServer:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self.blocked: set[str] = set()  # URL paths a "firewall" answers with 403
         self._files: dict[str, tuple[Path, os.stat_result, dict[str, str]] | None] = {}
 
     def _lookup(self, rel: str) -> tuple[Path, os.stat_result, dict[str, str]] | None:
@@ -97,6 +99,8 @@ class StaticServer:
         if method not in ("GET", "HEAD"):
             return 405, {}, b""
         rel = unquote(urlsplit(target).path).lstrip("/")
+        if "/" + rel in self.blocked:
+            return 403, {"Content-Type": "text/plain"}, b"Requested item is quarantined\n"
         if target.endswith("/"):
             rel += "index.html"
         elif self._lookup(rel + "/index.html") is not None:
@@ -155,6 +159,7 @@ class Traffic:
     bytes: int = 0  # response bodies
     connections: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)  # "GET 206", "HEAD 200", ...
+    log: list[tuple[str, str, int]] = field(default_factory=list)  # method, path, status
 
     def summary(self) -> str:
         return ", ".join(f"{k}: {n}" for k, n in sorted(self.by_kind.items()))
@@ -179,7 +184,7 @@ class LatencyProxy:
         try:
             while (head := await _read_head(reader)) is not None:
                 start, headers = head
-                method = start.split(" ", 1)[0]
+                method, path = (start.split(" ") + [""])[:2]
                 raw = await self._forward_request(reader, start, headers)
                 await asyncio.sleep(self.latency)
                 up_writer.write(raw)
@@ -198,6 +203,7 @@ class LatencyProxy:
                 self.traffic.requests += 1
                 self.traffic.bytes += len(body)
                 self.traffic.by_kind[f"{method} {status}"] += 1
+                self.traffic.log.append((method, path, status))
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -235,7 +241,7 @@ class Network:
         return self
 
     async def _start(self) -> None:
-        static = StaticServer(self.root)
+        static = self.static = StaticServer(self.root)
         server = await asyncio.start_server(static.handle, "127.0.0.1", 0, backlog=512)
         upstream = server.sockets[0].getsockname()[:2]
         self.proxy = LatencyProxy(upstream, self.latency)

@@ -34,8 +34,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 sys.path.insert(0, str(Path(__file__).parent))
-from genindex import GENERATOR_VERSION, generate  # noqa: E402
-from netsim import Network  # noqa: E402
+from genindex import GENERATOR_VERSION, generate
+from netsim import Network
 
 VARIANTS = {"range": "simple/", "pep658": "simple658/"}
 LAST_CPU = [0.0]
@@ -191,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                         print(
                             f"  {variant:6} {tool:9} {phase} #{rep + 1}: {wall:6.2f} s "
                             f"(cpu {LAST_CPU[0]:5.2f} s) {traffic.requests:5} req "
-                            f"{traffic.bytes / 1e6:7.2f} MB rss {rss:4.0f} MB  ({traffic.summary()})",
+                            f"{traffic.bytes / 1e6:7.2f} MB rss {rss:4.0f} MB  "
+                            f"({traffic.summary()})",
                             flush=True,
                         )
                         if reference is None:
@@ -203,9 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nsame resolution on every run: {len(reference)} packages")
     report(measures, tools, variants, args.latency_ms, int(summary["depth"]))
     if args.json:
-        args.json.write_text(
-            json.dumps([{k: v for k, v in asdict(m).items() if k != "resolution"} for m in measures])
-        )
+        rows = [{k: v for k, v in asdict(m).items() if k != "resolution"} for m in measures]
+        args.json.write_text(json.dumps(rows, indent=1))
     return 0
 
 
@@ -214,15 +214,20 @@ def report(
 ) -> None:
     limit = depth * 2 * latency / 1000
     print(
-        f"physical limit: {depth} levels x 2 round trips x {latency:g} ms = {limit:.2f} s "
-        "(cold; warm needs 1 round trip per level)"
+        f"physical limit: {depth} levels x 2 round trips x {latency:g} ms = {limit:.2f} s cold "
+        f"({depth * latency / 1000:.2f} s warm: one round trip per level)"
     )
+    header = ["cold s", "req", "MB", "warm s", "req", "MB", "cpu cold", "cpu warm", "peak MB"]
     for variant in variants:
-        print(f"\n{variant}: median of {len([m for m in measures if m.tool == tools[0] and m.variant == variant and m.phase == 'cold'])} runs")
-        print(f"  {'':11}{'cold s':>8}{'req':>7}{'MB':>8}{'warm s':>9}{'req':>7}{'MB':>8}{'peak MB':>9}")
-        rows: dict[str, tuple[float, ...]] = {}
+        runs = len(
+            [m for m in measures if (m.tool, m.variant, m.phase) == (tools[0], variant, "cold")]
+        )
+        print(f"\n{variant}: median of {runs} runs")
+        print("  " + " " * 12 + "".join(f"{h:>9}" for h in header))
+        rows: dict[str, list[float]] = {}
         for tool in tools:
-            row = []
+            row: list[float] = []
+            cpu: list[float] = []
             for phase in ("cold", "warm"):
                 ms = [m for m in measures if (m.tool, m.variant, m.phase) == (tool, variant, phase)]
                 row += [
@@ -230,18 +235,26 @@ def report(
                     statistics.median(m.requests for m in ms),
                     statistics.median(m.bytes for m in ms) / 1e6,
                 ]
+                cpu.append(statistics.median(m.cpu for m in ms))
             rss = max(m.maxrss_mb for m in measures if (m.tool, m.variant) == (tool, variant))
-            rows[tool] = (*row, rss)
-            print(
-                f"  {tool:11}{row[0]:8.2f}{row[1]:7.0f}{row[2]:8.2f}"
-                f"{row[3]:9.2f}{row[4]:7.0f}{row[5]:8.2f}{rss:9.0f}"
-            )
+            rows[tool] = row + cpu + [rss]
+            print(f"  {tool:12}" + "".join(f"{x:9.2f}" for x in rows[tool]))
         if "uv" in rows and "indexgate" in rows:
-            a, b = rows["indexgate"], rows["uv"]
-            ratio = [x / y if y else float("nan") for x, y in zip(a, b, strict=True)]
+            ratio = [
+                x / y if y else float("nan")
+                for x, y in zip(rows["indexgate"], rows["uv"], strict=True)
+            ]
+            print(f"  {'ratio ig/uv':12}" + "".join(f"{x:9.2f}" for x in ratio))
+            ig, uv = rows["indexgate"], rows["uv"]
+            checks = [
+                ("cold wall <= 1.5x uv", ig[0] <= 1.5 * uv[0]),
+                ("cold requests <= uv", ig[1] <= uv[1]),
+                ("cold bytes <= 2x uv", ig[2] <= 2 * uv[2]),
+                ("warm wall <= 2x uv", ig[3] <= 2 * uv[3]),
+                ("peak memory < 200 MB", ig[8] < 200),
+            ]
             print(
-                f"  {'ratio ig/uv':11}{ratio[0]:8.2f}{ratio[1]:7.2f}{ratio[2]:8.2f}"
-                f"{ratio[3]:9.2f}{ratio[4]:7.2f}{ratio[5]:8.2f}"
+                "  targets: " + ", ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in checks)
             )
 
 

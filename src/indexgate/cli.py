@@ -198,5 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(redact(traceback.format_exc()), file=sys.stderr)
         return 3
     assert outcome.report is not None
-    emit(outcome.report, args, os.environ)
+    try:
+        emit(outcome.report, args, os.environ)
+    except OSError as exc:  # --report-json / --summary / $GITHUB_STEP_SUMMARY not writable
+        where = exc.filename2 or exc.filename or args.report_json or args.summary
+        print(f"indexgate: error: {where}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return outcome.exit_code

@@ -151,6 +151,8 @@ def load_settings(
     # 1. command line
     for spec in cli.indexes:
         name, url = _split_named(spec)
+        if not url:
+            raise InputError(f"--index {spec!r}: expected [NAME=]URL")
         entries.append(_Entry(url, "--index", name=name))
     entries += [_Entry(u, "--extra-index-url") for u in cli.extra_index_urls]
     for url, origin in ((cli.default_index, "--default-index"), (cli.index_url, "--index-url")):
@@ -221,10 +223,17 @@ def load_settings(
     platforms = cli.platforms or _str_list(cfg.get("platforms"), "platforms", where)
     pythons = pythons or [default_python(sources.requires_python)]
     platforms = platforms or ["linux_x86_64"]
-    try:
-        targets = tuple(make_target(p, plat) for p in pythons for plat in platforms)
-    except InputError as exc:
-        raise InputError(exc.problem, file=None if cli.python_versions else config_path) from None
+    # Validate each list on its own, so an error names where the bad value was written.
+    for values, given, probe in (
+        (pythons, cli.python_versions, lambda v: make_target(v, "linux_x86_64")),
+        (platforms, cli.platforms, lambda v: make_target("3.12", v)),
+    ):
+        for value in values:
+            try:
+                probe(value)
+            except InputError as exc:
+                raise InputError(exc.problem, file=None if given else config_path) from None
+    targets = tuple(make_target(p, plat) for p in pythons for plat in platforms)
 
     pins: dict[NormalizedName, str] = dict(sources.uv_sources)
     cfg_sources = cfg.get("sources") or {}

@@ -196,10 +196,37 @@ def test_bad_config_is_exit_2_naming_the_problem(cli, config, where) -> None:
     assert "Traceback" not in run.err
 
 
+def test_a_bad_target_on_the_command_line_is_not_blamed_on_the_config(cli, index) -> None:
+    config = f"platforms: [win_amd64]\nindexes:\n  - url: {index.url}\n"
+    run = cli.run("--platform", "linux", requirements="lib\n", config=config)
+    assert run.code == 2
+    assert "unknown platform 'linux'" in run.err
+    assert "indexgate.yml" not in run.err
+    config = f"platforms: [bsd]\nindexes:\n  - url: {index.url}\n"
+    run = cli.run("--python-version", "3.12", requirements="lib\n", config=config)
+    assert run.code == 2
+    assert ".github/indexgate.yml: unknown platform 'bsd'" in run.err
+
+
+@pytest.mark.parametrize("option", ["--report-json", "--summary"])
+def test_an_unwritable_output_path_is_exit_2_without_a_traceback(cli, index, option) -> None:
+    from indexgate.cli import main
+
+    cli.write("requirements.txt", "lib\n")
+    blocker = cli.write("not-a-dir", "a file where a folder should be")
+    code = main(["check", "--index", index.url, option, str(blocker / "out.json"), "-q"])
+    err = cli.capsys.readouterr().err
+    assert code == 2
+    assert str(blocker) in err and "cannot write" in err
+
+
 def test_no_index_at_all_is_exit_2(cli) -> None:
     run = cli.run(requirements="lib\n")
     assert run.code == 2
     assert "no index configured" in run.err
+    run = cli.run("--index", "", requirements="lib\n")
+    assert run.code == 2
+    assert "--index" in run.err
 
 
 def test_unreachable_index_is_exit_3(cli, fast_retries) -> None:

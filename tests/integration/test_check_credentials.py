@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -126,7 +127,9 @@ def test_credentials_never_appear_in_verbose_logs_or_any_output(
             outputs.append((secret, (tmp_path / "summary.md").read_text()))
     assert any("127.0.0.1" in text for _, text in outputs)  # the logs did name the index
     for secret, text in outputs:
+        basic = base64.b64encode(f"{user}:{secret}".encode()).decode()
         assert secret not in text
+        assert basic not in text  # nor the Authorization header
         assert f"{user}:" not in text
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["targets"][0]["errors"][0]["kind"] == "auth-failure"

