@@ -18,6 +18,7 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from indexgate.config import IndexConfig, Settings
+from indexgate.errors import IndexUnreachable
 from indexgate.index.client import FetchError, IndexClient, PageResult
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.policy import PageAction, Strategy, auth_failure_advice, project_page_action
@@ -68,7 +69,7 @@ class Finder:
         pinned = name in self.settings.sources
         if pinned or self.settings.strategy is Strategy.FIRST_INDEX:
             return await self._first_index(name, indexes)
-        pages = await asyncio.gather(*(self.client.project_page(i, name) for i in indexes))
+        pages = await asyncio.gather(*(self._page(i, name) for i in indexes))
         warnings: list[Problem] = []
         found: list[PageResult] = []
         for page in pages:
@@ -95,11 +96,20 @@ class Finder:
         searched = tuple(i.name for i in indexes)
         return Listing(name, ordered, searched, tuple(warnings))
 
+    async def _page(self, index: IndexConfig, name: NormalizedName) -> PageResult:
+        """The project page; an unreachable index is reported with the package and index."""
+        try:
+            return await self.client.project_page(index, name)
+        except IndexUnreachable as exc:
+            raise FetchError(
+                "index-unreachable", str(exc), index=index.name, package=name
+            ) from None
+
     async def _first_index(self, name: NormalizedName, indexes: tuple[IndexConfig, ...]) -> Listing:
         searched: list[str] = []
         for index in indexes:
             searched.append(index.name)
-            page = await self.client.project_page(index, name)
+            page = await self._page(index, name)
             action = project_page_action(
                 page.status, Strategy.FIRST_INDEX, index.ignore_error_codes
             )
