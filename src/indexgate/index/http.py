@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,7 @@ class HttpClient:
         self._clients: dict[tuple[str, str, int | None], httpx.AsyncClient] = {}
         self._limits: dict[tuple[str, str, int | None], asyncio.Semaphore] = {}
         self._auth: dict[tuple[str, str, int | None], tuple[str, str]] = {}
+        self._ssl: ssl.SSLContext | None = None  # built once (~0.1 s), only for https
         self.cache = cache
         self.stats = Stats()
 
@@ -99,7 +101,10 @@ class HttpClient:
     def _client(self, origin: tuple[str, str, int | None]) -> httpx.AsyncClient:
         client = self._clients.get(origin)
         if client is None:
+            if origin[0] == "https" and self._ssl is None:
+                self._ssl = httpx.create_ssl_context(trust_env=False)
             client = httpx.AsyncClient(
+                verify=self._ssl if origin[0] == "https" else False,  # plain http: no TLS
                 http2=True,
                 timeout=self._timeout,
                 follow_redirects=False,
