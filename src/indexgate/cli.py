@@ -15,7 +15,7 @@ from indexgate import __version__
 from indexgate.config import CliOptions, Settings, load_settings
 from indexgate.errors import IndexgateError, InputError
 from indexgate.redact import redact
-from indexgate.report.model import Problem, Report, TargetReport
+from indexgate.report.model import Report
 from indexgate.report.render import render_markdown, render_text, to_json, write_json
 from indexgate.sources import load_sources
 
@@ -157,11 +157,6 @@ def emit(report: Report, args: argparse.Namespace, env: Mapping[str, str]) -> No
         mode = "a" if not args.summary else "w"
         with open(summary, mode, encoding="utf-8") as fh:
             fh.write(text + "\n")
-
-
-def input_error_report(command: str, exc: InputError) -> Report:
-    problem = Problem(kind="invalid-input", message=str(exc), file=exc.file, line=exc.line)
-    return Report(command=command, targets=[TargetReport("", "", "fail", errors=[problem])])  # type: ignore[arg-type]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

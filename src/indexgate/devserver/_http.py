@@ -11,6 +11,7 @@ import base64
 import binascii
 import contextlib
 import socket
+import sys
 import threading
 from collections.abc import Mapping
 from email.message import Message
@@ -101,6 +102,12 @@ class _TrackingServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up early (e.g. after a 401) is not a server error."""
+        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._connections_lock:

@@ -76,7 +76,10 @@ def _classify(
             return nexus
     for message in messages:
         if _CURATION.search(message):
-            return BlockInfo("jfrog-curation", _clean(message), policies=_policies(message))
+            policies = _policies(message)
+            return BlockInfo(
+                "jfrog-curation", _curation_reason(message, policies), policies=policies
+            )
         if _XRAY.search(message):
             return BlockInfo("jfrog-xray", _clean(message))
     if text and data is None:  # Nexus also repeats the text in its HTML error page
@@ -104,6 +107,14 @@ def _nexus(text: str) -> BlockInfo | None:
     if _NEXUS_BARE.search(text):
         return BlockInfo("nexus-firewall", "REQUESTED ITEM IS QUARANTINED")
     return None
+
+
+def _curation_reason(message: str, policies: tuple[dict[str, str], ...]) -> str:
+    """The sentence before the policy groups, then the violated policy names: the groups
+    themselves travel in ``policies``, so the reason does not repeat them."""
+    head = re.split(r"\s+due\s+to\s+the\s+following\s+polic", message, maxsplit=1)[0]
+    names = ", ".join(p["policy"] for p in policies if p.get("policy"))
+    return _clean(f"{head}: policy {names}" if names else message)
 
 
 def _policies(message: str) -> tuple[dict[str, str], ...]:

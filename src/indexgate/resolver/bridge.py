@@ -32,7 +32,8 @@ class Bridge:
     def close(self, cleanup: Callable[[], Awaitable[None]] | None = None) -> None:
         # Prefetches nobody waited for: cancel them and collect their outcome, so that no
         # "Task exception was never retrieved" traceback reaches stderr at exit.
-        self.run(_cancel_pending)
+        while self.run(_cancel_pending):  # cancelling may let a task start another
+            pass
         if cleanup is not None:
             self.run(cleanup)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -40,9 +41,11 @@ class Bridge:
         self.loop.close()
 
 
-async def _cancel_pending() -> None:
+async def _cancel_pending() -> bool:
+    """Cancel and collect every other task; True when there were any."""
     current = asyncio.current_task()
     pending = [task for task in asyncio.all_tasks() if task is not current]
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
+    return bool(pending)
