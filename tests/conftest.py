@@ -27,6 +27,15 @@ from indexgate.devserver import (
 PRIVATE_USER = "ci"
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """indexgate caches under $XDG_CACHE_HOME by default: give each test its own, so no
+    test is warmed (or its request counts changed) by another, nor by the developer's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Wheelhouse:
     """Builds packages once per session: ``wheelhouse.build(wheel("a", "1.0"))``,

@@ -71,7 +71,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--summary", metavar="PATH")
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     p.add_argument("--concurrency", type=int, metavar="N", help="requests in flight per host")
-    p.add_argument("--cache-dir", metavar="PATH", help="persistent HTTP cache")
+    p.add_argument(
+        "--cache-dir", metavar="PATH", help="persistent HTTP cache (default ~/.cache/indexgate)"
+    )
+    p.add_argument("--no-cache", action="store_true", help="no persistent HTTP cache")
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.add_argument("-q", "--quiet", action="count", default=0)
 
@@ -118,6 +121,7 @@ def run(
         fail_on=args.fail_on,
         concurrency=args.concurrency,
         cache_dir=args.cache_dir,
+        no_cache=args.no_cache,
         max_probes_per_package=getattr(args, "max_probes_per_package", None),
     )
     settings = load_settings(cli, sources, cwd=cwd, env=env)

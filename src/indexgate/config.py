@@ -112,6 +112,7 @@ class CliOptions:
     concurrency: int | None = None
     cache_dir: str | None = None
     max_probes_per_package: int | None = None
+    no_cache: bool = False
 
 
 @dataclass
@@ -256,7 +257,9 @@ def load_settings(
             f"unknown --fail-on value(s) {', '.join(sorted(unknown))}; "
             f"known: {', '.join(sorted(FAIL_ON))}"
         )
-    cache_dir = cli.cache_dir or env.get("INDEXGATE_CACHE_DIR")
+    cache_dir = None
+    if not (cli.no_cache or env.get("INDEXGATE_NO_CACHE")):
+        cache_dir = cli.cache_dir or env.get("INDEXGATE_CACHE_DIR") or _default_cache_dir(env)
     return Settings(
         indexes=tuple(indexes),
         strategy=strategy,
@@ -273,6 +276,14 @@ def load_settings(
         cache_dir=Path(cache_dir) if cache_dir else None,
         max_probes_per_package=cli.max_probes_per_package or 20,
     )
+
+
+def _default_cache_dir(env: Mapping[str, str]) -> str | None:
+    """``$XDG_CACHE_HOME/indexgate``, else ``~/.cache/indexgate``; None without a home."""
+    base = env.get("XDG_CACHE_HOME") or (
+        str(Path(env["HOME"]) / ".cache") if env.get("HOME") else None
+    )
+    return str(Path(base) / "indexgate") if base else None
 
 
 def _unchecked(tool: str, why: str) -> Problem:

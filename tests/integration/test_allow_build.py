@@ -26,7 +26,9 @@ def prepare_metadata_for_build_wheel(out, config_settings=None):
 
 def _dynamic_sdist(folder: Path) -> None:
     files = {
-        "dyn-1.0/PKG-INFO": b"Metadata-Version: 2.2\nName: dyn\nVersion: 1.0\nDynamic: Requires-Dist\n",
+        "dyn-1.0/PKG-INFO": (
+            b"Metadata-Version: 2.2\nName: dyn\nVersion: 1.0\nDynamic: Requires-Dist\n"
+        ),
         "dyn-1.0/pyproject.toml": (
             b'[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
         ),
