@@ -46,6 +46,7 @@ INPUTS: tuple[str, ...] = (
     "python-versions",
     "platforms",
     "fail-on",
+    "previous-report",
     "report-path",
 )
 #: Defaults for inputs the runner did not set; "" means "from the config file, else built in".
@@ -107,7 +108,9 @@ def _items(value: str, *, commas: bool = True) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def build_argv(inputs: Mapping[str, str], report_file: Path, config: str | None) -> list[str]:
+def build_argv(
+    inputs: Mapping[str, str], report_file: Path, config: str | None, workspace: Path
+) -> list[str]:
     """The command line the inputs amount to (validated first: argparse would exit)."""
     command = inputs["command"].strip().lower()
     if command not in COMMANDS:
@@ -129,6 +132,15 @@ def build_argv(inputs: Mapping[str, str], report_file: Path, config: str | None)
     ):
         for value in _items(inputs[name]):
             argv += [flag, value]
+    previous = inputs["previous-report"].strip()
+    if previous and command != "drift":
+        raise InputError("input `previous-report` is only read by `command: drift`")
+    if previous and (workspace / previous).is_file():
+        argv += ["--previous-report", previous]
+    elif previous:  # the scheduled workflow's first run: nothing to compare with yet
+        logging.getLogger("indexgate.action").warning(
+            "no previous report at %s (a first run?): the summary shows no changes", previous
+        )
     return [*argv, "--", *_items(inputs["sources"], commas=False)]
 
 
@@ -298,7 +310,7 @@ def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) 
         config: str | None = None
         try:
             config = merged_config(inputs, workspace, Path(tmp))
-            argv = build_argv(inputs, workspace / report_rel, config)
+            argv = build_argv(inputs, workspace / report_rel, config, workspace)
             outcome = cli.run(cli.build_parser().parse_args(argv), cwd=workspace, env=env)
             assert outcome.report is not None
             fail_on = outcome.settings.fail_on if outcome.settings else frozenset()

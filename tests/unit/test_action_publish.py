@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from indexgate import action
+from indexgate.errors import InputError
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
 
 
@@ -32,6 +33,26 @@ def _blocked(name: str, version: str, line: int, fallback: str | None = "1.0") -
     )
 
 
+def test_previous_report_is_passed_to_drift_when_it_exists(tmp_path: Path) -> None:
+    (tmp_path / "previous").mkdir()
+    (tmp_path / "previous" / "r.json").write_text("{}")
+    inputs = _inputs(command="drift", previous_report="previous/r.json")
+    argv = action.build_argv(inputs, tmp_path / "r.json", None, tmp_path)
+    assert argv[argv.index("--previous-report") + 1] == "previous/r.json"
+
+
+def test_missing_previous_report_is_a_first_run_not_an_error(tmp_path: Path) -> None:
+    inputs = _inputs(command="drift", previous_report="previous/r.json")
+    argv = action.build_argv(inputs, tmp_path / "r.json", None, tmp_path)
+    assert "--previous-report" not in argv
+
+
+def test_previous_report_with_check_is_bad_input(tmp_path: Path) -> None:
+    inputs = _inputs(command="check", previous_report="previous/r.json")
+    with pytest.raises(InputError, match="previous-report"):
+        action.build_argv(inputs, tmp_path / "r.json", None, tmp_path)
+
+
 def test_argv_splits_lists_and_keeps_sources_positional(tmp_path: Path) -> None:
     inputs = _inputs(
         command="drift",
@@ -41,7 +62,7 @@ def test_argv_splits_lists_and_keeps_sources_positional(tmp_path: Path) -> None:
         platforms="linux_x86_64,win_amd64",
         fail_on="blocked\nyanked",
     )
-    argv = action.build_argv(inputs, tmp_path / "r.json", "cfg.yml")
+    argv = action.build_argv(inputs, tmp_path / "r.json", "cfg.yml", tmp_path)
     assert argv == [
         "drift",
         "--format",
