@@ -29,7 +29,7 @@ from actions_toolkit import core
 from actions_toolkit.command import issue_command
 
 from indexgate import cli
-from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text
+from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text, read_config_file
 from indexgate.errors import IndexgateError, IndexUnreachable, InputError
 from indexgate.index.firewall import vendor_label
 from indexgate.redact import known_secrets, redact
@@ -168,21 +168,7 @@ def merged_config(inputs: Mapping[str, str], workspace: Path, tmp: Path) -> str 
 
 
 def _read_yaml_mapping(path: Path, label: str) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read config file: {exc.strerror}", file=label) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or "not YAML"
-        line = mark.line + 1 if mark else None
-        raise InputError(f"invalid YAML: {problem}", file=label, line=line) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InputError("the config must be a mapping (key: value)", file=label, line=1)
+    _text, data = read_config_file(path, label)
     if not isinstance(data.get("indexes") or [], list):
         raise InputError("`indexes` must be a list", file=label)
     return data

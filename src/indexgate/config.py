@@ -303,24 +303,9 @@ def _read_config(path: str | None, cwd: Path) -> tuple[str | None, dict[str, Any
         path = next((p for p in DEFAULT_CONFIG_PATHS if (cwd / p).is_file()), None)
         if path is None:
             return None, {}
-    full = cwd / path
-    try:
-        text = full.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("config file not found", file=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read config file: {exc.strerror}", file=path) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"invalid YAML: {problem}", file=path, line=line) from None
-    if data is None:
+    text, data = read_config_file(cwd / path, path)
+    if not data:
         return path, {}
-    if not isinstance(data, dict):
-        raise InputError("the config must be a mapping (key: value)", file=path, line=1)
     known = {
         "index-strategy",
         "python-versions",
@@ -345,17 +330,36 @@ def _read_config(path: str | None, cwd: Path) -> tuple[str | None, dict[str, Any
     return path, data
 
 
-def config_from_yaml_text(text: str, label: str) -> list[dict[str, Any]]:
-    """Parse an ``indexes`` YAML list given inline (the Action's ``indexes`` input)."""
+def load_yaml(text: str, label: str) -> Any:
+    """YAML, or an InputError naming the file and line of the problem."""
     try:
-        data = yaml.safe_load(text) or []
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(
-            f"invalid YAML: {getattr(exc, 'problem', exc)}",
-            file=label,
-            line=mark.line + 1 if mark else None,
-        ) from None
+        problem = getattr(exc, "problem", None) or str(exc)
+        line = mark.line + 1 if mark else None
+        raise InputError(f"invalid YAML: {problem}", file=label, line=line) from None
+
+
+def read_config_file(path: Path, label: str) -> tuple[str, dict[str, Any]]:
+    """A config file's text and its mapping ({} when empty)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("config file not found", file=label) from None
+    except OSError as exc:
+        raise InputError(f"cannot read config file: {exc.strerror}", file=label) from None
+    data = load_yaml(text, label)
+    if data is None:
+        return text, {}
+    if not isinstance(data, dict):
+        raise InputError("the config must be a mapping (key: value)", file=label, line=1)
+    return text, data
+
+
+def config_from_yaml_text(text: str, label: str) -> list[dict[str, Any]]:
+    """Parse an ``indexes`` YAML list given inline (the Action's ``indexes`` input)."""
+    data = load_yaml(text, label) or []
     if isinstance(data, dict) and "indexes" in data:
         data = data["indexes"]
     if not isinstance(data, list):
