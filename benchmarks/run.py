@@ -111,6 +111,9 @@ def run_indexgate(
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INDEXGATE_", "UV_", "PIP_"))}
     env["HOME"] = str(workdir)
+    # An installed indexgate has its bytecode compiled (pip does it at install time); with
+    # PYTHONDONTWRITEBYTECODE inherited, every run would recompile what changed since.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     wall, rss, code = timed(cmd, workdir, env)
     if code != 0 or not report.is_file():
         fail(f"indexgate failed ({code}):\n{(workdir / 'stderr').read_text()[-3000:]}")

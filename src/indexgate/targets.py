@@ -72,15 +72,23 @@ class Target:
             return True
         return any(marker.evaluate(self.environment(e)) for e in (extras or {""}))
 
+    @cached_property
+    def _allows_memo(self) -> dict[str, bool]:
+        return {}
+
     def allows_python(self, requires_python: SpecifierSet | str | None) -> bool:
         if not requires_python:
             return True
-        spec = (
-            requires_python
-            if isinstance(requires_python, SpecifierSet)
-            else SpecifierSet(requires_python)
-        )
-        return spec.contains(self.python_version, prereleases=True)
+        if isinstance(requires_python, SpecifierSet):
+            return requires_python.contains(self.python_version, prereleases=True)
+        # A page repeats a handful of Requires-Python strings over hundreds of files.
+        ok = self._allows_memo.get(requires_python)
+        if ok is None:
+            spec = SpecifierSet(requires_python)
+            ok = self._allows_memo[requires_python] = spec.contains(
+                self.python_version, prereleases=True
+            )
+        return ok
 
     @property
     def label(self) -> str:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -157,7 +157,7 @@ class IndexClient:
                     f"index '{index.name}' sent an unreadable page for {name}: {exc}",
                     index=index.name,
                 ) from None
-            self._store_blob("page", key, json.dumps([asdict(f) for f in files]).encode())
+            self._store_blob("page", key, _page_blob(files))
         files = [f for f in files if _named(f, name)]
         return PageResult(index, name, r.status, tuple(files))
 
@@ -412,6 +412,14 @@ def _page_key(r: Response) -> str:
     h = hashlib.sha256(f"page-v1\0{r.url}\0{r.content_type}\0".encode())
     h.update(r.content)
     return h.hexdigest()
+
+
+_DIST_FIELDS = tuple(f.name for f in fields(DistFile))
+
+
+def _page_blob(files: list[DistFile]) -> bytes:
+    """What ``asdict`` would give, as JSON, without its deep copies (a page has 100s)."""
+    return json.dumps([{k: getattr(f, k) for k in _DIST_FIELDS} for f in files]).encode()
 
 
 def _digest(hashes: dict[str, str] | None) -> str | None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.tags import Tag
+from packaging.tags import Tag, parse_tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -48,10 +49,23 @@ class ParsedFilename:
     tags: frozenset[Tag] = frozenset()  # empty for sdists
 
 
+@lru_cache(maxsize=1 << 16)
 def parse_filename(filename: str) -> ParsedFilename | None:
-    """Name, version and tags from a wheel or sdist filename; None for anything else."""
+    """Name, version and tags from a wheel or sdist filename; None for anything else.
+
+    Memoized: the finder, the provider and the client each ask about every listed file,
+    and the answer (frozen, immutable parts) depends on the filename alone.
+    """
     try:
         if filename.endswith(".whl"):
+            stem = filename[:-4]
+            if stem.count("-") in (4, 5):
+                # The tag part (the last three fields) is parsed once per distinct string
+                # (a run sees a few dozen); packaging checks the rest as it always does.
+                head, interpreter, abi, platform = stem.rsplit("-", 3)
+                name, version, _build, _ = parse_wheel_filename(f"{head}-py3-none-any.whl")
+                tags = _wheel_tags(f"{interpreter}-{abi}-{platform}")
+                return ParsedFilename(name, version, "wheel", tags)
             name, version, _build, tags = parse_wheel_filename(filename)
             return ParsedFilename(name, version, "wheel", frozenset(tags))
         if filename.endswith((".tar.gz", ".zip")):
@@ -60,6 +74,11 @@ def parse_filename(filename: str) -> ParsedFilename | None:
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
         return None
     return None
+
+
+@lru_cache(maxsize=1024)
+def _wheel_tags(tag: str) -> frozenset[Tag]:
+    return frozenset(parse_tag(tag))
 
 
 @dataclass(frozen=True)

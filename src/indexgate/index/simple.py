@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
 
@@ -292,14 +293,48 @@ def _html_metadata(value: str | None) -> dict[str, str] | None:
 
 def _split_url(base: str, href: str) -> tuple[str, dict[str, str]]:
     """Absolute URL without fragment, and the ``#<hash>=<hex>`` fragment as a hash dict."""
-    try:
-        url, fragment = urldefrag(urljoin(base, href))
-    except ValueError as exc:  # e.g. a malformed IPv6 host
-        raise PageError(f"invalid URL {href!r}: {exc}") from exc
+    fast = _FAST_HREF.fullmatch(href)
+    folder = _join_folder(base, fast.group(1)) if fast else None
+    if fast and folder is not None:
+        # The common shape (``../../files/<name>.whl#sha256=<hex>``): the folder part is
+        # resolved once per page and folder, the plain last segment appended, which is
+        # what urljoin + urldefrag make of it (see _join_folder); a page has 100s of these.
+        url, fragment = folder + fast.group(2), fast.group(3) or ""
+    else:
+        try:
+            url, fragment = urldefrag(urljoin(base, href))
+        except ValueError as exc:  # e.g. a malformed IPv6 host
+            raise PageError(f"invalid URL {href!r}: {exc}") from exc
     match = _HASH_FRAGMENT.match(fragment)
     if match and match.group(1).lower() in _HASH_NAMES:
         return url, {match.group(1).lower(): match.group(2).lower()}
     return url, {}
+
+
+# A folder without query, params, fragment, backslashes or whitespace, then a last segment
+# of plain characters (never "." or ".."), then optionally a plain "name=value" fragment.
+_FAST_HREF = re.compile(r"([^?#;\\\s]*/)([A-Za-z0-9_+~-][A-Za-z0-9._+~%-]*)(?:#([A-Za-z0-9=]*))?")
+
+_AUTHORITY_FOLDER = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//[^/]+/(?:[^/]+/)*")
+
+
+@lru_cache(maxsize=1024)
+def _join_folder(base: str, folder: str) -> str | None:
+    """``urljoin(base, folder)`` when appending a plain segment to it gives what urljoin
+    and urldefrag give for ``folder + segment``: a URL ending in ``/``, that urlsplit and
+    urlunsplit leave as it is (no normalization left to do), without query or params.
+    None when that does not hold (the caller then takes the general path)."""
+    if "//" in folder and not _AUTHORITY_FOLDER.fullmatch(folder):
+        return None  # "//" where the segment would become (part of) the host
+    try:
+        joined = urljoin(base, folder)
+        if urlunsplit(urlsplit(joined)) != joined:
+            return None
+    except ValueError:
+        return None
+    if not joined.endswith("/") or any(c in joined for c in "?#;\\") or "//" not in joined:
+        return None
+    return joined
 
 
 def _media_type(content_type: str | None) -> str:

@@ -82,6 +82,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         self._files_memo: dict[tuple[Any, ...], tuple[tuple[DistFile, ...], list[str]]] = {}
         self._lock = threading.Lock()
         self._prefetched: set[tuple[NormalizedName, frozenset[str]]] = set()
+        self._satisfied: dict[tuple[int, Version], tuple[Req, bool]] = {}
         for r in direct:
             self.prefetch(r)
 
@@ -136,7 +137,15 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         return iterate
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
-        return requirement.specifier.contains(candidate.version, prereleases=True)
+        # resolvelib re-checks every pin against every requirement each round (tens of
+        # thousands of calls on a 200-package graph): memoized by requirement identity,
+        # the memo keeping the requirement alive so that its id is not reused.
+        key = (id(requirement), candidate.version)
+        memo = self._satisfied.get(key)
+        if memo is None or memo[0] is not requirement:
+            ok = requirement.specifier.contains(candidate.version, prereleases=True)
+            memo = self._satisfied[key] = (requirement, ok)
+        return memo[1]
 
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
         parent = f"{candidate.name} {candidate.version}"
