@@ -10,13 +10,11 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, parse_tag
 from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
     NormalizedName,
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 Vendor = Literal["nexus-firewall", "jfrog-curation", "jfrog-xray", "unknown"]
 
@@ -71,7 +69,7 @@ def parse_filename(filename: str) -> ParsedFilename | None:
         if filename.endswith((".tar.gz", ".zip")):
             name, version = parse_sdist_filename(filename)
             return ParsedFilename(name, version, "sdist")
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+    except ValueError:  # Invalid{Wheel,Sdist}Filename, InvalidVersion, InvalidTag (26.3+)
         return None
     return None
 
