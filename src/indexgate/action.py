@@ -32,6 +32,7 @@ from indexgate import cli
 from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text, read_config_file
 from indexgate.errors import IndexgateError, IndexUnreachable, InputError
 from indexgate.index.firewall import vendor_label
+from indexgate.policy import fatal_warning
 from indexgate.redact import known_secrets, redact
 from indexgate.report.model import Blocked, Problem, Report, TargetReport
 from indexgate.report.render import render_markdown, render_text, write_json
@@ -343,9 +344,6 @@ class Note:
 
 NoteKey = tuple[object, ...]  # what makes two annotations the same one
 
-# Warning kinds that a --fail-on value turns into gate failures.
-_FAIL_ON_KINDS = {"yanked": {"yanked-pin"}, "shadowed": {"shadowed-name"}, "stuck": {"stuck"}}
-
 
 def _problem_note(p: Problem, workspace: Path) -> tuple[NoteKey, Note]:
     file = _relative(p.file, workspace)
@@ -380,7 +378,6 @@ def collect_notes(
     errors: dict[NoteKey, Note] = {}
     warnings: dict[NoteKey, Note] = {}
     failed = {p.package for t in report.targets for p in t.errors if p.package}
-    fatal_kinds = {k for v in fail_on for k in _FAIL_ON_KINDS.get(v, ())}
     for t in report.targets:
         for p in t.errors:
             errors.setdefault(*_problem_note(p, workspace))
@@ -391,7 +388,7 @@ def collect_notes(
             target = errors if "blocked" in fail_on else warnings
             target.setdefault(*_blocked_note(b, workspace))
     for p in [*report.warnings, *(w for t in report.targets for w in t.warnings)]:
-        target = errors if "warnings" in fail_on or p.kind in fatal_kinds else warnings
+        target = errors if fatal_warning(p.kind, fail_on) else warnings
         target.setdefault(*_problem_note(p, workspace))
     return list(errors.values()), list(warnings.values())
 

@@ -24,6 +24,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from indexgate.errors import InputError
 from indexgate.policy import (
     DEFAULT_QUARANTINE_CODES,
+    FAIL_ON,
     Fallback,
     Strategy,
     default_ignore_error_codes,
@@ -129,9 +130,6 @@ class _Entry:
     password: str | None = None
     ignore_error_codes: frozenset[int] | None = None
     quarantine_codes: frozenset[int] | None = None
-
-
-FAIL_ON = {"blocked", "warnings", "shadowed", "stuck", "yanked"}
 
 
 def load_settings(
@@ -252,7 +250,7 @@ def load_settings(
 
     fail_on = frozenset(x for v in cli.fail_on for x in v.replace(",", " ").split())
     fail_on |= frozenset(_str_list(cfg.get("fail-on"), "fail-on", where))
-    if unknown := fail_on - FAIL_ON:
+    if unknown := fail_on - FAIL_ON.keys():
         raise InputError(
             f"unknown --fail-on value(s) {', '.join(sorted(unknown))}; "
             f"known: {', '.join(sorted(FAIL_ON))}"

@@ -33,7 +33,13 @@ from indexgate.errors import IndexgateError, IndexUnreachable
 from indexgate.index.client import BlockHit, FetchError
 from indexgate.index.firewall import vendor_label
 from indexgate.index.models import DistFile, parse_filename
-from indexgate.policy import PageAction, Strategy, auth_failure_advice, project_page_action
+from indexgate.policy import (
+    PageAction,
+    Strategy,
+    auth_failure_advice,
+    project_page_action,
+    target_status,
+)
 from indexgate.redact import redact
 from indexgate.report.model import (
     Blocked,
@@ -624,19 +630,18 @@ def drift(
 
 def _status(t: TargetReport, settings: Settings) -> Status:
     entries = t.drift or []
-    fail_on = settings.fail_on
-    if any(e.kind == "index-unreachable" for e in t.errors):
-        return "error"
-    if (
-        t.errors
-        or ("blocked" in fail_on and t.blocked)
-        or ("stuck" in fail_on and any(e.get("stuck") for e in entries))
-        or ("shadowed" in fail_on and any(e.get("shadowed") for e in entries))
-        or ("yanked" in fail_on and any(w.kind == "yanked-pin" for w in t.warnings))
-        or ("warnings" in fail_on and t.warnings)
-    ):
-        return "fail"
-    return "pass"
+    findings = {
+        name
+        for name, present in (
+            ("blocked", t.blocked),
+            ("stuck", any(e.get("stuck") for e in entries)),
+            ("shadowed", any(e.get("shadowed") for e in entries)),
+        )
+        if present
+    }
+    return target_status(
+        (e.kind for e in t.errors), (w.kind for w in t.warnings), findings, settings.fail_on
+    )
 
 
 # --- small helpers ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from indexgate.errors import IndexUnreachable
 from indexgate.index.client import BlockHit, FetchError, IndexClient
 from indexgate.index.firewall import vendor_label
 from indexgate.index.http import HttpClient
+from indexgate.policy import target_status
 from indexgate.redact import redact
 from indexgate.report.model import Problem, Report, Resolved, TargetReport
 from indexgate.resolver.bridge import Bridge
@@ -115,17 +116,12 @@ def resolve_target(session: Session, sources: SourceSet, target: Target) -> Targ
 
 
 def _status(report: TargetReport, settings: Settings) -> str:
-    if any(e.kind == "index-unreachable" for e in report.errors):
-        return "error"
-    if report.errors:
-        return "fail"
-    if "blocked" in settings.fail_on and report.blocked:
-        return "fail"
-    if "warnings" in settings.fail_on and report.warnings:
-        return "fail"
-    if "yanked" in settings.fail_on and any(w.kind == "yanked-pin" for w in report.warnings):
-        return "fail"
-    return "pass"
+    return target_status(
+        (e.kind for e in report.errors),
+        (w.kind for w in report.warnings),
+        {"blocked"} if report.blocked else set(),
+        settings.fail_on,
+    )
 
 
 def _resolution(result: object) -> list[Resolved]:
