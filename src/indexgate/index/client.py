@@ -152,11 +152,7 @@ class IndexClient:
             try:
                 files = simple.parse_project_page(r.content, r.content_type, r.url)
             except simple.PageError as exc:
-                raise FetchError(
-                    "index-unreachable",
-                    f"index '{index.name}' sent an unreadable page for {name}: {exc}",
-                    index=index.name,
-                ) from None
+                raise _unreadable(index, f"page for {name}", exc) from None
             self._store_blob("page", key, _page_blob(files))
         files = [f for f in files if _named(f, name)]
         return PageResult(index, name, r.status, tuple(files))
@@ -199,11 +195,7 @@ class IndexClient:
         try:
             return simple.parse_flat_page(r.content, r.content_type, r.url)
         except simple.PageError as exc:
-            raise FetchError(
-                "index-unreachable",
-                f"flat index '{index.name}' sent an unreadable page: {exc}",
-                index=index.name,
-            ) from None
+            raise _unreadable(index, "flat page", exc) from None
 
     # -- metadata ---------------------------------------------------------------
 
@@ -387,6 +379,15 @@ class IndexClient:
             status=r.status,
             package=_project(file),
         )
+
+
+def _unreadable(index: IndexConfig, what: str, exc: Exception) -> FetchError:
+    """An index answer we cannot read: fail closed, as if the index were unreachable."""
+    return FetchError(
+        "index-unreachable",
+        f"index '{index.name}' sent an unreadable {what}: {exc}",
+        index=index.name,
+    )
 
 
 def _project(file: DistFile) -> str | None:
