@@ -53,12 +53,6 @@ class IndexConfig:
     origin: str = "command line"
 
     @property
-    def origin_key(self) -> tuple[str, str, int | None]:
-        """scheme/host/port: credentials are sent to this origin only."""
-        parts = urlsplit(self.url)
-        return (parts.scheme, (parts.hostname or "").lower(), parts.port)
-
-    @property
     def auth(self) -> tuple[str, str] | None:
         if self.username is None and self.password is None:
             return None

@@ -80,15 +80,6 @@ def _wheel_tags(tag: str) -> frozenset[Tag]:
 
 
 @dataclass(frozen=True)
-class ProjectPage:
-    """A project's files on one index."""
-
-    name: NormalizedName
-    index: str  # index name
-    files: tuple[DistFile, ...]
-
-
-@dataclass(frozen=True)
 class CoreMetadata:
     """The parts of core metadata the resolver needs."""
 

@@ -65,7 +65,14 @@ def check(settings: Settings, sources: SourceSet) -> Report:
         targets = settings.targets
         with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
             report.targets = list(pool.map(lambda t: resolve_target(session, sources, t), targets))
-        log.info("%d requests, %d bytes", session.http.stats.requests, session.http.stats.bytes)
+        stats = session.http.stats
+        log.info(
+            "%d requests, %d bytes, %d answered by the cache, %d revalidated (304)",
+            stats.requests,
+            stats.bytes,
+            stats.cache_hits,
+            stats.revalidated,
+        )
     return report
 
 
