@@ -495,8 +495,9 @@ def publish(
 class _LogFilter(logging.Filter):
     """indexgate's own messages, without tracebacks unless ``RUNNER_DEBUG=1``.
 
-    In debug mode httpx's one line per request is kept too; httpcore's wire-level lines are
-    not (they would echo response headers such as cookies).
+    In debug mode indexgate's one line per request shows (``indexgate.http``, redacted), and
+    httpx's where an HTTP/2 index goes through httpx; httpcore's wire-level lines are not
+    kept (they would echo response headers such as cookies).
     """
 
     def __init__(self, debug: bool) -> None:
@@ -531,9 +532,10 @@ def main() -> int:
     logs = _capture_logs()
     masker = Masker()
     masker.mask(collect_secrets(inputs, env, workspace))  # the very first output
-    result = execute(inputs, workspace, env)
-    masker.mask(known_secrets())  # anything read during the run (netrc, requirement files)
-    publish(result, inputs, workspace, env, logs.getvalue())
+    with cli.process_heap(inputs["command"].strip().lower()):
+        result = execute(inputs, workspace, env)
+        masker.mask(known_secrets())  # anything read during the run (netrc, requirement files)
+        publish(result, inputs, workspace, env, logs.getvalue())
     return result.exit_code
 
 

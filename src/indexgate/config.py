@@ -9,7 +9,6 @@ on the command line, then the config file, requirements-file options, ``UV_INDEX
 
 from __future__ import annotations
 
-import netrc
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-import yaml
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import InputError
@@ -323,7 +321,13 @@ def _read_config(path: str | None, cwd: Path) -> tuple[str | None, dict[str, Any
 
 
 def load_yaml(text: str, label: str) -> Any:
-    """YAML, or an InputError naming the file and line of the problem."""
+    """YAML, or an InputError naming the file and line of the problem.
+
+    PyYAML is imported here, not at the top: most runs have no config file, and the
+    import costs more than reading a whole requirements file.
+    """
+    import yaml
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -557,6 +561,8 @@ def _netrc(host: str | None, env: Mapping[str, str]) -> tuple[str | None, str | 
     path = Path(env.get("NETRC") or Path.home() / ".netrc")
     if not path.is_file():
         return None, None
+    import netrc  # only when there is one to read
+
     try:
         auth = netrc.netrc(str(path)).authenticators(host)
     except (netrc.NetrcParseError, OSError) as exc:

@@ -54,10 +54,24 @@ class Target:
     def _tag_rank(self) -> dict[Tag, int]:
         return {tag: i for i, tag in reversed(list(enumerate(self.tags)))}
 
+    @cached_property
+    def _rank_memo(self) -> dict[frozenset[Tag], int | None]:
+        return {}
+
     def tag_rank(self, tags: frozenset[Tag]) -> int | None:
-        """Lower is better; None when no tag of the wheel suits this target."""
-        ranks = [self._tag_rank[t] for t in tags if t in self._tag_rank]
-        return min(ranks) if ranks else None
+        """Lower is better; None when no tag of the wheel suits this target.
+
+        Memoized: a run sees a few dozen distinct tag sets over thousands of wheels (and a
+        frozenset keeps its hash, so the lookup is cheap).
+        """
+        try:
+            return self._rank_memo[tags]
+        except KeyError:
+            pass
+        table = self._tag_rank
+        ranks = [table[t] for t in tags if t in table]
+        rank = self._rank_memo[tags] = min(ranks) if ranks else None
+        return rank
 
     def environment(self, extra: str = "") -> dict[str, str]:
         env = dict(self._env)
@@ -67,10 +81,34 @@ class Target:
         env["extra"] = extra
         return env
 
+    @cached_property
+    def _marker_memo(self) -> dict[tuple[int, frozenset[str]], tuple[Marker, bool]]:
+        return {}
+
+    @cached_property
+    def _marker_text_memo(self) -> dict[tuple[str, frozenset[str]], bool]:
+        return {}
+
     def evaluate(self, marker: Marker | None, extras: frozenset[str] = frozenset()) -> bool:
+        """Does the marker hold here (for any of the extras)?
+
+        Memoized by the marker object (kept alive by the memo, so its id is not reused),
+        then by its text: metadata repeats a few markers (``python_version < "3.9"``,
+        ``extra == "test"``) across hundreds of requirements, each its own object.
+        """
         if marker is None:
             return True
-        return any(marker.evaluate(self.environment(e)) for e in (extras or {""}))
+        key = (id(marker), extras)
+        hit = self._marker_memo.get(key)
+        if hit is not None and hit[0] is marker:
+            return hit[1]
+        text_key = (str(marker), extras)
+        ok = self._marker_text_memo.get(text_key)
+        if ok is None:
+            ok = any(marker.evaluate(self.environment(e)) for e in (extras or {""}))
+            self._marker_text_memo[text_key] = ok
+        self._marker_memo[key] = (marker, ok)
+        return ok
 
     @cached_property
     def _allows_memo(self) -> dict[str, bool]:

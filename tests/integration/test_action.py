@@ -304,7 +304,7 @@ def test_runner_debug_logs_leak_nothing(indexes: DemoIndexes, workspace: Path) -
         env = {"ACME_INDEX_TOKEN": token, "RUNNER_DEBUG": "1"}
         run = run_action(workspace, {}, env)
         assert run.code == (0 if token == indexes.token else 1), run.stdout + run.stderr
-        assert "httpx: INFO: HTTP Request: GET" in run.stdout
+        assert "indexgate.http: DEBUG: GET http://" in run.stdout  # one line per request
         assert_no_secret(run, token)
 
 

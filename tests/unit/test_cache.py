@@ -14,6 +14,7 @@ import pytest
 from indexgate.index import cache as cache_mod
 from indexgate.index.cache import FileCache
 from indexgate.index.http import HttpClient, Response
+from indexgate.index.wire import Headers
 
 PAGE = "https://pkgs.example/simple/flask/"
 ACCEPT = {"Accept": "application/vnd.pypi.simple.v1+json"}
@@ -21,7 +22,7 @@ SECRET = "s3cr3t-Pa55word"
 
 
 def page(status: int = 200, body: bytes = b"<html>flask</html>", **headers: str) -> Response:
-    hdrs = httpx.Headers({k.replace("_", "-"): v for k, v in headers.items()})
+    hdrs = Headers({k.replace("_", "-"): v for k, v in headers.items()})
     return Response(PAGE, status, "OK", hdrs, body)
 
 
@@ -145,7 +146,7 @@ def test_hashed_file_bytes_are_fresh_without_validators_and_stored_by_hash(
     url = "https://pkgs.example/files/flask-3.1.0-py3-none-any.whl"
     digest = "sha256:" + "0f" * 32
     rng = {"Range": "bytes=-65536"}
-    c.store("GET", url, rng, Response(url, 206, "Partial", httpx.Headers(), b"zip"), digest)
+    c.store("GET", url, rng, Response(url, 206, "Partial", Headers(), b"zip"), digest)
     hit = c.lookup("GET", url, rng, digest)
     assert hit is not None and hit.fresh and hit.response.content == b"zip"
     assert any("0f" * 32 in p.name for p in (tmp_path / "v1" / "immutable").rglob("*"))
@@ -175,7 +176,7 @@ def test_credentials_never_reach_keys_or_files(tmp_path: Path) -> None:
         with_userinfo,
         200,
         "OK",
-        httpx.Headers(
+        Headers(
             [
                 ("ETag", '"v1"'),
                 ("Set-Cookie", f"session={SECRET}"),
@@ -238,7 +239,7 @@ def test_prune_drops_least_recently_used_past_the_bound(tmp_path: Path) -> None:
     c = FileCache(tmp_path, max_bytes=10_000)
     for i in range(10):
         url = f"https://pkgs.example/simple/p{i}/"
-        hdrs = httpx.Headers({"ETag": '"x"'})
+        hdrs = Headers({"ETag": '"x"'})
         c.store("GET", url, ACCEPT, Response(url, 200, "OK", hdrs, b"x" * 2000))
         entry = c._path(url, ACCEPT, None)
         os.utime(entry, (1_000_000 + i, 1_000_000 + i))  # p0 least recently used
@@ -277,16 +278,9 @@ def test_concurrent_runs_sharing_the_folder_never_see_half_an_entry(tmp_path: Pa
 # --- the HTTP client with the cache -----------------------------------------------------
 
 
-class _MockedClient(HttpClient):
-    def __init__(self, handler, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(**kwargs)
-        self._handler = handler
-
-    def _client(self, origin):  # type: ignore[no-untyped-def]
-        if origin not in self._clients:
-            self._clients[origin] = httpx.AsyncClient(transport=httpx.MockTransport(self._handler))
-            self._limits[origin] = asyncio.Semaphore(4)
-        return self._clients[origin]
+def _mocked_client(handler, **kwargs) -> HttpClient:  # type: ignore[no-untyped-def]
+    """An ``HttpClient`` whose requests all go to ``handler`` (its documented test seam)."""
+    return HttpClient(transport=httpx.MockTransport(handler), **kwargs)
 
 
 def _serve(seen: list[httpx.Request], cache_control: str = ""):  # type: ignore[no-untyped-def]
@@ -314,8 +308,8 @@ def _get(client: HttpClient, url: str = PAGE) -> Response:
 
 def test_second_run_revalidates_and_gets_the_stored_page(tmp_path: Path) -> None:
     seen: list[httpx.Request] = []
-    first = _get(_MockedClient(_serve(seen), cache=FileCache(tmp_path)))
-    second_client = _MockedClient(_serve(seen), cache=FileCache(tmp_path))
+    first = _get(_mocked_client(_serve(seen), cache=FileCache(tmp_path)))
+    second_client = _mocked_client(_serve(seen), cache=FileCache(tmp_path))
     second = _get(second_client)
     assert first.content == second.content == b"<html>flask</html>"
     assert seen[1].headers["If-None-Match"] == '"v1"'
@@ -324,11 +318,11 @@ def test_second_run_revalidates_and_gets_the_stored_page(tmp_path: Path) -> None
 
 def test_a_fresh_page_is_still_asked_for_when_credentials_are_configured(tmp_path: Path) -> None:
     seen: list[httpx.Request] = []
-    _get(_MockedClient(_serve(seen, "max-age=600"), cache=FileCache(tmp_path)))
-    anonymous = _MockedClient(_serve(seen, "max-age=600"), cache=FileCache(tmp_path))
+    _get(_mocked_client(_serve(seen, "max-age=600"), cache=FileCache(tmp_path)))
+    anonymous = _mocked_client(_serve(seen, "max-age=600"), cache=FileCache(tmp_path))
     _get(anonymous)
     assert len(seen) == 1 and anonymous.stats.cache_hits == 1
-    private = _MockedClient(_serve(seen, "max-age=600"), cache=FileCache(tmp_path))
+    private = _mocked_client(_serve(seen, "max-age=600"), cache=FileCache(tmp_path))
     private.add_credentials(PAGE, ("ci", SECRET))
     _get(private)
     assert len(seen) == 2, "an auth failure must never hide behind a fresh cache entry"

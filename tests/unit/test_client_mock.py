@@ -16,7 +16,6 @@ from indexgate.config import IndexConfig
 from indexgate.devserver.firewall_responses import nexus_response, xray_response
 from indexgate.devserver.wheels import build_wheel, read_core_metadata
 from indexgate.errors import IndexUnreachable
-from indexgate.index import http as http_module
 from indexgate.index.client import FetchError, IndexClient
 from indexgate.index.http import HttpClient
 from indexgate.index.models import DistFile
@@ -26,22 +25,21 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
+_MOCK: dict[str, httpx.MockTransport] = {}
+
+
 @pytest.fixture
 def mock(monkeypatch):
-    """Route every request of indexgate's HTTP clients to ``handler``; log them."""
+    """Route every request of ``run``'s HTTP client to ``handler`` (through the client's
+    ``transport`` seam, so retries, auth and redirects are HttpClient's own); log them."""
     seen: list[httpx.Request] = []
-    real = httpx.AsyncClient
 
     def install(handler: Handler) -> list[httpx.Request]:
         def recording(request: httpx.Request) -> httpx.Response:
             seen.append(request)
             return handler(request)
 
-        def factory(**kwargs):
-            kwargs.pop("http2", None)
-            return real(transport=httpx.MockTransport(recording), **kwargs)
-
-        monkeypatch.setattr(http_module.httpx, "AsyncClient", factory)
+        monkeypatch.setitem(_MOCK, "transport", httpx.MockTransport(recording))
         return seen
 
     return install
@@ -49,7 +47,7 @@ def mock(monkeypatch):
 
 def run(coro_factory):
     async def main():
-        http = HttpClient(backoff=0.0)
+        http = HttpClient(backoff=0.0, transport=_MOCK.get("transport"))
         try:
             return await coro_factory(http)
         finally:

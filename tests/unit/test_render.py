@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,21 @@ def test_json_has_exactly_the_contract_keys() -> None:
     assert first["details_url"] == NEXUS_URL
     assert first["fallback"] == "2.5.0"
     assert data["targets"][1]["errors"][0]["kind"] == "blocked-pin"
+
+
+def test_to_dict_converts_like_asdict_and_copies_what_it_returns() -> None:
+    report = _report()
+    data = report.to_dict()
+
+    ok, failing = report.targets
+    assert data["targets"][0]["resolution"] == [asdict(r) for r in ok.resolution]
+    assert data["targets"][1]["errors"][0] == {
+        k: v for k, v in asdict(failing.errors[0]).items() if v is not None
+    }
+    # The lists and dicts are copies: a caller editing the dict leaves the report as it was.
+    data["targets"][0]["resolution"][0]["requested_by"].append("edited")
+    data["targets"][0]["blocked"][1]["policies"][0]["policy"] = "edited"
+    assert report.to_dict() == _report().to_dict()
 
 
 def test_write_json_creates_parents_atomically(tmp_path: Path) -> None:

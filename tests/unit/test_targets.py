@@ -146,3 +146,32 @@ def test_default_python_is_the_requires_python_floor() -> None:
 
 def test_label() -> None:
     assert make_target("3.12", "win_amd64").label == "Python 3.12 on win_amd64"
+
+
+def test_marker_answers_are_remembered_per_extras() -> None:
+    target = make_target("3.12", "linux_x86_64")
+    marker = Marker('extra == "cli"')
+    assert target.evaluate(marker, frozenset({"cli"}))  # asked first: a memo must not
+    assert not target.evaluate(marker)  # give this answer to the plain requirement
+    assert target.evaluate(Marker('extra == "cli"'), frozenset({"cli"}))  # same text
+    assert not target.evaluate(Marker('extra == "cli"'), frozenset({"docs"}))
+
+
+def test_a_new_marker_never_gets_the_answer_of_a_freed_one() -> None:
+    # Markers are remembered by identity; a freed marker's id may be reused by a new one.
+    target = make_target("3.12", "linux_x86_64")
+    assert target.evaluate(Marker('python_version >= "3.10"'))
+    for minor in range(13, 60):
+        assert not target.evaluate(Marker(f'python_version >= "3.{minor}"'))
+
+
+def test_tag_ranks_are_remembered_per_tag_set() -> None:
+    target = make_target("3.12", "linux_x86_64")
+    pure = frozenset(parse_tag("py3-none-any"))
+    windows = frozenset(parse_tag("cp312-cp312-win_amd64"))
+    first = target.tag_rank(pure)
+    assert first is not None
+    assert target.tag_rank(windows) is None
+    assert target.tag_rank(windows) is None  # a remembered "no" stays a no
+    assert target.tag_rank(frozenset(parse_tag("py3-none-any"))) == first
+    assert make_target("3.12", "win_amd64").tag_rank(windows) is not None  # per target

@@ -139,7 +139,11 @@ class QuietHandler(BaseHTTPRequestHandler):
         headers: Mapping[str, str] | None = None,
         reason: str | None = None,
     ) -> None:
-        """Send a complete answer (no body for HEAD) and log it."""
+        """Log an answer, then send it whole (no body for HEAD).
+
+        Logged first: a client may read the answer and finish before a line written
+        after the send would be, and tests read the log as soon as the client is done."""
+        self.record(status)
         self.send_response(status, reason)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -147,7 +151,6 @@ class QuietHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self.record(status)
 
 
 class BackgroundServer:

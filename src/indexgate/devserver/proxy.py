@@ -83,6 +83,7 @@ class _ProxyHandler(QuietHandler):
         headers = [(k, proxy.rewrite(v.encode("latin-1")).decode("latin-1")) for k, v in headers]
         content_type = upstream.getheader("Content-Type", "").lower()
         length = upstream.getheader("Content-Length")
+        self.record(upstream.status)  # before the answer: see QuietHandler.respond
         if self.command == "HEAD":
             self.send_head(upstream, headers, length)
         elif length is not None and not any(t in content_type for t in _PAGE_TYPES):
@@ -98,7 +99,6 @@ class _ProxyHandler(QuietHandler):
             data = proxy.rewrite(upstream.read())
             self.send_head(upstream, headers, str(len(data)))
             self.wfile.write(data)
-        self.record(upstream.status)
 
     def send_head(
         self, upstream: http.client.HTTPResponse, headers: list[tuple[str, str]], length: str | None

@@ -39,9 +39,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urldefrag
 
-import httpx
-
 from indexgate.index.http import CachedResponse, Response
+from indexgate.index.wire import Headers
 from indexgate.redact import strip_userinfo
 
 log = logging.getLogger("indexgate.cache")
@@ -99,7 +98,7 @@ class FileCache:
             return None
         meta, body = entry
         try:
-            stored_headers = httpx.Headers(meta["headers"])
+            stored_headers = Headers(meta["headers"])
             status, reason = int(meta["status"]), str(meta["reason"])
             immutable = bool(meta.get("immutable", False))
             fresh = immutable or _age(meta) < _lifetime(stored_headers)
@@ -157,13 +156,16 @@ class FileCache:
     def refresh(self, cached: CachedResponse, not_modified: Response) -> Response:
         """Merge a 304's validators and freshness into the entry; the stored body stands."""
         old = cached.response
-        headers = httpx.Headers(old.headers)
-        changed = False
+        updates: dict[str, str] = {}
         for name in _REFRESHED_BY_304:
             value = not_modified.headers.get(name)
-            if value is not None and headers.get(name) != value:
-                headers[name] = value
-                changed = changed or name not in ("date", "age")
+            if value is not None and old.headers.get(name) != value:
+                updates[name] = value
+        changed = any(name not in ("date", "age") for name in updates)
+        headers = old.headers
+        if updates:
+            kept = [(k, v) for k, v in old.headers.multi_items() if k not in updates]
+            headers = Headers(kept + list(updates.items()))
         path = Path(cached.key)
         if "no-store" in _directives(headers):
             _remove(path)
@@ -297,7 +299,7 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _directives(headers: httpx.Headers) -> dict[str, str]:
+def _directives(headers: Headers) -> dict[str, str]:
     out: dict[str, str] = {}
     for value in headers.get_list("cache-control", split_commas=True):
         name, _, arg = value.strip().partition("=")
@@ -306,7 +308,7 @@ def _directives(headers: httpx.Headers) -> dict[str, str]:
     return out
 
 
-def _lifetime(headers: httpx.Headers) -> float:
+def _lifetime(headers: Headers) -> float:
     """Seconds a response stays fresh: no heuristics, so no header means revalidate."""
     d = _directives(headers)
     if "no-cache" in d or "no-store" in d:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -22,10 +22,16 @@ from indexgate.config import IndexConfig
 from indexgate.errors import IndexgateError
 from indexgate.index import metadata as md
 from indexgate.index import simple, wheelzip
-from indexgate.index.build import build_metadata
 from indexgate.index.firewall import classify_block
 from indexgate.index.http import HttpClient, Response
-from indexgate.index.models import BlockInfo, CoreMetadata, DistFile, parse_filename
+from indexgate.index.models import (
+    BlockInfo,
+    CoreMetadata,
+    DistFile,
+    dist_files,
+    dist_row,
+    parse_filename,
+)
 from indexgate.policy import FileAction, file_action
 from indexgate.redact import redact, strip_userinfo
 from indexgate.report.model import Blocked
@@ -124,6 +130,7 @@ class IndexClient:
         for index in indexes:
             http.add_credentials(index.url, index.auth)
         self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
+        self._stored: dict[str, _StoredPage | None] = {}  # page URL -> last stored parse
 
     def _once(self, key: tuple[str, str], factory: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         task = self._tasks.get(key)
@@ -140,22 +147,42 @@ class IndexClient:
             return self._once(("flat", f"{index.url}#{name}"), lambda: self._flat(index, name))
         return self._once(("page", index.url + name + "/"), lambda: self._simple(index, name))
 
+    def stored_page(self, index: IndexConfig, name: str) -> PageResult | None:
+        """The project page this cache holds for ``name`` on ``index``, parsed, without
+        any network: for speculative prefetch only (it may be stale).
+
+        None without a cache, without a stored page, or for flat and ``file:`` indexes.
+        Reads the cache once per page and run (``project_page`` then reuses what it read);
+        safe to call from any thread.
+        """
+        if index.format == "flat" or not index.url.startswith(("http:", "https:")):
+            return None
+        name = canonicalize_name(name)
+        stored = self._stored_page(index.url + name + "/")
+        if stored is None:
+            return None
+        return PageResult(index, name, stored.status, stored.files)
+
     async def _simple(self, index: IndexConfig, name: NormalizedName) -> PageResult:
         url = index.url + name + "/"
         r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
         if not 200 <= r.status < 300:
             return PageResult(index, name, r.status)
-        # A page the cache answered (fresh, or a 304) was parsed by an earlier run.
+        # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
         key = _page_key(r)
-        files = self._stored_page(key) if r.from_cache else None
-        if files is None:
-            try:
-                files = simple.parse_project_page(r.content, r.content_type, r.url)
-            except simple.PageError as exc:
-                raise _unreadable(index, f"page for {name}", exc) from None
-            self._store_blob("page", key, _page_blob(files))
-        files = [f for f in files if _named(f, name)]
-        return PageResult(index, name, r.status, tuple(files))
+        stored = self._stored_page(url)
+        if stored is not None and stored.key == key:
+            return PageResult(index, name, r.status, stored.files)
+        try:
+            files = simple.parse_project_page(r.content, r.content_type, r.url)
+        except simple.PageError as exc:
+            raise _unreadable(index, f"page for {name}", exc) from None
+        kept = tuple(f for f in files if _named(f, name))
+        put = getattr(self.http.cache, "put_blob", None)
+        if put is not None:  # stored_page answers from the cache only
+            put(_PAGE_KIND, _page_slot(url), _page_blob(key, r.status, kept))
+            self._stored[url] = _StoredPage(key, r.status, kept)
+        return PageResult(index, name, r.status, kept)
 
     # -- what the cache keeps besides HTTP answers (``FileCache.get_blob``) ------------
 
@@ -168,14 +195,13 @@ class IndexClient:
         if put is not None and key:
             put(kind, key, data)
 
-    def _stored_page(self, key: str) -> list[DistFile] | None:
-        raw = self._blob("page", key)
-        if raw is None:
-            return None
-        try:
-            return [DistFile(**entry) for entry in json.loads(raw)]
-        except (ValueError, TypeError):  # written by another version of indexgate
-            return None
+    def _stored_page(self, url: str) -> _StoredPage | None:
+        """The parsed page last stored for ``url`` (read from the cache once per run)."""
+        if url in self._stored:
+            return self._stored[url]
+        stored = _load_page(self._blob(_PAGE_KIND, _page_slot(url)))
+        self._stored[url] = stored
+        return stored
 
     async def _flat(self, index: IndexConfig, name: NormalizedName) -> PageResult:
         listing = await self._once(("flat", index.url), lambda: self._flat_listing(index))
@@ -316,7 +342,10 @@ class IndexClient:
                     unusable=f"{file.filename}: {exc} (indexgate never runs package code; "
                     "a wheel of this version, or --allow-build, would be needed)"
                 )
-        try:  # --allow-build: the user asked for the build backend to run
+        # --allow-build: the user asked for the build backend to run (imported only then).
+        from indexgate.index.build import build_metadata
+
+        try:
             built = await asyncio.to_thread(build_metadata, r.content, file.filename, self.indexes)
             return MetadataResult(metadata=md.parse_core_metadata(built))
         except md.MetadataError as exc:
@@ -415,12 +444,40 @@ def _page_key(r: Response) -> str:
     return h.hexdigest()
 
 
-_DIST_FIELDS = tuple(f.name for f in fields(DistFile))
+# The blob kind names the format: entries of another format are simply never read.
+_PAGE_KIND = "page2"
 
 
-def _page_blob(files: list[DistFile]) -> bytes:
-    """What ``asdict`` would give, as JSON, without its deep copies (a page has 100s)."""
-    return json.dumps([{k: getattr(f, k) for k in _DIST_FIELDS} for f in files]).encode()
+@dataclass(frozen=True)
+class _StoredPage:
+    key: str  # ``_page_key`` of the bytes it was parsed from
+    status: int
+    files: tuple[DistFile, ...]  # already filtered to the project's own files
+
+
+def _page_slot(url: str) -> str:
+    """Where a page URL's parse is kept: one slot per URL, so it can be found (and
+    replaced) without the page's bytes."""
+    return hashlib.sha256(f"{strip_userinfo(url)}\0{simple.ACCEPT}".encode()).hexdigest()
+
+
+def _page_blob(key: str, status: int, files: tuple[DistFile, ...]) -> bytes:
+    """The page as JSON arrays (``dist_row``), after its key and status."""
+    rows = [dist_row(f) for f in files]
+    return json.dumps([key, status, rows], separators=(",", ":")).encode()
+
+
+def _load_page(raw: bytes | None) -> _StoredPage | None:
+    """A ``_page_blob``; None when absent or not of this format (never an exception)."""
+    if raw is None:
+        return None
+    try:
+        key, status, rows = json.loads(raw)
+        if not isinstance(key, str) or not isinstance(status, int):
+            return None
+        return _StoredPage(key, status, dist_files(rows))
+    except (ValueError, TypeError):
+        return None
 
 
 def _digest(hashes: dict[str, str] | None) -> str | None:

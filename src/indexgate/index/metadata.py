@@ -6,15 +6,9 @@ so metadata is only ever parsed here, never produced by a build.
 
 from __future__ import annotations
 
-import email.header
-import email.parser
-import email.policy
-import gzip
 import hashlib
 import io
 import re
-import tarfile
-import zipfile
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
@@ -146,28 +140,55 @@ def check_hash(data: bytes, hashes: Mapping[str, str]) -> None:
 
 
 def _headers(data: bytes) -> dict[str, list[str]]:
-    """Header values by lower-cased name, decoded as UTF-8 (latin-1 as a last resort)."""
-    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
+    """Header values by lower-cased name, decoded as UTF-8 (latin-1 as a last resort).
+
+    What ``email.parser.BytesParser(policy=compat32)`` makes of the header section, read
+    directly (the email package costs ~10x more and the body, the description, is
+    ignored): lines end at CR, LF or CRLF; the section ends at the first line that is
+    neither ``name:``, nor a continuation (leading space or tab), nor a ``From `` line;
+    continuation lines are kept with their line ends; a continuation with no field
+    before it, a ``From `` line and a line starting with ``:`` are dropped.
+    """
     result: dict[str, list[str]] = {}
-    for key, value in message.items():
-        result.setdefault(key.lower(), []).append(_text(value).strip())
+    name: bytes | None = None
+    value: list[bytes] = []
+    for line in _header_lines(data):
+        if _HEADER_LINE.match(line) is None:
+            break
+        if line[0] in b" \t":
+            if name is not None:
+                value.append(line)
+            continue
+        if name is not None:
+            _add_header(result, name, value)
+            name = None
+        if line.startswith(b"From "):  # an mbox envelope line
+            continue
+        colon = line.index(b":")
+        if colon:
+            name, value = line[:colon], [line[colon + 1 :].lstrip(b" \t")]
+    if name is not None:
+        _add_header(result, name, value)
     return result
 
 
-def _text(value: str | email.header.Header) -> str:
-    if isinstance(value, str):
-        return value
-    # compat32 wraps values with non-ASCII bytes in a Header of charset unknown-8bit.
-    parts = []
-    for chunk, _charset in email.header.decode_header(value):
-        if isinstance(chunk, str):
-            parts.append(chunk)
-            continue
-        try:
-            parts.append(chunk.decode("utf-8"))
-        except UnicodeDecodeError:
-            parts.append(chunk.decode("latin-1"))
-    return "".join(parts)
+_HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[\t ]")
+
+
+def _header_lines(data: bytes) -> list[bytes]:
+    """The lines up to the first blank one at the latest (the description is not split)."""
+    lf, crlf = data.find(b"\n\n"), data.find(b"\r\n\r\n")
+    ends = [at for at in (lf + 1 if lf >= 0 else -1, crlf + 2 if crlf >= 0 else -1) if at > 0]
+    return data[: min(ends, default=len(data))].splitlines(keepends=True)
+
+
+def _add_header(result: dict[str, list[str]], name: bytes, lines: list[bytes]) -> None:
+    raw = b"".join(lines).rstrip(b"\r\n")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    result.setdefault(name.decode("ascii").lower(), []).append(text.strip())
 
 
 def _single(headers: dict[str, list[str]], key: str) -> str | None:
@@ -215,6 +236,9 @@ class _CappedReader(io.RawIOBase):
 
 def _tar_pkg_infos(data: bytes) -> list[tuple[str, bytes]]:
     """Stream the tarball member by member (``r|``): nothing is written, nothing seeks."""
+    import gzip  # archives are read only for sdists: most runs never import these
+    import tarfile
+
     found: list[tuple[str, bytes]] = []
     raw = gzip.GzipFile(fileobj=io.BytesIO(data))
     with tarfile.open(fileobj=_CappedReader(raw, MAX_SDIST_UNPACKED), mode="r|") as archive:
@@ -231,6 +255,8 @@ def _tar_pkg_infos(data: bytes) -> list[tuple[str, bytes]]:
 
 
 def _zip_pkg_infos(data: bytes) -> list[tuple[str, bytes]]:
+    import zipfile
+
     found: list[tuple[str, bytes]] = []
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for info in archive.infolist():

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
-from typing import Literal
+from operator import attrgetter
+from typing import Any, Literal
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, parse_tag
-from packaging.utils import (
-    NormalizedName,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 Vendor = Literal["nexus-firewall", "jfrog-curation", "jfrog-xray", "unknown"]
@@ -39,6 +38,27 @@ class DistFile:
         return None if self.metadata_hashes is None else self.url + ".metadata"
 
 
+DIST_FIELDS = tuple(f.name for f in fields(DistFile))
+dist_row = attrgetter(*DIST_FIELDS)
+"""A DistFile's field values, in declaration order: what ``dist_files`` takes back."""
+
+
+def dist_files(rows: Iterable[Sequence[Any]]) -> tuple[DistFile, ...]:
+    """DistFiles from ``dist_row`` tuples (or lists) the index client stored itself.
+
+    The values were checked when the page was parsed; they are set as unpickling would,
+    without ``__init__``'s one ``object.__setattr__`` per field (a warm run loads
+    thousands). A row of another length raises ValueError.
+    """
+    new, names = object.__new__, DIST_FIELDS
+    out = []
+    for row in rows:
+        dist = new(DistFile)
+        dist.__dict__.update(zip(names, row, strict=True))
+        out.append(dist)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class ParsedFilename:
     name: NormalizedName
@@ -52,26 +72,50 @@ def parse_filename(filename: str) -> ParsedFilename | None:
     """Name, version and tags from a wheel or sdist filename; None for anything else.
 
     Memoized: the finder, the provider and the client each ask about every listed file,
-    and the answer (frozen, immutable parts) depends on the filename alone.
+    and the answer (frozen, immutable parts) depends on the filename alone. The checks are
+    ``parse_wheel_filename``'s and ``parse_sdist_filename``'s, but the version and the tag
+    set are built once per distinct string: a project's wheels and sdist share a version,
+    and a run sees a few dozen tag strings.
     """
     try:
         if filename.endswith(".whl"):
             stem = filename[:-4]
-            if stem.count("-") in (4, 5):
-                # The tag part (the last three fields) is parsed once per distinct string
-                # (a run sees a few dozen); packaging checks the rest as it always does.
-                head, interpreter, abi, platform = stem.rsplit("-", 3)
-                name, version, _build, _ = parse_wheel_filename(f"{head}-py3-none-any.whl")
-                tags = _wheel_tags(f"{interpreter}-{abi}-{platform}")
-                return ParsedFilename(name, version, "wheel", tags)
-            name, version, _build, tags = parse_wheel_filename(filename)
-            return ParsedFilename(name, version, "wheel", frozenset(tags))
-        if filename.endswith((".tar.gz", ".zip")):
-            name, version = parse_sdist_filename(filename)
-            return ParsedFilename(name, version, "sdist")
-    except ValueError:  # Invalid{Wheel,Sdist}Filename, InvalidVersion, InvalidTag (26.3+)
+            dashes = stem.count("-")
+            if dashes not in (4, 5):
+                return None
+            parts = stem.split("-", dashes - 2)  # name, version, [build], tags
+            name = parts[0]
+            if "__" in name or _WHEEL_NAME.match(name) is None:
+                return None
+            if dashes == 5 and _BUILD_TAG.match(parts[2]) is None:
+                return None
+            version = _version(parts[1])
+            return ParsedFilename(_canonical(name), version, "wheel", _wheel_tags(parts[-1]))
+        if filename.endswith(".tar.gz"):
+            stem = filename[:-7]
+        elif filename.endswith(".zip"):
+            stem = filename[:-4]
+        else:
+            return None
+        name, dash, version_part = stem.rpartition("-")
+        if not dash:
+            return None
+        return ParsedFilename(_canonical(name), _version(version_part), "sdist")
+    except ValueError:  # InvalidVersion, InvalidTag (packaging 26.3+)
         return None
-    return None
+
+
+# packaging.utils' own rules for wheel filenames (PEP 427 name escaping, build numbers).
+_WHEEL_NAME = re.compile(r"^[\w\d._]*$", re.UNICODE)
+_BUILD_TAG = re.compile(r"(\d+)(.*)", re.ASCII)
+
+
+@lru_cache(maxsize=1 << 14)
+def _version(text: str) -> Version:
+    return Version(text)
+
+
+_canonical = lru_cache(maxsize=1 << 12)(canonicalize_name)  # a project's files share it
 
 
 @lru_cache(maxsize=1024)

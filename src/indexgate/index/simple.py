@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,7 @@ def _json_file(entry: object, index: int, base_url: str) -> DistFile | None:
     if parse_filename(filename) is None:
         return None
     where = f"files[{index}] ({filename})"
-    absolute, fragment_hashes = _split_url(base_url, url)
+    absolute, fragment_hashes, _ = _split_url(base_url, url)
     hashes = _hash_dict(entry.get("hashes"), f"{where} 'hashes'") or {}
     for key, value in fragment_hashes.items():
         hashes.setdefault(key, value)
@@ -236,28 +237,166 @@ class _AnchorParser(HTMLParser):
 
 def _parse_html(body: bytes, content_type: str | None, base_url: str) -> list[DistFile]:
     text = body.decode(_charset(content_type), errors="replace")
-    parser = _AnchorParser()
-    try:
-        parser.feed(text)
-        parser.close()
-    except (AssertionError, ValueError) as exc:  # HTMLParser's last-resort failures
-        raise PageError(f"project page is not parseable HTML: {exc}") from exc
+    scanned = _scan_anchors(text)
+    if scanned is not None:
+        anchors, base_href = scanned, None
+    else:
+        anchors, base_href = _parse_anchors(text)
     # The document's base URL comes from the first <base href>, wherever it appears.
-    base = urljoin(base_url, parser.base_href) if parser.base_href else base_url
+    base = urljoin(base_url, base_href) if base_href else base_url
     files = []
-    for attrs, anchor_text in parser.anchors:
+    for attrs, anchor_text in anchors:
         dist = _html_file(attrs, anchor_text, base)
         if dist is not None:
             files.append(dist)
     return files
 
 
+def _parse_anchors(text: str) -> tuple[list[tuple[dict[str, str | None], str]], str | None]:
+    """Anchors (attributes, text) and the first ``<base href>``, by ``html.parser``."""
+    parser = _AnchorParser()
+    try:
+        parser.feed(text)
+        parser.close()
+    except (AssertionError, ValueError) as exc:  # HTMLParser's last-resort failures
+        raise PageError(f"project page is not parseable HTML: {exc}") from exc
+    return parser.anchors, parser.base_href
+
+
+# --- the fast path: what _AnchorParser finds, on pages of plain, well-formed markup -------
+#
+# A simple-API page is a list of anchors; html.parser spends most of its time on generic
+# tokenizing. The scanner below accepts only a strict subset of HTML on which every
+# html.parser of the supported Pythons (their tolerant rules changed over the 3.11-3.14
+# security releases) gives the same events: tags with plain names and attributes separated
+# by ASCII whitespace, one "=" before each value, quoted values, unquoted values without
+# whitespace, quotes, "<" or ">", end tags without attributes, doctype, comments without
+# "--", "<" or ">" inside, text. Anything else (``<base>``, ``<?``, a stray "<", a NUL,
+# raw-text elements with markup or references inside, an anchor's duplicate attribute)
+# sends the whole page to html.parser; tests/unit/test_simple_scanner.py holds both to
+# the same answers.
+
+_WS = r"[ \t\n\r\f]"
+_ATTR = (  # groups: the name, the value as written (quotes included; empty when none)
+    rf"{_WS}+([A-Za-z_:][-A-Za-z0-9_:.]*)"
+    rf"(?:{_WS}*={_WS}*(\"[^\"]*\"|'[^']*'|[^\s\"'=<>`][^\s\"'<>`]*))?"
+)
+_ATTRS = re.compile(_ATTR)
+_ANY_ATTRS = re.sub(r"\((?!\?)", "(?:", _ATTR)  # the same, without groups
+# Each token is one piece of markup and the text after it (up to the next "<"). The first
+# alternative is the usual anchor, whole, with the line breaks after it: ``<a ...>text</a>``
+# then any ``<br>``, ``<br/>`` (tags without attributes: nothing for the anchor parser).
+_TOKEN = re.compile(
+    rf"<[aA]((?:{_ANY_ATTRS})*){_WS}*>([^<]*)</[aA]{_WS}*>[^<]*"  # 1 attributes, 2 text
+    rf"(?:<[bB][rR]{_WS}*/?>[^<]*)*"
+    rf"|<([A-Za-z][A-Za-z0-9]*)((?:{_ANY_ATTRS})*){_WS}*(/?)>([^<]*)"  # 3 tag 4 attrs 5 / 6
+    rf"|</([A-Za-z][A-Za-z0-9]*){_WS}*>([^<]*)"  # 7 end tag, 8 text
+    r"|(?:<!--(?!-?>)(?:[^<>-]|-(?!-))*-->"  # a comment without "--", "<", ">" inside
+    rf"|<![Dd][Oo][Cc][Tt][Yy][Pp][Ee]{_WS}[^<>\"']*>)([^<]*)"  # or a doctype; 9 text
+)
+# Elements whose content html.parser reads as raw text (in some versions): accepted only
+# with plain text inside (then every version sees the same), outside anchors.
+_RAW_TEXT = frozenset(
+    {"script", "style", "xmp", "iframe", "noembed", "noframes", "noscript", "textarea", "title"}
+)
+_REFUSED = frozenset({"base", "plaintext"})
+
+
+def _scan_anchors(text: str) -> list[tuple[dict[str, str | None], str]] | None:
+    """``_AnchorParser``'s anchors, or None when the page is not of the plain kind."""
+    if "\x00" in text:
+        return None
+    anchors: list[tuple[dict[str, str | None], str]] = []
+    attrs: dict[str, str | None] | None = None  # the open anchor's (one with markup inside)
+    chunks: list[str] = []
+    pos = text.find("<")
+    if pos < 0:
+        return anchors
+    raw_text: str | None = None  # the raw-text element just opened
+    for m in _TOKEN.finditer(text, pos):
+        if m.start() != pos:
+            return None
+        pos = m.end()
+        kind = m.lastindex
+        if raw_text is not None:  # its content must be plain text, then its end tag
+            if kind != 8 or m.group(7).lower() != raw_text:
+                return None
+            raw_text = None
+        elif kind == 2:  # a whole anchor (closing any open one first)
+            if attrs is not None:
+                anchors.append((attrs, "".join(chunks).strip()))
+                attrs = None
+            found = _anchor_attrs(m.group(1))
+            if found is None:
+                return None
+            anchors.append((found, _text(m.group(2)).strip()))
+            continue
+        elif kind == 6:
+            tag = m.group(3).lower()
+            if tag == "a":
+                if attrs is not None:
+                    anchors.append((attrs, "".join(chunks).strip()))
+                attrs = _anchor_attrs(m.group(4))
+                if attrs is None:
+                    return None
+                chunks = []
+                if m.group(5):  # <a .../>: opened and closed
+                    anchors.append((attrs, ""))
+                    attrs = None
+            elif tag in _RAW_TEXT:
+                if attrs is not None or "&" in m.group(6):
+                    return None
+                raw_text = tag
+            elif tag in _REFUSED:
+                return None
+        elif kind == 8 and attrs is not None and m.group(7) in ("a", "A"):
+            anchors.append((attrs, "".join(chunks).strip()))
+            attrs = None
+        if attrs is not None and m.group(kind):
+            chunks.append(_text(m.group(kind)))
+    if pos != len(text) or raw_text is not None:
+        return None
+    if attrs is not None:
+        anchors.append((attrs, "".join(chunks).strip()))
+    return anchors
+
+
+def _text(data: str) -> str:
+    return _unescape(data) if "&" in data else data
+
+
+def _anchor_attrs(raw: str) -> dict[str, str | None] | None:
+    """An anchor's attributes as html.parser gives them; None for a duplicate name."""
+    found = _ATTRS.findall(raw)
+    attrs: dict[str, str | None] = {}
+    for name, written in found:
+        value: str | None = written
+        if not written:
+            value = None
+        else:
+            if written[0] in "\"'":
+                value = written = written[1:-1]
+            if "&" in written:
+                if _AMBIGUOUS_REF.search(written):
+                    return None
+                value = _unescape(written)
+        attrs[name.lower()] = value
+    return attrs if len(attrs) == len(found) else None
+
+
+# The same few escaped values (``&gt;=3.8``) come back on every line of a page.
+_unescape = lru_cache(maxsize=1024)(unescape)
+# An "&" that does not start a complete reference: HTML5 reads some of these differently
+# in attribute values (``&notit=``), and so might a future html.parser.
+_AMBIGUOUS_REF = re.compile(r"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
+
+
 def _html_file(attrs: dict[str, str | None], anchor_text: str, base: str) -> DistFile | None:
     href = attrs.get("href")
     if not href:
         return None
-    url, hashes = _split_url(base, href.strip())
-    filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    url, hashes, last = _split_url(base, href.strip())
+    filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1] if last is None else last)
     if parse_filename(filename) is None:
         if parse_filename(anchor_text) is None:
             return None
@@ -291,15 +430,18 @@ def _html_metadata(value: str | None) -> dict[str, str] | None:
 # --- shared helpers -----------------------------------------------------------------------
 
 
-def _split_url(base: str, href: str) -> tuple[str, dict[str, str]]:
-    """Absolute URL without fragment, and the ``#<hash>=<hex>`` fragment as a hash dict."""
+def _split_url(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
+    """Absolute URL without fragment, the ``#<hash>=<hex>`` fragment as a hash dict, and
+    the URL path's last segment when known without splitting the URL again."""
     fast = _FAST_HREF.fullmatch(href)
     folder = _join_folder(base, fast.group(1)) if fast else None
+    last = None
     if fast and folder is not None:
         # The common shape (``../../files/<name>.whl#sha256=<hex>``): the folder part is
         # resolved once per page and folder, the plain last segment appended, which is
         # what urljoin + urldefrag make of it (see _join_folder); a page has 100s of these.
-        url, fragment = folder + fast.group(2), fast.group(3) or ""
+        last = fast.group(2)
+        url, fragment = folder + last, fast.group(3) or ""
     else:
         try:
             url, fragment = urldefrag(urljoin(base, href))
@@ -307,8 +449,8 @@ def _split_url(base: str, href: str) -> tuple[str, dict[str, str]]:
             raise PageError(f"invalid URL {href!r}: {exc}") from exc
     match = _HASH_FRAGMENT.match(fragment)
     if match and match.group(1).lower() in _HASH_NAMES:
-        return url, {match.group(1).lower(): match.group(2).lower()}
-    return url, {}
+        return url, {match.group(1).lower(): match.group(2).lower()}, last
+    return url, {}, last
 
 
 # A folder without query, params, fragment, backslashes or whitespace, then a last segment
@@ -322,13 +464,15 @@ _AUTHORITY_FOLDER = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//[^/]+/(?:[^/]+/)
 def _join_folder(base: str, folder: str) -> str | None:
     """``urljoin(base, folder)`` when appending a plain segment to it gives what urljoin
     and urldefrag give for ``folder + segment``: a URL ending in ``/``, that urlsplit and
-    urlunsplit leave as it is (no normalization left to do), without query or params.
+    urlunsplit leave as it is (no normalization left to do), without query or params,
+    whose path ends in ``/`` (so the segment is the path's last one, never the host).
     None when that does not hold (the caller then takes the general path)."""
     if "//" in folder and not _AUTHORITY_FOLDER.fullmatch(folder):
         return None  # "//" where the segment would become (part of) the host
     try:
         joined = urljoin(base, folder)
-        if urlunsplit(urlsplit(joined)) != joined:
+        parts = urlsplit(joined)
+        if urlunsplit(parts) != joined or not parts.path.endswith("/"):
             return None
     except ValueError:
         return None

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import re
 import struct
-import zipfile
 import zlib
 from dataclasses import dataclass
 
@@ -142,8 +141,8 @@ def locate_metadata(
     if cd_offset < tail_start:
         return NeedRange(cd_offset, file_size)
     rel = cd_offset - tail_start
-    found = _central_entries(tail[rel : rel + cd_size], entries, cd_offset)
-    return _choose(found, cd_offset, project)
+    found, offsets = _central_entries(tail[rel : rel + cd_size], entries, cd_offset)
+    return _choose(found, offsets, cd_offset, project)
 
 
 def extract_member(buf: bytes, buf_start: int, loc: MetadataLocation) -> bytes | NeedRange:
@@ -168,6 +167,8 @@ def extract_member(buf: bytes, buf_start: int, loc: MetadataLocation) -> bytes |
 
 def metadata_from_whole_wheel(data: bytes, project: str | None = None) -> bytes:
     """METADATA from a fully downloaded wheel, for servers without range support."""
+    import zipfile  # only here: range requests need no zipfile
+
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = {i.filename: i for i in archive.infolist()}
@@ -218,27 +219,41 @@ class _Entry:
     header_offset: int
 
 
-def _central_entries(cd: bytes, count: int, cd_offset: int) -> list[_Entry]:
-    entries: list[_Entry] = []
+# The end of every name ``_METADATA_NAME`` can match, as raw bytes: with either encoding a
+# name may have, ASCII comes only from the same ASCII bytes, so names without it are
+# never decoded (wheels with thousands of files have one METADATA).
+_METADATA_SUFFIXES = (b".dist-info/METADATA", b".dist-info/METADATA\n")
+
+
+def _central_entries(cd: bytes, count: int, cd_offset: int) -> tuple[list[_Entry], list[int]]:
+    """The entries that may be METADATA, and the local header offset of every entry."""
+    candidates: list[_Entry] = []
+    offsets: list[int] = []
+    unpack, size, total = _CENTRAL.unpack_from, _CENTRAL.size, len(cd)
     pos = 0
-    while pos < len(cd) and len(entries) < count:
-        if pos + _CENTRAL.size > len(cd) or cd[pos : pos + 4] != _CENTRAL_SIG:
+    while pos < total and len(offsets) < count:
+        if pos + size > total or cd[pos : pos + 4] != _CENTRAL_SIG:
             raise MetadataError(f"corrupt central directory at offset {cd_offset + pos}")
-        fields = _CENTRAL.unpack_from(cd, pos)
-        flags, method, crc, csize, usize = fields[3], fields[4], fields[7], fields[8], fields[9]
-        name_len, extra_len, comment_len, offset = fields[10], fields[11], fields[12], fields[16]
-        end = pos + _CENTRAL.size + name_len + extra_len + comment_len
-        if end > len(cd):
+        fields = unpack(cd, pos)
+        usize, csize, offset = fields[9], fields[8], fields[16]
+        name_len, extra_len, comment_len = fields[10], fields[11], fields[12]
+        name_at = pos + size
+        end = name_at + name_len + extra_len + comment_len
+        if end > total:
             raise MetadataError(f"truncated central directory at offset {cd_offset + pos}")
-        name_at = pos + _CENTRAL.size
-        extra = cd[name_at + name_len : name_at + name_len + extra_len]
-        usize, csize, offset = _zip64_values(extra, usize, csize, offset)
-        name = _decode_name(cd[name_at : name_at + name_len], flags)
-        entries.append(_Entry(name, flags, method, crc, csize, usize, offset))
+        if 0xFFFFFFFF in (usize, csize, offset):
+            extra = cd[name_at + name_len : name_at + name_len + extra_len]
+            usize, csize, offset = _zip64_values(extra, usize, csize, offset)
+        offsets.append(offset)
+        raw_name = cd[name_at : name_at + name_len]
+        if raw_name.endswith(_METADATA_SUFFIXES):
+            flags, method, crc = fields[3], fields[4], fields[7]
+            name = _decode_name(raw_name, flags)
+            candidates.append(_Entry(name, flags, method, crc, csize, usize, offset))
         pos = end
-    if len(entries) < count:
-        raise MetadataError(f"central directory lists {len(entries)} of {count} entries")
-    return entries
+    if len(offsets) < count:
+        raise MetadataError(f"central directory lists {len(offsets)} of {count} entries")
+    return candidates, offsets
 
 
 def _zip64_values(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
@@ -286,7 +301,9 @@ def _for(project: str | None) -> str:
     return f" for {project}" if project else ""
 
 
-def _choose(entries: list[_Entry], cd_offset: int, project: str | None) -> MetadataLocation:
+def _choose(
+    entries: list[_Entry], offsets: list[int], cd_offset: int, project: str | None
+) -> MetadataLocation:
     name = _choose_name([e.name for e in entries], project)
     entry = next(e for e in entries if e.name == name)
     if entry.flags & 0x1:
@@ -295,7 +312,7 @@ def _choose(entries: list[_Entry], cd_offset: int, project: str | None) -> Metad
         raise MetadataError(f"{name}: unsupported compression method {entry.method}")
     if entry.uncompressed_size > MAX_METADATA_SIZE:
         raise MetadataError(f"{name} is {entry.uncompressed_size} bytes, over the limit")
-    later = [e.header_offset for e in entries if e.header_offset > entry.header_offset]
+    later = [at for at in offsets if at > entry.header_offset]
     span_end = min([*later, cd_offset])  # a member ends before the next one begins
     if entry.header_offset + _LOCAL.size + entry.compressed_size > span_end:
         raise MetadataError(f"{name} overlaps the next member or the central directory")

@@ -1,6 +1,8 @@
 """Render a :class:`Report` as JSON, terminal text and the GitHub job summary (Markdown).
 
-Every renderer reads the same model, so the three outputs can never disagree. Text that
+The JSON lives in :mod:`indexgate.report.json_report` (re-exported here), so a run that
+only writes JSON does not import the text and Markdown renderers. Every renderer reads
+the same model, so the three outputs can never disagree. Text that
 comes from outside (firewall reasons, error messages, file names) is escaped or flattened
 here, because a hostile or merely odd index must not be able to break a table, inject HTML
 into the job summary or send escape sequences to a terminal.
@@ -8,17 +10,14 @@ into the job summary or send escape sequences to a terminal.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
 from indexgate.index.firewall import vendor_label
+from indexgate.report.json_report import to_json, write_json
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
 
 __all__ = ["render_markdown", "render_text", "to_json", "write_json"]
@@ -42,28 +41,6 @@ _MD_ESCAPES = {
 # Percent-encode everything else (spaces, parentheses, pipes, angle brackets, backticks).
 _URL_SAFE = ":/?#@!$&'+,;=%~"
 _MD_ESCAPE = re.compile("|".join(re.escape(c) for c in _MD_ESCAPES))
-
-
-# --- JSON -------------------------------------------------------------------------------
-
-
-def to_json(report: Report) -> str:
-    """The contract JSON (``indexgate-report/1``), keys in model order, newline-terminated."""
-    return json.dumps(report.to_dict(), indent=2) + "\n"
-
-
-def write_json(report: Report, path: Path) -> None:
-    """Write the JSON report atomically, so a reader never sees half a report."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(to_json(report))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --- shared helpers ---------------------------------------------------------------------

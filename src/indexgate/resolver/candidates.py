@@ -7,6 +7,7 @@ plain ``foo`` at the same version plus the extra's dependencies, as pip does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -30,14 +31,19 @@ class Req:
     origin: Origin | None = None  # set for requirements the user wrote
     parent: str | None = None  # "flask 3.0.3" for transitive ones
     hashes: tuple[str, ...] = field(default=(), compare=False)
+    # The last (version, satisfied) answer: resolvelib asks about the same pin each round.
+    last_check: list[tuple[Version | None, bool]] = field(
+        default_factory=lambda: [(None, False)], init=False, compare=False, repr=False
+    )
 
     @property
     def id(self) -> str:
         return identifier(self.name, self.extras)
 
-    @property
+    @cached_property
     def exact_version(self) -> Version | None:
-        """The version of an ``==X`` / ``===X`` pin (no wildcard), else None."""
+        """The version of an ``==X`` / ``===X`` pin (no wildcard), else None (computed once:
+        the provider asks for every requirement of every criterion it filters)."""
         specs = list(self.specifier)
         if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
             try:

@@ -12,6 +12,7 @@ A package pinned under ``sources`` uses only its index; ``explicit`` indexes onl
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 
 from packaging.utils import NormalizedName
@@ -19,7 +20,7 @@ from packaging.version import Version
 
 from indexgate.config import IndexConfig, Settings
 from indexgate.errors import IndexUnreachable
-from indexgate.index.client import FetchError, IndexClient, PageResult
+from indexgate.index.client import FetchError, IndexClient, MetadataResult, PageResult
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.policy import PageAction, Strategy, auth_failure_advice, project_page_action
 from indexgate.redact import redact
@@ -48,6 +49,15 @@ class Finder:
         self.settings = settings
         self.client = client
         self._tasks: dict[NormalizedName, asyncio.Future[Listing]] = {}
+        # A page's files -> its versions, so that a revalidated page whose files are the
+        # stored ones (the same tuple) gives the same VersionEntry objects as the stored
+        # listing: what was worked out for one holds for the other.
+        self._grouped: dict[tuple[int, str], tuple[tuple[DistFile, ...], list[VersionEntry]]] = {}
+        # The first file whose metadata the shared client was asked for, by URL (its
+        # memo is keyed by URL); a file listed under that URL with other hashes (a stored
+        # page gone stale) is read by a client of its own: see ``metadata``.
+        self._read: dict[str, DistFile] = {}
+        self._other: IndexClient | None = None
 
     def eligible(self, name: NormalizedName) -> tuple[IndexConfig, ...]:
         pinned = self.settings.sources.get(name)
@@ -66,8 +76,7 @@ class Finder:
 
     async def _find(self, name: NormalizedName) -> Listing:
         indexes = self.eligible(name)
-        pinned = name in self.settings.sources
-        if pinned or self.settings.strategy is Strategy.FIRST_INDEX:
+        if self._first_index_only(name):
             return await self._first_index(name, indexes)
         pages = await asyncio.gather(*(self._page(i, name) for i in indexes))
         warnings: list[Problem] = []
@@ -82,19 +91,72 @@ class Finder:
                 warnings.append(_skipped(page))
             elif action is PageAction.ERROR:
                 raise _page_error(page)
-        by_index = [_versions(p) for p in found]
+        searched = tuple(i.name for i in indexes)
+        return Listing(name, self._merge(found), searched, tuple(warnings))
+
+    def _first_index_only(self, name: NormalizedName) -> bool:
+        return name in self.settings.sources or self.settings.strategy is Strategy.FIRST_INDEX
+
+    def _merge(self, found: Iterable[PageResult]) -> tuple[VersionEntry, ...]:
+        """The versions of several indexes' pages in the (unsafe) strategy's order."""
+        by_index = [self._versions(p) for p in found]
         entries: dict[Version, VersionEntry] = {}
         for versions in by_index:
             for entry in versions:
                 entries.setdefault(entry.version, entry)
         if self.settings.strategy is Strategy.UNSAFE_FIRST_MATCH:
-            ordered = tuple(
-                entries[e.version] for v in by_index for e in v if entries[e.version] is e
-            )
-        else:
-            ordered = tuple(sorted(entries.values(), key=lambda e: e.version, reverse=True))
-        searched = tuple(i.name for i in indexes)
-        return Listing(name, ordered, searched, tuple(warnings))
+            return tuple(entries[e.version] for v in by_index for e in v if entries[e.version] is e)
+        return tuple(sorted(entries.values(), key=lambda e: e.version, reverse=True))
+
+    def stored_listing(self, name: NormalizedName) -> Listing | None:
+        """The listing as the cached pages last showed it, without any network.
+
+        For speculative prefetch only: it may be stale, so the resolver never sees it.
+        None when an index's page is not stored (or not a success: what the index says
+        now decides those) or the stored pages would not make a listing.
+        """
+        first_only = self._first_index_only(name)
+        strategy = Strategy.FIRST_INDEX if first_only else self.settings.strategy
+        found: list[PageResult] = []
+        for index in self.eligible(name):
+            page = self.client.stored_page(index, name)
+            if page is None:
+                return None
+            action = project_page_action(page.status, strategy, index.ignore_error_codes)
+            if action is PageAction.USE and first_only:
+                return Listing(name, tuple(self._versions(page)), ())
+            if action is PageAction.USE:
+                found.append(page)
+            elif action is not PageAction.NEXT and action is not PageAction.SKIP_WITH_WARNING:
+                return None
+        return Listing(name, self._merge(found), ())
+
+    def _versions(self, page: PageResult) -> list[VersionEntry]:
+        """Files grouped by version, newest first; once per page parse (see ``_grouped``)."""
+        key = (id(page.files), page.index.name)
+        memo = self._grouped.get(key)
+        if memo is None or memo[0] is not page.files:
+            memo = self._grouped[key] = (page.files, _versions(page))
+        return memo[1]
+
+    def metadata(self, index: IndexConfig, file: DistFile) -> Awaitable[MetadataResult]:
+        """The file's core metadata, read once per run.
+
+        The shared client remembers metadata by URL; a stored page read for speculation
+        may list a URL with other hashes than the index lists now (a file replaced in
+        place). The first file asked about keeps the shared client; a file with other
+        hashes under the same URL gets a client of its own, so no answer for one is ever
+        taken for the other.
+        """
+        first = self._read.setdefault(file.url, file)
+        if first is file or (
+            first.hashes == file.hashes and first.metadata_hashes == file.metadata_hashes
+        ):
+            return self.client.metadata(index, file)
+        if self._other is None:
+            c = self.client
+            self._other = IndexClient(c.http, c.indexes, allow_build=c.allow_build)
+        return self._other.metadata(index, file)
 
     async def _page(self, index: IndexConfig, name: NormalizedName) -> PageResult:
         """The project page; an unreachable index is reported with the package and index."""
@@ -114,7 +176,7 @@ class Finder:
                 page.status, Strategy.FIRST_INDEX, index.ignore_error_codes
             )
             if action is PageAction.USE:
-                return Listing(name, tuple(_versions(page)), tuple(searched))
+                return Listing(name, tuple(self._versions(page)), tuple(searched))
             if action is PageAction.NEXT:
                 continue
             if action is PageAction.AUTH_FAILURE:

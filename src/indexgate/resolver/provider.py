@@ -4,13 +4,17 @@ Preparing a candidate means reading its core metadata and probing the file that 
 installed; a candidate whose file or metadata a firewall blocks is recorded and skipped
 here, so the resolver simply backtracks to the next version (or file). Fetches start
 early: a listing starts the metadata read of its likeliest candidate, whose dependencies'
-listings start in turn, so the network works ahead of the resolver.
+listings start in turn, so the network works ahead of the resolver. On a warm run the
+walk starts from the pages the cache holds, while they revalidate (``_prefetch``).
+
+Everything here runs in one thread (see bridge.py): the resolver's calls, and the
+prefetches on the event loop while the resolver waits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +72,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         self.finder = finder
         self.constraints = constraints
         self.notes = Notes()
+        self.direct = list(direct)
         self._direct = {r.id for r in direct}
         self._pinned = {r.id for r in direct if r.exact_version is not None}
         self.origins: dict[NormalizedName, Origin] = {}
@@ -78,11 +83,15 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         # Memos: resolvelib asks for the preference of every open requirement each round;
         # without them a run re-filters the same listings thousands of times.
         self._listings: dict[NormalizedName, Listing] = {}
+        self._names: dict[str, NormalizedName] = {}  # identifier -> project name
         self._entry_memo: dict[tuple[int, ...], tuple[list[Req], list[VersionEntry]]] = {}
-        self._files_memo: dict[tuple[Any, ...], tuple[tuple[DistFile, ...], list[str]]] = {}
-        self._lock = threading.Lock()
+        self._usable_memo: dict[tuple[Any, ...], dict[Version, VersionEntry]] = {}
+        self._files_memo: dict[
+            tuple[Any, ...], tuple[VersionEntry, tuple[tuple[DistFile, ...], list[str]]]
+        ] = {}
         self._prefetched: set[tuple[NormalizedName, frozenset[str]]] = set()
-        self._satisfied: dict[tuple[int, Version], tuple[Req, bool]] = {}
+        self._guesses: deque[Req] = deque()  # waiting for the walk of stored pages
+        self._walker: asyncio.Future[None] | None = None
         for r in direct:
             self.prefetch(r)
 
@@ -100,10 +109,30 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         backtrack_causes: Sequence[RequirementInformation],
     ) -> Any:
         """Pinned and direct first, then fewer versions to choose from (as pip and uv)."""
-        infos = list(information[identifier])
         causes = {c.requirement.name for c in backtrack_causes}
-        name = canonicalize_name(identifier.split("[", 1)[0])
-        count = len(self._entries(name, [i.requirement for i in infos]))
+        return self._preference(identifier, information, causes)
+
+    def narrow_requirement_selection(
+        self,
+        identifiers: Iterable[str],
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[RequirementInformation]],
+        backtrack_causes: Sequence[RequirementInformation],
+    ) -> Iterable[str]:
+        """The one identifier ``get_preference`` would pick: the same choice, without
+        resolvelib's per-identifier call (two mappings built for each) every round."""
+        causes = {c.requirement.name for c in backtrack_causes}
+        return [min(identifiers, key=lambda i: self._preference(i, information, causes))]
+
+    def _preference(
+        self,
+        identifier: str,
+        information: Mapping[str, Iterator[RequirementInformation]],
+        causes: set[NormalizedName],
+    ) -> tuple[bool, bool, bool, int, str]:
+        name = self._name(identifier)
+        count = len(self._entries(name, [i.requirement for i in information[identifier]]))
         return (
             name not in causes,
             identifier not in self._pinned,
@@ -111,6 +140,12 @@ class Provider(AbstractProvider):  # type: ignore[misc]
             count,
             identifier,
         )
+
+    def _name(self, identifier: str) -> NormalizedName:
+        name = self._names.get(identifier)
+        if name is None:
+            name = self._names[identifier] = canonicalize_name(identifier.split("[", 1)[0])
+        return name
 
     def find_matches(
         self,
@@ -120,7 +155,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
     ) -> Callable[[], Iterator[Candidate]]:
         reqs = list(requirements[identifier])
         bad = {c.version for c in incompatibilities[identifier]}
-        name = reqs[0].name if reqs else canonicalize_name(identifier.split("[", 1)[0])
+        name = reqs[0].name if reqs else self._name(identifier)
         extras = frozenset().union(*(r.extras for r in reqs)) if reqs else frozenset()
         entries = [e for e in self._entries(name, reqs) if e.version not in bad]
 
@@ -138,14 +173,16 @@ class Provider(AbstractProvider):  # type: ignore[misc]
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
         # resolvelib re-checks every pin against every requirement each round (tens of
-        # thousands of calls on a 200-package graph): memoized by requirement identity,
-        # the memo keeping the requirement alive so that its id is not reused.
-        key = (id(requirement), candidate.version)
-        memo = self._satisfied.get(key)
-        if memo is None or memo[0] is not requirement:
-            ok = requirement.specifier.contains(candidate.version, prereleases=True)
-            memo = self._satisfied[key] = (requirement, ok)
-        return memo[1]
+        # thousands of calls on a 200-package graph), nearly always the same pin as last
+        # time: the requirement keeps its last answer (one tuple, replaced whole, so a
+        # reader never sees a version with another version's answer).
+        version = candidate.version
+        last, ok = requirement.last_check[0]
+        if last is version:
+            return ok
+        ok = requirement.specifier.contains(version, prereleases=True)
+        requirement.last_check[0] = (version, ok)
+        return ok
 
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
         parent = f"{candidate.name} {candidate.version}"
@@ -195,69 +232,95 @@ class Provider(AbstractProvider):  # type: ignore[misc]
 
     def _compute_entries(self, name: NormalizedName, reqs: list[Req]) -> list[VersionEntry]:
         listing = self.listing(name)
+        exact = frozenset(r.exact_version for r in reqs if r.exact_version is not None)
+        hashes = frozenset(h for r in reqs for h in r.hashes)
+        usable = self._usable(name, listing, exact, hashes)
         spec = SpecifierSet()
         for r in [*reqs, *self.constraints.get(name, [])]:
             spec &= r.specifier
-        exact = {r.exact_version for r in reqs if r.exact_version is not None}
-        hashes = {h for r in reqs for h in r.hashes}
-        usable: dict[Version, VersionEntry] = {}
-        for entry in listing.entries:
-            files, skipped = self._files_for_target(name, entry, exact, hashes)
-            for why in skipped:
-                if why == "hash":
-                    self.notes.hash_mismatch.setdefault(name, entry.version)
-                else:
-                    self.notes.exclude(name, why)
-            if files:
-                usable[entry.version] = VersionEntry(entry.version, entry.index, files)
         prereleases = True if self.settings.pre else None
         allowed = set(spec.filter(usable, prereleases=prereleases))
-        return [usable[e.version] for e in listing.entries if e.version in allowed]
+        return [entry for version, entry in usable.items() if version in allowed]
+
+    def _usable(
+        self,
+        name: NormalizedName,
+        listing: Listing,
+        exact: frozenset[Version],
+        hashes: frozenset[str],
+    ) -> dict[Version, VersionEntry]:
+        """The listing's versions with a file for this target, in the listing's order.
+
+        Once per (name, pins, hashes): the specifiers change far more often than these,
+        and the skipped files are noted once, not once per requirement set.
+        """
+        key = (name, exact, hashes)
+        usable = self._usable_memo.get(key)
+        if usable is None:
+            usable = {}
+            for entry in listing.entries:
+                files, skipped = self._files_for_target(name, entry, exact, hashes)
+                for why in skipped:
+                    if why == "hash":
+                        self.notes.hash_mismatch.setdefault(name, entry.version)
+                    else:
+                        self.notes.exclude(name, why)
+                if files:
+                    usable[entry.version] = VersionEntry(entry.version, entry.index, files)
+            self._usable_memo[key] = usable
+        return usable
 
     def _files_for_target(
         self,
         name: NormalizedName,
         entry: VersionEntry,
-        exact: set[Version],
-        hashes: set[str],
+        exact: frozenset[Version],
+        hashes: frozenset[str],
     ) -> tuple[tuple[DistFile, ...], list[str]]:
         """Files of one version this target would install, best first; and why others not.
 
-        Pure (no notes written): the prefetcher calls it from the event loop too.
+        Pure (no notes written): the prefetcher calls it too, with stored listings.
         """
-        key = (name, entry.version, entry.index.name, entry.version in exact, frozenset(hashes))
+        # By the entry's identity (kept alive by the memo): a stored listing's entry for
+        # a version may list other files than the revalidated one's.
+        key = (id(entry), entry.version in exact, hashes)
         memo = self._files_memo.get(key)
-        if memo is None:
-            memo = self._files_memo[key] = self._filter_files(name, entry, exact, hashes)
-        return memo
+        if memo is None or memo[0] is not entry:
+            memo = self._files_memo[key] = (entry, self._filter_files(name, entry, exact, hashes))
+        return memo[1]
 
     def _filter_files(
         self,
         name: NormalizedName,
         entry: VersionEntry,
-        exact: set[Version],
-        hashes: set[str],
+        exact: frozenset[Version],
+        hashes: frozenset[str],
     ) -> tuple[tuple[DistFile, ...], list[str]]:
         wheels: list[tuple[int, DistFile]] = []
         sdists: list[DistFile] = []
         skipped: list[str] = []
-        for f in entry.files:
+        target = self.target
+        allows_python, tag_rank = target.allows_python, target.tag_rank
+        take_wheels = not self.settings.source_only(name)
+        take_sdists = not self.settings.binary_only(name)
+        pinned = entry.version in exact
+        for f in entry.files:  # thousands per run: kept tight
             parsed = parse_filename(f.filename)
             if parsed is None:
                 continue
-            if f.yanked and entry.version not in exact:
+            if f.yanked and not pinned:
                 skipped.append("yanked")
-            elif not self.target.allows_python(f.requires_python):
+            elif f.requires_python and not allows_python(f.requires_python):
                 skipped.append(f"requires Python {f.requires_python}")
             elif hashes and not _hash_allowed(f, hashes):
                 skipped.append("hash")
             elif parsed.kind == "wheel":
-                rank = self.target.tag_rank(parsed.tags)
+                rank = tag_rank(parsed.tags)
                 if rank is None:
-                    skipped.append(f"no wheel for {self.target.platform}")
-                elif not self.settings.source_only(name):
+                    skipped.append(f"no wheel for {target.platform}")
+                elif take_wheels:
                     wheels.append((rank, f))
-            elif not self.settings.binary_only(name):
+            elif take_sdists:
                 sdists.append(f)
         files = [f for _, f in sorted(wheels, key=lambda x: x[0])] + sdists
         if self.settings.fallback is Fallback.NEXT_VERSION:
@@ -267,17 +330,16 @@ class Provider(AbstractProvider):  # type: ignore[misc]
     def _start(self, entry: VersionEntry) -> None:
         """Begin fetching what preparing the entry's first file needs."""
         f = entry.files[0]
-        self.bridge.submit(lambda: _metadata_and_probe(self.client, entry.index, f))
+        self.bridge.submit(lambda: _metadata_and_probe(self.finder, entry.index, f))
 
     def _prepare(self, entry: VersionEntry) -> Candidate | None:
         key = (parse_filename(entry.files[0].filename).name, entry.version)  # type: ignore[union-attr]
-        with self._lock:
-            if key in self._prepared:
-                return self._prepared[key]
+        if key in self._prepared:
+            return self._prepared[key]
         candidate = None
         for f in entry.files:  # one file under next-version, all suitable under next-distribution
             meta, probe = self.bridge.run(
-                lambda f=f: _metadata_and_probe(self.client, entry.index, f)
+                lambda f=f: _metadata_and_probe(self.finder, entry.index, f)
             )
             block = meta.block or (probe.block if probe else None)
             if block is not None:
@@ -299,8 +361,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
             if f.yanked:
                 self.notes.warnings.append(_yanked(candidate, self.origins.get(key[0])))
             break
-        with self._lock:
-            self._prepared[key] = candidate
+        self._prepared[key] = candidate
         return candidate
 
     # -- prefetch -----------------------------------------------------------------
@@ -308,17 +369,50 @@ class Provider(AbstractProvider):  # type: ignore[misc]
     def prefetch(self, req: Req) -> None:
         """Start the listing and the likeliest candidate's metadata, then its deps', now."""
         key = (req.name, req.extras)
-        with self._lock:
-            if key in self._prefetched:
-                return
-            self._prefetched.add(key)
+        if key in self._prefetched:
+            return
+        self._prefetched.add(key)
         self.bridge.submit(lambda: self._prefetch(req))
 
     async def _prefetch(self, req: Req) -> None:
+        listing = self.finder.listing(req.name)
+        if not listing.done():
+            self._guess(req)
         try:
-            listing = await self.finder.listing(req.name)
+            await listing
         except Exception:  # the resolver will meet and report the same error
             return
+        await self._follow(req, listing.result())
+
+    def _guess(self, req: Req) -> None:
+        """Queue ``req`` for the walk of the pages the cache holds (``_walk_stored``)."""
+        self._guesses.append(req)
+        if self._walker is None or self._walker.done():
+            self._walker = asyncio.ensure_future(self._walk_stored())
+            self._walker.add_done_callback(_seen)
+
+    async def _walk_stored(self) -> None:
+        """While pages revalidate, walk the ones the cache holds.
+
+        Their likely picks' metadata is usually cached too, so the next level's pages are
+        asked for now, not a round trip later. Only requests start early: the resolver
+        sees the revalidated pages alone. One task, one package per turn of the loop, so
+        that the answers arriving meanwhile are read first (a burst of walking would
+        leave every connection's answer unread, and the connections busy).
+        """
+        while self._guesses:
+            req = self._guesses.popleft()
+            try:
+                if not self.finder.listing(req.name).done():
+                    stored = self.finder.stored_listing(req.name)
+                    if stored is not None:
+                        await self._follow(req, stored)
+            except Exception:  # a guess that fails costs nothing: the real walk goes on
+                pass
+            await asyncio.sleep(0)
+
+    async def _follow(self, req: Req, listing: Listing) -> None:
+        """Read the likeliest candidate's metadata; prefetch its dependencies."""
         # The versions the resolver will consider, pre-releases by the same rule as there
         # (a wrong guess here costs a sequential fetch later, on the critical path).
         prereleases = True if self.settings.pre else None
@@ -328,7 +422,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         for entry in listing.entries:
             if entry.version not in allowed or not entry.files:
                 continue
-            files, _ = self._files_for_target(req.name, entry, set(), set())
+            files, _ = self._files_for_target(req.name, entry, frozenset(), frozenset())
             if not files:
                 continue
             # Only the metadata gates the next level; the probe runs alongside, unwaited.
@@ -336,7 +430,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
             if f.metadata_url is not None:
                 _started(self.client.probe(entry.index, f))
             try:
-                meta = await self.client.metadata(entry.index, f)
+                meta = await self.finder.metadata(entry.index, f)
             except Exception:  # the resolver will meet and report the same error
                 return
             if meta.from_cache and f.metadata_url is None:
@@ -350,27 +444,30 @@ class Provider(AbstractProvider):  # type: ignore[misc]
 
 
 async def _metadata_and_probe(
-    client: IndexClient, index: IndexConfig, f: DistFile
+    finder: Finder, index: IndexConfig, f: DistFile
 ) -> tuple[MetadataResult, ProbeResult | None]:
     """Metadata and, unless it was read from the file over the network this run, a probe
     of the file itself (a cached read proves nothing about today's quarantine)."""
     if f.metadata_url is None:
-        meta = await client.metadata(index, f)
+        meta = await finder.metadata(index, f)
         if not meta.from_cache:
             return meta, None
-        return meta, await client.probe(index, f)
-    meta, probe = await asyncio.gather(client.metadata(index, f), client.probe(index, f))
+        return meta, await finder.client.probe(index, f)
+    meta, probe = await asyncio.gather(finder.metadata(index, f), finder.client.probe(index, f))
     return meta, probe
 
 
 def _started(task: Awaitable[Any]) -> None:
     """A fetch started for later: its error is seen by whoever awaits it, not logged."""
-    asyncio.ensure_future(task).add_done_callback(
-        lambda t: None if t.cancelled() else t.exception()
-    )
+    asyncio.ensure_future(task).add_done_callback(_seen)
 
 
-def _hash_allowed(f: DistFile, hashes: set[str]) -> bool:
+def _seen(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def _hash_allowed(f: DistFile, hashes: frozenset[str]) -> bool:
     known = {f"{algo}:{digest}" for algo, digest in f.hashes.items()}
     return not known or bool(known & hashes)
 

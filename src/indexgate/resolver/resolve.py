@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -62,9 +61,10 @@ def open_session(settings: Settings) -> Iterator[Session]:
 def check(settings: Settings, sources: SourceSet) -> Report:
     report = Report(command="check", warnings=list(settings.warnings))
     with open_session(settings) as session:
-        targets = settings.targets
-        with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
-            report.targets = list(pool.map(lambda t: resolve_target(session, sources, t), targets))
+        # One thread (see bridge.py): every target's prefetches start now, then each
+        # target resolves in turn, the network working for the later ones meanwhile.
+        providers = [start_target(session, sources, t) for t in settings.targets]
+        report.targets = [finish_target(session, p) for p in providers]
         stats = session.http.stats
         log.info(
             "%d requests, %d bytes, %d answered by the cache, %d revalidated (304)",
@@ -89,16 +89,28 @@ def direct_requirements(sources: SourceSet, target: Target) -> tuple[list[Req], 
     return direct, constraints
 
 
-def resolve_target(session: Session, sources: SourceSet, target: Target) -> TargetReport:
-    settings = session.settings
-    report = TargetReport(python=target.python, platform=target.platform)
+def start_target(session: Session, sources: SourceSet, target: Target) -> Provider:
+    """The target's provider, its direct requirements' prefetches started."""
     direct, constraints = direct_requirements(sources, target)
-    provider = Provider(
-        settings, target, session.bridge, session.client, session.finder, direct, constraints
+    return Provider(
+        session.settings,
+        target,
+        session.bridge,
+        session.client,
+        session.finder,
+        direct,
+        constraints,
     )
+
+
+def finish_target(session: Session, provider: Provider) -> TargetReport:
+    """Resolve the provider's target and report the outcome."""
+    settings = session.settings
+    target = provider.target
+    report = TargetReport(python=target.python, platform=target.platform)
     resolver: Resolver = Resolver(provider, BaseReporter())
     try:
-        result = resolver.resolve(direct, max_rounds=MAX_ROUNDS)
+        result = resolver.resolve(provider.direct, max_rounds=MAX_ROUNDS)
     except FetchError as exc:
         report.errors.append(_fetch_problem(exc, provider))
     except IndexUnreachable as exc:

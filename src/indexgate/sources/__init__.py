@@ -3,6 +3,9 @@
 Besides the sources given, the working directory's uv configuration (uv.toml, and the
 ``[tool.uv]`` index setup of a pyproject.toml that is not itself a source) is read too,
 as uv would, so a repository needs no second copy of its index setup.
+
+Each reader is imported when a file of its kind is read: a ``check`` of a requirements
+file never loads the TOML and lock-file readers.
 """
 
 from __future__ import annotations
@@ -14,15 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from indexgate.errors import InputError
-from indexgate.sources.locks import parse_pylock, parse_uv_lock
 from indexgate.sources.model import SourceSet
-from indexgate.sources.pyproject import (
-    has_requirements,
-    parse_pyproject,
-    parse_uv_toml,
-    read_uv_settings,
-)
-from indexgate.sources.requirements_txt import parse_requirements_file
 
 SourceKind = Literal["pyproject", "uv-lock", "pylock", "requirements"]
 _PYLOCK = re.compile(r"^pylock\.([^.]+\.)?toml$")
@@ -62,10 +57,14 @@ def load_sources(
         merge_into(result, _read(display, path, extras, all_extras, groups, allow_locks))
     uv_toml = cwd / "uv.toml"
     if uv_toml.is_file():
+        from indexgate.sources.pyproject import parse_uv_toml
+
         result.uv_indexes.extend(parse_uv_toml(uv_toml, display="uv.toml"))
         result.files.append("uv.toml")
     project = cwd / "pyproject.toml"
     if project.is_file() and not any(_same(project, path) for _, path in given):
+        from indexgate.sources.pyproject import read_uv_settings
+
         merge_into(result, read_uv_settings(project, display="pyproject.toml"))
     return result
 
@@ -104,21 +103,32 @@ def _read(
             file=display,
         )
     if kind == "pyproject":
+        from indexgate.sources.pyproject import parse_pyproject
+
         return parse_pyproject(
             path, extras=extras, all_extras=all_extras, groups=groups, display=display
         )
     if kind == "uv-lock":
+        from indexgate.sources.locks import parse_uv_lock
+
         return parse_uv_lock(path, display=display)
     if kind == "pylock":
+        from indexgate.sources.locks import parse_pylock
+
         return parse_pylock(path, display=display)
+    from indexgate.sources.requirements_txt import parse_requirements_file
+
     return parse_requirements_file(path, display=display)
 
 
 def _discover(cwd: Path) -> tuple[str, Path]:
     """pyproject.toml if it declares requirements, else requirements.txt, else either."""
     project, requirements = cwd / "pyproject.toml", cwd / "requirements.txt"
-    if project.is_file() and (has_requirements(project) or not requirements.is_file()):
-        return "pyproject.toml", project
+    if project.is_file():
+        from indexgate.sources.pyproject import has_requirements
+
+        if has_requirements(project) or not requirements.is_file():
+            return "pyproject.toml", project
     if requirements.is_file():
         return "requirements.txt", requirements
     raise InputError(

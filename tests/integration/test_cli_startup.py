@@ -1,0 +1,115 @@
+"""What an ``indexgate check`` process loads, and what it does to the garbage collector.
+
+Start-up is paid on every CI run, so a check of a requirements file must not import the
+YAML, TOML, lock-file, drift or text/Markdown code it does not use; and only a process
+of its own may freeze its heap, never a caller of ``main(argv)``.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from check_support import CheckCli
+
+import indexgate
+
+# Runs ``python -m indexgate`` in-process (the same path as the console script), then
+# prints what was imported. Everything after the marker is the probe's own output.
+PROBE = """
+import gc, json, runpy, sys
+sys.argv = ["indexgate", *json.loads(sys.argv[1])]
+try:
+    runpy.run_module("indexgate", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code
+print("@@probe@@" + json.dumps(
+    {"code": code, "modules": sorted(sys.modules), "frozen": gc.get_freeze_count()}
+))
+"""
+
+NOT_FOR_A_REQUIREMENTS_CHECK = {
+    "yaml",
+    "netrc",
+    "indexgate.sources.pyproject",
+    "indexgate.sources.locks",
+    "indexgate.drift",
+    "indexgate.drift_render",
+    "indexgate.report.render",
+    "indexgate.action",
+    "indexgate.demo",
+}
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
+    return CheckCli(tmp_path, monkeypatch, capsys)
+
+
+@pytest.fixture
+def index(public_index):
+    return public_index(["lib==1.0"])
+
+
+def _probe(cwd: Path, *args: str, netrc: str = "no-such-netrc") -> dict:
+    """Run ``indexgate check`` as a process of its own, from the code under test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INDEXGATE_", "UV_", "PIP_"))}
+    env["NETRC"] = str(cwd / netrc)
+    env["PYTHONPATH"] = str(Path(indexgate.__file__).resolve().parents[1])
+    argv = ["check", *args, "--report-json", "out/report.json", "--no-cache", "-q"]
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(argv)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "@@probe@@" in done.stdout, done.stderr
+    return json.loads(done.stdout.split("@@probe@@", 1)[1])
+
+
+def test_a_requirements_check_imports_no_config_toml_lock_drift_or_text_code(
+    cli, index, tmp_path
+) -> None:
+    cli.write("requirements.txt", "lib\n")
+    result = _probe(tmp_path, "--index", index.url, "--format", "json")
+
+    assert result["code"] == 0
+    modules = set(result["modules"])
+    assert modules & NOT_FOR_A_REQUIREMENTS_CHECK == set()
+    # The probe sees the modules the run did need.
+    assert {"indexgate.sources.requirements_txt", "indexgate.report.json_report"} <= modules
+
+
+def test_the_readers_still_load_when_their_files_are_there(cli, index, tmp_path) -> None:
+    cli.write("requirements.txt", "lib\n")
+    cli.write(".github/indexgate.yml", "fail-on: [blocked]\n")
+    cli.write("pyproject.toml", '[project]\nname = "app"\nversion = "1"\n')
+    cli.write(".netrc", "machine example.invalid login u password p\n")
+    result = _probe(
+        tmp_path, "requirements.txt", "--index", index.url, "--format", "markdown", netrc=".netrc"
+    )
+
+    assert result["code"] == 0
+    loaded = {"yaml", "netrc", "indexgate.sources.pyproject", "indexgate.report.render"}
+    assert loaded <= set(result["modules"])
+
+
+def test_a_check_process_freezes_its_start_up_heap(cli, index, tmp_path) -> None:
+    cli.write("requirements.txt", "lib\n")
+    assert _probe(tmp_path, "--index", index.url)["frozen"] > 10_000
+
+
+def test_main_with_argv_leaves_the_callers_collector_alone(cli, index) -> None:
+    before = (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled())
+
+    run = cli.run("--index", index.url, requirements="lib\n")
+
+    assert run.code == 0
+    assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before

@@ -1,0 +1,541 @@
+"""The lean HTTP/1.1 client (``indexgate.index.wire`` under ``HttpClient``) against real
+sockets on 127.0.0.1: a scriptable server written here that closes idle keep-alive
+connections, answers ``Connection: close``, sends chunked and gzip bodies, stalls and
+sends garbage; TLS with HTTP/1.1, and the hand-off to httpx when the server picks h2."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import gzip
+import ipaddress
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexgate.errors import IndexUnreachable
+from indexgate.index import http as http_module
+from indexgate.index.http import HttpClient, origin_of
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    connection: int  # which connection of the server it came on (1, 2, ...)
+
+
+@dataclass
+class ScriptedServer:
+    """HTTP/1.1 on 127.0.0.1, on its own loop in a thread; the path picks the behaviour."""
+
+    ssl_context: ssl.SSLContext | None = None
+    requests: list[Seen] = field(default_factory=list)
+    connections: int = 0
+    open_now: int = 0
+    most_open: int = 0
+
+    def __post_init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __enter__(self) -> ScriptedServer:
+        self._thread.start()
+        self.port = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}/"
+
+    async def _start(self) -> int:
+        self._server = await asyncio.start_server(
+            self._connection, "127.0.0.1", 0, ssl=self.ssl_context
+        )
+        return self._server.sockets[0].getsockname()[1]
+
+    async def _stop(self) -> None:
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self.connections += 1
+        number = self.connections
+        self.open_now += 1
+        self.most_open = max(self.most_open, self.open_now)
+        served = 0
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    break
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if line:
+                        name, _, value = line.partition(":")
+                        headers[name.strip().lower()] = value.strip()
+                self.requests.append(Seen(method, path, headers, number))
+                served += 1
+                if not await self._answer(method, path, headers, served, writer):
+                    break
+        finally:
+            self.open_now -= 1
+            self._tasks.discard(task)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _answer(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        served: int,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
+        """Write the answer; False closes the connection."""
+        route = path.strip("/").split("/")[0]
+        body = path.encode()
+        if route == "slow":
+            await asyncio.sleep(0.05)
+        elif route == "chunked":
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"6;ext=1\r\nchunk-\r\n7\r\nencoded\r\n0\r\nX-Trailer: yes\r\n\r\n"
+            )
+            return True
+        elif route == "close":  # says so, then closes
+            writer.write(_ok(body, method, b"Connection: close\r\n"))
+            return False
+        elif route == "http10":  # no length: the body ends with the connection
+            writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body)
+            return False
+        elif route == "bye":  # keep-alive by every header, closed right after
+            writer.write(_ok(body, method))
+            await writer.drain()
+            return False
+        elif route == "drop" or (route == "stale" and served > 1):
+            return False  # closed without an answer ("stale": only once reused)
+        elif route == "garbage":
+            writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+            return False
+        elif route == "stall":
+            await asyncio.sleep(30)
+            return False
+        elif route == "stall-body":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly some")
+            await asyncio.sleep(30)
+            return False
+        elif route == "gzip" and "gzip" in headers.get("accept-encoding", ""):
+            data = gzip.compress(b"<html>" + b"page " * 500 + b"</html>")
+            writer.write(_ok(data, method, b"Content-Encoding: gzip\r\n"))
+            return True
+        elif route == "304":
+            writer.write(b'HTTP/1.1 304 Not Modified\r\nETag: "e"\r\nContent-Length: 99\r\n\r\n')
+            return True
+        elif route == "big":
+            body = b"x" * 5000
+        elif route == "status":
+            code = int(path.strip("/").split("/")[1])
+            writer.write(f"HTTP/1.1 {code} Status\r\nContent-Length: 0\r\n\r\n".encode())
+            return True
+        writer.write(_ok(body, method))
+        return True
+
+
+def _ok(body: bytes, method: str, extra: bytes = b"") -> bytes:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" % (len(body), extra)
+    return head if method == "HEAD" else head + body
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as s:
+        yield s
+
+
+def run(go: Callable[[HttpClient], Awaitable[Any]], **kwargs: Any) -> tuple[Any, HttpClient]:
+    async def main() -> Any:
+        http = HttpClient(backoff=0.0, **kwargs)
+        try:
+            return await go(http), http
+        finally:
+            await http.aclose()
+
+    return asyncio.run(main())
+
+
+def pool_of(http: HttpClient, url: str):  # type: ignore[no-untyped-def]
+    return http._pools[origin_of(url)]
+
+
+# --- keep-alive and the pool -----------------------------------------------------------
+
+
+def test_sequential_requests_share_one_connection(server: ScriptedServer) -> None:
+    async def go(http: HttpClient) -> list[bytes]:
+        return [(await http.request("GET", server.url + f"ok/{i}")).content for i in range(5)]
+
+    bodies, http = run(go)
+    assert bodies == [f"/ok/{i}".encode() for i in range(5)]
+    assert server.connections == 1
+    assert http.stats.requests == 5
+
+
+def test_concurrency_bounds_connections_and_idle_ones_are_reused_last_in_first_out(
+    server: ScriptedServer,
+) -> None:
+    async def go(http: HttpClient) -> None:
+        burst = [http.request("GET", server.url + f"slow/{i}") for i in range(16)]
+        assert {r.status for r in await asyncio.gather(*burst)} == {200}
+        for i in range(4):
+            await http.request("GET", server.url + f"ok/{i}")
+
+    run(go, concurrency=4)
+    assert server.connections <= 4 and server.most_open <= 4
+    sequential = [r.connection for r in server.requests if r.path.startswith("/ok/")]
+    assert len(set(sequential)) == 1, "idle connections are taken last in, first out"
+
+
+def test_a_connection_the_server_closed_while_idle_is_never_reused(
+    server: ScriptedServer,
+) -> None:
+    async def go(http: HttpClient) -> tuple[int, int]:
+        await http.request("GET", server.url + "bye")
+        pool = pool_of(http, server.url)
+        for _ in range(100):  # until the loop has seen the server's FIN
+            if pool.idle_count == 0:
+                break
+            await asyncio.sleep(0.01)
+        idle_after_close = pool.idle_count
+        response = await http.request("GET", server.url + "ok/after")
+        return idle_after_close, response.status
+
+    (idle_after_close, status), http = run(go)
+    assert idle_after_close == 0
+    assert status == 200
+    assert server.connections == 2
+    assert pool_of(http, server.url).replaced == 0, "the closed connection was not tried"
+
+
+def test_a_reused_connection_that_dies_on_the_request_is_replaced_once(
+    server: ScriptedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def go(http: HttpClient) -> list[int]:
+        return [(await http.request("GET", server.url + "stale")).status for _ in range(2)]
+
+    with caplog.at_level(logging.DEBUG, logger="indexgate.http"):
+        statuses, http = run(go)
+    assert statuses == [200, 200]
+    assert [r.connection for r in server.requests] == [1, 1, 2]
+    assert pool_of(http, server.url).replaced == 1
+    assert "attempt" not in caplog.text, "no retry of HttpClient was needed"
+    assert http.stats.requests == 2
+
+
+def test_connection_close_and_http10_are_honoured(server: ScriptedServer) -> None:
+    async def go(http: HttpClient) -> list[tuple[int, bytes]]:
+        out = []
+        for path in ("close", "close", "http10", "http10", "ok/1"):
+            r = await http.request("GET", server.url + path)
+            out.append((r.status, r.content))
+        return out
+
+    answers, http = run(go)
+    assert answers == [
+        (200, b"/close"),
+        (200, b"/close"),
+        (200, b"/http10"),
+        (200, b"/http10"),
+        (200, b"/ok/1"),
+    ]
+    assert server.connections == 5
+    assert pool_of(http, server.url).replaced == 0
+
+
+def test_chunked_head_304_and_5xx_keep_the_connection_usable(server: ScriptedServer) -> None:
+    async def go(http: HttpClient) -> list[tuple[str, int, bytes]]:
+        out = []
+        for method, path in [
+            ("GET", "chunked"),
+            ("HEAD", "ok/head"),
+            ("GET", "304"),
+            ("GET", "ok/after"),
+        ]:
+            r = await http.request(method, server.url + path)
+            out.append((method, r.status, r.content))
+        return out
+
+    answers, _ = run(go)
+    assert answers == [
+        ("GET", 200, b"chunk-encoded"),
+        ("HEAD", 200, b""),
+        ("GET", 304, b""),
+        ("GET", 200, b"/ok/after"),
+    ]
+    assert server.connections == 1
+
+
+def test_gzip_pages_are_asked_for_and_decoded_but_ranges_are_identity(
+    server: ScriptedServer,
+) -> None:
+    async def go(http: HttpClient) -> bytes:
+        page = await http.request("GET", server.url + "gzip")
+        await http.request("GET", server.url + "ok/file", headers={"Range": "bytes=0-0"})
+        return page.content
+
+    content, _ = run(go)
+    assert content == b"<html>" + b"page " * 500 + b"</html>"
+    page, ranged = server.requests
+    assert page.headers["accept-encoding"] == "gzip, deflate"
+    assert ranged.headers["accept-encoding"] == "identity"
+    assert ranged.headers["range"] == "bytes=0-0"
+    assert page.headers["host"] == f"127.0.0.1:{server.port}"
+    assert page.headers["user-agent"].startswith("indexgate/")
+    assert page.headers["accept"] == "*/*"
+
+
+def test_credentials_only_for_the_index_origin(server: ScriptedServer) -> None:
+    with ScriptedServer() as other:
+
+        async def go(http: HttpClient) -> None:
+            http.add_credentials(server.url, ("ci", "wire-secret"))
+            await http.request("GET", server.url + "ok/private")
+            await http.request("GET", other.url + "ok/elsewhere")
+            await http.request("GET", f"http://localhost:{server.port}/ok/another-host-name")
+
+        run(go)
+        assert other.requests[0].headers.get("authorization") is None
+    first, by_name = server.requests
+    assert first.headers["authorization"] == "Basic Y2k6d2lyZS1zZWNyZXQ="
+    assert "authorization" not in by_name.headers
+
+
+def test_userinfo_in_a_url_is_sent_as_basic_auth_when_no_index_names_the_origin(
+    server: ScriptedServer,
+) -> None:
+    url = server.url.replace("http://", "http://u:p%40ss@") + "ok/userinfo"
+    run(lambda http: http.request("GET", url))
+    assert server.requests[0].headers["authorization"] == "Basic dTpwQHNz"  # u:p@ss
+    assert server.requests[0].headers["host"] == f"127.0.0.1:{server.port}"
+
+
+# --- failures: retried, then IndexUnreachable, never a traceback ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [("garbage", "RemoteProtocolError"), ("drop", "ReadError")],
+)
+def test_broken_answers_are_retried_then_unreachable(
+    server: ScriptedServer, path: str, error: str
+) -> None:
+    with pytest.raises(IndexUnreachable, match=f"after 3 attempts \\({error}\\)"):
+        run(lambda http: http.request("GET", server.url + path))
+    assert len(server.requests) == 3
+    assert server.connections == 3
+
+
+@pytest.mark.parametrize("path", ["stall", "stall-body"])
+def test_a_stalled_server_is_a_read_timeout(server: ScriptedServer, path: str) -> None:
+    with pytest.raises(IndexUnreachable, match="ReadTimeout"):
+        run(lambda http: http.request("GET", server.url + path), timeout=0.2, retries=2)
+    assert len(server.requests) == 2
+
+
+def test_a_refused_connection_is_a_connect_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: connections are refused
+        with pytest.raises(IndexUnreachable, match="ConnectError"):
+            run(lambda http: http.request("GET", f"http://127.0.0.1:{port}/"), retries=2)
+
+
+def test_an_oversize_body_is_not_retried(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_module, "_MAX_BODY", 1000)
+    with pytest.raises(IndexUnreachable, match="more than 1000"):
+        run(lambda http: http.request("GET", server.url + "big"))
+    assert len(server.requests) == 1
+
+
+def test_5xx_is_retried_on_the_same_connection(server: ScriptedServer) -> None:
+    with pytest.raises(IndexUnreachable, match=r"HTTP 503"):
+        run(lambda http: http.request("GET", server.url + "status/503"))
+    assert len(server.requests) == 3 and server.connections == 1
+
+
+# --- TLS ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (made here: no download, no openssl CLI).
+
+    ``cryptography`` is in the ``test`` extra: a missing one fails, never skips."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "indexgate test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def _server_context(certificate: tuple[Path, Path], alpn: list[str]) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    context.set_alpn_protocols(alpn)
+    return context
+
+
+def _trusting(certificate: tuple[Path, Path]) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(certificate[0]))
+
+
+def test_http11_over_tls_stays_on_the_lean_client(certificate: tuple[Path, Path]) -> None:
+    with ScriptedServer(_server_context(certificate, ["http/1.1"])) as tls:
+
+        async def go(http: HttpClient) -> list[bytes]:
+            return [(await http.request("GET", tls.url + f"ok/{i}")).content for i in range(3)]
+
+        bodies, http = run(go, ssl_context=_trusting(certificate))
+    assert bodies == [b"/ok/0", b"/ok/1", b"/ok/2"]
+    assert tls.connections == 1
+    assert not http._clients and not http._h2, "httpx was not needed"
+
+
+def test_an_untrusted_certificate_is_a_connect_error(certificate: tuple[Path, Path]) -> None:
+    with ScriptedServer(_server_context(certificate, ["http/1.1"])) as tls:
+        with pytest.raises(IndexUnreachable, match="ConnectError"):
+            run(lambda http: http.request("GET", tls.url + "ok/x"), retries=1)
+        assert tls.requests == []
+
+
+class _H2Server:
+    """HTTP/2 only (ALPN h2), with the ``h2`` package httpx[http2] brings."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.context = context
+        self.paths: list[str] = []
+        self.connections = 0
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> _H2Server:
+        self._thread.start()
+
+        async def start() -> int:
+            self._server = await self.loop.create_server(
+                self._protocol, "127.0.0.1", 0, ssl=self.context
+            )
+            return self._server.sockets[0].getsockname()[1]
+
+        self.port = asyncio.run_coroutine_threadsafe(start(), self.loop).result(5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self._server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
+
+    def _protocol(self) -> asyncio.Protocol:
+        import h2.config
+        import h2.connection
+        import h2.events
+
+        paths = self.paths
+        self.connections += 1
+
+        class Protocol(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                self.transport: Any = transport
+                config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+                self.conn = h2.connection.H2Connection(config=config)
+                self.conn.initiate_connection()
+                self.transport.write(self.conn.data_to_send())
+
+            def data_received(self, data: bytes) -> None:
+                for event in self.conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        path = dict(event.headers)[":path"]
+                        paths.append(path)
+                        body = f"h2 {path}".encode()
+                        self.conn.send_headers(
+                            event.stream_id,
+                            [(":status", "200"), ("content-length", str(len(body)))],
+                        )
+                        self.conn.send_data(event.stream_id, body, end_stream=True)
+                self.transport.write(self.conn.data_to_send())
+
+        return Protocol()
+
+
+def test_an_h2_server_is_handed_to_httpx(certificate: tuple[Path, Path]) -> None:
+    with _H2Server(_server_context(certificate, ["h2"])) as h2_server:
+        url = f"https://127.0.0.1:{h2_server.port}/"
+
+        async def go(http: HttpClient) -> list[bytes]:
+            burst = await asyncio.gather(*(http.request("GET", url + f"p/{i}") for i in range(8)))
+            later = await http.request("GET", url + "later")
+            return [r.content for r in [*burst, later]]
+
+        bodies, http = run(go, ssl_context=_trusting(certificate))
+    assert bodies == [f"h2 /p/{i}".encode() for i in range(8)] + [b"h2 /later"]
+    assert sorted(h2_server.paths) == sorted([f"/p/{i}" for i in range(8)] + ["/later"])
+    assert origin_of(url) in http._h2
+    assert pool_of(http, url).connects == 0, "the h2 handshake was not kept as HTTP/1.1"
+    # One handshake found out the protocol; the other requests waited for it.
+    assert h2_server.connections == 2, h2_server.connections  # the probe, then httpx

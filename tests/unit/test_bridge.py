@@ -1,0 +1,105 @@
+"""The bridge: the resolver's thread drives the event loop only while it waits."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+
+import pytest
+
+from indexgate.resolver.bridge import Bridge
+
+
+@pytest.fixture
+def bridge():
+    b = Bridge()
+    yield b
+    if not b.loop.is_closed():
+        b.close()
+
+
+def test_submitted_work_waits_for_the_next_wait_and_runs_in_the_callers_thread(bridge) -> None:
+    seen: list[str] = []
+
+    async def prefetch() -> None:
+        seen.append(threading.current_thread().name)
+
+    async def answer() -> int:
+        return 42
+
+    bridge.submit(prefetch)
+    assert seen == []  # nothing runs behind the resolver's back
+    assert bridge.run(answer) == 42
+    assert seen == [threading.current_thread().name]
+
+
+def test_waiting_for_one_answer_lets_earlier_fetches_progress(bridge) -> None:
+    log: list[str] = []
+
+    async def early() -> str:
+        await asyncio.sleep(0)
+        log.append("early")
+        return "early"
+
+    async def later() -> str:
+        await asyncio.sleep(0.01)
+        log.append("later")
+        return "later"
+
+    first = bridge.submit(early)
+    assert bridge.run(later) == "later"
+    assert log == ["early", "later"]
+    assert first.done() and first.result() == "early"
+
+
+def test_a_fetch_error_reaches_whoever_asks_for_the_result(bridge) -> None:
+    async def fails() -> None:
+        raise ValueError("boom")
+
+    pending = bridge.submit(fails)
+    with pytest.raises(ValueError, match="boom"):
+        pending.result()
+    with pytest.raises(ValueError, match="boom"):
+        bridge.run(fails)
+
+
+def test_a_failed_prefetch_nobody_asks_about_is_not_reported_as_unretrieved(bridge) -> None:
+    reported: list[dict] = []
+    bridge.loop.set_exception_handler(lambda loop, context: reported.append(context))
+
+    async def fails() -> None:
+        raise ValueError("nobody asks")
+
+    async def other() -> None:
+        await asyncio.sleep(0.01)
+
+    bridge.submit(fails)
+    bridge.run(other)
+    gc.collect()  # a task whose exception was never retrieved complains when collected
+    assert reported == []
+
+
+def test_close_cancels_what_nobody_waited_for_then_cleans_up() -> None:
+    bridge = Bridge()
+    cancelled = asyncio.Event()
+    cleaned: list[bool] = []
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def cleanup() -> None:
+        cleaned.append(cancelled.is_set())
+
+    async def tick() -> None:
+        await asyncio.sleep(0)
+
+    bridge.submit(forever)
+    bridge.run(tick)  # started, now sleeping
+    bridge.close(cleanup)
+    assert cleaned == [True]
+    assert bridge.loop.is_closed()

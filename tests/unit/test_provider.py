@@ -1,0 +1,168 @@
+"""The resolvelib provider: its memos give the answers the plain computation gives, and
+the warm-run prefetch walks stored pages without letting them decide anything."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+
+from packaging.requirements import Requirement
+from packaging.version import Version
+from resolvelib import BaseReporter, Resolver
+from support.fake_client import INDEX, FakeClient, wheel
+
+from indexgate.config import Settings
+from indexgate.resolver.bridge import Bridge
+from indexgate.resolver.candidates import Candidate, Req
+from indexgate.resolver.finder import Finder, VersionEntry
+from indexgate.resolver.provider import Provider
+from indexgate.targets import make_target
+
+TARGET = make_target("3.11", "linux_x86_64")
+
+
+def _req(text: str) -> Req:
+    return Req.from_requirement(Requirement(text))
+
+
+def _provider(client: FakeClient, bridge: Bridge, reqs: Sequence[str], cls=Provider) -> Provider:
+    settings = Settings(indexes=client.indexes)
+    direct = [_req(r) for r in reqs]
+    return cls(settings, TARGET, bridge, client, Finder(settings, client), direct, {})
+
+
+def _resolve(
+    client: FakeClient, reqs: Sequence[str], cls=Provider
+) -> tuple[Provider, dict[str, str]]:
+    bridge = Bridge()
+    try:
+        provider = _provider(client, bridge, reqs, cls)
+        result = Resolver(provider, BaseReporter()).resolve(provider.direct, max_rounds=500)
+    finally:
+        bridge.close()
+    return provider, {name: str(c.version) for name, c in result.mapping.items()}
+
+
+def _index(packages: dict[str, dict[str, list[str]]]) -> tuple[dict, dict]:
+    """name -> version -> requires: the fake's pages and its metadata."""
+    pages, requires = {}, {}
+    for name, versions in packages.items():
+        files = [wheel(name, v) for v in versions]
+        pages[("idx", name)] = files
+        for f, deps in zip(files, versions.values(), strict=True):
+            requires[f.url] = deps
+    return pages, requires
+
+
+class _Checked(Provider):
+    """Asserts, every round, that the narrowed choice is get_preference's choice."""
+
+    rounds = 0
+
+    def narrow_requirement_selection(self, identifiers, resolutions, candidates, information,
+                                     backtrack_causes) -> Iterable[str]:  # fmt: skip
+        identifiers = list(identifiers)
+        chosen = list(
+            super().narrow_requirement_selection(
+                identifiers, resolutions, candidates, information, backtrack_causes
+            )
+        )
+        expected = min(
+            identifiers,
+            key=lambda i: self.get_preference(
+                i, resolutions, candidates, information, backtrack_causes
+            ),
+        )
+        assert chosen == [expected]
+        type(self).rounds += 1
+        return chosen
+
+
+def test_the_narrowed_choice_is_get_preferences_choice_every_round() -> None:
+    pages, requires = _index(
+        {
+            "app": {"1.0": ["a", "b", "d"]},
+            "a": {"2.0": ["c<2"], "1.0": ["c"]},  # a 2.0 conflicts with b: backtracking
+            "b": {"1.0": ["c>=2"]},
+            "c": {"2.0": [], "1.0": []},
+            "d": {"3.0": [], "2.0": [], "1.0": []},
+        }
+    )
+    _, pins = _resolve(FakeClient(pages, requires), ["app"], _Checked)
+    assert pins == {"app": "1.0", "a": "1.0", "b": "1.0", "c": "2.0", "d": "3.0"}
+    assert _Checked.rounds >= 3
+
+
+def test_a_requirement_is_checked_afresh_against_each_version() -> None:
+    client = FakeClient({})
+    bridge = Bridge()
+    try:
+        provider = _provider(client, bridge, [])
+        req = _req("lib>=2")
+
+        def candidate(version: str) -> Candidate:
+            return Candidate("lib", Version(version), wheel("lib", version), INDEX, None)  # type: ignore[arg-type]
+
+        answers = [provider.is_satisfied_by(req, candidate(v)) for v in ("1.0", "2.0", "1.0")]
+    finally:
+        bridge.close()
+    assert answers == [False, True, False]
+
+
+def test_skipped_files_are_counted_once_whatever_the_requirement_sets() -> None:
+    pages, requires = _index(
+        {"app": {"1.0": ["x", "y"]}, "x": {"1.0": ["lib>=1"]}, "y": {"1.0": ["lib<3"]}}
+    )
+    pages[("idx", "lib")] = [wheel("lib", "2.0", requires_python=">=3.12"), wheel("lib", "1.0")]
+    provider, pins = _resolve(FakeClient(pages, requires), ["app"])
+    assert pins["lib"] == "1.0"
+    assert provider.notes.excluded["lib"] == {"requires Python >=3.12": 1}
+
+
+def test_a_stored_entry_never_lends_its_files_to_the_revalidated_one() -> None:
+    client = FakeClient({})
+    bridge = Bridge()
+    try:
+        provider = _provider(client, bridge, [])
+        old, new = wheel("lib", "1.0"), wheel("lib", "1.0", tag="cp311-cp311-manylinux1_x86_64")
+        stored = VersionEntry(Version("1.0"), INDEX, (old,))
+        fresh = VersionEntry(Version("1.0"), INDEX, (old, new))
+        none: frozenset = frozenset()
+        assert provider._files_for_target("lib", stored, none, none)[0] == (old,)
+        assert provider._files_for_target("lib", fresh, none, none)[0] == (new,)  # best tag
+    finally:
+        bridge.close()
+
+
+CHAIN = {"app": {"1.0": ["lib-b"]}, "lib-b": {"1.0": ["lib-c"]}, "lib-c": {"1.0": []}}
+
+
+def test_a_warm_run_asks_for_deep_pages_while_the_first_page_revalidates() -> None:
+    pages, requires = _index(CHAIN)
+    client = FakeClient(pages, requires, stored=pages)
+    client.hold["app"] = ("lib-c", asyncio.Event())  # app's answer waits for lib-c's ask
+    _, pins = _resolve(client, ["app"])
+    assert pins == {"app": "1.0", "lib-b": "1.0", "lib-c": "1.0"}
+    assert "gave up waiting for lib-c" not in client.log
+    assert client.log.index("ask lib-c") < client.log.index("answer app")
+
+
+def test_without_stored_pages_each_level_waits_for_the_one_above() -> None:
+    pages, requires = _index(CHAIN)
+    client = FakeClient(pages, requires)  # a cold run: nothing stored
+    _, pins = _resolve(client, ["app"])
+    assert pins == {"app": "1.0", "lib-b": "1.0", "lib-c": "1.0"}
+    assert client.log.index("answer lib-b") < client.log.index("ask lib-c")
+
+
+def test_the_resolver_uses_the_revalidated_page_not_the_stored_one() -> None:
+    pages, requires = _index(CHAIN)
+    stored = dict(pages)
+    pages[("idx", "lib-c")] = [wheel("lib-c", "2.0"), *pages[("idx", "lib-c")]]  # published
+    stored[("idx", "lib-b")] = [wheel("lib-b", "0.9")]  # what lib-b's page said last time
+    requires[stored[("idx", "lib-b")][0].url] = ["lib-d"]
+    client = FakeClient(pages, requires, stored=stored)
+    _, pins = _resolve(client, ["app"])
+    assert pins == {"app": "1.0", "lib-b": "1.0", "lib-c": "2.0"}
+    # The stored pages were walked (the old pick's dependency was asked for) all the same.
+    assert "ask lib-d" in client.log
