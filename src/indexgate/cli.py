@@ -31,6 +31,17 @@ _GC_THRESHOLD = 100_000  # gen-0 collections every 100,000 net allocations, not 
 log = logging.getLogger("indexgate")
 
 
+def _positive(text: str) -> int:
+    """argparse type: a whole number, 1 or more (argparse turns the error into exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="indexgate",
@@ -48,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
     drift.add_argument("--previous-report", metavar="PATH", help="last run's JSON report")
     drift.add_argument(
-        "--max-probes-per-package", type=int, metavar="N", help="probe cap (default 20)"
+        "--max-probes-per-package", type=_positive, metavar="N", help="probe cap (default 20)"
     )
     return parser
 
@@ -78,7 +89,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report-json", metavar="PATH")
     p.add_argument("--summary", metavar="PATH")
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
-    p.add_argument("--concurrency", type=int, metavar="N", help="requests in flight per host")
+    p.add_argument(
+        "--concurrency",
+        type=_positive,
+        metavar="N",
+        help="requests in flight per host (default 50)",
+    )
     p.add_argument(
         "--cache-dir", metavar="PATH", help="persistent HTTP cache (default ~/.cache/indexgate)"
     )

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import InputError
+from indexgate.index.http import DEFAULT_CONCURRENCY
 from indexgate.policy import (
     DEFAULT_QUARANTINE_CODES,
     FAIL_ON,
@@ -70,7 +71,7 @@ class Settings:
     allow_build: bool = False
     fail_on: frozenset[str] = frozenset()
     warnings: tuple[Problem, ...] = ()  # run-wide, e.g. an implicit default not checked
-    concurrency: int = 16
+    concurrency: int = DEFAULT_CONCURRENCY
     cache_dir: Path | None = None
     max_probes_per_package: int = 20
 
@@ -262,7 +263,7 @@ def load_settings(
         allow_build=cli.allow_build,
         fail_on=fail_on,
         warnings=tuple(unchecked),
-        concurrency=cli.concurrency or int(cfg.get("concurrency", 16)),
+        concurrency=cli.concurrency or int(cfg.get("concurrency", DEFAULT_CONCURRENCY)),
         cache_dir=Path(cache_dir) if cache_dir else None,
         max_probes_per_package=cli.max_probes_per_package or 20,
     )
@@ -316,6 +317,15 @@ def _read_config(path: str | None, cwd: Path) -> tuple[str | None, dict[str, Any
             )
     if "indexes" in data and not isinstance(data["indexes"], list):
         raise InputError("`indexes` must be a list", file=path, line=_line_of(text, "indexes:"))
+    concurrency = data.get("concurrency")
+    if "concurrency" in data and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        raise InputError(
+            f"`concurrency` must be a whole number of requests, 1 or more (got {concurrency!r})",
+            file=path,
+            line=_line_of(text, "concurrency:"),
+        )
     data["__text__"] = text
     return path, data
 

@@ -208,6 +208,17 @@ def test_a_bad_target_on_the_command_line_is_not_blamed_on_the_config(cli, index
     assert ".github/indexgate.yml: unknown platform 'bsd'" in run.err
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_a_bad_concurrency_is_exit_2(capsys, value) -> None:
+    from indexgate.cli import main
+
+    with pytest.raises(SystemExit) as info:  # argparse's usage error
+        main(["check", "--index", "http://127.0.0.1:9/simple/", "--concurrency", value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --concurrency:" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("option", ["--report-json", "--summary"])
 def test_an_unwritable_output_path_is_exit_2_without_a_traceback(cli, index, option) -> None:
     from indexgate.cli import main

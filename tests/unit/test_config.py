@@ -358,6 +358,8 @@ def test_unknown_fail_on_value(tmp_path) -> None:
         (f"indexes:\n  - name: a\n    url: {A}\n    format: pep503\n", 3, "format must be"),
         ("indexes: {a: 1}\n", 1, "must be a list"),
         ("- just\n- a list\n", 1, "must be a mapping"),
+        (f"indexes:\n  - url: {A}\nconcurrency: lots\n", 3, "`concurrency` must be a whole"),
+        (f"indexes:\n  - url: {A}\nconcurrency: 0\n", 3, "1 or more (got 0)"),
     ],
 )
 def test_config_errors_name_the_file_and_line(tmp_path, config, line, words) -> None:
@@ -388,3 +390,9 @@ def test_bad_python_version_names_its_source(tmp_path) -> None:
     with pytest.raises(InputError) as info:
         settings(tmp_path, config_text=config)
     assert info.value.file == ".github/indexgate.yml"
+
+
+def test_concurrency_defaults_to_uvs_and_the_config_can_lower_it(tmp_path) -> None:
+    assert settings(tmp_path, indexes=[A]).concurrency == 50
+    lowered = settings(tmp_path, config_text=f"indexes:\n  - url: {A}\nconcurrency: 8\n")
+    assert lowered.concurrency == 8

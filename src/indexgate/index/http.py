@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("indexgate.http")
 
 USER_AGENT = f"indexgate/{__version__}"
+# Requests in flight per index host. uv's default (50 concurrent downloads) is what
+# Artifactory and Nexus already see from CI today; a server that throttles bursts (JFrog
+# answers them with 401s) is configured lower with --concurrency / `concurrency:`.
+DEFAULT_CONCURRENCY = 50
 _MAX_REDIRECTS = 10
 _MAX_BODY = 512 * 1024 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -96,7 +100,7 @@ class HttpClient:
     def __init__(
         self,
         *,
-        concurrency: int = 16,
+        concurrency: int = DEFAULT_CONCURRENCY,
         retries: int = 3,
         timeout: float = 30.0,
         backoff: float = 0.25,
