@@ -13,14 +13,15 @@ from indexgate.index.models import parse_filename
 
 
 def reference(filename: str) -> tuple[object, ...] | None:
-    """What packaging itself makes of the filename."""
+    """What packaging itself makes of the filename, with packaging 26.3's rule on every
+    version: an empty project name is not a distribution (26.2 and older accepted it)."""
     try:
         if filename.endswith(".whl"):
             name, version, _build, tags = parse_wheel_filename(filename)
-            return name, version, "wheel", frozenset(tags)
+            return (name, version, "wheel", frozenset(tags)) if name else None
         if filename.endswith((".tar.gz", ".zip")):
             name, version = parse_sdist_filename(filename)
-            return name, version, "sdist", frozenset()
+            return (name, version, "sdist", frozenset()) if name else None
     except ValueError:
         return None
     return None

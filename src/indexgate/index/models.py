@@ -97,16 +97,17 @@ def parse_filename(filename: str) -> ParsedFilename | None:
             stem = filename[:-4]
         else:
             return None
-        name, dash, version_part = stem.rpartition("-")
-        if not dash:
+        name, _, version_part = stem.rpartition("-")
+        if not name:  # no dash, or an empty name (packaging 26.3 rejects it too)
             return None
         return ParsedFilename(_canonical(name), _version(version_part), "sdist")
     except ValueError:  # InvalidVersion, InvalidTag (packaging 26.3+)
         return None
 
 
-# packaging.utils' own rules for wheel filenames (PEP 427 name escaping, build numbers).
-_WHEEL_NAME = re.compile(r"^[\w\d._]*$", re.UNICODE)
+# packaging.utils' own rules for wheel filenames (PEP 427 name escaping, build numbers), as
+# of packaging 26.3 on every version: a name needs at least one character.
+_WHEEL_NAME = re.compile(r"^[\w._]+\Z", re.UNICODE)
 _BUILD_TAG = re.compile(r"(\d+)(.*)", re.ASCII)
 
 
