@@ -272,6 +272,33 @@ def test_wheel_metadata_through_range_requests(mock, wheel_file) -> None:
     assert all("range" in r.headers for r in seen)
 
 
+def test_metadata_is_read_once_per_file_and_again_for_a_file_replaced_in_place(
+    mock, wheel_file
+) -> None:
+    """A stored page read for speculation may list a URL whose file was since replaced: the
+    same URL with other hashes is another file, never answered from the first read."""
+    data = wheel_file.read_bytes()
+    seen = mock(lambda r: _serve_ranges(data, r))
+    old = _file(URL, b"the file this URL held last run")
+
+    async def main(http: HttpClient) -> list[int]:
+        client = IndexClient(http, (INDEX,))
+        first = client.metadata(INDEX, old)
+        assert client.metadata(INDEX, _file(URL, b"the file this URL held last run")) is first
+        await first
+        counts = [len(seen)]
+        await client.metadata(INDEX, _file(URL, b"the file this URL held last run"))
+        counts.append(len(seen))  # same file: answered from the first read
+        await client.metadata(INDEX, _file(URL, data))
+        counts.append(len(seen))  # same URL, other hashes: read again
+        return counts
+
+    after_first, after_same, after_replaced = run(main)
+    assert after_first > 0
+    assert after_same == after_first
+    assert after_replaced > after_same
+
+
 def test_wheel_metadata_when_the_server_ignores_range(mock, wheel_file) -> None:
     data = wheel_file.read_bytes()
     mock(lambda r: httpx.Response(200, content=data))

@@ -1,5 +1,4 @@
-"""The finder's stored listings (what a warm run's prefetch walks while pages revalidate)
-and its one-answer-per-file metadata."""
+"""The finder's stored listings (what a warm run's prefetch walks while pages revalidate)."""
 
 from __future__ import annotations
 
@@ -67,23 +66,3 @@ def test_an_unchanged_page_gives_the_stored_listings_own_entries() -> None:
 
 async def _listing(finder: Finder, name: str):
     return await finder.listing(name)
-
-
-def test_a_file_listed_again_with_other_hashes_is_never_answered_from_the_first() -> None:
-    old = wheel("lib", "1.0", digest="1" * 64)
-    same = wheel("lib", "1.0", digest="1" * 64)  # another page parse of the same file
-    new = wheel("lib", "1.0", digest="2" * 64)  # replaced in place since
-    client = FakeClient({})
-    finder = _finder(client)
-
-    async def main() -> None:
-        first = finder.metadata(INDEX, old)
-        assert finder.metadata(INDEX, same) is first
-        other = finder.metadata(INDEX, new)
-        assert other is not first
-        assert asyncio.isfuture(other)
-        other.cancel()  # a real client's fetch: not for this test to make
-        await first
-
-    asyncio.run(main())
-    assert client.log == ["metadata lib-1.0-py3-none-any.whl"]

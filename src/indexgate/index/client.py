@@ -226,7 +226,10 @@ class IndexClient:
     # -- metadata ---------------------------------------------------------------
 
     def metadata(self, index: IndexConfig, file: DistFile) -> Awaitable[MetadataResult]:
-        return self._once(("metadata", file.url), lambda: self._metadata(index, file))
+        """Read once per run per file: by URL *and* hashes, because a stored page read for
+        speculation may list a URL whose file was since replaced in place."""
+        key = f"{file.url}#{_hash_key(file.hashes)}#{_hash_key(file.metadata_hashes)}"
+        return self._once(("metadata", key), lambda: self._metadata(index, file))
 
     async def _metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
         parsed = parse_filename(file.filename)
@@ -478,6 +481,10 @@ def _load_page(raw: bytes | None) -> _StoredPage | None:
         return _StoredPage(key, status, dist_files(rows))
     except (ValueError, TypeError):
         return None
+
+
+def _hash_key(hashes: dict[str, str] | None) -> str:
+    return ",".join(f"{algo}:{value}" for algo, value in sorted((hashes or {}).items()))
 
 
 def _digest(hashes: dict[str, str] | None) -> str | None:

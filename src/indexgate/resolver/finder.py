@@ -12,7 +12,7 @@ A package pinned under ``sources`` uses only its index; ``explicit`` indexes onl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from packaging.utils import NormalizedName
@@ -20,7 +20,7 @@ from packaging.version import Version
 
 from indexgate.config import IndexConfig, Settings
 from indexgate.errors import IndexUnreachable
-from indexgate.index.client import FetchError, IndexClient, MetadataResult, PageResult
+from indexgate.index.client import FetchError, IndexClient, PageResult
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.policy import PageAction, Strategy, auth_failure_advice, project_page_action
 from indexgate.redact import redact
@@ -53,11 +53,6 @@ class Finder:
         # stored ones (the same tuple) gives the same VersionEntry objects as the stored
         # listing: what was worked out for one holds for the other.
         self._grouped: dict[tuple[int, str], tuple[tuple[DistFile, ...], list[VersionEntry]]] = {}
-        # The first file whose metadata the shared client was asked for, by URL (its
-        # memo is keyed by URL); a file listed under that URL with other hashes (a stored
-        # page gone stale) is read by a client of its own: see ``metadata``.
-        self._read: dict[str, DistFile] = {}
-        self._other: IndexClient | None = None
 
     def eligible(self, name: NormalizedName) -> tuple[IndexConfig, ...]:
         pinned = self.settings.sources.get(name)
@@ -138,25 +133,6 @@ class Finder:
         if memo is None or memo[0] is not page.files:
             memo = self._grouped[key] = (page.files, _versions(page))
         return memo[1]
-
-    def metadata(self, index: IndexConfig, file: DistFile) -> Awaitable[MetadataResult]:
-        """The file's core metadata, read once per run.
-
-        The shared client remembers metadata by URL; a stored page read for speculation
-        may list a URL with other hashes than the index lists now (a file replaced in
-        place). The first file asked about keeps the shared client; a file with other
-        hashes under the same URL gets a client of its own, so no answer for one is ever
-        taken for the other.
-        """
-        first = self._read.setdefault(file.url, file)
-        if first is file or (
-            first.hashes == file.hashes and first.metadata_hashes == file.metadata_hashes
-        ):
-            return self.client.metadata(index, file)
-        if self._other is None:
-            c = self.client
-            self._other = IndexClient(c.http, c.indexes, allow_build=c.allow_build)
-        return self._other.metadata(index, file)
 
     async def _page(self, index: IndexConfig, name: NormalizedName) -> PageResult:
         """The project page; an unreachable index is reported with the package and index."""

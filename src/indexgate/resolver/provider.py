@@ -330,7 +330,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
     def _start(self, entry: VersionEntry) -> None:
         """Begin fetching what preparing the entry's first file needs."""
         f = entry.files[0]
-        self.bridge.submit(lambda: _metadata_and_probe(self.finder, entry.index, f))
+        self.bridge.submit(lambda: _metadata_and_probe(self.finder.client, entry.index, f))
 
     def _prepare(self, entry: VersionEntry) -> Candidate | None:
         key = (parse_filename(entry.files[0].filename).name, entry.version)  # type: ignore[union-attr]
@@ -339,7 +339,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         candidate = None
         for f in entry.files:  # one file under next-version, all suitable under next-distribution
             meta, probe = self.bridge.run(
-                lambda f=f: _metadata_and_probe(self.finder, entry.index, f)
+                lambda f=f: _metadata_and_probe(self.finder.client, entry.index, f)
             )
             block = meta.block or (probe.block if probe else None)
             if block is not None:
@@ -430,7 +430,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
             if f.metadata_url is not None:
                 _started(self.client.probe(entry.index, f))
             try:
-                meta = await self.finder.metadata(entry.index, f)
+                meta = await self.finder.client.metadata(entry.index, f)
             except Exception:  # the resolver will meet and report the same error
                 return
             if meta.from_cache and f.metadata_url is None:
@@ -444,16 +444,16 @@ class Provider(AbstractProvider):  # type: ignore[misc]
 
 
 async def _metadata_and_probe(
-    finder: Finder, index: IndexConfig, f: DistFile
+    client: IndexClient, index: IndexConfig, f: DistFile
 ) -> tuple[MetadataResult, ProbeResult | None]:
     """Metadata and, unless it was read from the file over the network this run, a probe
     of the file itself (a cached read proves nothing about today's quarantine)."""
     if f.metadata_url is None:
-        meta = await finder.metadata(index, f)
+        meta = await client.metadata(index, f)
         if not meta.from_cache:
             return meta, None
-        return meta, await finder.client.probe(index, f)
-    meta, probe = await asyncio.gather(finder.metadata(index, f), finder.client.probe(index, f))
+        return meta, await client.probe(index, f)
+    meta, probe = await asyncio.gather(client.metadata(index, f), client.probe(index, f))
     return meta, probe
 
 
