@@ -22,12 +22,11 @@ import asyncio
 import base64
 import logging
 import random
-import select
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 from indexgate import __version__
@@ -208,7 +207,6 @@ class HttpClient:
                     ),
                     trust_env=False,
                 )
-                _use_asyncio_streams(client)
             self._clients[origin] = client
             self._limits[origin] = asyncio.Semaphore(self._concurrency)
         return client
@@ -379,172 +377,6 @@ class HttpClient:
         return wire.RawResponse(
             raw.status_code, raw.reason_phrase, Headers(raw.headers.multi_items()), content
         )
-
-
-# -- httpcore on plain asyncio streams ------------------------------------------------------
-#
-# httpx's default network layer is anyio's: every read and write enters an anyio cancel
-# scope, and before each request the pool asks every idle connection whether its socket
-# is readable through anyio's typed attributes (a getpeername and a dict of lambdas per
-# connection per check). Profiled on the benchmark that was a third of indexgate's HTTP
-# CPU. httpcore lets the network backend be replaced; this one does the same on asyncio
-# streams, with the same exceptions. httpx, its pool, HTTP/1.1 and HTTP/2 are unchanged.
-
-
-def _use_asyncio_streams(client: httpx.AsyncClient) -> None:
-    """Give the client's connection pool the asyncio backend, where it has the usual
-    shape (a test's mock transport, or another httpx version, keeps its own)."""
-    import httpcore
-
-    pool = getattr(getattr(client, "_transport", None), "_pool", None)
-    if not isinstance(pool, httpcore.AsyncConnectionPool):
-        return
-    if hasattr(pool, "_network_backend") and not pool.connections:
-        pool._network_backend = _AsyncioBackend()  # type: ignore[assignment]
-
-
-class _AsyncioStream:
-    """httpcore's ``AsyncNetworkStream`` on an asyncio stream pair."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._socket = writer.get_extra_info("socket")
-        self._poller: select.poll | None = None
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        import httpcore
-
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._reader.read(max_bytes)
-        except TimeoutError:  # before OSError: TimeoutError is one
-            raise httpcore.ReadTimeout("timed out reading") from None
-        except OSError as exc:
-            raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        import httpcore
-
-        if not buffer:
-            return
-        try:
-            async with asyncio.timeout(timeout):
-                self._writer.write(buffer)
-                await self._writer.drain()
-        except TimeoutError:
-            raise httpcore.WriteTimeout("timed out writing") from None
-        except OSError as exc:
-            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
-
-    async def aclose(self) -> None:
-        # As anyio does: close, let the loop run once, then drop whatever is left (a TLS
-        # close_notify is not waited for).
-        transport = self._writer.transport
-        if not transport.is_closing():
-            transport.close()
-            await asyncio.sleep(0)
-        transport.abort()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> _AsyncioStream:
-        import httpcore
-
-        try:
-            async with asyncio.timeout(timeout):
-                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
-        except TimeoutError:
-            await self.aclose()
-            raise httpcore.ConnectTimeout("timed out in the TLS handshake") from None
-        except (OSError, EOFError) as exc:  # ssl.SSLError is an OSError
-            await self.aclose()
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        except BaseException:
-            await self.aclose()
-            raise
-        return self
-
-    def _readable(self) -> bool:
-        """Data or EOF waiting on the socket (httpcore's check, one poll object kept)."""
-        if self._poller is None:
-            fd = self._socket.fileno() if self._socket is not None else -1
-            if fd < 0:
-                return True
-            self._poller = select.poll()
-            self._poller.register(fd, select.POLLIN)
-        return bool(self._poller.poll(0))
-
-    def get_extra_info(self, info: str) -> object:
-        if info == "is_readable":
-            # Idle and readable means the server closed it (or sent junk): not reusable.
-            return self._reader.at_eof() or self._readable()
-        if info == "ssl_object":
-            return self._writer.get_extra_info("ssl_object")
-        if info == "client_addr":
-            return self._writer.get_extra_info("sockname")
-        if info == "server_addr":
-            return self._writer.get_extra_info("peername")
-        if info == "socket":
-            return self._socket
-        return None
-
-
-class _AsyncioBackend:
-    """httpcore's ``AsyncNetworkBackend`` on ``asyncio.open_connection``."""
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[tuple[Any, ...]] | None = None,
-    ) -> _AsyncioStream:
-        import httpcore
-
-        try:
-            async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
-                    host,
-                    port,
-                    local_addr=(local_address, 0) if local_address else None,
-                    happy_eyeballs_delay=0.25,  # as anyio.connect_tcp
-                )
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        stream = _AsyncioStream(reader, writer)
-        for option in socket_options or ():  # asyncio already sets TCP_NODELAY
-            stream._socket.setsockopt(*option)
-        return stream
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[tuple[Any, ...]] | None = None,
-    ) -> _AsyncioStream:
-        import httpcore
-
-        try:
-            async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_unix_connection(path)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"timed out connecting to {path}") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        stream = _AsyncioStream(reader, writer)
-        for option in socket_options or ():
-            stream._socket.setsockopt(*option)
-        return stream
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 def _file_response(method: str, url: str, headers: Mapping[str, str]) -> Response:
