@@ -34,8 +34,9 @@ from indexgate.errors import IndexgateError, IndexUnreachable, InputError
 from indexgate.index.firewall import vendor_label
 from indexgate.policy import fatal_warning
 from indexgate.redact import known_secrets, redact
+from indexgate.report.json_report import write_json
 from indexgate.report.model import Blocked, Problem, Report, TargetReport
-from indexgate.report.render import render_markdown, render_text, write_json
+from indexgate.report.render import render_markdown, render_text
 
 #: Every input the entrypoint reads; action.yml declares exactly these (a test checks).
 INPUTS: tuple[str, ...] = (

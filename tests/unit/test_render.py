@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from indexgate.report.json_report import to_json, write_json
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
 from indexgate.report.render import (
     _drift_markdown,
     _drift_text,
     render_markdown,
     render_text,
-    to_json,
-    write_json,
 )
 
 NEXUS_URL = "https://iq.example.com/ui/links/repositories/quarantinedComponent/abc"

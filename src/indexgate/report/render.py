@@ -1,9 +1,8 @@
-"""Render a :class:`Report` as JSON, terminal text and the GitHub job summary (Markdown).
+"""Render a :class:`Report` as terminal text and the GitHub job summary (Markdown).
 
-The JSON lives in :mod:`indexgate.report.json_report` (re-exported here), so a run that
-only writes JSON does not import the text and Markdown renderers. Every renderer reads
-the same model, so the three outputs can never disagree. Text that
-comes from outside (firewall reasons, error messages, file names) is escaped or flattened
+The JSON is :mod:`indexgate.report.json_report`'s, so a run that only writes JSON does not
+import these renderers. Every renderer reads the same model, so the outputs can never
+disagree. Text that comes from outside (firewall reasons, error messages, file names) is escaped or flattened
 here, because a hostile or merely odd index must not be able to break a table, inject HTML
 into the job summary or send escape sequences to a terminal.
 """
@@ -17,10 +16,9 @@ from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
 from indexgate.index.firewall import vendor_label
-from indexgate.report.json_report import to_json, write_json
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
 
-__all__ = ["render_markdown", "render_text", "to_json", "write_json"]
+__all__ = ["render_markdown", "render_text"]
 
 _T = TypeVar("_T")
 
