@@ -2,9 +2,9 @@
 
 The JSON is :mod:`indexgate.report.json_report`'s, so a run that only writes JSON does not
 import these renderers. Every renderer reads the same model, so the outputs can never
-disagree. Text that comes from outside (firewall reasons, error messages, file names) is escaped or flattened
-here, because a hostile or merely odd index must not be able to break a table, inject HTML
-into the job summary or send escape sequences to a terminal.
+disagree. Text that comes from outside (firewall reasons, error messages, file names) is
+escaped or flattened here, because a hostile or merely odd index must not be able to break
+a table, inject HTML into the job summary or send escape sequences to a terminal.
 """
 
 from __future__ import annotations
