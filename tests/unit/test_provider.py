@@ -28,7 +28,7 @@ def _req(text: str) -> Req:
 def _provider(client: FakeClient, bridge: Bridge, reqs: Sequence[str], cls=Provider) -> Provider:
     settings = Settings(indexes=client.indexes)
     direct = [_req(r) for r in reqs]
-    return cls(settings, TARGET, bridge, client, Finder(settings, client), direct, {})
+    return cls(settings, TARGET, bridge, Finder(settings, client), direct, {})
 
 
 def _resolve(

@@ -60,7 +60,6 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         settings: Settings,
         target: Target,
         bridge: Bridge,
-        client: IndexClient,
         finder: Finder,
         direct: Sequence[Req],
         constraints: Mapping[NormalizedName, list[Req]],
@@ -68,8 +67,8 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         self.settings = settings
         self.target = target
         self.bridge = bridge
-        self.client = client
         self.finder = finder
+        self.client = finder.client  # the finder's: one memo of every fetch
         self.constraints = constraints
         self.notes = Notes()
         self.direct = list(direct)
@@ -330,7 +329,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
     def _start(self, entry: VersionEntry) -> None:
         """Begin fetching what preparing the entry's first file needs."""
         f = entry.files[0]
-        self.bridge.submit(lambda: _metadata_and_probe(self.finder.client, entry.index, f))
+        self.bridge.submit(lambda: _metadata_and_probe(self.client, entry.index, f))
 
     def _prepare(self, entry: VersionEntry) -> Candidate | None:
         key = (parse_filename(entry.files[0].filename).name, entry.version)  # type: ignore[union-attr]
@@ -339,7 +338,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         candidate = None
         for f in entry.files:  # one file under next-version, all suitable under next-distribution
             meta, probe = self.bridge.run(
-                lambda f=f: _metadata_and_probe(self.finder.client, entry.index, f)
+                lambda f=f: _metadata_and_probe(self.client, entry.index, f)
             )
             block = meta.block or (probe.block if probe else None)
             if block is not None:
@@ -430,7 +429,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
             if f.metadata_url is not None:
                 _started(self.client.probe(entry.index, f))
             try:
-                meta = await self.finder.client.metadata(entry.index, f)
+                meta = await self.client.metadata(entry.index, f)
             except Exception:  # the resolver will meet and report the same error
                 return
             if meta.from_cache and f.metadata_url is None:

@@ -96,7 +96,6 @@ def start_target(session: Session, sources: SourceSet, target: Target) -> Provid
         session.settings,
         target,
         session.bridge,
-        session.client,
         session.finder,
         direct,
         constraints,
