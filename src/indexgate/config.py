@@ -50,6 +50,15 @@ class IndexConfig:
     ignore_error_codes: frozenset[int] = frozenset()
     quarantine_codes: frozenset[int] = DEFAULT_QUARANTINE_CODES
     origin: str = "command line"
+    # Networks: a CA bundle for this index only, and a PEM certificate+key for mutual TLS.
+    cert: str | None = None
+    client_cert: str | None = None
+    # Index realities: a project known to exist here (the auth check), the index whose page
+    # this one filters (drift's hidden versions), and where short-lived tokens come from.
+    auth_check: str | None = None
+    upstream: str | None = None
+    keyring_provider: str | None = None
+    password_command: str | None = field(default=None, repr=False)
 
     @property
     def auth(self) -> tuple[str, str] | None:
@@ -74,6 +83,9 @@ class Settings:
     concurrency: int = DEFAULT_CONCURRENCY
     cache_dir: Path | None = None
     max_probes_per_package: int = 20
+    cert: str | None = None  # CA bundle for every index without its own `cert:`
+    timeout: float = 60.0  # total deadline of one request, seconds
+    max_time: float = 600.0  # deadline of the whole run, seconds
 
     def index(self, name: str) -> IndexConfig:
         return next(i for i in self.indexes if i.name == name)

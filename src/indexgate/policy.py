@@ -106,6 +106,8 @@ FAIL_ON: dict[str, frozenset[str]] = {
     "yanked": frozenset({"yanked-pin"}),
     "shadowed": frozenset({"shadowed-name"}),
     "stuck": frozenset({"stuck"}),
+    "pending": frozenset(),  # a blocked[] entry whose state is pending (a scan in progress)
+    "not-from-index": frozenset({"not-from-index"}),
 }
 
 

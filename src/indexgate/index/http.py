@@ -107,7 +107,7 @@ class HttpClient:
         ssl_context: ssl.SSLContext | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """``ssl_context`` replaces the default TLS context (certifi's CAs, as httpx's);
+        """``ssl_context`` replaces the default TLS context (the system trust store);
         ``transport`` sends every http(s) request through httpx with that transport
         (tests: ``httpx.MockTransport``) instead of the network."""
         self._concurrency = max(1, concurrency)
@@ -146,13 +146,12 @@ class HttpClient:
         return basic
 
     def _ssl_context(self) -> ssl.SSLContext:
-        """The TLS context of every https origin: certifi's CAs and no environment, as
-        ``httpx.create_ssl_context(trust_env=False)`` gave; ALPN offers h2 and http/1.1."""
+        """The TLS context of every https origin: the system trust store (OpenSSL's default
+        paths, so ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` work, as pip with truststore on
+        Linux); ALPN offers h2 and http/1.1."""
         if not self._ssl_ready:
             if self._ssl is None:
-                import certifi
-
-                self._ssl = ssl.create_default_context(cafile=certifi.where())
+                self._ssl = ssl.create_default_context()
             self._ssl.set_alpn_protocols(["h2", "http/1.1"])
             self._ssl_ready = True
         return self._ssl  # type: ignore[return-value]
