@@ -640,8 +640,8 @@ def _check_config(doc: _Doc) -> None:
             allowed = ", ".join(m.value for m in kind)
             shown = repr(value) if isinstance(value, str) else _kind(value)
             raise doc.error(f"{key} must be one of {allowed}, not {shown}", cfg, key)
-    for key in ("python-versions", "platforms", "fail-on"):
-        _cfg_strings(doc, key)  # types only; the values are checked where they are used
+    for key in ("python-versions", "platforms"):
+        _cfg_strings(doc, key)  # types only: load_settings checks the values, with their lines
     for value, line in _cfg_strings(doc, "fail-on"):
         if value not in FAIL_ON:
             close = difflib.get_close_matches(value, FAIL_ON, n=1)
