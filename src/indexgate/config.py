@@ -9,7 +9,6 @@ on the command line, then the config file, requirements-file options, ``UV_INDEX
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import os
@@ -603,11 +602,17 @@ def config_from_yaml_text(
     return data
 
 
+def _closest(word: str, known: Collection[str]) -> str:
+    """``; did you mean 'password'?`` for a misspelt word, else nothing."""
+    import difflib  # only on this error path: start-up time counts on every CI run
+
+    close = difflib.get_close_matches(word.replace("_", "-").lower(), known, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def _unknown_key(key: Any, known: Collection[str]) -> str:
     """``unknown key 'passwd'; did you mean 'password'? (known: ...)``"""
-    close = difflib.get_close_matches(str(key).replace("_", "-").lower(), known, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"unknown key {key!r}{hint} (known: {', '.join(sorted(known))})"
+    return f"unknown key {key!r}{_closest(str(key), known)} (known: {', '.join(sorted(known))})"
 
 
 def _kind(value: Any) -> str:
@@ -644,10 +649,9 @@ def _check_config(doc: _Doc) -> None:
         _cfg_strings(doc, key)  # types only: load_settings checks the values, with their lines
     for value, line in _cfg_strings(doc, "fail-on"):
         if value not in FAIL_ON:
-            close = difflib.get_close_matches(value, FAIL_ON, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
             raise InputError(
-                f"fail-on: unknown value {value!r}{hint} (known: {', '.join(sorted(FAIL_ON))})",
+                f"fail-on: unknown value {value!r}{_closest(value, FAIL_ON)} "
+                f"(known: {', '.join(sorted(FAIL_ON))})",
                 file=doc.path,
                 line=line,
             )
@@ -727,9 +731,9 @@ def _check_indexes(entries: list[Any], doc: _Doc) -> None:
     names: dict[str, int | None] = {}
     for i, raw in enumerate(entries):
         _check_index(raw, i, doc, doc.lines.at(entries, i))
-        name = raw.get("name")
-        if name is None:
+        if raw.get("name") is None:
             continue
+        name = raw["name"].strip()  # as _config_entry keeps it
         line = doc.lines.at(raw, "name")
         if name in names:
             raise doc.error(
