@@ -209,8 +209,12 @@ def test_pass_names_every_blocked_artifact(indexes: DemoIndexes, workspace: Path
     assert run.summary.startswith("## ✅ indexgate check: PASS")
     rows = blocked_rows(run.summary)
     for name, version, file, firewall in BLOCKED:
-        (row,) = [r for r in rows if f"| {name} | {version} |" in r]
+        label = "urllib3 via acme-web" if name == "urllib3" else name  # the transitive path
+        (row,) = [r for r in rows if f"| {label} | {version} |" in r]
         assert file in row and firewall in row and "| private |" in row
+    # The Curation policy is named once: by its reason, not again by the policy line.
+    (curation,) = [r for r in rows if "JFrog Curation" in r]
+    assert curation.count("block-new-releases") == 1
     assert "[details](https://iq.example.com/" in run.summary
     assert "<details>" in run.summary
     # A warning on the requirement line that brought in each blocked package.
@@ -336,8 +340,15 @@ def test_indexes_input_targets_fail_on_and_report_path(
     assert [t["python"] for t in report["targets"]] == ["3.11", "3.12"]
     # fail-on: blocked makes each blocked artifact an error, on the nested file's lines.
     errors = {a.props["title"]: a for a in run.commands("error")}
-    note = errors["indexgate: acme-core 1.2.0 blocked"]
+    note = errors["indexgate: acme-core 1.2.0 blocked (fail-on: blocked)"]
     assert (note.props["file"], note.props["line"]) == ("requirements/prod.txt", "2")
+    assert "This fails the gate: `fail-on: blocked`" in note.message
+    urllib3 = errors["indexgate: urllib3 2.6.0 blocked (fail-on: blocked)"]
+    assert "urllib3 2.6.0 (via acme-web)" in urllib3.message
+    # The summary names the rule and the artifacts it failed on.
+    failed_by = run.summary.split("### Failed by `fail-on`", 1)[1].split("###", 1)[0]
+    assert "`fail-on: blocked` (3 findings)" in failed_by
+    assert "urllib3 via acme-web 2.6.0" in failed_by and "acme-core 1.2.0" in failed_by
     assert not run.commands("warning")
     assert_no_secret(run, indexes.token)
 

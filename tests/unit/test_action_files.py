@@ -1,8 +1,9 @@
 """The files that ship the Action: action.yml, Dockerfile, the lock, README, the workflows.
 
-Docker cannot run here, so the image is checked by construction: every COPY source exists
-and survives .dockerignore, the lock pins everything the ``action`` extra pulls, and the
-entrypoint is the module the tests run.
+The image is checked by construction here (scripts/container-smoke builds and runs it for
+real): every COPY source exists and survives .dockerignore, the lock pins everything the
+``action`` extra pulls, the base is pinned by digest, and the entrypoint, run exactly as the
+Dockerfile spells it, imports nothing from the workspace.
 """
 
 from __future__ import annotations
@@ -103,19 +104,53 @@ def _dockerignore_excludes(rel: str) -> bool:
     return excluded
 
 
+def _stages() -> list[list[tuple[str, str]]]:
+    """The instructions of each build stage (the ARGs before the first FROM are stage 0)."""
+    stages: list[list[tuple[str, str]]] = [[]]
+    for keyword, rest in _instructions():
+        if keyword == "FROM":
+            stages.append([])
+        stages[-1].append((keyword, rest))
+    return stages
+
+
+def _base_image() -> str:
+    """The FROM line Dependabot keeps current: the one that names a real image."""
+    froms = [rest.split()[0] for k, rest in _instructions() if k == "FROM"]
+    return next(f for f in froms if not f.startswith("$"))
+
+
+def entrypoint() -> list[str]:
+    (entry,) = [json.loads(v) for k, v in _stages()[-1] if k == "ENTRYPOINT"]
+    return entry
+
+
 def test_dockerfile_is_buildable_by_construction() -> None:
-    steps = _instructions()
-    keywords = [k for k, _ in steps]
-    assert keywords[0] == "FROM"
-    image = steps[0][1]
-    assert re.fullmatch(r"python:3\.\d+\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", image), image
+    stages = _stages()
+    preamble, pinned, *builds = stages
+    # ARG BASE_IMAGE=python-base, then the digest-pinned base named python-base: every other
+    # stage starts FROM ${BASE_IMAGE}, so a mirror or a stand-in replaces it with one flag.
+    assert ("ARG", "BASE_IMAGE=python-base") in preamble
+    image, _as, name = pinned[0][1].split()
+    assert name == "python-base" and pinned == [("FROM", pinned[0][1])]
+    assert re.fullmatch(r"python:3\.\d+\.\d+-slim-[a-z]+@sha256:[0-9a-f]{64}", image), image
+    assert builds and all(b[0][1].split()[0] == "${BASE_IMAGE}" for b in builds)
+    final = builds[-1]
+    keywords = [k for k, _ in final]
+    # The runner sets the working directory and runs as root; the final stage sets neither.
     assert "USER" not in keywords and "WORKDIR" not in keywords
-    assert any(k == "ENV" and "PYTHONUNBUFFERED=1" in v for k, v in steps)
-    entry = [v for k, v in steps if k == "ENTRYPOINT"]
-    assert len(entry) == 1 and json.loads(entry[0]) == ["python", "-m", "indexgate.action"]
+    # Only the virtualenv goes into the runtime image: no build tools, no source tree.
+    assert [v for k, v in final if k == "COPY"] == ["--from=build /opt/indexgate /opt/indexgate"]
+    assert "RUN" not in keywords
+    build_run = " ".join(v for k, v in builds[0] if k == "RUN")
+    assert "--require-hashes" in build_run and "uninstall --yes setuptools pip" in build_run
+    assert "--mount=type=secret,id=extra-ca" in build_run  # the corporate CA, never a layer
+    entry = entrypoint()
+    assert entry[0] == "/opt/indexgate/bin/python" and "-I" in entry
+    assert entry[-2:] == ["-m", "indexgate.action"]
     copied = []
-    for keyword, rest in steps:
-        if keyword == "COPY":
+    for keyword, rest in (i for stage in builds for i in stage):
+        if keyword == "COPY" and not rest.startswith("--from="):
             *sources, _dest = rest.split()
             assert not any(s.startswith("--") for s in sources), rest
             copied += sources
@@ -130,6 +165,56 @@ def test_dockerfile_is_buildable_by_construction() -> None:
             assert ROOT / "src" / "indexgate" / "action.py" in kept
     assert _dockerignore_excludes("src/indexgate/__pycache__/cli.cpython-312.pyc")
     assert _dockerignore_excludes(".git/config") and _dockerignore_excludes("tests/conftest.py")
+
+
+def _plant(folder: Path) -> None:
+    """Modules that take the gate over if imported: each leaves a HIJACKED file behind."""
+    marker = folder / "HIJACKED"
+    code = f"import pathlib\npathlib.Path({str(marker)!r}).write_text(__name__)\n"
+    code += "print('::notice::hijacked')\nraise SystemExit(0)\n"
+    (folder / "indexgate").mkdir(parents=True)
+    for module in ("yaml.py", "httpx.py", "indexgate/__init__.py", "indexgate/action.py"):
+        (folder / module).write_text(code)
+
+
+def _run_entrypoint(argv: list[str], workspace: Path, extra_path: Path) -> int:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(workspace.parent),
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_OUTPUT": str(workspace.parent / "output"),
+        "GITHUB_STEP_SUMMARY": str(workspace.parent / "summary"),
+        "PYTHONPATH": f"{workspace}{os.pathsep}{extra_path}",  # as a workflow's env: may set
+        "INPUT_COMMAND": "check",
+        "INPUT_REPORT-PATH": "indexgate-report.json",
+        "INPUT_SOURCES": "requirements.txt",
+        "INDEXGATE_NO_CACHE": "1",
+    }
+    proc = subprocess.run(argv, cwd=workspace, env=env, capture_output=True, timeout=120)
+    return proc.returncode
+
+
+def test_the_entrypoint_imports_nothing_from_the_workspace_or_pythonpath(tmp_path: Path) -> None:
+    """The repository under test is the working directory, with the index credentials in the
+    environment: a yaml.py, httpx.py or indexgate/ of its own must not be imported. Run the
+    entrypoint exactly as the Dockerfile spells it, with this interpreter in its place."""
+    workspace, elsewhere = tmp_path / "workspace", tmp_path / "pythonpath"
+    workspace.mkdir()
+    elsewhere.mkdir()
+    (workspace / "requirements.txt").write_text("six\n")  # no index configured: exit 2
+    _plant(workspace)
+    _plant(elsewhere)
+    entry = entrypoint()
+    assert Path(entry[0]).name.startswith("python")
+    code = _run_entrypoint([sys.executable, *entry[1:]], workspace, elsewhere)
+    assert not (workspace / "HIJACKED").exists() and not (elsewhere / "HIJACKED").exists()
+    assert code in (1, 2), code  # the real gate ran and said what is missing
+    assert (workspace / "indexgate-report.json").is_file()
+
+    # The same run without the Dockerfile's flags is taken over: the test can fail.
+    code = _run_entrypoint([sys.executable, "-m", "indexgate.action"], workspace, elsewhere)
+    assert (workspace / "HIJACKED").read_text() == "indexgate"
+    assert code == 0
 
 
 def _lock() -> dict[str, tuple[Version, str]]:
@@ -159,7 +244,7 @@ def test_lock_pins_every_dependency_of_the_image_with_hashes() -> None:
         assert spec.specifier.contains(pins[name][0], prereleases=True), (spec, pins[name][0])
     assert "h2" in pins  # httpx[http2]
     header = (ROOT / "requirements" / "action.lock").read_text()
-    image_python = re.match(r"python:(3\.\d+)", _instructions()[0][1])
+    image_python = re.match(r"python:(3\.\d+)", _base_image())
     assert image_python and f"--python-version {image_python[1]}" in header
 
 
