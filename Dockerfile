@@ -25,14 +25,18 @@ COPY requirements/action.lock /build/requirements/action.lock
 COPY pyproject.toml README.md /build/src/
 COPY src /build/src/src
 
-# Extra CA certificates for pip (a TLS-inspecting proxy): give a PEM bundle as the build
-# secret "extra-ca", e.g. `docker build --secret id=extra-ca,src=corp-ca.pem .`; it is added
-# to the base image's CA bundle for this step only and never stored in a layer.
+# Corporate builds, both optional build secrets, used by this step only and stored in no
+# layer (a build argument would be kept in the image's history):
+#   extra-ca:  a PEM bundle of extra CA certificates for pip (a TLS-inspecting proxy),
+#              added to the base image's CA bundle: --secret id=extra-ca,src=corp-ca.pem
+#   pip-conf:  a pip.conf, e.g. an index mirror with its credentials:
+#              --secret id=pip-conf,src=pip.conf
 #
 # Every dependency is hash-checked from the lock; indexgate's wheel is built with the
 # locked setuptools (no build isolation: nothing unpinned is fetched). Then setuptools and
 # pip are removed from the virtualenv: the runtime image carries no build tools.
 RUN --mount=type=secret,id=extra-ca,required=false \
+    --mount=type=secret,id=pip-conf,target=/etc/pip.conf,required=false \
     set -eu; \
     if [ -s /run/secrets/extra-ca ]; then \
         cat /etc/ssl/certs/ca-certificates.crt /run/secrets/extra-ca > /build/ca.pem; \

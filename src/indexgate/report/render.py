@@ -56,12 +56,28 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def checked_pins(report: Report) -> str | None:
+    """What a drift run checked: ``4 pins``, ``3 pins and 1 requirement``; None if no drift.
+
+    A drift run counts what it was given to check, not what resolved: with a refused
+    password nothing resolves, and "0 packages" would hide that every pin was looked at.
+    """
+    entries = [e for t in report.targets for e in t.drift or []]
+    if not any(t.drift is not None for t in report.targets):
+        return None
+    pins = {(e["name"], e["pinned"]) for e in entries if e.get("pinned")}
+    loose = {(e["name"], e.get("requirement")) for e in entries if not e.get("pinned")}
+    text = _plural(len(pins), "pin")
+    return f"{text} and {_plural(len(loose), 'requirement')}" if loose else text
+
+
 def _counts(report: Report) -> str:
     packages = {r.name for t in report.targets for r in t.resolution}
     errors = sum(len(t.errors) for t in report.targets)
+    checked = checked_pins(report)
     parts = [
         _plural(len(report.targets), "target"),
-        _plural(len(packages), "package"),
+        f"{checked} checked" if checked is not None else _plural(len(packages), "package"),
         f"{report.blocked_count} blocked",
     ]
     if errors:
