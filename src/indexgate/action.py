@@ -29,7 +29,12 @@ from actions_toolkit import core
 from actions_toolkit.command import issue_command
 
 from indexgate import cli
-from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text, read_config_file
+from indexgate.config import (
+    DEFAULT_CONFIG_PATHS,
+    config_from_yaml_text,
+    expand_vars,
+    read_config_file,
+)
 from indexgate.errors import IndexgateError, IndexUnreachable, InputError
 from indexgate.index.firewall import vendor_label
 from indexgate.policy import FAIL_ON, fatal_warning
@@ -74,7 +79,6 @@ _PASSWORD_LINE = re.compile(
     r"""^[\s-]*["']?password["']?\s*:\s*(?P<value>\S.*?)(?:\s+#.*)?\s*$""", re.M
 )
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SPLIT = re.compile(r"[\s,]+")
 
 
@@ -161,7 +165,9 @@ def first_run_note(inputs: Mapping[str, str], workspace: Path) -> str | None:
     )
 
 
-def merged_config(inputs: Mapping[str, str], workspace: Path, tmp: Path) -> str | None:
+def merged_config(
+    inputs: Mapping[str, str], workspace: Path, tmp: Path, env: Mapping[str, str] | None = None
+) -> str | None:
     """The config path for the CLI; with an ``indexes`` input, a temporary merged copy.
 
     The input's indexes come first (highest priority) and replace same-named indexes of the
@@ -170,7 +176,9 @@ def merged_config(inputs: Mapping[str, str], workspace: Path, tmp: Path) -> str 
     config = inputs["config"].strip() or None
     if not inputs["indexes"].strip():
         return config
-    entries = config_from_yaml_text(inputs["indexes"], "input `indexes`")
+    # With the environment, an unset ${VAR} is reported at its line of the input, not of
+    # the temporary merged file.
+    entries = config_from_yaml_text(inputs["indexes"], "input `indexes`", env=env)
     base_path = config or next((p for p in DEFAULT_CONFIG_PATHS if (workspace / p).is_file()), None)
     base: dict[str, Any] = {}
     if base_path:
@@ -195,7 +203,8 @@ def _read_yaml_mapping(path: Path, label: str) -> dict[str, Any]:
 
 
 def _expand(value: str, env: Mapping[str, str]) -> str:
-    return _VAR.sub(lambda m: env.get(m.group(1), ""), value)
+    """The config's own ``${VAR}`` rules, never raising: masking runs before any check."""
+    return expand_vars(value, env, strict=False)
 
 
 def _url_secrets(url: str) -> set[str]:
@@ -312,7 +321,7 @@ def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) 
     with tempfile.TemporaryDirectory(prefix="indexgate-action-") as tmp:
         config: str | None = None
         try:
-            config = merged_config(inputs, workspace, Path(tmp))
+            config = merged_config(inputs, workspace, Path(tmp), env)
             argv = build_argv(inputs, workspace / report_rel, config, workspace)
             outcome = cli.run(cli.build_parser().parse_args(argv), cwd=workspace, env=env)
             assert outcome.report is not None
