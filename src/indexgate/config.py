@@ -21,6 +21,13 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import InputError
 from indexgate.index.http import DEFAULT_CONCURRENCY
+from indexgate.index.network import (
+    Network,
+    Proxies,
+    check_ca_bundle,
+    check_client_cert,
+    global_cert,
+)
 from indexgate.policy import (
     DEFAULT_QUARANTINE_CODES,
     FAIL_ON,
@@ -86,6 +93,7 @@ class Settings:
     cert: str | None = None  # CA bundle for every index without its own `cert:`
     timeout: float = 60.0  # total deadline of one request, seconds
     max_time: float = 600.0  # deadline of the whole run, seconds
+    network: Network = field(default_factory=Network)  # the CA bundle above, and proxies
 
     def index(self, name: str) -> IndexConfig:
         return next(i for i in self.indexes if i.name == name)
@@ -119,6 +127,7 @@ class CliOptions:
     cache_dir: str | None = None
     max_probes_per_package: int | None = None
     no_cache: bool = False
+    cert: str | None = None  # --cert
 
 
 @dataclass
@@ -135,6 +144,10 @@ class _Entry:
     password: str | None = None
     ignore_error_codes: frozenset[int] | None = None
     quarantine_codes: frozenset[int] | None = None
+    cert: str | None = None  # as written (relative paths: to the working directory)
+    client_cert: str | None = None
+    cert_line: int | None = None
+    client_cert_line: int | None = None
 
 
 def load_settings(
@@ -260,6 +273,7 @@ def load_settings(
             f"unknown --fail-on value(s) {', '.join(sorted(unknown))}; "
             f"known: {', '.join(sorted(FAIL_ON))}"
         )
+    network = _network(cli, cfg, env, cwd, config_path, indexes)
     cache_dir = None
     if not (cli.no_cache or env.get("INDEXGATE_NO_CACHE")):
         cache_dir = cli.cache_dir or env.get("INDEXGATE_CACHE_DIR") or _default_cache_dir(env)
@@ -278,7 +292,64 @@ def load_settings(
         concurrency=cli.concurrency or int(cfg.get("concurrency", DEFAULT_CONCURRENCY)),
         cache_dir=Path(cache_dir) if cache_dir else None,
         max_probes_per_package=cli.max_probes_per_package or 20,
+        cert=network.cert,
+        network=network,
     )
+
+
+def _network(
+    cli: CliOptions,
+    cfg: Mapping[str, Any],
+    env: Mapping[str, str],
+    cwd: Path,
+    config_path: str | None,
+    indexes: Sequence[IndexConfig],
+) -> Network:
+    """The run's CA bundle (``--cert`` > ``cert:`` > INDEXGATE_CERT > PIP_CERT >
+    REQUESTS_CA_BUNDLE > the system store) and its proxies; a path that is not a usable
+    bundle is exit 2, naming where it was given."""
+    configured = cfg.get("cert")
+    if configured is not None and not isinstance(configured, str):
+        raise InputError("`cert` must be a path", file=config_path, line=_key_line(cfg, "cert"))
+    cert, origin = global_cert(cli.cert, _expand(configured, env, config_path or ""), env)
+    if cert is not None:
+        cert = str(cwd / cert)
+        problem = check_ca_bundle(cert)
+        if problem is not None:
+            if origin == "the config's cert:":
+                raise InputError(f"cert: {problem}", file=config_path, line=_key_line(cfg, "cert"))
+            raise InputError(f"{origin}: {problem}")
+    elif any(i.url.startswith("https:") for i in indexes):
+        for var in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+            value = env.get(var, "")
+            if value and not Path(value).exists():
+                raise InputError(
+                    f"{var}={value}: no such {'file' if var.endswith('FILE') else 'folder'}; "
+                    "point it at your CA bundle or unset it to use the system trust store"
+                )
+    return Network(cert, origin, Proxies.from_env(env))
+
+
+def _key_line(cfg: Mapping[str, Any], key: str) -> int | None:
+    """The line of a top-level ``key:`` in the config text."""
+    for n, line in enumerate(str(cfg.get("__text__", "")).splitlines(), 1):
+        if line.startswith(f"{key}:"):
+            return n
+    return None
+
+
+def _tls_file(
+    value: str | None, key: str, line: int | None, cwd: Path, config_path: str | None
+) -> str | None:
+    """An index's ``cert:`` / ``client-cert:`` as an absolute path, checked (exit 2 if bad)."""
+    if value is None:
+        return None
+    path = str(cwd / value)
+    check = check_ca_bundle if key == "cert" else check_client_cert
+    problem = check(path)
+    if problem is not None:
+        raise InputError(f"{key}: {problem}", file=config_path, line=line)
+    return path
 
 
 def _default_cache_dir(env: Mapping[str, str]) -> str | None:
@@ -319,6 +390,7 @@ def _read_config(path: str | None, cwd: Path) -> tuple[str | None, dict[str, Any
         "fail-on",
         "pre",
         "concurrency",
+        "cert",
     }
     for key in data:
         if key not in known:
@@ -402,6 +474,8 @@ _ENTRY_KEYS = {
     "explicit",
     "format",
     "default",
+    "cert",
+    "client-cert",
 }
 
 
@@ -438,7 +512,24 @@ def _config_entry(raw: Any, i: int, path: str, env: Mapping[str, str], text: str
         password=_expand(raw.get("password"), env, path),
         ignore_error_codes=_codes(raw, "ignore-error-codes", i, path, line),
         quarantine_codes=_codes(raw, "quarantine-codes", i, path, line),
+        **_tls_keys(raw, i, path, env, text, line),
     )
+
+
+def _tls_keys(
+    raw: Mapping[str, Any], i: int, path: str, env: Mapping[str, str], text: str, line: int | None
+) -> dict[str, Any]:
+    """An index's ``cert:`` and ``client-cert:`` as written, with the line of each."""
+    out: dict[str, Any] = {}
+    for key, attr in (("cert", "cert"), ("client-cert", "client_cert")):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"indexes[{i}].{key} must be a file path", file=path, line=line)
+        out[attr] = _expand(value, env, path)
+        out[f"{attr}_line"] = (_line_of(text, f"{key}: {value}") if text else None) or line
+    return out
 
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -532,6 +623,10 @@ def _finish(
                 ignore_error_codes=ignore,
                 quarantine_codes=quarantine,
                 origin=e.origin,
+                cert=_tls_file(e.cert, "cert", e.cert_line, cwd, config_path),
+                client_cert=_tls_file(
+                    e.client_cert, "client-cert", e.client_cert_line, cwd, config_path
+                ),
             )
         )
     # The default index is always last.
