@@ -497,6 +497,7 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[None] | None = None
         self.last_read = 0.0
         self.error: TransportError | None = None
+        self.refusal: TLSError | None = None  # a TLS alert that ended the session while idle
         self._timer: asyncio.TimerHandle | None = None
 
     # asyncio.Protocol
@@ -532,7 +533,7 @@ class _Connection(asyncio.Protocol):
     async def exchange(self, head: bytes, parser: ResponseParser, timeout: float) -> None:
         """Send ``head``; return when ``parser`` holds the whole answer."""
         if self.dead or self.transport is None:  # closed by the server since we got it
-            raise ReadError("connection closed before the request was sent")
+            raise self.refusal or ReadError("connection closed before the request was sent")
         self.parser = parser
         self.error = None
         self.waiter = waiter = self.loop.create_future()
@@ -563,6 +564,9 @@ class _Connection(asyncio.Protocol):
     def _end_of_stream(self, exc: Exception | None) -> None:
         parser = self.parser
         if parser is None or parser.done:
+            if isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
+                reason = str(exc.reason)
+                self.refusal = TLSError(f"the server ended the TLS session: {reason}", reason)
             return
         try:
             done = parser.feed_eof()
@@ -704,8 +708,10 @@ class Pool:
                     conn = await self._connect()
                     parser = ResponseParser(method, self._max_body)
                     await conn.exchange(head, parser, self._read_timeout)
-            except BaseException:  # failed or cancelled mid-exchange: unusable
+            except BaseException as exc:  # failed or cancelled mid-exchange: unusable
                 self._drop(conn)
+                if isinstance(exc, Unrecoverable):  # a TLS 1.3 alert after the handshake
+                    self.refused = exc
                 raise
             if parser.keep_alive and not conn.dead:
                 self._idle.append(conn)
@@ -732,10 +738,12 @@ class Pool:
     async def _connect(self) -> _Connection:
         """A new connection; over TLS the first one is opened alone, so that a server that
         picks HTTP/2 costs one handshake, not one per request waiting."""
+        if self.refused is not None:
+            raise self.refused
         if self._ssl_context is None or self._settled:
             return await self._open_connection()
         async with self._first:
-            if self.refused is not None:  # the others waiting need not shake hands to learn it
+            if self.refused is not None:  # those waiting need not shake hands to learn it
                 raise self.refused
             if self.http2:
                 raise Http2Selected(f"{self.host}:{self.port}")
@@ -777,6 +785,14 @@ class Pool:
                 self.refused = error
             raise error from exc
         if context is not None and conn.transport is not None:
+            # TLS 1.3: a server refusing the client certificate says so right after the
+            # handshake; let that alert in before a request is written into a closed
+            # session (a reset then hides the reason).
+            await asyncio.sleep(0)
+            if conn.refusal is not None:
+                conn.abort()
+                self.refused = conn.refusal
+                raise conn.refusal
             ssl_object = conn.transport.get_extra_info("ssl_object")
             if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
                 conn.abort()
