@@ -275,8 +275,7 @@ def test_a_client_cert_without_its_key_is_exit_2(
 ) -> None:
     client = ca.issue("no-key", client=True)
     config = (
-        f"indexes:\n  - name: internal\n    url: {mtls_index.url}\n"
-        f"    client-cert: {client.cert}\n"
+        f"indexes:\n  - name: internal\n    url: {mtls_index.url}\n    client-cert: {client.cert}\n"
     )
     run = cli.run(config=config, requirements="acme-app\n")
     assert run.code == 2, run.everything()
