@@ -240,7 +240,8 @@ class H2Front:
 
     def _ask_backend(self, path: str, headers: dict[str, str]) -> tuple[int, list, bytes]:
         wanted = {k: v for k, v in headers.items() if k in ("accept", "range", "authorization")}
-        request = urllib.request.Request(self.backend + path, headers=wanted)
+        method = headers[":method"]
+        request = urllib.request.Request(self.backend + path, headers=wanted, method=method)
         try:
             with urllib.request.urlopen(request, timeout=10) as answer:
                 return answer.status, list(answer.headers.items()), answer.read()
@@ -271,8 +272,12 @@ class H2Front:
                         path = headers[":path"]
                         front.paths.append(path)
                         status, answer_headers, body = front._ask_backend(path, headers)
-                        out = [(":status", str(status)), ("content-length", str(len(body)))]
+                        out = [(":status", str(status))]
                         out += [(k.lower(), v) for k, v in answer_headers if k.lower() not in skip]
+                        if headers[":method"] == "HEAD":
+                            body = b""
+                        else:
+                            out.append(("content-length", str(len(body))))
                         self.conn.send_headers(event.stream_id, out, end_stream=not body)
                         size = self.conn.max_outbound_frame_size
                         for start in range(0, len(body), size):  # small bodies: in the window

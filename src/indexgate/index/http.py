@@ -355,7 +355,7 @@ class HttpClient:
             try:
                 raw = await pool.request(method, head)
                 if proxy is not None and raw.status == 407:  # only a proxy answers 407
-                    raise wire.proxy_auth_refused(proxy, raw.reason)
+                    raise wire.proxy_auth_refused(proxy, f"407 {raw.reason}")
                 return raw
             except wire.Http2Selected:
                 log.debug("%s://%s speaks HTTP/2: using httpx for it", origin[0], origin[1])
@@ -478,7 +478,7 @@ def _raise_as_wire_error(exc: Exception, proxy: Proxy | None, origin: Origin) ->
     if isinstance(exc, httpx.ProxyError) and proxy is not None:
         text = str(exc)
         if text.startswith("407"):
-            raise wire.proxy_auth_refused(proxy, text[3:].strip()) from exc
+            raise wire.proxy_auth_refused(proxy, text) from exc
         raise wire.ProxyError(f"proxy {proxy.display}: {text}") from exc
     for cause in _causes(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):

@@ -639,15 +639,16 @@ class _TunnelAnswer(asyncio.Protocol):
             )
 
 
-def proxy_auth_refused(proxy: Proxy, reason: str) -> ProxyAuthRefused:
-    """The error for a 407: with credentials, they were refused; without, some are wanted."""
+def proxy_auth_refused(proxy: Proxy, status: str) -> ProxyAuthRefused:
+    """The error for a 407 (``status``: code and reason): with credentials, they were
+    refused; without, some are wanted."""
     if proxy.authorization:
         return ProxyAuthRefused(
-            f"proxy {proxy.display} refused the credentials in {proxy.variable} (407 {reason})"
+            f"proxy {proxy.display} refused the credentials in {proxy.variable} ({status})"
         )
     return ProxyAuthRefused(
-        f"proxy {proxy.display} requires credentials (407 {reason}): give them in "
-        f"{proxy.variable} as http://USER:PASSWORD@HOST:PORT"
+        f"proxy {proxy.display} requires credentials ({status}): give them as the user and "
+        f"password of the proxy URL in {proxy.variable}"
     )
 
 
@@ -834,8 +835,8 @@ class Pool:
             lines.append(("Proxy-Authorization", proxy.authorization))
         transport.write(encode_request("CONNECT", authority, lines))  # type: ignore[attr-defined]
         status, reason = await tunnel.answer
-        if status == 407:
-            raise proxy_auth_refused(proxy, reason)
+        if status in (401, 407):  # only the proxy answers CONNECT (tinyproxy says 401)
+            raise proxy_auth_refused(proxy, f"{status} {reason}")
         if not 200 <= status < 300:
             raise ProxyError(
                 f"proxy {proxy.display} did not open a tunnel to {authority} ({status} {reason})"
