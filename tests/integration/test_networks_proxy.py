@@ -10,14 +10,13 @@ No credential appears in any output, ``-vv`` logs included.
 from __future__ import annotations
 
 import base64
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from check_support import CheckCli, Run, run_subprocess
 from support.packages import Wheelhouse, wheel
-from support.tinyproxy import TINYPROXY, Tinyproxy, free_port
+from support.tinyproxy import Tinyproxy, free_port
 from support.tls import H2Front, PrivateCa, TlsIndexServer
 
 from indexgate.devserver import IndexServer, ServerConfig
@@ -25,11 +24,6 @@ from indexgate.devserver import IndexServer, ServerConfig
 PACKAGES = [wheel("acme-app", "1.0", "acme-lib>=1"), wheel("acme-lib", "1.2")]
 PROXY_USER, PROXY_PASSWORD = "egress", "Pr0xy-S3cret-pw"
 INDEX_USER, INDEX_PASSWORD = "ci", "Ind3x-S3cret-pw"
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("tinyproxy") is None and not Path(TINYPROXY).exists(),
-    reason="tinyproxy is not installed (.ci/run installs it)",
-)
 
 
 @pytest.fixture(scope="module")
