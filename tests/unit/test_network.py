@@ -11,7 +11,9 @@ import pytest
 from indexgate.config import CliOptions, load_settings
 from indexgate.errors import InputError
 from indexgate.index.network import (
+    Network,
     Proxies,
+    TlsContexts,
     bypasses,
     check_ca_bundle,
     check_client_cert,
@@ -159,3 +161,26 @@ def test_proxy_variables_reach_the_settings(tmp_path: Path) -> None:
     assert settings.network.proxies.https is not None
     assert settings.network.proxies.https.display == "http://***@proxy.corp:3128"
     assert settings.network.proxies.no_proxy == (".corp",)
+
+
+def test_certifi_only_when_the_system_store_cannot_be_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import certifi
+
+    empty = tmp_path / "empty-store"
+    empty.mkdir()
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-bundle.pem"))
+    monkeypatch.setenv("SSL_CERT_DIR", str(empty))
+    contexts = TlsContexts(Network())
+    context = contexts.get(None, None)
+    assert contexts.describe(None, None).startswith(f"certifi's bundle {certifi.where()}")
+    assert context.get_ca_certs(), "certifi's certificates were loaded"
+    assert contexts.get(None, None) is context, "one context per (CA, client certificate)"
+
+    bundle = tmp_path / "system.pem"
+    bundle.write_bytes(Path(certifi.where()).read_bytes())
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    contexts = TlsContexts(Network())
+    contexts.get(None, None)
+    assert contexts.describe(None, None) == f"the system trust store ({bundle})"

@@ -477,7 +477,7 @@ def _raise_as_wire_error(exc: Exception, proxy: Proxy | None, origin: Origin) ->
 
     if isinstance(exc, httpx.ProxyError) and proxy is not None:
         text = str(exc)
-        if text.startswith("407"):
+        if text.startswith(("407", "401")):  # only the proxy answers CONNECT
             raise wire.proxy_auth_refused(proxy, text) from exc
         raise wire.ProxyError(f"proxy {proxy.display}: {text}") from exc
     for cause in _causes(exc):

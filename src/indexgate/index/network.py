@@ -291,12 +291,13 @@ class TlsContexts:
     def _system_context(self) -> ssl.SSLContext:
         cafile, capath = system_store()
         if cafile or capath:
-            self._system = ", ".join(p for p in (cafile, capath) if p)
+            paths = ", ".join(p for p in (cafile, capath) if p)
+            self._system = f"the system trust store ({paths})"
             return ssl.create_default_context()
         try:
             import certifi
         except ImportError:  # nothing to trust: every https index fails, saying why
-            self._system = "nothing: no system trust store and no certifi"
+            self._system = "nothing (no readable system trust store, and no certifi)"
             return ssl.create_default_context()
         self._system = f"certifi's bundle {certifi.where()} (no readable system trust store)"
         return ssl.create_default_context(cafile=certifi.where())
@@ -311,5 +312,6 @@ class TlsContexts:
             return "the client's own TLS context"
         if self._system is None:
             cafile, capath = system_store()
-            self._system = ", ".join(p for p in (cafile, capath) if p) or "none found"
-        return f"the system trust store ({self._system})"
+            paths = ", ".join(p for p in (cafile, capath) if p) or "none found"
+            return f"the system trust store ({paths})"
+        return self._system
