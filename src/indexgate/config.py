@@ -322,7 +322,7 @@ def _network(
     elif any(i.url.startswith("https:") for i in indexes):
         for var in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
             value = env.get(var, "")
-            if value and not Path(value).exists():
+            if value and not any((cwd / p).exists() for p in value.split(os.pathsep) if p):
                 raise InputError(
                     f"{var}={value}: no such {'file' if var.endswith('FILE') else 'folder'}; "
                     "point it at your CA bundle or unset it to use the system trust store"

@@ -457,11 +457,14 @@ def _causes(exc: BaseException) -> list[BaseException]:
 def _tls_hint(alert: str, client_cert: str | None) -> str:
     """What to do about a TLS handshake the server refused, by OpenSSL's reason."""
     alert = alert.upper()
-    if client_cert is None and ("CERTIFICATE_REQUIRED" in alert or "HANDSHAKE_FAILURE" in alert):
-        return (
-            ". The server asks for a client certificate: give one (PEM, certificate and "
-            "unencrypted key) with `client-cert: PATH` on the index in the config"
-        )
+    give = (
+        "give one (PEM, certificate and unencrypted key) with `client-cert: PATH` on the index "
+        "in the config"
+    )
+    if client_cert is None and "CERTIFICATE_REQUIRED" in alert:
+        return f". The server asks for a client certificate: {give}"
+    if client_cert is None and "HANDSHAKE_FAILURE" in alert:
+        return f". If the server requires a client certificate, {give}"
     if client_cert is not None and any(
         word in alert for word in ("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN")
     ):
