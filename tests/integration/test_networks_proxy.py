@@ -186,6 +186,26 @@ def test_a_dead_proxy_is_exit_3_naming_it_never_a_direct_connection(
     _no_secret(run.everything(), PROXY_PASSWORD)
 
 
+def test_a_proxy_refusing_the_tunnel_by_policy_is_exit_3_and_not_retried(
+    cli: CheckCli, https_index: TlsIndexServer, ca: PrivateCa, tmp_path: Path
+) -> None:
+    with Tinyproxy(tmp_path / "strict-proxy", extra=("ConnectPort 443",)) as strict:
+        env = {"HTTPS_PROXY": strict.url}
+        run = cli.run(
+            "--cert", str(ca.cert), "--index", https_index.url, env=env, requirements="acme-app\n"
+        )
+        tunnels = _tunnels(strict, https_index.port)
+    assert run.code == 3, run.everything()
+    (error,) = run.errors("index-unreachable")
+    assert (
+        f"proxy http://127.0.0.1:{strict.port} (from HTTPS_PROXY) refused the tunnel"
+        in (error["message"])
+    )
+    assert "403" in error["message"]
+    assert len(tunnels) == 1, "a refusal by the proxy's policy is not retried"
+    assert https_index.tcp_connections == 0
+
+
 def test_no_proxy_bypasses_the_proxy(
     cli: CheckCli, https_index: TlsIndexServer, ca: PrivateCa
 ) -> None:
@@ -310,6 +330,24 @@ def test_no_credential_in_any_output_or_verbose_log(
                 outputs.append((project / "summary.md").read_text())
             cached = [p.read_bytes() for p in (project / "cache").rglob("*") if p.is_file()]
             outputs += [b.decode("latin-1") for b in cached]
+    # The HTTP/2 path (httpx and httpcore log at -vv) through the same proxy.
+    with (
+        IndexServer(folder, config) as backend,
+        H2Front(backend.base_url, ca.server_context(alpn=["h2"])) as h2,
+    ):
+        (project / "indexgate.yml").write_text(
+            f"indexes:\n  - name: internal\n    url: {h2.base_url}/simple/\n"
+            f"    username: ${{INDEX_USER}}\n    password: ${{INDEX_PW}}\n    cert: {ca.cert}\n"
+        )
+        env = {
+            "HTTPS_PROXY": auth_proxy.url,
+            "INDEX_USER": INDEX_USER,
+            "INDEX_PW": INDEX_PASSWORD,
+        }
+        proc = run_subprocess(["check", "-vv", "--cache-dir", "cache"], cwd=project, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outputs += [proc.stdout, proc.stderr]
+        assert "speaks HTTP/2" in proc.stderr
     text = "\n".join(outputs)
     assert f"127.0.0.1:{port}" in text, "the logs did name the index"
     assert "refused the credentials" in text

@@ -24,6 +24,7 @@ def free_port() -> int:
 class Tinyproxy:
     folder: Path
     auth: tuple[str, str] | None = None  # BasicAuth user password
+    extra: tuple[str, ...] = ()  # more configuration lines, e.g. "ConnectPort 443"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -68,6 +69,7 @@ class Tinyproxy:
         ]
         if self.auth is not None:
             lines.append(f"BasicAuth {self.auth[0]} {self.auth[1]}")
+        lines += self.extra
         config = self.folder / "tinyproxy.conf"
         config.write_text("\n".join(lines) + "\n")
         self.process = subprocess.Popen(

@@ -106,6 +106,10 @@ class ProxyAuthRefused(Unrecoverable):
     """The proxy answered 407: its credentials are missing or wrong."""
 
 
+class ProxyRefused(Unrecoverable):
+    """The proxy refused the tunnel by its policy (a 4xx answer to CONNECT, e.g. 403)."""
+
+
 class Http2Selected(Exception):
     """The TLS server chose HTTP/2 by ALPN: this origin needs an HTTP/2 client."""
 
@@ -837,7 +841,12 @@ class Pool:
         status, reason = await tunnel.answer
         if status in (401, 407):  # only the proxy answers CONNECT (tinyproxy says 401)
             raise proxy_auth_refused(proxy, f"{status} {reason}")
-        if not 200 <= status < 300:
+        if 400 <= status < 500:  # the proxy's policy (403): asking again would not help
+            raise ProxyRefused(
+                f"proxy {proxy.display} (from {proxy.variable}) refused the tunnel to "
+                f"{authority} ({status} {reason})"
+            )
+        if not 200 <= status < 300:  # 502, 503, 504: the way beyond the proxy, maybe brief
             raise ProxyError(
                 f"proxy {proxy.display} did not open a tunnel to {authority} ({status} {reason})"
             )
