@@ -11,6 +11,7 @@ import asyncio
 import datetime
 import hashlib
 import ipaddress
+import socket
 import ssl
 import threading
 import urllib.error
@@ -193,6 +194,7 @@ class TlsIndexServer(IndexServer):
                 request.do_handshake()
             except (ssl.SSLError, OSError) as exc:
                 self.handshake_errors.append(str(getattr(exc, "reason", None) or exc))
+                _linger(request)
                 return
             finish(request, address)
 
@@ -203,6 +205,19 @@ class TlsIndexServer(IndexServer):
     @property
     def base_url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
+
+
+def _linger(request: Any) -> None:
+    """Close as nginx and Apache do (a lingering close): read what the client still sends
+    before closing, so that its bytes do not make the kernel reset the connection, which
+    would destroy the TLS alert the client has yet to read."""
+    try:
+        request.shutdown(socket.SHUT_WR)
+        request.settimeout(1)
+        while socket.socket.recv(request, 65536):  # the raw bytes, no TLS
+            pass
+    except OSError:
+        pass
 
 
 class H2Front:
