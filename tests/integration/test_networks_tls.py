@@ -64,7 +64,8 @@ def test_a_private_ca_fails_by_default_saying_certificate_and_what_to_set(
 ) -> None:
     run = cli.run("--index", f"internal={index.url}", requirements="acme-app\n")
     message = _certificate_failure(run)
-    assert index.url.rstrip("/") in message, "the message names the index"
+    assert run.errors()[0]["index"] == "internal", "the error names the index"
+    assert index.url.rstrip("/") in message, "and its URL"
     assert "certificate verify failed: unable to get local issuer certificate" in message
     assert "system trust store" in message, "it says what it verified against"
     for advice in ("SSL_CERT_FILE", "cert:", "--cert"):
