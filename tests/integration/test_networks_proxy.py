@@ -9,7 +9,10 @@ No credential appears in any output, ``-vv`` logs included.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import socketserver
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +23,9 @@ from support.tinyproxy import Tinyproxy, free_port
 from support.tls import H2Front, PrivateCa, TlsIndexServer
 
 from indexgate.devserver import IndexServer, ServerConfig
+from indexgate.errors import IndexUnreachable
+from indexgate.index.http import HttpClient
+from indexgate.index.network import Network, Proxies
 
 PACKAGES = [wheel("acme-app", "1.0", "acme-lib>=1"), wheel("acme-lib", "1.2")]
 PROXY_USER, PROXY_PASSWORD = "egress", "Pr0xy-S3cret-pw"
@@ -354,3 +360,66 @@ def test_no_credential_in_any_output_or_verbose_log(
     _no_secret(text, PROXY_PASSWORD, INDEX_PASSWORD, "Wr0ng-Pr0xy-pw")
     for line in key_body:
         assert line not in text, "the client key's contents leaked"
+
+
+# --- proxies that misbehave (a scripted one: tinyproxy cannot be made to) --------------------
+
+
+class _ScriptedProxy(socketserver.ThreadingTCPServer):
+    """Answers every CONNECT with ``answer`` (or closes at once when it is empty)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.connections = 0
+        server = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                server.connections += 1
+                self.request.recv(65536)
+                if server.answer:
+                    self.request.sendall(server.answer)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def _through(proxy_url: str, url: str) -> str:
+    async def go() -> str:
+        network = Network(proxies=Proxies.from_env({"HTTPS_PROXY": proxy_url}))
+        http = HttpClient(network=network, backoff=0.0)
+        try:
+            await http.request("GET", url)
+        except IndexUnreachable as exc:
+            return str(exc)
+        finally:
+            await http.aclose()
+        raise AssertionError("the request went through")
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("answer", "said", "attempts"),
+    [
+        (b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n", "(502 Bad Gateway)", 3),
+        (b"", "closed the connection before answering", 3),
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "not HTTP", 3),
+        (b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", "refused the tunnel", 1),
+    ],
+    ids=["502", "closed", "not-http", "403"],
+)
+def test_a_misbehaving_proxy_is_named(answer: bytes, said: str, attempts: int) -> None:
+    with _ScriptedProxy(answer) as proxy:
+        port = proxy.server_address[1]
+        message = _through(f"http://u:Scr1pted-pw@127.0.0.1:{port}", "https://index.test/simple/")
+        assert proxy.connections == attempts, "5xx and broken answers are retried, 4xx not"
+    assert f"proxy http://***@127.0.0.1:{port}" in message and said in message, message
+    assert "Scr1pted-pw" not in message
