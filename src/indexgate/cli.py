@@ -99,6 +99,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--cache-dir", metavar="PATH", help="persistent HTTP cache (default ~/.cache/indexgate)"
     )
     p.add_argument("--no-cache", action="store_true", help="no persistent HTTP cache")
+    p.add_argument(
+        "--cert",
+        metavar="PATH",
+        help="CA bundle to verify every index with (default: the system trust store)",
+    )
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.add_argument("-q", "--quiet", action="count", default=0)
 
@@ -149,6 +154,7 @@ def run(
         concurrency=args.concurrency,
         cache_dir=args.cache_dir,
         no_cache=args.no_cache,
+        cert=args.cert,
         max_probes_per_package=getattr(args, "max_probes_per_package", None),
     )
     settings = load_settings(cli, sources, cwd=cwd, env=env)

@@ -23,6 +23,13 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import InputError
 from indexgate.index.http import DEFAULT_CONCURRENCY
+from indexgate.index.network import (
+    Network,
+    Proxies,
+    check_ca_bundle,
+    check_client_cert,
+    global_cert,
+)
 from indexgate.policy import (
     DEFAULT_QUARANTINE_CODES,
     FAIL_ON,
@@ -136,6 +143,7 @@ class Settings:
     cert: str | None = None  # CA bundle for every index without its own `cert:`
     timeout: float = 60.0  # total deadline of one request, seconds
     max_time: float = 600.0  # deadline of the whole run, seconds
+    network: Network = field(default_factory=Network)  # the CA bundle above, and proxies
 
     def index(self, name: str) -> IndexConfig:
         return next(i for i in self.indexes if i.name == name)
@@ -169,6 +177,7 @@ class CliOptions:
     cache_dir: str | None = None
     max_probes_per_package: int | None = None
     no_cache: bool = False
+    cert: str | None = None  # --cert
 
 
 @dataclass
@@ -192,6 +201,8 @@ class _Entry:
     keyring_provider: str | None = None
     password_command: str | None = None
     line: int | None = None  # where a config-file entry begins
+    cert_line: int | None = None
+    client_cert_line: int | None = None
 
 
 def load_settings(
@@ -332,8 +343,10 @@ def load_settings(
             f"known: {', '.join(sorted(FAIL_ON))}"
         )
     cfg_cert = cfg.get("cert")
+    cert_line = doc.lines.at(cfg, "cert")
     if cfg_cert is not None:
-        cfg_cert = expand_vars(cfg_cert, env, file=config_path, line=doc.lines.at(cfg, "cert"))
+        cfg_cert = expand_vars(cfg_cert, env, file=config_path, line=cert_line)
+    network = _network(cli.cert, cfg_cert, cert_line, env, cwd, config_path, indexes)
     cache_dir = None
     if not (cli.no_cache or env.get("INDEXGATE_NO_CACHE")):
         cache_dir = cli.cache_dir or env.get("INDEXGATE_CACHE_DIR") or _default_cache_dir(env)
@@ -352,10 +365,58 @@ def load_settings(
         concurrency=cli.concurrency or int(cfg.get("concurrency", DEFAULT_CONCURRENCY)),
         cache_dir=Path(cache_dir) if cache_dir else None,
         max_probes_per_package=cli.max_probes_per_package or 20,
-        cert=cfg_cert,
+        cert=network.cert,
+        network=network,
         timeout=float(cfg.get("timeout", 60.0)),
         max_time=float(cfg.get("max-time", 600.0)),
     )
+
+
+def _network(
+    cli_cert: str | None,
+    cfg_cert: str | None,
+    cfg_cert_line: int | None,
+    env: Mapping[str, str],
+    cwd: Path,
+    config_path: str | None,
+    indexes: Sequence[IndexConfig],
+) -> Network:
+    """The run's CA bundle (``--cert`` > ``cert:`` > INDEXGATE_CERT > PIP_CERT >
+    REQUESTS_CA_BUNDLE > the system store) and its proxies; a path that is not a usable
+    bundle is exit 2, naming where it was given."""
+    cert, origin = global_cert(cli_cert, cfg_cert, env)
+    if cert is not None:
+        cert = str(cwd / cert)
+        problem = check_ca_bundle(cert)
+        if problem is not None:
+            if origin == "the config's cert:":
+                raise InputError(f"cert: {problem}", file=config_path, line=cfg_cert_line)
+            raise InputError(f"{origin}: {problem}")
+    elif any(i.url.startswith("https:") for i in indexes):
+        for var in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+            value = env.get(var, "")
+            if value and not any((cwd / p).exists() for p in value.split(os.pathsep) if p):
+                raise InputError(
+                    f"{var}={value}: no such {'file' if var.endswith('FILE') else 'folder'}; "
+                    "point it at your CA bundle or unset it to use the system trust store"
+                )
+    return Network(cert, origin, Proxies.from_env(env))
+
+
+def _tls_file(
+    value: str | None, key: str, line: int | None, cwd: Path, config_path: str | None
+) -> str | None:
+    """An index's ``cert:`` / ``client-cert:`` as an absolute path, checked (exit 2 if bad)."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise InputError(f"{key} must be a file path", file=config_path, line=line)
+    path = str(cwd / value)
+    check = check_ca_bundle if key == "cert" else check_client_cert
+    problem = check(path)
+    if problem is not None:
+        raise InputError(f"{key}: {problem}", file=config_path, line=line)
+    return path
 
 
 def _default_cache_dir(env: Mapping[str, str]) -> str | None:
@@ -833,6 +894,8 @@ def _config_entry(raw: dict[str, Any], i: int, doc: _Doc, env: Mapping[str, str]
         keyring_provider=text("keyring-provider"),
         password_command=text("password-command"),
         line=doc.lines.start(raw),
+        cert_line=doc.lines.at(raw, "cert"),
+        client_cert_line=doc.lines.at(raw, "client-cert"),
     )
 
 
@@ -974,8 +1037,10 @@ def _finish(
                 ignore_error_codes=ignore,
                 quarantine_codes=quarantine,
                 origin=e.origin,
-                cert=e.cert,
-                client_cert=e.client_cert,
+                cert=_tls_file(e.cert, "cert", e.cert_line, cwd, config_path),
+                client_cert=_tls_file(
+                    e.client_cert, "client-cert", e.client_cert_line, cwd, config_path
+                ),
                 auth_check=e.auth_check,
                 upstream=e.upstream,
                 keyring_provider=e.keyring_provider,

@@ -456,11 +456,14 @@ def test_http11_over_tls_stays_on_the_lean_client(certificate: tuple[Path, Path]
     assert not http._clients and not http._h2, "httpx was not needed"
 
 
-def test_an_untrusted_certificate_is_a_connect_error(certificate: tuple[Path, Path]) -> None:
+def test_an_untrusted_certificate_says_so_and_is_not_retried(
+    certificate: tuple[Path, Path],
+) -> None:
     with ScriptedServer(_server_context(certificate, ["http/1.1"])) as tls:
-        with pytest.raises(IndexUnreachable, match="ConnectError"):
-            run(lambda http: http.request("GET", tls.url + "ok/x"), retries=1)
+        with pytest.raises(IndexUnreachable, match="certificate verify failed: self-signed"):
+            run(lambda http: http.request("GET", tls.url + "ok/x"), retries=3)
         assert tls.requests == []
+        assert tls.connections <= 1, "a certificate failure was retried"
 
 
 class _H2Server:

@@ -129,6 +129,8 @@ class IndexClient:
         self.allow_build = allow_build
         for index in indexes:
             http.add_credentials(index.url, index.auth)
+            if index.cert or index.client_cert:
+                http.add_tls(index.url, index.cert, index.client_cert, index.name)
         self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self._stored: dict[str, _StoredPage | None] = {}  # page URL -> last stored parse
 

@@ -32,6 +32,7 @@ from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 from indexgate import __version__
 from indexgate.errors import IndexUnreachable
 from indexgate.index import wire
+from indexgate.index.network import Network, Proxy, TlsContexts
 from indexgate.index.wire import Headers
 from indexgate.redact import redact
 
@@ -106,10 +107,12 @@ class HttpClient:
         cache: HttpCache | None = None,
         ssl_context: ssl.SSLContext | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        network: Network | None = None,
     ) -> None:
         """``ssl_context`` replaces the default TLS context (the system trust store);
         ``transport`` sends every http(s) request through httpx with that transport
-        (tests: ``httpx.MockTransport``) instead of the network."""
+        (tests: ``httpx.MockTransport``) instead of the network; ``network`` is the run's
+        CA bundle and proxies (``indexgate.index.network``; default: neither)."""
         self._concurrency = max(1, concurrency)
         self._retries = max(1, retries)
         self._timeout = timeout
@@ -123,8 +126,9 @@ class HttpClient:
         self._auth: dict[Origin, tuple[str, str]] = {}
         self._auth_header: dict[Origin, str] = {}
         self._basic: dict[Origin, httpx.BasicAuth] = {}
-        self._ssl = ssl_context  # built once (~0.1 s), only for https
-        self._ssl_ready = False
+        self._network = network or Network()
+        self._tls = TlsContexts(self._network, ssl_context)  # made on first https use
+        self._origin_tls: dict[Origin, tuple[str | None, str | None, str | None]] = {}
         self._errors: tuple[type[Exception], ...] = (wire.TransportError,)
         self.cache = cache
         self.stats = Stats()
@@ -133,6 +137,16 @@ class HttpClient:
         """Credentials for one origin; the first index to name an origin wins."""
         if auth is not None:
             self._auth.setdefault(origin_of(url), auth)
+
+    def add_tls(
+        self, url: str, cert: str | None, client_cert: str | None, name: str | None = None
+    ) -> None:
+        """An index's own CA bundle and client certificate, for its origin only (a redirect
+        to another host is verified with the run's default trust and sends no client
+        certificate); the first index to name an origin wins."""
+        if cert is not None or client_cert is not None:
+            where = f"cert: of index {name!r}" if name else "the index's cert:"
+            self._origin_tls.setdefault(origin_of(url), (cert, where, client_cert))
 
     def _basic_auth(self, origin: Origin, auth: tuple[str, str] | None) -> httpx.BasicAuth | None:
         """One ``BasicAuth`` per origin (it is stateless), not one per request."""
@@ -145,16 +159,18 @@ class HttpClient:
             basic = self._basic[origin] = httpx.BasicAuth(*auth)
         return basic
 
-    def _ssl_context(self) -> ssl.SSLContext:
-        """The TLS context of every https origin: the system trust store (OpenSSL's default
-        paths, so ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` work, as pip with truststore on
-        Linux); ALPN offers h2 and http/1.1."""
-        if not self._ssl_ready:
-            if self._ssl is None:
-                self._ssl = ssl.create_default_context()
-            self._ssl.set_alpn_protocols(["h2", "http/1.1"])
-            self._ssl_ready = True
-        return self._ssl  # type: ignore[return-value]
+    def _ssl_context(self, origin: Origin | None = None) -> ssl.SSLContext:
+        """The TLS context of an https origin: its index's ``cert:`` / ``client-cert:``, else
+        the run's CA bundle, else the system trust store (OpenSSL's default paths, so
+        ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` work, as pip with truststore on Linux); ALPN
+        offers h2 and http/1.1. One context per distinct combination, shared by the
+        HTTP/1.1 pools and httpx."""
+        ca, _where, client_cert = self._origin_tls.get(origin, (None, None, None))  # type: ignore[arg-type]
+        return self._tls.get(ca, client_cert)
+
+    def _proxy(self, origin: Origin) -> Proxy | None:
+        scheme, host, port = origin
+        return self._network.proxies.for_url(scheme, host, port or _DEFAULT_PORTS[scheme])
 
     async def aclose(self) -> None:
         for pool in self._pools.values():  # kept: a closed pool opens new connections
@@ -170,7 +186,8 @@ class HttpClient:
             pool = self._pools[origin] = wire.Pool(
                 host,
                 port or _DEFAULT_PORTS[scheme],
-                ssl_context=self._ssl_context if scheme == "https" else None,
+                ssl_context=(lambda: self._ssl_context(origin)) if scheme == "https" else None,
+                proxy=self._proxy(origin),
                 max_connections=self._concurrency,
                 connect_timeout=self._connect_timeout,
                 read_timeout=self._timeout,
@@ -194,9 +211,11 @@ class HttpClient:
                     trust_env=False,
                 )
             else:
+                proxy = self._proxy(origin)
                 client = httpx.AsyncClient(
-                    verify=self._ssl_context() if origin[0] == "https" else False,
+                    verify=self._ssl_context(origin) if origin[0] == "https" else False,
                     http2=True,
+                    proxy=proxy.url if proxy is not None else None,
                     timeout=httpx.Timeout(self._timeout, connect=self._connect_timeout),
                     follow_redirects=False,
                     headers={"User-Agent": USER_AGENT},
@@ -266,8 +285,10 @@ class HttpClient:
                 raw = await self._exchange(method, url, origin, request_headers, auth)
             except wire.BodyTooLarge as exc:  # asking again would not help
                 raise IndexUnreachable(f"{redact(url)}: {exc}") from None
+            except wire.Unrecoverable as exc:  # a certificate, a TLS alert, a 407 from a proxy
+                raise self._unrecoverable(url, origin, exc) from exc
             except self._errors as exc:
-                last_error = type(exc).__name__
+                last_error = _why(exc)
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug(
                         "%s %s: %s (attempt %d)", method, redact(url), last_error, attempt + 1
@@ -292,6 +313,29 @@ class HttpClient:
             f"{redact(url)} could not be reached after {self._retries} attempts ({last_error})"
         )
 
+    def _unrecoverable(self, url: str, origin: Origin, exc: wire.Unrecoverable) -> IndexUnreachable:
+        """The error of a failure that asking again would not mend, saying what to set;
+        with ``-v``, the chain of causes (OpenSSL's own words) is logged too."""
+        ca, where, client_cert = self._origin_tls.get(origin, (None, None, None))
+        if isinstance(exc, wire.CertificateError):
+            message = (
+                f"{url}: certificate verify failed: {exc.reason} (verified against "
+                f"{self._tls.describe(ca, where)}). If the index's certificate comes from a "
+                "company or private CA, give that CA's bundle: SSL_CERT_FILE=PATH, `cert: PATH` "
+                "on the index in the config, or --cert PATH"
+            )
+        elif isinstance(exc, wire.TLSError):
+            message = f"{url}: {exc}{_tls_hint(exc.alert, client_cert)}"
+        else:
+            message = f"{url}: {exc}"
+        message = redact(message)
+        if log.isEnabledFor(logging.INFO):
+            chain = "".join(
+                f"\n  caused by {type(cause).__name__}: {cause}" for cause in _causes(exc)
+            )
+            log.info("%s%s", message, redact(chain))
+        return IndexUnreachable(message)
+
     async def _exchange(
         self,
         method: str,
@@ -306,9 +350,13 @@ class HttpClient:
                 raise IndexUnreachable(f"{redact(url)}: not an http(s) URL")
             parts = urlsplit(url)
             pool = self._pool(origin, parts.hostname or "")
-            head = self._head(method, parts, origin, headers, auth)
+            proxy = pool.proxy if origin[0] == "http" else None
+            head = self._head(method, parts, origin, headers, auth, proxy)
             try:
-                return await pool.request(method, head)
+                raw = await pool.request(method, head)
+                if proxy is not None and raw.status == 407:  # only a proxy answers 407
+                    raise wire.proxy_auth_refused(proxy, f"407 {raw.reason}")
+                return raw
             except wire.Http2Selected:
                 log.debug("%s://%s speaks HTTP/2: using httpx for it", origin[0], origin[1])
                 self._h2.add(origin)
@@ -321,8 +369,10 @@ class HttpClient:
         origin: Origin,
         headers: dict[str, str],
         auth: tuple[str, str] | None,
+        proxy: Proxy | None = None,
     ) -> bytes:
-        """The request line and headers for the lean client."""
+        """The request line and headers for the lean client; through a proxy (plain http),
+        the target is the whole URL and the proxy's credentials go in Proxy-Authorization."""
         host = parts.netloc.rpartition("@")[2]
         if not host.isascii():
             try:
@@ -342,6 +392,10 @@ class HttpClient:
             if authorization is not None:
                 lines.append(("Authorization", authorization))
         target = wire.request_target(parts.path, parts.query)
+        if proxy is not None:
+            target = f"{parts.scheme}://{host}{target}"
+            if proxy.authorization is not None:
+                lines.append(("Proxy-Authorization", proxy.authorization))
         return wire.encode_request(method, target, lines)
 
     def _authorization(
@@ -367,15 +421,77 @@ class HttpClient:
     ) -> wire.RawResponse:
         client = self._client(origin)
         async with self._limits[origin]:
-            raw = await client.request(
-                method, url, headers=headers, auth=self._basic_auth(origin, auth)
-            )
+            try:
+                raw = await client.request(
+                    method, url, headers=headers, auth=self._basic_auth(origin, auth)
+                )
+            except Exception as exc:
+                if self._transport is None:
+                    _raise_as_wire_error(exc, self._proxy(origin), origin)
+                raise
             content = await raw.aread() if method != "HEAD" else b""
         if len(content) > _MAX_BODY:
             raise wire.BodyTooLarge(f"body larger than {_MAX_BODY} bytes")
         return wire.RawResponse(
             raw.status_code, raw.reason_phrase, Headers(raw.headers.multi_items()), content
         )
+
+
+def _why(exc: BaseException) -> str:
+    """A transport failure in a few words: its class, and what a proxy failure was."""
+    if isinstance(exc, wire.ProxyError):
+        return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, outermost first (``__cause__``, else ``__context__``)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _tls_hint(alert: str, client_cert: str | None) -> str:
+    """What to do about a TLS handshake the server refused, by OpenSSL's reason."""
+    alert = alert.upper()
+    give = (
+        "give one (PEM, certificate and unencrypted key) with `client-cert: PATH` on the index "
+        "in the config"
+    )
+    if client_cert is None and "CERTIFICATE_REQUIRED" in alert:
+        return f". The server asks for a client certificate: {give}"
+    if client_cert is None and "HANDSHAKE_FAILURE" in alert:
+        return f". If the server requires a client certificate, {give}"
+    if client_cert is not None and any(
+        word in alert for word in ("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN")
+    ):
+        return f". The server refused the client certificate {client_cert}"
+    if "WRONG_VERSION_NUMBER" in alert or "RECORD_LAYER_FAILURE" in alert:
+        return ". The server does not speak TLS on this port: is the URL http://?"
+    return ""
+
+
+def _raise_as_wire_error(exc: Exception, proxy: Proxy | None, origin: Origin) -> None:
+    """httpx's failures (the HTTP/2 path) as the lean client's, so both read the same."""
+    import httpx
+
+    if isinstance(exc, httpx.ProxyError) and proxy is not None:
+        text = str(exc)
+        if text.startswith(("407", "401")):  # only the proxy answers CONNECT
+            raise wire.proxy_auth_refused(proxy, text) from exc
+        raise wire.ProxyError(f"proxy {proxy.display}: {text}") from exc
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = cause.verify_message or str(cause.reason or cause)
+            raise wire.CertificateError(reason, cause.verify_code) from exc
+        if isinstance(cause, ssl.SSLError) and not isinstance(
+            cause, ssl.SSLEOFError | ssl.SSLZeroReturnError
+        ):
+            reason = str(cause.reason or cause)
+            raise wire.TLSError(f"TLS with {origin[1]} failed: {reason}", reason) from exc
 
 
 def _file_response(method: str, url: str, headers: Mapping[str, str]) -> Response:

@@ -49,7 +49,7 @@ def open_session(settings: Settings) -> Iterator[Session]:
         from indexgate.index.cache import FileCache
 
         cache = FileCache(settings.cache_dir)
-    http = HttpClient(concurrency=settings.concurrency, cache=cache)
+    http = HttpClient(concurrency=settings.concurrency, cache=cache, network=settings.network)
     client = IndexClient(http, settings.indexes, allow_build=settings.allow_build)
     finder = Finder(settings, client)
     try:
