@@ -20,7 +20,12 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import InputError
-from indexgate.index.http import DEFAULT_CONCURRENCY
+from indexgate.index.http import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_TIME,
+    DEFAULT_TIMEOUT,
+)
 from indexgate.policy import (
     DEFAULT_QUARANTINE_CODES,
     FAIL_ON,
@@ -84,8 +89,9 @@ class Settings:
     cache_dir: Path | None = None
     max_probes_per_package: int = 20
     cert: str | None = None  # CA bundle for every index without its own `cert:`
-    timeout: float = 60.0  # total deadline of one request, seconds
-    max_time: float = 600.0  # deadline of the whole run, seconds
+    timeout: float = DEFAULT_TIMEOUT  # total deadline of one request, seconds
+    max_time: float = DEFAULT_MAX_TIME  # deadline of the whole run, seconds
+    max_body_size: int = DEFAULT_MAX_BODY  # the largest answer read, bytes
 
     def index(self, name: str) -> IndexConfig:
         return next(i for i in self.indexes if i.name == name)
@@ -119,6 +125,9 @@ class CliOptions:
     cache_dir: str | None = None
     max_probes_per_package: int | None = None
     no_cache: bool = False
+    timeout: float | None = None
+    max_time: float | None = None
+    max_body_size: str | None = None  # as written: "200M", "1G", bytes
 
 
 @dataclass
@@ -278,7 +287,44 @@ def load_settings(
         concurrency=cli.concurrency or int(cfg.get("concurrency", DEFAULT_CONCURRENCY)),
         cache_dir=Path(cache_dir) if cache_dir else None,
         max_probes_per_package=cli.max_probes_per_package or 20,
+        timeout=cli.timeout or cfg.get("timeout", DEFAULT_TIMEOUT),
+        max_time=cli.max_time or cfg.get("max-time", DEFAULT_MAX_TIME),
+        max_body_size=(
+            parse_size(cli.max_body_size, "--max-body-size")
+            if cli.max_body_size
+            else cfg.get("max-body-size", DEFAULT_MAX_BODY)
+        ),
     )
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?", re.I)
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_size(value: object, what: str, file: str | None = None, line: int | None = None) -> int:
+    """A size in bytes from ``200M``, ``20MB``, ``1.5G``, ``512k`` (binary multiples, as
+    curl reads them) or a whole number of bytes; InputError (exit 2) otherwise."""
+    text = str(value).strip() if isinstance(value, (int, float, str)) else ""
+    m = _SIZE.fullmatch(text) if not isinstance(value, bool) else None
+    size = int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]) if m else 0
+    if size < 1:
+        raise InputError(
+            f"`{what}` must be a size such as 200M, 20MB, 1G or a number of bytes (got {value!r})",
+            file=file,
+            line=line,
+        )
+    return size
+
+
+def _seconds(value: object, what: str, file: str | None, line: int | None) -> float:
+    """A positive number of seconds from the config; InputError (exit 2) otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InputError(
+            f"`{what}` must be a number of seconds, more than 0 (got {value!r})",
+            file=file,
+            line=line,
+        )
+    return float(value)
 
 
 def _default_cache_dir(env: Mapping[str, str]) -> str | None:
@@ -319,6 +365,9 @@ def _read_config(path: str | None, cwd: Path) -> tuple[str | None, dict[str, Any
         "fail-on",
         "pre",
         "concurrency",
+        "timeout",
+        "max-time",
+        "max-body-size",
     }
     for key in data:
         if key not in known:
@@ -338,6 +387,12 @@ def _read_config(path: str | None, cwd: Path) -> tuple[str | None, dict[str, Any
             file=path,
             line=_line_of(text, "concurrency:"),
         )
+    for key in ("timeout", "max-time"):
+        if key in data:
+            data[key] = _seconds(data[key], key, path, _line_of(text, f"{key}:"))
+    if "max-body-size" in data:
+        line = _line_of(text, "max-body-size:")
+        data["max-body-size"] = parse_size(data["max-body-size"], "max-body-size", path, line)
     data["__text__"] = text
     return path, data
 

@@ -587,14 +587,21 @@ class Pool:
         self.connects = 0  # connections opened (tests and diagnostics)
         self.replaced = 0  # reused connections found closed as the request went out
 
-    async def request(self, method: str, head: bytes) -> RawResponse:
-        """One exchange: ``head`` is ``encode_request``'s bytes (GET and HEAD only)."""
+    async def request(
+        self, method: str, head: bytes, *, max_body: int | None = None
+    ) -> RawResponse:
+        """One exchange: ``head`` is ``encode_request``'s bytes (GET and HEAD only);
+        ``max_body`` lowers the pool's cap on the answer for this request.
+
+        No total deadline here: the caller bounds the whole call (``asyncio.timeout``), and
+        a cancelled exchange drops its connection."""
+        cap = self._max_body if max_body is None else max_body
         async with self._limit:
             conn = self._checkout()
             reused = conn is not None
             if conn is None:
                 conn = await self._connect()
-            parser = ResponseParser(method, self._max_body)
+            parser = ResponseParser(method, cap)
             try:
                 try:
                     await conn.exchange(head, parser, self._read_timeout)
@@ -605,7 +612,7 @@ class Pool:
                     self._drop(conn)
                     self.replaced += 1
                     conn = await self._connect()
-                    parser = ResponseParser(method, self._max_body)
+                    parser = ResponseParser(method, cap)
                     await conn.exchange(head, parser, self._read_timeout)
             except BaseException:  # failed or cancelled mid-exchange: unusable
                 self._drop(conn)
@@ -616,7 +623,7 @@ class Pool:
                 self._drop(conn)
         content = parser.body
         if content and "content-encoding" in parser.headers:
-            content = decode_content(content, parser.headers, self._max_body)
+            content = decode_content(content, parser.headers, cap)
         return RawResponse(parser.status, parser.reason, parser.headers, content)
 
     def _checkout(self) -> _Connection | None:
