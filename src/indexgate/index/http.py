@@ -61,6 +61,7 @@ METADATA_MAX_BODY = 20 * 1024 * 1024  # METADATA / .metadata: real ones are kilo
 # deadlines; and the longest exponential pause of a 429 that names no Retry-After.
 _MAX_THROTTLES = 8
 _MAX_THROTTLE_PAUSE = 30.0
+_RECOVER_AFTER = 5.0  # seconds without a throttle answer before a host gets more requests
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Origin = tuple[str, str, int | None]
@@ -625,9 +626,10 @@ class _Deadline:
 
 class _HostLimit:
     """Requests in flight to a host that throttled: halved on a throttle answer (at most
-    once a second, so one burst of 429s is one cut), then one more allowed per ``allowed``
-    successes (additive increase, as TCP recovers) up to the configured concurrency; and
-    no request starts before the time its last ``Retry-After`` named.
+    once a second, so one burst of 429s is one cut); after a quiet spell with no throttle
+    answer, one more allowed per ``allowed`` successes (additive increase, as TCP
+    recovers) up to the configured concurrency; and no request starts before the time the
+    last ``Retry-After`` named.
 
     Made on a host's first throttle answer only: unthrottled hosts pay nothing for it.
     """
@@ -638,11 +640,11 @@ class _HostLimit:
         self.active = 0
         self.resume_at = 0.0  # time.monotonic()
         self.words = ""  # what the host last said when it throttled
-        self._cut_at = float("-inf")
+        self._cut_at = self._last = float("-inf")
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     def throttled(self, wait: float | None, words: str) -> None:
-        now = time.monotonic()
+        now = self._last = time.monotonic()
         self.words = words
         if now - self._cut_at >= 1.0:
             self.allowed = max(1.0, self.allowed / 2)
@@ -655,7 +657,7 @@ class _HostLimit:
         return time.monotonic() < self.resume_at or self.allowed < self.ceiling
 
     def succeeded(self) -> None:
-        if self.allowed < self.ceiling:
+        if self.allowed < self.ceiling and time.monotonic() - self._last >= _RECOVER_AFTER:
             self.allowed = min(float(self.ceiling), self.allowed + 1 / self.allowed)
             self._wake()
 
