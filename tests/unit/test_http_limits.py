@@ -152,6 +152,8 @@ def test_a_retry_after_holds_every_new_request_to_the_host() -> None:
 
 def test_the_bridge_ends_a_run_whose_deadline_passed_between_waits() -> None:
     http = HttpClient(max_time=0.0001)
+    http.index_names["https://idx.example/simple/"] = "internal"
+    http._last_request = "GET https://u:pw@idx.example/simple/x/"  # as request() notes it
     bridge = Bridge()
     bridge.check = http.check_run_deadline
 
@@ -163,6 +165,8 @@ def test_the_bridge_ends_a_run_whose_deadline_passed_between_waits() -> None:
             bridge.run(nothing)
         assert info.value.limit == "--max-time"
         assert isinstance(info.value, IndexUnreachable)  # exit 3
+        assert str(info.value).startswith("index 'internal': the run deadline (--max-time")
+        assert "the last request: GET https://idx.example/simple/x/" in str(info.value)
     finally:
         bridge.close()  # cleaning up is not subject to the deadline
 

@@ -40,7 +40,7 @@ from indexgate import __version__
 from indexgate.errors import DeadlineExceeded, IndexUnreachable, Throttled
 from indexgate.index import wire
 from indexgate.index.wire import Headers
-from indexgate.redact import redact
+from indexgate.redact import redact, strip_userinfo
 
 if TYPE_CHECKING:
     import httpx
@@ -142,6 +142,8 @@ class HttpClient:
         self.run_deadline = None if max_time is None else time.monotonic() + max_time
         self._max_body = max_body
         self._throttles: dict[Origin, _HostLimit] = {}  # hosts that answered 429
+        self.index_names: dict[str, str] = {}  # index URL -> name, for messages
+        self._last_request = ""  # "GET <url>" of the latest request, for messages
         self._connect_timeout = min(timeout, 10.0)
         self._backoff = backoff
         self._transport = transport
@@ -259,6 +261,7 @@ class HttpClient:
         if url.startswith("file:"):
             return _file_response(method, url, headers or {}, self._cap(max_body))
         deadline = self._deadline()
+        self._last_request = f"{method} {url}"
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
             response = await self._send(
@@ -289,9 +292,14 @@ class HttpClient:
         thread asks between its waits: a run also ends while it computes)."""
         run = self.run_deadline
         if run is not None and time.monotonic() >= run:
+            method, _, url = self._last_request.partition(" ")
+            url = strip_userinfo(url)
+            index = next((n for u, n in self.index_names.items() if url.startswith(u)), None)
+            where = f"index '{index}': " if index else ""
+            after = f" (the last request: {method} {redact(url)})" if url else ""
             raise DeadlineExceeded(
-                f"the run deadline (--max-time {self._max_time:g} s) ran out before the "
-                "resolution finished",
+                f"{where}the run deadline (--max-time {self._max_time:g} s) ran out before "
+                f"the resolution finished{after}",
                 "--max-time",
             )
 
@@ -328,17 +336,18 @@ class HttpClient:
             try:
                 if remaining <= 0:
                     raise TimeoutError
-                async with asyncio.timeout(remaining):
-                    if limit is not None:
+                if limit is not None:  # a host that throttled: wait for a slot
+                    async with asyncio.timeout(remaining):
                         await limit.acquire()
-                    try:
-                        raw = await self._exchange(
-                            method, url, origin, request_headers, auth, max_body
-                        )
-                    finally:
-                        if limit is not None:
-                            limit.release()
-            except TimeoutError:
+                    remaining = deadline.at - time.monotonic()
+                try:
+                    raw = await self._exchange(
+                        method, url, origin, request_headers, auth, max_body, remaining
+                    )
+                finally:
+                    if limit is not None:
+                        limit.release()
+            except (TimeoutError, wire.DeadlineReached):
                 raise deadline.expired(method, url, last_error, limit) from None
             except wire.BodyTooLarge:  # asking again would not help
                 hint = (
@@ -440,8 +449,10 @@ class HttpClient:
         headers: dict[str, str],
         auth: tuple[str, str] | None,
         max_body: int | None = None,
+        within: float | None = None,
     ) -> wire.RawResponse:
-        """One request on the wire: the lean client, or httpx for HTTP/2 and tests."""
+        """One request on the wire: the lean client, or httpx for HTTP/2 and tests;
+        ``within``: the seconds left of its total deadline."""
         if self._transport is None and origin not in self._h2:
             if origin[0] not in _DEFAULT_PORTS:
                 raise IndexUnreachable(f"{redact(url)}: not an http(s) URL")
@@ -449,13 +460,14 @@ class HttpClient:
             pool = self._pool(origin, parts.hostname or "")
             head = self._head(method, parts, origin, headers, auth)
             try:
-                return await pool.request(method, head, max_body=max_body)
+                return await pool.request(method, head, max_body=max_body, within=within)
             except wire.Http2Selected:
                 log.debug("%s://%s speaks HTTP/2: using httpx for it", origin[0], origin[1])
                 self._h2.add(origin)
-        return await self._exchange_httpx(
-            method, url, origin, headers, auth, self._max_body if max_body is None else max_body
-        )
+        async with asyncio.timeout(within):
+            return await self._exchange_httpx(
+                method, url, origin, headers, auth, self._max_body if max_body is None else max_body
+            )
 
     def _head(
         self,
