@@ -68,6 +68,36 @@ def test_a_body_that_never_ends_meets_the_request_deadline(
     assert server.hits["/simple/x/"] == 1, "the deadline covers retries: none was started"
 
 
+def test_time_queued_behind_the_hosts_other_requests_is_not_the_requests_own(
+    server: ScriptedServer,
+) -> None:
+    for i in range(3):
+        server.routes[f"/slow/{i}"] = slow(0.3)
+
+    async def go(http: HttpClient) -> list[int]:
+        urls = [server.url + f"slow/{i}" for i in range(3)]
+        return [r.status for r in await asyncio.gather(*(http.request("GET", u) for u in urls))]
+
+    # One at a time: the last one waits twice its own time for a slot, then gets its own
+    # full --timeout (which the three together would exceed).
+    assert run(go, concurrency=1, request_timeout=0.8) == [200, 200, 200]
+    assert server.most_in_flight == 1
+
+
+def test_the_run_deadline_bounds_the_wait_for_a_slot(server: ScriptedServer) -> None:
+    server.routes["/simple/x/"] = drip(0.05)
+
+    async def go(http: HttpClient) -> list[Any]:
+        urls = [server.url + "simple/x/", server.url + "ok/queued"]
+        return await asyncio.gather(*(http.request("GET", u) for u in urls), return_exceptions=True)
+
+    first, queued = run(go, concurrency=1, request_timeout=30.0, max_time=0.5)
+    assert isinstance(first, DeadlineExceeded) and first.limit == "--max-time"
+    assert isinstance(queued, DeadlineExceeded) and "ok/queued" in str(queued)
+    assert "--max-time 0.5 s" in str(queued)
+    assert server.hits["/ok/queued"] == 0, "it never got a slot"
+
+
 def test_the_run_deadline_ends_a_request_before_its_own_deadline(server: ScriptedServer) -> None:
     server.routes["/simple/x/"] = drip(0.05)
     with pytest.raises(DeadlineExceeded, match=r"the run deadline \(--max-time 0.5 s\)") as info:

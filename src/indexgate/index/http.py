@@ -141,7 +141,7 @@ class HttpClient:
         self._max_time = max_time
         self.run_deadline = None if max_time is None else time.monotonic() + max_time
         self._max_body = max_body
-        self._throttles: dict[Origin, _HostLimit] = {}  # hosts that answered 429
+        self._hosts: dict[Origin, _HostLimit] = {}  # requests in flight per origin
         self.index_names: dict[str, str] = {}  # index URL -> name, for messages
         self._last_request = ""  # "GET <url>" of the latest request, for messages
         self._connect_timeout = min(timeout, 10.0)
@@ -279,13 +279,8 @@ class HttpClient:
         return self._max_body if max_body is None else min(max_body, self._max_body)
 
     def _deadline(self) -> _Deadline:
-        """The request's own deadline, or the run's when that comes first."""
-        now = time.monotonic()
-        at = now + self._request_timeout
-        run = self.run_deadline
-        if run is not None and run <= at:
-            return _Deadline(run, "--max-time", self._max_time or 0.0, "run deadline")
-        return _Deadline(at, "--timeout", self._request_timeout, "request deadline")
+        """The request's deadline: the run's until it starts, then its own if sooner."""
+        return _Deadline(self._request_timeout, self.run_deadline, self._max_time)
 
     def check_run_deadline(self) -> None:
         """Raise ``DeadlineExceeded`` once the run's deadline has passed (the resolver's
@@ -331,22 +326,23 @@ class HttpClient:
         last_error = ""
         failures = throttles = 0
         while True:
-            limit = self._throttles.get(origin)
-            remaining = deadline.at - time.monotonic()
+            limit = self._hosts.get(origin)
+            if limit is None:
+                limit = self._hosts[origin] = _HostLimit(self._concurrency)
             try:
-                if remaining <= 0:
+                remaining = deadline.remaining()
+                if remaining is not None and remaining <= 0:
                     raise TimeoutError
-                if limit is not None:  # a host that throttled: wait for a slot
+                if not limit.take():  # wait for a slot (bounded by the run's deadline)
                     async with asyncio.timeout(remaining):
                         await limit.acquire()
-                    remaining = deadline.at - time.monotonic()
+                deadline.start()
                 try:
                     raw = await self._exchange(
-                        method, url, origin, request_headers, auth, max_body, remaining
+                        method, url, origin, request_headers, auth, max_body, deadline.remaining()
                     )
                 finally:
-                    if limit is not None:
-                        limit.release()
+                    limit.release()
             except (TimeoutError, wire.DeadlineReached):
                 raise deadline.expired(method, url, last_error, limit) from None
             except wire.BodyTooLarge:  # asking again would not help
@@ -374,7 +370,7 @@ class HttpClient:
                 words = index_words(raw)
                 last_error = f"throttled: {words}"
                 wait = retry_after(raw.headers)
-                limit = self._throttled(origin, wait, words)
+                limit.throttled(wait, words)
                 if wait is None:  # no Retry-After: exponential from half a second, jittered
                     wait = (
                         max(self._backoff, 0.5) * 2 ** (throttles - 1) * (1 + random.random() / 2)
@@ -409,8 +405,7 @@ class HttpClient:
                     raise self._unreachable(url, last_error)
                 await deadline.pause(self._pause(failures), method, url, last_error)
                 continue
-            if limit is not None:
-                limit.succeeded()
+            limit.succeeded()
             response = Response(url, raw.status, raw.reason, raw.headers, raw.content)
             if log.isEnabledFor(logging.DEBUG):  # redact() is not free; most runs are not -v
                 log.debug(
@@ -431,15 +426,6 @@ class HttpClient:
     def _pause(self, failures: int) -> float:
         """The backoff before retry number ``failures``: exponential, with jitter."""
         return self._backoff * (2 ** (failures - 1)) * (1 + random.random())
-
-    def _throttled(self, origin: Origin, wait: float | None, words: str) -> _HostLimit:
-        """A 429 (or 503 with Retry-After): fewer requests in flight to this host, and
-        none before the time the server named."""
-        limit = self._throttles.get(origin)
-        if limit is None:
-            limit = self._throttles[origin] = _HostLimit(self._concurrency)
-        limit.throttled(wait, words)
-        return limit
 
     async def _exchange(
         self,
@@ -607,14 +593,35 @@ class CachedResponse:
 # -- deadlines and throttling -------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class _Deadline:
-    """When one logical request must be over, and which option set that time."""
+    """When one logical request must be over, and which option set that time.
 
-    at: float  # time.monotonic()
-    limit: str  # "--timeout" or "--max-time"
-    seconds: float
-    what: str  # "request deadline" or "run deadline"
+    Until the request first gets a slot (``start``), only the run's deadline bounds it:
+    time queued behind the host's other requests is not the request's own. From then on
+    ``--timeout`` covers connecting, the answer, retries and their pauses.
+    """
+
+    __slots__ = ("at", "limit", "run_at", "seconds", "started", "timeout", "what")
+
+    def __init__(self, timeout: float, run_at: float | None, max_time: float | None) -> None:
+        self.timeout = timeout
+        self.run_at = run_at
+        self.started = False
+        self.at = float("inf") if run_at is None else run_at  # time.monotonic()
+        self.limit, self.seconds, self.what = "--max-time", max_time or 0.0, "run deadline"
+
+    def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        at = time.monotonic() + self.timeout
+        if self.run_at is None or at < self.run_at:
+            self.at = at
+            self.limit, self.seconds, self.what = "--timeout", self.timeout, "request deadline"
+
+    def remaining(self) -> float | None:
+        """Seconds left; None when nothing bounds the request yet."""
+        return None if self.at == float("inf") else self.at - time.monotonic()
 
     def expired(
         self, method: str, url: str, last_error: str, host: _HostLimit | None
@@ -637,13 +644,11 @@ class _Deadline:
 
 
 class _HostLimit:
-    """Requests in flight to a host that throttled: halved on a throttle answer (at most
-    once a second, so one burst of 429s is one cut); after a quiet spell with no throttle
-    answer, one more allowed per ``allowed`` successes (additive increase, as TCP
-    recovers) up to the configured concurrency; and no request starts before the time the
-    last ``Retry-After`` named.
-
-    Made on a host's first throttle answer only: unthrottled hosts pay nothing for it.
+    """Requests in flight to one host: the configured concurrency, halved on a throttle
+    answer (at most once a second, so one burst of 429s is one cut); after a quiet spell
+    with no throttle answer, one more allowed per ``allowed`` successes (additive
+    increase, as TCP recovers) up to the configured concurrency again; and no request
+    starts before the time the last ``Retry-After`` named.
     """
 
     def __init__(self, ceiling: int) -> None:
@@ -668,6 +673,13 @@ class _HostLimit:
         """Is the host still holding requests back, or not yet trusted with all of them?"""
         return time.monotonic() < self.resume_at or self.allowed < self.ceiling
 
+    def take(self) -> bool:
+        """A slot now, without waiting, if one is free (the usual case: no coroutine)."""
+        if self.active < int(self.allowed) and not self._waiters and not self.resume_at:
+            self.active += 1
+            return True
+        return False
+
     def succeeded(self) -> None:
         if self.allowed < self.ceiling and time.monotonic() - self._last >= _RECOVER_AFTER:
             self.allowed = min(float(self.ceiling), self.allowed + 1 / self.allowed)
@@ -677,6 +689,8 @@ class _HostLimit:
         delay = self.resume_at - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+        elif self.resume_at:
+            self.resume_at = 0.0  # the pause is over: back to the fast path
         if self.active < int(self.allowed) and not self._waiters:
             self.active += 1
             return
