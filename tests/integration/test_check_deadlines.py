@@ -60,9 +60,16 @@ def index(demo_wheel: Path) -> Iterator[tuple[ScriptedServer, WheelRoutes]]:
         yield server, serve_wheel(server, "demo-pkg", demo_wheel)
 
 
-def gate(tmp_path: Path, server: ScriptedServer, *args: str, config: str | None = None) -> Gate:
+def gate(
+    tmp_path: Path,
+    server: ScriptedServer,
+    *args: str,
+    config: str | None = None,
+    command: str = "check",
+    requirement: str = "demo-pkg",
+) -> Gate:
     """``indexgate check`` of ``demo-pkg`` against the scripted index, in a clean env."""
-    (tmp_path / "requirements.txt").write_text("demo-pkg\n")
+    (tmp_path / "requirements.txt").write_text(requirement + "\n")
     if config is not None:
         (tmp_path / "indexgate.yml").write_text(config)
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
@@ -73,7 +80,7 @@ def gate(tmp_path: Path, server: ScriptedServer, *args: str, config: str | None 
             sys.executable,
             "-m",
             "indexgate",
-            "check",
+            command,
             "--no-cache",
             "--index",
             f"scripted={server.url}simple/",
@@ -119,6 +126,17 @@ def test_the_run_deadline_ends_a_run_whose_requests_are_each_in_time(
     assert run.code == 3, run.err
     assert f"index 'scripted': GET {server.url}files/" in run.messages
     assert "the run deadline (--max-time 2 s) ran out" in run.messages
+
+
+def test_drift_meets_the_same_deadlines(
+    tmp_path: Path, index: tuple[ScriptedServer, WheelRoutes]
+) -> None:
+    server, routes = index
+    server.routes[routes.page] = drip(0.2)
+    run = gate(tmp_path, server, "--timeout", "1", command="drift", requirement="demo-pkg==1.0")
+    assert run.code == 3, run.err
+    assert f"index 'scripted': GET {server.url}simple/demo-pkg/" in run.messages
+    assert "(--timeout 1 s) ran out" in run.messages
 
 
 def test_deadlines_from_the_config_file(

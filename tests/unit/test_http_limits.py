@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from indexgate.errors import DeadlineExceeded, IndexUnreachable, name_index
+from indexgate.config import parse_size
+from indexgate.errors import DeadlineExceeded, IndexUnreachable, InputError, name_index
 from indexgate.index import wire
 from indexgate.index.http import HttpClient, _HostLimit, index_words, retry_after
 from indexgate.index.wire import Headers
@@ -199,3 +200,28 @@ def test_the_httpx_path_refuses_a_body_over_the_cap_as_it_streams() -> None:
 
     with pytest.raises(IndexUnreachable, match=r"larger than 64 KiB.*not retried"):
         asyncio.run(go())
+
+
+# --- --max-body-size / max-body-size ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        ("200M", 200 << 20),
+        ("20MB", 20 << 20),
+        ("1.5G", 3 << 29),
+        ("512k", 512 << 10),
+        ("1MiB", 1 << 20),
+        (4096, 4096),
+        ("4096", 4096),
+    ],
+)
+def test_sizes_read_as_curl_reads_them(value: object, size: int) -> None:
+    assert parse_size(value, "max-body-size") == size
+
+
+@pytest.mark.parametrize("value", ["", "lots", "0", "-1M", "1T", True, None, [1]])
+def test_a_bad_size_is_an_input_error_naming_where(value: object) -> None:
+    with pytest.raises(InputError, match=r"cfg.yml:3: `max-body-size` must be a size"):
+        parse_size(value, "max-body-size", "cfg.yml", 3)

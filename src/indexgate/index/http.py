@@ -130,9 +130,10 @@ class HttpClient:
         (tests: ``httpx.MockTransport``) instead of the network.
 
         ``timeout`` is the idle-read timeout (no byte for that long); ``request_timeout``
-        the total deadline of one request, retries and their pauses included
-        (``--timeout``); ``max_time`` the deadline of everything this client does, from
-        now (``--max-time``); ``max_body`` the largest answer read (``--max-body-size``).
+        the total deadline of one request from when it gets a slot, retries and their
+        pauses included (``--timeout``); ``max_time`` the deadline of everything this
+        client does, from now (``--max-time``); ``max_body`` the largest answer read
+        (``--max-body-size``).
         """
         self._concurrency = max(1, concurrency)
         self._retries = max(1, retries)
