@@ -205,7 +205,7 @@ def test_a_bad_target_on_the_command_line_is_not_blamed_on_the_config(cli, index
     config = f"platforms: [bsd]\nindexes:\n  - url: {index.url}\n"
     run = cli.run("--python-version", "3.12", requirements="lib\n", config=config)
     assert run.code == 2
-    assert ".github/indexgate.yml: unknown platform 'bsd'" in run.err
+    assert ".github/indexgate.yml:1: unknown platform 'bsd'" in run.err
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "many"])

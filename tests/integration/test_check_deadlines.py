@@ -152,8 +152,8 @@ def test_deadlines_from_the_config_file(
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
-        ("timeout: 0", "`timeout` must be a number of seconds, more than 0"),
-        ("max-time: soon", "`max-time` must be a number of seconds"),
+        ("timeout: 0", "`timeout` must be a number of seconds above 0 (got 0)"),
+        ("max-time: soon", "`max-time` must be a number of seconds above 0 (got a string)"),
         ("max-body-size: lots", "`max-body-size` must be a size such as 200M"),
     ],
 )
