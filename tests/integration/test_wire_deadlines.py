@@ -206,6 +206,29 @@ def test_a_retry_after_beyond_the_deadline_fails_at_once(server: ScriptedServer)
     assert server.hits["/simple/x/"] == 1
 
 
+def test_requests_held_back_by_a_hosts_retry_after_say_throttled_at_the_deadline(
+    server: ScriptedServer,
+) -> None:
+    server.routes["/simple/a/"] = throttle(None, retry_after="30", body=b"quota exceeded")
+
+    async def go(http: HttpClient) -> Exception:
+        with pytest.raises(Throttled, match="asked for 30 s more"):
+            await http.request("GET", server.url + "simple/a/")
+        try:
+            await http.request("GET", server.url + "ok/b")  # held until the host's pause ends
+        except Exception as exc:
+            return exc
+        raise AssertionError("not held back")
+
+    held = run(go, max_time=1.0)
+    assert isinstance(held, Throttled)
+    assert f"GET {server.url}ok/b: throttled: the run deadline (--max-time 1 s) ran out" in str(
+        held
+    )
+    assert '"quota exceeded"' in str(held)
+    assert server.hits["/ok/b"] == 0
+
+
 def test_throttle_retries_are_bounded(server: ScriptedServer) -> None:
     server.routes["/simple/x/"] = throttle(None, retry_after="0")
     with pytest.raises(Throttled, match="after 8 waits"):

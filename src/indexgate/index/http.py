@@ -330,13 +330,16 @@ class HttpClient:
             limit = self._hosts.get(origin)
             if limit is None:
                 limit = self._hosts[origin] = _HostLimit(self._concurrency)
+            queued = False  # waiting for a slot of the host (not yet sent)
             try:
                 remaining = deadline.remaining()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError
                 if not limit.take():  # wait for a slot (bounded by the run's deadline)
+                    queued = True
                     async with asyncio.timeout(remaining):
                         await limit.acquire()
+                    queued = False
                 deadline.start()
                 try:
                     raw = await self._exchange(
@@ -345,7 +348,9 @@ class HttpClient:
                 finally:
                     limit.release()
             except (TimeoutError, wire.DeadlineReached):
-                raise deadline.expired(method, url, last_error, limit) from None
+                # Held back by the host's throttling: say so, with what the host said.
+                held = limit.words if queued and limit.throttling() else ""
+                raise deadline.expired(method, url, last_error, held) from None
             except wire.BodyTooLarge:  # asking again would not help
                 hint = (
                     "the cap of metadata files"
@@ -624,13 +629,13 @@ class _Deadline:
         """Seconds left; None when nothing bounds the request yet."""
         return None if self.at == float("inf") else self.at - time.monotonic()
 
-    def expired(
-        self, method: str, url: str, last_error: str, host: _HostLimit | None
-    ) -> DeadlineExceeded:
+    def expired(self, method: str, url: str, last_error: str, held: str = "") -> DeadlineExceeded:
+        """The error for this deadline; ``held``: what the host said when it throttled, if
+        that held this request back."""
         where = f"{method} {redact(url)}"
         ran_out = f"the {self.what} ({self.limit} {self.seconds:g} s) ran out"
-        if last_error.startswith("throttled") or (host is not None and host.throttling()):
-            words = last_error.removeprefix("throttled: ") or (host.words if host else "")
+        if last_error.startswith("throttled") or held:
+            words = held or last_error.removeprefix("throttled: ")
             return Throttled(
                 f"{where}: throttled: {ran_out} while the index answered {words}", self.limit
             )
@@ -640,7 +645,7 @@ class _Deadline:
     async def pause(self, seconds: float, method: str, url: str, last_error: str) -> None:
         """Sleep before a retry, or fail now if the retry could not start in time."""
         if time.monotonic() + seconds >= self.at:
-            raise self.expired(method, url, last_error, None)
+            raise self.expired(method, url, last_error)
         await asyncio.sleep(seconds)
 
 
