@@ -200,8 +200,16 @@ def _previous(args: argparse.Namespace, cwd: Path) -> dict | None:
     return read_previous(cwd / path, path)
 
 
-def emit(report: Report, args: argparse.Namespace, env: Mapping[str, str]) -> None:
-    """Write stdout, the JSON report and the summary as the options ask."""
+def emit(
+    report: Report,
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    fail_on: frozenset[str] = frozenset(),
+) -> None:
+    """Write stdout, the JSON report and the summary as the options ask.
+
+    ``fail_on``: the run's ``--fail-on`` rules, so the text and the summary name the one
+    that failed the gate."""
     if args.report_json or args.format == "json":
         from indexgate.report.json_report import to_json, write_text
 
@@ -213,16 +221,16 @@ def emit(report: Report, args: argparse.Namespace, env: Mapping[str, str]) -> No
     if args.format == "markdown":
         from indexgate.report.render import render_markdown
 
-        sys.stdout.write(render_markdown(report, report_path=args.report_json))
+        sys.stdout.write(render_markdown(report, report_path=args.report_json, fail_on=fail_on))
     elif args.format == "text" and not args.quiet:
         from indexgate.report.render import render_text
 
-        sys.stdout.write(render_text(report))
+        sys.stdout.write(render_text(report, fail_on=fail_on))
     summary = args.summary or env.get("GITHUB_STEP_SUMMARY")
     if summary:
         from indexgate.report.render import render_markdown
 
-        text = render_markdown(report, report_path=args.report_json)
+        text = render_markdown(report, report_path=args.report_json, fail_on=fail_on)
         mode = "a" if not args.summary else "w"
         with open(summary, mode, encoding="utf-8") as fh:
             fh.write(text + "\n")
@@ -303,7 +311,8 @@ def _gate(args: argparse.Namespace) -> int:
         return 3
     assert outcome.report is not None
     try:
-        emit(outcome.report, args, os.environ)
+        fail_on = outcome.settings.fail_on if outcome.settings else frozenset()
+        emit(outcome.report, args, os.environ, fail_on)
     except OSError as exc:  # --report-json / --summary / $GITHUB_STEP_SUMMARY not writable
         where = exc.filename2 or exc.filename or args.report_json or args.summary
         print(f"indexgate: error: {where}: cannot write: {exc.strerror or exc}", file=sys.stderr)

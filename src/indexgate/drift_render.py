@@ -15,7 +15,7 @@ from typing import Any
 
 from indexgate.index.firewall import vendor_label
 from indexgate.report.model import Report
-from indexgate.report.render import _md, _md_link, _md_row, _plural, _text_table
+from indexgate.report.render import _md, _md_link, _md_row, _plural, _text_table, checked_pins
 
 OPEN_ROWS = 20  # rows shown before the rest is folded
 TEXT_ROWS = 200  # rows per section in the terminal
@@ -129,10 +129,12 @@ def _changes(report: Report) -> Section:
 
 
 def counts(report: Report) -> str:
-    """One line: how many pins, and how many in each section (and each kind of change)."""
-    entries = [e for t in report.targets for e in t.drift or []]
-    pins = {(e["name"], e.get("pinned") or e.get("requirement")) for e in entries}
-    parts = [_plural(len(pins), "package") + " checked"]
+    """One line: how many pins, and how many in each section (and each kind of change).
+
+    Without a previous report there is no "since last run" part: the Action's summary
+    says so in a note of its own (a first run), rather than showing zero changes.
+    """
+    parts = [f"{checked_pins(report)} checked"]
     blocked, yanked, stuck, upgrades, shadowed, _ = sections(report)
     parts += [
         _plural(len(blocked.rows), "blocked or missing pin"),
