@@ -129,6 +129,7 @@ class IndexClient:
         self.allow_build = allow_build
         for index in indexes:
             http.add_credentials(index.url, index.auth)
+            # For the run deadline's message; test doubles of HttpClient may not keep names.
             getattr(http, "index_names", {}).setdefault(index.url, index.name)
         self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self._stored: dict[str, _StoredPage | None] = {}  # page URL -> last stored parse
