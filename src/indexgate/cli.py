@@ -42,6 +42,17 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    """argparse type: a number of seconds, more than 0 (argparse makes errors exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="indexgate",
@@ -94,6 +105,20 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=_positive,
         metavar="N",
         help="requests in flight per host (default 50)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="S",
+        help="total deadline of one request, retries included (default 60)",
+    )
+    p.add_argument(
+        "--max-time", type=_seconds, metavar="S", help="deadline of the whole run (default 600)"
+    )
+    p.add_argument(
+        "--max-body-size",
+        metavar="SIZE",
+        help="largest answer read, e.g. 200M (default); metadata files: at most 20M",
     )
     p.add_argument(
         "--cache-dir", metavar="PATH", help="persistent HTTP cache (default ~/.cache/indexgate)"
@@ -156,6 +181,9 @@ def run(
         no_cache=args.no_cache,
         cert=args.cert,
         max_probes_per_package=getattr(args, "max_probes_per_package", None),
+        timeout=args.timeout,
+        max_time=args.max_time,
+        max_body_size=args.max_body_size,
     )
     settings = load_settings(cli, sources, cwd=cwd, env=env)
     if drift:

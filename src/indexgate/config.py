@@ -22,7 +22,12 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import InputError
-from indexgate.index.http import DEFAULT_CONCURRENCY
+from indexgate.index.http import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_TIME,
+    DEFAULT_TIMEOUT,
+)
 from indexgate.index.network import (
     Network,
     Proxies,
@@ -141,8 +146,9 @@ class Settings:
     cache_dir: Path | None = None
     max_probes_per_package: int = 20
     cert: str | None = None  # CA bundle for every index without its own `cert:`
-    timeout: float = 60.0  # total deadline of one request, seconds
-    max_time: float = 600.0  # deadline of the whole run, seconds
+    timeout: float = DEFAULT_TIMEOUT  # total deadline of one request, seconds
+    max_time: float = DEFAULT_MAX_TIME  # deadline of the whole run, seconds
+    max_body_size: int = DEFAULT_MAX_BODY  # the largest answer read, bytes
     network: Network = field(default_factory=Network)  # the CA bundle above, and proxies
 
     def index(self, name: str) -> IndexConfig:
@@ -178,6 +184,9 @@ class CliOptions:
     max_probes_per_package: int | None = None
     no_cache: bool = False
     cert: str | None = None  # --cert
+    timeout: float | None = None
+    max_time: float | None = None
+    max_body_size: str | None = None  # as written: "200M", "1G", bytes
 
 
 @dataclass
@@ -367,8 +376,13 @@ def load_settings(
         max_probes_per_package=cli.max_probes_per_package or 20,
         cert=network.cert,
         network=network,
-        timeout=float(cfg.get("timeout", 60.0)),
-        max_time=float(cfg.get("max-time", 600.0)),
+        timeout=cli.timeout or float(cfg.get("timeout", DEFAULT_TIMEOUT)),
+        max_time=cli.max_time or float(cfg.get("max-time", DEFAULT_MAX_TIME)),
+        max_body_size=(
+            parse_size(cli.max_body_size, "--max-body-size")
+            if cli.max_body_size
+            else parse_size(cfg.get("max-body-size", DEFAULT_MAX_BODY), "max-body-size")
+        ),
     )
 
 
@@ -417,6 +431,25 @@ def _tls_file(
     if problem is not None:
         raise InputError(f"{key}: {problem}", file=config_path, line=line)
     return path
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?", re.I)
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_size(value: object, what: str, file: str | None = None, line: int | None = None) -> int:
+    """A size in bytes from ``200M``, ``20MB``, ``1.5G``, ``512k`` (binary multiples, as
+    curl reads them) or a whole number of bytes; InputError (exit 2) otherwise."""
+    text = str(value).strip() if isinstance(value, (int, float, str)) else ""
+    m = _SIZE.fullmatch(text) if not isinstance(value, bool) else None
+    size = int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]) if m else 0
+    if size < 1:
+        raise InputError(
+            f"`{what}` must be a size such as 200M, 20MB, 1G or a number of bytes (got {value!r})",
+            file=file,
+            line=line,
+        )
+    return size
 
 
 def _default_cache_dir(env: Mapping[str, str]) -> str | None:
@@ -746,6 +779,10 @@ def _check_config(doc: _Doc) -> None:
         ):
             shown = value if isinstance(value, int | float) else _kind(value)
             raise doc.error(f"`{key}` must be a number of seconds above 0 (got {shown})", cfg, key)
+    if "max-body-size" in cfg:
+        parse_size(
+            cfg["max-body-size"], "max-body-size", doc.path, doc.lines.at(cfg, "max-body-size")
+        )
     if cfg.get("cert") is not None and not isinstance(cfg["cert"], str):
         raise doc.error(f"`cert` must be a path (a string), not {_kind(cfg['cert'])}", cfg, "cert")
 

@@ -19,11 +19,11 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.config import IndexConfig
-from indexgate.errors import IndexgateError
+from indexgate.errors import IndexgateError, IndexUnreachable, name_index
 from indexgate.index import metadata as md
 from indexgate.index import simple, wheelzip
 from indexgate.index.firewall import classify_block
-from indexgate.index.http import HttpClient, Response
+from indexgate.index.http import METADATA_MAX_BODY, HttpClient, Response
 from indexgate.index.models import (
     BlockInfo,
     CoreMetadata,
@@ -131,6 +131,8 @@ class IndexClient:
             http.add_credentials(index.url, index.auth)
             if index.cert or index.client_cert:
                 http.add_tls(index.url, index.cert, index.client_cert, index.name)
+            # For the run deadline's message; test doubles of HttpClient may not keep names.
+            getattr(http, "index_names", {}).setdefault(index.url, index.name)
         self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self._stored: dict[str, _StoredPage | None] = {}  # page URL -> last stored parse
 
@@ -146,8 +148,12 @@ class IndexClient:
     def project_page(self, index: IndexConfig, name: str) -> Awaitable[PageResult]:
         name = canonicalize_name(name)
         if index.format == "flat":
-            return self._once(("flat", f"{index.url}#{name}"), lambda: self._flat(index, name))
-        return self._once(("page", index.url + name + "/"), lambda: self._simple(index, name))
+            return self._once(
+                ("flat", f"{index.url}#{name}"), lambda: _naming(index, self._flat(index, name))
+            )
+        return self._once(
+            ("page", index.url + name + "/"), lambda: _naming(index, self._simple(index, name))
+        )
 
     def stored_page(self, index: IndexConfig, name: str) -> PageResult | None:
         """The project page this cache holds for ``name`` on ``index``, parsed, without
@@ -231,7 +237,7 @@ class IndexClient:
         """Read once per run per file: by URL *and* hashes, because a stored page read for
         speculation may list a URL whose file was since replaced in place."""
         key = f"{file.url}#{_hash_key(file.hashes)}#{_hash_key(file.metadata_hashes)}"
-        return self._once(("metadata", key), lambda: self._metadata(index, file))
+        return self._once(("metadata", key), lambda: _naming(index, self._metadata(index, file)))
 
     async def _metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
         parsed = parse_filename(file.filename)
@@ -239,7 +245,11 @@ class IndexClient:
             return MetadataResult(unusable=f"{file.filename} is not a wheel or sdist")
         if file.metadata_url is not None:
             r = await self.http.request(
-                "GET", file.metadata_url, cacheable=True, digest=_digest(file.metadata_hashes)
+                "GET",
+                file.metadata_url,
+                cacheable=True,
+                digest=_digest(file.metadata_hashes),
+                max_body=METADATA_MAX_BODY,
             )
             outcome = self._judge(index, file, r, "metadata")
             if isinstance(outcome, BlockHit):
@@ -360,7 +370,7 @@ class IndexClient:
 
     def probe(self, index: IndexConfig, file: DistFile) -> Awaitable[ProbeResult]:
         """Is the file itself downloadable? HEAD, or a one-byte GET where HEAD is refused."""
-        return self._once(("probe", file.url), lambda: self._probe(index, file))
+        return self._once(("probe", file.url), lambda: _naming(index, self._probe(index, file)))
 
     async def _probe(self, index: IndexConfig, file: DistFile) -> ProbeResult:
         r = await self.http.request("HEAD", file.url)
@@ -413,6 +423,14 @@ class IndexClient:
             status=r.status,
             package=_project(file),
         )
+
+
+async def _naming(index: IndexConfig, work: Awaitable[T]) -> T:
+    """``work``, its unreachable-index errors (deadlines, throttling) naming the index."""
+    try:
+        return await work
+    except IndexUnreachable as exc:
+        raise name_index(exc, index.name) from None
 
 
 def _unreadable(index: IndexConfig, what: str, exc: Exception) -> FetchError:

@@ -17,9 +17,11 @@ importing them cost ~0.1 s per run. An index client only sends GET and HEAD, so 
 
 Every failure is a ``TransportError`` (the class names are httpx's: ``ConnectError``,
 ``ConnectTimeout``, ``ReadTimeout``, ``ReadError``, ``RemoteProtocolError``) that the
-caller may retry, except ``BodyTooLarge`` and the ``Unrecoverable`` ones: a certificate
-that does not verify, a TLS handshake the server refused, a proxy that refused its
-credentials (407).
+caller may retry, except ``BodyTooLarge``, ``DeadlineReached`` and the ``Unrecoverable``
+ones: a certificate that does not verify, a TLS handshake the server refused, a proxy that
+refused its credentials (407). The idle-read timeout restarts with every byte; a request's
+total deadline (``Pool.request(within=...)``) does not, so a server that drips one byte a
+second still meets it.
 
 Through a proxy (``indexgate.index.network``), an http origin's requests go to the proxy
 in absolute form, and an https origin gets a ``CONNECT`` tunnel with TLS to the origin
@@ -32,12 +34,14 @@ import asyncio
 import re
 import ssl
 import zlib
-from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping
+from collections.abc import Awaitable, Callable, ItemsView, Iterable, Iterator, KeysView, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, TypeVar, overload
 
 if TYPE_CHECKING:
     from indexgate.index.network import Proxy
+
+T = TypeVar("T")
 
 _HEAD_LIMIT = 64 * 1024  # status line and headers of one answer
 _LINE_LIMIT = 8 * 1024  # one chunk-size or trailer line
@@ -108,6 +112,11 @@ class ProxyAuthRefused(Unrecoverable):
 
 class ProxyRefused(Unrecoverable):
     """The proxy refused the tunnel by its policy (a 4xx answer to CONNECT, e.g. 403)."""
+
+
+class DeadlineReached(TransportError):
+    """The caller's total deadline for the exchange passed (however fast bytes came):
+    asking again would not help."""
 
 
 class Http2Selected(Exception):
@@ -503,6 +512,7 @@ class _Connection(asyncio.Protocol):
         self.error: TransportError | None = None
         self.refusal: TLSError | None = None  # a TLS alert that ended the session while idle
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None  # loop time: the exchange's total deadline
 
     # asyncio.Protocol
 
@@ -534,15 +544,21 @@ class _Connection(asyncio.Protocol):
 
     # the exchange
 
-    async def exchange(self, head: bytes, parser: ResponseParser, timeout: float) -> None:
-        """Send ``head``; return when ``parser`` holds the whole answer."""
+    async def exchange(
+        self, head: bytes, parser: ResponseParser, timeout: float, deadline: float | None = None
+    ) -> None:
+        """Send ``head``; return when ``parser`` holds the whole answer: ``ReadTimeout``
+        after ``timeout`` seconds without a byte, ``DeadlineReached`` at ``deadline``
+        (loop time) whatever came. One timer serves both."""
         if self.dead or self.transport is None:  # closed by the server since we got it
             raise self.refusal or ReadError("connection closed before the request was sent")
         self.parser = parser
         self.error = None
         self.waiter = waiter = self.loop.create_future()
-        self.last_read = self.loop.time()
-        self._timer = self.loop.call_later(timeout, self._check_timeout, timeout)
+        self.last_read = now = self.loop.time()
+        self._deadline = deadline
+        delay = timeout if deadline is None else min(timeout, deadline - now)
+        self._timer = self.loop.call_later(delay, self._check_timeout, timeout)
         try:
             self.transport.write(head)
             await waiter
@@ -559,9 +575,15 @@ class _Connection(asyncio.Protocol):
         waiter = self.waiter
         if waiter is None or waiter.done():
             return
-        idle = self.loop.time() - self.last_read
+        now = self.loop.time()
+        deadline = self._deadline
+        if deadline is not None and now >= deadline:
+            self._fail(DeadlineReached("the deadline passed before the answer was complete"))
+            return
+        idle = now - self.last_read
         if idle < timeout:  # bytes came since: wait for the rest of the period
-            self._timer = self.loop.call_later(timeout - idle, self._check_timeout, timeout)
+            delay = timeout - idle if deadline is None else min(timeout - idle, deadline - now)
+            self._timer = self.loop.call_later(delay, self._check_timeout, timeout)
             return
         self._fail(ReadTimeout(f"no data for {timeout:g} s"))
 
@@ -693,26 +715,44 @@ class Pool:
         self.connects = 0  # connections opened (tests and diagnostics)
         self.replaced = 0  # reused connections found closed as the request went out
 
-    async def request(self, method: str, head: bytes) -> RawResponse:
-        """One exchange: ``head`` is ``encode_request``'s bytes (GET and HEAD only)."""
-        async with self._limit:
+    async def request(
+        self,
+        method: str,
+        head: bytes,
+        *,
+        max_body: int | None = None,
+        within: float | None = None,
+    ) -> RawResponse:
+        """One exchange: ``head`` is ``encode_request``'s bytes (GET and HEAD only).
+
+        ``max_body`` lowers the pool's cap on the answer for this request; ``within`` is
+        the seconds left of the caller's total deadline: waiting for a connection slot,
+        connecting and the whole answer must fit, else ``DeadlineReached``.
+        """
+        cap = self._max_body if max_body is None else max_body
+        deadline = None if within is None else asyncio.get_running_loop().time() + within
+        if deadline is not None and self._limit.locked():  # a wait: bound it
+            await _bounded(self._limit.acquire(), deadline)
+        else:
+            await self._limit.acquire()
+        try:
             conn = self._checkout()
             reused = conn is not None
             if conn is None:
-                conn = await self._connect()
-            parser = ResponseParser(method, self._max_body)
+                conn = await _bounded(self._connect(), deadline)
+            parser = ResponseParser(method, cap)
             try:
                 try:
-                    await conn.exchange(head, parser, self._read_timeout)
+                    await conn.exchange(head, parser, self._read_timeout, deadline)
                 except ReadError:
                     if not reused or parser.received:
                         raise
                     # The server closed the idle connection as the request went out.
                     self._drop(conn)
                     self.replaced += 1
-                    conn = await self._connect()
-                    parser = ResponseParser(method, self._max_body)
-                    await conn.exchange(head, parser, self._read_timeout)
+                    conn = await _bounded(self._connect(), deadline)
+                    parser = ResponseParser(method, cap)
+                    await conn.exchange(head, parser, self._read_timeout, deadline)
             except BaseException as exc:  # failed or cancelled mid-exchange: unusable
                 self._drop(conn)
                 if isinstance(exc, Unrecoverable):  # a TLS 1.3 alert after the handshake
@@ -722,9 +762,11 @@ class Pool:
                 self._idle.append(conn)
             else:
                 self._drop(conn)
+        finally:
+            self._limit.release()
         content = parser.body
         if content and "content-encoding" in parser.headers:
-            content = decode_content(content, parser.headers, self._max_body)
+            content = decode_content(content, parser.headers, cap)
         return RawResponse(parser.status, parser.reason, parser.headers, content)
 
     def _checkout(self) -> _Connection | None:
@@ -893,3 +935,14 @@ class Pool:
             await asyncio.sleep(0)
             for conn in conns:
                 conn.abort()
+
+
+async def _bounded(work: Awaitable[T], deadline: float | None) -> T:
+    """``work``, or ``DeadlineReached`` at ``deadline`` (loop time; None: no bound)."""
+    if deadline is None:
+        return await work
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await work
+    except TimeoutError:
+        raise DeadlineReached("the deadline passed before a connection was ready") from None

@@ -49,7 +49,15 @@ def open_session(settings: Settings) -> Iterator[Session]:
         from indexgate.index.cache import FileCache
 
         cache = FileCache(settings.cache_dir)
-    http = HttpClient(concurrency=settings.concurrency, cache=cache, network=settings.network)
+    http = HttpClient(
+        concurrency=settings.concurrency,
+        cache=cache,
+        request_timeout=settings.timeout,
+        max_time=settings.max_time,
+        max_body=settings.max_body_size,
+        network=settings.network,
+    )
+    bridge.check = http.check_run_deadline  # the run deadline also ends a computing resolver
     client = IndexClient(http, settings.indexes, allow_build=settings.allow_build)
     finder = Finder(settings, client)
     try:
