@@ -55,6 +55,7 @@ INPUTS: tuple[str, ...] = (
     "fail-on",
     "previous-report",
     "report-path",
+    "ca-cert",
 )
 #: Defaults for inputs the runner did not set; "" means "from the config file, else built in".
 DEFAULTS: dict[str, str] = {"command": "check", "report-path": "indexgate-report.json"}
@@ -74,6 +75,8 @@ _URL_VARS = (
     "UV_DEFAULT_INDEX",
     "UV_INDEX_URL",
     "UV_EXTRA_INDEX_URL",
+    # A proxy's password is never printed by indexgate; masking it is a second guard.
+    *(f"{name}{suffix}" for name in ("HTTPS", "HTTP", "ALL") for suffix in ("_PROXY", "_proxy")),
 )
 _PASSWORD_LINE = re.compile(
     r"""^[\s-]*["']?password["']?\s*:\s*(?P<value>\S.*?)(?:\s+#.*)?\s*$""", re.M
@@ -132,6 +135,9 @@ def build_argv(
         argv += ["--config", config]
     if strategy:
         argv += ["--index-strategy", strategy]
+    ca_cert = inputs["ca-cert"].strip()
+    if ca_cert:  # the container sees the workspace, not the runner's trust store
+        argv += ["--cert", str(workspace / ca_cert)]
     for flag, name in (
         ("--python-version", "python-versions"),
         ("--platform", "platforms"),
