@@ -37,6 +37,7 @@ from indexgate.policy import (
     PageAction,
     Strategy,
     auth_failure_advice,
+    blocked_findings,
     project_page_action,
     target_status,
 )
@@ -639,6 +640,7 @@ def _status(t: TargetReport, settings: Settings) -> Status:
         )
         if present
     }
+    findings |= blocked_findings(t.blocked)
     return target_status(
         (e.kind for e in t.errors), (w.kind for w in t.warnings), findings, settings.fail_on
     )

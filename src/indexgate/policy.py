@@ -111,6 +111,13 @@ FAIL_ON: dict[str, frozenset[str]] = {
 }
 
 
+def blocked_findings(blocked: Iterable[object]) -> set[str]:
+    """What ``blocked[]`` entries add to the findings ``--fail-on`` may name: ``blocked``
+    for any entry, ``pending`` for one whose scan is still in progress."""
+    states = {getattr(b, "state", "blocked") for b in blocked}
+    return ({"blocked"} if states else set()) | ({"pending"} if "pending" in states else set())
+
+
 def fatal_warning(kind: str, fail_on: frozenset[str]) -> bool:
     """Does ``--fail-on`` turn a warning of this kind into a gate failure?"""
     return "warnings" in fail_on or any(kind in FAIL_ON[f] for f in fail_on if f in FAIL_ON)
@@ -123,7 +130,8 @@ def target_status(
     fail_on: frozenset[str],
 ) -> Literal["pass", "fail", "error"]:
     """error: an index was unreachable; fail: any other error, or what ``--fail-on`` names
-    among the warnings and the findings (``blocked``, ``stuck``, ``shadowed``); else pass."""
+    among the warnings and the findings (``blocked``, ``pending``, ``stuck``, ``shadowed``);
+    else pass."""
     errors = set(error_kinds)
     if "index-unreachable" in errors:
         return "error"

@@ -102,6 +102,7 @@ class BlockHit:
             details_url=self.info.details_url,
             fallback=fallback,
             policies=[dict(p) for p in self.info.policies],
+            state=self.info.state,
             file_path=origin.file if origin else None,
             line=origin.line if origin else None,
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
-from indexgate.index.firewall import vendor_label
+from indexgate.index.firewall import state_advice, vendor_label
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
 
 __all__ = ["render_markdown", "render_text"]
@@ -120,7 +120,8 @@ def _problems_text(problems: Sequence[Problem], indent: str) -> str:
 
 
 def _reason_text(b: Blocked) -> str:
-    parts = [_flat(b.reason)] + [_flat(p) for p in _policies(b)]
+    parts = [f"{b.state}: {state_advice(b.state)}", _flat(b.reason)]
+    parts += [_flat(p) for p in _policies(b)]
     if b.details_url:
         parts.append(f"details: {_flat(b.details_url)}")
     return " | ".join(p for p in parts if p)
@@ -259,7 +260,8 @@ def _problems_md(title: str, items: list[tuple[Problem, str]], multi: bool) -> _
 
 
 def _reason_md(b: Blocked) -> str:
-    parts = [_md(b.reason)] + [_md(p) for p in _policies(b)]
+    parts = [f"**{b.state}**: {_md(state_advice(b.state))}", _md(b.reason)]
+    parts += [_md(p) for p in _policies(b)]
     cell = "<br>".join(p for p in parts if p)
     link = _md_link("details", b.details_url)
     return f"{cell} ({link})" if cell and link else cell or link

@@ -16,7 +16,7 @@ from indexgate.errors import IndexUnreachable
 from indexgate.index.client import BlockHit, FetchError, IndexClient
 from indexgate.index.firewall import vendor_label
 from indexgate.index.http import HttpClient
-from indexgate.policy import target_status
+from indexgate.policy import blocked_findings, target_status
 from indexgate.redact import redact
 from indexgate.report.model import Problem, Report, Resolved, TargetReport
 from indexgate.resolver.bridge import Bridge
@@ -137,7 +137,7 @@ def _status(report: TargetReport, settings: Settings) -> str:
     return target_status(
         (e.kind for e in report.errors),
         (w.kind for w in report.warnings),
-        {"blocked"} if report.blocked else set(),
+        blocked_findings(report.blocked),
         settings.fail_on,
     )
 
