@@ -135,6 +135,10 @@ class _Entry:
     password: str | None = None
     ignore_error_codes: frozenset[int] | None = None
     quarantine_codes: frozenset[int] | None = None
+    auth_check: str | None = None
+    upstream: str | None = None
+    keyring_provider: str | None = None
+    password_command: str | None = None
 
 
 def load_settings(
@@ -402,6 +406,10 @@ _ENTRY_KEYS = {
     "explicit",
     "format",
     "default",
+    "auth-check",
+    "upstream",
+    "keyring-provider",
+    "password-command",
 }
 
 
@@ -427,6 +435,7 @@ def _config_entry(raw: Any, i: int, path: str, env: Mapping[str, str], text: str
             f"indexes[{i}]: format must be simple or flat, not {fmt!r}", file=path, line=line
         )
     name = raw.get("name")
+    realities = _realities(raw, i, path, line)
     return _Entry(
         url=_expand(url, env, path),
         origin=path,
@@ -438,7 +447,37 @@ def _config_entry(raw: Any, i: int, path: str, env: Mapping[str, str], text: str
         password=_expand(raw.get("password"), env, path),
         ignore_error_codes=_codes(raw, "ignore-error-codes", i, path, line),
         quarantine_codes=_codes(raw, "quarantine-codes", i, path, line),
+        **realities,
     )
+
+
+def _realities(raw: Mapping[str, Any], i: int, path: str, line: int | None) -> dict[str, Any]:
+    """``auth-check``, ``upstream``, ``keyring-provider``, ``password-command`` (issue 16)."""
+    out: dict[str, Any] = {}
+    for key in ("auth-check", "upstream", "keyring-provider", "password-command"):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"indexes[{i}].{key} must be a non-empty string", file=path, line=line)
+        out[key.replace("-", "_")] = value.strip()
+    provider = out.get("keyring_provider")
+    if provider is not None and provider not in ("subprocess", "disabled"):
+        raise InputError(
+            f"indexes[{i}].keyring-provider must be subprocess or disabled (as uv spells it), "
+            f"not {provider!r}",
+            file=path,
+            line=line,
+        )
+    if provider == "disabled":
+        del out["keyring_provider"]
+    if "keyring_provider" in out and "password_command" in out:
+        raise InputError(
+            f"indexes[{i}]: give keyring-provider or password-command, not both",
+            file=path,
+            line=line,
+        )
+    return out
 
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -509,6 +548,10 @@ def _finish(
             )
         used.add(name)
         user, password = _credentials(e, url, name, env)
+        if password is None and (e.keyring_provider or e.password_command):
+            from indexgate.index.credentials import obtain  # runs a command: only when asked
+
+            user, password = obtain(bare, name, user, e.keyring_provider, e.password_command)
         register_secret(password)
         ignore = _env_codes(env, f"INDEXGATE_INDEX_{env_name(name)}_IGNORE_ERROR_CODES")
         if ignore is None:
@@ -532,8 +575,22 @@ def _finish(
                 ignore_error_codes=ignore,
                 quarantine_codes=quarantine,
                 origin=e.origin,
+                auth_check=e.auth_check,
+                upstream=e.upstream,
+                keyring_provider=e.keyring_provider,
+                password_command=e.password_command,
             )
         )
+    names = {i.name for i in out}
+    for index in out:
+        if index.upstream is not None and index.upstream not in names | {index.name}:
+            raise InputError(
+                f"index '{index.name}': upstream '{index.upstream}' is not a configured index "
+                f"(configured: {', '.join(sorted(names))})",
+                file=config_path,
+            )
+        if index.upstream == index.name:
+            raise InputError(f"index '{index.name}' cannot be its own upstream", file=config_path)
     # The default index is always last.
     return [i for i in out if not i.default] + [i for i in out if i.default]
 

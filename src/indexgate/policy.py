@@ -9,6 +9,7 @@ both, so enabling backtracking on 403 also lets a 403 project page fall through 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Literal
 from urllib.parse import urlsplit
@@ -51,6 +52,50 @@ def default_ignore_error_codes(url: str) -> frozenset[int]:
     return _HOST_IGNORE_DEFAULTS.get(urlsplit(url).hostname or "", frozenset())
 
 
+@dataclass(frozen=True)
+class PageDecision:
+    """What a project-page answer means, with what to tell the user when it stops."""
+
+    action: PageAction
+    kind: str | None = None  # the error kind when the action stops the search
+    why: str = ""  # what the index did, for the message
+    advice: str = ""  # what to do about it
+
+
+def page_decision(
+    status: int,
+    strategy: Strategy,
+    ignore_error_codes: frozenset[int],
+    index_name: str,
+    *,
+    login: str | None = None,
+) -> PageDecision:
+    """The one place that decides what a project page's answer means (issue 14).
+
+    A login page (``login``: a redirect to another path of the server, or a password form)
+    is an auth failure under every strategy: never "not here", never a reason to try the
+    next index.
+    """
+    if login is not None:
+        return PageDecision(
+            PageAction.AUTH_FAILURE,
+            "auth-failure",
+            f"{login}: the credentials were refused",
+            auth_failure_advice(status, index_name, login=True),
+        )
+    action = project_page_action(status, strategy, ignore_error_codes)
+    if action is PageAction.AUTH_FAILURE:
+        return PageDecision(
+            action,
+            "auth-failure",
+            f"answered HTTP {status}",
+            auth_failure_advice(status, index_name),
+        )
+    if action is PageAction.ERROR:
+        return PageDecision(action, "index-unreachable", f"answered HTTP {status}")
+    return PageDecision(action)
+
+
 def project_page_action(
     status: int, strategy: Strategy, ignore_error_codes: frozenset[int]
 ) -> PageAction:
@@ -77,14 +122,16 @@ def file_action(status: int, quarantine_codes: frozenset[int]) -> FileAction:
     return FileAction.ERROR
 
 
-def auth_failure_advice(status: int, index_name: str) -> str:
+def auth_failure_advice(status: int, index_name: str, *, login: bool = False) -> str:
     """How to fix an auth failure on a project page: the message users act on."""
     env = "INDEXGATE_INDEX_" + env_name(index_name)
     advice = (
         f"check the credentials for index '{index_name}' (config username/password, "
         f"{env}_USERNAME/_PASSWORD, UV_INDEX_{env_name(index_name)}_USERNAME/_PASSWORD or netrc)"
     )
-    if status == 403:
+    if login:
+        advice += "; the server sent its login page instead of the project page"
+    elif status == 403:
         advice += (
             f"; if this index answers 403 for packages it does not have, add 403 to its "
             f"ignore-error-codes (or set {env}_IGNORE_ERROR_CODES=403)"

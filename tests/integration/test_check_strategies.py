@@ -70,7 +70,9 @@ def test_unsafe_first_match_uses_every_version_of_the_first_index_before_the_nex
     args = _args(private, public, "--index-strategy", "unsafe-first-match")
     # private has 1.0 and 1.1; public's 2.0 and 1.5 come only after both
     run = cli.run(*args, requirements="shared!=1.1\n", env=_creds(private))
-    assert run.code == 0, run.out + run.err
+    # private's shared is not public's (other files): the resolution stands, the gate fails
+    assert run.code == 1, run.out + run.err
+    assert [e["kind"] for e in run.errors()] == ["shadowed-name"]
     assert run.resolved("shared") | {"requested_by": None} == {
         "name": "shared",
         "version": "1.0",
@@ -80,7 +82,8 @@ def test_unsafe_first_match_uses_every_version_of_the_first_index_before_the_nex
     }
     # nothing on the first index fits: the next index's versions, newest first
     run = cli.run(*args, requirements="shared>=1.2\n")
-    assert run.code == 0, run.out + run.err
+    assert run.code == 1, run.out + run.err
+    assert [e["kind"] for e in run.errors()] == ["shadowed-name"]
     assert (run.resolved("shared")["version"], run.resolved("shared")["index"]) == ("2.0", "public")
 
 
@@ -88,11 +91,17 @@ def test_unsafe_best_match_takes_the_best_version_from_any_index(cli, indexes) -
     private, public = indexes
     args = _args(private, public, "--index-strategy", "unsafe-best-match")
     run = cli.run(*args, requirements="acme-core\nshared\n", env=_creds(private))
-    assert run.code == 0, run.out + run.err
-    # the public acme-core 9.0 wins: exactly the hole first-index closes
+    # the public acme-core 9.0 wins: exactly the hole first-index closes...
     assert run.versions() == {"acme-core": "9.0", "shared": "2.0"}
     assert {r["index"] for r in run.target["resolution"]} == {"public"}
     assert run.warnings("skipped-index") == []
+    # ...so the gate fails, naming both indexes of each shadowed name (issue 13)
+    assert run.code == 1, run.out + run.err
+    errors = {e["package"]: e for e in run.errors("shadowed-name")}
+    assert set(errors) == {"acme-core", "shared"}
+    acme = errors["acme-core"]
+    assert (acme["index"], acme["file"], acme["line"]) == ("private", "requirements.txt", 1)
+    assert "'private'" in acme["message"] and "'public' (9.0)" in acme["message"]
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,8 @@ from indexgate.config import IndexConfig
 from indexgate.errors import IndexgateError
 from indexgate.index import metadata as md
 from indexgate.index import simple, wheelzip
+from indexgate.index.authcheck import login_page
+from indexgate.index.credentials import refresher
 from indexgate.index.firewall import classify_block
 from indexgate.index.http import HttpClient, Response
 from indexgate.index.models import (
@@ -66,6 +68,7 @@ class PageResult:
     name: NormalizedName
     status: int  # 200 found, 404 not listed (also for flat indexes without the project)
     files: tuple[DistFile, ...] = ()
+    login: str | None = None  # a login page answered instead (index/authcheck.py): why
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,17 @@ class IndexClient:
         self.allow_build = allow_build
         for index in indexes:
             http.add_credentials(index.url, index.auth)
+            if index.auth is not None:
+                http.add_refresher(
+                    index.url,
+                    refresher(
+                        index.url,
+                        index.name,
+                        index.username,
+                        index.keyring_provider,
+                        index.password_command,
+                    ),
+                )
         self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self._stored: dict[str, _StoredPage | None] = {}  # page URL -> last stored parse
 
@@ -169,6 +183,9 @@ class IndexClient:
         r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
         if not 200 <= r.status < 300:
             return PageResult(index, name, r.status)
+        login = login_page(r, url, name)
+        if login is not None:  # never parsed, never stored: a refusal, not a page
+            return PageResult(index, name, r.status, login=login)
         # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
         key = _page_key(r)
         stored = self._stored_page(url)

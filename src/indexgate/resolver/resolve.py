@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from packaging.utils import NormalizedName
 from resolvelib import BaseReporter, ResolutionImpossible, Resolver
@@ -129,8 +129,24 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
         for hit in notes.blocks.values()
     ]
     report.warnings = list(notes.warnings)
+    _shadow_errors(report, provider)
     report.status = _status(report, settings)
     return report
+
+
+def _shadow_errors(report: TargetReport, provider: Provider) -> None:
+    """A shadowed name (finder.shadowed, unsafe strategies only) is an error, as in drift:
+    for each resolved package, or for every package when nothing resolved."""
+    resolved = {r.name for r in report.resolution}
+    shadows = [w for w in report.warnings if w.kind == "shadowed-name"]
+    for w in shadows:
+        report.warnings.remove(w)
+        if resolved and w.package not in resolved:
+            continue
+        origin = provider.origins.get(w.package) if w.package else None
+        if origin is not None:
+            w = replace(w, file=origin.file, line=origin.line)
+        report.errors.append(w)
 
 
 def _status(report: TargetReport, settings: Settings) -> str:
