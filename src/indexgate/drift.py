@@ -51,7 +51,12 @@ from indexgate.report.model import (
     TargetReport,
 )
 from indexgate.resolver.finder import VersionEntry
-from indexgate.resolver.resolve import Session, open_session
+from indexgate.resolver.resolve import (
+    Session,
+    open_session,
+    prove_credentials,
+    refused_targets,
+)
 from indexgate.sources.model import LockedFile, Origin, SourceSet
 from indexgate.targets import Target
 
@@ -282,6 +287,15 @@ class _Run:
         by_version: dict[Version, VersionEntry] = {}
         for entry in found.entries:
             by_version.setdefault(entry.version, entry)
+        home = self.home(found.entries)
+        shadow = None
+        if home is not None:
+            # By the pages' hashes, before any probe: a name shadowed on a later index is
+            # only ever probed on its own index. A request for the other project's file
+            # could make a proxy repository fetch and cache the attacker's package.
+            shadow = await self.shadow(pin.name, home, found.entries)
+            if shadow is not None:
+                by_version = {v: e for v, e in by_version.items() if e.index == home}
         pinned = None
         if pin.version is not None:
             pinned = await self.check_pin(pin, by_version.get(pin.version), found, target, out)
@@ -295,14 +309,64 @@ class _Run:
         if pinned is not None:
             probed.append(pinned)
         self.summarize(pin, out, by_version, candidates, probed, newest_allowed)
-        key = pin.version if pin.version in by_version else newest_allowed
-        resolved_from = by_version.get(key) if key is not None else None
-        if resolved_from is not None:
-            shadow = await self.shadow(pin.name, resolved_from.index, found.entries)
-            out.entry["shadowed"] = shadow
-            if shadow is not None:
-                self.shadow_problem(pin, shadow, out)
+        out.entry["shadowed"] = shadow
+        if shadow is not None:
+            self.shadow_problem(pin, shadow, out)
+        if home is not None and home.upstream is not None:
+            listed = {e.version for e in found.entries if e.index == home}
+            out.entry["hidden"] = await self.hidden(pin, home, listed)
         return out
+
+    def home(self, entries: Sequence[VersionEntry]) -> IndexConfig | None:
+        """The first index, in the configured order, that lists the package."""
+        on = {e.index.name for e in entries}
+        return next((i for i in self.settings.indexes if i.name in on), None)
+
+    async def hidden(
+        self, pin: Pin, index: IndexConfig, listed: set[Version]
+    ) -> dict[str, Any] | None:
+        """Versions ``index``'s upstream publishes that its page does not list.
+
+        Policy-compliant component selection (Nexus) and Curation's version filtering
+        remove blocked versions from the page itself: no 403 ever shows them. Comparing
+        the two pages does; no file is ever requested from the upstream.
+        """
+        upstream = next((i for i in self.settings.indexes if i.name == index.upstream), None)
+        if upstream is None:
+            return None
+        try:
+            page = await self.client.project_page(upstream, pin.name)
+        except IndexgateError as exc:
+            log.info("upstream page of %s on %s not read: %s", pin.name, upstream.name, exc)
+            return None
+        if not 200 <= page.status < 300:
+            return None
+        pre = self.settings.pre or bool(pin.specifier.prereleases)
+        pre = pre or (pin.version is not None and pin.version.is_prerelease)
+        rows = []
+        for entry in _group(page.files, upstream):
+            v = entry.version
+            if v in listed or (v.is_prerelease and not pre):
+                continue
+            if pin.version is not None and v <= pin.version:
+                continue
+            if pin.version is None and not pin.specifier.contains(v, prereleases=True):
+                continue
+            uploaded = _uploaded(entry)
+            rows.append(
+                {"version": str(v), "upload_time": uploaded, "age_days": self.age(uploaded)}
+            )
+        if not rows:
+            return None
+        dated = [r for r in rows if r["age_days"] is not None]
+        oldest = max(dated, key=lambda r: r["age_days"]) if dated else None
+        return {
+            "index": index.name,
+            "upstream": upstream.name,
+            "versions": rows,
+            "since": oldest["upload_time"] if oldest else None,
+            "age_days": oldest["age_days"] if oldest else None,
+        }
 
     async def check_pin(
         self,
@@ -593,6 +657,10 @@ def drift(
     report = Report(command="drift", warnings=list(settings.warnings))
     targets = list(settings.targets)
     with open_session(settings) as session:
+        refused = prove_credentials(session)
+        if refused:
+            report.targets = refused_targets(settings, refused, drift=True)
+            return report
         run = _Run(session, now)
         results = session.bridge.run(lambda: run.all(pins, targets))
         log.info("%d requests, %d bytes", session.http.stats.requests, session.http.stats.bytes)
@@ -635,7 +703,7 @@ def _status(t: TargetReport, settings: Settings) -> Status:
         name
         for name, present in (
             ("blocked", t.blocked),
-            ("stuck", any(e.get("stuck") for e in entries)),
+            ("stuck", any(e.get("stuck") or e.get("hidden") for e in entries)),
             ("shadowed", any(e.get("shadowed") for e in entries)),
         )
         if present
@@ -663,6 +731,7 @@ def _entry(pin: Pin) -> dict[str, Any]:
         "upgrade": None,
         "stuck": None,
         "shadowed": None,
+        "hidden": None,  # versions the upstream lists and this index's page hides
         "probed": [],
         "probe_cap": False,
     }

@@ -89,11 +89,14 @@ async def check_index(http: HttpClient, index: IndexConfig) -> Problem | None:
         return None
     what = f"the page of {project}" if project else "its root page"
     answer = login or f"answered HTTP {r.status}"
+    file, line = _declared_at(index.origin)
     return Problem(
         kind="auth-failure",
         index=index.name,
         package=project,
         status_code=r.status,
+        file=file,
+        line=line,
         message=redact(
             f"index '{index.name}' ({index.url}) failed its auth check: {what} {answer} with the "
             f'configured credentials, so its 404s cannot be trusted to mean "not here". '
@@ -101,6 +104,17 @@ async def check_index(http: HttpClient, index: IndexConfig) -> Problem | None:
             "anything."
         ),
     )
+
+
+def _declared_at(origin: str) -> tuple[str | None, int | None]:
+    """Where the index was configured, for annotations: a file (``path`` or ``path:line``),
+    or nothing for the command line and environment variables."""
+    if origin == "command line" or origin.startswith("-") or origin.isupper():
+        return None, None
+    path, sep, line = origin.rpartition(":")
+    if sep and line.isdigit() and path:
+        return path, int(line)
+    return origin, None
 
 
 def _advice(index: IndexConfig, status: int, project: str | None, login: str | None) -> str:

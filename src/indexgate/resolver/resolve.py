@@ -61,6 +61,10 @@ def open_session(settings: Settings) -> Iterator[Session]:
 def check(settings: Settings, sources: SourceSet) -> Report:
     report = Report(command="check", warnings=list(settings.warnings))
     with open_session(settings) as session:
+        refused = prove_credentials(session)
+        if refused:
+            report.targets = refused_targets(settings, refused)
+            return report
         # One thread (see bridge.py): every target's prefetches start now, then each
         # target resolves in turn, the network working for the later ones meanwhile.
         providers = [start_target(session, sources, t) for t in settings.targets]
@@ -74,6 +78,33 @@ def check(settings: Settings, sources: SourceSet) -> Report:
             stats.revalidated,
         )
     return report
+
+
+def prove_credentials(session: Session) -> list[Problem]:
+    """The auth check of every index with credentials (index/authcheck.py), before any
+    project page is asked of any index: the failures, empty when all passed."""
+    from indexgate.index import authcheck
+
+    return session.bridge.run(
+        lambda: authcheck.prove_credentials(session.http, session.settings.indexes)
+    )
+
+
+def refused_targets(
+    settings: Settings, problems: Sequence[Problem], *, drift: bool = False
+) -> list[TargetReport]:
+    """Every target's report when an auth check failed: those errors and nothing else."""
+    targets = []
+    for target in settings.targets:
+        t = TargetReport(
+            python=target.python,
+            platform=target.platform,
+            errors=[replace(p) for p in problems],
+            drift=[] if drift else None,
+        )
+        t.status = _status(t, settings)  # type: ignore[assignment]
+        targets.append(t)
+    return targets
 
 
 def direct_requirements(sources: SourceSet, target: Target) -> tuple[list[Req], dict]:
