@@ -259,7 +259,9 @@ class _Run:
         index = self.lock_index(pin.index_url)
         if index is None:
             listing = await self.session.finder.listing(pin.name)
-            return _Found(listing.entries, listing.searched, listing.warnings)
+            # drift reports shadowed names itself (``shadow``), with the severity it decides
+            kept = tuple(w for w in listing.warnings if w.kind != "shadowed-name")
+            return _Found(listing.entries, listing.searched, kept)
         page = await self.client.project_page(index, pin.name)
         action = project_page_action(page.status, Strategy.FIRST_INDEX, index.ignore_error_codes)
         if action is PageAction.USE:
