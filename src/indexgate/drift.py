@@ -18,7 +18,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -36,9 +36,7 @@ from indexgate.index.models import DistFile, parse_filename
 from indexgate.policy import (
     PageAction,
     Strategy,
-    auth_failure_advice,
     blocked_findings,
-    project_page_action,
     target_status,
 )
 from indexgate.redact import redact
@@ -50,7 +48,7 @@ from indexgate.report.model import (
     Status,
     TargetReport,
 )
-from indexgate.resolver.finder import VersionEntry
+from indexgate.resolver.finder import VersionEntry, decide, refusal
 from indexgate.resolver.resolve import (
     Session,
     open_session,
@@ -263,24 +261,14 @@ class _Run:
             kept = tuple(w for w in listing.warnings if w.kind != "shadowed-name")
             return _Found(listing.entries, listing.searched, kept)
         page = await self.client.project_page(index, pin.name)
-        action = project_page_action(page.status, Strategy.FIRST_INDEX, index.ignore_error_codes)
-        if action is PageAction.USE:
+        decision = decide(page, Strategy.FIRST_INDEX)
+        if decision.action is PageAction.USE:
             return _Found(tuple(_group(page.files, index)), (index.name,))
-        if action is PageAction.NEXT:
+        if decision.action is PageAction.NEXT:
             return _Found((), (index.name,))
-        if action is PageAction.AUTH_FAILURE:
-            advice = auth_failure_advice(page.status, index.name)
-            kind = "auth-failure"
-        else:
-            advice, kind = "the lock file's index could not be read", "index-unreachable"
-        raise FetchError(
-            kind,
-            f"index '{index.name}' ({redact(index.url)}) answered HTTP {page.status} for the "
-            f"project page of {pin.name}: {advice}",
-            index=index.name,
-            status=page.status,
-            package=pin.name,
-        )
+        if decision.kind != "auth-failure":
+            decision = replace(decision, why=f"{decision.why} (the lock file's index)")
+        raise refusal(page, decision)
 
     # -- one pin on one target -------------------------------------------------------
 
