@@ -68,20 +68,22 @@ def page_decision(
     ignore_error_codes: frozenset[int],
     index_name: str,
     *,
-    login: str | None = None,
+    refused: str | None = None,
 ) -> PageDecision:
     """The one place that decides what a project page's answer means (issue 14).
 
-    A login page (``login``: a redirect to another path of the server, or a password form)
-    is an auth failure under every strategy: never "not here", never a reason to try the
-    next index.
+    ``refused`` says why an answer is a refusal whatever its status: a login page (a
+    redirect to another path of the server, or a password form), or a 404 after which the
+    index failed its auth check again (a token that expired during the run). That is an
+    auth failure under every strategy: never "not here", never a reason to try the next
+    index.
     """
-    if login is not None:
+    if refused is not None:
         return PageDecision(
             PageAction.AUTH_FAILURE,
             "auth-failure",
-            f"{login}: the credentials were refused",
-            auth_failure_advice(status, index_name, login=True),
+            f"{refused}: the credentials were refused",
+            auth_failure_advice(status, index_name, refused=True),
         )
     action = project_page_action(status, strategy, ignore_error_codes)
     if action is PageAction.AUTH_FAILURE:
@@ -122,15 +124,15 @@ def file_action(status: int, quarantine_codes: frozenset[int]) -> FileAction:
     return FileAction.ERROR
 
 
-def auth_failure_advice(status: int, index_name: str, *, login: bool = False) -> str:
+def auth_failure_advice(status: int, index_name: str, *, refused: bool = False) -> str:
     """How to fix an auth failure on a project page: the message users act on."""
     env = "INDEXGATE_INDEX_" + env_name(index_name)
     advice = (
         f"check the credentials for index '{index_name}' (config username/password, "
         f"{env}_USERNAME/_PASSWORD, UV_INDEX_{env_name(index_name)}_USERNAME/_PASSWORD or netrc)"
     )
-    if login:
-        advice += "; the server sent its login page instead of the project page"
+    if refused:
+        advice += "; with valid ones the index answers with the project page itself"
     elif status == 403:
         advice += (
             f"; if this index answers 403 for packages it does not have, add 403 to its "

@@ -73,6 +73,50 @@ def test_bad_token_answered_404_for_everything_fails_before_any_later_index(cli,
     assert _asked_about(public, "acme-core") == []
 
 
+def test_a_token_expiring_mid_run_behind_404s_is_caught_by_proving_again(
+    cli, dev_index, monkeypatch
+) -> None:
+    """The token passes the auth check, then expires; the index answers 404 for everything.
+    A 404 from an index proven long enough ago (0 s here) proves the credentials again
+    before the search moves on: a legitimate 404 passes it, an expired token does not."""
+    from indexgate.index import authcheck
+
+    monkeypatch.setattr(authcheck, "REPROVE_AFTER", 0.0)
+    public = dev_index([wheel("six", "1.0"), wheel("acme-util", "99.0.0")])
+    private = dev_index([wheel("acme-core", "1.0")], basic_auth=(USER, TOKEN), deny_as="404")
+    config = _config(private, public)
+
+    run = cli.run(requirements="six\n", config=config, env={"TOKEN": TOKEN})
+    assert run.code == 0, run.out + run.err  # really not there: on to the next index
+    assert run.resolved("six")["index"] == "public"
+    assert [(e.method, e.path) for e in private.access_log.entries()] == [
+        ("HEAD", "/simple/"),
+        ("GET", "/simple/six/"),
+        ("HEAD", "/simple/"),
+    ]
+
+    expiring = dev_index(
+        [wheel("acme-core", "1.0")],
+        basic_auth=(USER, TOKEN),
+        deny_as="404",
+        rotate_after=1,  # only the auth check passes
+        next_password="rotated-elsewhere",
+    )
+    public.access_log.clear()
+    run = cli.run(
+        requirements="acme-util\n", config=_config(expiring, public), env={"TOKEN": TOKEN}
+    )
+    assert run.code == 1, run.out + run.err
+    (error,) = run.errors()
+    assert (error["kind"], error["package"], error["index"]) == (
+        "auth-failure",
+        "acme-util",
+        "private",
+    )
+    assert "failed its auth check again (HTTP 404)" in error["message"]
+    assert _asked_about(public, "acme-util") == []
+
+
 def test_auth_check_project_is_asked_instead_of_the_root(cli, dev_index) -> None:
     private = dev_index([wheel("acme-core", "1.0")], basic_auth=(USER, TOKEN), deny_as="404")
     public = dev_index([wheel("six", "1.0")])

@@ -128,9 +128,9 @@ def test_page_decision_is_the_one_place() -> None:
     skip = decide(403, Strategy.UNSAFE_BEST_MATCH, frozenset(), "i")
     assert skip.action is PageAction.SKIP_WITH_WARNING
     for strategy in Strategy:  # a login page never means "not here"
-        login = decide(200, strategy, frozenset({200}), "i", login="redirected to /+login")
+        login = decide(200, strategy, frozenset({200}), "i", refused="redirected to /+login")
         assert (login.action, login.kind) == (PageAction.AUTH_FAILURE, "auth-failure")
-        assert "login page" in login.advice
+        assert "redirected to /+login" in login.why and "project page" in login.advice
     error = decide(418, Strategy.FIRST_INDEX, frozenset(), "i")
     assert (error.action, error.kind) == (PageAction.ERROR, "index-unreachable")
 

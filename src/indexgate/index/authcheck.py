@@ -13,7 +13,10 @@ that has credentials answers one request that must succeed with them:
 
 Anything but 2xx (404, 401, 403, ...) or a login page fails the gate as ``auth-failure``
 naming the index, before any project page is asked of any index. The checks run
-concurrently.
+concurrently. A token can also expire during the run, and a 404 then looks like "not here"
+again: a project page answered 404 by an index whose last proof is older than
+``REPROVE_AFTER`` seconds proves the credentials again before the search moves on
+(``IndexClient.prove``).
 
 A login page is how some set-ups refuse a wrong password: devpi-lockdown's nginx answers
 with a 302 to ``/+login?goto_url=...``, whose page is 200 HTML. ``login_page`` recognizes
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
@@ -38,6 +42,7 @@ from indexgate.report.model import Problem
 
 _PASSWORD_FIELD = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password\b", re.IGNORECASE)
 _SNIFF = 65536  # a login form sits near the top of its page
+REPROVE_AFTER = 60.0  # seconds: a 404 after this long since the last proof proves again
 
 
 def login_page(response: Response, requested: str, name: str | None = None) -> str | None:
@@ -133,8 +138,15 @@ def _advice(index: IndexConfig, status: int, project: str | None, login: str | N
     return text
 
 
-async def prove_credentials(http: HttpClient, indexes: tuple[IndexConfig, ...]) -> list[Problem]:
-    """Every index with credentials, checked concurrently; the failures, in index order."""
-    todo = [i for i in indexes if i.auth is not None and i.url.startswith(("http:", "https:"))]
-    results = await asyncio.gather(*(check_index(http, i) for i in todo))
+def needs_proof(index: IndexConfig) -> bool:
+    """An http(s) index with credentials."""
+    return index.auth is not None and index.url.startswith(("http:", "https:"))
+
+
+async def prove_credentials(
+    prove: Callable[[IndexConfig], Awaitable[Problem | None]], indexes: tuple[IndexConfig, ...]
+) -> list[Problem]:
+    """Every index with credentials, checked concurrently (``prove``: the index client's,
+    which remembers when each index last passed); the failures, in index order."""
+    results = await asyncio.gather(*(prove(i) for i in indexes if needs_proof(i)))
     return [p for p in results if p is not None]

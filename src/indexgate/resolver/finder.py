@@ -185,7 +185,7 @@ def _skipped(page: PageResult) -> Problem:
 def decide(page: PageResult, strategy: Strategy) -> PageDecision:
     """What this page's answer means under ``strategy`` (policy.page_decision)."""
     return page_decision(
-        page.status, strategy, page.index.ignore_error_codes, page.index.name, login=page.login
+        page.status, strategy, page.index.ignore_error_codes, page.index.name, refused=page.refused
     )
 
 

@@ -86,7 +86,7 @@ def prove_credentials(session: Session) -> list[Problem]:
     from indexgate.index import authcheck
 
     return session.bridge.run(
-        lambda: authcheck.prove_credentials(session.http, session.settings.indexes)
+        lambda: authcheck.prove_credentials(session.client.prove, session.settings.indexes)
     )
 
 
