@@ -159,6 +159,7 @@ class _Probe:
         if self.block is not None:
             out["vendor"] = self.block.info.vendor
             out["reason"] = self.block.info.reason
+            out["state"] = self.block.info.state
             if self.block.info.details_url:
                 out["details_url"] = self.block.info.details_url
         return out
