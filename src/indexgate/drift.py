@@ -48,7 +48,7 @@ from indexgate.report.model import (
     Status,
     TargetReport,
 )
-from indexgate.resolver.finder import VersionEntry, decide, refusal
+from indexgate.resolver.finder import VersionEntry, decide, mirrors, refusal
 from indexgate.resolver.resolve import (
     Session,
     open_session,
@@ -588,9 +588,6 @@ class _Run:
         """
         indexes = self.settings.indexes
         later = [i for i in indexes[indexes.index(index) + 1 :] if not i.explicit]
-        ours = {
-            f.filename: f.hashes.get("sha256") for e in entries if e.index == index for f in e.files
-        }
         found = []
         for other in later:
             try:
@@ -600,10 +597,8 @@ class _Run:
                 continue
             if not 200 <= page.status < 300 or not page.files:
                 continue
-            theirs = {f.filename: f.hashes.get("sha256") for f in page.files}
-            if ours and all(
-                fn in theirs and (h is None or theirs[fn] in (None, h)) for fn, h in ours.items()
-            ):
+            ours = [f for e in entries if e.index == index for f in e.files]
+            if mirrors(ours, page.files):
                 continue
             versions = {p.version for f in page.files if (p := parse_filename(f.filename))}
             found.append(

@@ -378,6 +378,20 @@ def test_check_unsafe_best_match_reports_the_shadowed_internal_name(cli, dev_ind
     assert run.resolved("acme-core")["version"] == "99.0.0"  # what it would have taken
 
 
+def test_check_unsafe_strategy_does_not_flag_a_mirror(cli, dev_index) -> None:
+    """A later index that holds every file of ours byte for byte (a proxy of the same
+    project, with newer releases) is the same project: no shadowed-name."""
+    private = dev_index([wheel("requests", "2.31.0")])
+    public = dev_index([wheel("requests", "2.31.0"), wheel("requests", "2.32.3")])
+    config = _config(private, public, user=None) + "index-strategy: unsafe-best-match\n"
+
+    run = cli.run(requirements="requests\n", config=config)
+
+    assert run.code == 0, run.out + run.err
+    assert run.errors() == [] and run.warnings() == []
+    assert run.resolved("requests")["version"] == "2.32.3"
+
+
 @pytest.mark.parametrize("requirement", ["acme-core==1.0", "acme-core>=1"])
 def test_drift_shadow_check_requests_no_file_of_the_later_index(
     cli, dev_index, requirement

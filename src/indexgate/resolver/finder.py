@@ -204,6 +204,16 @@ def refusal(page: PageResult, decision: PageDecision) -> FetchError:
     )
 
 
+def mirrors(ours: Iterable[DistFile], theirs: Iterable[DistFile]) -> bool:
+    """Does the later page hold every file of ours, byte for byte (by the sha256 the pages
+    list; a missing hash does not disprove it)? Then it is the same project, mirrored."""
+    mine = {f.filename: f.hashes.get("sha256") for f in ours}
+    other = {f.filename: f.hashes.get("sha256") for f in theirs}
+    return bool(mine) and all(
+        fn in other and (h is None or other[fn] in (None, h)) for fn, h in mine.items()
+    )
+
+
 def shadowed(
     name: NormalizedName, found: Sequence[PageResult], settings: Settings
 ) -> Problem | None:
@@ -217,16 +227,9 @@ def shadowed(
     if settings.strategy is Strategy.FIRST_INDEX or len(found) < 2 or name in settings.sources:
         return None
     home, *later = found
-    ours = {f.filename: f.hashes.get("sha256") for f in home.files}
     others = []
     for page in later:
-        theirs = {f.filename: f.hashes.get("sha256") for f in page.files}
-        if not theirs or (
-            ours
-            and all(
-                fn in theirs and (h is None or theirs[fn] in (None, h)) for fn, h in ours.items()
-            )
-        ):
+        if not page.files or mirrors(home.files, page.files):
             continue
         versions = sorted({p.version for f in page.files if (p := parse_filename(f.filename))})
         shown = ", ".join(str(v) for v in versions[::-1][:5]) + (", …" if len(versions) > 5 else "")
