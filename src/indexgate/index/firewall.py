@@ -115,8 +115,8 @@ def state_advice(state: str) -> str:
     if state == "pending":
         return "scan in progress, try again later"
     if state == "waivable":
-        return "blocked by policy, waivers allowed: request a waiver or use another version"
-    return "blocked by policy: use another version or ask your security team"
+        return "blocked by policy, waivers allowed; request a waiver or use another version"
+    return "blocked by policy; use another version or ask your security team"
 
 
 def _curation(message: str) -> BlockInfo:

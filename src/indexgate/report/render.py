@@ -120,7 +120,7 @@ def _problems_text(problems: Sequence[Problem], indent: str) -> str:
 
 
 def _reason_text(b: Blocked) -> str:
-    parts = [f"{b.state}: {state_advice(b.state)}", _flat(b.reason)]
+    parts = [state_advice(b.state), _flat(b.reason)]
     parts += [_flat(p) for p in _policies(b)]
     if b.details_url:
         parts.append(f"details: {_flat(b.details_url)}")
@@ -260,7 +260,7 @@ def _problems_md(title: str, items: list[tuple[Problem, str]], multi: bool) -> _
 
 
 def _reason_md(b: Blocked) -> str:
-    parts = [f"**{b.state}**: {_md(state_advice(b.state))}", _md(b.reason)]
+    parts = [f"**{_md(state_advice(b.state))}**", _md(b.reason)]
     parts += [_md(p) for p in _policies(b)]
     cell = "<br>".join(p for p in parts if p)
     link = _md_link("details", b.details_url)
