@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from indexgate.config import CliOptions, IndexConfig, load_settings
+from indexgate.devserver._http import basic_credentials
 from indexgate.errors import InputError
 from indexgate.index.authcheck import check_index, login_page
 from indexgate.index.credentials import obtain
@@ -213,3 +214,39 @@ def test_keyring_creds_mode_needs_two_lines(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(InputError, match="give the index a `username:`"):
         obtain(INDEX.url, "idx", None, "subprocess", None)
+
+
+# --- one refresh of an expiring token ----------------------------------------------------------
+
+
+def test_a_401_after_200_refreshes_once_and_retries_once() -> None:
+    """Valid: "old" until it expires, then only "new". The provider gives "new" once, then
+    would give "newer": a second expiry gets no second refresh."""
+    valid = {"old"}
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        given = basic_credentials(request.headers.get("authorization"))
+        return httpx.Response(200 if given and given[1] in valid else 401)
+
+    def refresh() -> tuple[str, str]:
+        calls.append("refresh")
+        return ("u", "new" if len(calls) == 1 else "newer")
+
+    async def main() -> list[int]:
+        http = HttpClient(backoff=0.0, transport=httpx.MockTransport(handler))
+        http.add_credentials(INDEX.url, ("u", "old"))
+        http.add_refresher(INDEX.url, refresh)
+        try:
+            statuses = [(await http.request("GET", INDEX.url + "a/")).status]
+            valid.clear()
+            valid.add("new")  # "old" expired
+            statuses.append((await http.request("GET", INDEX.url + "b/")).status)
+            valid.clear()  # "new" expired too: no second refresh
+            statuses.append((await http.request("GET", INDEX.url + "c/")).status)
+            return statuses
+        finally:
+            await http.aclose()
+
+    assert asyncio.run(main()) == [200, 200, 401]
+    assert calls == ["refresh"]
