@@ -436,6 +436,8 @@ def _config_entry(raw: Any, i: int, path: str, env: Mapping[str, str], text: str
         )
     name = raw.get("name")
     realities = _realities(raw, i, path, line)
+    if "password_command" in realities:  # ${VAR} works here as in url and username
+        realities["password_command"] = _expand(realities["password_command"], env, path)
     return _Entry(
         url=_expand(url, env, path),
         origin=path,

@@ -250,3 +250,19 @@ def test_a_401_after_200_refreshes_once_and_retries_once() -> None:
 
     assert asyncio.run(main()) == [200, 200, 401]
     assert calls == ["refresh"]
+
+
+def test_password_command_expands_variables_and_a_given_password_wins(tmp_path: Path) -> None:
+    tool = _script(tmp_path, "echo-arg", "print(sys.argv[1])")
+    path = tmp_path / ".github" / "indexgate.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "indexes:\n  - name: private\n    url: https://p.example/simple/\n"
+        f'    password-command: "{tool} ${{DOMAIN_TOKEN}}"\n'
+    )
+    env = {"NETRC": str(tmp_path / "no-netrc"), "DOMAIN_TOKEN": "from-env-77aa"}
+    s = load_settings(CliOptions(), SourceSet(), cwd=tmp_path, env=env)
+    assert s.index("private").password == "from-env-77aa"
+    env["INDEXGATE_INDEX_PRIVATE_PASSWORD"] = "given-99bb"
+    s = load_settings(CliOptions(), SourceSet(), cwd=tmp_path, env=env)
+    assert s.index("private").password == "given-99bb"  # the command is not run
