@@ -191,6 +191,20 @@ def test_login_redirect_on_a_project_page_is_an_auth_failure_not_not_found(
         assert _asked_about(public, "acme-core") == []
 
 
+def test_login_redirect_on_a_flat_page_is_an_auth_failure(cli, dev_index) -> None:
+    private = dev_index([wheel("acme-core", "1.0")], basic_auth=(USER, TOKEN), deny_as="login")
+    public = dev_index([wheel("acme-core", "99.0.0")])
+    config = (
+        f"indexes:\n  - name: private\n    url: {private.url}\n    format: flat\n"
+        f"  - name: public\n    url: {public.url}\n    default: true\n"
+    )
+    run = cli.run(requirements="acme-core\n", config=config)
+    assert run.code == 1, run.out + run.err
+    assert [(e["kind"], e["index"]) for e in run.errors()] == [("auth-failure", "private")]
+    assert "redirected to /+login" in run.errors()[0]["message"]
+    assert _asked_about(public, "acme-core") == []
+
+
 # --- what the firewall says ---------------------------------------------------------------
 
 

@@ -268,6 +268,15 @@ class IndexClient:
         r = await self.http.request("GET", index.url, cacheable=True)
         if not 200 <= r.status < 300:
             return r.status
+        login = authcheck.login_page(r, index.url)
+        if login is not None:  # an empty "listing" would read as "nothing here"
+            raise FetchError(
+                "auth-failure",
+                f"index '{index.name}' ({redact(index.url)}) {login}: the credentials were "
+                "refused; check them (username/password, keyring-provider, password-command)",
+                index=index.name,
+                status=r.status,
+            )
         try:
             return simple.parse_flat_page(r.content, r.content_type, r.url)
         except simple.PageError as exc:
