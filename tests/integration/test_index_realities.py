@@ -232,6 +232,12 @@ def test_firewall_states_in_report_and_summary_and_fail_on_pending(cli, dev_inde
     assert states["delta"][0] == "jfrog-xray"
     assert "scan in progress, try again later" in run.summary
     assert "waivers allowed" in run.summary
+    # pending artifacts get their own table: not listed among the blocked ones
+    blocked_table, _, rest = run.summary.partition("### Scans in progress")
+    pending_table = rest.split("###")[0]
+    assert pending_table and "gamma" in blocked_table and "eps" in blocked_table
+    assert all(f"| {n} |" in pending_table for n in ("alpha", "beta", "delta"))
+    assert "| alpha |" not in blocked_table
     assert "scan in progress, try again later" in run.out
 
     run = cli.run("--index", f"fw={index.url}", "--fail-on", "pending", requirements="alpha\n")

@@ -267,8 +267,11 @@ def _reason_md(b: Blocked) -> str:
     return f"{cell} ({link})" if cell and link else cell or link
 
 
-def _blocked_md(report: Report, multi: bool) -> _MdTable | None:
-    items = _grouped(report, lambda t: t.blocked)
+def _blocked_md(report: Report, multi: bool, *, pending: bool = False) -> _MdTable | None:
+    """Blocked (and waivable) artifacts; with ``pending``, those whose scan is not done."""
+    items = [
+        i for i in _grouped(report, lambda t: t.blocked) if (i[0].state == "pending") == pending
+    ]
     if not items:
         return None
     header = ["Package", "Version", "File", "Index", "Firewall", "Reason", "Chosen instead"]
@@ -277,7 +280,8 @@ def _blocked_md(report: Report, multi: bool) -> _MdTable | None:
         cells = [_md(b.name), _md(b.version), _md(b.file), _md(b.index)]
         cells += [_md(vendor_label(b.vendor)), _reason_md(b), _md(b.fallback or "none")]
         rows.append(_md_row([*cells, _md(targets)] if multi else cells))
-    return _MdTable("Blocked artifacts", [*header, "Targets"] if multi else header, rows)
+    title = "Scans in progress: try again later" if pending else "Blocked artifacts"
+    return _MdTable(title, [*header, "Targets"] if multi else header, rows)
 
 
 def _details_md(t: TargetReport) -> str:
@@ -325,6 +329,7 @@ def render_markdown(
         for table in (
             _problems_md("Errors", _grouped(report, lambda t: t.errors), multi),
             _blocked_md(report, multi),
+            _blocked_md(report, multi, pending=True),
             _problems_md("Warnings", warnings, multi),
         )
         if table is not None
