@@ -75,9 +75,22 @@ def test_comment_line_ending_in_backslash_is_not_a_continuation(tmp_path: Path) 
     assert [r.origin.line for r in result.requirements] == [2]
 
 
-def test_continuation_at_end_of_file(tmp_path: Path) -> None:
-    result = parse(tmp_path, "a\nfoo==1 \\\n")
-    assert [str(r.requirement) for r in result.requirements] == ["a", "foo==1"]
+def test_continuation_at_end_of_file_is_refused_naming_where_it_began(tmp_path: Path) -> None:
+    """pip refuses a file whose last line ends in a backslash: nothing follows to join."""
+    exc = error(tmp_path, "a\nfoo==1 \\\n")
+    assert (exc.file, exc.line) == ("requirements.txt", 2)
+    assert "ends inside a line continuation" in str(exc)
+    # a continuation over several lines is named by its first line
+    exc = error(tmp_path, "a\nfoo==1 \\\n  --hash=sha256:" + SHA_A + " \\\n")
+    assert exc.line == 2
+    # without a final newline too
+    assert error(tmp_path, "foo==1 \\").line == 1
+
+
+def test_continuation_into_the_last_line_is_fine(tmp_path: Path) -> None:
+    result = parse(tmp_path, "a\nfoo==1 \\\n  ; python_version > '3'")
+    assert [r.name for r in result.requirements] == ["a", "foo"]
+    assert result.requirements[1].origin.line == 2
 
 
 def test_markers_and_extras(tmp_path: Path) -> None:

@@ -145,7 +145,7 @@ class IndexClient:
         name = canonicalize_name(name)
         if index.format == "flat":
             return self._once(("flat", f"{index.url}#{name}"), lambda: self._flat(index, name))
-        return self._once(("page", index.url + name + "/"), lambda: self._simple(index, name))
+        return self._once(("page", page_url(index.url, name)), lambda: self._simple(index, name))
 
     def stored_page(self, index: IndexConfig, name: str) -> PageResult | None:
         """The project page this cache holds for ``name`` on ``index``, parsed, without
@@ -158,13 +158,13 @@ class IndexClient:
         if index.format == "flat" or not index.url.startswith(("http:", "https:")):
             return None
         name = canonicalize_name(name)
-        stored = self._stored_page(index.url + name + "/")
+        stored = self._stored_page(page_url(index.url, name))
         if stored is None:
             return None
         return PageResult(index, name, stored.status, stored.files)
 
     async def _simple(self, index: IndexConfig, name: NormalizedName) -> PageResult:
-        url = index.url + name + "/"
+        url = page_url(index.url, name)
         r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
         if not 200 <= r.status < 300:
             return PageResult(index, name, r.status)
@@ -411,6 +411,16 @@ class IndexClient:
             status=r.status,
             package=_project(file),
         )
+
+
+def page_url(base: str, name: str) -> str:
+    """A project page's URL: the base index URL, a ``/`` if it lacks one, the name, ``/``.
+
+    As pip and uv join them: ``file:///srv/simple`` and ``file:///srv/simple/`` both give
+    ``file:///srv/simple/httpx/`` (a base without its slash once gave ``.../simplehttpx/``,
+    a 404 for every project, and a silent fall-through to the next index).
+    """
+    return f"{base}{name}/" if base.endswith("/") else f"{base}/{name}/"
 
 
 def _unreadable(index: IndexConfig, what: str, exc: Exception) -> FetchError:

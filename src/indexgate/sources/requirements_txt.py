@@ -61,6 +61,13 @@ class _OptionError(Exception):
     pass
 
 
+class _Unterminated(Exception):
+    """The file ends inside a backslash continuation that began on line ``first``."""
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+
+
 class _OptionParser(optparse.OptionParser):
     """optparse that raises instead of printing usage and exiting."""
 
@@ -120,7 +127,7 @@ def _parse(
     text = _read(path, display)
     out.files.append(display)
     chain = (*chain, (_identity(path), display))
-    for lineno, raw in _logical_lines(text):
+    for lineno, raw in _checked_lines(text, display):
         line = _COMMENT.sub("", raw).strip()
         if not line:
             continue
@@ -173,8 +180,22 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
         parts.append(line)
         yield first, "".join(parts)
         parts = []
-    if parts:
-        yield first, "".join(parts)
+    if parts:  # pip refuses this too: the line the backslash promised never came
+        raise _Unterminated(first)
+
+
+def _checked_lines(text: str, display: str) -> Iterator[tuple[int, str]]:
+    """``_logical_lines``, with a continuation at end of file an input error (exit 2)."""
+    try:
+        yield from _logical_lines(text)
+    except _Unterminated as exc:
+        raise InputError(
+            "the file ends inside a line continuation that begins on this line: its last "
+            "line ends with a backslash and no line follows (remove the backslash, or add "
+            "the rest of the line)",
+            file=display,
+            line=exc.first,
+        ) from None
 
 
 def _split_args_options(line: str) -> tuple[str, str]:
