@@ -52,6 +52,7 @@ from indexgate.report.model import (
 from indexgate.resolver.finder import VersionEntry
 from indexgate.resolver.resolve import Session, open_session
 from indexgate.sources.model import LockedFile, Origin, SourceSet
+from indexgate.sources.names import filename_key
 from indexgate.targets import Target
 
 __all__ = ["Pin", "collect_pins", "drift", "read_previous"]
@@ -325,17 +326,17 @@ class _Run:
             return None
         index = entry.index
         out.entry["index"] = index.name
-        on_index = {f.filename: f for f in entry.files}
+        on_index = {filename_key(f.filename): f for f in entry.files}
         hash_state = "unchecked"
         if pin.files:
-            listed = [_as_dist(lf, on_index.get(lf.filename)) for lf in pin.files]
+            listed = [_as_dist(lf, on_index.get(filename_key(lf.filename))) for lf in pin.files]
             chosen = self.pick(pin.name, listed, target, allow_yanked=True)
             if chosen is None:
                 names = ", ".join(lf.filename for lf in pin.files) or "none"
                 message = f"no file the lock lists for {where} suits {target.label} ({names})"
                 out.errors.append(_problem("missing-pin", message, pin, index=index.name))
                 return None
-            file = on_index.get(chosen.filename)
+            file = on_index.get(filename_key(chosen.filename))
             state["file"] = chosen.filename
             if file is None:
                 message = (
