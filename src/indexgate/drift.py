@@ -30,7 +30,7 @@ from packaging.version import InvalidVersion, Version
 from indexgate.config import IndexConfig, Settings
 from indexgate.drift_changes import changes, read_previous
 from indexgate.errors import IndexgateError, IndexUnreachable
-from indexgate.index.client import BlockHit, FetchError
+from indexgate.index.client import BlockHit, FetchError, never_matched
 from indexgate.index.firewall import vendor_label
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.policy import (
@@ -595,6 +595,7 @@ def drift(
     with open_session(settings) as session:
         run = _Run(session, now)
         results = session.bridge.run(lambda: run.all(pins, targets))
+        report.warnings.extend(never_matched(session.client))
         log.info("%d requests, %d bytes", session.http.stats.requests, session.http.stats.bytes)
     for target in targets:
         t = TargetReport(python=target.python, platform=target.platform, drift=[])

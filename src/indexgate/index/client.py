@@ -34,7 +34,7 @@ from indexgate.index.models import (
 )
 from indexgate.policy import FileAction, file_action
 from indexgate.redact import redact, strip_userinfo
-from indexgate.report.model import Blocked
+from indexgate.report.model import Blocked, Problem
 from indexgate.sources.model import Origin
 
 T = TypeVar("T")
@@ -183,6 +183,18 @@ class IndexClient:
             put(_PAGE_KIND, _page_slot(url), _page_blob(key, r.status, kept))
             self._stored[url] = _StoredPage(key, r.status, kept)
         return PageResult(index, name, r.status, kept)
+
+    def page_answers(self) -> dict[str, tuple[IndexConfig, list[PageResult]]]:
+        """Every project page answered so far this run, by index name (an index whose
+        page could not be fetched at all is reported elsewhere, as unreachable)."""
+        out: dict[str, tuple[IndexConfig, list[PageResult]]] = {}
+        for task in self._tasks.values():
+            if not task.done() or task.cancelled() or task.exception() is not None:
+                continue
+            page = task.result()
+            if isinstance(page, PageResult):
+                out.setdefault(page.index.name, (page.index, []))[1].append(page)
+        return out
 
     # -- what the cache keeps besides HTTP answers (``FileCache.get_blob``) ------------
 
@@ -411,6 +423,45 @@ class IndexClient:
             status=r.status,
             package=_project(file),
         )
+
+
+def never_matched(client: IndexClient) -> list[Problem]:
+    """``index-never-matched``: an index asked for at least one project this run that
+    answered "not here" (404, or a code in its ``ignore-error-codes``) for every one.
+
+    A wrong URL (a missing ``/simple``, a typo in a repository name) looks exactly like
+    that, and resolution then quietly moves on to the next index: the fall-through this
+    gate exists to stop. An index no project was asked of (an explicit index nothing is
+    pinned to) had nothing to match and is not reported.
+    """
+    problems = []
+    for name, (index, pages) in client.page_answers().items():
+        if not pages or any(_found(index, p.status) for p in pages):
+            continue
+        asked = sorted({p.name for p in pages})
+        shown = ", ".join(asked[:5]) + (f" and {len(asked) - 5} more" if len(asked) > 5 else "")
+        problems.append(
+            Problem(
+                kind="index-never-matched",
+                index=name,
+                status_code=404 if all(p.status == 404 for p in pages) else None,
+                message=(
+                    f"index '{name}' ({redact(index.url)}) had none of the {len(asked)} "
+                    f"project(s) asked of it ({shown}): every page answered "
+                    f"{_codes(pages)}. Check its URL (e.g. a missing /simple/ or a wrong "
+                    "repository name): a misconfigured index would otherwise go unnoticed"
+                ),
+            )
+        )
+    return problems
+
+
+def _found(index: IndexConfig, status: int) -> bool:
+    return status != 404 and status not in index.ignore_error_codes
+
+
+def _codes(pages: list[PageResult]) -> str:
+    return "/".join(f"HTTP {c}" for c in sorted({p.status for p in pages}))
 
 
 def page_url(base: str, name: str) -> str:

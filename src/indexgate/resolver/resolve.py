@@ -13,7 +13,7 @@ from resolvelib.resolvers import ResolutionTooDeep
 
 from indexgate.config import Settings
 from indexgate.errors import IndexUnreachable
-from indexgate.index.client import BlockHit, FetchError, IndexClient
+from indexgate.index.client import BlockHit, FetchError, IndexClient, never_matched
 from indexgate.index.firewall import vendor_label
 from indexgate.index.http import HttpClient
 from indexgate.policy import target_status
@@ -65,6 +65,7 @@ def check(settings: Settings, sources: SourceSet) -> Report:
         # target resolves in turn, the network working for the later ones meanwhile.
         providers = [start_target(session, sources, t) for t in settings.targets]
         report.targets = [finish_target(session, p) for p in providers]
+        report.warnings.extend(never_matched(session.client))
         stats = session.http.stats
         log.info(
             "%d requests, %d bytes, %d answered by the cache, %d revalidated (304)",
