@@ -26,3 +26,24 @@ class IndexUnreachable(IndexgateError):
     """An index could not be reached after retries: exit 3."""
 
     exit_code = 3
+
+
+def note_context(exc: BaseException, **where: str | None) -> None:
+    """Record on an exception on its way up what was being processed when it happened
+    (``package``, ``index``, ``file``, ``source``): the innermost note of each wins.
+
+    Only for errors that are bugs (not IndexgateError): the internal-error report names
+    them, so that a user can file a useful report without a traceback.
+    """
+    if isinstance(exc, IndexgateError):
+        return
+    context = getattr(exc, "indexgate_context", None)
+    if not isinstance(context, dict):
+        context = {}
+        try:
+            exc.indexgate_context = context  # type: ignore[attr-defined]
+        except AttributeError:  # an exception type without a __dict__
+            return
+    for key, value in where.items():
+        if value and key not in context:
+            context[key] = str(value)

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.config import IndexConfig
-from indexgate.errors import IndexgateError
+from indexgate.errors import IndexgateError, note_context
 from indexgate.index import metadata as md
 from indexgate.index import simple, wheelzip
 from indexgate.index.firewall import classify_block
@@ -144,8 +144,14 @@ class IndexClient:
     def project_page(self, index: IndexConfig, name: str) -> Awaitable[PageResult]:
         name = canonicalize_name(name)
         if index.format == "flat":
-            return self._once(("flat", f"{index.url}#{name}"), lambda: self._flat(index, name))
-        return self._once(("page", page_url(index.url, name)), lambda: self._simple(index, name))
+            return self._once(
+                ("flat", f"{index.url}#{name}"),
+                lambda: _noting(self._flat(index, name), index, name),
+            )
+        return self._once(
+            ("page", page_url(index.url, name)),
+            lambda: _noting(self._simple(index, name), index, name),
+        )
 
     def stored_page(self, index: IndexConfig, name: str) -> PageResult | None:
         """The project page this cache holds for ``name`` on ``index``, parsed, without
@@ -241,7 +247,9 @@ class IndexClient:
         """Read once per run per file: by URL *and* hashes, because a stored page read for
         speculation may list a URL whose file was since replaced in place."""
         key = f"{file.url}#{_hash_key(file.hashes)}#{_hash_key(file.metadata_hashes)}"
-        return self._once(("metadata", key), lambda: self._metadata(index, file))
+        return self._once(
+            ("metadata", key), lambda: _noting(self._metadata(index, file), index, None, file)
+        )
 
     async def _metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
         parsed = parse_filename(file.filename)
@@ -370,7 +378,9 @@ class IndexClient:
 
     def probe(self, index: IndexConfig, file: DistFile) -> Awaitable[ProbeResult]:
         """Is the file itself downloadable? HEAD, or a one-byte GET where HEAD is refused."""
-        return self._once(("probe", file.url), lambda: self._probe(index, file))
+        return self._once(
+            ("probe", file.url), lambda: _noting(self._probe(index, file), index, None, file)
+        )
 
     async def _probe(self, index: IndexConfig, file: DistFile) -> ProbeResult:
         r = await self.http.request("HEAD", file.url)
@@ -423,6 +433,19 @@ class IndexClient:
             status=r.status,
             package=_project(file),
         )
+
+
+async def _noting(
+    work: Awaitable[T], index: IndexConfig, name: str | None, file: DistFile | None = None
+) -> T:
+    """``work``, with the package, index and file it was about noted on any bug it raises
+    (the internal-error report names them; see ``errors.note_context``)."""
+    try:
+        return await work
+    except Exception as exc:
+        package = name or (_project(file) if file is not None else None)
+        note_context(exc, package=package, index=index.name, file=file.filename if file else None)
+        raise
 
 
 def never_matched(client: IndexClient) -> list[Problem]:

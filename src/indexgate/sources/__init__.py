@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from indexgate.errors import InputError
+from indexgate.errors import InputError, note_context
 from indexgate.sources.model import SourceSet
 
 SourceKind = Literal["pyproject", "uv-lock", "pylock", "requirements"]
@@ -54,7 +54,12 @@ def load_sources(
         raise InputError("--extra, --all-extras and --group need a pyproject.toml source")
     result = SourceSet()
     for display, path in given:
-        merge_into(result, _read(display, path, extras, all_extras, groups, allow_locks))
+        try:
+            part = _read(display, path, extras, all_extras, groups, allow_locks)
+        except Exception as exc:  # a bug: the internal-error report names the file
+            note_context(exc, source=display)
+            raise
+        merge_into(result, part)
     uv_toml = cwd / "uv.toml"
     if uv_toml.is_file():
         from indexgate.sources.pyproject import parse_uv_toml
