@@ -151,6 +151,10 @@ def run(
         max_probes_per_package=getattr(args, "max_probes_per_package", None),
     )
     settings = load_settings(cli, sources, cwd=cwd, env=env)
+    if sources.pending_builds:  # local projects with dynamic dependencies (--allow-build)
+        from indexgate.sources.projects import build_pending
+
+        build_pending(sources, settings)
     try:
         if drift:
             from indexgate.drift import drift as run_drift

@@ -93,7 +93,7 @@ def direct_requirements(sources: SourceSet, target: Target) -> tuple[list[Req], 
 def start_target(session: Session, sources: SourceSet, target: Target) -> Provider:
     """The target's provider, its direct requirements' prefetches started."""
     direct, constraints = direct_requirements(sources, target)
-    return Provider(
+    provider = Provider(
         session.settings,
         target,
         session.bridge,
@@ -101,6 +101,11 @@ def start_target(session: Session, sources: SourceSet, target: Target) -> Provid
         direct,
         constraints,
     )
+    if sources.direct:  # pkg @ https://..., git+...: reported, not resolved
+        from indexgate.sources.projects import not_from_index
+
+        provider.notes.warnings.extend(not_from_index(sources, target))
+    return provider
 
 
 def finish_target(session: Session, provider: Provider) -> TargetReport:

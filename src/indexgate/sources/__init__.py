@@ -55,11 +55,15 @@ def load_sources(
     result = SourceSet()
     for display, path in given:
         try:
-            part = _read(display, path, extras, all_extras, groups, allow_locks)
+            part = _read(display, path, extras, all_extras, groups, allow_locks, cwd)
         except Exception as exc:  # a bug: the internal-error report names the file
             note_context(exc, source=display)
             raise
         merge_into(result, part)
+    if result.local_projects or result.direct:
+        from indexgate.sources.projects import read_static
+
+        read_static(result, cwd)
     uv_toml = cwd / "uv.toml"
     if uv_toml.is_file():
         from indexgate.sources.pyproject import parse_uv_toml
@@ -86,6 +90,10 @@ def merge_into(target: SourceSet, part: SourceSet) -> None:
         target.requires_python = part.requires_python
     target.locked.extend(part.locked)
     target.files.extend(part.files)
+    target.local_projects.extend(part.local_projects)
+    target.direct.extend(part.direct)
+    target.provided |= part.provided
+    target.pending_builds.extend(part.pending_builds)
 
 
 def _read(
@@ -95,6 +103,7 @@ def _read(
     all_extras: bool,
     groups: Sequence[str],
     allow_locks: bool,
+    cwd: Path,
 ) -> SourceSet:
     if not path.exists():
         raise InputError("file not found", file=display)
@@ -123,7 +132,7 @@ def _read(
         return parse_pylock(path, display=display)
     from indexgate.sources.requirements_txt import parse_requirements_file
 
-    return parse_requirements_file(path, display=display)
+    return parse_requirements_file(path, display=display, cwd=cwd)
 
 
 def _discover(cwd: Path) -> tuple[str, Path]:

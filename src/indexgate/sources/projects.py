@@ -1,0 +1,228 @@
+"""What local projects and direct references bring: their dependencies, gated like the rest.
+
+- A local project (``-e .``, ``./lib``): its PEP 621 ``[project]`` table (name,
+  dependencies, the optional-dependencies of the extras asked for, requires-python) is
+  read without running anything. Dynamic dependencies (``dynamic = ["dependencies"]``, a
+  ``setup.py`` project) need ``--allow-build``: then its own build backend runs on a copy
+  of the folder in a throw-away environment (``index/build.py``); without it, exit 2.
+- A direct reference (URL, VCS, local archive) is not from an index: a ``not-from-index``
+  warning on each target it applies to (``--fail-on not-from-index`` makes it fatal). A
+  local wheel's (or static sdist's) METADATA is read, so its dependencies are gated; a
+  VCS reference cannot be read without a clone and a build, so it is only reported.
+
+The names these supply are not looked up on any index (a requirement on ``lib`` next to
+``-e ./lib`` is satisfied by the folder, as pip does).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from indexgate.errors import InputError
+from indexgate.index import metadata as md
+from indexgate.index.models import CoreMetadata
+from indexgate.report.model import Problem
+from indexgate.sources.model import (
+    DirectReference,
+    LocalProject,
+    Origin,
+    SourceRequirement,
+    SourceSet,
+)
+from indexgate.sources.pyproject import _and_marker, load_toml, parse_pyproject
+
+if TYPE_CHECKING:
+    from indexgate.config import Settings
+    from indexgate.targets import Target
+
+_EXTRA_TEST = re.compile(r"""\bextra\s*==\s*(["'])([^"']*)\1|(["'])([^"']*)\3\s*==\s*extra\b""")
+_TRUE, _FALSE = 'python_version >= "0"', 'python_version < "0"'
+
+
+def read_static(sources: SourceSet, cwd: Path) -> None:
+    """While reading sources: static metadata of local projects and local archives."""
+    here = cwd.resolve()
+    for project in sources.local_projects:
+        found = _static_project(project)
+        if found is None:
+            sources.pending_builds.append(project)
+            continue
+        name, part = found
+        if name is not None:
+            sources.provided.add(name)
+        sources.requirements.extend(_with_marker(part.requirements, project.marker))
+        sources.files.extend(part.files)
+        if project.path == here and sources.requires_python is None:
+            sources.requires_python = part.requires_python  # the project's own floor
+    sources.direct[:] = [_read_archive(ref, sources) for ref in sources.direct]
+    sources.provided.update(ref.name for ref in sources.direct if ref.name)
+    _drop_provided(sources)
+
+
+def build_pending(sources: SourceSet, settings: Settings) -> None:
+    """After the settings: build the metadata of projects whose dependencies are dynamic
+    (``--allow-build``), else stop with exit 2 naming the line and what to do."""
+    if not sources.pending_builds:
+        return
+    first = sources.pending_builds[0]
+    if not settings.allow_build:
+        raise InputError(
+            f"the project in '{first.display}' declares its dependencies dynamically (setup.py, "
+            'or dynamic = ["dependencies"]), so reading them means running its build backend: '
+            "pass --allow-build to let indexgate build its metadata in an isolated environment, "
+            "or make the metadata static ([project] dependencies in its pyproject.toml)",
+            file=first.origin.file,
+            line=first.origin.line,
+        )
+    from indexgate.index.build import build_project_metadata
+
+    for project in sources.pending_builds:
+        try:
+            meta = md.parse_core_metadata(build_project_metadata(project.path, settings.indexes))
+        except md.MetadataError as exc:
+            raise InputError(
+                f"building the metadata of '{project.display}' failed: {exc}",
+                file=project.origin.file,
+                line=project.origin.line,
+            ) from None
+        sources.provided.add(meta.name)
+        sources.requirements.extend(
+            from_metadata(meta, project.extras, project.marker, project.origin)
+        )
+    sources.pending_builds.clear()
+    _drop_provided(sources)
+
+
+def from_metadata(
+    meta: CoreMetadata, extras: Iterable[str], marker: Marker | None, origin: Origin
+) -> list[SourceRequirement]:
+    """Requires-Dist as direct requirements: those of the extras asked for included, the
+    line's own marker added to each, every one attributed to the line."""
+    chosen = {canonicalize_name(e) for e in extras}
+    out = []
+    for req in meta.requires_dist:
+        req = _settle_extras(req, chosen)
+        if canonicalize_name(req.name) == meta.name:  # its own extras: the base is here
+            continue
+        out.append(SourceRequirement(req, origin))
+    return _with_marker(out, marker)
+
+
+def not_from_index(sources: SourceSet, target: Target) -> list[Problem]:
+    """The ``not-from-index`` warnings of the direct references that apply to ``target``."""
+    return [_warning(ref) for ref in sources.direct if target.evaluate(ref.marker)]
+
+
+# --- local projects -------------------------------------------------------------------------
+
+
+def _static_project(project: LocalProject) -> tuple[NormalizedName | None, SourceSet] | None:
+    """(name, what its pyproject.toml declares), or None when its metadata is dynamic."""
+    folder = project.path
+    pyproject = folder / "pyproject.toml"
+    legacy = (folder / "setup.py").is_file() or (folder / "setup.cfg").is_file()
+    if not pyproject.is_file():
+        if legacy:
+            return None
+        raise InputError(
+            f"'{project.display}' is not a Python project (no pyproject.toml or setup.py)",
+            file=project.origin.file,
+            line=project.origin.line,
+        )
+    display = os.path.normpath(os.path.join(project.display, "pyproject.toml"))
+    data, _toml = load_toml(pyproject, display)
+    table = data.get("project")
+    if not isinstance(table, dict):  # [tool.poetry] and other pre-PEP 621 layouts
+        return None
+    dynamic = table.get("dynamic", [])
+    dynamic = dynamic if isinstance(dynamic, list) else []
+    if "dependencies" in dynamic:
+        return None
+    if project.extras and "optional-dependencies" in dynamic:
+        return None
+    part = parse_pyproject(pyproject, extras=sorted(project.extras), display=display)
+    name = table.get("name")
+    return (canonicalize_name(name) if isinstance(name, str) else None), part
+
+
+def _with_marker(
+    entries: list[SourceRequirement], marker: Marker | None
+) -> list[SourceRequirement]:
+    return [_and_marker(e, marker) for e in entries] if marker is not None else entries
+
+
+def _drop_provided(sources: SourceSet) -> None:
+    """A requirement on a name a local project or direct reference supplies is met there."""
+    provided = sources.provided
+    if provided:
+        sources.requirements[:] = [r for r in sources.requirements if r.name not in provided]
+
+
+def _settle_extras(req: Requirement, chosen: set[str]) -> Requirement:
+    """The requirement with each ``extra == "x"`` test decided by the extras chosen (the
+    rest of its marker is left to each target, which then drops what never applies)."""
+    if req.marker is None:
+        return req
+    text = str(req.marker)
+    if "extra" not in text:
+        return req
+
+    def decide(match: re.Match[str]) -> str:
+        value = match.group(2) if match.group(2) is not None else match.group(4)
+        return _TRUE if canonicalize_name(value) in chosen else _FALSE
+
+    settled = Requirement(str(req))
+    settled.marker = Marker(_EXTRA_TEST.sub(decide, text))
+    return settled
+
+
+# --- direct references ----------------------------------------------------------------------
+
+
+def _read_archive(ref: DirectReference, sources: SourceSet) -> DirectReference:
+    """A local wheel's (or static sdist's) dependencies, added to the requirements."""
+    if ref.kind != "archive":
+        return ref
+    path = Path(ref.url)
+    try:
+        data = path.read_bytes()
+        if path.name.lower().endswith(".whl"):
+            from indexgate.index import wheelzip
+
+            meta = md.parse_core_metadata(wheelzip.metadata_from_whole_wheel(data, ref.name))
+        else:
+            meta = md.static_sdist_metadata(md.read_sdist_pkg_info(data, path.name))
+    except (OSError, md.MetadataError):
+        return ref  # unreadable or dynamic: reported as not gated, like a VCS reference
+    sources.requirements.extend(from_metadata(meta, (), ref.marker, ref.origin))
+    return replace(ref, name=ref.name or meta.name, gated=True)
+
+
+def _warning(ref: DirectReference) -> Problem:
+    what = {"url": "a direct URL", "vcs": "a VCS reference", "archive": "a local archive"}
+    if ref.gated:
+        gated = "its own dependencies were gated with the rest"
+    elif ref.kind == "vcs":
+        gated = "nor its dependencies (reading them would need a clone and a build)"
+    else:
+        gated = "nor its dependencies (its metadata could not be read statically)"
+    file_only = "the file itself was not gated; " if ref.gated else "indexgate did not gate it, "
+    return Problem(
+        kind="not-from-index",
+        package=ref.name,
+        message=(
+            f"{ref.shown} is {what[ref.kind]}, not from an index: {file_only}{gated} "
+            "(--fail-on not-from-index makes this an error)"
+        ),
+        file=ref.origin.file,
+        line=ref.origin.line,
+    )
