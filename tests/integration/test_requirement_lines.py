@@ -8,6 +8,7 @@ warning with file:line each, the rest resolved; ``--fail-on not-from-index`` mak
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -202,3 +203,42 @@ def test_a_local_wheel_is_reported_and_its_dependencies_gated(
     (warning,) = run.warnings("not-from-index")
     assert warning["package"] == "localwhl" and warning["line"] == 1
     assert "dependencies were gated" in warning["message"]
+
+
+WORKSPACE = """\
+[project]
+name = "app"
+version = "0.1"
+dependencies = [
+    "app-dep<2",
+    "core",
+    "tool",
+    "urlpkg @ https://files.example.com/urlpkg-1.0-py3-none-any.whl",
+]
+
+[tool.uv.sources]
+core = { workspace = true }
+tool = { git = "https://git.example.com/tool", rev = "abc123" }
+
+[tool.uv.workspace]
+members = ["packages/*"]
+"""
+
+
+def test_pyproject_workspace_member_and_direct_references(cli: CheckCli, index) -> None:
+    """A uv workspace: the member named by ``workspace = true`` is read (never looked up on
+    an index); git and URL dependencies are not-from-index, pointing at their lines."""
+    cli.write(
+        "packages/core/pyproject.toml", '[project]\nname = "core"\ndependencies = ["lib-dep"]\n'
+    )
+    run = cli.run("--index", index.url, pyproject=WORKSPACE)
+    assert run.code == 0, run.out + run.err
+    assert run.versions() == {"app-dep": "1.0", "lib-dep": "1.0"}
+    expected = os.path.join("packages", "core", "pyproject.toml") + ":3"
+    assert run.resolved("lib-dep")["requested_by"] == [expected]
+    warnings = run.warnings("not-from-index")
+    assert [(w["package"], w["file"], w["line"]) for w in warnings] == [
+        ("tool", "pyproject.toml", 7),
+        ("urlpkg", "pyproject.toml", 8),
+    ]
+    assert index.requests_for("/simple/core/") == [] and index.requests_for("/simple/tool/") == []

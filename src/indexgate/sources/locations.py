@@ -92,11 +92,11 @@ def classify(
         return DirectReference(location, shown, "url", origin, _name(named), marker)
     path = _local_path(location, origin, base, cwd)
     if path.is_dir():
-        display = _display(path, cwd)
+        display = display_path(path, cwd)
         return LocalProject(path, display, origin, extras, marker, editable)
     if path.is_file() and path.name.lower().endswith(ARCHIVES):
         named = name or _archive_name(path.name)
-        shown = _display(path, cwd)
+        shown = display_path(path, cwd)
         return DirectReference(str(path), shown, "archive", origin, _name(named), marker)
     if path.exists():
         raise _error(f"'{location}' is neither a project folder nor a wheel or sdist", origin)
@@ -118,14 +118,15 @@ def _local_path(location: str, origin: Origin, base: Path, cwd: Path) -> Path:
         location = path
     location = os.path.expanduser(location)
     if os.path.isabs(location):
-        return Path(location)
+        return Path(location).resolve()
     here = cwd / location
     if here.exists():
         return here.resolve()
     return (base / location).resolve()
 
 
-def _display(path: Path, cwd: Path) -> str:
+def display_path(path: Path, cwd: Path) -> str:
+    """The path as a user reads it: relative to the working directory when under it."""
     try:
         return os.path.relpath(path, cwd) if path.is_relative_to(cwd.resolve()) else str(path)
     except ValueError:  # another drive

@@ -31,6 +31,7 @@ from indexgate.errors import InputError
 from indexgate.index import metadata as md
 from indexgate.index.models import CoreMetadata
 from indexgate.report.model import Problem
+from indexgate.sources.locations import display_path
 from indexgate.sources.model import (
     DirectReference,
     LocalProject,
@@ -51,7 +52,15 @@ _TRUE, _FALSE = 'python_version >= "0"', 'python_version < "0"'
 def read_static(sources: SourceSet, cwd: Path) -> None:
     """While reading sources: static metadata of local projects and local archives."""
     here = cwd.resolve()
-    for project in sources.local_projects:
+    seen: set[Path] = set()
+    projects = sources.local_projects
+    position = 0
+    while position < len(projects):  # a project's own local dependencies join the list
+        project = replace(projects[position], display=display_path(projects[position].path, here))
+        position += 1
+        if project.path in seen:
+            continue
+        seen.add(project.path)
         found = _static_project(project)
         if found is None:
             sources.pending_builds.append(project)
@@ -60,6 +69,8 @@ def read_static(sources: SourceSet, cwd: Path) -> None:
         if name is not None:
             sources.provided.add(name)
         sources.requirements.extend(_with_marker(part.requirements, project.marker))
+        projects.extend(part.local_projects)
+        sources.direct.extend(part.direct)
         sources.files.extend(part.files)
         if project.path == here and sources.requires_python is None:
             sources.requires_python = part.requires_python  # the project's own floor
