@@ -151,10 +151,11 @@ def run(
         max_probes_per_package=getattr(args, "max_probes_per_package", None),
     )
     settings = load_settings(cli, sources, cwd=cwd, env=env)
-    if sources.pending_builds:  # local projects with dynamic dependencies (--allow-build)
-        from indexgate.sources.projects import build_pending
+    if sources.pending_builds or sources.direct:  # what needs the indexes set up first
+        from indexgate.sources.projects import build_pending, read_direct_wheels
 
         build_pending(sources, settings)
+        read_direct_wheels(sources, settings)
     try:
         if drift:
             from indexgate.drift import drift as run_drift

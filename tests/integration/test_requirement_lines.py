@@ -242,3 +242,20 @@ def test_pyproject_workspace_member_and_direct_references(cli: CheckCli, index) 
         ("urlpkg", "pyproject.toml", 8),
     ]
     assert index.requests_for("/simple/core/") == [] and index.requests_for("/simple/tool/") == []
+
+
+def test_a_direct_wheel_url_on_an_index_host_has_its_dependencies_gated(
+    cli: CheckCli, public_index
+) -> None:
+    """The wheel is on the configured index's own host: its METADATA is read (range
+    requests), so lib-dep is resolved; the wheel itself is still not-from-index."""
+    server = public_index([*PACKAGES, wheel("urlpkg", "1.0", "lib-dep", "extra-dep; extra == 'x'")])
+    url = server.file_url("urlpkg-1.0-py3-none-any.whl")
+    run = cli.run("--index", server.url, requirements=f"app-dep<2\nurlpkg[x] @ {url}\n")
+    assert run.code == 0, run.out + run.err
+    assert run.versions() == {"app-dep": "1.0", "lib-dep": "1.0", "extra-dep": "1.0"}
+    assert run.resolved("lib-dep")["requested_by"] == ["requirements.txt:2"]
+    (warning,) = run.warnings("not-from-index")
+    assert warning["package"] == "urlpkg" and "dependencies were gated" in warning["message"]
+    assert server.requests_for("/packages/urlpkg-1.0-py3-none-any.whl")  # read from there
+    assert server.requests_for("/simple/urlpkg/") == []  # never looked up by name

@@ -89,7 +89,7 @@ def classify(
             scheme = location.split(":", 1)[0]
             raise _error(f"unsupported URL scheme '{scheme}:' in '{shown}'", origin)
         named = name or _egg(location) or _archive_name(urlsplit(location).path)
-        return DirectReference(location, shown, "url", origin, _name(named), marker)
+        return DirectReference(location, shown, "url", origin, _name(named), marker, extras=extras)
     path = _local_path(location, origin, base, cwd)
     if path.is_dir():
         display = display_path(path, cwd)
@@ -97,7 +97,9 @@ def classify(
     if path.is_file() and path.name.lower().endswith(ARCHIVES):
         named = name or _archive_name(path.name)
         shown = display_path(path, cwd)
-        return DirectReference(str(path), shown, "archive", origin, _name(named), marker)
+        return DirectReference(
+            str(path), shown, "archive", origin, _name(named), marker, extras=extras
+        )
     if path.exists():
         raise _error(f"'{location}' is neither a project folder nor a wheel or sdist", origin)
     raise _error(

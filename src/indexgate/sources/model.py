@@ -105,6 +105,7 @@ class DirectReference:
     name: NormalizedName | None = None
     marker: Marker | None = None
     gated: bool = False  # its own dependencies were read and are resolved with the rest
+    extras: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from packaging.markers import Marker
 from packaging.requirements import Requirement
@@ -42,7 +43,7 @@ from indexgate.sources.model import (
 from indexgate.sources.pyproject import _and_marker, load_toml, parse_pyproject
 
 if TYPE_CHECKING:
-    from indexgate.config import Settings
+    from indexgate.config import IndexConfig, Settings
     from indexgate.targets import Target
 
 _EXTRA_TEST = re.compile(r"""\bextra\s*==\s*(["'])([^"']*)\1|(["'])([^"']*)\3\s*==\s*extra\b""")
@@ -214,8 +215,56 @@ def _read_archive(ref: DirectReference, sources: SourceSet) -> DirectReference:
             meta = md.static_sdist_metadata(md.read_sdist_pkg_info(data, path.name))
     except (OSError, md.MetadataError):
         return ref  # unreadable or dynamic: reported as not gated, like a VCS reference
-    sources.requirements.extend(from_metadata(meta, (), ref.marker, ref.origin))
+    sources.requirements.extend(from_metadata(meta, ref.extras, ref.marker, ref.origin))
     return replace(ref, name=ref.name or meta.name, gated=True)
+
+
+def read_direct_wheels(sources: SourceSet, settings: Settings) -> None:
+    """Direct wheel URLs on a configured index's origin (scheme, host and port): their
+    METADATA is read as any index file's is (HTTP range requests, the index's credentials),
+    so their dependencies are gated too. Any other host is not contacted."""
+    todo = [
+        (position, ref, index)
+        for position, ref in enumerate(sources.direct)
+        if ref.kind == "url" and (index := _index_for(ref.url, settings)) is not None
+    ]
+    if not todo:
+        return
+    from indexgate.errors import IndexgateError
+    from indexgate.index.models import DistFile
+    from indexgate.resolver.resolve import open_session
+
+    with open_session(settings) as session:
+        for position, ref, index in todo:
+            url, _, fragment = ref.url.partition("#")
+            filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+            digest = dict(p.split("=", 1) for p in fragment.split("&") if "=" in p)
+            hashes = {k: v.lower() for k, v in digest.items() if k in ("sha256", "sha512")}
+            file = DistFile(filename=filename, url=url, hashes=hashes)
+            try:
+                result = session.bridge.run(lambda f=file, i=index: session.client.metadata(i, f))
+            except IndexgateError:  # unreachable, refused: reported as not gated
+                continue
+            if result.metadata is None:
+                continue
+            meta = result.metadata
+            sources.requirements.extend(from_metadata(meta, ref.extras, ref.marker, ref.origin))
+            sources.direct[position] = replace(ref, name=ref.name or meta.name, gated=True)
+            sources.provided.add(meta.name)
+    _drop_provided(sources)
+
+
+def _index_for(url: str, settings: Settings) -> IndexConfig | None:
+    """The first simple index on the URL's origin, for a wheel URL; else None."""
+    parts = urlsplit(url)
+    if not parts.path.lower().endswith(".whl"):
+        return None
+    origin = (parts.scheme.lower(), parts.hostname, parts.port)
+    for index in settings.indexes:
+        own = urlsplit(index.url)
+        if (own.scheme.lower(), own.hostname, own.port) == origin:
+            return index
+    return None
 
 
 def _warning(ref: DirectReference) -> Problem:
