@@ -53,6 +53,7 @@ from indexgate.resolver.finder import VersionEntry
 from indexgate.resolver.resolve import Session, open_session
 from indexgate.sources.model import LockedFile, Origin, SourceSet
 from indexgate.sources.names import filename_key
+from indexgate.sources.projects import not_from_index
 from indexgate.targets import Target
 
 __all__ = ["Pin", "collect_pins", "drift", "read_previous"]
@@ -599,6 +600,7 @@ def drift(
         log.info("%d requests, %d bytes", session.http.stats.requests, session.http.stats.bytes)
     for target in targets:
         t = TargetReport(python=target.python, platform=target.platform, drift=[])
+        t.warnings.extend(not_from_index(sources, target))  # pkg @ https://..., git+...
         seen: set[tuple[str, str]] = set()
         for per_target in results:
             outcome = per_target.get(target)

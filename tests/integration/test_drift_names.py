@@ -86,3 +86,23 @@ def test_lower_case_pylock_against_mixed_case_index_files(
     assert set(pins) == {"pyyaml", "jinja2", "zope-interface", "markupsafe"}
     for name, pin in pins.items():
         assert (pin["status"], pin["hash"]) == ("allowed", "match"), (name, pin)
+
+
+def test_drift_reports_direct_references_as_not_from_index(
+    mixed_case_index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _digests = mixed_case_index
+    monkeypatch.chdir(tmp_path)
+    Path("requirements.txt").write_text(
+        "pyyaml==6.0.2\ntool @ git+https://git.example.com/tool.git@v1\n"
+    )
+    code = main(
+        ["drift", "requirements.txt", "--index", f"pub={server.url}", "--python-version", "3.12"]
+        + ["--report-json", "report.json", "-q", "--fail-on", "not-from-index"]
+    )
+    report = json.loads(Path("report.json").read_text())
+    (target,) = report["targets"]
+    assert [(w["kind"], w["package"], w["line"]) for w in target["warnings"]] == [
+        ("not-from-index", "tool", 2)
+    ]
+    assert code == 1 and target["errors"] == []
