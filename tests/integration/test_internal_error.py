@@ -92,3 +92,16 @@ def test_a_bug_in_a_renderer_is_still_exit_4_with_a_json_report(
     assert run.code == 4
     assert run.report is not None and run.report["status"] == "error"
     assert "internal error: ValueError: injected bug" in run.err
+
+
+def test_the_message_never_carries_credentials() -> None:
+    from indexgate.errors import note_context
+    from indexgate.internal import internal_problem
+
+    exc = RuntimeError("fetching https://ci:hunter2-token@nexus.example/simple/x/ failed")
+    note_context(exc, package="x", index="corp", file="x-1.0-py3-none-any.whl")
+    note_context(exc, package="outer")  # the innermost note wins
+    problem = internal_problem(exc)
+    assert "hunter2-token" not in problem.message and "ci:" not in problem.message
+    assert (problem.package, problem.index) == ("x", "corp")
+    assert "file x-1.0-py3-none-any.whl" in problem.message

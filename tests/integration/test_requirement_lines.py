@@ -259,3 +259,11 @@ def test_a_direct_wheel_url_on_an_index_host_has_its_dependencies_gated(
     assert warning["package"] == "urlpkg" and "dependencies were gated" in warning["message"]
     assert server.requests_for("/packages/urlpkg-1.0-py3-none-any.whl")  # read from there
     assert server.requests_for("/simple/urlpkg/") == []  # never looked up by name
+
+
+def test_a_continuation_at_end_of_file_is_exit_2_naming_where_it_began(cli: CheckCli) -> None:
+    """Issue 13: pip refuses ``pkg>=1 \\`` on the last line; so does the gate."""
+    run = cli.run(requirements="app-dep\nlib-dep>=1 \\\n  --hash=sha256:" + "a" * 64 + " \\\n")
+    assert run.code == 2 and run.report is None
+    assert run.err.startswith("indexgate: error: requirements.txt:2: the file ends inside")
+    assert "Traceback" not in run.err
