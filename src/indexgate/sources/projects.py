@@ -53,15 +53,15 @@ _TRUE, _FALSE = 'python_version >= "0"', 'python_version < "0"'
 def read_static(sources: SourceSet, cwd: Path) -> None:
     """While reading sources: static metadata of local projects and local archives."""
     here = cwd.resolve()
-    seen: set[Path] = set()
+    seen: set[tuple[Path, frozenset[str]]] = set()
     projects = sources.local_projects
     position = 0
     while position < len(projects):  # a project's own local dependencies join the list
         project = replace(projects[position], display=display_path(projects[position].path, here))
         position += 1
-        if project.path in seen:
+        if (project.path, project.extras) in seen:
             continue
-        seen.add(project.path)
+        seen.add((project.path, project.extras))
         found = _static_project(project)
         if found is None:
             sources.pending_builds.append(project)
@@ -88,8 +88,9 @@ def build_pending(sources: SourceSet, settings: Settings) -> None:
     first = sources.pending_builds[0]
     if not settings.allow_build:
         raise InputError(
-            f"the project in '{first.display}' declares its dependencies dynamically (setup.py, "
-            'or dynamic = ["dependencies"]), so reading them means running its build backend: '
+            f"the dependencies of the project in '{first.display}' are not static metadata (a "
+            'setup.py, no [project] table, or dynamic = ["dependencies"]), so reading them '
+            "means running its build backend: "
             "pass --allow-build to let indexgate build its metadata in an isolated environment, "
             "or make the metadata static ([project] dependencies in its pyproject.toml)",
             file=first.origin.file,
@@ -119,7 +120,7 @@ def from_metadata(
 ) -> list[SourceRequirement]:
     """Requires-Dist as direct requirements: those of the extras asked for included, the
     line's own marker added to each, every one attributed to the line."""
-    chosen = {canonicalize_name(e) for e in extras}
+    chosen = _with_own_extras(meta, {canonicalize_name(e) for e in extras})
     out = []
     for req in meta.requires_dist:
         req = _settle_extras(req, chosen)
@@ -127,6 +128,21 @@ def from_metadata(
             continue
         out.append(SourceRequirement(req, origin))
     return _with_marker(out, marker)
+
+
+def _with_own_extras(meta: CoreMetadata, chosen: set[str]) -> set[str]:
+    """The extras chosen plus those they name of the project itself (``all = p[a,b]``)."""
+    while True:
+        more = set(chosen)
+        for req in meta.requires_dist:
+            if canonicalize_name(req.name) != meta.name:
+                continue
+            tests = {canonicalize_name(m[1] or m[3]) for m in _EXTRA_TEST.findall(str(req.marker))}
+            if req.marker is None or tests & chosen:
+                more |= {canonicalize_name(e) for e in req.extras}
+        if more == chosen:
+            return chosen
+        chosen = more
 
 
 def not_from_index(sources: SourceSet, target: Target) -> list[Problem]:
