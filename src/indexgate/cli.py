@@ -151,7 +151,9 @@ def run(
         max_probes_per_package=getattr(args, "max_probes_per_package", None),
     )
     settings = load_settings(cli, sources, cwd=cwd, env=env)
-    if sources.pending_builds or sources.direct:  # what needs the indexes set up first
+    if not drift and (sources.pending_builds or sources.direct):
+        # What needs the indexes: dynamic local projects, direct wheels on an index's host.
+        # Drift checks pins (a compiled file pins these dependencies itself): not there.
         from indexgate.sources.projects import build_pending, read_direct_wheels
 
         build_pending(sources, settings)

@@ -106,3 +106,58 @@ def test_drift_reports_direct_references_as_not_from_index(
         ("not-from-index", "tool", 2)
     ]
     assert code == 1 and target["errors"] == []
+
+
+def test_drift_of_a_compiled_file_with_a_dynamic_local_project_does_not_build(
+    mixed_case_index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip-compile writes ``-e file:.``; drift checks the pins and needs no --allow-build."""
+    server, _digests = mixed_case_index
+    monkeypatch.chdir(tmp_path)
+    Path("setup.py").write_text("raise SystemExit('never run')\n")
+    Path("requirements.txt").write_text("-e file:.\npyyaml==6.0.2\n")
+    code = main(
+        ["drift", "requirements.txt", "--index", f"pub={server.url}", "--python-version", "3.12"]
+        + ["--report-json", "report.json", "-q"]
+    )
+    report = json.loads(Path("report.json").read_text())
+    assert code == 0 and report["status"] == "pass"
+    assert [e["name"] for e in report["targets"][0]["drift"]] == ["pyyaml"]
+
+
+UV_LOCK = """\
+version = 1
+revision = 3
+requires-python = ">=3.11"
+
+[[package]]
+name = "app"
+version = "0.1.0"
+source = { editable = "." }
+
+[[package]]
+name = "tool"
+version = "1.2"
+source = { git = "https://git.example.com/tool?rev=v1.2#0123abcd" }
+"""
+
+
+def test_drift_of_a_uv_lock_reports_git_sources_as_not_from_index(
+    mixed_case_index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _digests = mixed_case_index
+    monkeypatch.chdir(tmp_path)
+    Path("uv.lock").write_text(UV_LOCK)
+    code = main(
+        ["drift", "uv.lock", "--index", f"pub={server.url}", "--python-version", "3.12"]
+        + ["--report-json", "report.json", "-q"]
+    )
+    report = json.loads(Path("report.json").read_text())
+    (warning,) = report["targets"][0]["warnings"]
+    assert (warning["kind"], warning["package"], warning["file"], warning["line"]) == (
+        "not-from-index",
+        "tool",
+        "uv.lock",
+        11,  # its name line
+    )
+    assert code == 0
