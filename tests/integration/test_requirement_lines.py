@@ -267,3 +267,17 @@ def test_a_continuation_at_end_of_file_is_exit_2_naming_where_it_began(cli: Chec
     assert run.code == 2 and run.report is None
     assert run.err.startswith("indexgate: error: requirements.txt:2: the file ends inside")
     assert "Traceback" not in run.err
+
+
+def test_a_direct_static_sdist_url_on_an_index_host_has_its_dependencies_gated(
+    cli: CheckCli, public_index
+) -> None:
+    from support.packages import sdist
+
+    server = public_index([*PACKAGES, sdist("sdpkg", "1.0", "lib-dep")])
+    url = server.file_url("sdpkg-1.0.tar.gz")
+    run = cli.run("--index", server.url, requirements=f"sdpkg @ {url}\n")
+    assert run.code == 0, run.out + run.err
+    assert run.versions() == {"lib-dep": "1.0"}
+    (warning,) = run.warnings("not-from-index")
+    assert "dependencies were gated" in warning["message"]

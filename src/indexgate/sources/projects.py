@@ -236,9 +236,10 @@ def _read_archive(ref: DirectReference, sources: SourceSet) -> DirectReference:
 
 
 def read_direct_wheels(sources: SourceSet, settings: Settings) -> None:
-    """Direct wheel URLs on a configured index's origin (scheme, host and port): their
-    METADATA is read as any index file's is (HTTP range requests, the index's credentials),
-    so their dependencies are gated too. Any other host is not contacted."""
+    """Direct wheel or sdist URLs on a configured index's origin (scheme, host and port):
+    their metadata is read as any index file's is (a wheel's by HTTP range requests, an
+    sdist's static PKG-INFO; the index's credentials), so their dependencies are gated too.
+    Any other host is not contacted."""
     todo = [
         (position, ref, index)
         for position, ref in enumerate(sources.direct)
@@ -271,9 +272,11 @@ def read_direct_wheels(sources: SourceSet, settings: Settings) -> None:
 
 
 def _index_for(url: str, settings: Settings) -> IndexConfig | None:
-    """The first simple index on the URL's origin, for a wheel URL; else None."""
-    parts = urlsplit(url)
-    if not parts.path.lower().endswith(".whl"):
+    """The first index on the URL's origin, for a wheel or sdist URL; else None."""
+    from indexgate.index.models import parse_filename
+
+    parts = urlsplit(url.partition("#")[0])
+    if parse_filename(unquote(parts.path.rsplit("/", 1)[-1])) is None:
         return None
     origin = (parts.scheme.lower(), parts.hostname, parts.port)
     for index in settings.indexes:
