@@ -455,10 +455,20 @@ def never_matched(client: IndexClient) -> list[Problem]:
     A wrong URL (a missing ``/simple``, a typo in a repository name) looks exactly like
     that, and resolution then quietly moves on to the next index: the fall-through this
     gate exists to stop. An index no project was asked of (an explicit index nothing is
-    pinned to) had nothing to match and is not reported.
+    pinned to) had nothing to match and is not reported; nor is a project a higher-ranked
+    index already had (drift's shadow check asks later indexes for private names).
     """
+    answers = client.page_answers()
+    rank = {index.name: i for i, index in enumerate(client.indexes)}
+    best: dict[str, int] = {}  # project -> rank of the best index that has it
+    for index, pages in answers.values():
+        for p in pages:
+            if _found(index, p.status):
+                best[p.name] = min(best.get(p.name, len(rank)), rank.get(index.name, len(rank)))
     problems = []
-    for name, (index, pages) in client.page_answers().items():
+    for name, (index, all_pages) in answers.items():
+        own = rank.get(name, len(rank))
+        pages = [p for p in all_pages if best.get(p.name, len(rank)) >= own]
         if not pages or any(_found(index, p.status) for p in pages):
             continue
         asked = sorted({p.name for p in pages})
