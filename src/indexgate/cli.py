@@ -151,12 +151,14 @@ def run(
         max_probes_per_package=getattr(args, "max_probes_per_package", None),
     )
     settings = load_settings(cli, sources, cwd=cwd, env=env)
-    if not drift and (sources.pending_builds or sources.direct):
-        # What needs the indexes: dynamic local projects, direct wheels on an index's host.
-        # Drift checks pins (a compiled file pins these dependencies itself): not there.
-        from indexgate.sources.projects import build_pending, read_direct_wheels
+    if not drift and (sources.local_projects or sources.direct):
+        # What needs the settings: targets for requires-python, indexes for dynamic local
+        # projects and direct wheels on an index's host. Drift checks pins (a compiled
+        # file pins these dependencies itself): not there.
+        from indexgate.sources.projects import build_pending, check_python, read_direct_wheels
 
         build_pending(sources, settings)
+        check_python(sources, settings)
         read_direct_wheels(sources, settings)
     try:
         if drift:

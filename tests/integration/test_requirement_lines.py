@@ -281,3 +281,17 @@ def test_a_direct_static_sdist_url_on_an_index_host_has_its_dependencies_gated(
     assert run.versions() == {"lib-dep": "1.0"}
     (warning,) = run.warnings("not-from-index")
     assert "dependencies were gated" in warning["message"]
+
+
+def test_a_local_project_whose_requires_python_excludes_a_target(cli: CheckCli, index) -> None:
+    cli.write("lib/pyproject.toml", LIB.replace('version = "1.0"', 'requires-python = ">=3.12"'))
+    run = cli.run("--index", index.url, "--python-version", "3.11", requirements="./lib\n")
+    assert run.code == 2
+    assert run.err.startswith("indexgate: error: requirements.txt:1: the project in 'lib'")
+    assert ">=3.12" in run.err and "Python 3.11" in run.err
+    run = cli.run("--index", index.url, "--python-version", "3.12", requirements="./lib\n")
+    assert run.code == 0 and run.versions() == {"lib-dep": "1.0"}
+    # a marker that keeps the line off that target: fine
+    text = "./lib ; python_version >= '3.12'\n"
+    run = cli.run("--index", index.url, "--python-version", "3.11", requirements=text)
+    assert run.code == 0 and run.versions() == {}

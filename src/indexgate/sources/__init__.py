@@ -94,6 +94,7 @@ def merge_into(target: SourceSet, part: SourceSet) -> None:
     target.direct.extend(part.direct)
     target.provided |= part.provided
     target.pending_builds.extend(part.pending_builds)
+    target.local_python.extend(part.local_python)
 
 
 def _read(

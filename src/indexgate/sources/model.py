@@ -125,3 +125,4 @@ class SourceSet:
     # Names a local project or direct reference supplies: never looked up on an index.
     provided: set[NormalizedName] = field(default_factory=set)
     pending_builds: list[LocalProject] = field(default_factory=list)  # dynamic: --allow-build
+    local_python: list[tuple[LocalProject, SpecifierSet]] = field(default_factory=list)

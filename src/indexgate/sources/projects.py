@@ -75,6 +75,8 @@ def read_static(sources: SourceSet, cwd: Path) -> None:
         sources.files.extend(part.files)
         if project.path == here and sources.requires_python is None:
             sources.requires_python = part.requires_python  # the project's own floor
+        if part.requires_python is not None:
+            sources.local_python.append((project, part.requires_python))
     sources.direct[:] = [_read_archive(ref, sources) for ref in sources.direct]
     sources.provided.update(ref.name for ref in sources.direct if ref.name)
     _drop_provided(sources)
@@ -111,8 +113,25 @@ def build_pending(sources: SourceSet, settings: Settings) -> None:
         sources.requirements.extend(
             from_metadata(meta, project.extras, project.marker, project.origin)
         )
+        if meta.requires_python is not None:
+            sources.local_python.append((project, meta.requires_python))
     sources.pending_builds.clear()
     _drop_provided(sources)
+
+
+def check_python(sources: SourceSet, settings: Settings) -> None:
+    """A local project whose requires-python excludes a target cannot be installed there
+    (pip refuses it): exit 2 naming its line, rather than a gate that passes."""
+    for project, spec in sources.local_python:
+        for target in settings.targets:
+            if target.evaluate(project.marker) and not target.allows_python(spec):
+                raise InputError(
+                    f"the project in '{project.display}' requires Python {spec}, which "
+                    f"excludes the target {target.label} (pip would refuse to install it): "
+                    "check --python-version / python-versions, or its requires-python",
+                    file=project.origin.file,
+                    line=project.origin.line,
+                )
 
 
 def from_metadata(
