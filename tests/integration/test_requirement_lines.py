@@ -295,3 +295,17 @@ def test_a_local_project_whose_requires_python_excludes_a_target(cli: CheckCli, 
     text = "./lib ; python_version >= '3.12'\n"
     run = cli.run("--index", index.url, "--python-version", "3.11", requirements=text)
     assert run.code == 0 and run.versions() == {}
+
+
+def test_an_index_package_depending_on_a_local_project_fails_closed(
+    cli: CheckCli, public_index
+) -> None:
+    """``-e ./lib`` supplies lib; an index package that depends on lib must not quietly get
+    the index's lib (an attacker's, say): the gate fails and says why."""
+    server = public_index([*PACKAGES, wheel("uses-lib", "1.0", "lib>=1"), "lib==9.9"])
+    cli.write("lib/pyproject.toml", LIB)
+    run = cli.run("--index", server.url, requirements="-e ./lib\nuses-lib\n")
+    assert run.code == 1
+    (error,) = run.errors()
+    assert (error["kind"], error["package"]) == ("no-solution", "lib")
+    assert "uses-lib 1.0 depends on it" in error["message"] and "lib 9.9" in error["message"]

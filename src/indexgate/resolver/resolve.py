@@ -65,6 +65,12 @@ def check(settings: Settings, sources: SourceSet) -> Report:
         # target resolves in turn, the network working for the later ones meanwhile.
         providers = [start_target(session, sources, t) for t in settings.targets]
         report.targets = [finish_target(session, p) for p in providers]
+        if sources.provided:  # names -e ./lib or pkg @ url supply: never from an index
+            from indexgate.sources.projects import supplied_locally
+
+            for t in report.targets:
+                if supplied_locally(sources, t):
+                    t.status = _status(t, settings)  # type: ignore[assignment]
         report.warnings.extend(never_matched(session.client))
         stats = session.http.stats
         log.info(

@@ -31,7 +31,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from indexgate.errors import InputError
 from indexgate.index import metadata as md
 from indexgate.index.models import CoreMetadata
-from indexgate.report.model import Problem
+from indexgate.report.model import Problem, TargetReport
 from indexgate.sources.locations import display_path
 from indexgate.sources.model import (
     DirectReference,
@@ -132,6 +132,33 @@ def check_python(sources: SourceSet, settings: Settings) -> None:
                     file=project.origin.file,
                     line=project.origin.line,
                 )
+
+
+def supplied_locally(sources: SourceSet, report: TargetReport) -> bool:
+    """Errors for resolved packages that a local project or direct reference supplies.
+
+    pip installs the folder (or URL) for every requirement on its name; indexgate's
+    resolver looks up what index packages depend on, so such a package was taken from an
+    index instead: the gate cannot vouch for that install (and it is the shape of a
+    dependency-confusion attack). True when an error was added."""
+    supplied = [r for r in report.resolution if r.name in sources.provided]
+    for entry in supplied:
+        by = ", ".join(entry.requested_by) or "a dependency"
+        report.errors.append(
+            Problem(
+                kind="no-solution",
+                package=entry.name,
+                index=entry.index,
+                message=(
+                    f"{entry.name} is supplied by a local project or direct reference, but "
+                    f"{by} depends on it and the resolver took {entry.name} {entry.version} "
+                    f"from index '{entry.index}' instead: indexgate cannot gate a dependency "
+                    "of index packages on a local project; list it in a way an index serves, "
+                    "or check this install by hand"
+                ),
+            )
+        )
+    return bool(supplied)
 
 
 def from_metadata(
