@@ -24,6 +24,7 @@ from indexgate.redact import redact
 if TYPE_CHECKING:
     from indexgate.config import Settings
     from indexgate.report.model import Report
+    from indexgate.sources.model import SourceSet
 
 EXIT = {"pass": 0, "fail": 1, "error": 3}
 _GC_THRESHOLD = 100_000  # gen-0 collections every 100,000 net allocations, not 700
@@ -151,16 +152,9 @@ def run(
         max_probes_per_package=getattr(args, "max_probes_per_package", None),
     )
     settings = load_settings(cli, sources, cwd=cwd, env=env)
-    if not drift and (sources.local_projects or sources.direct):
-        # What needs the settings: targets for requires-python, indexes for dynamic local
-        # projects and direct wheels on an index's host. Drift checks pins (a compiled
-        # file pins these dependencies itself): not there.
-        from indexgate.sources.projects import build_pending, check_python, read_direct_wheels
-
-        build_pending(sources, settings)
-        check_python(sources, settings)
-        read_direct_wheels(sources, settings)
     try:
+        if not drift and (sources.local_projects or sources.direct):
+            _settle_locations(sources, settings)
         if drift:
             from indexgate.drift import drift as run_drift
 
@@ -174,6 +168,18 @@ def run(
             exc.indexgate_targets = [(t.python, t.platform) for t in settings.targets]  # type: ignore[attr-defined]
         raise
     return Outcome(report, EXIT[report.status], settings)
+
+
+def _settle_locations(sources: SourceSet, settings: Settings) -> None:
+    """What local projects and direct references need the settings for: the targets
+    (requires-python) and the indexes (dynamic projects are built with their build
+    requirements from them; direct wheels on an index's host are read). Not for drift:
+    it checks pins, which a compiled file writes for these dependencies itself."""
+    from indexgate.sources.projects import build_pending, check_python, read_direct_wheels
+
+    build_pending(sources, settings)
+    check_python(sources, settings)
+    read_direct_wheels(sources, settings)
 
 
 def _previous(args: argparse.Namespace, cwd: Path) -> dict | None:
