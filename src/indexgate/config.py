@@ -1069,7 +1069,7 @@ def _finish(
     seen_urls: set[str] = set()
     used: dict[str, _Entry] = {}
     for e in entries:
-        url = _normalize_url(e.url, cwd)
+        url = _normalize_url(e.url, cwd, flat=e.format == "flat")
         bare = strip_userinfo(url)
         if bare in seen_urls:
             continue
@@ -1128,11 +1128,16 @@ def _finish(
     return [i for i in out if not i.default] + [i for i in out if i.default]
 
 
-def _normalize_url(url: str, cwd: Path) -> str:
+def _normalize_url(url: str, cwd: Path, *, flat: bool = False) -> str:
+    """An absolute URL; a simple index's base always ends with ``/``, as pip and uv join it
+    (``.../simple`` + ``httpx`` is ``.../simple/httpx/``, never ``.../simplehttpx/``), for
+    ``http(s)`` and ``file`` alike. A flat index may name a single HTML file: kept as is."""
     if "://" not in url:  # a local folder or file path
         path = (cwd / url).resolve()
-        return path.as_uri() + ("/" if path.is_dir() else "")
-    return url if url.endswith("/") or url.startswith("file:") else url + "/"
+        url = path.as_uri() + ("/" if path.is_dir() else "")
+    if flat or url.endswith("/"):
+        return url
+    return url + "/"
 
 
 def _where(e: _Entry) -> str:

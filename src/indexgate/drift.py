@@ -30,7 +30,7 @@ from packaging.version import InvalidVersion, Version
 from indexgate.config import IndexConfig, Settings
 from indexgate.drift_changes import changes, read_previous
 from indexgate.errors import IndexgateError, IndexUnreachable
-from indexgate.index.client import BlockHit, FetchError
+from indexgate.index.client import BlockHit, FetchError, never_matched
 from indexgate.index.firewall import vendor_label
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.policy import (
@@ -56,6 +56,8 @@ from indexgate.resolver.resolve import (
     refused_targets,
 )
 from indexgate.sources.model import LockedFile, Origin, SourceSet
+from indexgate.sources.names import filename_key
+from indexgate.sources.projects import not_from_index
 from indexgate.targets import Target
 
 __all__ = ["Pin", "collect_pins", "drift", "read_previous"]
@@ -381,17 +383,17 @@ class _Run:
             return None
         index = entry.index
         out.entry["index"] = index.name
-        on_index = {f.filename: f for f in entry.files}
+        on_index = {filename_key(f.filename): f for f in entry.files}
         hash_state = "unchecked"
         if pin.files:
-            listed = [_as_dist(lf, on_index.get(lf.filename)) for lf in pin.files]
+            listed = [_as_dist(lf, on_index.get(filename_key(lf.filename))) for lf in pin.files]
             chosen = self.pick(pin.name, listed, target, allow_yanked=True)
             if chosen is None:
                 names = ", ".join(lf.filename for lf in pin.files) or "none"
                 message = f"no file the lock lists for {where} suits {target.label} ({names})"
                 out.errors.append(_problem("missing-pin", message, pin, index=index.name))
                 return None
-            file = on_index.get(chosen.filename)
+            file = on_index.get(filename_key(chosen.filename))
             state["file"] = chosen.filename
             if file is None:
                 message = (
@@ -649,9 +651,11 @@ def drift(
             return report
         run = _Run(session, now)
         results = session.bridge.run(lambda: run.all(pins, targets))
+        report.warnings.extend(never_matched(session.client))
         log.info("%d requests, %d bytes", session.http.stats.requests, session.http.stats.bytes)
     for target in targets:
         t = TargetReport(python=target.python, platform=target.platform, drift=[])
+        t.warnings.extend(not_from_index(sources, target))  # pkg @ https://..., git+...
         seen: set[tuple[str, str]] = set()
         for per_target in results:
             outcome = per_target.get(target)

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.config import IndexConfig
-from indexgate.errors import IndexgateError, IndexUnreachable, name_index
+from indexgate.errors import IndexgateError, IndexUnreachable, name_index, note_context
 from indexgate.index import authcheck, simple, wheelzip
 from indexgate.index import metadata as md
 from indexgate.index.credentials import refresher
@@ -194,10 +194,12 @@ class IndexClient:
         name = canonicalize_name(name)
         if index.format == "flat":
             return self._once(
-                ("flat", f"{index.url}#{name}"), lambda: _naming(index, self._flat(index, name))
+                ("flat", f"{index.url}#{name}"),
+                lambda: _noting(self._flat(index, name), index, name),
             )
         return self._once(
-            ("page", index.url + name + "/"), lambda: _naming(index, self._simple(index, name))
+            ("page", page_url(index.url, name)),
+            lambda: _noting(self._simple(index, name), index, name),
         )
 
     def stored_page(self, index: IndexConfig, name: str) -> PageResult | None:
@@ -211,13 +213,13 @@ class IndexClient:
         if index.format == "flat" or not index.url.startswith(("http:", "https:")):
             return None
         name = canonicalize_name(name)
-        stored = self._stored_page(index.url + name + "/")
+        stored = self._stored_page(page_url(index.url, name))
         if stored is None:
             return None
         return PageResult(index, name, stored.status, stored.files)
 
     async def _simple(self, index: IndexConfig, name: NormalizedName) -> PageResult:
-        url = index.url + name + "/"
+        url = page_url(index.url, name)
         r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
         if r.status == 404 and (refused := await self._still_refused(index)) is not None:
             return PageResult(index, name, r.status, refused=refused)
@@ -241,6 +243,18 @@ class IndexClient:
             put(_PAGE_KIND, _page_slot(url), _page_blob(key, r.status, kept))
             self._stored[url] = _StoredPage(key, r.status, kept)
         return PageResult(index, name, r.status, kept)
+
+    def page_answers(self) -> dict[str, tuple[IndexConfig, list[PageResult]]]:
+        """Every project page answered so far this run, by index name (an index whose
+        page could not be fetched at all is reported elsewhere, as unreachable)."""
+        out: dict[str, tuple[IndexConfig, list[PageResult]]] = {}
+        for task in self._tasks.values():
+            if not task.done() or task.cancelled() or task.exception() is not None:
+                continue
+            page = task.result()
+            if isinstance(page, PageResult):
+                out.setdefault(page.index.name, (page.index, []))[1].append(page)
+        return out
 
     # -- what the cache keeps besides HTTP answers (``FileCache.get_blob``) ------------
 
@@ -296,7 +310,9 @@ class IndexClient:
         """Read once per run per file: by URL *and* hashes, because a stored page read for
         speculation may list a URL whose file was since replaced in place."""
         key = f"{file.url}#{_hash_key(file.hashes)}#{_hash_key(file.metadata_hashes)}"
-        return self._once(("metadata", key), lambda: _naming(index, self._metadata(index, file)))
+        return self._once(
+            ("metadata", key), lambda: _noting(self._metadata(index, file), index, None, file)
+        )
 
     async def _metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
         parsed = parse_filename(file.filename)
@@ -429,7 +445,9 @@ class IndexClient:
 
     def probe(self, index: IndexConfig, file: DistFile) -> Awaitable[ProbeResult]:
         """Is the file itself downloadable? HEAD, or a one-byte GET where HEAD is refused."""
-        return self._once(("probe", file.url), lambda: _naming(index, self._probe(index, file)))
+        return self._once(
+            ("probe", file.url), lambda: _noting(self._probe(index, file), index, None, file)
+        )
 
     async def _probe(self, index: IndexConfig, file: DistFile) -> ProbeResult:
         r = await self.http.request("HEAD", file.url)
@@ -484,12 +502,79 @@ class IndexClient:
         )
 
 
-async def _naming(index: IndexConfig, work: Awaitable[T]) -> T:
-    """``work``, its unreachable-index errors (deadlines, throttling) naming the index."""
+async def _noting(
+    work: Awaitable[T], index: IndexConfig, name: str | None, file: DistFile | None = None
+) -> T:
+    """``work``, its unreachable-index errors (deadlines, throttling) naming the index, and
+    the package, index and file it was about noted on any bug it raises (the
+    internal-error report names them; see ``errors.note_context``)."""
     try:
         return await work
     except IndexUnreachable as exc:
         raise name_index(exc, index.name) from None
+    except Exception as exc:
+        package = name or (_project(file) if file is not None else None)
+        note_context(exc, package=package, index=index.name, file=file.filename if file else None)
+        raise
+
+
+def never_matched(client: IndexClient) -> list[Problem]:
+    """``index-never-matched``: an index asked for at least one project this run that
+    answered "not here" (404, or a code in its ``ignore-error-codes``) for every one.
+
+    A wrong URL (a missing ``/simple``, a typo in a repository name) looks exactly like
+    that, and resolution then quietly moves on to the next index: the fall-through this
+    gate exists to stop. An index no project was asked of (an explicit index nothing is
+    pinned to) had nothing to match and is not reported; nor is a project a higher-ranked
+    index already had (drift's shadow check asks later indexes for private names).
+    """
+    answers = client.page_answers()
+    rank = {index.name: i for i, index in enumerate(client.indexes)}
+    best: dict[str, int] = {}  # project -> rank of the best index that has it
+    for index, pages in answers.values():
+        for p in pages:
+            if _found(index, p.status):
+                best[p.name] = min(best.get(p.name, len(rank)), rank.get(index.name, len(rank)))
+    problems = []
+    for name, (index, all_pages) in answers.items():
+        own = rank.get(name, len(rank))
+        pages = [p for p in all_pages if best.get(p.name, len(rank)) >= own]
+        if not pages or any(_found(index, p.status) for p in pages):
+            continue
+        asked = sorted({p.name for p in pages})
+        shown = ", ".join(asked[:5]) + (f" and {len(asked) - 5} more" if len(asked) > 5 else "")
+        problems.append(
+            Problem(
+                kind="index-never-matched",
+                index=name,
+                status_code=404 if all(p.status == 404 for p in pages) else None,
+                message=(
+                    f"index '{name}' ({redact(index.url)}) had none of the {len(asked)} "
+                    f"project(s) asked of it ({shown}): every page answered "
+                    f"{_codes(pages)}. Check its URL (e.g. a missing /simple/ or a wrong "
+                    "repository name): a misconfigured index would otherwise go unnoticed"
+                ),
+            )
+        )
+    return problems
+
+
+def _found(index: IndexConfig, status: int) -> bool:
+    return status != 404 and status not in index.ignore_error_codes
+
+
+def _codes(pages: list[PageResult]) -> str:
+    return "/".join(f"HTTP {c}" for c in sorted({p.status for p in pages}))
+
+
+def page_url(base: str, name: str) -> str:
+    """A project page's URL: the base index URL, a ``/`` if it lacks one, the name, ``/``.
+
+    As pip and uv join them: ``file:///srv/simple`` and ``file:///srv/simple/`` both give
+    ``file:///srv/simple/httpx/`` (a base without its slash once gave ``.../simplehttpx/``,
+    a 404 for every project, and a silent fall-through to the next index).
+    """
+    return f"{base}{name}/" if base.endswith("/") else f"{base}/{name}/"
 
 
 def _unreadable(index: IndexConfig, what: str, exc: Exception) -> FetchError:

@@ -13,7 +13,7 @@ from resolvelib.resolvers import ResolutionTooDeep
 
 from indexgate.config import Settings
 from indexgate.errors import IndexUnreachable
-from indexgate.index.client import BlockHit, FetchError, IndexClient
+from indexgate.index.client import BlockHit, FetchError, IndexClient, never_matched
 from indexgate.index.firewall import vendor_label
 from indexgate.index.http import HttpClient
 from indexgate.policy import blocked_findings, target_status
@@ -77,6 +77,13 @@ def check(settings: Settings, sources: SourceSet) -> Report:
         # target resolves in turn, the network working for the later ones meanwhile.
         providers = [start_target(session, sources, t) for t in settings.targets]
         report.targets = [finish_target(session, p) for p in providers]
+        if sources.provided:  # names -e ./lib or pkg @ url supply: never from an index
+            from indexgate.sources.projects import supplied_locally
+
+            for t in report.targets:
+                if supplied_locally(sources, t):
+                    t.status = _status(t, settings)  # type: ignore[assignment]
+        report.warnings.extend(never_matched(session.client))
         stats = session.http.stats
         log.info(
             "%d requests, %d bytes, %d answered by the cache, %d revalidated (304)",
@@ -131,7 +138,7 @@ def direct_requirements(sources: SourceSet, target: Target) -> tuple[list[Req], 
 def start_target(session: Session, sources: SourceSet, target: Target) -> Provider:
     """The target's provider, its direct requirements' prefetches started."""
     direct, constraints = direct_requirements(sources, target)
-    return Provider(
+    provider = Provider(
         session.settings,
         target,
         session.bridge,
@@ -139,6 +146,11 @@ def start_target(session: Session, sources: SourceSet, target: Target) -> Provid
         direct,
         constraints,
     )
+    if sources.direct:  # pkg @ https://..., git+...: reported, not resolved
+        from indexgate.sources.projects import not_from_index
+
+        provider.notes.warnings.extend(not_from_index(sources, target))
+    return provider
 
 
 def finish_target(session: Session, provider: Provider) -> TargetReport:
