@@ -349,10 +349,15 @@ def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) 
         except IndexgateError as exc:
             message, file, line = redact(str(exc)), None, None
             kind, code = "no-solution", exc.exit_code
-        except Exception as exc:  # a bug: say so plainly, never dump locals or secrets
+        except Exception as exc:  # a bug: exit 4, naming what was processed (no locals)
+            from indexgate.internal import EXIT_INTERNAL, internal_problem, internal_report
+
             logging.getLogger("indexgate.action").debug("internal error", exc_info=True)
-            message = redact(f"internal error: {type(exc).__name__}: {exc} (please report it)")
-            file, line, kind, code = None, None, "internal-error", 3
+            problem = internal_problem(exc)
+            targets = getattr(exc, "indexgate_targets", None) or ()
+            known = command if command in COMMANDS else "check"
+            report = internal_report(known, problem, targets)  # type: ignore[arg-type]
+            return Result(report, EXIT_INTERNAL, _error_summary(report, problem, report_rel))
     problem = Problem(kind=kind, message=message, file=file, line=line)
     report = _error_report(command, problem, code)
     return Result(report, code, _error_summary(report, problem, report_rel))

@@ -105,3 +105,23 @@ def test_the_message_never_carries_credentials() -> None:
     assert "hunter2-token" not in problem.message and "ci:" not in problem.message
     assert (problem.package, problem.index) == ("x", "corp")
     assert "file x-1.0-py3-none-any.whl" in problem.message
+
+
+def test_the_action_maps_a_bug_to_exit_4_with_what_was_processed(
+    tmp_path, monkeypatch, public_index
+) -> None:
+    """The Action's front door keeps the same rule as the CLI's: exit 4, status error,
+    the package and index named, a summary that says so."""
+    from indexgate import action
+
+    index = public_index(PACKAGES)
+    (tmp_path / "requirements.txt").write_text("app\n")
+    monkeypatch.setattr("indexgate.index.metadata.parse_core_metadata", _boom)
+    inputs = {name: action.DEFAULTS.get(name, "") for name in action.INPUTS}
+    inputs["indexes"] = f"- name: corp\n  url: {index.url}\n  default: true\n"
+    result = action.execute(inputs, tmp_path, {"PATH": "/usr/bin:/bin"})
+    assert result.exit_code == 4
+    assert result.report.status == "error"
+    (problem,) = result.report.targets[0].errors
+    assert (problem.kind, problem.package, problem.index) == ("internal-error", "app", "corp")
+    assert result.summary is not None and "internal-error" in result.summary
