@@ -16,7 +16,7 @@ import pytest
 from support.packages import Dist, PackageSpec, Wheelhouse, as_dist
 from support.pypi_process import PypiServer, start_pypiserver
 
-from indexgate.devserver import (
+from indexgate.demo import (
     AccessLogEntry,
     FirewallRule,
     IndexServer,

@@ -304,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=max(logging.DEBUG, level), format="indexgate: %(message)s", stream=sys.stderr
     )
     if args.command == "demo":
-        from indexgate.demo import main as demo_main
+        from indexgate.demo.run import main as demo_main
 
         return demo_main()
     if argv is None:

@@ -22,7 +22,7 @@ from support.packages import Wheelhouse, wheel
 from support.tinyproxy import Tinyproxy, free_port
 from support.tls import H2Front, PrivateCa, TlsIndexServer
 
-from indexgate.devserver import IndexServer, ServerConfig
+from indexgate.demo import IndexServer, ServerConfig
 from indexgate.errors import IndexUnreachable
 from indexgate.index.http import HttpClient
 from indexgate.index.network import Network, Proxies

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from indexgate.config import IndexConfig
-from indexgate.devserver.firewall_responses import nexus_response, xray_response
-from indexgate.devserver.wheels import build_wheel, read_core_metadata
+from indexgate.demo.firewall_responses import nexus_response, xray_response
+from indexgate.demo.wheels import build_wheel, read_core_metadata
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import FetchError, IndexClient
 from indexgate.index.http import HttpClient

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from indexgate.config import CliOptions, IndexConfig, load_settings
-from indexgate.devserver._http import basic_credentials
+from indexgate.demo._http import basic_credentials
 from indexgate.errors import InputError
 from indexgate.index.authcheck import check_index, login_page
 from indexgate.index.credentials import obtain

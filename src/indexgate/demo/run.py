@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexgate import cli
-from indexgate.devserver import FirewallRule, IndexServer, ServerConfig, build_wheel
+from indexgate.demo import FirewallRule, IndexServer, ServerConfig, build_wheel
 from indexgate.report.model import Report
 from indexgate.report.render import render_markdown, render_text
 
