@@ -28,20 +28,21 @@ import yaml
 from actions_toolkit import core
 from actions_toolkit.command import issue_command
 
-from indexgate import cli
+from indexgate import gate
 from indexgate.config import (
     DEFAULT_CONFIG_PATHS,
     config_from_yaml_text,
     expand_vars,
     read_config_file,
 )
-from indexgate.errors import IndexgateError, IndexUnreachable, InputError
+from indexgate.errors import InputError
 from indexgate.index.firewall import vendor_label
 from indexgate.policy import FAIL_ON, fatal_warning
 from indexgate.redact import known_secrets, redact
 from indexgate.report.json_report import REPORT_MODE, write_json
 from indexgate.report.model import Blocked, Problem, Report, TargetReport
 from indexgate.report.render import dependency_path, render_markdown, render_text
+from indexgate.report.summary import summary_budget, write_summary
 
 #: Every input the entrypoint reads; action.yml declares exactly these (a test checks).
 INPUTS: tuple[str, ...] = (
@@ -60,12 +61,10 @@ INPUTS: tuple[str, ...] = (
 #: Defaults for inputs the runner did not set; "" means "from the config file, else built in".
 DEFAULTS: dict[str, str] = {"command": "check", "report-path": "indexgate-report.json"}
 OUTPUTS: tuple[str, ...] = ("status", "blocked-count", "report")
-COMMANDS = ("check", "drift")
+COMMANDS = gate.COMMANDS
 STRATEGIES = ("first-index", "unsafe-first-match", "unsafe-best-match")
 
 MAX_ANNOTATIONS = 10  # the runner shows at most 10 errors and 10 warnings per step
-SUMMARY_LIMIT = 1024 * 1024  # the runner refuses a step summary larger than 1 MiB
-SUMMARY_TARGET = 1_000_000  # what render_markdown aims for, with room to spare
 
 _PASSWORD_VAR = re.compile(r"^(?:INDEXGATE|UV)_INDEX_.+_PASSWORD$")
 _URL_VARS = (
@@ -83,6 +82,7 @@ _PASSWORD_LINE = re.compile(
 )
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 _SPLIT = re.compile(r"[\s,]+")
+log = logging.getLogger("indexgate.action")
 
 
 @dataclass
@@ -151,7 +151,7 @@ def build_argv(
     if previous and (workspace / previous).is_file():
         argv += ["--previous-report", previous]
     elif previous:  # the scheduled workflow's first run: nothing to compare with yet
-        logging.getLogger("indexgate.action").warning(
+        log.warning(
             "no previous report at %s (a first run?): the summary shows no changes", previous
         )
     return [*argv, "--", *_items(inputs["sources"], commas=False)]
@@ -301,13 +301,6 @@ def _relative(file: str | None, workspace: Path) -> str | None:
     return path.as_posix() if (workspace / path).is_file() else None
 
 
-def _error_report(command: str, problem: Problem, exit_code: int) -> Report:
-    """A report for a run that stopped early: status ``error`` (``fail`` for exit code 1)."""
-    status = "fail" if exit_code == 1 else "error"
-    target = TargetReport("", "", status, errors=[problem])  # type: ignore[arg-type]
-    return Report(command=command if command in COMMANDS else "check", targets=[target])  # type: ignore[arg-type]
-
-
 def _error_summary(report: Report, problem: Problem, report_path: str) -> str:
     where = f" (`{problem.file}:{problem.line}`)" if problem.file and problem.line else ""
     where = where or (f" (`{problem.file}`)" if problem.file else "")
@@ -321,7 +314,9 @@ def _error_summary(report: Report, problem: Problem, report_path: str) -> str:
 
 
 def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) -> Result:
-    """Run the gate; map every failure to a report and an exit code, never a traceback."""
+    """Run the gate (``gate.run``: every failure is a report and an exit code), with the
+    Action's own words for a run that stopped early: a summary of its own, and a bad
+    merged config pointed at the ``indexes`` input instead of a temporary file."""
     command = inputs["command"].strip().lower()
     report_rel = inputs["report-path"].strip() or DEFAULTS["report-path"]
     with tempfile.TemporaryDirectory(prefix="indexgate-action-") as tmp:
@@ -329,38 +324,27 @@ def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) 
         try:
             config = merged_config(inputs, workspace, Path(tmp), env)
             argv = build_argv(inputs, workspace / report_rel, config, workspace)
-            outcome = cli.run(cli.build_parser().parse_args(argv), cwd=workspace, env=env)
-            assert outcome.report is not None
-            fail_on = outcome.settings.fail_on if outcome.settings else frozenset()
-            note = first_run_note(inputs, workspace)
-            notes = (note,) if note else ()
-            return Result(outcome.report, outcome.exit_code, fail_on=fail_on, notes=notes)
-        except InputError as exc:
-            message, file, line = redact(str(exc)), exc.file, exc.line
-            if config and file == config and Path(config).parent == Path(tmp):
-                # The merged copy is ours: point at the inputs, not at a temp file.
-                base = inputs["config"].strip() or "the config file"
-                message = f"inputs `indexes` + {base}: {redact(exc.problem)}"
-                file, line = None, None
-            file = _relative(file, workspace)
-            kind, code = "invalid-input", 2
-        except IndexUnreachable as exc:
-            message, file, line, kind, code = redact(str(exc)), None, None, "index-unreachable", 3
-        except IndexgateError as exc:
-            message, file, line = redact(str(exc)), None, None
-            kind, code = "no-solution", exc.exit_code
-        except Exception as exc:  # a bug: exit 4, naming what was processed (no locals)
-            from indexgate.internal import EXIT_INTERNAL, internal_problem, internal_report
-
-            logging.getLogger("indexgate.action").debug("internal error", exc_info=True)
-            problem = internal_problem(exc)
-            targets = getattr(exc, "indexgate_targets", None) or ()
-            known = command if command in COMMANDS else "check"
-            report = internal_report(known, problem, targets)  # type: ignore[arg-type]
-            return Result(report, EXIT_INTERNAL, _error_summary(report, problem, report_rel))
-    problem = Problem(kind=kind, message=message, file=file, line=line)
-    report = _error_report(command, problem, code)
-    return Result(report, code, _error_summary(report, problem, report_rel))
+        except Exception as exc:  # bad inputs (exit 2), or a bug reading them (exit 4)
+            result = gate.failure(command, exc)
+        else:
+            result = gate.run(argv, cwd=workspace, env=env)
+    problem = result.problem
+    if problem is None:
+        note = first_run_note(inputs, workspace)
+        notes = (note,) if note else ()
+        return Result(result.report, result.exit_code, fail_on=result.fail_on, notes=notes)
+    # The problem is the report's own entry: what is changed here is what the report says.
+    if isinstance(result.error, InputError):
+        if config and problem.file == config and Path(config).parent == Path(tmp):
+            # The merged copy is ours: point at the inputs, not at a temp file.
+            base = inputs["config"].strip() or "the config file"
+            problem.message = f"inputs `indexes` + {base}: {redact(result.error.problem)}"
+            problem.file, problem.line = None, None
+        problem.file = _relative(problem.file, workspace)
+    elif problem.kind == "internal-error":
+        log.debug("internal error", exc_info=result.error)
+    summary = _error_summary(result.report, problem, report_rel)
+    return Result(result.report, result.exit_code, summary)
 
 
 # --- publishing -------------------------------------------------------------------------
@@ -498,41 +482,6 @@ def emit_annotations(level: str, notes: list[Note], report_path: str) -> None:
         )
 
 
-def write_summary(text: str, env: Mapping[str, str]) -> None:
-    """Append to ``$GITHUB_STEP_SUMMARY`` without passing the runner's 1 MiB limit."""
-    path = env.get("GITHUB_STEP_SUMMARY")
-    if not path:
-        return
-    try:
-        used = os.path.getsize(path)
-    except OSError:
-        used = 0
-    data = (redact(text).rstrip("\n") + "\n").encode("utf-8")
-    room = SUMMARY_LIMIT - used - 1
-    if len(data) > room:
-        data = data[: max(room, 0)].decode("utf-8", errors="ignore").encode("utf-8")
-    created = not os.path.exists(path)
-    with open(path, "ab") as fh:
-        if created:
-            _readable(fh.fileno())
-        fh.write(data)
-
-
-def _readable(fd: int) -> None:
-    """A file this step created is readable by the steps after it, which run as another
-    user than the container's root (the runner's own files are left as they are)."""
-    os.fchmod(fd, REPORT_MODE)
-
-
-def summary_budget(env: Mapping[str, str]) -> int:
-    path = env.get("GITHUB_STEP_SUMMARY")
-    try:
-        used = os.path.getsize(path) if path else 0
-    except OSError:
-        used = 0
-    return max(min(SUMMARY_TARGET, SUMMARY_LIMIT - used - 64), 0)
-
-
 def set_outputs(values: Mapping[str, str], env: Mapping[str, str]) -> None:
     """``name<<DELIMITER`` blocks in ``$GITHUB_OUTPUT`` (actions-toolkit writes them)."""
     path = env.get("GITHUB_OUTPUT")
@@ -540,9 +489,9 @@ def set_outputs(values: Mapping[str, str], env: Mapping[str, str]) -> None:
         listed = ", ".join(f"{k}={v}" for k, v in values.items())
         print(f"indexgate: GITHUB_OUTPUT is not set; outputs: {listed}")
         return
-    if not os.path.exists(path):
+    if not os.path.exists(path):  # created here: readable by the steps after this one
         with open(path, "ab") as fh:
-            _readable(fh.fileno())
+            os.fchmod(fh.fileno(), REPORT_MODE)
     for name, value in values.items():
         core.set_output(name, value)
 
@@ -581,16 +530,18 @@ def publish(
     errors, warnings = collect_notes(report, workspace, result.fail_on)
     emit_annotations("error", errors, report_rel)
     emit_annotations("warning", warnings, report_rel)
+    summary_path = env.get("GITHUB_STEP_SUMMARY")
     summary = result.summary
     if summary is None:
         summary = render_markdown(
             report,
-            max_bytes=summary_budget(env),
+            max_bytes=summary_budget(summary_path),
             report_path=report_rel,
             fail_on=result.fail_on,
             notes=result.notes,
         )
-    write_summary(summary, env)
+    if summary_path:
+        write_summary(summary_path, summary)
     outputs = {"status": status, "blocked-count": str(report.blocked_count), "report": report_rel}
     set_outputs(outputs, env)
     sys.stdout.flush()
@@ -636,8 +587,10 @@ def main() -> int:
     logs = _capture_logs()
     masker = Masker()
     masker.mask(collect_secrets(inputs, env, workspace))  # the very first output
-    with cli.process_heap(inputs["command"].strip().lower()):
+    with gate.process_heap(inputs["command"].strip().lower()):
         result = execute(inputs, workspace, env)
+        if result.exit_code == gate.EXIT_INTERRUPTED:
+            return result.exit_code  # cancelled: nothing to publish
         masker.mask(known_secrets())  # anything read during the run (netrc, requirement files)
         publish(result, inputs, workspace, env, logs.getvalue())
     return result.exit_code

@@ -14,6 +14,7 @@ from indexgate import action
 from indexgate.errors import InputError
 from indexgate.report.json_report import write_json
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
+from indexgate.report.summary import SUMMARY_LIMIT, summary_budget, write_summary
 
 
 def _inputs(**values: str) -> dict[str, str]:
@@ -96,7 +97,7 @@ def test_argv_splits_lists_and_keeps_sources_positional(tmp_path: Path) -> None:
         "requirements.txt",
         "-odd-name.txt",
     ]
-    from indexgate.cli import build_parser
+    from indexgate.gate import build_parser
 
     args = build_parser().parse_args(argv)
     assert args.sources == ["requirements.txt", "-odd-name.txt"]
@@ -251,12 +252,9 @@ def test_summary_stays_under_one_mebibyte(tmp_path: Path) -> None:
         for py in ("3.11", "3.12", "3.13")
     ]
     report = Report("check", targets)
-    env = {"GITHUB_STEP_SUMMARY": str(summary)}
-    text = action.render_markdown(
-        report, max_bytes=action.summary_budget(env), report_path="r.json"
-    )
-    action.write_summary(text, env)
-    assert summary.stat().st_size <= action.SUMMARY_LIMIT
+    text = action.render_markdown(report, max_bytes=summary_budget(summary), report_path="r.json")
+    write_summary(summary, text)
+    assert summary.stat().st_size <= SUMMARY_LIMIT
     written = summary.read_text(encoding="utf-8")
     assert written.startswith("earlier step output")
     assert "truncated" in written and "`r.json`" in written
@@ -318,7 +316,7 @@ def test_report_summary_and_outputs_are_readable_by_the_runner_user(
     summary, output = tmp_path / "summary.md", tmp_path / "output"
     env = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output)}
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
-    action.write_summary("## indexgate", env)
+    write_summary(summary, "## indexgate")
     action.set_outputs({"status": "pass"}, env)
     assert _mode(summary) == _mode(output) == 0o644
     assert "status<<" in output.read_text() and summary.read_text() == "## indexgate\n"
@@ -329,5 +327,5 @@ def test_the_runners_own_files_keep_their_mode(tmp_path: Path, strict_umask: Non
     summary = tmp_path / "summary.md"
     summary.write_text("before\n")
     summary.chmod(0o600)
-    action.write_summary("after", {"GITHUB_STEP_SUMMARY": str(summary)})
+    write_summary(summary, "after")
     assert _mode(summary) == 0o600 and summary.read_text() == "before\nafter\n"
