@@ -1,48 +1,42 @@
 """The GitHub Action entrypoint: ``python -m indexgate.action`` in the action's container.
 
-The runner hands the inputs over as ``INPUT_<NAME>`` variables (upper-cased, hyphens kept,
-so they are read here in Python, never by a shell). Nothing reaches the log before every
-credential indexgate can find has been masked with ``::add-mask::``: the runner masks only
-lines it reads after the mask, and stdout and stderr are not ordered against each other, so
+A front door: inputs -> argv -> ``gate.run`` -> outputs. The runner hands the inputs over
+as ``INPUT_<NAME>`` variables (upper-cased, hyphens kept, so they are read here in Python,
+never by a shell). Nothing reaches the log before every credential indexgate can find has
+been masked with ``::add-mask::`` (``indexgate.workflow``): the runner masks only lines it
+reads after the mask, and stdout and stderr are not ordered against each other, so
 everything the step prints goes to stdout and the core's log lines are held back until the
-run is over. Only this module imports ``actions_toolkit``; the CLI stays lean.
+run is over. Then the JSON report, the log, annotations, the job summary and the outputs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
 import re
-import secrets
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 from actions_toolkit import core
 from actions_toolkit.command import issue_command
 
 from indexgate import gate
-from indexgate.config import (
-    DEFAULT_CONFIG_PATHS,
-    config_from_yaml_text,
-    expand_vars,
-    read_config_file,
-)
+from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text, read_config_file
 from indexgate.errors import InputError
 from indexgate.index.firewall import vendor_label
 from indexgate.policy import FAIL_ON, fatal_warning
 from indexgate.redact import known_secrets, redact
-from indexgate.report.json_report import REPORT_MODE, write_json
+from indexgate.report.json_report import write_json
 from indexgate.report.model import Blocked, Problem, Report, TargetReport
 from indexgate.report.render import dependency_path, render_markdown, render_text
 from indexgate.report.summary import summary_budget, write_summary
+from indexgate.workflow import Masker, capture_logs, collect_secrets, print_log, set_outputs
 
 #: Every input the entrypoint reads; action.yml declares exactly these (a test checks).
 INPUTS: tuple[str, ...] = (
@@ -66,21 +60,6 @@ STRATEGIES = ("first-index", "unsafe-first-match", "unsafe-best-match")
 
 MAX_ANNOTATIONS = 10  # the runner shows at most 10 errors and 10 warnings per step
 
-_PASSWORD_VAR = re.compile(r"^(?:INDEXGATE|UV)_INDEX_.+_PASSWORD$")
-_URL_VARS = (
-    "PIP_INDEX_URL",
-    "PIP_EXTRA_INDEX_URL",
-    "UV_INDEX",
-    "UV_DEFAULT_INDEX",
-    "UV_INDEX_URL",
-    "UV_EXTRA_INDEX_URL",
-    # A proxy's password is never printed by indexgate; masking it is a second guard.
-    *(f"{name}{suffix}" for name in ("HTTPS", "HTTP", "ALL") for suffix in ("_PROXY", "_proxy")),
-)
-_PASSWORD_LINE = re.compile(
-    r"""^[\s-]*["']?password["']?\s*:\s*(?P<value>\S.*?)(?:\s+#.*)?\s*$""", re.M
-)
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 _SPLIT = re.compile(r"[\s,]+")
 log = logging.getLogger("indexgate.action")
 
@@ -203,86 +182,6 @@ def _read_yaml_mapping(path: Path, label: str) -> dict[str, Any]:
     if not isinstance(data.get("indexes") or [], list):
         raise InputError("`indexes` must be a list", file=label)
     return data
-
-
-# --- credentials ------------------------------------------------------------------------
-
-
-def _expand(value: str, env: Mapping[str, str]) -> str:
-    """The config's own ``${VAR}`` rules, never raising: masking runs before any check."""
-    return expand_vars(value, env, strict=False)
-
-
-def _url_secrets(url: str) -> set[str]:
-    """The password of a URL's userinfo, or its user when that alone is the token."""
-    try:
-        parts = urlsplit(url.partition("=")[2] if "=" in url.split("://")[0] else url)
-        user, password = parts.username, parts.password
-    except ValueError:
-        return set()
-    value = password if password is not None else user
-    return {value, unquote(value)} if value else set()
-
-
-def _walk_passwords(data: object, env: Mapping[str, str]) -> set[str]:
-    found: set[str] = set()
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if key == "password" and value is not None:
-                found.add(_expand(str(value), env))
-            elif key == "url" and isinstance(value, str):
-                found |= _url_secrets(_expand(value, env))
-            else:
-                found |= _walk_passwords(value, env)
-    elif isinstance(data, list):
-        for item in data:
-            found |= _walk_passwords(item, env)
-    return found
-
-
-def collect_secrets(inputs: Mapping[str, str], env: Mapping[str, str], workspace: Path) -> set[str]:
-    """Every credential visible before the run: env passwords, URL userinfo, config files.
-
-    Read leniently (a regex besides the YAML parser), so that even a config that fails
-    to parse has its passwords masked before the error about it is printed.
-    """
-    found = {v for k, v in env.items() if _PASSWORD_VAR.match(k) and v}
-    for var in _URL_VARS:
-        for token in env.get(var, "").split():
-            found |= _url_secrets(token)
-    texts = [inputs.get("indexes", "")]
-    paths = [inputs.get("config", "").strip(), *DEFAULT_CONFIG_PATHS]
-    for rel in filter(None, paths):
-        try:
-            texts.append((workspace / rel).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
-            continue
-    for text in texts:
-        for match in _PASSWORD_LINE.finditer(text):
-            value = match["value"]
-            found.add(_expand(value, env))
-            found.add(_expand(value.strip("\"'"), env))
-        for url in _URL.findall(text):
-            found |= _url_secrets(_expand(url, env))
-        with contextlib.suppress(yaml.YAMLError):
-            found |= _walk_passwords(yaml.safe_load(text), env)
-    found |= set(known_secrets())
-    return {s for s in found if s.strip()}
-
-
-class Masker:
-    """Send ``::add-mask::`` once per value, with the forms a value can take in a log."""
-
-    def __init__(self) -> None:
-        self.masked: set[str] = set()
-
-    def mask(self, values: Iterable[str]) -> None:
-        for value in sorted(set(values)):
-            forms = {value, quote(value, safe=""), *value.splitlines()}
-            for form in sorted(f for f in forms if f.strip() and f not in self.masked):
-                core.set_secret(form)
-                self.masked.add(form)
-        sys.stdout.flush()
 
 
 # --- running ----------------------------------------------------------------------------
@@ -482,30 +381,6 @@ def emit_annotations(level: str, notes: list[Note], report_path: str) -> None:
         )
 
 
-def set_outputs(values: Mapping[str, str], env: Mapping[str, str]) -> None:
-    """``name<<DELIMITER`` blocks in ``$GITHUB_OUTPUT`` (actions-toolkit writes them)."""
-    path = env.get("GITHUB_OUTPUT")
-    if not path:
-        listed = ", ".join(f"{k}={v}" for k, v in values.items())
-        print(f"indexgate: GITHUB_OUTPUT is not set; outputs: {listed}")
-        return
-    if not os.path.exists(path):  # created here: readable by the steps after this one
-        with open(path, "ab") as fh:
-            os.fchmod(fh.fileno(), REPORT_MODE)
-    for name, value in values.items():
-        core.set_output(name, value)
-
-
-def print_log(title: str, text: str) -> None:
-    """Foldable log text; workflow commands inside it are switched off (it is untrusted)."""
-    core.start_group(title)
-    token = secrets.token_hex(16)
-    issue_command("stop-commands", {}, token)
-    sys.stdout.write(redact(text).rstrip("\n") + "\n")
-    sys.stdout.write(f"::{token}::\n")
-    core.end_group()
-
-
 def publish(
     result: Result,
     inputs: Mapping[str, str],
@@ -547,44 +422,13 @@ def publish(
     sys.stdout.flush()
 
 
-class _LogFilter(logging.Filter):
-    """indexgate's own messages, without tracebacks unless ``RUNNER_DEBUG=1``.
-
-    In debug mode indexgate's one line per request shows (``indexgate.http``, redacted), and
-    httpx's where an HTTP/2 index goes through httpx; httpcore's wire-level lines are not
-    kept (they would echo response headers such as cookies).
-    """
-
-    def __init__(self, debug: bool) -> None:
-        super().__init__()
-        self.debug = debug
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.debug:
-            record.exc_info, record.exc_text, record.stack_info = None, None, None
-        allowed = ("indexgate", "httpx") if self.debug else ("indexgate",)
-        return record.name.split(".")[0] in allowed
-
-
-def _capture_logs() -> io.StringIO:
-    """Hold the log lines back until the credentials are masked (then they are printed)."""
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
-    handler.addFilter(_LogFilter(core.is_debug()))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if core.is_debug() else logging.WARNING)
-    return buffer
-
-
 def main() -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(encoding="utf-8", errors="replace")
     env = os.environ
     workspace = workspace_dir(env)
     inputs = read_inputs()
-    logs = _capture_logs()
+    logs = capture_logs()
     masker = Masker()
     masker.mask(collect_secrets(inputs, env, workspace))  # the very first output
     with gate.process_heap(inputs["command"].strip().lower()):

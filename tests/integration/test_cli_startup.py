@@ -42,6 +42,7 @@ NOT_FOR_A_REQUIREMENTS_CHECK = {
     "indexgate.drift_render",
     "indexgate.report.render",
     "indexgate.action",
+    "indexgate.workflow",
     "indexgate.demo",
 }
 

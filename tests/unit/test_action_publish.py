@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from indexgate import action
+from indexgate import action, workflow
 from indexgate.errors import InputError
 from indexgate.report.json_report import write_json
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
@@ -139,7 +139,7 @@ def test_collect_secrets_reads_env_urls_inputs_and_config(tmp_path: Path) -> Non
         "CFG_TOKEN": "p-config-var",
     }
     broken = "- name: x\n  password: 'p-inline'\n url: [\n"
-    found = action.collect_secrets(_inputs(indexes=broken), env, tmp_path)
+    found = workflow.collect_secrets(_inputs(indexes=broken), env, tmp_path)
     assert {
         "p-indexgate",
         "p-uv",
@@ -154,7 +154,7 @@ def test_collect_secrets_reads_env_urls_inputs_and_config(tmp_path: Path) -> Non
 
 
 def test_masker_masks_each_form_once(capsys: pytest.CaptureFixture[str]) -> None:
-    masker = action.Masker()
+    masker = workflow.Masker()
     masker.mask(["a b/c", "line1\nline2"])
     masker.mask(["a b/c"])
     lines = capsys.readouterr().out.splitlines()
@@ -264,7 +264,7 @@ def test_outputs_use_the_delimiter_syntax(tmp_path: Path, monkeypatch: pytest.Mo
     out = tmp_path / "output"
     out.write_text("")
     monkeypatch.setenv("GITHUB_OUTPUT", str(out))
-    action.set_outputs({"status": "pass", "report": "a\nb"}, {"GITHUB_OUTPUT": str(out)})
+    workflow.set_outputs({"status": "pass", "report": "a\nb"}, {"GITHUB_OUTPUT": str(out)})
     lines = out.read_text().split("\n")
     assert lines[0].startswith("status<<ghadelimiter_") and lines[1] == "pass"
     assert lines[2] == lines[0].split("<<", 1)[1]
@@ -273,7 +273,7 @@ def test_outputs_use_the_delimiter_syntax(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_print_log_switches_workflow_commands_off(capsys: pytest.CaptureFixture[str]) -> None:
-    action.print_log("title", "::add-path::/evil\n")
+    workflow.print_log("title", "::add-path::/evil\n")
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "::group::title"
     assert lines[1].startswith("::stop-commands::")
@@ -317,7 +317,7 @@ def test_report_summary_and_outputs_are_readable_by_the_runner_user(
     env = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output)}
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
     write_summary(summary, "## indexgate")
-    action.set_outputs({"status": "pass"}, env)
+    workflow.set_outputs({"status": "pass"}, env)
     assert _mode(summary) == _mode(output) == 0o644
     assert "status<<" in output.read_text() and summary.read_text() == "## indexgate\n"
 
