@@ -12,7 +12,6 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,15 +28,6 @@ PACKAGES = ["lib==1.0"]
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> CheckCli:
     return CheckCli(tmp_path, monkeypatch, capsys)
-
-
-@pytest.fixture
-def strict_umask() -> Iterator[None]:
-    old = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 # --- one mapping of failures -----------------------------------------------------------

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -283,16 +281,6 @@ def test_print_log_switches_workflow_commands_off(capsys: pytest.CaptureFixture[
 
 
 # --- files the runner's other steps read ---------------------------------------------------
-
-
-@pytest.fixture
-def strict_umask() -> Iterator[None]:
-    """A restrictive umask, as some self-hosted runners have: the modes must not depend on it."""
-    old = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def _mode(path: Path) -> int:

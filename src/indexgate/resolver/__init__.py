@@ -1,0 +1,7 @@
+"""The resolution: which version of each requirement, from which index, for each target.
+
+This package owns the index strategies (``finder.py``), resolvelib's requirements and
+candidates (``candidates.py``) and provider (``provider.py``), the bridge that lets the
+synchronous resolver wait on async fetches (``bridge.py``), and ``check``, which resolves
+every target and turns the outcome into a report (``resolve.py``).
+"""
