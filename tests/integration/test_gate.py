@@ -187,3 +187,62 @@ def test_the_cli_appends_to_the_step_summary_with_a_blank_line(cli: CheckCli, pu
     cli.run("--index", index.url, env=env, requirements="lib\n")
     both = summary.read_text(encoding="utf-8")
     assert first.endswith("\n\n") and both == first + first
+
+
+# --- the Action's own words for a run that stopped early ---------------------------------
+
+
+def _action_inputs(**values: str) -> dict[str, str]:
+    from indexgate import action
+
+    base = {name: action.DEFAULTS.get(name, "") for name in action.INPUTS}
+    return {**base, **{k.replace("_", "-"): v for k, v in values.items()}}
+
+
+def test_the_action_points_a_bad_merged_config_at_its_inputs(tmp_path: Path) -> None:
+    from indexgate import action
+
+    (tmp_path / "requirements.txt").write_text("lib\n")
+    (tmp_path / ".github").mkdir()
+    # valid alone; wrong only with the input's indexes, so in the merged (temporary) copy
+    (tmp_path / ".github" / "indexgate.yml").write_text("sources:\n  acme: missing\n")
+    inputs = _action_inputs(indexes="- {name: corp, url: 'http://127.0.0.1:9/simple/'}")
+    result = action.execute(inputs, tmp_path, {"PATH": "/usr/bin:/bin"})
+    assert result.exit_code == 2 and result.report.status == "error"
+    (problem,) = result.report.targets[0].errors
+    assert problem.kind == "invalid-input" and (problem.file, problem.line) == (None, None)
+    assert problem.message.startswith("inputs `indexes` + the config file: ")
+    assert "'missing', which is not configured" in problem.message
+    assert "indexgate-action-" not in problem.message
+    assert result.summary is not None and "**invalid-input**: inputs `indexes`" in result.summary
+
+
+def test_the_action_names_a_bad_requirement_line_relative_to_the_workspace(
+    tmp_path: Path,
+) -> None:
+    from indexgate import action
+
+    (tmp_path / "requirements.txt").write_text("lib\napp >= = 2\n")
+    inputs = _action_inputs(sources="requirements.txt")
+    result = action.execute(inputs, tmp_path, {"PATH": "/usr/bin:/bin"})
+    assert result.exit_code == 2
+    (problem,) = result.report.targets[0].errors
+    assert (problem.kind, problem.file, problem.line) == ("invalid-input", "requirements.txt", 2)
+    assert result.summary is not None and "(`requirements.txt:2`)" in result.summary
+
+
+def test_an_interrupted_action_run_is_exit_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, public_index
+) -> None:
+    from indexgate import action
+
+    index = public_index(PACKAGES)
+    (tmp_path / "requirements.txt").write_text("lib\n")
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("indexgate.resolver.resolve.check", interrupted)
+    inputs = _action_inputs(indexes=f"- name: corp\n  url: {index.url}\n  default: true\n")
+    result = action.execute(inputs, tmp_path, {"PATH": "/usr/bin:/bin"})
+    assert result.exit_code == gate.EXIT_INTERRUPTED
