@@ -1,4 +1,4 @@
-"""The lean HTTP/1.1 client (``indexgate.index.wire`` under ``HttpClient``) against real
+"""The lean HTTP/1.1 client (``indexgate.index.transport.http11`` under ``HttpClient``) against real
 sockets on 127.0.0.1: a scriptable server (``tests.support.scripted_server``) that closes
 idle keep-alive connections, answers ``Connection: close``, sends chunked and gzip bodies,
 stalls and sends garbage; TLS with HTTP/1.1, and the hand-off to httpx when the server picks h2."""

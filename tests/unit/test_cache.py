@@ -14,7 +14,7 @@ import pytest
 from indexgate.index import cache as cache_mod
 from indexgate.index.cache import FileCache
 from indexgate.index.http import HttpClient, Response
-from indexgate.index.wire import Headers
+from indexgate.index.transport.http11 import Headers
 
 PAGE = "https://pkgs.example/simple/flask/"
 ACCEPT = {"Accept": "application/vnd.pypi.simple.v1+json"}

@@ -15,9 +15,9 @@ import pytest
 
 from indexgate.config import parse_size
 from indexgate.errors import DeadlineExceeded, IndexUnreachable, InputError, name_index
-from indexgate.index import wire
 from indexgate.index.http import HttpClient, _HostLimit, index_words, retry_after
-from indexgate.index.wire import Headers
+from indexgate.index.transport import http11 as wire
+from indexgate.index.transport.http11 import Headers
 from indexgate.resolver.bridge import Bridge
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from indexgate.errors import IndexUnreachable
 from indexgate.index.http import HttpClient
-from indexgate.index.wire import (
+from indexgate.index.transport.http11 import (
     BodyTooLarge,
     Headers,
     RemoteProtocolError,

@@ -4,8 +4,8 @@ Credentials are attached per request, only when the request's origin (scheme, ho
 is the index's own; redirects are followed here, so a redirect to another host never
 carries them. ``file://`` URLs are served from disk with the same interface.
 
-``http://`` and HTTP/1.1-over-TLS go through ``indexgate.index.wire``, a small HTTP/1.1
-client (httpx cost ~1 ms of CPU per request and ~0.1 s of imports per run). When a TLS
+``http://`` and HTTP/1.1-over-TLS go through ``indexgate.index.transport.http11``, a small
+HTTP/1.1 client (httpx cost ~1 ms of CPU per request and ~0.1 s of imports per run). When a TLS
 server picks HTTP/2 by ALPN, that origin goes through ``httpx.AsyncClient(http2=True)``
 from then on, imported only then. Tests route everything through httpx with a
 ``transport`` (``httpx.MockTransport``) instead.
@@ -38,9 +38,9 @@ from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 from indexgate import __version__
 from indexgate.errors import DeadlineExceeded, IndexUnreachable, Throttled
-from indexgate.index import wire
 from indexgate.index.network import Network, Proxy, TlsContexts
-from indexgate.index.wire import Headers
+from indexgate.index.transport import http11 as wire
+from indexgate.index.transport.http11 import Headers
 from indexgate.redact import redact, strip_userinfo
 
 if TYPE_CHECKING:
