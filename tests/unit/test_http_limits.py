@@ -16,15 +16,16 @@ import pytest
 from indexgate.config import parse_size
 from indexgate.errors import DeadlineExceeded, IndexUnreachable, InputError, name_index
 from indexgate.index.http import HttpClient, _HostLimit, index_words, retry_after
-from indexgate.index.transport import http11 as wire
-from indexgate.index.transport.http11 import Headers
+from indexgate.index.transport.base import RawResponse
+from indexgate.index.transport.headers import Headers
+from indexgate.index.transport.http2 import Http2Transport
 from indexgate.resolver.bridge import Bridge
 
 
 def _raw(
     status: int, body: bytes, content_type: str = "text/plain", reason: str = ""
-) -> wire.RawResponse:
-    return wire.RawResponse(status, reason, Headers({"content-type": content_type}), body)
+) -> RawResponse:
+    return RawResponse(status, reason, Headers({"content-type": content_type}), body)
 
 
 # --- Retry-After ----------------------------------------------------------------------------
@@ -182,6 +183,8 @@ def test_name_index_prefixes_once() -> None:
 
 
 def test_the_httpx_path_refuses_a_body_over_the_cap_as_it_streams() -> None:
+    """The HTTP/2 transport itself, its httpx fed by ``httpx.MockTransport`` (an endless
+    body no real server test can bound), under ``HttpClient``."""
     import httpx
 
     def endless(request: httpx.Request) -> httpx.Response:
@@ -192,7 +195,16 @@ def test_the_httpx_path_refuses_a_body_over_the_cap_as_it_streams() -> None:
         return httpx.Response(200, content=chunks())
 
     async def go() -> None:
-        http = HttpClient(transport=httpx.MockTransport(endless), max_body=64 * 1024)
+        h2 = Http2Transport(
+            host="idx.example",
+            ssl_context=None,
+            proxy=None,
+            max_connections=4,
+            connect_timeout=5.0,
+            read_timeout=5.0,
+            transport=httpx.MockTransport(endless),
+        )
+        http = HttpClient(transport=h2, max_body=64 * 1024)
         try:
             await http.request("GET", "https://idx.example/simple/x/")
         finally:

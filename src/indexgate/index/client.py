@@ -186,22 +186,22 @@ class IndexClient:
         except simple.PageError as exc:
             raise _unreadable(index, f"page for {name}", exc) from None
         kept = tuple(f for f in files if _named(f, name))
-        put = getattr(self.http.cache, "put_blob", None)
-        if put is not None:  # stored_page answers from the cache only
-            put(_PAGE_KIND, _page_slot(url), _page_blob(key, r.status, kept))
+        cache = self.http.cache
+        if cache is not None:  # stored_page answers from the cache only
+            cache.put_blob(_PAGE_KIND, _page_slot(url), _page_blob(key, r.status, kept))
             self._stored[url] = _StoredPage(key, r.status, kept)
         return PageResult(index, name, r.status, kept)
 
-    # -- what the cache keeps besides HTTP answers (``FileCache.get_blob``) ------------
+    # -- what the cache keeps besides HTTP answers (``HttpCache.get_blob``) ------------
 
     def _blob(self, kind: str, key: str | None) -> bytes | None:
-        get = getattr(self.http.cache, "get_blob", None)
-        return get(kind, key) if get is not None and key else None
+        cache = self.http.cache
+        return cache.get_blob(kind, key) if cache is not None and key else None
 
     def _store_blob(self, kind: str, key: str | None, data: bytes) -> None:
-        put = getattr(self.http.cache, "put_blob", None)
-        if put is not None and key:
-            put(kind, key, data)
+        cache = self.http.cache
+        if cache is not None and key:
+            cache.put_blob(kind, key, data)
 
     def _stored_page(self, url: str) -> _StoredPage | None:
         """The parsed page last stored for ``url`` (read from the cache once per run)."""

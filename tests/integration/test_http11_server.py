@@ -20,7 +20,11 @@ import pytest
 from support.scripted_server import ScriptedServer
 
 from indexgate.errors import IndexUnreachable
-from indexgate.index.http import HttpClient, origin_of
+from indexgate.index.http import HttpClient
+from indexgate.index.transport.base import origin_of
+from indexgate.index.transport.http2 import Http2Transport
+from indexgate.index.transport.http11 import Pool
+from indexgate.index.transport.router import Router
 
 
 @pytest.fixture
@@ -40,8 +44,18 @@ def run(go: Callable[[HttpClient], Awaitable[Any]], **kwargs: Any) -> tuple[Any,
     return asyncio.run(main())
 
 
-def pool_of(http: HttpClient, url: str):  # type: ignore[no-untyped-def]
-    return http._pools[origin_of(url)]
+def route_of(http: HttpClient, url: str) -> object:
+    """The transport the client's router chose for ``url``'s origin."""
+    assert isinstance(http.transport, Router)
+    return http.transport.route(origin_of(url))
+
+
+def pool_of(http: HttpClient, url: str) -> Pool:
+    """The HTTP/1.1 pool of ``url``'s origin (the router keeps it after a hand-off to h2)."""
+    assert isinstance(http.transport, Router)
+    pool = http.transport._pools[origin_of(url)]
+    assert isinstance(pool, Pool)
+    return pool
 
 
 # --- keep-alive and the pool -----------------------------------------------------------
@@ -302,7 +316,8 @@ def test_http11_over_tls_stays_on_the_lean_client(certificate: tuple[Path, Path]
         bodies, http = run(go, ssl_context=_trusting(certificate))
     assert bodies == [b"/ok/0", b"/ok/1", b"/ok/2"]
     assert tls.connections == 1
-    assert not http._clients and not http._h2, "httpx was not needed"
+    assert isinstance(route_of(http, tls.url), Pool), "httpx was not needed"
+    assert not http.transport._h2, "httpx was not needed"  # type: ignore[attr-defined]
 
 
 def test_an_untrusted_certificate_says_so_and_is_not_retried(
@@ -387,7 +402,7 @@ def test_an_h2_server_is_handed_to_httpx(certificate: tuple[Path, Path]) -> None
         bodies, http = run(go, ssl_context=_trusting(certificate))
     assert bodies == [f"h2 /p/{i}".encode() for i in range(8)] + [b"h2 /later"]
     assert sorted(h2_server.paths) == sorted([f"/p/{i}" for i in range(8)] + ["/later"])
-    assert origin_of(url) in http._h2
+    assert isinstance(route_of(http, url), Http2Transport)
     assert pool_of(http, url).connects == 0, "the h2 handshake was not kept as HTTP/1.1"
     # One handshake found out the protocol; the other requests waited for it.
     assert h2_server.connections == 2, h2_server.connections  # the probe, then httpx
