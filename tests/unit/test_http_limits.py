@@ -15,7 +15,8 @@ import pytest
 
 from indexgate.config import parse_size
 from indexgate.errors import DeadlineExceeded, IndexUnreachable, InputError, name_index
-from indexgate.index.http import HttpClient, _HostLimit, index_words, retry_after
+from indexgate.index.http import HttpClient
+from indexgate.index.limits import HostLimit, index_words, retry_after
 from indexgate.index.transport.base import RawResponse
 from indexgate.index.transport.headers import Headers
 from indexgate.index.transport.http2 import Http2Transport
@@ -101,7 +102,7 @@ def test_index_words_fall_back_to_the_reason_phrase() -> None:
 
 
 def test_a_429_halves_the_hosts_concurrency_once_per_burst_and_successes_restore_it() -> None:
-    limit = _HostLimit(16)
+    limit = HostLimit(16)
     limit.throttled(None, "HTTP 429")
     limit.throttled(None, "HTTP 429")  # the same burst: no second cut
     assert limit.allowed == 8
@@ -119,7 +120,7 @@ def test_a_429_halves_the_hosts_concurrency_once_per_burst_and_successes_restore
 
 def test_the_host_limit_holds_requests_beyond_the_allowed_number() -> None:
     async def go() -> tuple[int, int]:
-        limit = _HostLimit(4)
+        limit = HostLimit(4)
         limit.throttled(None, "HTTP 429")  # 2 allowed
         started: list[int] = []
 
@@ -144,7 +145,7 @@ def test_the_host_limit_holds_requests_beyond_the_allowed_number() -> None:
 
 
 def test_a_retry_after_holds_every_new_request_to_the_host() -> None:
-    limit = _HostLimit(8)
+    limit = HostLimit(8)
     limit.throttled(30.0, "HTTP 503")
     assert limit.resume_at > 0 and limit.throttling()
 

@@ -22,23 +22,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
-import email.utils
-import html
-import json
 import logging
 import random
-import re
 import ssl
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import unquote, urljoin, urlsplit
 
 from indexgate import __version__
-from indexgate.errors import DeadlineExceeded, IndexUnreachable, Throttled
+from indexgate.errors import DeadlineExceeded, IndexUnreachable
+from indexgate.index.limits import Deadline, HostLimit, throttle_wait
 from indexgate.index.network import Network
 from indexgate.index.transport.base import (
     BodyTooLarge,
@@ -46,7 +41,6 @@ from indexgate.index.transport.base import (
     DeadlineReached,
     Origin,
     ProxyError,
-    RawResponse,
     Request,
     TLSError,
     Transport,
@@ -71,11 +65,6 @@ DEFAULT_TIMEOUT = 60.0  # total deadline of one request (--timeout): connect, he
 DEFAULT_MAX_TIME = 600.0  # deadline of the whole run (--max-time)
 DEFAULT_MAX_BODY = 200 * 1024 * 1024  # the largest answer read (--max-body-size)
 METADATA_MAX_BODY = 20 * 1024 * 1024  # METADATA / .metadata: real ones are kilobytes
-# Throttle answers (429, 503 with Retry-After) waited out per request, besides the
-# deadlines; and the longest exponential pause of a 429 that names no Retry-After.
-_MAX_THROTTLES = 8
-_MAX_THROTTLE_PAUSE = 30.0
-_RECOVER_AFTER = 5.0  # seconds without a throttle answer before a host gets more requests
 
 
 @dataclass(frozen=True)
@@ -151,7 +140,7 @@ class HttpClient:
         self._max_time = max_time
         self.run_deadline = None if max_time is None else time.monotonic() + max_time
         self._max_body = max_body
-        self._hosts: dict[Origin, _HostLimit] = {}  # requests in flight per origin
+        self._hosts: dict[Origin, HostLimit] = {}  # requests in flight per origin
         self.index_names: dict[str, str] = {}  # index URL -> name, for messages
         self._last_request = ""  # "GET <url>" of the latest request, for messages
         self._backoff = backoff
@@ -238,9 +227,9 @@ class HttpClient:
     def _cap(self, max_body: int | None) -> int:
         return self._max_body if max_body is None else min(max_body, self._max_body)
 
-    def _deadline(self) -> _Deadline:
+    def _deadline(self) -> Deadline:
         """The request's deadline: the run's until it starts, then its own if sooner."""
-        return _Deadline(self._request_timeout, self.run_deadline, self._max_time)
+        return Deadline(self._request_timeout, self.run_deadline, self._max_time)
 
     def check_run_deadline(self) -> None:
         """Raise ``DeadlineExceeded`` once the run's deadline has passed (the resolver's
@@ -265,7 +254,7 @@ class HttpClient:
         headers: Mapping[str, str],
         cacheable: bool,
         digest: str | None = None,
-        deadline: _Deadline | None = None,
+        deadline: Deadline | None = None,
         max_body: int | None = None,
     ) -> Response:
         origin = origin_of(url)
@@ -288,7 +277,7 @@ class HttpClient:
         while True:
             limit = self._hosts.get(origin)
             if limit is None:
-                limit = self._hosts[origin] = _HostLimit(self._concurrency)
+                limit = self._hosts[origin] = HostLimit(self._concurrency)
             queued = False  # waiting for a slot of the host (not yet sent)
             try:
                 remaining = deadline.remaining()
@@ -336,35 +325,9 @@ class HttpClient:
             self.stats.count(method, len(raw.content))
             if raw.status == 429 or (raw.status == 503 and "retry-after" in raw.headers):
                 throttles += 1
-                words = index_words(raw)
-                last_error = f"throttled: {words}"
-                wait = retry_after(raw.headers)
-                limit.throttled(wait, words)
-                if wait is None:  # no Retry-After: exponential from half a second, jittered
-                    wait = (
-                        max(self._backoff, 0.5) * 2 ** (throttles - 1) * (1 + random.random() / 2)
-                    )
-                    wait = min(_MAX_THROTTLE_PAUSE, wait)
-                log.info(
-                    "%s %s: throttled (HTTP %d), waiting %.3g s",
-                    method,
-                    redact(url),
-                    raw.status,
-                    wait,
+                wait, last_error = throttle_wait(
+                    raw, limit, throttles, self._backoff, deadline, method, url
                 )
-                if throttles > _MAX_THROTTLES:
-                    raise Throttled(
-                        f"{method} {redact(url)}: throttled: the index still answered {words} "
-                        f"after {_MAX_THROTTLES} waits",
-                        deadline.limit,
-                    )
-                if time.monotonic() + wait >= deadline.at:
-                    raise Throttled(
-                        f"{method} {redact(url)}: throttled: the index answered {words} and "
-                        f"asked for {wait:.3g} s more, past the {deadline.what} "
-                        f"({deadline.limit} {deadline.seconds:g} s)",
-                        deadline.limit,
-                    )
                 await asyncio.sleep(wait)
                 continue
             if raw.status >= 500:
@@ -499,210 +462,8 @@ class CachedResponse:
     key: str
 
 
-# -- deadlines and throttling -------------------------------------------------------------
-
-
-class _Deadline:
-    """When one logical request must be over, and which option set that time.
-
-    Until the request first gets a slot (``start``), only the run's deadline bounds it:
-    time queued behind the host's other requests is not the request's own. From then on
-    ``--timeout`` covers connecting, the answer, retries and their pauses.
-    """
-
-    __slots__ = ("at", "limit", "run_at", "seconds", "started", "timeout", "what")
-
-    def __init__(self, timeout: float, run_at: float | None, max_time: float | None) -> None:
-        self.timeout = timeout
-        self.run_at = run_at
-        self.started = False
-        self.at = float("inf") if run_at is None else run_at  # time.monotonic()
-        self.limit, self.seconds, self.what = "--max-time", max_time or 0.0, "run deadline"
-
-    def start(self) -> None:
-        if self.started:
-            return
-        self.started = True
-        at = time.monotonic() + self.timeout
-        if self.run_at is None or at < self.run_at:
-            self.at = at
-            self.limit, self.seconds, self.what = "--timeout", self.timeout, "request deadline"
-
-    def remaining(self) -> float | None:
-        """Seconds left; None when nothing bounds the request yet."""
-        return None if self.at == float("inf") else self.at - time.monotonic()
-
-    def expired(self, method: str, url: str, last_error: str, held: str = "") -> DeadlineExceeded:
-        """The error for this deadline; ``held``: what the host said when it throttled, if
-        that held this request back."""
-        where = f"{method} {redact(url)}"
-        ran_out = f"the {self.what} ({self.limit} {self.seconds:g} s) ran out"
-        if last_error.startswith("throttled") or held:
-            words = held or last_error.removeprefix("throttled: ")
-            return Throttled(
-                f"{where}: throttled: {ran_out} while the index answered {words}", self.limit
-            )
-        why = f" (last error: {last_error})" if last_error else ""
-        return DeadlineExceeded(f"{where}: no complete answer; {ran_out}{why}", self.limit)
-
-    async def pause(self, seconds: float, method: str, url: str, last_error: str) -> None:
-        """Sleep before a retry, or fail now if the retry could not start in time."""
-        if time.monotonic() + seconds >= self.at:
-            raise self.expired(method, url, last_error)
-        await asyncio.sleep(seconds)
-
-
-class _HostLimit:
-    """Requests in flight to one host: the configured concurrency, halved on a throttle
-    answer (at most once a second, so one burst of 429s is one cut); after a quiet spell
-    with no throttle answer, one more allowed per ``allowed`` successes (additive
-    increase, as TCP recovers) up to the configured concurrency again; and no request
-    starts before the time the last ``Retry-After`` named.
-    """
-
-    def __init__(self, ceiling: int) -> None:
-        self.ceiling = ceiling
-        self.allowed = float(ceiling)
-        self.active = 0
-        self.resume_at = 0.0  # time.monotonic()
-        self.words = ""  # what the host last said when it throttled
-        self._cut_at = self._last = float("-inf")
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    def throttled(self, wait: float | None, words: str) -> None:
-        now = self._last = time.monotonic()
-        self.words = words
-        if now - self._cut_at >= 1.0:
-            self.allowed = max(1.0, self.allowed / 2)
-            self._cut_at = now
-        if wait:
-            self.resume_at = max(self.resume_at, now + wait)
-
-    def throttling(self) -> bool:
-        """Is the host still holding requests back, or not yet trusted with all of them?"""
-        return time.monotonic() < self.resume_at or self.allowed < self.ceiling
-
-    def take(self) -> bool:
-        """A slot now, without waiting, if one is free (the usual case: no coroutine)."""
-        if self.active < int(self.allowed) and not self._waiters and not self.resume_at:
-            self.active += 1
-            return True
-        return False
-
-    def succeeded(self) -> None:
-        if self.allowed < self.ceiling and time.monotonic() - self._last >= _RECOVER_AFTER:
-            self.allowed = min(float(self.ceiling), self.allowed + 1 / self.allowed)
-            self._wake()
-
-    async def acquire(self) -> None:
-        delay = self.resume_at - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        elif self.resume_at:
-            self.resume_at = 0.0  # the pause is over: back to the fast path
-        if self.active < int(self.allowed) and not self._waiters:
-            self.active += 1
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # given a slot, then cancelled: pass it on
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
-            raise
-
-    def release(self) -> None:
-        self.active -= 1
-        self._wake()
-
-    def _wake(self) -> None:
-        while self._waiters and self.active < int(self.allowed):
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self.active += 1
-                waiter.set_result(None)
-
-
 def _size(n: int) -> str:
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= scale and n % (scale // 1024 or 1) == 0:
             return f"{n / scale:g} {unit}"
     return f"{n} bytes"
-
-
-def retry_after(headers: Headers) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delay-seconds or an HTTP-date, taken
-    relative to the answer's own ``Date`` when it has one, so clock skew does not count);
-    None without a usable one."""
-    value = headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isascii() and value.isdigit():
-        return float(value) if len(value) < 10 else 1e9
-    when = _http_date(value)
-    if when is None:
-        return None
-    now = _http_date(headers.get("date", "")) or dt.datetime.now(dt.UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-def _http_date(value: str) -> dt.datetime | None:
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
-
-
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)
-_WORDS_LIMIT = 200
-
-
-def index_words(raw: RawResponse) -> str:
-    """What the index said, for a message: its status, and the text of its body (the
-    ``message`` of a JSON error, the text of an HTML page), redacted and truncated."""
-    status = f"HTTP {raw.status}" + (f" {raw.reason}" if raw.reason else "")
-    text = _body_text(raw)
-    if text and text.lower() != raw.reason.lower():
-        if len(text) > _WORDS_LIMIT:
-            text = text[: _WORDS_LIMIT - 1].rstrip() + "…"
-        status += f': "{text}"'
-    return redact(status)
-
-
-def _body_text(raw: RawResponse) -> str:
-    body = raw.content[: 64 * 1024]
-    kind = raw.headers.get("content-type", "").lower()
-    if not body or not (not kind or "text" in kind or "json" in kind or "xml" in kind):
-        return ""
-    text = body.decode("utf-8", "replace")
-    if "json" in kind or text.lstrip().startswith(("{", "[")):
-        try:
-            found = _json_message(json.loads(text))
-        except ValueError:
-            found = None
-        if found:
-            text = found
-    text = html.unescape(_TAG.sub(" ", text))
-    text = "".join(c if c.isprintable() else " " for c in text)
-    return " ".join(text.split())
-
-
-def _json_message(data: object, depth: int = 0) -> str | None:
-    """The first ``message`` / ``detail`` / ``error`` string of a JSON error body."""
-    if depth > 4:
-        return None
-    if isinstance(data, dict):
-        for key in ("message", "detail", "error_description", "error", "errors", "title"):
-            value = data.get(key)
-            if isinstance(value, str) and value.strip():
-                return value
-            found = _json_message(value, depth + 1) if value is not None else None
-            if found:
-                return found
-    if isinstance(data, list) and data:
-        return _json_message(data[0], depth + 1)
-    return None
