@@ -4,8 +4,10 @@ production's ``Router`` sits (``indexgate.index.transport.base.Transport``).
 So ``HttpClient``'s policy (retries, redirects, credentials per origin, throttling, the
 cache) runs as in production, and the handler sees exactly the ``Request`` a real
 transport would carry: its headers include the ``Authorization`` ``HttpClient`` chose.
-For edge cases real servers do not produce on demand; the behaviour on real sockets is
-tested against local servers in tests/integration.
+The request is encoded and the answer parsed by the HTTP/1.1 transport's own code
+(``http11_parser``: ``encode_head``, ``ResponseParser``, content decoding); only the
+sockets are left out. For edge cases real servers do not produce on demand; the
+behaviour on real sockets is tested against local servers in tests/integration.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import json as jsonlib
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 
-from indexgate.index.transport.base import BodyTooLarge, RawResponse, Request
+from indexgate.index.transport.base import RawResponse, Request
 from indexgate.index.transport.headers import Headers
+from indexgate.index.transport.http11_parser import ResponseParser, decode_content, encode_head
 
 Handler = Callable[[Request], RawResponse | Awaitable[RawResponse]]
 
@@ -24,8 +27,8 @@ Handler = Callable[[Request], RawResponse | Awaitable[RawResponse]]
 class MockTransport:
     """Answers each request with ``handler(request)`` (plain or async); the handler may
     raise a ``TransportError`` (``ConnectError``, ``ReadTimeout``...) as the wire would.
-    A HEAD answer has no body, and a body over ``max_body`` is ``BodyTooLarge``, as on
-    the real transports."""
+    The answer goes through the HTTP/1.1 parser as bytes: a HEAD answer has no body, a
+    body over ``max_body`` is ``BodyTooLarge``, gzip is decoded, as on the wire."""
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
@@ -34,17 +37,31 @@ class MockTransport:
     async def exchange(
         self, request: Request, *, max_body: int, within: float | None = None
     ) -> RawResponse:
+        encode_head(request)  # what the HTTP/1.1 transport would write; refuses what it would
         answer = self.handler(request)
         if inspect.isawaitable(answer):
             answer = await answer
-        if request.method == "HEAD" and answer.content:
-            return RawResponse(answer.status, answer.reason, answer.headers, b"")
-        if len(answer.content) > max_body:
-            raise BodyTooLarge(f"body of {len(answer.content)} bytes, more than {max_body}")
-        return answer
+        parser = ResponseParser(request.method, max_body)
+        if not parser.feed(_as_bytes(answer, request.method)):
+            assert parser.feed_eof(), "the mock's answer is not a whole HTTP/1.1 answer"
+        content = parser.body
+        if content and "content-encoding" in parser.headers:
+            content = decode_content(content, parser.headers, max_body)
+        return RawResponse(parser.status, parser.reason, parser.headers, content)
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+def _as_bytes(answer: RawResponse, method: str) -> bytes:
+    """``answer`` as a server writes it (no body after HEAD, 204 or 304); without
+    ``Content-Length`` the body runs to the end of the connection."""
+    lines = [f"HTTP/1.1 {answer.status} {answer.reason}".rstrip(" ")]
+    lines += [f"{name}: {value}" for name, value in answer.headers.multi_items()]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    if method == "HEAD" or answer.status in (204, 304):
+        return head
+    return head + answer.content
 
 
 def respond(
