@@ -55,6 +55,7 @@ INPUTS: tuple[str, ...] = (
     "fail-on",
     "previous-report",
     "report-path",
+    "ca-cert",
 )
 #: Defaults for inputs the runner did not set; "" means "from the config file, else built in".
 DEFAULTS: dict[str, str] = {"command": "check", "report-path": "indexgate-report.json"}
@@ -74,6 +75,8 @@ _URL_VARS = (
     "UV_DEFAULT_INDEX",
     "UV_INDEX_URL",
     "UV_EXTRA_INDEX_URL",
+    # A proxy's password is never printed by indexgate; masking it is a second guard.
+    *(f"{name}{suffix}" for name in ("HTTPS", "HTTP", "ALL") for suffix in ("_PROXY", "_proxy")),
 )
 _PASSWORD_LINE = re.compile(
     r"""^[\s-]*["']?password["']?\s*:\s*(?P<value>\S.*?)(?:\s+#.*)?\s*$""", re.M
@@ -132,6 +135,9 @@ def build_argv(
         argv += ["--config", config]
     if strategy:
         argv += ["--index-strategy", strategy]
+    ca_cert = inputs["ca-cert"].strip()
+    if ca_cert:  # the container sees the workspace, not the runner's trust store
+        argv += ["--cert", str(workspace / ca_cert)]
     for flag, name in (
         ("--python-version", "python-versions"),
         ("--platform", "platforms"),
@@ -343,10 +349,15 @@ def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) 
         except IndexgateError as exc:
             message, file, line = redact(str(exc)), None, None
             kind, code = "no-solution", exc.exit_code
-        except Exception as exc:  # a bug: say so plainly, never dump locals or secrets
+        except Exception as exc:  # a bug: exit 4, naming what was processed (no locals)
+            from indexgate.internal import EXIT_INTERNAL, internal_problem, internal_report
+
             logging.getLogger("indexgate.action").debug("internal error", exc_info=True)
-            message = redact(f"internal error: {type(exc).__name__}: {exc} (please report it)")
-            file, line, kind, code = None, None, "internal-error", 3
+            problem = internal_problem(exc)
+            targets = getattr(exc, "indexgate_targets", None) or ()
+            known = command if command in COMMANDS else "check"
+            report = internal_report(known, problem, targets)  # type: ignore[arg-type]
+            return Result(report, EXIT_INTERNAL, _error_summary(report, problem, report_rel))
     problem = Problem(kind=kind, message=message, file=file, line=line)
     report = _error_report(command, problem, code)
     return Result(report, code, _error_summary(report, problem, report_rel))

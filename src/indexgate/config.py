@@ -928,12 +928,47 @@ def _config_entry(raw: dict[str, Any], i: int, doc: _Doc, env: Mapping[str, str]
         client_cert=text("client-cert"),
         auth_check=text("auth-check"),
         upstream=text("upstream"),
-        keyring_provider=text("keyring-provider"),
-        password_command=text("password-command"),
+        **_token_provider(raw, label, doc, env),
         line=doc.lines.start(raw),
         cert_line=doc.lines.at(raw, "cert"),
         client_cert_line=doc.lines.at(raw, "client-cert"),
     )
+
+
+def _token_provider(
+    raw: Mapping[str, Any], label: str, doc: _Doc, env: Mapping[str, str]
+) -> dict[str, str]:
+    """``keyring-provider`` (subprocess or disabled, as uv spells it) or ``password-command``
+    (its ``${VAR}`` expanded as in ``url``), never both."""
+    out: dict[str, str] = {}
+    provider = raw.get("keyring-provider")
+    if provider is not None:
+        provider = provider.strip()
+        if provider not in ("subprocess", "disabled"):
+            raise doc.error(
+                f"{label}: keyring-provider must be subprocess or disabled (as uv spells it), "
+                f"not {provider!r}",
+                raw,
+                "keyring-provider",
+            )
+        if provider == "subprocess":
+            out["keyring_provider"] = provider
+    command = raw.get("password-command")
+    if command is not None:
+        if not command.strip():
+            raise doc.error(f"{label}: password-command is empty", raw, "password-command")
+        out["password_command"] = expand_vars(
+            command.strip(),
+            env,
+            file=doc.path,
+            line=doc.lines.at(raw, "password-command"),
+            what=f"{label}: password-command",
+        )
+    if len(out) == 2:
+        raise doc.error(
+            f"{label}: give keyring-provider or password-command, not both", raw, "password-command"
+        )
+    return out
 
 
 def _codes(raw: Mapping[str, Any], key: str) -> frozenset[int] | None:
@@ -1034,7 +1069,7 @@ def _finish(
     seen_urls: set[str] = set()
     used: dict[str, _Entry] = {}
     for e in entries:
-        url = _normalize_url(e.url, cwd)
+        url = _normalize_url(e.url, cwd, flat=e.format == "flat")
         bare = strip_userinfo(url)
         if bare in seen_urls:
             continue
@@ -1051,6 +1086,10 @@ def _finish(
             )
         used[name] = e
         user, password = _credentials(e, url, name, env)
+        if password is None and (e.keyring_provider or e.password_command):
+            from indexgate.index.credentials import obtain  # runs a command: only when asked
+
+            user, password = obtain(bare, name, user, e.keyring_provider, e.password_command)
         register_secret(password)
         ignore = _env_codes(env, f"INDEXGATE_INDEX_{env_name(name)}_IGNORE_ERROR_CODES")
         if ignore is None:
@@ -1084,15 +1123,21 @@ def _finish(
                 password_command=e.password_command,
             )
         )
+    # `upstream:` names another configured index: load_settings checks it, with its line.
     # The default index is always last.
     return [i for i in out if not i.default] + [i for i in out if i.default]
 
 
-def _normalize_url(url: str, cwd: Path) -> str:
+def _normalize_url(url: str, cwd: Path, *, flat: bool = False) -> str:
+    """An absolute URL; a simple index's base always ends with ``/``, as pip and uv join it
+    (``.../simple`` + ``httpx`` is ``.../simple/httpx/``, never ``.../simplehttpx/``), for
+    ``http(s)`` and ``file`` alike. A flat index may name a single HTML file: kept as is."""
     if "://" not in url:  # a local folder or file path
         path = (cwd / url).resolve()
-        return path.as_uri() + ("/" if path.is_dir() else "")
-    return url if url.endswith("/") or url.startswith("file:") else url + "/"
+        url = path.as_uri() + ("/" if path.is_dir() else "")
+    if flat or url.endswith("/"):
+        return url
+    return url + "/"
 
 
 def _where(e: _Entry) -> str:

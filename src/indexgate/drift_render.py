@@ -31,7 +31,7 @@ class Section:
 
 
 def sections(report: Report) -> list[Section]:
-    """Blocked or missing, yanked, stuck, upgrades, shadowed, changes: in that order."""
+    """Blocked or missing, yanked, stuck, hidden, upgrades, shadowed, changes: in that order."""
     multi = len(report.targets) > 1
     blocked = Section(
         "Blocked or missing pins", ["Package", "Pinned", "File", "Index", "Problem", "Source"]
@@ -40,6 +40,10 @@ def sections(report: Report) -> list[Section]:
     stuck = Section(
         "Stuck in quarantine",
         ["Package", "Pinned", "Blocked versions", "Waiting since", "Newest allowed", "Firewall"],
+    )
+    hidden = Section(
+        "Hidden by the index's page",
+        ["Package", "Pinned", "Hidden versions", "Waiting since", "Index", "Upstream"],
     )
     upgrades = Section(
         "Upgrades available", ["Package", "Pinned", "Newest allowed", "Newest listed", "Source"]
@@ -92,6 +96,12 @@ def sections(report: Report) -> list[Section]:
                     allowed,
                     firewall,
                 )
+            if e.get("hidden"):
+                hd = e["hidden"]
+                versions = _few([v["version"] for v in hd["versions"]])
+                since = _since(hd.get("since"), hd.get("age_days"))
+                pinned = e.get("pinned") or "-"
+                add(hidden, None, label, name, pinned, versions, since, hd["index"], hd["upstream"])
             if e.get("upgrade"):
                 latest = e.get("latest") or {}
                 newest = latest.get("version") or ""
@@ -107,7 +117,7 @@ def sections(report: Report) -> list[Section]:
         targets = "all" if len(labels) == n else ", ".join(labels)
         section.rows.append((*cells, targets) if multi else cells)
         section.links.append(link)
-    ordered = [blocked, yanked, stuck, upgrades, shadowed]
+    ordered = [blocked, yanked, stuck, hidden, upgrades, shadowed]
     for section in ordered if multi else ():
         section.header = [*section.header, "Targets"]
     return [*ordered, _changes(report)]
@@ -135,7 +145,7 @@ def counts(report: Report) -> str:
     says so in a note of its own (a first run), rather than showing zero changes.
     """
     parts = [f"{checked_pins(report)} checked"]
-    blocked, yanked, stuck, upgrades, shadowed, _ = sections(report)
+    blocked, yanked, stuck, hidden, upgrades, shadowed, _ = sections(report)
     parts += [
         _plural(len(blocked.rows), "blocked or missing pin"),
         _plural(len(yanked.rows), "yanked pin"),
@@ -143,6 +153,8 @@ def counts(report: Report) -> str:
         f"{_plural(len(upgrades.rows), 'upgrade')} available",
         _plural(len(shadowed.rows), "shadowed name"),
     ]
+    if hidden.rows:  # only where an index names its `upstream:`
+        parts.insert(4, f"{len(hidden.rows)} hidden by the index's page")
     line = ", ".join(parts)
     if report.changes is not None:
         c = report.changes

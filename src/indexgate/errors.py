@@ -49,3 +49,24 @@ def name_index(exc: IndexUnreachable, index: str) -> IndexUnreachable:
         exc.index = index  # type: ignore[attr-defined]
         exc.args = (f"index '{index}': {exc}",)
     return exc
+
+
+def note_context(exc: BaseException, **where: str | None) -> None:
+    """Record on an exception on its way up what was being processed when it happened
+    (``package``, ``index``, ``file``, ``source``): the innermost note of each wins.
+
+    Only for errors that are bugs (not IndexgateError): the internal-error report names
+    them, so that a user can file a useful report without a traceback.
+    """
+    if isinstance(exc, IndexgateError):
+        return
+    context = getattr(exc, "indexgate_context", None)
+    if not isinstance(context, dict):
+        context = {}
+        try:
+            exc.indexgate_context = context  # type: ignore[attr-defined]
+        except AttributeError:  # an exception type without a __dict__
+            return
+    for key, value in where.items():
+        if value and key not in context:
+            context[key] = str(value)

@@ -109,3 +109,34 @@ def test_proxy_variables_on_the_job_reach_the_container(
         tunnels = [r for r in proxy.requests() if r.startswith(f"CONNECT 127.0.0.1:{index.port}")]
     assert tunnels, "the index was reached through the job's proxy"
     assert PROXY_PASSWORD not in run.everything_written()
+
+
+def test_the_ca_cert_input_names_a_bundle_in_the_workspace(
+    workspace: Path, index: TlsIndexServer
+) -> None:
+    """`with: ca-cert:` is the Action's spelling of --cert, read from the workspace."""
+    (workspace / "indexgate.yml").write_text(
+        f"indexes:\n  - name: internal\n    url: {index.url}\n"
+    )
+    _passes(run_action(workspace, {"ca-cert": "certs/company-ca.pem"}))
+
+
+def test_a_missing_ca_cert_is_an_input_error(workspace: Path, index: TlsIndexServer) -> None:
+    (workspace / "indexgate.yml").write_text(
+        f"indexes:\n  - name: internal\n    url: {index.url}\n"
+    )
+    run = run_action(workspace, {"ca-cert": "certs/nope.pem"})
+    assert run.code == 2, run.stdout + run.stderr
+    assert "nope.pem: no such file" in run.summary
+
+
+def test_the_proxy_password_is_masked_before_anything_is_printed(
+    workspace: Path, index: TlsIndexServer, tmp_path: Path
+) -> None:
+    (workspace / "indexgate.yml").write_text(
+        f"cert: certs/company-ca.pem\nindexes:\n  - name: internal\n    url: {index.url}\n"
+    )
+    with Tinyproxy(tmp_path / "proxy", auth=("egress", PROXY_PASSWORD)) as proxy:
+        run = run_action(workspace, {}, {"https_proxy": proxy.url})
+    _passes(run)
+    assert f"::add-mask::{PROXY_PASSWORD}" in run.stdout

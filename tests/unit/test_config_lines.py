@@ -257,7 +257,7 @@ def test_new_keys_are_known_and_parsed(tmp_path) -> None:
         "cert: ${CA_DIR}/ca.pem\ntimeout: 12.5\nmax-time: 300\nmax-body-size: 1000000\n"
         f"indexes:\n  - name: internal\n    url: {A}\n    cert: certs/internal.pem\n"
         "    client-cert: certs/client.pem\n    auth-check: acme-core\n    upstream: public\n"
-        "    keyring-provider: subprocess\n    password-command: echo $TOKEN\n"
+        "    password-command: echo $TOKEN\n"
         f"  - name: public\n    url: {B}\n"
     )
     from support.tls import PrivateCa
@@ -275,7 +275,7 @@ def test_new_keys_are_known_and_parsed(tmp_path) -> None:
         str(tmp_path / "certs" / "client.pem"),
     )
     assert (internal.auth_check, internal.upstream) == ("acme-core", "public")
-    assert internal.keyring_provider == "subprocess"
+    assert internal.keyring_provider is None  # one token provider per index (see below)
     assert internal.password_command == "echo $TOKEN"  # left to its shell
     assert "echo" not in repr(internal)
     public = s.index("public")

@@ -26,8 +26,8 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -75,6 +75,7 @@ class Response:
     headers: Headers
     content: bytes
     from_cache: bool = False
+    history: tuple[str, ...] = ()  # the URLs that redirected here, first asked first
 
     @property
     def content_type(self) -> str | None:
@@ -159,6 +160,11 @@ class HttpClient:
         self._auth_header: dict[Origin, str] = {}
         self.cache = cache
         self.stats = Stats()
+        # Short-lived tokens (index/credentials.py): an origin that answered 2xx with its
+        # credentials and then 401 gets one refresh from its provider, then the retry.
+        self._refreshers: dict[Origin, Callable[[], tuple[str, str]]] = {}
+        self._refreshing: dict[Origin, asyncio.Future[bool]] = {}
+        self._proven: set[Origin] = set()
 
     def add_credentials(self, url: str, auth: tuple[str, str] | None) -> None:
         """Credentials for one origin; the first index to name an origin wins."""
@@ -175,6 +181,52 @@ class HttpClient:
         if self._router is not None and (cert is not None or client_cert is not None):
             where = f"cert: of index {name!r}" if name else "the index's cert:"
             self._router.add_tls(url, cert, client_cert, where)
+
+    def add_refresher(self, url: str, refresh: Callable[[], tuple[str, str]] | None) -> None:
+        """How to get new credentials for an origin when its token expires mid-run."""
+        if refresh is not None:
+            self._refreshers.setdefault(origin_of(url), refresh)
+
+    async def _send_authed(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        cacheable: bool,
+        digest: str | None,
+        deadline: Deadline,
+        max_body: int,
+    ) -> Response:
+        """``_send``, plus one credential refresh when a proven origin starts saying 401."""
+        origin = origin_of(url)
+        used = self._auth.get(origin)
+        response = await self._send(method, url, headers, cacheable, digest, deadline, max_body)
+        if used is None:
+            return response
+        if 200 <= response.status < 300:
+            self._proven.add(origin)
+        elif response.status == 401 and origin in self._proven:
+            task = self._refreshing.get(origin)
+            if task is None and origin in self._refreshers:
+                task = self._refreshing[origin] = asyncio.ensure_future(self._refresh(origin))
+            if task is not None and await task and self._auth.get(origin) != used:
+                response = await self._send(
+                    method, url, headers, cacheable, digest, deadline, max_body
+                )
+        return response
+
+    async def _refresh(self, origin: Origin) -> bool:
+        """Ask the origin's provider once for new credentials (in a thread: it runs a
+        command); False when it could not give any."""
+        try:
+            auth = await asyncio.to_thread(self._refreshers[origin])
+        except Exception as exc:  # an InputError from the provider: the 401 stands
+            log.warning("refreshing the credentials of %s failed: %s", origin[1], redact(str(exc)))
+            return False
+        self._auth[origin] = auth
+        self._auth_header.pop(origin, None)
+        log.info("%s answered 401 after 200: credentials refreshed once", origin[1])
+        return True
 
     async def aclose(self) -> None:
         """Close every connection (the client may still be used: it opens new ones)."""
@@ -202,16 +254,18 @@ class HttpClient:
         deadline = self._deadline()
         self._last_request = f"{method} {url}"
         current = url
+        chain: list[str] = []
         for _ in range(_MAX_REDIRECTS + 1):
-            response = await self._send(
+            response = await self._send_authed(
                 method, current, headers or {}, cacheable, digest, deadline, self._cap(max_body)
             )
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
+                chain.append(current)
                 current = urljoin(current, response.headers["location"])
                 if method == "POST":
                     method = "GET"
                 continue
-            return response
+            return replace(response, history=tuple(chain)) if chain else response
         raise IndexUnreachable(f"{redact(url)}: more than {_MAX_REDIRECTS} redirects")
 
     async def _local(self, method: str, url: str, max_body: int) -> Response:

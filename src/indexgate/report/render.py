@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
-from indexgate.index.firewall import vendor_label
+from indexgate.index.firewall import state_advice, vendor_label
 from indexgate.policy import FAIL_ON, fatal_warning
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
 
@@ -220,7 +220,8 @@ def _problems_text(problems: Sequence[Problem], indent: str) -> str:
 
 
 def _reason_text(b: Blocked) -> str:
-    parts = [_flat(b.reason)] + [_flat(p) for p in _policies(b)]
+    parts = [state_advice(b.state), _flat(b.reason)]
+    parts += [_flat(p) for p in _policies(b)]
     if b.details_url:
         parts.append(f"details: {_flat(b.details_url)}")
     return " | ".join(p for p in parts if p)
@@ -367,14 +368,18 @@ def _problems_md(title: str, items: list[tuple[Problem, str]], multi: bool) -> _
 
 
 def _reason_md(b: Blocked) -> str:
-    parts = [_md(b.reason)] + [_md(p) for p in _policies(b)]
+    parts = [f"**{_md(state_advice(b.state))}**", _md(b.reason)]
+    parts += [_md(p) for p in _policies(b)]
     cell = "<br>".join(p for p in parts if p)
     link = _md_link("details", b.details_url)
     return f"{cell} ({link})" if cell and link else cell or link
 
 
-def _blocked_md(report: Report, multi: bool) -> _MdTable | None:
-    items = _grouped(report, lambda t: t.blocked)
+def _blocked_md(report: Report, multi: bool, *, pending: bool = False) -> _MdTable | None:
+    """Blocked (and waivable) artifacts; with ``pending``, those whose scan is not done."""
+    items = [
+        i for i in _grouped(report, lambda t: t.blocked) if (i[0].state == "pending") == pending
+    ]
     if not items:
         return None
     header = ["Package", "Version", "File", "Index", "Firewall", "Reason", "Chosen instead"]
@@ -383,7 +388,8 @@ def _blocked_md(report: Report, multi: bool) -> _MdTable | None:
         cells = [_md(_package_label(report, b)), _md(b.version), _md(b.file), _md(b.index)]
         cells += [_md(vendor_label(b.vendor)), _reason_md(b), _md(b.fallback or "none")]
         rows.append(_md_row([*cells, _md(targets)] if multi else cells))
-    return _MdTable("Blocked artifacts", [*header, "Targets"] if multi else header, rows)
+    title = "Scans in progress: try again later" if pending else "Blocked artifacts"
+    return _MdTable(title, [*header, "Targets"] if multi else header, rows)
 
 
 def _fail_on_md(report: Report, fail_on: Collection[str]) -> str:
@@ -454,6 +460,7 @@ def render_markdown(
         for table in (
             _problems_md("Errors", _grouped(report, lambda t: t.errors), multi),
             _blocked_md(report, multi),
+            _blocked_md(report, multi, pending=True),
             _problems_md("Warnings", warnings, multi),
         )
         if table is not None
