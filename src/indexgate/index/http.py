@@ -1,10 +1,11 @@
 """HTTP for indexes, the policy half: bounded concurrency per host, retries, deadlines,
 throttling, redirects, credentials per origin, and the cache.
 
-Credentials are attached per request, only when the request's origin (scheme, host, port)
-is the index's own; redirects are followed here, so a redirect to another host never
-carries them. ``file://`` URLs are served from disk with the same interface (no retries,
-cache or throttling: the disk answers at once).
+Credentials are attached per request (``origin_auth``), only when the request's origin
+(scheme, host, port) is the index's own; redirects are followed here, so a redirect to
+another host never carries them. Deadlines and throttling are in ``limits``. ``file://``
+URLs are served from disk with the same interface (no retries, cache or throttling: the
+disk answers at once).
 
 Carrying each exchange is the ``Transport``'s job (``indexgate.index.transport``): by
 default its ``Router``, which sends ``http://`` and HTTP/1.1-over-TLS through the lean
@@ -21,20 +22,20 @@ come compressed over real networks) except on ``Range`` requests, which ask for
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin
 
 from indexgate import __version__
 from indexgate.errors import DeadlineExceeded, IndexUnreachable
 from indexgate.index.limits import Deadline, HostLimit, throttle_wait
 from indexgate.index.network import Network
+from indexgate.index.origin_auth import OriginCredentials, Refresher
 from indexgate.index.transport.base import (
     BodyTooLarge,
     CertificateError,
@@ -98,12 +99,6 @@ class Stats:
         self.by_method[method] = self.by_method.get(method, 0) + 1
 
 
-def _basic(user: str, password: str) -> str:
-    """The ``Authorization`` value for Basic auth (UTF-8, as httpx encodes it)."""
-    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
 class HttpClient:
     """Async HTTP shared by every index and target of a run."""
 
@@ -156,20 +151,13 @@ class HttpClient:
                 max_body=max_body,
             )
         self.transport: Transport = transport
-        self._auth: dict[Origin, tuple[str, str]] = {}
-        self._auth_header: dict[Origin, str] = {}
+        self._credentials = OriginCredentials()
         self.cache = cache
         self.stats = Stats()
-        # Short-lived tokens (index/credentials.py): an origin that answered 2xx with its
-        # credentials and then 401 gets one refresh from its provider, then the retry.
-        self._refreshers: dict[Origin, Callable[[], tuple[str, str]]] = {}
-        self._refreshing: dict[Origin, asyncio.Future[bool]] = {}
-        self._proven: set[Origin] = set()
 
     def add_credentials(self, url: str, auth: tuple[str, str] | None) -> None:
         """Credentials for one origin; the first index to name an origin wins."""
-        if auth is not None:
-            self._auth.setdefault(origin_of(url), auth)
+        self._credentials.add(url, auth)
 
     def add_tls(
         self, url: str, cert: str | None, client_cert: str | None, name: str | None = None
@@ -182,10 +170,9 @@ class HttpClient:
             where = f"cert: of index {name!r}" if name else "the index's cert:"
             self._router.add_tls(url, cert, client_cert, where)
 
-    def add_refresher(self, url: str, refresh: Callable[[], tuple[str, str]] | None) -> None:
+    def add_refresher(self, url: str, refresh: Refresher | None) -> None:
         """How to get new credentials for an origin when its token expires mid-run."""
-        if refresh is not None:
-            self._refreshers.setdefault(origin_of(url), refresh)
+        self._credentials.add_refresher(url, refresh)
 
     async def _send_authed(
         self,
@@ -199,34 +186,11 @@ class HttpClient:
     ) -> Response:
         """``_send``, plus one credential refresh when a proven origin starts saying 401."""
         origin = origin_of(url)
-        used = self._auth.get(origin)
+        used = self._credentials.get(origin)
         response = await self._send(method, url, headers, cacheable, digest, deadline, max_body)
-        if used is None:
-            return response
-        if 200 <= response.status < 300:
-            self._proven.add(origin)
-        elif response.status == 401 and origin in self._proven:
-            task = self._refreshing.get(origin)
-            if task is None and origin in self._refreshers:
-                task = self._refreshing[origin] = asyncio.ensure_future(self._refresh(origin))
-            if task is not None and await task and self._auth.get(origin) != used:
-                response = await self._send(
-                    method, url, headers, cacheable, digest, deadline, max_body
-                )
+        if used is not None and await self._credentials.refreshed(origin, used, response.status):
+            response = await self._send(method, url, headers, cacheable, digest, deadline, max_body)
         return response
-
-    async def _refresh(self, origin: Origin) -> bool:
-        """Ask the origin's provider once for new credentials (in a thread: it runs a
-        command); False when it could not give any."""
-        try:
-            auth = await asyncio.to_thread(self._refreshers[origin])
-        except Exception as exc:  # an InputError from the provider: the 401 stands
-            log.warning("refreshing the credentials of %s failed: %s", origin[1], redact(str(exc)))
-            return False
-        self._auth[origin] = auth
-        self._auth_header.pop(origin, None)
-        log.info("%s answered 401 after 200: credentials refreshed once", origin[1])
-        return True
 
     async def aclose(self) -> None:
         """Close every connection (the client may still be used: it opens new ones)."""
@@ -315,7 +279,7 @@ class HttpClient:
         deadline = deadline or self._deadline()
         max_body = self._max_body if max_body is None else max_body
         request_headers = dict(headers)
-        auth = self._auth.get(origin)
+        auth = self._credentials.get(origin)
         cached = None
         if cacheable and self.cache is not None:
             cached = self.cache.lookup(method, url, request_headers, digest)
@@ -454,23 +418,10 @@ class HttpClient:
             lines.append(("Accept-Encoding", coding))
         lines.extend(headers.items())
         if "authorization" not in names:
-            authorization = self._authorization(origin, auth, url)
+            authorization = self._credentials.authorization(origin, auth, url)
             if authorization is not None:
                 lines.append(("Authorization", authorization))
         return Request(method, url, tuple(lines))
-
-    def _authorization(self, origin: Origin, auth: tuple[str, str] | None, url: str) -> str | None:
-        """Basic auth for the index's own origin; else a URL's own userinfo (as httpx)."""
-        if auth is not None:
-            value = self._auth_header.get(origin)
-            if value is None:
-                value = self._auth_header[origin] = _basic(*auth)
-            return value
-        if "@" in url:
-            parts = urlsplit(url)
-            if "@" in parts.netloc and (parts.username or parts.password):
-                return _basic(unquote(parts.username or ""), unquote(parts.password or ""))
-        return None
 
 
 def _why(exc: TransportError) -> str:
