@@ -13,7 +13,7 @@ from resolvelib.resolvers import ResolutionTooDeep
 
 from indexgate.config import Settings
 from indexgate.errors import IndexUnreachable
-from indexgate.index.client import BlockHit, FetchError, IndexClient
+from indexgate.index.client import BlockHit, FetchError, IndexClient, TargetFilter
 from indexgate.index.firewall import vendor_label
 from indexgate.index.http import HttpClient
 from indexgate.policy import target_status
@@ -42,7 +42,9 @@ class Session:
 
 
 @contextmanager
-def open_session(settings: Settings) -> Iterator[Session]:
+def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[Session]:
+    """``only_usable``: pages keep only the files one of the targets can install (check);
+    drift reads whole pages."""
     bridge = Bridge()
     cache = None
     if settings.cache_dir is not None:
@@ -50,7 +52,8 @@ def open_session(settings: Settings) -> Iterator[Session]:
 
         cache = FileCache(settings.cache_dir)
     http = HttpClient(concurrency=settings.concurrency, cache=cache)
-    client = IndexClient(http, settings.indexes, allow_build=settings.allow_build)
+    keep = TargetFilter(settings.targets) if only_usable else None
+    client = IndexClient(http, settings.indexes, allow_build=settings.allow_build, keep=keep)
     finder = Finder(settings, client)
     try:
         yield Session(settings, bridge, http, client, finder)
@@ -60,7 +63,7 @@ def open_session(settings: Settings) -> Iterator[Session]:
 
 def check(settings: Settings, sources: SourceSet) -> Report:
     report = Report(command="check", warnings=list(settings.warnings))
-    with open_session(settings) as session:
+    with open_session(settings, only_usable=True) as session:
         # One thread (see bridge.py): every target's prefetches start now, then each
         # target resolves in turn, the network working for the later ones meanwhile.
         providers = [start_target(session, sources, t) for t in settings.targets]
