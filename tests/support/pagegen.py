@@ -35,7 +35,7 @@ class GenFile:
     url: str  # as written on the page (absolute or relative)
     sha256: str
     requires_python: str
-    metadata_sha256: str | None  # PEP 658/714 core metadata, when offered
+    metadata_sha256: str | None  # PEP 658/714 core metadata when offered ("": without hash)
     yanked: bool
 
 
@@ -49,13 +49,15 @@ def generate(
     n_files: int,
     *,
     absolute: bool = True,
-    metadata: bool = True,
+    metadata: bool | str = True,
     host: str = "https://files.example.test",
 ) -> list[GenFile]:
     """``n_files`` files of ``project``: versions in order, each with its sdist and wheels.
 
     ``absolute``: URLs as the big public index writes them (one hash folder per file);
     else short relative ones (``../../f/<name>``) as pypiserver, devpi and mirrors do.
+    ``metadata``: True offers core metadata (with a hash) on two files in three;
+    ``"all"`` on every file, without a hash (a server can then answer any of them).
     """
     files = []
     for n, (filename, i) in zip(range(n_files), _filenames(project), strict=False):
@@ -70,11 +72,17 @@ def generate(
                 url=url,
                 sha256=digest,
                 requires_python=_REQUIRES_PYTHON[i % len(_REQUIRES_PYTHON)],
-                metadata_sha256=digest[::-1] if metadata and n % 3 else None,
+                metadata_sha256=_metadata_hash(metadata, n, digest),
                 yanked=i % 50 == 7,
             )
         )
     return files
+
+
+def _metadata_hash(metadata: bool | str, n: int, digest: str) -> str | None:
+    if metadata == "all":
+        return ""
+    return digest[::-1] if metadata and n % 3 else None
 
 
 def _filenames(project: str) -> Iterator[tuple[str, int]]:
@@ -100,11 +108,13 @@ def json_page(project: str, files: list[GenFile]) -> bytes:
             "url": f.url,
             "yanked": f.yanked,
         }
-        if f.metadata_sha256:
+        if f.metadata_sha256 is None:
+            entry["core-metadata"] = entry["data-dist-info-metadata"] = False
+        elif f.metadata_sha256:
             meta = {"sha256": f.metadata_sha256}
             entry["core-metadata"] = entry["data-dist-info-metadata"] = meta
         else:
-            entry["core-metadata"] = entry["data-dist-info-metadata"] = False
+            entry["core-metadata"] = True
         entries.append(entry)
     doc = {"meta": {"api-version": "1.1"}, "name": project, "files": entries, "versions": []}
     return json.dumps(doc).encode()
@@ -121,7 +131,9 @@ def html_page(project: str, files: list[GenFile], *, lean: bool = False) -> byte
         attrs = ""
         if f.requires_python and not lean:
             attrs += f' data-requires-python="{html.escape(f.requires_python)}"'
-        if f.metadata_sha256 and not lean:
+        if f.metadata_sha256 == "":
+            attrs += ' data-core-metadata="true"'
+        elif f.metadata_sha256 and not lean:
             attrs += f' data-dist-info-metadata="sha256={f.metadata_sha256}"'
             attrs += f' data-core-metadata="sha256={f.metadata_sha256}"'
         if f.yanked:
