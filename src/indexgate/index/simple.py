@@ -205,6 +205,7 @@ class _Files:
         # resolution failure can still say why that version did not fit ("no wheel for").
         self._kept_versions: set[Version] = set()
         self._stand_ins: dict[Version, tuple[DistFile, str | None, str | None]] = {}
+        self.filtering = keep is not None  # then most links are dropped
 
     def where(self) -> str:
         return redact(self.base_url)
@@ -231,6 +232,16 @@ class _Files:
         if version in self._kept_versions or version in self._stand_ins:
             return None
         return parsed, False
+
+    def wanted(self, parsed: ParsedFilename) -> bool:
+        """What ``admit`` says of a valid filename, without logging."""
+        if self.project is not None and parsed.name != self.project:
+            return False
+        keep = self.keep
+        if keep is None or keep(parsed):
+            return True
+        version = parsed.version
+        return version not in self._kept_versions and version not in self._stand_ins
 
     def requires_python(self, filename: str, text: str | None) -> str | bool | None:
         """The file's ``requires-python`` as kept, or False (logged) when it is malformed:
@@ -655,6 +666,10 @@ class _HtmlParser:
         if files.base_href:
             base = urljoin(base, files.base_href)
         href = href.strip()
+        if files.filtering:  # find out before resolving the URL
+            parsed = parse_filename(_last_segment(href))
+            if parsed is not None and not files.wanted(parsed):
+                return
         url, hashes, last = _split_url(base, href)
         filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1] if last is None else last)
         if parse_filename(filename) is None and parse_filename(anchor_text) is not None:
@@ -837,6 +852,18 @@ def _text(data: str) -> str:
 
 def _anchor_attrs(raw: str) -> dict[str, str | None] | None:
     """An anchor's attributes as html.parser gives them; None for a duplicate name."""
+    if _PLAIN_ATTRS.fullmatch(raw):  # the usual ' name="value"' only
+        pairs = _PLAIN_ATTR.findall(raw)
+        plain: dict[str, str | None] = dict(pairs)
+        if len(plain) != len(pairs):
+            return None
+        if "&" in raw:
+            for name, value in pairs:
+                if "&" in value:
+                    if _AMBIGUOUS_REF.search(value):
+                        return None
+                    plain[name] = _unescape(value)
+        return plain
     found = _ATTRS.findall(raw)
     attrs: dict[str, str | None] = {}
     for name, written in found:
@@ -854,6 +881,9 @@ def _anchor_attrs(raw: str) -> dict[str, str | None] | None:
     return attrs if len(attrs) == len(found) else None
 
 
+# The usual attributes: lower-case names, one space before each, double-quoted values.
+_PLAIN_ATTR = re.compile(r' ([a-z][-a-z0-9_:.]*)="([^"]*)"')
+_PLAIN_ATTRS = re.compile(r'(?: [a-z][-a-z0-9_:.]*="[^"]*")*')
 # The same few escaped values (``&gt;=3.8``) come back on every line of a page.
 _unescape = lru_cache(maxsize=1024)(unescape)
 # An "&" that does not start a complete reference: HTML5 reads some of these differently
@@ -887,16 +917,24 @@ def _split_url(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
     ``/f/x.whl``, ``x.whl``) is its folder's join with the base, once per page and
     number of ``..``, followed by plain segments.
     """
-    m = _PLAIN_HREF.fullmatch(href)
-    if m is not None:
-        lead, folders, last, fragment = m.groups()
-        if lead is not None and lead[0] == "h":  # absolute: urljoin leaves it as it is
-            url: str | None = href if fragment is None else href[: m.end(3)]
-        else:
-            joined = _join_folder(base, lead or "./")
-            url = None if joined is None else joined + folders + last
-        if url is not None:
-            return url, _fragment_hashes(fragment), last
+    url, _, fragment = href.partition("#")
+    last = url[url.rfind("/") + 1 :]
+    if last and last[0] != ".":
+        if url.startswith(("https://", "http://")):
+            if _PLAIN_ABSOLUTE.fullmatch(url) and "/." not in url and url.find("//", 8) < 0:
+                return url, _fragment_hashes(fragment), last  # urljoin leaves it as it is
+        elif _PLAIN_RELATIVE.fullmatch(url):
+            ups = 0
+            while url.startswith("../", 3 * ups):
+                ups += 1
+            rest = url[3 * ups :]
+            lead = "../" * ups or "./"
+            if rest[0] == "/" and not ups:  # from the host's root
+                lead, rest = "/", rest[1:]
+            if rest[0] not in "./" and "/." not in rest and "//" not in rest:
+                joined = _join_folder(base, lead)
+                if joined is not None:
+                    return joined + rest, _fragment_hashes(fragment), last
     fast = _FAST_HREF.fullmatch(href)
     folder = _join_folder(base, fast.group(1)) if fast else None
     if fast and folder is not None:
@@ -909,22 +947,42 @@ def _split_url(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
     return url, _fragment_hashes(fragment), None
 
 
+def _last_segment(href: str) -> str:
+    """The last path segment ``_split_url`` would find (decoded), or "" when that is not
+    plain to see (a query, params, a dot segment, a bare host...)."""
+    path = href.partition("#")[0]
+    last = path[path.rfind("/") + 1 :]
+    if not last or last[0] == "." or _NOT_PLAIN.search(path):
+        return ""
+    at = path.find("//")
+    if at >= 0 and path.find("/", at + 2) < 0:  # "//host": the host, not a path segment
+        return ""
+    return unquote(last) if "%" in last else last
+
+
+_NOT_PLAIN = re.compile(r"[?;\\\s]")
+
+
 def _fragment_hashes(fragment: str | None) -> dict[str, str]:
     if not fragment:
         return {}
+    if fragment.startswith("sha256="):  # nearly every link: the regex's answer, quicker
+        value = fragment[7:]
+        if value.isalnum() and value.isascii():
+            return {"sha256": value if value.islower() else value.lower()}
     match = _HASH_FRAGMENT.match(fragment)
     if match and match.group(1).lower() in _HASH_NAMES:
         return {_HASH_KEYS[match.group(1).lower()]: match.group(2).lower()}
     return {}
 
 
-_SEGMENT = r"[A-Za-z0-9_+~%-][A-Za-z0-9._+~%-]*"  # never "." nor "..", nothing to decode
-# 1: an absolute http(s) URL's scheme and host, "/", "../" repeated, or nothing ("x.whl");
-# 2: the folders after it; 3: the last segment; 4: a plain "name=value" fragment.
-_PLAIN_HREF = re.compile(
-    rf"(https?://[A-Za-z0-9._~%!$&'()*+,=:@-]+/|/(?!/)|(?:\.\./)+)?((?:{_SEGMENT}/)*)"
-    rf"({_SEGMENT})(?:#([A-Za-z0-9=]*))?"
+# Absolute: scheme, a host of plain characters, a path of plain characters (no "." or ".."
+# segments and no "//": checked besides). Relative: the same path characters, no ":"
+# (that would make its first segment a scheme).
+_PLAIN_ABSOLUTE = re.compile(
+    r"https?://[A-Za-z0-9._~%!$&'()*+,=:@-]+/[A-Za-z0-9._~%!$&'()*+,=:@/-]*"
 )
+_PLAIN_RELATIVE = re.compile(r"[A-Za-z0-9._~%!$&'()*+,=@/-]+")
 # A folder without query, params, fragment, backslashes or whitespace, then a last segment
 # of plain characters (never "." or ".."), then optionally a plain "name=value" fragment.
 _FAST_HREF = re.compile(r"([^?#;\\\s]*/)([A-Za-z0-9_+~-][A-Za-z0-9._+~%-]*)(?:#([A-Za-z0-9=]*))?")
