@@ -153,3 +153,52 @@ def test_html_attribute_values_are_unescaped_once() -> None:
     (dist,) = parse_project_page(page.encode(), "text/html", BASE)
     assert dist.requires_python == unescape("&gt;=3.8,&lt;4")
     assert isinstance(dist, DistFile)
+
+
+def test_a_flat_page_keeps_a_stand_in_per_project_and_version() -> None:
+    files = [f for f in generate("aaa", FILES_PER_VERSION) if "win_amd64" in f.filename]
+    files += [f for f in generate("bbb", FILES_PER_VERSION) if "cp312-manylinux" in f.filename]
+    files += [f for f in generate("aaa", FILES_PER_VERSION) if "cp313-win" in f.filename]
+    body = html_page("flat", files)
+    keep = TargetFilter([make_target("3.12", "linux_x86_64")])
+    parsed = simple.parse_flat_page(body, "text/html", BASE, keep=keep)
+    assert [d.filename for d in parsed] == [
+        "bbb-0.0.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "aaa-0.0.0-cp39-cp39-win_amd64.whl",  # the same version as bbb's: its own stand-in
+    ]
+
+
+def test_a_tag_or_entry_across_many_chunks_is_read_in_linear_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long run without "<" (HTML) or one long file entry (JSON) fed in small chunks is
+    read again only once what is unread has doubled: the characters looked at stay
+    within a small multiple of the page's size (no timing, a count)."""
+    seen = [0]
+    scan, run = simple._Scanner.scan, simple._JsonParser._run
+
+    def counting_scan(self, text: str, final: bool):
+        seen[0] += len(text)
+        return scan(self, text, final)
+
+    def counting_run(self, final: bool) -> None:
+        seen[0] += len(self._buf) - self._pos
+        run(self, final)
+
+    monkeypatch.setattr(simple._Scanner, "scan", counting_scan)
+    monkeypatch.setattr(simple._JsonParser, "_run", counting_run)
+    long = "y" * 2_000_000
+    pages = {
+        "text/html": f'<a href="x-1.0.tar.gz" data-yanked="{long}">x-1.0.tar.gz</a>'.encode(),
+        JSON_TYPE: (
+            '{"files": [{"filename": "x-1.0.tar.gz", "url": "x", "yanked": "' + long + '"}]}'
+        ).encode(),
+    }
+    for content_type, body in pages.items():
+        seen[0] = 0
+        parser = PageParser(content_type, BASE)
+        for at in range(0, len(body), 1000):
+            parser.feed(body[at : at + 1000])
+        (dist,) = parser.close()
+        assert dist.yanked_reason == long
+        assert seen[0] < 5 * len(body), (content_type, seen[0])

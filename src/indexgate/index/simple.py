@@ -203,8 +203,9 @@ class _Files:
         self._hrefs: list[tuple[int, str, str]] = []
         # A version all of whose files ``keep`` dropped keeps its first one, so that a
         # resolution failure can still say why that version did not fit ("no wheel for").
-        self._kept_versions: set[Version] = set()
-        self._stand_ins: dict[Version, tuple[DistFile, str | None, str | None]] = {}
+        # By (name, version): a flat page mixes projects.
+        self._kept_versions: set[tuple[str, Version]] = set()
+        self._stand_ins: dict[tuple[str, Version], tuple[DistFile, str | None, str | None]] = {}
         self.filtering = keep is not None  # then most links are dropped
 
     def where(self) -> str:
@@ -228,7 +229,7 @@ class _Files:
         keep = self.keep
         if keep is None or keep(parsed):
             return parsed, True
-        version = parsed.version
+        version = (parsed.name, parsed.version)
         if version in self._kept_versions or version in self._stand_ins:
             return None
         return parsed, False
@@ -240,7 +241,7 @@ class _Files:
         keep = self.keep
         if keep is None or keep(parsed):
             return True
-        version = parsed.version
+        version = (parsed.name, parsed.version)
         return version not in self._kept_versions and version not in self._stand_ins
 
     def requires_python(self, filename: str, text: str | None) -> str | bool | None:
@@ -268,9 +269,9 @@ class _Files:
         base: str | None = None,
     ) -> None:
         if not kept:
-            self._stand_ins.setdefault(parsed.version, (dist, href, base))
+            self._stand_ins.setdefault((parsed.name, parsed.version), (dist, href, base))
             return
-        self._kept_versions.add(parsed.version)
+        self._kept_versions.add((parsed.name, parsed.version))
         if href is not None and base is not None:
             self._hrefs.append((len(self.files), href, base))
         self.files.append(dist)
@@ -317,7 +318,9 @@ class _JsonParser:
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")("surrogatepass")
         self._buf = ""
         self._pos = 0
-        self._need = 0  # read again once the buffer holds this many characters
+        self._pending: list[str] = []  # decoded, not yet in _buf
+        self._pending_len = 0
+        self._need = 0  # read again once this many characters are unread
         self._state = _START
         self._key = ""
         self._index = 0  # the next entry of files[]
@@ -332,19 +335,25 @@ class _JsonParser:
             text = self._decoder.decode(data)
         except UnicodeDecodeError as exc:
             raise PageError(f"project page is not valid JSON: {exc}") from None
-        self._buf = self._buf[self._pos :] + text if self._pos else self._buf + text
-        self._pos = 0
-        if len(self._buf) >= self._need:
+        self._pending.append(text)
+        self._pending_len += len(text)
+        if len(self._buf) - self._pos + self._pending_len >= self._need:
+            self._take_pending()
             self._run(final=False)
+
+    def _take_pending(self) -> None:
+        self._buf = "".join([self._buf[self._pos :], *self._pending])
+        self._pos = 0
+        self._pending, self._pending_len = [], 0
 
     def close(self) -> None:
         if self._raw is not None:
             self._not_an_object(b"".join(self._raw))
         try:
-            self._buf = self._buf[self._pos :] + self._decoder.decode(b"", final=True)
+            self._pending.append(self._decoder.decode(b"", final=True))
         except UnicodeDecodeError as exc:
             raise PageError(f"project page is not valid JSON: {exc}") from None
-        self._pos = 0
+        self._take_pending()
         self._run(final=True)
         if self._state != _DONE:
             raise PageError("project page is not valid JSON: it ends too early")
@@ -461,46 +470,55 @@ class _JsonParser:
         raise PageError(f"project page is not valid JSON: expected {expected} at char {pos}")
 
     def _entry(self, entry: object) -> None:
+        """One file of ``files[]`` (thousands per page: kept tight, messages built only
+        for a page that is wrong)."""
         index = self._index
         self._index += 1
         if type(entry) is not dict:
             raise PageError(f"files[{index}] is not an object")
-        filename, url = entry.get("filename"), entry.get("url")
+        get = entry.get
+        filename, url = get("filename"), get("url")
         if type(filename) is not str or type(url) is not str:
             raise PageError(f"files[{index}] lacks a string 'filename' and 'url'")
         files = self._files
         admitted = files.admit(filename)
         if admitted is None:
             return
-        where = f"files[{index}] ({filename})"
-        requires_python = files.requires_python(
-            filename, _optional(entry, "requires-python", str, where)
-        )
-        if requires_python is False:
-            return
+        requires_python, upload_time, size = get("requires-python"), get("upload-time"), get("size")
+        if (
+            (requires_python is not None and type(requires_python) is not str)
+            or (upload_time is not None and type(upload_time) is not str)
+            or (size is not None and type(size) is not int)
+        ):
+            where = f"files[{index}] ({filename})"
+            for key, kind in (("requires-python", str), ("upload-time", str), ("size", int)):
+                _optional(entry, key, kind, where)
+        if requires_python:
+            requires_python = files.requires_python(filename, requires_python)
+            if requires_python is False:
+                return
+        else:
+            requires_python = None
         url, fragment_hashes, _ = _split_url(files.base_url, url)
-        hashes = _hash_dict(entry.get("hashes"), where, "hashes") or {}
-        for key, value in fragment_hashes.items():
-            hashes.setdefault(key, value)
-        yanked, reason = _json_yanked(entry.get("yanked"), where)
+        hashes = _hash_dict(get("hashes"), index, filename, "hashes") or {}
+        if fragment_hashes:
+            for key, value in fragment_hashes.items():
+                hashes.setdefault(key, value)
+        yanked, reason = get("yanked"), None
+        if yanked is None:
+            yanked = False
+        elif yanked is not True and yanked is not False:
+            yanked, reason = _json_yanked(yanked, f"files[{index}] ({filename})")
         key = "core-metadata" if "core-metadata" in entry else "dist-info-metadata"
-        metadata = entry.get(key)
+        metadata = get(key)
         if metadata is True:
             metadata = {}
-        elif metadata is False or metadata is None:
+        elif metadata is False:
             metadata = None
         else:
-            metadata = _hash_dict(metadata, where, key)
+            metadata = _hash_dict(metadata, index, filename, key)
         dist = DistFile(
-            filename,
-            url,
-            hashes,
-            requires_python,  # type: ignore[arg-type]
-            yanked,
-            reason,
-            metadata,
-            _optional(entry, "upload-time", str, where),
-            _optional(entry, "size", int, where),
+            filename, url, hashes, requires_python, yanked, reason, metadata, upload_time, size
         )
         files.add(*admitted, dist)
 
@@ -538,7 +556,7 @@ def _json_yanked(value: object, where: str) -> tuple[bool, str | None]:
 _HASH_KEYS = {name: name for name in _HASH_NAMES}
 
 
-def _hash_dict(value: object, where: str, key: str) -> dict[str, str] | None:
+def _hash_dict(value: object, index: int, filename: str, key: str) -> dict[str, str] | None:
     if value is None:
         return None
     if type(value) is dict:
@@ -549,6 +567,7 @@ def _hash_dict(value: object, where: str, key: str) -> dict[str, str] | None:
             out[_HASH_KEYS.get(k) or k.lower()] = v if v.islower() else v.lower()
         else:
             return out
+    where = f"files[{index}] ({filename})"
     raise PageError(f"{where} '{key}' is not a mapping of hash names to strings")
 
 
@@ -615,14 +634,29 @@ class _HtmlParser:
         self._scanner: _Scanner | None = _Scanner(self._anchor) if FAST_SCAN else None
         self._parser: _AnchorParser | None = None
         self._text = ""  # decoded and not yet scanned (from a "<" on)
+        self._pending: list[str] = []  # decoded after _text, not yet scanned
+        self._pending_len = 0
+        self._need = 0  # scan again once this many characters are unscanned
         if self._scanner is None:
             self._parser = _AnchorParser(self._anchor)
 
     def feed(self, data: bytes | memoryview) -> None:
-        self._run(self._decoder.decode(data), final=False)
+        text = self._decoder.decode(data)
+        if self._scanner is not None:
+            # What the scanner left (a tag cut by the chunk's end) is scanned again with
+            # the next chunk, or once it doubled if it is long: linear in any case.
+            self._pending.append(text)
+            self._pending_len += len(text)
+            if len(self._text) + self._pending_len < self._need:
+                return
+            text = "".join([self._text, *self._pending])
+            self._text, self._pending, self._pending_len = "", [], 0
+        self._run(text, final=False)
 
     def close(self) -> None:
-        self._run(self._decoder.decode(b"", final=True), final=True)
+        text = "".join([self._text, *self._pending, self._decoder.decode(b"", final=True)])
+        self._text, self._pending, self._pending_len = "", [], 0
+        self._run(text, final=True)
         parser = self._parser
         if parser is not None:
             try:
@@ -635,10 +669,10 @@ class _HtmlParser:
     def _run(self, text: str, final: bool) -> None:
         scanner = self._scanner
         if scanner is not None:
-            text = self._text + text if self._text else text
             stop = scanner.scan(text, final)
             if stop is None:  # all scanned up to the last "<"
                 self._text = text[scanner.consumed :]
+                self._need = 2 * len(self._text)
                 return
             # The scanner cannot vouch for the markup at ``stop``: html.parser reads on
             # from there, in the state the scanner leaves (an anchor may be open).
