@@ -89,3 +89,29 @@ def test_the_expected_pin_is_the_newest_fitting_version() -> None:
     assert _expected_pin(FILES_PER_VERSION) == "0.0.0"
     assert _expected_pin(FILES_PER_VERSION + 1) == "0.0.1"
     assert len(WHEEL_TAGS) + 1 == FILES_PER_VERSION
+
+
+def test_pages_kept_for_one_targets_files_are_not_reused_for_another(
+    tmp_path: Path, dev_index, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check keeps a page's parse (only the files its targets can install) in the cache:
+    a later run for another platform, on the same cache, must see that platform's files,
+    and a run for no fitting platform must still say why (a file stands in)."""
+    from check_support import CheckCli
+    from support.packages import wheel
+
+    linux = "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64"
+    index = dev_index(
+        [wheel("native", "1.0", tag=linux), wheel("native", "1.0", tag="cp312-cp312-win_amd64")]
+    )
+    cli = CheckCli(tmp_path, monkeypatch, capsys)
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    common = ["--index", index.url, "--python-version", "3.12", *cache]
+    runs = {
+        platform: cli.run(*common, "--platform", platform, requirements="native\n")
+        for platform in ("linux_x86_64", "win_amd64", "macosx_14_0_arm64")
+    }
+    assert runs["linux_x86_64"].resolved("native")["file"].endswith(f"{linux}.whl")
+    assert runs["win_amd64"].resolved("native")["file"].endswith("win_amd64.whl")
+    (error,) = runs["macosx_14_0_arm64"].errors("no-solution")
+    assert "no wheel for macosx_14_0_arm64" in error["message"]
