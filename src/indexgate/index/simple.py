@@ -24,6 +24,7 @@ from dataclasses import replace
 from functools import lru_cache
 from html import unescape
 from html.parser import HTMLParser
+from itertools import chain
 from json.decoder import scanstring
 from pathlib import Path
 from typing import Any
@@ -271,7 +272,8 @@ class _Files:
         if not kept:
             self._stand_ins.setdefault((parsed.name, parsed.version), (dist, href, base))
             return
-        self._kept_versions.add((parsed.name, parsed.version))
+        if self.keep is not None:  # else no file stands in: none is dropped
+            self._kept_versions.add((parsed.name, parsed.version))
         if href is not None and base is not None:
             self._hrefs.append((len(self.files), href, base))
         self.files.append(dist)
@@ -705,7 +707,9 @@ class _HtmlParser:
             if parsed is not None and not files.wanted(parsed):
                 return
         url, hashes, last = _split_url(base, href)
-        filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1] if last is None else last)
+        filename = urlsplit(url).path.rsplit("/", 1)[-1] if last is None else last
+        if "%" in filename:
+            filename = unquote(filename)
         if parse_filename(filename) is None and parse_filename(anchor_text) is not None:
             filename = anchor_text  # the text names the file, the URL does not
         admitted = files.admit(filename)
@@ -886,17 +890,19 @@ def _text(data: str) -> str:
 
 def _anchor_attrs(raw: str) -> dict[str, str | None] | None:
     """An anchor's attributes as html.parser gives them; None for a duplicate name."""
-    if _PLAIN_ATTRS.fullmatch(raw):  # the usual ' name="value"' only
-        pairs = _PLAIN_ATTR.findall(raw)
+    pairs = _PLAIN_ATTR.findall(raw)
+    # Only the usual ' name="value"' attributes, when the matches cover the whole text.
+    if 4 * len(pairs) + sum(map(len, chain.from_iterable(pairs))) == len(raw):
         plain: dict[str, str | None] = dict(pairs)
         if len(plain) != len(pairs):
             return None
         if "&" in raw:
             for name, value in pairs:
                 if "&" in value:
-                    if _AMBIGUOUS_REF.search(value):
+                    unescaped = _unescape_value(value)
+                    if unescaped is None:
                         return None
-                    plain[name] = _unescape(value)
+                    plain[name] = unescaped
         return plain
     found = _ATTRS.findall(raw)
     attrs: dict[str, str | None] = {}
@@ -917,7 +923,14 @@ def _anchor_attrs(raw: str) -> dict[str, str | None] | None:
 
 # The usual attributes: lower-case names, one space before each, double-quoted values.
 _PLAIN_ATTR = re.compile(r' ([a-z][-a-z0-9_:.]*)="([^"]*)"')
-_PLAIN_ATTRS = re.compile(r'(?: [a-z][-a-z0-9_:.]*="[^"]*")*')
+
+
+@lru_cache(maxsize=1024)
+def _unescape_value(value: str) -> str | None:
+    """An attribute value with references, unescaped; None when an "&" is ambiguous."""
+    return None if _AMBIGUOUS_REF.search(value) else unescape(value)
+
+
 # The same few escaped values (``&gt;=3.8``) come back on every line of a page.
 _unescape = lru_cache(maxsize=1024)(unescape)
 # An "&" that does not start a complete reference: HTML5 reads some of these differently
@@ -929,6 +942,10 @@ def _html_metadata(value: str | None) -> dict[str, str] | None:
     """``true`` offers metadata without a hash, ``<hash>=<hex>`` with one, else none."""
     if value is None:
         return None
+    if value.startswith("sha256="):  # nearly every link: the regex's answer, quicker
+        digest = value[7:]
+        if digest.isalnum() and digest.isascii():
+            return {"sha256": digest if digest.islower() else digest.lower()}
     value = value.strip()
     if value.lower() == "false" or not value:
         return None
