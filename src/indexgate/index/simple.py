@@ -196,6 +196,7 @@ class _Files:
     def __init__(self, base_url: str, project: str | None, keep: Keep | None) -> None:
         self.base_url = base_url
         self.base_href: str | None = None  # HTML: the first <base href>
+        self._joined_base: str | None = None
         self.project = project
         self.keep = keep
         self.files: list[DistFile] = []
@@ -211,6 +212,14 @@ class _Files:
 
     def where(self) -> str:
         return redact(self.base_url)
+
+    def base(self) -> str:
+        """The document's base URL: the page's, or its first ``<base href>`` (joined once)."""
+        if not self.base_href:
+            return self.base_url
+        if self._joined_base is None:
+            self._joined_base = urljoin(self.base_url, self.base_href)
+        return self._joined_base
 
     def admit(self, filename: str) -> tuple[ParsedFilename, bool] | None:
         """Whether to read the file's entry on: None when it is not used, else its parsed
@@ -286,7 +295,7 @@ class _Files:
                     self._hrefs.append((len(files), href, base))
                 files.append(dist)
         if self.base_href:  # HTML: a <base> may have come after some anchors
-            base = urljoin(self.base_url, self.base_href)
+            base = self.base()
             for at, href, used in self._hrefs:
                 if used != base:
                     files[at] = replace(files[at], url=_split_url(base, href)[0])
@@ -698,9 +707,7 @@ class _HtmlParser:
         if not href:
             return
         files = self._files
-        base = files.base_url
-        if files.base_href:
-            base = urljoin(base, files.base_href)
+        base = files.base()
         href = href.strip()
         if files.filtering:  # find out before resolving the URL
             parsed = parse_filename(_last_segment(href))
