@@ -49,14 +49,15 @@ dist_row = attrgetter(*DIST_FIELDS)
 def dist_files(rows: Iterable[Sequence[Any]]) -> tuple[DistFile, ...]:
     """DistFiles from ``dist_row`` tuples (or lists) the index client stored itself.
 
-    A row of another length raises TypeError (the values were checked when the page
-    was parsed).
+    The values were checked when the page was parsed. A row of another length raises
+    ValueError (``DistFile`` would fill missing fields with defaults).
     """
-    return tuple(DistFile(*row) for row in rows if len(row) == len(DIST_FIELDS) or _short(row))
-
-
-def _short(row: Sequence[Any]) -> bool:
-    raise TypeError(f"a stored file row has {len(row)} fields, not {len(DIST_FIELDS)}")
+    out = []
+    for row in rows:
+        if len(row) != len(DIST_FIELDS):
+            raise ValueError(f"a stored file has {len(row)} fields, not {len(DIST_FIELDS)}")
+        out.append(DistFile(*row))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
