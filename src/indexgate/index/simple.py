@@ -949,10 +949,9 @@ def _html_metadata(value: str | None) -> dict[str, str] | None:
     """``true`` offers metadata without a hash, ``<hash>=<hex>`` with one, else none."""
     if value is None:
         return None
-    if value.startswith("sha256="):  # nearly every link: the regex's answer, quicker
-        digest = value[7:]
-        if digest.isalnum() and digest.isascii():
-            return {"sha256": digest if digest.islower() else digest.lower()}
+    plain = _SHA256_VALUE.fullmatch(value)  # nearly every link: the answer, quicker
+    if plain is not None:
+        return {"sha256": plain.group(1)}
     value = value.strip()
     if value.lower() == "false" or not value:
         return None
@@ -975,24 +974,33 @@ def _split_url(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
     ``/f/x.whl``, ``x.whl``) is its folder's join with the base, once per page and
     number of ``..``, followed by plain segments.
     """
+    absolute = _PLAIN_ABSOLUTE.fullmatch(href)
+    if absolute is not None:  # as urljoin leaves it, unless a segment is "." or "..", or ""
+        url, last, sha256, fragment = absolute.groups()
+        if last[0] != "." and "/." not in url and url.find("//", 8) < 0:
+            if sha256 is not None:
+                return url, {"sha256": sha256}, last
+            return url, _fragment_hashes(fragment), last
     url, _, fragment = href.partition("#")
     last = url[url.rfind("/") + 1 :]
-    if last and last[0] != ".":
-        if url.startswith(("https://", "http://")):
-            if _PLAIN_ABSOLUTE.fullmatch(url) and "/." not in url and url.find("//", 8) < 0:
-                return url, _fragment_hashes(fragment), last  # urljoin leaves it as it is
-        elif _PLAIN_RELATIVE.fullmatch(url):
-            ups = 0
-            while url.startswith("../", 3 * ups):
-                ups += 1
-            rest = url[3 * ups :]
-            lead = "../" * ups or "./"
-            if rest[0] == "/" and not ups:  # from the host's root
-                lead, rest = "/", rest[1:]
-            if rest[0] not in "./" and "/." not in rest and "//" not in rest:
-                joined = _join_folder(base, lead)
-                if joined is not None:
-                    return joined + rest, _fragment_hashes(fragment), last
+    if (
+        last
+        and last[0] != "."
+        and not url.startswith(("https://", "http://"))
+        and _PLAIN_RELATIVE.fullmatch(url)
+        and not _URL_DROPS.search(fragment)  # urlsplit would remove them from the fragment
+    ):
+        ups = 0
+        while url.startswith("../", 3 * ups):
+            ups += 1
+        rest = url[3 * ups :]
+        lead = "../" * ups or "./"
+        if rest[0] == "/" and not ups:  # from the host's root
+            lead, rest = "/", rest[1:]
+        if rest[0] not in "./" and "/." not in rest and "//" not in rest:
+            joined = _join_folder(base, lead)
+            if joined is not None:
+                return joined + rest, _fragment_hashes(fragment), last
     fast = _FAST_HREF.fullmatch(href)
     folder = _join_folder(base, fast.group(1)) if fast else None
     if fast and folder is not None:
@@ -1003,6 +1011,10 @@ def _split_url(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
     except ValueError as exc:  # e.g. a malformed IPv6 host
         raise PageError(f"invalid URL {href!r}: {exc}") from exc
     return url, _fragment_hashes(fragment), None
+
+
+_SHA256_VALUE = re.compile(r"sha256=([0-9a-f]+)")
+_URL_DROPS = re.compile(r"[\t\r\n]")
 
 
 def _last_segment(href: str) -> str:
@@ -1024,10 +1036,9 @@ _NOT_PLAIN = re.compile(r"[?;\\\s]")
 def _fragment_hashes(fragment: str | None) -> dict[str, str]:
     if not fragment:
         return {}
-    if fragment.startswith("sha256="):  # nearly every link: the regex's answer, quicker
-        value = fragment[7:]
-        if value.isalnum() and value.isascii():
-            return {"sha256": value if value.islower() else value.lower()}
+    plain = _SHA256_VALUE.fullmatch(fragment)  # nearly every link: the answer, quicker
+    if plain is not None:
+        return {"sha256": plain.group(1)}
     match = _HASH_FRAGMENT.match(fragment)
     if match and match.group(1).lower() in _HASH_NAMES:
         return {_HASH_KEYS[match.group(1).lower()]: match.group(2).lower()}
@@ -1037,8 +1048,9 @@ def _fragment_hashes(fragment: str | None) -> dict[str, str]:
 # Absolute: scheme, a host of plain characters, a path of plain characters (no "." or ".."
 # segments and no "//": checked besides). Relative: the same path characters, no ":"
 # (that would make its first segment a scheme).
-_PLAIN_ABSOLUTE = re.compile(
-    r"https?://[A-Za-z0-9._~%!$&'()*+,=:@-]+/[A-Za-z0-9._~%!$&'()*+,=:@/-]*"
+_PLAIN_ABSOLUTE = re.compile(  # 1 the URL, 2 its last segment, 3 a sha256 or 4 any fragment
+    r"(https?://[A-Za-z0-9._~%!$&'()*+,=:@-]+/(?:[A-Za-z0-9._~%!$&'()*+,=:@/-]*/)?"
+    r"([A-Za-z0-9._~%!$&'()*+,=:@-]+))(?:#(?:sha256=([0-9a-f]+)|([^\t\r\n]*)))?"
 )
 _PLAIN_RELATIVE = re.compile(r"[A-Za-z0-9._~%!$&'()*+,=@/-]+")
 # A folder without query, params, fragment, backslashes or whitespace, then a last segment
