@@ -981,26 +981,17 @@ def _split_url(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
             if sha256 is not None:
                 return url, {"sha256": sha256}, last
             return url, _fragment_hashes(fragment), last
-    url, _, fragment = href.partition("#")
-    last = url[url.rfind("/") + 1 :]
-    if (
-        last
-        and last[0] != "."
-        and not url.startswith(("https://", "http://"))
-        and _PLAIN_RELATIVE.fullmatch(url)
-        and not _URL_DROPS.search(fragment)  # urlsplit would remove them from the fragment
-    ):
-        ups = 0
-        while url.startswith("../", 3 * ups):
-            ups += 1
-        rest = url[3 * ups :]
-        lead = "../" * ups or "./"
+    relative = _PLAIN_RELATIVE.fullmatch(href)
+    if relative is not None:  # its folder's join with the base, then plain segments
+        ups, rest, last, sha256, fragment = relative.groups()
+        lead = ups or "./"
         if rest[0] == "/" and not ups:  # from the host's root
             lead, rest = "/", rest[1:]
-        if rest[0] not in "./" and "/." not in rest and "//" not in rest:
+        if last[0] != "." and rest[0] not in "./" and "/." not in rest and "//" not in rest:
             joined = _join_folder(base, lead)
             if joined is not None:
-                return joined + rest, _fragment_hashes(fragment), last
+                hashes = {"sha256": sha256} if sha256 is not None else _fragment_hashes(fragment)
+                return joined + rest, hashes, last
     fast = _FAST_HREF.fullmatch(href)
     folder = _join_folder(base, fast.group(1)) if fast else None
     if fast and folder is not None:
@@ -1014,7 +1005,6 @@ def _split_url(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
 
 
 _SHA256_VALUE = re.compile(r"sha256=([0-9a-f]+)")
-_URL_DROPS = re.compile(r"[\t\r\n]")
 
 
 def _last_segment(href: str) -> str:
@@ -1052,7 +1042,10 @@ _PLAIN_ABSOLUTE = re.compile(  # 1 the URL, 2 its last segment, 3 a sha256 or 4 
     r"(https?://[A-Za-z0-9._~%!$&'()*+,=:@-]+/(?:[A-Za-z0-9._~%!$&'()*+,=:@/-]*/)?"
     r"([A-Za-z0-9._~%!$&'()*+,=:@-]+))(?:#(?:sha256=([0-9a-f]+)|([^\t\r\n]*)))?"
 )
-_PLAIN_RELATIVE = re.compile(r"[A-Za-z0-9._~%!$&'()*+,=@/-]+")
+_PLAIN_RELATIVE = re.compile(  # 1 "../"s, 2 the rest, 3 its last segment, 4 sha256, 5 fragment
+    r"((?:\.\./)*)(/?(?:[A-Za-z0-9._~%!$&'()*+,=@/-]*/)?([A-Za-z0-9._~%!$&'()*+,=@-]+))"
+    r"(?:#(?:sha256=([0-9a-f]+)|([^\t\r\n]*)))?"
+)
 # A folder without query, params, fragment, backslashes or whitespace, then a last segment
 # of plain characters (never "." or ".."), then optionally a plain "name=value" fragment.
 _FAST_HREF = re.compile(r"([^?#;\\\s]*/)([A-Za-z0-9_+~-][A-Za-z0-9._+~%-]*)(?:#([A-Za-z0-9=]*))?")
