@@ -571,6 +571,10 @@ def _hash_dict(value: object, index: int, filename: str, key: str) -> dict[str, 
     if value is None:
         return None
     if type(value) is dict:
+        if len(value) == 1:  # nearly always {"sha256": "<lower-case hex>"}: kept as it is
+            digest = value.get("sha256")
+            if type(digest) is str and digest.islower():
+                return value
         out = {}
         for k, v in value.items():
             if type(k) is not str or type(v) is not str:
