@@ -42,6 +42,17 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    """argparse type: a number of seconds, more than 0 (argparse makes errors exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="indexgate",
@@ -96,9 +107,28 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="requests in flight per host (default 50)",
     )
     p.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="S",
+        help="total deadline of one request, retries included (default 60)",
+    )
+    p.add_argument(
+        "--max-time", type=_seconds, metavar="S", help="deadline of the whole run (default 600)"
+    )
+    p.add_argument(
+        "--max-body-size",
+        metavar="SIZE",
+        help="largest answer read, e.g. 200M (default); metadata files: at most 20M",
+    )
+    p.add_argument(
         "--cache-dir", metavar="PATH", help="persistent HTTP cache (default ~/.cache/indexgate)"
     )
     p.add_argument("--no-cache", action="store_true", help="no persistent HTTP cache")
+    p.add_argument(
+        "--cert",
+        metavar="PATH",
+        help="CA bundle to verify every index with (default: the system trust store)",
+    )
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.add_argument("-q", "--quiet", action="count", default=0)
 
@@ -149,7 +179,11 @@ def run(
         concurrency=args.concurrency,
         cache_dir=args.cache_dir,
         no_cache=args.no_cache,
+        cert=args.cert,
         max_probes_per_package=getattr(args, "max_probes_per_package", None),
+        timeout=args.timeout,
+        max_time=args.max_time,
+        max_body_size=args.max_body_size,
     )
     settings = load_settings(cli, sources, cwd=cwd, env=env)
     if drift:
@@ -172,8 +206,16 @@ def _previous(args: argparse.Namespace, cwd: Path) -> dict | None:
     return read_previous(cwd / path, path)
 
 
-def emit(report: Report, args: argparse.Namespace, env: Mapping[str, str]) -> None:
-    """Write stdout, the JSON report and the summary as the options ask."""
+def emit(
+    report: Report,
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    fail_on: frozenset[str] = frozenset(),
+) -> None:
+    """Write stdout, the JSON report and the summary as the options ask.
+
+    ``fail_on``: the run's ``--fail-on`` rules, so the text and the summary name the one
+    that failed the gate."""
     if args.report_json or args.format == "json":
         from indexgate.report.json_report import to_json, write_text
 
@@ -185,16 +227,16 @@ def emit(report: Report, args: argparse.Namespace, env: Mapping[str, str]) -> No
     if args.format == "markdown":
         from indexgate.report.render import render_markdown
 
-        sys.stdout.write(render_markdown(report, report_path=args.report_json))
+        sys.stdout.write(render_markdown(report, report_path=args.report_json, fail_on=fail_on))
     elif args.format == "text" and not args.quiet:
         from indexgate.report.render import render_text
 
-        sys.stdout.write(render_text(report))
+        sys.stdout.write(render_text(report, fail_on=fail_on))
     summary = args.summary or env.get("GITHUB_STEP_SUMMARY")
     if summary:
         from indexgate.report.render import render_markdown
 
-        text = render_markdown(report, report_path=args.report_json)
+        text = render_markdown(report, report_path=args.report_json, fail_on=fail_on)
         mode = "a" if not args.summary else "w"
         with open(summary, mode, encoding="utf-8") as fh:
             fh.write(text + "\n")
@@ -275,7 +317,8 @@ def _gate(args: argparse.Namespace) -> int:
         return 3
     assert outcome.report is not None
     try:
-        emit(outcome.report, args, os.environ)
+        fail_on = outcome.settings.fail_on if outcome.settings else frozenset()
+        emit(outcome.report, args, os.environ, fail_on)
     except OSError as exc:  # --report-json / --summary / $GITHUB_STEP_SUMMARY not writable
         where = exc.filename2 or exc.filename or args.report_json or args.summary
         print(f"indexgate: error: {where}: cannot write: {exc.strerror or exc}", file=sys.stderr)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,11 +22,12 @@ from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.config import IndexConfig
-from indexgate.errors import IndexgateError
+from indexgate.errors import IndexgateError, IndexUnreachable, name_index
+from indexgate.index import authcheck, simple, wheelzip
 from indexgate.index import metadata as md
-from indexgate.index import simple, wheelzip
+from indexgate.index.credentials import refresher
 from indexgate.index.firewall import classify_block
-from indexgate.index.http import HttpClient, Response
+from indexgate.index.http import METADATA_MAX_BODY, HttpClient, Response
 from indexgate.index.models import (
     BlockInfo,
     CoreMetadata,
@@ -37,7 +39,7 @@ from indexgate.index.models import (
 )
 from indexgate.policy import FileAction, file_action
 from indexgate.redact import redact, strip_userinfo
-from indexgate.report.model import Blocked
+from indexgate.report.model import Blocked, Problem
 from indexgate.sources.model import Origin
 
 T = TypeVar("T")
@@ -102,6 +104,9 @@ class PageResult:
     name: NormalizedName
     status: int  # 200 found, 404 not listed (also for flat indexes without the project)
     files: tuple[DistFile, ...] = ()
+    # why this answer is a refusal whatever its status (index/authcheck.py): a login page,
+    # or a 404 after which the index failed its auth check again
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,7 @@ class BlockHit:
             details_url=self.info.details_url,
             fallback=fallback,
             policies=[dict(p) for p in self.info.policies],
+            state=self.info.state,
             file_path=origin.file if origin else None,
             line=origin.line if origin else None,
         )
@@ -172,8 +178,24 @@ class IndexClient:
         self._variant = keep.label if keep is not None else ""  # part of a stored parse's key
         for index in indexes:
             http.add_credentials(index.url, index.auth)
+            if index.cert or index.client_cert:
+                http.add_tls(index.url, index.cert, index.client_cert, index.name)
+            # For the run deadline's message; test doubles of HttpClient may not keep names.
+            getattr(http, "index_names", {}).setdefault(index.url, index.name)
+            if index.auth is not None:
+                http.add_refresher(
+                    index.url,
+                    refresher(
+                        index.url,
+                        index.name,
+                        index.username,
+                        index.keyring_provider,
+                        index.password_command,
+                    ),
+                )
         self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self._stored: dict[str, _StoredPage | None] = {}  # page URL -> last stored parse
+        self._proofs: dict[str, tuple[float, asyncio.Future[Problem | None]]] = {}
 
     def _once(self, key: tuple[str, str], factory: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         task = self._tasks.get(key)
@@ -182,13 +204,44 @@ class IndexClient:
             self._tasks[key] = task
         return task
 
+    # -- proving the credentials (index/authcheck.py) ------------------------------------
+
+    def prove(self, index: IndexConfig) -> Awaitable[Problem | None]:
+        """The index's auth check; asked again when the last one passed more than
+        ``authcheck.REPROVE_AFTER`` seconds ago (concurrent callers share one request)."""
+        now = time.monotonic()
+        last = self._proofs.get(index.name)
+        if last is None or (
+            last[1].done()
+            and last[1].exception() is None
+            and last[1].result() is None
+            and now - last[0] > authcheck.REPROVE_AFTER
+        ):
+            task = asyncio.ensure_future(authcheck.check_index(self.http, index))
+            last = self._proofs[index.name] = (now, task)
+        return last[1]
+
+    async def _still_refused(self, index: IndexConfig) -> str | None:
+        """After a 404 from a proven index: why its credentials no longer pass, or None."""
+        if index.name not in self._proofs or not authcheck.needs_proof(index):
+            return None
+        problem = await self.prove(index)
+        if problem is None:
+            return None
+        detail = f"HTTP {problem.status_code}" if problem.kind == "auth-failure" else problem.kind
+        return f"answered HTTP 404, then failed its auth check again ({detail})"
+
     # -- project pages -------------------------------------------------------------
 
     def project_page(self, index: IndexConfig, name: str) -> Awaitable[PageResult]:
         name = canonicalize_name(name)
         if index.format == "flat":
-            return self._once(("flat", f"{index.url}#{name}"), lambda: self._flat(index, name))
-        return self._once(("page", index.url + name + "/"), lambda: self._simple(index, name))
+            return self._once(
+                ("flat", f"{index.url}#{name}"), lambda: _naming(index, self._flat(index, name))
+            )
+        return self._once(
+            ("page", index.url + name + "/"), lambda: _naming(index, self._simple(index, name))
+        )
 
     def stored_page(self, index: IndexConfig, name: str) -> PageResult | None:
         """The project page this cache holds for ``name`` on ``index``, parsed, without
@@ -209,8 +262,13 @@ class IndexClient:
     async def _simple(self, index: IndexConfig, name: NormalizedName) -> PageResult:
         url = index.url + name + "/"
         r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
+        if r.status == 404 and (refused := await self._still_refused(index)) is not None:
+            return PageResult(index, name, r.status, refused=refused)
         if not 200 <= r.status < 300:
             return PageResult(index, name, r.status)
+        login = authcheck.login_page(r, url, name)
+        if login is not None:  # never parsed, never stored: a refusal, not a page
+            return PageResult(index, name, r.status, refused=login)
         # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
         key = _page_key(r, self._variant)
         stored = self._stored_page(url)
@@ -267,6 +325,15 @@ class IndexClient:
         r = await self.http.request("GET", index.url, cacheable=True)
         if not 200 <= r.status < 300:
             return r.status
+        login = authcheck.login_page(r, index.url)
+        if login is not None:  # an empty "listing" would read as "nothing here"
+            raise FetchError(
+                "auth-failure",
+                f"index '{index.name}' ({redact(index.url)}) {login}: the credentials were "
+                "refused; check them (username/password, keyring-provider, password-command)",
+                index=index.name,
+                status=r.status,
+            )
         try:
             return simple.parse_flat_page(r.content, r.content_type, r.url, keep=self.keep)
         except simple.PageError as exc:
@@ -278,7 +345,7 @@ class IndexClient:
         """Read once per run per file: by URL *and* hashes, because a stored page read for
         speculation may list a URL whose file was since replaced in place."""
         key = f"{file.url}#{_hash_key(file.hashes)}#{_hash_key(file.metadata_hashes)}"
-        return self._once(("metadata", key), lambda: self._metadata(index, file))
+        return self._once(("metadata", key), lambda: _naming(index, self._metadata(index, file)))
 
     async def _metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
         parsed = parse_filename(file.filename)
@@ -286,7 +353,11 @@ class IndexClient:
             return MetadataResult(unusable=f"{file.filename} is not a wheel or sdist")
         if file.metadata_url is not None:
             r = await self.http.request(
-                "GET", file.metadata_url, cacheable=True, digest=_digest(file.metadata_hashes)
+                "GET",
+                file.metadata_url,
+                cacheable=True,
+                digest=_digest(file.metadata_hashes),
+                max_body=METADATA_MAX_BODY,
             )
             outcome = self._judge(index, file, r, "metadata")
             if isinstance(outcome, BlockHit):
@@ -407,7 +478,7 @@ class IndexClient:
 
     def probe(self, index: IndexConfig, file: DistFile) -> Awaitable[ProbeResult]:
         """Is the file itself downloadable? HEAD, or a one-byte GET where HEAD is refused."""
-        return self._once(("probe", file.url), lambda: self._probe(index, file))
+        return self._once(("probe", file.url), lambda: _naming(index, self._probe(index, file)))
 
     async def _probe(self, index: IndexConfig, file: DistFile) -> ProbeResult:
         r = await self.http.request("HEAD", file.url)
@@ -467,6 +538,14 @@ def _unusable(why: str) -> MetadataResult:
     at ``-v``, and kept for the no-solution message."""
     log.info("skipping %s (the file cannot be used)", redact(why))
     return MetadataResult(unusable=why)
+
+
+async def _naming(index: IndexConfig, work: Awaitable[T]) -> T:
+    """``work``, its unreachable-index errors (deadlines, throttling) naming the index."""
+    try:
+        return await work
+    except IndexUnreachable as exc:
+        raise name_index(exc, index.name) from None
 
 
 def _unreadable(index: IndexConfig, what: str, exc: Exception) -> FetchError:
