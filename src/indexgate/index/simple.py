@@ -755,8 +755,9 @@ class _HtmlParser:
 # whitespace, quotes, "<" or ">", end tags without attributes, doctype, comments without
 # "--", "<" or ">" inside, text. Anything else (``<base>``, ``<?``, a stray "<", a NUL,
 # raw-text elements with markup or references inside, an anchor's duplicate attribute)
-# sends the whole page to html.parser; tests/unit/test_simple_scanner.py holds both to
-# the same answers.
+# hands the rest of the page, from that tag on, to html.parser (the anchors before it are
+# the same either way, whichever chunk it comes in); tests/unit/test_simple_scanner.py
+# holds both to the same answers, whole and fed in pieces.
 
 _WS = r"[ \t\n\r\f]"
 _ATTR = (  # groups: the name, the value as written (quotes included; empty when none)
