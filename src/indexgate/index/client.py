@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -66,6 +66,9 @@ class PageResult:
     name: NormalizedName
     status: int  # 200 found, 404 not listed (also for flat indexes without the project)
     files: tuple[DistFile, ...] = ()
+    # What the page's files were parsed from (``_page_key``: URL, media type, bytes); None
+    # for answers without files and for flat indexes. Equal keys: the same page.
+    key: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ class IndexClient:
             http.add_credentials(index.url, index.auth)
         self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self._stored: dict[str, _StoredPage | None] = {}  # page URL -> last stored parse
+        self._pages: dict[str, Awaitable[PageResult]] = {}  # simple pages asked, in order
+        self._touched: dict[str, tuple[IndexConfig, DistFile]] = {}  # by ``file_key``
 
     def _once(self, key: tuple[str, str], factory: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         task = self._tasks.get(key)
@@ -145,7 +150,25 @@ class IndexClient:
         name = canonicalize_name(name)
         if index.format == "flat":
             return self._once(("flat", f"{index.url}#{name}"), lambda: self._flat(index, name))
-        return self._once(("page", index.url + name + "/"), lambda: self._simple(index, name))
+        url = index.url + name + "/"
+        page = self._pages.get(url)
+        if page is None:
+            page = self._pages[url] = self._once(("page", url), lambda: self._simple(index, name))
+        return page
+
+    def pages_read(self) -> list[PageResult]:
+        """Every simple project page this run has read so far, first asked first (pages
+        still in flight or that failed are left out): what a reused outcome depends on."""
+        out = []
+        for task in self._pages.values():
+            done = isinstance(task, asyncio.Future) and task.done() and not task.cancelled()
+            if done and task.exception() is None:
+                out.append(task.result())
+        return out
+
+    def touched_files(self) -> list[tuple[IndexConfig, DistFile]]:
+        """Every file whose metadata or downloadability this run asked about, first first."""
+        return list(self._touched.values())
 
     def stored_page(self, index: IndexConfig, name: str) -> PageResult | None:
         """The project page this cache holds for ``name`` on ``index``, parsed, without
@@ -172,7 +195,7 @@ class IndexClient:
         key = _page_key(r)
         stored = self._stored_page(url)
         if stored is not None and stored.key == key:
-            return PageResult(index, name, r.status, stored.files)
+            return PageResult(index, name, r.status, stored.files, key)
         try:
             files = simple.parse_project_page(r.content, r.content_type, r.url)
         except simple.PageError as exc:
@@ -182,7 +205,7 @@ class IndexClient:
         if put is not None:  # stored_page answers from the cache only
             put(_PAGE_KIND, _page_slot(url), _page_blob(key, r.status, kept))
             self._stored[url] = _StoredPage(key, r.status, kept)
-        return PageResult(index, name, r.status, kept)
+        return PageResult(index, name, r.status, kept, key)
 
     # -- what the cache keeps besides HTTP answers (``FileCache.get_blob``) ------------
 
@@ -228,7 +251,8 @@ class IndexClient:
     def metadata(self, index: IndexConfig, file: DistFile) -> Awaitable[MetadataResult]:
         """Read once per run per file: by URL *and* hashes, because a stored page read for
         speculation may list a URL whose file was since replaced in place."""
-        key = f"{file.url}#{_hash_key(file.hashes)}#{_hash_key(file.metadata_hashes)}"
+        key = file_key(file)
+        self._touched.setdefault(key, (index, file))
         return self._once(("metadata", key), lambda: self._metadata(index, file))
 
     async def _metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
@@ -358,6 +382,7 @@ class IndexClient:
 
     def probe(self, index: IndexConfig, file: DistFile) -> Awaitable[ProbeResult]:
         """Is the file itself downloadable? HEAD, or a one-byte GET where HEAD is refused."""
+        self._touched.setdefault(file_key(file), (index, file))
         return self._once(("probe", file.url), lambda: self._probe(index, file))
 
     async def _probe(self, index: IndexConfig, file: DistFile) -> ProbeResult:
@@ -481,6 +506,11 @@ def _load_page(raw: bytes | None) -> _StoredPage | None:
         return _StoredPage(key, status, dist_files(rows))
     except (ValueError, TypeError):
         return None
+
+
+def file_key(file: DistFile) -> str:
+    """A listed file's identity: its URL and the hashes the page gave for it."""
+    return f"{file.url}#{_hash_key(file.hashes)}#{_hash_key(file.metadata_hashes)}"
 
 
 def _hash_key(hashes: dict[str, str] | None) -> str:

@@ -23,6 +23,7 @@ from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.finder import Finder
 from indexgate.resolver.provider import Provider
+from indexgate.resolver.reuse import Reuse
 from indexgate.sources.model import SourceSet
 from indexgate.targets import Target
 
@@ -61,10 +62,18 @@ def open_session(settings: Settings) -> Iterator[Session]:
 def check(settings: Settings, sources: SourceSet) -> Report:
     report = Report(command="check", warnings=list(settings.warnings))
     with open_session(settings) as session:
-        # One thread (see bridge.py): every target's prefetches start now, then each
-        # target resolves in turn, the network working for the later ones meanwhile.
-        providers = [start_target(session, sources, t) for t in settings.targets]
-        report.targets = [finish_target(session, p) for p in providers]
+        # Nothing changed since a run with these inputs: its outcome, without resolving.
+        reuse = Reuse.prepare(session.client, settings, sources)
+        reused = session.bridge.run(reuse.attempt) if reuse is not None else None
+        if reused is not None:
+            report.targets = reused
+        else:
+            # One thread (see bridge.py): every target's prefetches start now, then each
+            # target resolves in turn, the network working for the later ones meanwhile.
+            providers = [start_target(session, sources, t) for t in settings.targets]
+            report.targets = [finish_target(session, p) for p in providers]
+            if reuse is not None:
+                reuse.record(report.targets)
         stats = session.http.stats
         log.info(
             "%d requests, %d bytes, %d answered by the cache, %d revalidated (304)",
