@@ -186,13 +186,23 @@ class IndexClient:
             return None
         return PageResult(index, name, stored.status, stored.files)
 
+    def page_answer(self, index: IndexConfig, name: str) -> Awaitable[tuple[Response, str | None]]:
+        """A simple index's answer for the project page, unparsed, with the ``_page_key``
+        of a success: enough to tell whether the page changed. ``project_page`` reads the
+        same answer (one request for both)."""
+        url = index.url + canonicalize_name(name) + "/"
+        return self._once(("answer", url), lambda: self._page_answer(url))
+
+    async def _page_answer(self, url: str) -> tuple[Response, str | None]:
+        r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
+        return r, (_page_key(r) if 200 <= r.status < 300 else None)
+
     async def _simple(self, index: IndexConfig, name: NormalizedName) -> PageResult:
         url = index.url + name + "/"
-        r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
-        if not 200 <= r.status < 300:
+        r, key = await self.page_answer(index, name)
+        if key is None:
             return PageResult(index, name, r.status)
         # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
-        key = _page_key(r)
         stored = self._stored_page(url)
         if stored is not None and stored.key == key:
             return PageResult(index, name, r.status, stored.files, key)

@@ -46,7 +46,6 @@ from indexgate.config import IndexConfig, Settings
 from indexgate.index.client import (
     IndexClient,
     MetadataResult,
-    PageResult,
     ProbeResult,
 )
 from indexgate.index.models import DistFile, dist_files, dist_row
@@ -154,8 +153,8 @@ class Reuse:
         later index is asked only when the earlier ones still do not have the package."""
 
         async def same(index: IndexConfig, name: str, status: int, key: str | None) -> bool | str:
-            page: PageResult = await self.client.project_page(index, name)
-            if page.status != status or (200 <= status < 300 and page.key != key):
+            answer, now = await self.client.page_answer(index, name)
+            if answer.status != status or now != key:
                 return f"the page of {name} on '{index.name}' changed"
             return True
 
@@ -171,9 +170,17 @@ class Reuse:
     async def _same_file(
         self, index: IndexConfig, f: DistFile, block: dict[str, Any] | None
     ) -> bool | str:
-        """Ask what a resolution asks of the file; True when the answer is as recorded."""
-        meta, probe = await _metadata_and_probe(self.client, index, f)
-        hit = meta.block or (probe.block if probe else None)
+        """Ask what a resolution asks of the file; True when the answer is as recorded.
+
+        A file that was fine is probed (its metadata, read by its hash, cannot have
+        changed, and a warm resolution reads it from the cache too); a blocked one is
+        asked exactly as a resolution asks, so its block must read the same.
+        """
+        if block is None:
+            hit = (await self.client.probe(index, f)).block
+        else:
+            meta, probe = await _metadata_and_probe(self.client, index, f)
+            hit = meta.block or (probe.block if probe else None)
         now = _block_identity(asdict(hit.to_report(None, None))) if hit is not None else None
         if now != block:
             return f"{f.filename} is {'blocked' if now else 'downloadable'} now"
