@@ -13,7 +13,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -21,7 +21,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from indexgate.config import IndexConfig
 from indexgate.errors import IndexgateError
 from indexgate.index import metadata as md
-from indexgate.index import simple, wheelzip
+from indexgate.index import simple
 from indexgate.index.firewall import classify_block
 from indexgate.index.http import HttpClient, Response
 from indexgate.index.models import (
@@ -36,6 +36,9 @@ from indexgate.policy import FileAction, file_action
 from indexgate.redact import redact, strip_userinfo
 from indexgate.report.model import Blocked
 from indexgate.sources.model import Origin
+
+if TYPE_CHECKING:
+    from indexgate.index import wheelzip
 
 T = TypeVar("T")
 Stage = Literal["metadata", "download"]
@@ -309,6 +312,8 @@ class IndexClient:
 
         With the wheel's hash known, the cache keeps the METADATA found, not the ranges.
         """
+        from indexgate.index import wheelzip  # not needed by a run that reads no wheel
+
         key = _metadata_key(file)
         stored = self._blob("metadata", key)
         if stored is not None:
