@@ -98,7 +98,7 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runs:
 # -- a static index: validators and 304s ----------------------------------------------
 
 
-def _static_index(root: Path, pep658: bool) -> None:
+def _static_index(root: Path, pep658: bool, hashes: bool = True) -> None:
     """Static pages (hashes in the URL fragment), wheels and their ``.metadata`` files."""
     links: dict[str, list[str]] = {}
     for name, version, requires in PACKAGES:
@@ -108,7 +108,7 @@ def _static_index(root: Path, pep658: bool) -> None:
         path.with_name(path.name + ".metadata").write_bytes(meta)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         attr = f' data-core-metadata="sha256={hashlib.sha256(meta).hexdigest()}"' if pep658 else ""
-        href = f"../../files/{path.name}#sha256={digest}"
+        href = f"../../files/{path.name}" + (f"#sha256={digest}" if hashes else "")
         links.setdefault(name, []).append(f'<a href="{href}"{attr}>{path.name}</a>')
     for name, anchors in links.items():
         page = root / "simple" / name / "index.html"
@@ -138,6 +138,17 @@ def test_unchanged_pages_reuse_the_resolution_and_probe_every_pick(
     probed = {p.rsplit("/", 1)[-1] for m, p, s in traffic.log if m == "HEAD" and s == 200}
     assert probed == PICKED, traffic.log
     assert not [e for e in traffic.log if e[0] == "GET" and e[1].startswith("/files/")]
+
+
+def test_files_without_a_hash_on_their_page_are_resolved_every_time(
+    runs: Runs, tmp_path: Path
+) -> None:
+    """Such a file may be replaced under an unchanged page: only a resolution rereads it."""
+    root = tmp_path / "index"
+    _static_index(root, pep658=False, hashes=False)
+    with Network(root, latency_ms=0) as net:
+        assert runs.check(net.url("simple/"))[::2] == (0, 1)
+        assert runs.check(net.url("simple/"))[::2] == (0, 1)
 
 
 # -- the dev index: pages without validators, a firewall, basic auth -----------------
@@ -264,3 +275,22 @@ def test_the_key_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
         outs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                                 text=True, check=True).stdout)  # fmt: skip
     assert len(outs) == 1
+
+
+def test_a_package_appearing_on_an_earlier_index_resolves_in_full(
+    runs: Runs, dev: IndexServer, tmp_path: Path
+) -> None:
+    """Under first-index a 404 from an earlier index is part of the outcome too."""
+    private = tmp_path / "private"
+    private.mkdir()
+    build_wheel(private, "other", "1.0")
+    with IndexServer(private, ServerConfig()) as first:
+        args = ("--index", f"private={first.url}", "--index", f"public={dev.url}")
+        code, cold, resolved = runs.check(None, *args)
+        assert (code, resolved, cold["targets"][0]["resolution"][0]["index"]) == (0, 1, "public")
+        assert runs.check(None, *args)[::2] == (0, 0)
+        build_wheel(private, "lib-c", "1.1")  # the same name, now on the first index
+        code, report, resolved = runs.check(None, *args)
+    assert (code, resolved) == (0, 1)
+    by_name = {r["name"]: r["index"] for r in report["targets"][0]["resolution"]}
+    assert by_name["lib-c"] == "private"

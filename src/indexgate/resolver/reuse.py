@@ -11,8 +11,10 @@ run read (each one's status and the hash of its bytes) and every file whose meta
 downloadability it asked about, with the block found on it, if any.
 
 The next run with the same key asks for all of it again at once: every recorded page
-(a 304 where the index offers validators) and, for every recorded file, what a resolution
-would ask (the metadata, from the cache by its hash, and a probe of the file). Only when
+(a 304 where the index offers validators; under first-index a package's later index only
+once its earlier ones still answer as before) and a probe of every recorded file (its
+metadata is immutable by its hash, and a warm resolution would read it from the cache
+too). Only when
 every page is byte for byte the same and every file answers as before (downloadable, or
 blocked for the same reason) is the recorded report used, without running the resolver:
 its result was a function of exactly these answers. Anything else (a new version on a
@@ -24,7 +26,7 @@ Blocked artifacts are re-verified, not assumed: each recorded block is asked aga
 resolution asked it, and must answer with the same status, vendor, reason and details, or
 the run resolves in full. Runs are not kept when they had errors, used ``--allow-build``
 (a build may read more than the pages), a flat index (a folder or find-links page), a token
-provider, or a file whose metadata was read without a hash from its page (its bytes could
+provider, or a file (or PEP 658 metadata file) without a sha256 on its page (its bytes could
 change under an unchanged page).
 """
 
@@ -230,7 +232,9 @@ class Reuse:
         for index, f in self.client.touched_files():
             if id(f) not in listed:
                 continue  # read from a stored page that has changed since: not this run's
-            if not (f.hashes or {}).get("sha256"):
+            if not (f.hashes or {}).get("sha256") or (
+                f.metadata_hashes is not None and not f.metadata_hashes.get("sha256")
+            ):  # bytes that may change under an unchanged page: resolve every time
                 log.debug("no reuse: %s has no sha256 on its page", f.filename)
                 return
             block = blocks.pop((index.name, f.filename), None)
