@@ -294,3 +294,11 @@ def test_a_package_appearing_on_an_earlier_index_resolves_in_full(
     assert (code, resolved) == (0, 1)
     by_name = {r["name"]: r["index"] for r in report["targets"][0]["resolution"]}
     assert by_name["lib-c"] == "private"
+
+
+def test_an_unreadable_record_means_a_full_resolution(runs: Runs, dev: IndexServer) -> None:
+    runs.check(dev.url)
+    (entry,) = [p for p in (runs.cache / "v1" / "blob" / "reuse1").rglob("*") if p.is_file()]
+    entry.write_bytes(entry.read_bytes()[:-20] + b"not json at all, no.")
+    assert runs.check(dev.url)[::2] == (0, 1)
+    assert runs.check(dev.url)[::2] == (0, 0)  # recorded again

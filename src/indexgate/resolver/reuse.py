@@ -120,7 +120,17 @@ class Reuse:
 
     async def attempt(self) -> list[TargetReport] | None:
         """The recorded targets when every recorded answer is the same now; else None
-        (the fetches made stay memoized for the full resolution that follows)."""
+        (the fetches made stay memoized for the full resolution that follows).
+
+        Reuse only ever saves time: whatever goes wrong here, the run resolves in full.
+        """
+        try:
+            return await self._attempt()
+        except Exception as exc:  # a full resolution is always correct
+            log.debug("reuse failed (%s): resolving", type(exc).__name__)
+            return None
+
+    async def _attempt(self) -> list[TargetReport] | None:
         entry = self._load()
         if entry is None:
             return None
@@ -223,6 +233,12 @@ class Reuse:
 
     def record(self, targets: list[TargetReport]) -> None:
         """Keep this run's outcome and what it depended on, if it may be reused."""
+        try:
+            self._record(targets)
+        except Exception as exc:  # not recording costs the next run time only
+            log.debug("outcome not recorded for reuse (%s)", type(exc).__name__)
+
+    def _record(self, targets: list[TargetReport]) -> None:
         if self._put is None or any(t.errors for t in targets):
             return
         pages = self.client.pages_read()
