@@ -302,3 +302,11 @@ def test_an_unreadable_record_means_a_full_resolution(runs: Runs, dev: IndexServ
     entry.write_bytes(entry.read_bytes()[:-20] + b"not json at all, no.")
     assert runs.check(dev.url)[::2] == (0, 1)
     assert runs.check(dev.url)[::2] == (0, 0)  # recorded again
+
+
+def test_every_target_is_reused_together(runs: Runs, dev: IndexServer) -> None:
+    extra = ("--python-version", "3.12", "--platform", "macosx_14_0_arm64")
+    code, cold, resolved = runs.check(dev.url, *extra)
+    assert (code, resolved, len(cold["targets"])) == (0, 4, 4)
+    code, warm, resolved = runs.check(dev.url, *extra)
+    assert (code, resolved, warm) == (0, 0, cold)

@@ -52,6 +52,7 @@ from indexgate.index.client import (
 )
 from indexgate.index.models import DistFile, dist_files, dist_row
 from indexgate.policy import Strategy
+from indexgate.redact import redact
 from indexgate.report.model import Blocked, Problem, Resolved, TargetReport
 from indexgate.sources.model import SourceSet
 
@@ -113,7 +114,11 @@ class Reuse:
             return None
         if not hasattr(cache, "get_blob") or not hasattr(cache, "put_blob"):
             return None
-        key = inputs_key(settings, sources)
+        try:
+            key = inputs_key(settings, sources)
+        except Exception as exc:  # reuse only saves time: resolve in full instead
+            log.debug("no reuse: %s", type(exc).__name__)
+            return None
         return cls(client, settings, key) if key is not None else None
 
     # -- the next run -------------------------------------------------------------
@@ -148,7 +153,7 @@ class Reuse:
             why = changed[0]
             log.info(
                 "previous resolution not reused (%s): resolving",
-                why if isinstance(why, str) else f"{type(why).__name__}: {why}",
+                redact(why if isinstance(why, str) else f"{type(why).__name__}: {why}"),
             )
             return None
         log.info(
