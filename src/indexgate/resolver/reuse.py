@@ -147,15 +147,19 @@ class Reuse:
         checks = [self._same_pages(chain, in_order) for chain in by_name.values()]
         checks += [self._same_file(index, f, block) for index, f, block in files]
         # Every revalidation and probe at once; each says whether its answer is the same.
-        outcomes = await asyncio.gather(*checks, return_exceptions=True)
-        changed = [o for o in outcomes if o is not True]
-        if changed:
-            why = changed[0]
-            log.info(
-                "previous resolution not reused (%s): resolving",
-                redact(why if isinstance(why, str) else f"{type(why).__name__}: {why}"),
-            )
-            return None
+        # The first that differs ends the wait: the resolution starts while the others
+        # finish (their answers are memoized for it, and their errors left for it to meet).
+        tasks = [asyncio.ensure_future(check) for check in checks]
+        for task in tasks:
+            task.add_done_callback(_seen)
+        for next_done in asyncio.as_completed(tasks):
+            try:
+                outcome = await next_done
+            except Exception as exc:
+                outcome = f"{type(exc).__name__}: {exc}"
+            if outcome is not True:
+                log.info("previous resolution not reused (%s): resolving", redact(str(outcome)))
+                return None
         log.info(
             "reused the previous resolution: %d pages unchanged, %d files probed",
             len(pages),
@@ -282,6 +286,12 @@ async def _metadata_and_probe(
         return meta, await client.probe(index, f)
     meta, probe = await asyncio.gather(client.metadata(index, f), client.probe(index, f))
     return meta, probe
+
+
+def _seen(task: asyncio.Future[Any]) -> None:
+    """A check nobody waits for any more: its error is the resolution's to meet."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _block_identity(blocked: Mapping[str, Any]) -> dict[str, Any]:
