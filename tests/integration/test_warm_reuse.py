@@ -310,3 +310,18 @@ def test_every_target_is_reused_together(runs: Runs, dev: IndexServer) -> None:
     assert (code, resolved, len(cold["targets"])) == (0, 4, 4)
     code, warm, resolved = runs.check(dev.url, *extra)
     assert (code, resolved, warm) == (0, 0, cold)
+
+
+def test_a_pick_whose_page_changed_is_still_probed_by_the_next_reuse(
+    runs: Runs, dev: IndexServer
+) -> None:
+    """The warm run after a page changed walks the cache's older copy of that page too;
+    the files it records must be the ones the page lists now, picks included."""
+    runs.check(dev.url)
+    build_wheel(dev.root, "lib-a", "3.0rc1")  # the page changes, the pick does not
+    code, report, resolved = runs.check(dev.url)
+    assert (code, resolved, _versions(report)["lib-a"]) == (0, 1, "2.0")
+    dev.config.firewall["lib_a-2.0-py3-none-any.whl"] = "nexus"
+    code, report, resolved = runs.check(dev.url)
+    assert (code, resolved, _versions(report)["lib-a"]) == (0, 1, "1.0")
+    assert [b["file"] for b in report["targets"][0]["blocked"]] == ["lib_a-2.0-py3-none-any.whl"]

@@ -261,11 +261,17 @@ class IndexClient:
 
     # -- metadata ---------------------------------------------------------------
 
-    def metadata(self, index: IndexConfig, file: DistFile) -> Awaitable[MetadataResult]:
+    def metadata(
+        self, index: IndexConfig, file: DistFile, *, track: bool = True
+    ) -> Awaitable[MetadataResult]:
         """Read once per run per file: by URL *and* hashes, because a stored page read for
-        speculation may list a URL whose file was since replaced in place."""
+        speculation may list a URL whose file was since replaced in place.
+
+        ``track=False``: not one of the files this run's outcome depends on (``touched_files``).
+        """
         key = file_key(file)
-        self._touched.setdefault(key, (index, file))
+        if track:
+            self._touched.setdefault(key, (index, file))
         return self._once(("metadata", key), lambda: self._metadata(index, file))
 
     async def _metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
@@ -395,9 +401,12 @@ class IndexClient:
 
     # -- probes -----------------------------------------------------------------
 
-    def probe(self, index: IndexConfig, file: DistFile) -> Awaitable[ProbeResult]:
+    def probe(
+        self, index: IndexConfig, file: DistFile, *, track: bool = True
+    ) -> Awaitable[ProbeResult]:
         """Is the file itself downloadable? HEAD, or a one-byte GET where HEAD is refused."""
-        self._touched.setdefault(file_key(file), (index, file))
+        if track:
+            self._touched.setdefault(file_key(file), (index, file))
         return self._once(("probe", file.url), lambda: self._probe(index, file))
 
     async def _probe(self, index: IndexConfig, file: DistFile) -> ProbeResult:

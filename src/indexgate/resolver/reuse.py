@@ -49,6 +49,7 @@ from indexgate.index.client import (
     IndexClient,
     MetadataResult,
     ProbeResult,
+    file_key,
 )
 from indexgate.index.models import DistFile, dist_files, dist_row
 from indexgate.policy import Strategy
@@ -198,7 +199,7 @@ class Reuse:
         asked exactly as a resolution asks, so its block must read the same.
         """
         if block is None:
-            hit = (await self.client.probe(index, f)).block
+            hit = (await self.client.probe(index, f, track=False)).block
         else:
             meta, probe = await _metadata_and_probe(self.client, index, f)
             hit = meta.block or (probe.block if probe else None)
@@ -251,12 +252,15 @@ class Reuse:
         if self._put is None or any(t.errors for t in targets):
             return
         pages = self.client.pages_read()
-        listed = {id(f) for page in pages for f in page.files}
+        # The files as the pages list them now (speculation may have asked about a file as
+        # the cache's older copy of its page listed it: the same file when the same key).
+        listed = {(p.index.name, f.url): f for p in pages for f in p.files}
         blocks = {(b.index, b.file): _block_identity(asdict(b)) for t in targets for b in t.blocked}
         files = []
-        for index, f in self.client.touched_files():
-            if id(f) not in listed:
-                continue  # read from a stored page that has changed since: not this run's
+        for index, asked in self.client.touched_files():
+            f = listed.get((index.name, asked.url))
+            if f is None or (f is not asked and file_key(f) != file_key(asked)):
+                continue  # not on the page now: no resolution of these pages can use it
             if not (f.hashes or {}).get("sha256") or (
                 f.metadata_hashes is not None and not f.metadata_hashes.get("sha256")
             ):  # bytes that may change under an unchanged page: resolve every time
@@ -280,12 +284,13 @@ async def _metadata_and_probe(
     """The fetches preparing a candidate makes (as the provider makes them): metadata
     and, unless it was just read from the file itself over the network, a probe."""
     if f.metadata_url is None:
-        meta = await client.metadata(index, f)
+        meta = await client.metadata(index, f, track=False)
         if not meta.from_cache or meta.block is not None:
             return meta, None
-        return meta, await client.probe(index, f)
-    meta, probe = await asyncio.gather(client.metadata(index, f), client.probe(index, f))
-    return meta, probe
+        return meta, await client.probe(index, f, track=False)
+    return await asyncio.gather(
+        client.metadata(index, f, track=False), client.probe(index, f, track=False)
+    )
 
 
 def _seen(task: asyncio.Future[Any]) -> None:
