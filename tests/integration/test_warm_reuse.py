@@ -325,3 +325,48 @@ def test_a_pick_whose_page_changed_is_still_probed_by_the_next_reuse(
     code, report, resolved = runs.check(dev.url)
     assert (code, resolved, _versions(report)["lib-a"]) == (0, 1, "1.0")
     assert [b["file"] for b in report["targets"][0]["blocked"]] == ["lib_a-2.0-py3-none-any.whl"]
+
+
+# What a reused run imports: start-up is most of its CPU (see benchmarks/RESULTS.md).
+PROBE = """
+import json, runpy, sys
+sys.argv = ["indexgate", *json.loads(sys.argv[1])]
+try:
+    runpy.run_module("indexgate", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code
+print("@@probe@@" + json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+NOT_FOR_A_REUSED_RUN = {
+    "indexgate.index.wheelzip",  # reads wheels: the metadata is not read again
+    "email.utils",  # only for an Expires header
+    "http",  # HTTPStatus: only to classify a blocked answer
+}
+
+
+def test_a_reused_run_does_not_import_what_only_a_resolution_needs(
+    dev: IndexServer, tmp_path: Path
+) -> None:
+    dev.config.pep658 = False  # the cold run reads the wheels themselves
+    (tmp_path / "requirements.txt").write_text("app\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INDEXGATE_", "UV_", "PIP_"))}
+    env["NETRC"] = str(tmp_path / "no-netrc")
+    env["PYTHONPATH"] = str(Path(resolve.__file__).resolve().parents[2])
+    argv = [
+        "check", "-r", "requirements.txt", "--index-url", dev.url, "--cache-dir", "cache",
+        "--python-version", "3.11", "--platform", "linux_x86_64", "-v", "--format", "json",
+    ]  # fmt: skip
+    runs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE, json.dumps(argv)],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert "@@probe@@" in done.stdout, done.stderr
+        runs.append((json.loads(done.stdout.split("@@probe@@", 1)[1]), done.stderr))
+    (cold, cold_log), (warm, warm_log) = runs
+    assert cold["code"] == warm["code"] == 0
+    assert "reused the previous resolution" in warm_log
+    assert "reused" not in cold_log
+    assert "indexgate.index.wheelzip" in cold["modules"]  # the probe sees what a run loads
+    assert set(warm["modules"]) & NOT_FOR_A_REUSED_RUN == set()
