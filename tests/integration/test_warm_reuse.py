@@ -370,3 +370,24 @@ def test_a_reused_run_does_not_import_what_only_a_resolution_needs(
     assert "reused" not in cold_log
     assert "indexgate.index.wheelzip" in cold["modules"]  # the probe sees what a run loads
     assert set(warm["modules"]) & NOT_FOR_A_REUSED_RUN == set()
+
+
+def test_a_block_only_the_prefetch_met_does_not_stop_reuse(
+    runs: Runs, dev: IndexServer, tmp_path: Path
+) -> None:
+    """The prefetch reads the newest lib-c (blocked), the constraint makes the resolver take
+    1.0: that block is not part of the outcome (recorded as the fetches saw it and asked
+    again, or left out when they had not finished), so the next run still reuses."""
+    dev.config.firewall["lib_c-1.1-py3-none-any.whl"] = "nexus"
+    (tmp_path / "constraints.txt").write_text("lib-c<1.1\n")
+    runs.requirements = "-c constraints.txt\napp\n"
+    code, cold, resolved = runs.check(dev.url)
+    assert (code, resolved, _versions(cold)["lib-c"], cold["targets"][0]["blocked"]) == (
+        0,
+        1,
+        "1.0",
+        [],
+    )
+    assert any("lib_c-1.1" in e.path and e.status == 403 for e in dev.access_log.entries())
+    code, warm, resolved = runs.check(dev.url)
+    assert (code, resolved, warm) == (0, 0, cold)

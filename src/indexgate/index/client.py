@@ -173,6 +173,20 @@ class IndexClient:
         """Every file whose metadata or downloadability this run asked about, first first."""
         return list(self._touched.values())
 
+    def block_found(self, file: DistFile) -> BlockHit | Literal["unknown"] | None:
+        """The block this run's metadata read, else its probe, of ``file`` met (the order
+        a resolution reads them in); None when those made found none; "unknown" when one
+        that decides is still running or failed. Starts no fetch."""
+        for key in (("metadata", file_key(file)), ("probe", file.url)):
+            task = self._tasks.get(key)
+            if task is None:
+                continue
+            if not task.done() or task.cancelled() or task.exception() is not None:
+                return "unknown"
+            if task.result().block is not None:
+                return task.result().block  # type: ignore[no-any-return]
+        return None
+
     def stored_page(self, index: IndexConfig, name: str) -> PageResult | None:
         """The project page this cache holds for ``name`` on ``index``, parsed, without
         any network: for speculative prefetch only (it may be stale).

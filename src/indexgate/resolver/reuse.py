@@ -205,7 +205,9 @@ class Reuse:
             hit = meta.block or (probe.block if probe else None)
         now = _block_identity(asdict(hit.to_report(None, None))) if hit is not None else None
         if now != block:
-            return f"{f.filename} is {'blocked' if now else 'downloadable'} now"
+            if now is None:
+                return f"{f.filename} is downloadable now"
+            return f"{f.filename} is blocked now" + (" (another answer)" if block else "")
         return True
 
     def _load(
@@ -256,6 +258,7 @@ class Reuse:
         # the cache's older copy of its page listed it: the same file when the same key).
         listed = {(p.index.name, f.url): f for p in pages for f in p.files}
         blocks = {(b.index, b.file): _block_identity(asdict(b)) for t in targets for b in t.blocked}
+        picked = {(r.index, r.file) for t in targets for r in t.resolution}
         files = []
         for index, asked in self.client.touched_files():
             f = listed.get((index.name, asked.url))
@@ -266,7 +269,15 @@ class Reuse:
             ):  # bytes that may change under an unchanged page: resolve every time
                 log.debug("no reuse: %s has no sha256 on its page", f.filename)
                 return
-            block = blocks.pop((index.name, f.filename), None)
+            hit = self.client.block_found(asked)
+            if hit == "unknown":  # a fetch nobody waited for: the outcome cannot rest on it
+                if (index.name, f.filename) in picked or (index.name, f.filename) in blocks:
+                    return
+                continue
+            block = _block_identity(asdict(hit.to_report(None, None))) if hit else None
+            reported = blocks.pop((index.name, f.filename), block)
+            if reported != block:  # the report and the fetches disagree: do not guess
+                return
             files.append([index.name, list(dist_row(f)), block])
         if blocks:  # a block not traced to a file this run asked about: do not guess
             return
