@@ -14,13 +14,13 @@ The next run with the same key asks for all of it again at once: every recorded 
 (a 304 where the index offers validators; under first-index a package's later index only
 once its earlier ones still answer as before) and a probe of every recorded file (its
 metadata is immutable by its hash, and a warm resolution would read it from the cache
-too). Only when
-every page is byte for byte the same and every file answers as before (downloadable, or
-blocked for the same reason) is the recorded report used, without running the resolver:
-its result was a function of exactly these answers. Anything else (a new version on a
-page, a page gone, a probe that now answers 403, a block lifted or changed, an error) and
-the run resolves in full, from the answers already fetched (every fetch is memoized for
-the run, so falling back costs no request twice).
+too). Only when every page is byte for byte the same and every file answers as before
+(downloadable, or blocked for the same reason) is the recorded report used, without
+running the resolver: its result was a function of exactly these answers. Anything else (a
+new version on a page, a page gone, a probe that now answers 403, a block lifted or
+changed, an error) and the run resolves in full, from the answers already fetched (every
+fetch is memoized for the run, so falling back costs no request twice); the first answer
+that differs starts it.
 
 Blocked artifacts are re-verified, not assumed: each recorded block is asked again as the
 resolution asked it, and must answer with the same status, vendor, reason and details, or
@@ -227,14 +227,9 @@ class Reuse:
             data = json.loads(raw)
             indexes = {i.name: i for i in self.settings.indexes}
             pages = [(indexes[i], n, int(s), k) for i, n, s, k in data["pages"]]
-            files = [
-                (indexes[i], f, b)
-                for (i, b), f in zip(
-                    [(i, b) for i, _, b in data["files"]],
-                    dist_files(row for _, row, _ in data["files"]),
-                    strict=True,
-                )
-            ]
+            rows = data["files"]
+            dists = dist_files(row for _, row, _ in rows)
+            files = [(indexes[i], f, b) for (i, _, b), f in zip(rows, dists, strict=True)]
             targets = [_target(t) for t in data["targets"]]
         except (ValueError, TypeError, KeyError) as exc:
             log.debug("reuse entry unreadable (%s): ignored", exc)
