@@ -22,7 +22,19 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import InputError
-from indexgate.index.http import DEFAULT_CONCURRENCY
+from indexgate.index.http import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_TIME,
+    DEFAULT_TIMEOUT,
+)
+from indexgate.index.network import (
+    Network,
+    Proxies,
+    check_ca_bundle,
+    check_client_cert,
+    global_cert,
+)
 from indexgate.policy import (
     DEFAULT_QUARANTINE_CODES,
     FAIL_ON,
@@ -134,8 +146,10 @@ class Settings:
     cache_dir: Path | None = None
     max_probes_per_package: int = 20
     cert: str | None = None  # CA bundle for every index without its own `cert:`
-    timeout: float = 60.0  # total deadline of one request, seconds
-    max_time: float = 600.0  # deadline of the whole run, seconds
+    timeout: float = DEFAULT_TIMEOUT  # total deadline of one request, seconds
+    max_time: float = DEFAULT_MAX_TIME  # deadline of the whole run, seconds
+    max_body_size: int = DEFAULT_MAX_BODY  # the largest answer read, bytes
+    network: Network = field(default_factory=Network)  # the CA bundle above, and proxies
 
     def index(self, name: str) -> IndexConfig:
         return next(i for i in self.indexes if i.name == name)
@@ -169,6 +183,10 @@ class CliOptions:
     cache_dir: str | None = None
     max_probes_per_package: int | None = None
     no_cache: bool = False
+    cert: str | None = None  # --cert
+    timeout: float | None = None
+    max_time: float | None = None
+    max_body_size: str | None = None  # as written: "200M", "1G", bytes
 
 
 @dataclass
@@ -192,6 +210,8 @@ class _Entry:
     keyring_provider: str | None = None
     password_command: str | None = None
     line: int | None = None  # where a config-file entry begins
+    cert_line: int | None = None
+    client_cert_line: int | None = None
 
 
 def load_settings(
@@ -332,8 +352,10 @@ def load_settings(
             f"known: {', '.join(sorted(FAIL_ON))}"
         )
     cfg_cert = cfg.get("cert")
+    cert_line = doc.lines.at(cfg, "cert")
     if cfg_cert is not None:
-        cfg_cert = expand_vars(cfg_cert, env, file=config_path, line=doc.lines.at(cfg, "cert"))
+        cfg_cert = expand_vars(cfg_cert, env, file=config_path, line=cert_line)
+    network = _network(cli.cert, cfg_cert, cert_line, env, cwd, config_path, indexes)
     cache_dir = None
     if not (cli.no_cache or env.get("INDEXGATE_NO_CACHE")):
         cache_dir = cli.cache_dir or env.get("INDEXGATE_CACHE_DIR") or _default_cache_dir(env)
@@ -352,10 +374,82 @@ def load_settings(
         concurrency=cli.concurrency or int(cfg.get("concurrency", DEFAULT_CONCURRENCY)),
         cache_dir=Path(cache_dir) if cache_dir else None,
         max_probes_per_package=cli.max_probes_per_package or 20,
-        cert=cfg_cert,
-        timeout=float(cfg.get("timeout", 60.0)),
-        max_time=float(cfg.get("max-time", 600.0)),
+        cert=network.cert,
+        network=network,
+        timeout=cli.timeout or float(cfg.get("timeout", DEFAULT_TIMEOUT)),
+        max_time=cli.max_time or float(cfg.get("max-time", DEFAULT_MAX_TIME)),
+        max_body_size=(
+            parse_size(cli.max_body_size, "--max-body-size")
+            if cli.max_body_size
+            else parse_size(cfg.get("max-body-size", DEFAULT_MAX_BODY), "max-body-size")
+        ),
     )
+
+
+def _network(
+    cli_cert: str | None,
+    cfg_cert: str | None,
+    cfg_cert_line: int | None,
+    env: Mapping[str, str],
+    cwd: Path,
+    config_path: str | None,
+    indexes: Sequence[IndexConfig],
+) -> Network:
+    """The run's CA bundle (``--cert`` > ``cert:`` > INDEXGATE_CERT > PIP_CERT >
+    REQUESTS_CA_BUNDLE > the system store) and its proxies; a path that is not a usable
+    bundle is exit 2, naming where it was given."""
+    cert, origin = global_cert(cli_cert, cfg_cert, env)
+    if cert is not None:
+        cert = str(cwd / cert)
+        problem = check_ca_bundle(cert)
+        if problem is not None:
+            if origin == "the config's cert:":
+                raise InputError(f"cert: {problem}", file=config_path, line=cfg_cert_line)
+            raise InputError(f"{origin}: {problem}")
+    elif any(i.url.startswith("https:") for i in indexes):
+        for var in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+            value = env.get(var, "")
+            if value and not any((cwd / p).exists() for p in value.split(os.pathsep) if p):
+                raise InputError(
+                    f"{var}={value}: no such {'file' if var.endswith('FILE') else 'folder'}; "
+                    "point it at your CA bundle or unset it to use the system trust store"
+                )
+    return Network(cert, origin, Proxies.from_env(env))
+
+
+def _tls_file(
+    value: str | None, key: str, line: int | None, cwd: Path, config_path: str | None
+) -> str | None:
+    """An index's ``cert:`` / ``client-cert:`` as an absolute path, checked (exit 2 if bad)."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise InputError(f"{key} must be a file path", file=config_path, line=line)
+    path = str(cwd / value)
+    check = check_ca_bundle if key == "cert" else check_client_cert
+    problem = check(path)
+    if problem is not None:
+        raise InputError(f"{key}: {problem}", file=config_path, line=line)
+    return path
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?", re.I)
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_size(value: object, what: str, file: str | None = None, line: int | None = None) -> int:
+    """A size in bytes from ``200M``, ``20MB``, ``1.5G``, ``512k`` (binary multiples, as
+    curl reads them) or a whole number of bytes; InputError (exit 2) otherwise."""
+    text = str(value).strip() if isinstance(value, (int, float, str)) else ""
+    m = _SIZE.fullmatch(text) if not isinstance(value, bool) else None
+    size = int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]) if m else 0
+    if size < 1:
+        raise InputError(
+            f"`{what}` must be a size such as 200M, 20MB, 1G or a number of bytes (got {value!r})",
+            file=file,
+            line=line,
+        )
+    return size
 
 
 def _default_cache_dir(env: Mapping[str, str]) -> str | None:
@@ -685,6 +779,10 @@ def _check_config(doc: _Doc) -> None:
         ):
             shown = value if isinstance(value, int | float) else _kind(value)
             raise doc.error(f"`{key}` must be a number of seconds above 0 (got {shown})", cfg, key)
+    if "max-body-size" in cfg:
+        parse_size(
+            cfg["max-body-size"], "max-body-size", doc.path, doc.lines.at(cfg, "max-body-size")
+        )
     if cfg.get("cert") is not None and not isinstance(cfg["cert"], str):
         raise doc.error(f"`cert` must be a path (a string), not {_kind(cfg['cert'])}", cfg, "cert")
 
@@ -830,10 +928,47 @@ def _config_entry(raw: dict[str, Any], i: int, doc: _Doc, env: Mapping[str, str]
         client_cert=text("client-cert"),
         auth_check=text("auth-check"),
         upstream=text("upstream"),
-        keyring_provider=text("keyring-provider"),
-        password_command=text("password-command"),
+        **_token_provider(raw, label, doc, env),
         line=doc.lines.start(raw),
+        cert_line=doc.lines.at(raw, "cert"),
+        client_cert_line=doc.lines.at(raw, "client-cert"),
     )
+
+
+def _token_provider(
+    raw: Mapping[str, Any], label: str, doc: _Doc, env: Mapping[str, str]
+) -> dict[str, str]:
+    """``keyring-provider`` (subprocess or disabled, as uv spells it) or ``password-command``
+    (its ``${VAR}`` expanded as in ``url``), never both."""
+    out: dict[str, str] = {}
+    provider = raw.get("keyring-provider")
+    if provider is not None:
+        provider = provider.strip()
+        if provider not in ("subprocess", "disabled"):
+            raise doc.error(
+                f"{label}: keyring-provider must be subprocess or disabled (as uv spells it), "
+                f"not {provider!r}",
+                raw,
+                "keyring-provider",
+            )
+        if provider == "subprocess":
+            out["keyring_provider"] = provider
+    command = raw.get("password-command")
+    if command is not None:
+        if not command.strip():
+            raise doc.error(f"{label}: password-command is empty", raw, "password-command")
+        out["password_command"] = expand_vars(
+            command.strip(),
+            env,
+            file=doc.path,
+            line=doc.lines.at(raw, "password-command"),
+            what=f"{label}: password-command",
+        )
+    if len(out) == 2:
+        raise doc.error(
+            f"{label}: give keyring-provider or password-command, not both", raw, "password-command"
+        )
+    return out
 
 
 def _codes(raw: Mapping[str, Any], key: str) -> frozenset[int] | None:
@@ -934,7 +1069,7 @@ def _finish(
     seen_urls: set[str] = set()
     used: dict[str, _Entry] = {}
     for e in entries:
-        url = _normalize_url(e.url, cwd)
+        url = _normalize_url(e.url, cwd, flat=e.format == "flat")
         bare = strip_userinfo(url)
         if bare in seen_urls:
             continue
@@ -951,6 +1086,10 @@ def _finish(
             )
         used[name] = e
         user, password = _credentials(e, url, name, env)
+        if password is None and (e.keyring_provider or e.password_command):
+            from indexgate.index.credentials import obtain  # runs a command: only when asked
+
+            user, password = obtain(bare, name, user, e.keyring_provider, e.password_command)
         register_secret(password)
         ignore = _env_codes(env, f"INDEXGATE_INDEX_{env_name(name)}_IGNORE_ERROR_CODES")
         if ignore is None:
@@ -974,23 +1113,31 @@ def _finish(
                 ignore_error_codes=ignore,
                 quarantine_codes=quarantine,
                 origin=e.origin,
-                cert=e.cert,
-                client_cert=e.client_cert,
+                cert=_tls_file(e.cert, "cert", e.cert_line, cwd, config_path),
+                client_cert=_tls_file(
+                    e.client_cert, "client-cert", e.client_cert_line, cwd, config_path
+                ),
                 auth_check=e.auth_check,
                 upstream=e.upstream,
                 keyring_provider=e.keyring_provider,
                 password_command=e.password_command,
             )
         )
+    # `upstream:` names another configured index: load_settings checks it, with its line.
     # The default index is always last.
     return [i for i in out if not i.default] + [i for i in out if i.default]
 
 
-def _normalize_url(url: str, cwd: Path) -> str:
+def _normalize_url(url: str, cwd: Path, *, flat: bool = False) -> str:
+    """An absolute URL; a simple index's base always ends with ``/``, as pip and uv join it
+    (``.../simple`` + ``httpx`` is ``.../simple/httpx/``, never ``.../simplehttpx/``), for
+    ``http(s)`` and ``file`` alike. A flat index may name a single HTML file: kept as is."""
     if "://" not in url:  # a local folder or file path
         path = (cwd / url).resolve()
-        return path.as_uri() + ("/" if path.is_dir() else "")
-    return url if url.endswith("/") or url.startswith("file:") else url + "/"
+        url = path.as_uri() + ("/" if path.is_dir() else "")
+    if flat or url.endswith("/"):
+        return url
+    return url + "/"
 
 
 def _where(e: _Entry) -> str:

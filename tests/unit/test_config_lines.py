@@ -257,15 +257,25 @@ def test_new_keys_are_known_and_parsed(tmp_path) -> None:
         "cert: ${CA_DIR}/ca.pem\ntimeout: 12.5\nmax-time: 300\nmax-body-size: 1000000\n"
         f"indexes:\n  - name: internal\n    url: {A}\n    cert: certs/internal.pem\n"
         "    client-cert: certs/client.pem\n    auth-check: acme-core\n    upstream: public\n"
-        "    keyring-provider: subprocess\n    password-command: echo $TOKEN\n"
+        "    password-command: echo $TOKEN\n"
         f"  - name: public\n    url: {B}\n"
     )
-    s = settings(tmp_path, text, env={"CA_DIR": "/etc/ca"})
-    assert (s.cert, s.timeout, s.max_time) == ("/etc/ca/ca.pem", 12.5, 300.0)
+    from support.tls import PrivateCa
+
+    ca = PrivateCa(tmp_path / "ca")  # cert: files must exist and be PEM (exit 2 otherwise)
+    internal_ca = PrivateCa(tmp_path / "certs", name="internal ca")
+    internal_ca.cert.rename(tmp_path / "certs" / "internal.pem")
+    internal_ca.issue("ci", client=True).combined.rename(tmp_path / "certs" / "client.pem")
+    s = settings(tmp_path, text, env={"CA_DIR": str(ca.folder)})
+    assert (s.cert, s.timeout, s.max_time) == (str(ca.cert), 12.5, 300.0)
     internal = s.index("internal")
-    assert (internal.cert, internal.client_cert) == ("certs/internal.pem", "certs/client.pem")
+    # Relative paths are read from the working directory and kept absolute.
+    assert (internal.cert, internal.client_cert) == (
+        str(tmp_path / "certs" / "internal.pem"),
+        str(tmp_path / "certs" / "client.pem"),
+    )
     assert (internal.auth_check, internal.upstream) == ("acme-core", "public")
-    assert internal.keyring_provider == "subprocess"
+    assert internal.keyring_provider is None  # one token provider per index (see below)
     assert internal.password_command == "echo $TOKEN"  # left to its shell
     assert "echo" not in repr(internal)
     public = s.index("public")

@@ -13,7 +13,7 @@ from packaging.requirements import Requirement
 from indexgate.config import IndexConfig, Settings
 from indexgate.policy import Fallback, Strategy
 from indexgate.resolver.reuse import _canon, _credential_hash, inputs_key
-from indexgate.sources.model import Origin, SourceRequirement, SourceSet
+from indexgate.sources.model import LocalProject, Origin, SourceRequirement, SourceSet
 from indexgate.targets import make_target
 
 URL = "https://nexus.example/repository/pypi/simple/"
@@ -81,3 +81,6 @@ def test_runs_that_cannot_be_reused_have_no_key() -> None:
     assert inputs_key(_settings(indexes=(flat,)), _sources()) is None
     tokens = IndexConfig("internal", URL, password_command="gcloud auth print-access-token")
     assert inputs_key(_settings(indexes=(tokens,)), _sources()) is None
+    local = _sources()
+    local.local_projects.append(LocalProject(Path("lib"), "./lib", Origin("requirements.txt", 2)))
+    assert inputs_key(_settings(), local) is None  # read from disk, not from the pages

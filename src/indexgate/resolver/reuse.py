@@ -61,7 +61,9 @@ log = logging.getLogger("indexgate.reuse")
 
 KIND = "reuse1"  # the cache's blob kind: a new format gets a new kind
 # Settings that change how fast a run is, not what it finds.
-_NOT_INPUTS = frozenset({"cache_dir", "concurrency", "timeout", "max_time"})
+_NOT_INPUTS = frozenset(
+    {"cache_dir", "concurrency", "timeout", "max_time", "max_body_size", "network"}
+)
 # Per-index secrets: never written anywhere, only into ``_credential_hash``.
 _SECRET_FIELDS = frozenset({"username", "password", "password_command"})
 # A block's identity, as a report shows it (the rest of a ``Blocked`` comes from the run).
@@ -72,6 +74,10 @@ _KDF_ROUNDS = 10_000
 def inputs_key(settings: Settings, sources: SourceSet) -> str | None:
     """What the run's outcome is a function of, hashed; None when it must not be reused."""
     if settings.allow_build or not settings.targets:
+        return None
+    # Local projects and direct references are read from disk or their URL, not from the
+    # pages this records: a change there would go unseen.
+    if any(getattr(sources, part, None) for part in ("local_projects", "direct", "provided")):
         return None
     for index in settings.indexes:
         if index.format != "simple" or index.keyring_provider or index.password_command:
@@ -124,9 +130,10 @@ class Reuse:
 
     # -- the next run -------------------------------------------------------------
 
-    async def attempt(self) -> list[TargetReport] | None:
-        """The recorded targets when every recorded answer is the same now; else None
-        (the fetches made stay memoized for the full resolution that follows).
+    async def attempt(self) -> tuple[list[TargetReport], list[Problem]] | None:
+        """The recorded targets and run-wide warnings when every recorded answer is the
+        same now; else None (the fetches made stay memoized for the full resolution that
+        follows).
 
         Reuse only ever saves time: whatever goes wrong here, the run resolves in full.
         """
@@ -136,11 +143,11 @@ class Reuse:
             log.debug("reuse failed (%s): resolving", type(exc).__name__)
             return None
 
-    async def _attempt(self) -> list[TargetReport] | None:
+    async def _attempt(self) -> tuple[list[TargetReport], list[Problem]] | None:
         entry = self._load()
         if entry is None:
             return None
-        pages, files, targets = entry
+        pages, files, targets, warnings = entry
         by_name: dict[str, list[tuple[IndexConfig, str, int, str | None]]] = {}
         for index, name, status, key in pages:
             by_name.setdefault(name, []).append((index, name, status, key))
@@ -166,7 +173,7 @@ class Reuse:
             len(pages),
             len(files),
         )
-        return targets
+        return targets, warnings
 
     async def _same_pages(
         self, chain: list[tuple[IndexConfig, str, int, str | None]], in_order: bool
@@ -176,8 +183,13 @@ class Reuse:
 
         async def same(index: IndexConfig, name: str, status: int, key: str | None) -> bool | str:
             answer, now = await self.client.page_answer(index, name)
+            changed = f"the page of {name} on '{index.name}' changed"
             if answer.status != status or now != key:
-                return f"the page of {name} on '{index.name}' changed"
+                return changed
+            if key is None:  # a 404, say: read as a resolution reads it (a refusal?)
+                page = await self.client.project_page(index, name)
+                if page.status != status or page.refused is not None:
+                    return changed
             return True
 
         if in_order:
@@ -217,6 +229,7 @@ class Reuse:
             list[tuple[IndexConfig, str, int, str | None]],
             list[tuple[IndexConfig, DistFile, dict[str, Any] | None]],
             list[TargetReport],
+            list[Problem],
         ]
         | None
     ):
@@ -231,24 +244,28 @@ class Reuse:
             dists = dist_files(row for _, row, _ in rows)
             files = [(indexes[i], f, b) for (i, _, b), f in zip(rows, dists, strict=True)]
             targets = [_target(t) for t in data["targets"]]
+            warnings = [Problem(**w) for w in data["warnings"]]
         except (ValueError, TypeError, KeyError) as exc:
             log.debug("reuse entry unreadable (%s): ignored", exc)
             return None
-        return pages, files, targets
+        return pages, files, targets, warnings
 
     # -- this run, for the next ------------------------------------------------------
 
-    def record(self, targets: list[TargetReport]) -> None:
-        """Keep this run's outcome and what it depended on, if it may be reused."""
+    def record(self, targets: list[TargetReport], warnings: list[Problem]) -> None:
+        """Keep this run's outcome (its targets, and the run-wide warnings the pages gave,
+        such as ``index-never-matched``) and what it depended on, if it may be reused."""
         try:
-            self._record(targets)
+            self._record(targets, warnings)
         except Exception as exc:  # not recording costs the next run time only
             log.debug("outcome not recorded for reuse (%s)", type(exc).__name__)
 
-    def _record(self, targets: list[TargetReport]) -> None:
+    def _record(self, targets: list[TargetReport], warnings: list[Problem]) -> None:
         if self._put is None or any(t.errors for t in targets):
             return
         pages = self.client.pages_read()
+        if any(p.refused for p in pages):  # a refusal is an error, never an outcome to keep
+            return
         # The files as the pages list them now (speculation may have asked about a file as
         # the cache's older copy of its page listed it: the same file when the same key).
         listed = {(p.index.name, f.url): f for p in pages for f in p.files}
@@ -280,6 +297,7 @@ class Reuse:
             "pages": [[p.index.name, p.name, p.status, p.key] for p in pages],
             "files": files,
             "targets": [asdict(t) for t in targets],
+            "warnings": [asdict(w) for w in warnings],
         }
         self._put(KIND, self.key, json.dumps(data, separators=(",", ":")).encode())
 
