@@ -35,6 +35,7 @@ import struct
 import time
 import zlib
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urldefrag
 
@@ -321,8 +322,6 @@ def _lifetime(headers: Headers) -> float:
             return 0.0
     expires, date = headers.get("expires"), headers.get("date")
     if expires and date:
-        from email.utils import parsedate_to_datetime  # rare: not worth its import at start-up
-
         try:
             delta = parsedate_to_datetime(expires) - parsedate_to_datetime(date)
             return max(0.0, delta.total_seconds())
