@@ -13,9 +13,9 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from packaging.tags import Tag
@@ -23,7 +23,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.config import IndexConfig
 from indexgate.errors import IndexgateError, IndexUnreachable, name_index, note_context
-from indexgate.index import authcheck, simple, wheelzip
+from indexgate.index import authcheck, simple
 from indexgate.index import metadata as md
 from indexgate.index.credentials import refresher
 from indexgate.index.firewall import classify_block
@@ -41,6 +41,9 @@ from indexgate.policy import FileAction, file_action
 from indexgate.redact import redact, strip_userinfo
 from indexgate.report.model import Blocked, Problem
 from indexgate.sources.model import Origin
+
+if TYPE_CHECKING:
+    from indexgate.index import wheelzip
 
 T = TypeVar("T")
 Stage = Literal["metadata", "download"]
@@ -107,6 +110,9 @@ class PageResult:
     # why this answer is a refusal whatever its status (index/authcheck.py): a login page,
     # or a 404 after which the index failed its auth check again
     refused: str | None = None
+    # What the page's files were parsed from (``_page_key``: URL, media type, bytes); None
+    # for answers without files and for flat indexes. Equal keys: the same page.
+    key: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,7 @@ class IndexClient:
         self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self._stored: dict[str, _StoredPage | None] = {}  # page URL -> last stored parse
         self._proofs: dict[str, tuple[float, asyncio.Future[Problem | None]]] = {}
+        self._touched: dict[str, tuple[IndexConfig, DistFile]] = {}  # by ``file_key``
 
     def _once(self, key: tuple[str, str], factory: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         task = self._tasks.get(key)
@@ -261,9 +268,20 @@ class IndexClient:
             return None
         return PageResult(index, name, stored.status, stored.files)
 
+    def page_answer(self, index: IndexConfig, name: str) -> Awaitable[tuple[Response, str | None]]:
+        """A simple index's answer for the project page, unparsed, with the ``_page_key``
+        of a success: enough to tell whether the page changed. ``project_page`` reads the
+        same answer (one request for both)."""
+        url = page_url(index.url, canonicalize_name(name))
+        return self._once(("answer", url), lambda: self._page_answer(url))
+
+    async def _page_answer(self, url: str) -> tuple[Response, str | None]:
+        r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
+        return r, (_page_key(r, self._variant) if 200 <= r.status < 300 else None)
+
     async def _simple(self, index: IndexConfig, name: NormalizedName) -> PageResult:
         url = page_url(index.url, name)
-        r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
+        r, key = await self.page_answer(index, name)
         if r.status == 404 and (refused := await self._still_refused(index)) is not None:
             return PageResult(index, name, r.status, refused=refused)
         if not 200 <= r.status < 300:
@@ -272,10 +290,10 @@ class IndexClient:
         if login is not None:  # never parsed, never stored: a refusal, not a page
             return PageResult(index, name, r.status, refused=login)
         # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
-        key = _page_key(r, self._variant)
+        assert key is not None  # a 2xx answer
         stored = self._stored_page(url)
         if stored is not None and stored.key == key:
-            return PageResult(index, name, r.status, stored.files)
+            return PageResult(index, name, r.status, stored.files, key=key)
         try:
             kept = tuple(
                 simple.parse_project_page(
@@ -288,7 +306,7 @@ class IndexClient:
         if cache is not None:  # stored_page answers from the cache only
             cache.put_blob(_PAGE_KIND, self._page_slot(url), _page_blob(key, r.status, kept))
             self._stored[url] = _StoredPage(key, r.status, kept)
-        return PageResult(index, name, r.status, kept)
+        return PageResult(index, name, r.status, kept, key=key)
 
     def page_answers(self) -> dict[str, tuple[IndexConfig, list[PageResult]]]:
         """Every project page answered so far this run, by index name (an index whose
@@ -301,6 +319,35 @@ class IndexClient:
             if isinstance(page, PageResult):
                 out.setdefault(page.index.name, (page.index, []))[1].append(page)
         return out
+
+    def pages_read(self) -> list[PageResult]:
+        """Every simple project page this run has read so far, first asked first (pages
+        still in flight or that failed are left out): what a reused outcome depends on."""
+        out = []
+        for (kind, _), task in self._tasks.items():
+            if kind != "page" or not task.done() or task.cancelled():
+                continue
+            if task.exception() is None:
+                out.append(task.result())
+        return out
+
+    def touched_files(self) -> list[tuple[IndexConfig, DistFile]]:
+        """Every file whose metadata or downloadability this run asked about, first first."""
+        return list(self._touched.values())
+
+    def block_found(self, file: DistFile) -> BlockHit | Literal["unknown"] | None:
+        """The block this run's metadata read, else its probe, of ``file`` met (the order
+        a resolution reads them in); None when those made found none; "unknown" when one
+        that decides is still running or failed. Starts no fetch."""
+        for key in (("metadata", file_key(file)), ("probe", file.url)):
+            task = self._tasks.get(key)
+            if task is None:
+                continue
+            if not task.done() or task.cancelled() or task.exception() is not None:
+                return "unknown"
+            if task.result().block is not None:
+                return task.result().block  # type: ignore[no-any-return]
+        return None
 
     # -- what the cache keeps besides HTTP answers (``HttpCache.get_blob``) ------------
 
@@ -355,10 +402,17 @@ class IndexClient:
 
     # -- metadata ---------------------------------------------------------------
 
-    def metadata(self, index: IndexConfig, file: DistFile) -> Awaitable[MetadataResult]:
+    def metadata(
+        self, index: IndexConfig, file: DistFile, *, track: bool = True
+    ) -> Awaitable[MetadataResult]:
         """Read once per run per file: by URL *and* hashes, because a stored page read for
-        speculation may list a URL whose file was since replaced in place."""
-        key = f"{file.url}#{_hash_key(file.hashes)}#{_hash_key(file.metadata_hashes)}"
+        speculation may list a URL whose file was since replaced in place.
+
+        ``track=False``: not one of the files this run's outcome depends on (``touched_files``).
+        """
+        key = file_key(file)
+        if track:
+            self._touched.setdefault(key, (index, file))
         return self._once(
             ("metadata", key), lambda: _noting(self._metadata(index, file), index, None, file)
         )
@@ -411,6 +465,8 @@ class IndexClient:
 
         With the wheel's hash known, the cache keeps the METADATA found, not the ranges.
         """
+        from indexgate.index import wheelzip  # not needed by a run that reads no wheel
+
         key = _metadata_key(file)
         stored = self._blob("metadata", key)
         if stored is not None:
@@ -492,8 +548,12 @@ class IndexClient:
 
     # -- probes -----------------------------------------------------------------
 
-    def probe(self, index: IndexConfig, file: DistFile) -> Awaitable[ProbeResult]:
+    def probe(
+        self, index: IndexConfig, file: DistFile, *, track: bool = True
+    ) -> Awaitable[ProbeResult]:
         """Is the file itself downloadable? HEAD, or a one-byte GET where HEAD is refused."""
+        if track:
+            self._touched.setdefault(file_key(file), (index, file))
         return self._once(
             ("probe", file.url), lambda: _noting(self._probe(index, file), index, None, file)
         )
@@ -705,6 +765,11 @@ def _load_page(raw: bytes | None) -> _StoredPage | None:
         return _StoredPage(key, status, dist_files(rows))
     except (ValueError, TypeError):
         return None
+
+
+def file_key(file: DistFile) -> str:
+    """A listed file's identity: its URL and the hashes the page gave for it."""
+    return f"{file.url}#{_hash_key(file.hashes)}#{_hash_key(file.metadata_hashes)}"
 
 
 def _hash_key(hashes: dict[str, str] | None) -> str:

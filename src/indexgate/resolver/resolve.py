@@ -29,6 +29,7 @@ from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.finder import Finder
 from indexgate.resolver.provider import Provider
+from indexgate.resolver.reuse import Reuse
 from indexgate.sources.model import SourceSet
 from indexgate.targets import Target
 
@@ -82,17 +83,26 @@ def check(settings: Settings, sources: SourceSet) -> Report:
         if refused:
             report.targets = refused_targets(settings, refused)
             return report
-        # One thread (see bridge.py): every target's prefetches start now, then each
-        # target resolves in turn, the network working for the later ones meanwhile.
-        providers = [start_target(session, sources, t) for t in settings.targets]
-        report.targets = [finish_target(session, p) for p in providers]
-        if sources.provided:  # names -e ./lib or pkg @ url supply: never from an index
-            from indexgate.sources.projects import supplied_locally
+        # Nothing changed since a run with these inputs: its outcome, without resolving.
+        reuse = Reuse.prepare(session.client, settings, sources)
+        reused = session.bridge.run(reuse.attempt) if reuse is not None else None
+        if reused is not None:
+            report.targets, never = reused
+        else:
+            # One thread (see bridge.py): every target's prefetches start now, then each
+            # target resolves in turn, the network working for the later ones meanwhile.
+            providers = [start_target(session, sources, t) for t in settings.targets]
+            report.targets = [finish_target(session, p) for p in providers]
+            if sources.provided:  # names -e ./lib or pkg @ url supply: never from an index
+                from indexgate.sources.projects import supplied_locally
 
-            for t in report.targets:
-                if supplied_locally(sources, t):
-                    t.status = _status(t, settings)  # type: ignore[assignment]
-        report.warnings.extend(never_matched(session.client))
+                for t in report.targets:
+                    if supplied_locally(sources, t):
+                        t.status = _status(t, settings)  # type: ignore[assignment]
+            never = never_matched(session.client)
+            if reuse is not None:
+                reuse.record(report.targets, never)
+        report.warnings.extend(never)
         stats = session.http.stats
         log.info(
             "%d requests, %d bytes, %d answered by the cache, %d revalidated (304)",
