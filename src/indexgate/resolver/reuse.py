@@ -109,17 +109,13 @@ class Reuse:
         self.client = client
         self.settings = settings
         self.key = key
-        cache = client.http.cache
-        self._get = getattr(cache, "get_blob", None)
-        self._put = getattr(cache, "put_blob", None)
+        self._cache = client.http.cache  # blobs through the HttpCache protocol
 
     @classmethod
     def prepare(cls, client: IndexClient, settings: Settings, sources: SourceSet) -> Reuse | None:
         """None without a cache that keeps blobs, or for a run that is never reused."""
         cache = client.http.cache
         if cache is None or not getattr(cache, "enabled", False):
-            return None
-        if not hasattr(cache, "get_blob") or not hasattr(cache, "put_blob"):
             return None
         try:
             key = inputs_key(settings, sources)
@@ -233,7 +229,7 @@ class Reuse:
         ]
         | None
     ):
-        raw = self._get(KIND, self.key) if self._get is not None else None
+        raw = self._cache.get_blob(KIND, self.key) if self._cache is not None else None
         if raw is None:
             return None
         try:
@@ -261,7 +257,8 @@ class Reuse:
             log.debug("outcome not recorded for reuse (%s)", type(exc).__name__)
 
     def _record(self, targets: list[TargetReport], warnings: list[Problem]) -> None:
-        if self._put is None or any(t.errors for t in targets):
+        cache = self._cache
+        if cache is None or any(t.errors for t in targets):
             return
         pages = self.client.pages_read()
         if any(p.refused for p in pages):  # a refusal is an error, never an outcome to keep
@@ -299,7 +296,7 @@ class Reuse:
             "targets": [asdict(t) for t in targets],
             "warnings": [asdict(w) for w in warnings],
         }
-        self._put(KIND, self.key, json.dumps(data, separators=(",", ":")).encode())
+        cache.put_blob(KIND, self.key, json.dumps(data, separators=(",", ":")).encode())
 
 
 async def _metadata_and_probe(
