@@ -26,7 +26,7 @@ from support.scripted_server import (
 )
 
 from indexgate.errors import DeadlineExceeded, IndexUnreachable, Throttled
-from indexgate.index import http as http_module
+from indexgate.index import limits
 from indexgate.index.http import METADATA_MAX_BODY, HttpClient
 
 
@@ -233,7 +233,7 @@ def test_throttle_retries_are_bounded(server: ScriptedServer) -> None:
     server.routes["/simple/x/"] = throttle(None, retry_after="0")
     with pytest.raises(Throttled, match="after 8 waits"):
         get(server, "/simple/x/")
-    assert server.hits["/simple/x/"] == http_module._MAX_THROTTLES + 1
+    assert server.hits["/simple/x/"] == limits.MAX_THROTTLES + 1
 
 
 def test_a_429_halves_the_requests_in_flight_to_that_host(server: ScriptedServer) -> None:

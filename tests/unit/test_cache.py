@@ -8,13 +8,14 @@ import os
 import time
 from pathlib import Path
 
-import httpx
 import pytest
+from support.mock_transport import MockTransport, respond
 
 from indexgate.index import cache as cache_mod
 from indexgate.index.cache import FileCache
 from indexgate.index.http import HttpClient, Response
-from indexgate.index.wire import Headers
+from indexgate.index.transport.base import RawResponse, Request
+from indexgate.index.transport.headers import Headers
 
 PAGE = "https://pkgs.example/simple/flask/"
 ACCEPT = {"Accept": "application/vnd.pypi.simple.v1+json"}
@@ -280,18 +281,18 @@ def test_concurrent_runs_sharing_the_folder_never_see_half_an_entry(tmp_path: Pa
 
 def _mocked_client(handler, **kwargs) -> HttpClient:  # type: ignore[no-untyped-def]
     """An ``HttpClient`` whose requests all go to ``handler`` (its documented test seam)."""
-    return HttpClient(transport=httpx.MockTransport(handler), **kwargs)
+    return HttpClient(transport=MockTransport(handler), **kwargs)
 
 
-def _serve(seen: list[httpx.Request], cache_control: str = ""):  # type: ignore[no-untyped-def]
-    def handler(request: httpx.Request) -> httpx.Response:
+def _serve(seen: list[Request], cache_control: str = ""):  # type: ignore[no-untyped-def]
+    def handler(request: Request) -> RawResponse:
         seen.append(request)
         headers = {"ETag": '"v1"'}
         if cache_control:
             headers["Cache-Control"] = cache_control
-        if request.headers.get("If-None-Match") == '"v1"':
-            return httpx.Response(304, headers=headers)
-        return httpx.Response(200, headers=headers, content=b"<html>flask</html>")
+        if request.header("If-None-Match") == '"v1"':
+            return respond(304, headers=headers)
+        return respond(200, headers=headers, content=b"<html>flask</html>")
 
     return handler
 
@@ -307,17 +308,17 @@ def _get(client: HttpClient, url: str = PAGE) -> Response:
 
 
 def test_second_run_revalidates_and_gets_the_stored_page(tmp_path: Path) -> None:
-    seen: list[httpx.Request] = []
+    seen: list[Request] = []
     first = _get(_mocked_client(_serve(seen), cache=FileCache(tmp_path)))
     second_client = _mocked_client(_serve(seen), cache=FileCache(tmp_path))
     second = _get(second_client)
     assert first.content == second.content == b"<html>flask</html>"
-    assert seen[1].headers["If-None-Match"] == '"v1"'
+    assert seen[1].header("If-None-Match") == '"v1"'
     assert second.from_cache and second_client.stats.revalidated == 1
 
 
 def test_a_fresh_page_is_still_asked_for_when_credentials_are_configured(tmp_path: Path) -> None:
-    seen: list[httpx.Request] = []
+    seen: list[Request] = []
     _get(_mocked_client(_serve(seen, "max-age=600"), cache=FileCache(tmp_path)))
     anonymous = _mocked_client(_serve(seen, "max-age=600"), cache=FileCache(tmp_path))
     _get(anonymous)
@@ -326,5 +327,5 @@ def test_a_fresh_page_is_still_asked_for_when_credentials_are_configured(tmp_pat
     private.add_credentials(PAGE, ("ci", SECRET))
     _get(private)
     assert len(seen) == 2, "an auth failure must never hide behind a fresh cache entry"
-    assert seen[1].headers["If-None-Match"] == '"v1"' and "authorization" in seen[1].headers
+    assert seen[1].header("If-None-Match") == '"v1"' and seen[1].header("authorization")
     assert SECRET.encode() not in all_bytes(tmp_path)

@@ -1,6 +1,8 @@
 """Edge cases of the HTTP layer and the index client that real servers do not produce on
 demand (connection resets, hosts that ignore Accept or Range, cross-host redirects), with
-``httpx.MockTransport``. The real-server behaviour is covered by tests/integration."""
+a mock transport at the seam production's router sits at (tests/support/mock_transport.py):
+the requests seen are the ones a real transport would carry. The real-server behaviour is
+covered by tests/integration."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import httpx
 import pytest
+from support.mock_transport import MockTransport, respond
 
 from indexgate.config import IndexConfig
 from indexgate.demo.firewall_responses import nexus_response, xray_response
@@ -19,27 +22,28 @@ from indexgate.errors import IndexUnreachable
 from indexgate.index.client import FetchError, IndexClient
 from indexgate.index.http import HttpClient
 from indexgate.index.models import DistFile
+from indexgate.index.transport.base import ConnectError, RawResponse, ReadTimeout, Request
 
 INDEX = IndexConfig(name="idx", url="https://idx.example/simple/", username="u", password="pw")
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = Callable[[Request], RawResponse]
 
 
-_MOCK: dict[str, httpx.MockTransport] = {}
+_MOCK: dict[str, MockTransport] = {}
 
 
 @pytest.fixture
 def mock(monkeypatch):
     """Route every request of ``run``'s HTTP client to ``handler`` (through the client's
     ``transport`` seam, so retries, auth and redirects are HttpClient's own); log them."""
-    seen: list[httpx.Request] = []
+    seen: list[Request] = []
 
-    def install(handler: Handler) -> list[httpx.Request]:
-        def recording(request: httpx.Request) -> httpx.Response:
+    def install(handler: Handler) -> list[Request]:
+        def recording(request: Request) -> RawResponse:
             seen.append(request)
             return handler(request)
 
-        monkeypatch.setitem(_MOCK, "transport", httpx.MockTransport(recording))
+        monkeypatch.setitem(_MOCK, "transport", MockTransport(recording))
         return seen
 
     return install
@@ -66,7 +70,7 @@ def wheel_file(tmp_path_factory) -> Path:
 
 def test_5xx_is_retried_then_succeeds(mock) -> None:
     answers = iter([503, 502, 200])
-    seen = mock(lambda r: httpx.Response(next(answers), text="ok"))
+    seen = mock(lambda r: respond(next(answers), text="ok"))
     response = run(lambda http: http.request("GET", "https://idx.example/simple/x/"))
     assert response.status == 200
     assert len(seen) == 3
@@ -75,11 +79,11 @@ def test_5xx_is_retried_then_succeeds(mock) -> None:
 def test_connection_errors_are_retried(mock) -> None:
     calls = {"n": 0}
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Request) -> RawResponse:
         calls["n"] += 1
         if calls["n"] < 3:
-            raise httpx.ConnectError("connection refused", request=request)
-        return httpx.Response(200)
+            raise ConnectError("connection refused")
+        return respond(200)
 
     mock(handler)
     assert run(lambda http: http.request("GET", "https://idx.example/")).status == 200
@@ -87,7 +91,7 @@ def test_connection_errors_are_retried(mock) -> None:
 
 
 def test_retries_are_bounded(mock) -> None:
-    seen = mock(lambda r: httpx.Response(503))
+    seen = mock(lambda r: respond(503))
     with pytest.raises(IndexUnreachable, match="after 3 attempts"):
         run(lambda http: http.request("GET", "https://idx.example/simple/x/"))
     assert len(seen) == 3
@@ -95,14 +99,14 @@ def test_retries_are_bounded(mock) -> None:
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410])
 def test_4xx_is_never_retried(mock, status) -> None:
-    seen = mock(lambda r: httpx.Response(status))
+    seen = mock(lambda r: respond(status))
     assert run(lambda http: http.request("GET", "https://idx.example/x")).status == status
     assert len(seen) == 1
 
 
 def test_timeouts_are_retried_and_reported_without_credentials(mock) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("slow", request=request)
+    def handler(request: Request) -> RawResponse:
+        raise ReadTimeout("slow")
 
     mock(handler)
     with pytest.raises(IndexUnreachable) as info:
@@ -114,12 +118,12 @@ def test_timeouts_are_retried_and_reported_without_credentials(mock) -> None:
 # --- credentials --------------------------------------------------------------------------
 
 
-def _auth(request: httpx.Request) -> str | None:
-    return request.headers.get("authorization")
+def _auth(request: Request) -> str | None:
+    return request.header("authorization")
 
 
 def test_credentials_only_for_their_own_origin(mock) -> None:
-    seen = mock(lambda r: httpx.Response(200))
+    seen = mock(lambda r: respond(200))
 
     async def go(http: HttpClient) -> None:
         http.add_credentials(INDEX.url, INDEX.auth)
@@ -134,12 +138,15 @@ def test_credentials_only_for_their_own_origin(mock) -> None:
 
 
 def test_a_redirect_to_another_host_drops_the_credentials(mock) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "idx.example" and request.url.path == "/simple/a/":
-            return httpx.Response(302, headers={"Location": "/simple/b/"})
-        if request.url.host == "idx.example":
-            return httpx.Response(307, headers={"Location": "https://cdn.example/b/"})
-        return httpx.Response(200, text="here")
+    def handler(request: Request) -> RawResponse:
+        if (
+            urlsplit(request.url).hostname == "idx.example"
+            and urlsplit(request.url).path == "/simple/a/"
+        ):
+            return respond(302, headers={"Location": "/simple/b/"})
+        if urlsplit(request.url).hostname == "idx.example":
+            return respond(307, headers={"Location": "https://cdn.example/b/"})
+        return respond(200, text="here")
 
     seen = mock(handler)
 
@@ -149,7 +156,7 @@ def test_a_redirect_to_another_host_drops_the_credentials(mock) -> None:
 
     response = run(go)
     assert response.status == 200 and response.url == "https://cdn.example/b/"
-    assert [(r.url.host, _auth(r) is not None) for r in seen] == [
+    assert [(urlsplit(r.url).hostname, _auth(r) is not None) for r in seen] == [
         ("idx.example", True),
         ("idx.example", True),  # same origin: kept
         ("cdn.example", False),  # another host: dropped
@@ -157,7 +164,7 @@ def test_a_redirect_to_another_host_drops_the_credentials(mock) -> None:
 
 
 def test_redirect_loops_are_bounded(mock) -> None:
-    mock(lambda r: httpx.Response(302, headers={"Location": str(r.url)}))
+    mock(lambda r: respond(302, headers={"Location": r.url}))
     with pytest.raises(IndexUnreachable, match="redirects"):
         run(lambda http: http.request("GET", "https://idx.example/loop/"))
 
@@ -165,14 +172,14 @@ def test_redirect_loops_are_bounded(mock) -> None:
 # --- project pages -------------------------------------------------------------------------
 
 
-def _page_json(files: list[dict]) -> httpx.Response:
+def _page_json(files: list[dict]) -> RawResponse:
     body = {"meta": {"api-version": "1.1"}, "name": "pkg", "files": files}
-    return httpx.Response(200, json=body, headers={"Content-Type": JSON_TYPE})
+    return respond(200, json=body, headers={"Content-Type": JSON_TYPE})
 
 
 def test_json_page_with_content_negotiation(mock) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        assert JSON_TYPE in request.headers["accept"]
+    def handler(request: Request) -> RawResponse:
+        assert JSON_TYPE in (request.header("accept") or "")
         return _page_json(
             [
                 {
@@ -201,7 +208,7 @@ def test_html_page_when_the_mirror_ignores_accept(mock) -> None:
         '<html><body><a href="/files/pkg-1.0-py3-none-any.whl#sha256=' + "ab" * 32 + '" '
         'data-requires-python="&gt;=3.9">pkg-1.0-py3-none-any.whl</a></body></html>'
     )
-    mock(lambda r: httpx.Response(200, text=html, headers={"Content-Type": "text/html"}))
+    mock(lambda r: respond(200, text=html, headers={"Content-Type": "text/html"}))
     page = run(lambda http: IndexClient(http, (INDEX,)).project_page(INDEX, "pkg"))
     (f,) = page.files
     assert f.requires_python == ">=3.9"
@@ -209,7 +216,7 @@ def test_html_page_when_the_mirror_ignores_accept(mock) -> None:
 
 
 def test_an_unreadable_page_is_an_error_not_an_empty_project(mock) -> None:
-    mock(lambda r: httpx.Response(200, content=b"{not json", headers={"Content-Type": JSON_TYPE}))
+    mock(lambda r: respond(200, content=b"{not json", headers={"Content-Type": JSON_TYPE}))
     with pytest.raises(FetchError) as info:
         run(lambda http: IndexClient(http, (INDEX,)).project_page(INDEX, "pkg"))
     assert info.value.kind == "index-unreachable"
@@ -244,16 +251,16 @@ def _file(url: str, data: bytes, metadata: bytes | None = None) -> DistFile:
     )
 
 
-def _serve_ranges(data: bytes, request: httpx.Request) -> httpx.Response:
-    spec = request.headers.get("range", "")
+def _serve_ranges(data: bytes, request: Request) -> RawResponse:
+    spec = request.header("range") or ""
     if not spec.startswith("bytes="):
-        return httpx.Response(200, content=data)
+        return respond(200, content=data)
     first, _, last = spec[6:].partition("-")
     if not first:
         start, end = max(len(data) - int(last), 0), len(data) - 1
     else:
         start, end = int(first), min(int(last) if last else len(data) - 1, len(data) - 1)
-    return httpx.Response(
+    return respond(
         206,
         content=data[start : end + 1],
         headers={"Content-Range": f"bytes {start}-{end}/{len(data)}"},
@@ -269,7 +276,7 @@ def test_wheel_metadata_through_range_requests(mock, wheel_file) -> None:
     result = run(lambda http: IndexClient(http, (INDEX,)).metadata(INDEX, _file(URL, data)))
     assert result.metadata is not None
     assert [str(r) for r in result.metadata.requires_dist] == ["dep>=2"]
-    assert all("range" in r.headers for r in seen)
+    assert all(r.header("range") is not None for r in seen)
 
 
 def test_metadata_is_read_once_per_file_and_again_for_a_file_replaced_in_place(
@@ -301,14 +308,14 @@ def test_metadata_is_read_once_per_file_and_again_for_a_file_replaced_in_place(
 
 def test_wheel_metadata_when_the_server_ignores_range(mock, wheel_file) -> None:
     data = wheel_file.read_bytes()
-    mock(lambda r: httpx.Response(200, content=data))
+    mock(lambda r: respond(200, content=data))
     result = run(lambda http: IndexClient(http, (INDEX,)).metadata(INDEX, _file(URL, data)))
     assert result.metadata is not None and result.metadata.name == "pkg"
 
 
 def test_a_whole_wheel_with_the_wrong_hash_is_unusable(mock, wheel_file) -> None:
     data = wheel_file.read_bytes()
-    mock(lambda r: httpx.Response(200, content=data + b"tampered"))
+    mock(lambda r: respond(200, content=data + b"tampered"))
     result = run(lambda http: IndexClient(http, (INDEX,)).metadata(INDEX, _file(URL, data)))
     assert result.metadata is None and result.block is None
     assert "pkg-1.0-py3-none-any.whl" in (result.unusable or "")
@@ -318,7 +325,7 @@ def test_pep658_metadata_hash_is_checked(mock, wheel_file) -> None:
     data = wheel_file.read_bytes()
     metadata = read_core_metadata(wheel_file)
     assert metadata is not None
-    mock(lambda r: httpx.Response(200, content=metadata + b"Requires-Dist: evil\n"))
+    mock(lambda r: respond(200, content=metadata + b"Requires-Dist: evil\n"))
     result = run(
         lambda http: IndexClient(http, (INDEX,)).metadata(INDEX, _file(URL, data, metadata))
     )
@@ -332,9 +339,9 @@ def test_an_advertised_metadata_file_that_is_missing_falls_back_to_the_wheel(
     data = wheel_file.read_bytes()
     metadata = read_core_metadata(wheel_file)
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith(".metadata"):
-            return httpx.Response(404)
+    def handler(request: Request) -> RawResponse:
+        if urlsplit(request.url).path.endswith(".metadata"):
+            return respond(404)
         return _serve_ranges(data, request)
 
     mock(handler)
@@ -348,7 +355,7 @@ def test_a_blocked_metadata_file_is_a_block_at_stage_metadata(mock, wheel_file) 
     data = wheel_file.read_bytes()
     metadata = read_core_metadata(wheel_file)
     blocked = nexus_response("https://iq.example/ui/links/x")
-    seen = mock(lambda r: httpx.Response(403, content=blocked.body, headers=blocked.headers))
+    seen = mock(lambda r: respond(403, content=blocked.body, headers=blocked.headers))
     result = run(
         lambda http: IndexClient(http, (INDEX,)).metadata(INDEX, _file(URL, data, metadata))
     )
@@ -365,7 +372,7 @@ def test_a_blocked_metadata_file_is_a_block_at_stage_metadata(mock, wheel_file) 
 @pytest.mark.parametrize("status", [401, 404, 410])
 def test_a_listed_file_that_fails_is_an_error(mock, wheel_file, status) -> None:
     data = wheel_file.read_bytes()
-    mock(lambda r: httpx.Response(status))
+    mock(lambda r: respond(status))
     with pytest.raises(FetchError) as info:
         run(lambda http: IndexClient(http, (INDEX,)).metadata(INDEX, _file(URL, data)))
     expected = {401: "auth-failure", 404: "missing-pin", 410: "missing-pin"}[status]
@@ -375,7 +382,7 @@ def test_a_listed_file_that_fails_is_an_error(mock, wheel_file, status) -> None:
 def test_403_on_a_file_is_an_auth_failure_when_not_a_quarantine_code(mock, wheel_file) -> None:
     index = IndexConfig(name="idx", url=INDEX.url, quarantine_codes=frozenset())
     data = wheel_file.read_bytes()
-    mock(lambda r: httpx.Response(403))
+    mock(lambda r: respond(403))
     with pytest.raises(FetchError) as info:
         run(lambda http: IndexClient(http, (index,)).metadata(index, _file(URL, data)))
     assert info.value.kind == "auth-failure"
@@ -384,15 +391,15 @@ def test_403_on_a_file_is_an_auth_failure_when_not_a_quarantine_code(mock, wheel
 def test_probe_falls_back_to_a_one_byte_get_when_head_is_refused(mock, wheel_file) -> None:
     data = wheel_file.read_bytes()
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Request) -> RawResponse:
         if request.method == "HEAD":
-            return httpx.Response(405)
+            return respond(405)
         return _serve_ranges(data, request)
 
     seen = mock(handler)
     result = run(lambda http: IndexClient(http, (INDEX,)).probe(INDEX, _file(URL, data)))
     assert result.block is None
-    assert [(r.method, r.headers.get("range")) for r in seen] == [
+    assert [(r.method, r.header("range")) for r in seen] == [
         ("HEAD", None),
         ("GET", "bytes=0-0"),
     ]
@@ -402,8 +409,8 @@ def test_probe_reads_the_body_of_a_block_whose_head_says_nothing(mock, wheel_fil
     data = wheel_file.read_bytes()
     blocked = xray_response("pypi-remote-cache/pkg-1.0-py3-none-any.whl", "pypi-remote")
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(403, content=blocked.body, headers=blocked.headers)
+    def handler(request: Request) -> RawResponse:
+        return respond(403, content=blocked.body, headers=blocked.headers)
 
     seen = mock(handler)
 
@@ -424,8 +431,8 @@ def test_probe_trusts_a_nexus_reason_phrase_on_head(mock, wheel_file) -> None:
     data = wheel_file.read_bytes()
     phrase = nexus_response("https://iq.example/ui/links/abc").reason_phrase
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(403, extensions={"reason_phrase": phrase.encode()})
+    def handler(request: Request) -> RawResponse:
+        return respond(403, reason=phrase)
 
     seen = mock(handler)
     result = run(lambda http: IndexClient(http, (INDEX,)).probe(INDEX, _file(URL, data)))

@@ -15,16 +15,18 @@ import pytest
 
 from indexgate.config import parse_size
 from indexgate.errors import DeadlineExceeded, IndexUnreachable, InputError, name_index
-from indexgate.index import wire
-from indexgate.index.http import HttpClient, _HostLimit, index_words, retry_after
-from indexgate.index.wire import Headers
+from indexgate.index.http import HttpClient
+from indexgate.index.limits import HostLimit, index_words, retry_after
+from indexgate.index.transport.base import RawResponse
+from indexgate.index.transport.headers import Headers
+from indexgate.index.transport.http2 import Http2Transport
 from indexgate.resolver.bridge import Bridge
 
 
 def _raw(
     status: int, body: bytes, content_type: str = "text/plain", reason: str = ""
-) -> wire.RawResponse:
-    return wire.RawResponse(status, reason, Headers({"content-type": content_type}), body)
+) -> RawResponse:
+    return RawResponse(status, reason, Headers({"content-type": content_type}), body)
 
 
 # --- Retry-After ----------------------------------------------------------------------------
@@ -100,7 +102,7 @@ def test_index_words_fall_back_to_the_reason_phrase() -> None:
 
 
 def test_a_429_halves_the_hosts_concurrency_once_per_burst_and_successes_restore_it() -> None:
-    limit = _HostLimit(16)
+    limit = HostLimit(16)
     limit.throttled(None, "HTTP 429")
     limit.throttled(None, "HTTP 429")  # the same burst: no second cut
     assert limit.allowed == 8
@@ -118,7 +120,7 @@ def test_a_429_halves_the_hosts_concurrency_once_per_burst_and_successes_restore
 
 def test_the_host_limit_holds_requests_beyond_the_allowed_number() -> None:
     async def go() -> tuple[int, int]:
-        limit = _HostLimit(4)
+        limit = HostLimit(4)
         limit.throttled(None, "HTTP 429")  # 2 allowed
         started: list[int] = []
 
@@ -143,7 +145,7 @@ def test_the_host_limit_holds_requests_beyond_the_allowed_number() -> None:
 
 
 def test_a_retry_after_holds_every_new_request_to_the_host() -> None:
-    limit = _HostLimit(8)
+    limit = HostLimit(8)
     limit.throttled(30.0, "HTTP 503")
     assert limit.resume_at > 0 and limit.throttling()
 
@@ -182,6 +184,8 @@ def test_name_index_prefixes_once() -> None:
 
 
 def test_the_httpx_path_refuses_a_body_over_the_cap_as_it_streams() -> None:
+    """The HTTP/2 transport itself, its httpx fed by ``httpx.MockTransport`` (an endless
+    body no real server test can bound), under ``HttpClient``."""
     import httpx
 
     def endless(request: httpx.Request) -> httpx.Response:
@@ -192,7 +196,16 @@ def test_the_httpx_path_refuses_a_body_over_the_cap_as_it_streams() -> None:
         return httpx.Response(200, content=chunks())
 
     async def go() -> None:
-        http = HttpClient(transport=httpx.MockTransport(endless), max_body=64 * 1024)
+        h2 = Http2Transport(
+            host="idx.example",
+            ssl_context=None,
+            proxy=None,
+            max_connections=4,
+            connect_timeout=5.0,
+            read_timeout=5.0,
+            transport=httpx.MockTransport(endless),
+        )
+        http = HttpClient(transport=h2, max_body=64 * 1024)
         try:
             await http.request("GET", "https://idx.example/simple/x/")
         finally:

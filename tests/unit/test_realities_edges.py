@@ -1,5 +1,6 @@
 """Index realities, parser and decision edges (issue 16, issue 13): the auth check's request
-shapes (HTTP cases real servers here do not produce on demand, with ``httpx.MockTransport``),
+shapes (HTTP cases real servers here do not produce on demand, with the mock transport of
+tests/support/mock_transport.py at HttpClient's transport seam),
 login-page recognition, the one page decision, the new config keys, and the credential
 providers. The behaviour against real servers is in tests/integration/test_index_realities.py.
 """
@@ -10,8 +11,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
+from support.mock_transport import MockTransport, respond
 
 from indexgate.config import CliOptions, IndexConfig, load_settings
 from indexgate.demo._http import basic_credentials
@@ -19,7 +20,8 @@ from indexgate.errors import InputError
 from indexgate.index.authcheck import check_index, login_page
 from indexgate.index.credentials import obtain
 from indexgate.index.http import HttpClient, Response
-from indexgate.index.wire import Headers
+from indexgate.index.transport.base import RawResponse, Request
+from indexgate.index.transport.headers import Headers
 from indexgate.policy import PageAction, Strategy, page_decision
 from indexgate.redact import redact
 from indexgate.sources.model import SourceSet
@@ -27,15 +29,15 @@ from indexgate.sources.model import SourceSet
 INDEX = IndexConfig(name="idx", url="https://idx.example/simple/", username="u", password="pw")
 
 
-def _check(index: IndexConfig, handler) -> tuple[object, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
+def _check(index: IndexConfig, handler) -> tuple[object, list[Request]]:
+    seen: list[Request] = []
 
-    def recording(request: httpx.Request) -> httpx.Response:
+    def recording(request: Request) -> RawResponse:
         seen.append(request)
         return handler(request)
 
     async def main():
-        http = HttpClient(backoff=0.0, transport=httpx.MockTransport(recording))
+        http = HttpClient(backoff=0.0, transport=MockTransport(recording))
         http.add_credentials(index.url, index.auth)
         try:
             return await check_index(http, index)
@@ -49,27 +51,27 @@ def _check(index: IndexConfig, handler) -> tuple[object, list[httpx.Request]]:
 
 
 def test_auth_check_is_one_head_of_the_root_page() -> None:
-    problem, seen = _check(INDEX, lambda r: httpx.Response(200))
+    problem, seen = _check(INDEX, lambda r: respond(200))
     assert problem is None
-    assert [(r.method, str(r.url)) for r in seen] == [("HEAD", INDEX.url)]
-    assert seen[0].headers["authorization"].startswith("Basic ")
+    assert [(r.method, r.url) for r in seen] == [("HEAD", INDEX.url)]
+    assert (seen[0].header("authorization") or "").startswith("Basic ")
 
 
 def test_head_refused_asks_for_the_first_bytes_only() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Request) -> RawResponse:
         if request.method == "HEAD":
-            return httpx.Response(405)
-        return httpx.Response(206, content=b"<html>")
+            return respond(405)
+        return respond(206, content=b"<html>")
 
     problem, seen = _check(INDEX, handler)
     assert problem is None
     assert [r.method for r in seen] == ["HEAD", "GET"]
-    assert seen[1].headers["range"] == "bytes=0-4095"
+    assert seen[1].header("range") == "bytes=0-4095"
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
 def test_any_refusal_is_an_auth_failure_naming_the_index(status: int) -> None:
-    problem, _ = _check(INDEX, lambda r: httpx.Response(status))
+    problem, _ = _check(INDEX, lambda r: respond(status))
     assert problem is not None
     assert (problem.kind, problem.index, problem.status_code) == ("auth-failure", "idx", status)
     assert f"HTTP {status}" in problem.message and "pw" not in problem.message
@@ -77,19 +79,17 @@ def test_any_refusal_is_an_auth_failure_naming_the_index(status: int) -> None:
 
 def test_a_login_form_with_200_is_an_auth_failure() -> None:
     form = b'<form><input name="p" type="password"></form>'
-    problem, _ = _check(
-        INDEX, lambda r: httpx.Response(200, content=b"" if r.method == "HEAD" else form)
-    )
+    problem, _ = _check(INDEX, lambda r: respond(200, content=b"" if r.method == "HEAD" else form))
     assert problem is None  # a HEAD has no body: only a redirect can give it away
     index = IndexConfig(name="idx", url=INDEX.url, username="u", password="pw", auth_check="acme")
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Request) -> RawResponse:
         if request.method == "HEAD":
-            return httpx.Response(405)
-        return httpx.Response(200, content=form, headers={"Content-Type": "text/html"})
+            return respond(405)
+        return respond(200, content=form, headers={"Content-Type": "text/html"})
 
     problem, seen = _check(index, handler)
-    assert str(seen[0].url) == "https://idx.example/simple/acme/"
+    assert seen[0].url == "https://idx.example/simple/acme/"
     assert problem is not None and "login form" in problem.message
 
 
@@ -225,16 +225,16 @@ def test_a_401_after_200_refreshes_once_and_retries_once() -> None:
     valid = {"old"}
     calls: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        given = basic_credentials(request.headers.get("authorization"))
-        return httpx.Response(200 if given and given[1] in valid else 401)
+    def handler(request: Request) -> RawResponse:
+        given = basic_credentials(request.header("authorization"))
+        return respond(200 if given and given[1] in valid else 401)
 
     def refresh() -> tuple[str, str]:
         calls.append("refresh")
         return ("u", "new" if len(calls) == 1 else "newer")
 
     async def main() -> list[int]:
-        http = HttpClient(backoff=0.0, transport=httpx.MockTransport(handler))
+        http = HttpClient(backoff=0.0, transport=MockTransport(handler))
         http.add_credentials(INDEX.url, ("u", "old"))
         http.add_refresher(INDEX.url, refresh)
         try:

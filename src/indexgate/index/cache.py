@@ -40,7 +40,7 @@ from pathlib import Path
 from urllib.parse import urldefrag
 
 from indexgate.index.http import CachedResponse, Response
-from indexgate.index.wire import Headers
+from indexgate.index.transport.headers import Headers
 from indexgate.redact import strip_userinfo
 
 log = logging.getLogger("indexgate.cache")

@@ -9,19 +9,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.config import IndexConfig
 from indexgate.errors import IndexgateError, IndexUnreachable, name_index, note_context
-from indexgate.index import authcheck, simple, wheelzip
+from indexgate.index import authcheck, simple
 from indexgate.index import metadata as md
 from indexgate.index.credentials import refresher
 from indexgate.index.firewall import classify_block
@@ -30,6 +32,7 @@ from indexgate.index.models import (
     BlockInfo,
     CoreMetadata,
     DistFile,
+    ParsedFilename,
     dist_files,
     dist_row,
     parse_filename,
@@ -39,8 +42,44 @@ from indexgate.redact import redact, strip_userinfo
 from indexgate.report.model import Blocked, Problem
 from indexgate.sources.model import Origin
 
+if TYPE_CHECKING:
+    from indexgate.index import wheelzip
+
 T = TypeVar("T")
 Stage = Literal["metadata", "download"]
+log = logging.getLogger("indexgate.index")
+
+
+class _Ranks(Protocol):
+    label: str
+
+    def tag_rank(self, tags: frozenset[Tag]) -> int | None: ...
+
+
+class TargetFilter:
+    """The files of a page that can serve one of the run's targets: every sdist, and
+    the wheels whose tags one of them installs.
+
+    ``check`` keeps only those from each page (a project with native wheels lists
+    dozens per version, most for other platforms), so memory follows what the run can
+    use, not the page's size. A version none of whose files fits keeps one, so that a
+    failure can still say why (see ``simple``). Drift reads whole pages (a lock may pin
+    any file).
+    """
+
+    def __init__(self, targets: Sequence[_Ranks]) -> None:
+        self._targets = tuple(targets)
+        self.label = ",".join(sorted({t.label for t in self._targets}))
+        self._memo: dict[frozenset[Tag], bool] = {}
+
+    def __call__(self, parsed: ParsedFilename) -> bool:
+        if parsed.kind != "wheel":
+            return True
+        tags = parsed.tags
+        ok = self._memo.get(tags)
+        if ok is None:
+            ok = self._memo[tags] = any(t.tag_rank(tags) is not None for t in self._targets)
+        return ok
 
 
 class FetchError(IndexgateError):
@@ -71,6 +110,9 @@ class PageResult:
     # why this answer is a refusal whatever its status (index/authcheck.py): a login page,
     # or a 404 after which the index failed its auth check again
     refused: str | None = None
+    # What the page's files were parsed from (``_page_key``: URL, media type, bytes); None
+    # for answers without files and for flat indexes. Equal keys: the same page.
+    key: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -128,11 +170,18 @@ class ProbeResult:
 
 class IndexClient:
     def __init__(
-        self, http: HttpClient, indexes: tuple[IndexConfig, ...], *, allow_build: bool = False
+        self,
+        http: HttpClient,
+        indexes: tuple[IndexConfig, ...],
+        *,
+        allow_build: bool = False,
+        keep: TargetFilter | None = None,
     ) -> None:
         self.http = http
         self.indexes = indexes
         self.allow_build = allow_build
+        self.keep = keep  # None: every file of a page is kept
+        self._variant = keep.label if keep is not None else ""  # part of a stored parse's key
         for index in indexes:
             http.add_credentials(index.url, index.auth)
             if index.cert or index.client_cert:
@@ -153,6 +202,7 @@ class IndexClient:
         self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self._stored: dict[str, _StoredPage | None] = {}  # page URL -> last stored parse
         self._proofs: dict[str, tuple[float, asyncio.Future[Problem | None]]] = {}
+        self._touched: dict[str, tuple[IndexConfig, DistFile]] = {}  # by ``file_key``
 
     def _once(self, key: tuple[str, str], factory: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         task = self._tasks.get(key)
@@ -218,9 +268,20 @@ class IndexClient:
             return None
         return PageResult(index, name, stored.status, stored.files)
 
+    def page_answer(self, index: IndexConfig, name: str) -> Awaitable[tuple[Response, str | None]]:
+        """A simple index's answer for the project page, unparsed, with the ``_page_key``
+        of a success: enough to tell whether the page changed. ``project_page`` reads the
+        same answer (one request for both)."""
+        url = page_url(index.url, canonicalize_name(name))
+        return self._once(("answer", url), lambda: self._page_answer(url))
+
+    async def _page_answer(self, url: str) -> tuple[Response, str | None]:
+        r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
+        return r, (_page_key(r, self._variant) if 200 <= r.status < 300 else None)
+
     async def _simple(self, index: IndexConfig, name: NormalizedName) -> PageResult:
         url = page_url(index.url, name)
-        r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
+        r, key = await self.page_answer(index, name)
         if r.status == 404 and (refused := await self._still_refused(index)) is not None:
             return PageResult(index, name, r.status, refused=refused)
         if not 200 <= r.status < 300:
@@ -229,20 +290,23 @@ class IndexClient:
         if login is not None:  # never parsed, never stored: a refusal, not a page
             return PageResult(index, name, r.status, refused=login)
         # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
-        key = _page_key(r)
+        assert key is not None  # a 2xx answer
         stored = self._stored_page(url)
         if stored is not None and stored.key == key:
-            return PageResult(index, name, r.status, stored.files)
+            return PageResult(index, name, r.status, stored.files, key=key)
         try:
-            files = simple.parse_project_page(r.content, r.content_type, r.url)
+            kept = tuple(
+                simple.parse_project_page(
+                    r.content, r.content_type, r.url, project=name, keep=self.keep
+                )
+            )
         except simple.PageError as exc:
             raise _unreadable(index, f"page for {name}", exc) from None
-        kept = tuple(f for f in files if _named(f, name))
-        put = getattr(self.http.cache, "put_blob", None)
-        if put is not None:  # stored_page answers from the cache only
-            put(_PAGE_KIND, _page_slot(url), _page_blob(key, r.status, kept))
+        cache = self.http.cache
+        if cache is not None:  # stored_page answers from the cache only
+            cache.put_blob(_PAGE_KIND, self._page_slot(url), _page_blob(key, r.status, kept))
             self._stored[url] = _StoredPage(key, r.status, kept)
-        return PageResult(index, name, r.status, kept)
+        return PageResult(index, name, r.status, kept, key=key)
 
     def page_answers(self) -> dict[str, tuple[IndexConfig, list[PageResult]]]:
         """Every project page answered so far this run, by index name (an index whose
@@ -256,22 +320,54 @@ class IndexClient:
                 out.setdefault(page.index.name, (page.index, []))[1].append(page)
         return out
 
-    # -- what the cache keeps besides HTTP answers (``FileCache.get_blob``) ------------
+    def pages_read(self) -> list[PageResult]:
+        """Every simple project page this run has read so far, first asked first (pages
+        still in flight or that failed are left out): what a reused outcome depends on."""
+        out = []
+        for (kind, _), task in self._tasks.items():
+            if kind != "page" or not task.done() or task.cancelled():
+                continue
+            if task.exception() is None:
+                out.append(task.result())
+        return out
+
+    def touched_files(self) -> list[tuple[IndexConfig, DistFile]]:
+        """Every file whose metadata or downloadability this run asked about, first first."""
+        return list(self._touched.values())
+
+    def block_found(self, file: DistFile) -> BlockHit | Literal["unknown"] | None:
+        """The block this run's metadata read, else its probe, of ``file`` met (the order
+        a resolution reads them in); None when those made found none; "unknown" when one
+        that decides is still running or failed. Starts no fetch."""
+        for key in (("metadata", file_key(file)), ("probe", file.url)):
+            task = self._tasks.get(key)
+            if task is None:
+                continue
+            if not task.done() or task.cancelled() or task.exception() is not None:
+                return "unknown"
+            if task.result().block is not None:
+                return task.result().block  # type: ignore[no-any-return]
+        return None
+
+    # -- what the cache keeps besides HTTP answers (``HttpCache.get_blob``) ------------
+
+    def _page_slot(self, url: str) -> str:
+        return _page_slot(url, self._variant)
 
     def _blob(self, kind: str, key: str | None) -> bytes | None:
-        get = getattr(self.http.cache, "get_blob", None)
-        return get(kind, key) if get is not None and key else None
+        cache = self.http.cache
+        return cache.get_blob(kind, key) if cache is not None and key else None
 
     def _store_blob(self, kind: str, key: str | None, data: bytes) -> None:
-        put = getattr(self.http.cache, "put_blob", None)
-        if put is not None and key:
-            put(kind, key, data)
+        cache = self.http.cache
+        if cache is not None and key:
+            cache.put_blob(kind, key, data)
 
     def _stored_page(self, url: str) -> _StoredPage | None:
         """The parsed page last stored for ``url`` (read from the cache once per run)."""
         if url in self._stored:
             return self._stored[url]
-        stored = _load_page(self._blob(_PAGE_KIND, _page_slot(url)))
+        stored = _load_page(self._blob(_PAGE_KIND, self._page_slot(url)))
         self._stored[url] = stored
         return stored
 
@@ -300,16 +396,23 @@ class IndexClient:
                 status=r.status,
             )
         try:
-            return simple.parse_flat_page(r.content, r.content_type, r.url)
+            return simple.parse_flat_page(r.content, r.content_type, r.url, keep=self.keep)
         except simple.PageError as exc:
             raise _unreadable(index, "flat page", exc) from None
 
     # -- metadata ---------------------------------------------------------------
 
-    def metadata(self, index: IndexConfig, file: DistFile) -> Awaitable[MetadataResult]:
+    def metadata(
+        self, index: IndexConfig, file: DistFile, *, track: bool = True
+    ) -> Awaitable[MetadataResult]:
         """Read once per run per file: by URL *and* hashes, because a stored page read for
-        speculation may list a URL whose file was since replaced in place."""
-        key = f"{file.url}#{_hash_key(file.hashes)}#{_hash_key(file.metadata_hashes)}"
+        speculation may list a URL whose file was since replaced in place.
+
+        ``track=False``: not one of the files this run's outcome depends on (``touched_files``).
+        """
+        key = file_key(file)
+        if track:
+            self._touched.setdefault(key, (index, file))
         return self._once(
             ("metadata", key), lambda: _noting(self._metadata(index, file), index, None, file)
         )
@@ -354,7 +457,7 @@ class IndexClient:
             verify()
             meta = md.parse_core_metadata(data)
         except md.MetadataError as exc:
-            return MetadataResult(unusable=f"{file.filename}: {exc}")
+            return _unusable(f"{file.filename}: {exc}")
         return MetadataResult(metadata=meta)
 
     async def _wheel_metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
@@ -362,6 +465,8 @@ class IndexClient:
 
         With the wheel's hash known, the cache keeps the METADATA found, not the ranges.
         """
+        from indexgate.index import wheelzip  # not needed by a run that reads no wheel
+
         key = _metadata_key(file)
         stored = self._blob("metadata", key)
         if stored is not None:
@@ -399,8 +504,8 @@ class IndexClient:
                     continue
                 return found(data, r.from_cache)
         except md.MetadataError as exc:
-            return MetadataResult(unusable=f"{file.filename}: {exc}")
-        return MetadataResult(unusable=f"{file.filename}: could not locate METADATA in the wheel")
+            return _unusable(f"{file.filename}: {exc}")
+        return _unusable(f"{file.filename}: could not locate METADATA in the wheel")
 
     async def _range(
         self, index: IndexConfig, file: DistFile, need: wheelzip.NeedRange, cacheable: bool
@@ -425,11 +530,11 @@ class IndexClient:
             meta = md.static_sdist_metadata(pkg_info)
             return MetadataResult(metadata=meta, from_cache=r.from_cache)
         except md.HashMismatch as exc:
-            return MetadataResult(unusable=f"{file.filename}: {exc}")
+            return _unusable(f"{file.filename}: {exc}")
         except md.MetadataError as exc:
             if not self.allow_build:
-                return MetadataResult(
-                    unusable=f"{file.filename}: {exc} (indexgate never runs package code; "
+                return _unusable(
+                    f"{file.filename}: {exc} (indexgate never runs package code; "
                     "a wheel of this version, or --allow-build, would be needed)"
                 )
         # --allow-build: the user asked for the build backend to run (imported only then).
@@ -439,12 +544,16 @@ class IndexClient:
             built = await asyncio.to_thread(build_metadata, r.content, file.filename, self.indexes)
             return MetadataResult(metadata=md.parse_core_metadata(built))
         except md.MetadataError as exc:
-            return MetadataResult(unusable=f"{file.filename}: {exc}")
+            return _unusable(f"{file.filename}: {exc}")
 
     # -- probes -----------------------------------------------------------------
 
-    def probe(self, index: IndexConfig, file: DistFile) -> Awaitable[ProbeResult]:
+    def probe(
+        self, index: IndexConfig, file: DistFile, *, track: bool = True
+    ) -> Awaitable[ProbeResult]:
         """Is the file itself downloadable? HEAD, or a one-byte GET where HEAD is refused."""
+        if track:
+            self._touched.setdefault(file_key(file), (index, file))
         return self._once(
             ("probe", file.url), lambda: _noting(self._probe(index, file), index, None, file)
         )
@@ -500,6 +609,13 @@ class IndexClient:
             status=r.status,
             package=_project(file),
         )
+
+
+def _unusable(why: str) -> MetadataResult:
+    """A file whose metadata cannot be used (its version is skipped, as pip does): said
+    at ``-v``, and kept for the no-solution message."""
+    log.info("skipping %s (the file cannot be used)", redact(why))
+    return MetadataResult(unusable=why)
 
 
 async def _noting(
@@ -604,15 +720,25 @@ def _metadata_key(file: DistFile) -> str | None:
     return hashlib.sha256(f"{strip_userinfo(file.url)}\0{digest.lower()}".encode()).hexdigest()
 
 
-def _page_key(r: Response) -> str:
-    """What a parsed page depends on: its URL, media type and bytes."""
-    h = hashlib.sha256(f"page-v1\0{r.url}\0{r.content_type}\0".encode())
+def _page_key(r: Response, variant: str) -> str:
+    """What a parsed page depends on: its URL, media type and bytes, and which files
+    the run keeps (``variant``: the target filter's label)."""
+    h = hashlib.sha256(f"page-v1\0{r.url}\0{r.content_type}\0{variant}\0".encode())
     h.update(r.content)
     return h.hexdigest()
 
 
 # The blob kind names the format: entries of another format are simply never read.
-_PAGE_KIND = "page2"
+_PAGE_KIND = "page3"
+
+
+def _page_slot(url: str, variant: str = "") -> str:
+    """Where a page URL's parse is kept: one slot per URL (and target filter), so it can
+    be found (and replaced) without the page's bytes."""
+    text = f"{strip_userinfo(url)}\0{simple.ACCEPT}"
+    if variant:
+        text += f"\0{variant}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -620,12 +746,6 @@ class _StoredPage:
     key: str  # ``_page_key`` of the bytes it was parsed from
     status: int
     files: tuple[DistFile, ...]  # already filtered to the project's own files
-
-
-def _page_slot(url: str) -> str:
-    """Where a page URL's parse is kept: one slot per URL, so it can be found (and
-    replaced) without the page's bytes."""
-    return hashlib.sha256(f"{strip_userinfo(url)}\0{simple.ACCEPT}".encode()).hexdigest()
 
 
 def _page_blob(key: str, status: int, files: tuple[DistFile, ...]) -> bytes:
@@ -647,6 +767,11 @@ def _load_page(raw: bytes | None) -> _StoredPage | None:
         return None
 
 
+def file_key(file: DistFile) -> str:
+    """A listed file's identity: its URL and the hashes the page gave for it."""
+    return f"{file.url}#{_hash_key(file.hashes)}#{_hash_key(file.metadata_hashes)}"
+
+
 def _hash_key(hashes: dict[str, str] | None) -> str:
     return ",".join(f"{algo}:{value}" for algo, value in sorted((hashes or {}).items()))
 
@@ -655,11 +780,6 @@ def _digest(hashes: dict[str, str] | None) -> str | None:
     """``sha256:<hex>`` when the index gave that hash: the cache key of immutable bytes."""
     value = (hashes or {}).get("sha256")
     return f"sha256:{value}" if value else None
-
-
-def _named(file: DistFile, name: NormalizedName) -> bool:
-    parsed = parse_filename(file.filename)
-    return parsed is not None and parsed.name == name
 
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")

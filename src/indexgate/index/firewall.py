@@ -24,7 +24,7 @@ import html
 import json
 import re
 from collections.abc import Iterator, Mapping
-from http import HTTPStatus
+from functools import cache
 from typing import Any
 
 from indexgate.index.models import BlockInfo
@@ -36,14 +36,31 @@ _LABELS: dict[str, str] = {
     "unknown": "unknown firewall",
 }
 
+
+class _Lazy:
+    """A regular expression compiled on first use: most runs never read a block's answer,
+    and start-up is part of every run."""
+
+    __slots__ = ("_args", "_compiled")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._args = (pattern, flags)
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return getattr(self._compiled, name)
+
+
 # "---->>> REQUESTED ITEM IS QUARANTINED ---->>> FOR DETAILS SEE ---->>> <url> <<<----"
-_NEXUS = re.compile(
+_NEXUS = _Lazy(
     r"-*>>>\s*(?P<reason>.*?)\s*-*>>>\s*FOR\s+DETAILS\s+SEE\s*-*>>>\s*(?P<url>\S+?)\s*(?:<<<|$)",
     re.IGNORECASE | re.DOTALL,
 )
-_NEXUS_BARE = re.compile(r"REQUESTED\s+ITEM\s+IS\s+QUARANTINED", re.IGNORECASE)
-_CURATION = re.compile(r"blocked\s+by\s+JFrog\s+Packages\s+Curation", re.IGNORECASE)
-_XRAY = re.compile(
+_NEXUS_BARE = _Lazy(r"REQUESTED\s+ITEM\s+IS\s+QUARANTINED", re.IGNORECASE)
+_CURATION = _Lazy(r"blocked\s+by\s+JFrog\s+Packages\s+Curation", re.IGNORECASE)
+_XRAY = _Lazy(
     r"Artifact\s+download\s+request\s+rejected|download\s+blocking\s+policy\s+configured\s+in\s+Xray",
     re.IGNORECASE,
 )
@@ -60,10 +77,10 @@ _UNDECIDED = re.compile(
     re.IGNORECASE,
 )
 _POLICY_FIELDS = ("policy", "condition", "explanation", "remediation")
-_POLICY_GROUP = re.compile(r"\{([^{}]*)\}")
-_HIDDEN = re.compile(r"<(script|style|head)\b")  # searched in lower-cased text
-_TAG = re.compile(r"<[^<>]*>")
-_SPACE = re.compile(r"\s+")
+_POLICY_GROUP = _Lazy(r"\{([^{}]*)\}")
+_HIDDEN = _Lazy(r"<(script|style|head)\b")  # searched in lower-cased text
+_TAG = _Lazy(r"<[^<>]*>")
+_SPACE = _Lazy(r"\s+")
 
 MAX_REASON = 300
 _MAX_HTML = 16384
@@ -181,7 +198,9 @@ def _policies(message: str) -> tuple[dict[str, str], ...]:
 def _unknown_reason(status_code: int, phrase: str, text: str, messages: list[str]) -> str:
     phrase = _clean(phrase)
     # Any standard phrase says nothing (a firewall answering 451 may still say "Forbidden").
-    if phrase and phrase.lower() not in _GENERIC_PHRASES | {_standard_phrase(status_code).lower()}:
+    if phrase and phrase.lower() not in _generic_phrases() | {
+        _standard_phrase(status_code).lower()
+    }:
         return phrase[:MAX_REASON]
     for message in messages:
         if message.strip():
@@ -193,10 +212,16 @@ def _unknown_reason(status_code: int, phrase: str, text: str, messages: list[str
     return f"HTTP {status_code}"
 
 
-_GENERIC_PHRASES = frozenset(status.phrase.lower() for status in HTTPStatus)
+@cache
+def _generic_phrases() -> frozenset[str]:
+    from http import HTTPStatus
+
+    return frozenset(status.phrase.lower() for status in HTTPStatus)
 
 
 def _standard_phrase(status_code: int) -> str:
+    from http import HTTPStatus
+
     try:
         return HTTPStatus(status_code).phrase
     except ValueError:

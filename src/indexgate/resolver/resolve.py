@@ -13,7 +13,13 @@ from resolvelib.resolvers import ResolutionTooDeep
 
 from indexgate.config import Settings
 from indexgate.errors import IndexUnreachable
-from indexgate.index.client import BlockHit, FetchError, IndexClient, never_matched
+from indexgate.index.client import (
+    BlockHit,
+    FetchError,
+    IndexClient,
+    TargetFilter,
+    never_matched,
+)
 from indexgate.index.firewall import vendor_label
 from indexgate.index.http import HttpClient
 from indexgate.policy import blocked_findings, target_status
@@ -23,6 +29,7 @@ from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.finder import Finder
 from indexgate.resolver.provider import Provider
+from indexgate.resolver.reuse import Reuse
 from indexgate.sources.model import SourceSet
 from indexgate.targets import Target
 
@@ -42,7 +49,9 @@ class Session:
 
 
 @contextmanager
-def open_session(settings: Settings) -> Iterator[Session]:
+def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[Session]:
+    """``only_usable``: pages keep only the files one of the targets can install (check);
+    drift reads whole pages."""
     bridge = Bridge()
     cache = None
     if settings.cache_dir is not None:
@@ -58,7 +67,8 @@ def open_session(settings: Settings) -> Iterator[Session]:
         network=settings.network,
     )
     bridge.check = http.check_run_deadline  # the run deadline also ends a computing resolver
-    client = IndexClient(http, settings.indexes, allow_build=settings.allow_build)
+    keep = TargetFilter(settings.targets) if only_usable else None
+    client = IndexClient(http, settings.indexes, allow_build=settings.allow_build, keep=keep)
     finder = Finder(settings, client)
     try:
         yield Session(settings, bridge, http, client, finder)
@@ -68,22 +78,31 @@ def open_session(settings: Settings) -> Iterator[Session]:
 
 def check(settings: Settings, sources: SourceSet) -> Report:
     report = Report(command="check", warnings=list(settings.warnings))
-    with open_session(settings) as session:
+    with open_session(settings, only_usable=True) as session:
         refused = prove_credentials(session)
         if refused:
             report.targets = refused_targets(settings, refused)
             return report
-        # One thread (see bridge.py): every target's prefetches start now, then each
-        # target resolves in turn, the network working for the later ones meanwhile.
-        providers = [start_target(session, sources, t) for t in settings.targets]
-        report.targets = [finish_target(session, p) for p in providers]
-        if sources.provided:  # names -e ./lib or pkg @ url supply: never from an index
-            from indexgate.sources.projects import supplied_locally
+        # Nothing changed since a run with these inputs: its outcome, without resolving.
+        reuse = Reuse.prepare(session.client, settings, sources)
+        reused = session.bridge.run(reuse.attempt) if reuse is not None else None
+        if reused is not None:
+            report.targets, never = reused
+        else:
+            # One thread (see bridge.py): every target's prefetches start now, then each
+            # target resolves in turn, the network working for the later ones meanwhile.
+            providers = [start_target(session, sources, t) for t in settings.targets]
+            report.targets = [finish_target(session, p) for p in providers]
+            if sources.provided:  # names -e ./lib or pkg @ url supply: never from an index
+                from indexgate.sources.projects import supplied_locally
 
-            for t in report.targets:
-                if supplied_locally(sources, t):
-                    t.status = _status(t, settings)  # type: ignore[assignment]
-        report.warnings.extend(never_matched(session.client))
+                for t in report.targets:
+                    if supplied_locally(sources, t):
+                        t.status = _status(t, settings)  # type: ignore[assignment]
+            never = never_matched(session.client)
+            if reuse is not None:
+                reuse.record(report.targets, never)
+        report.warnings.extend(never)
         stats = session.http.stats
         log.info(
             "%d requests, %d bytes, %d answered by the cache, %d revalidated (304)",

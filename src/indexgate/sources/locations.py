@@ -16,7 +16,6 @@ import os
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.utils import canonicalize_name
@@ -114,6 +113,8 @@ def _local_path(location: str, origin: Origin, base: Path, cwd: Path) -> Path:
         parts = urlsplit(location)
         if parts.netloc not in ("", "localhost"):
             raise _error(f"'{location}': a file: URL on another host cannot be read", origin)
+        from urllib.request import url2pathname  # ~8 ms of imports (http.client): only here
+
         path = url2pathname(unquote(parts.path))
         if not os.path.isabs(path):  # file:./lib, as uv and pip accept it
             path = parts.path

@@ -1,4 +1,4 @@
-"""The lean HTTP/1.1 client (``indexgate.index.wire`` under ``HttpClient``) against real
+"""The lean HTTP/1.1 client (``indexgate.index.transport.http11`` under ``HttpClient``) against real
 sockets on 127.0.0.1: a scriptable server (``tests.support.scripted_server``) that closes
 idle keep-alive connections, answers ``Connection: close``, sends chunked and gzip bodies,
 stalls and sends garbage; TLS with HTTP/1.1, and the hand-off to httpx when the server picks h2."""
@@ -11,16 +11,20 @@ import ipaddress
 import logging
 import socket
 import ssl
-import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.scripted_server import ScriptedServer
+from support.tls import H2Front
 
 from indexgate.errors import IndexUnreachable
-from indexgate.index.http import HttpClient, origin_of
+from indexgate.index.http import HttpClient
+from indexgate.index.transport.base import origin_of
+from indexgate.index.transport.http2 import Http2Transport
+from indexgate.index.transport.http11 import Pool
+from indexgate.index.transport.router import Router
 
 
 @pytest.fixture
@@ -40,8 +44,18 @@ def run(go: Callable[[HttpClient], Awaitable[Any]], **kwargs: Any) -> tuple[Any,
     return asyncio.run(main())
 
 
-def pool_of(http: HttpClient, url: str):  # type: ignore[no-untyped-def]
-    return http._pools[origin_of(url)]
+def route_of(http: HttpClient, url: str) -> object:
+    """The transport the client's router chose for ``url``'s origin."""
+    assert isinstance(http.transport, Router)
+    return http.transport.route(origin_of(url))
+
+
+def pool_of(http: HttpClient, url: str) -> Pool:
+    """The HTTP/1.1 pool of ``url``'s origin (the router keeps it after a hand-off to h2)."""
+    assert isinstance(http.transport, Router)
+    pool = http.transport._pools[origin_of(url)]
+    assert isinstance(pool, Pool)
+    return pool
 
 
 # --- keep-alive and the pool -----------------------------------------------------------
@@ -302,7 +316,8 @@ def test_http11_over_tls_stays_on_the_lean_client(certificate: tuple[Path, Path]
         bodies, http = run(go, ssl_context=_trusting(certificate))
     assert bodies == [b"/ok/0", b"/ok/1", b"/ok/2"]
     assert tls.connections == 1
-    assert not http._clients and not http._h2, "httpx was not needed"
+    assert isinstance(route_of(http, tls.url), Pool), "httpx was not needed"
+    assert not http.transport._h2, "httpx was not needed"  # type: ignore[attr-defined]
 
 
 def test_an_untrusted_certificate_says_so_and_is_not_retried(
@@ -315,68 +330,11 @@ def test_an_untrusted_certificate_says_so_and_is_not_retried(
         assert tls.connections <= 1, "a certificate failure was retried"
 
 
-class _H2Server:
-    """HTTP/2 only (ALPN h2), with the ``h2`` package httpx[http2] brings."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        self.context = context
-        self.paths: list[str] = []
-        self.connections = 0
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> _H2Server:
-        self._thread.start()
-
-        async def start() -> int:
-            self._server = await self.loop.create_server(
-                self._protocol, "127.0.0.1", 0, ssl=self.context
-            )
-            return self._server.sockets[0].getsockname()[1]
-
-        self.port = asyncio.run_coroutine_threadsafe(start(), self.loop).result(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self._server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-        self.loop.close()
-
-    def _protocol(self) -> asyncio.Protocol:
-        import h2.config
-        import h2.connection
-        import h2.events
-
-        paths = self.paths
-        self.connections += 1
-
-        class Protocol(asyncio.Protocol):
-            def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                self.transport: Any = transport
-                config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
-                self.conn = h2.connection.H2Connection(config=config)
-                self.conn.initiate_connection()
-                self.transport.write(self.conn.data_to_send())
-
-            def data_received(self, data: bytes) -> None:
-                for event in self.conn.receive_data(data):
-                    if isinstance(event, h2.events.RequestReceived):
-                        path = dict(event.headers)[":path"]
-                        paths.append(path)
-                        body = f"h2 {path}".encode()
-                        self.conn.send_headers(
-                            event.stream_id,
-                            [(":status", "200"), ("content-length", str(len(body)))],
-                        )
-                        self.conn.send_data(event.stream_id, body, end_stream=True)
-                self.transport.write(self.conn.data_to_send())
-
-        return Protocol()
-
-
 def test_an_h2_server_is_handed_to_httpx(certificate: tuple[Path, Path]) -> None:
-    with _H2Server(_server_context(certificate, ["h2"])) as h2_server:
+    with (
+        ScriptedServer() as backend,
+        H2Front(backend.url, _server_context(certificate, ["h2"])) as h2_server,
+    ):
         url = f"https://127.0.0.1:{h2_server.port}/"
 
         async def go(http: HttpClient) -> list[bytes]:
@@ -385,9 +343,9 @@ def test_an_h2_server_is_handed_to_httpx(certificate: tuple[Path, Path]) -> None
             return [r.content for r in [*burst, later]]
 
         bodies, http = run(go, ssl_context=_trusting(certificate))
-    assert bodies == [f"h2 /p/{i}".encode() for i in range(8)] + [b"h2 /later"]
+    assert bodies == [f"/p/{i}".encode() for i in range(8)] + [b"/later"]  # the backend's
     assert sorted(h2_server.paths) == sorted([f"/p/{i}" for i in range(8)] + ["/later"])
-    assert origin_of(url) in http._h2
+    assert isinstance(route_of(http, url), Http2Transport)
     assert pool_of(http, url).connects == 0, "the h2 handshake was not kept as HTTP/1.1"
     # One handshake found out the protocol; the other requests waited for it.
     assert h2_server.connections == 2, h2_server.connections  # the probe, then httpx

@@ -1,5 +1,5 @@
 """The lean HTTP/1.1 client's pure parts: the response parser, content decoding, request
-encoding and the headers class. Real sockets are in tests/integration/test_wire_server.py."""
+encoding and the headers class. Real sockets are in tests/integration/test_http11_server.py."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ import pytest
 
 from indexgate.errors import IndexUnreachable
 from indexgate.index.http import HttpClient
-from indexgate.index.wire import (
-    BodyTooLarge,
-    Headers,
-    RemoteProtocolError,
+from indexgate.index.transport.base import BodyTooLarge, RemoteProtocolError
+from indexgate.index.transport.headers import Headers
+from indexgate.index.transport.http11_parser import (
     ResponseParser,
     decode_content,
     encode_request,

@@ -1,0 +1,166 @@
+"""The seam between ``HttpClient`` and the wire: one request in, one whole answer out.
+
+``HttpClient`` (``indexgate.index.http``) decides what to ask and what an answer means:
+retries, deadlines, throttling, redirects, credentials, the cache. A ``Transport`` only
+carries one exchange, and says in a ``TransportError`` why it could not. Its
+implementations: ``http11.Pool`` (the lean HTTP/1.1 client), ``http2.Http2Transport``
+(httpx, for servers that pick HTTP/2), ``files.FileTransport`` (``file://``), and
+``router.Router``, which picks one of them per origin. Tests put their own transport
+(``tests/support/mock_transport.py``) at the same seam.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from indexgate.index.transport.headers import Headers
+
+Origin = tuple[str, str, int | None]  # scheme, lower-case host, port as written (or None)
+
+
+def origin_of(url: str) -> Origin:
+    """Who a URL talks to: credentials, TLS settings and transports are per origin."""
+    parts = urlsplit(url)
+    return (parts.scheme, (parts.hostname or "").lower(), parts.port)
+
+
+def causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, outermost first (``__cause__``, else ``__context__``)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One exchange to carry: ``url`` absolute (its userinfo, if any, is never sent as
+    such: ``HttpClient`` turned it into ``Authorization`` already); ``headers`` in the
+    order and spelling to send, without ``Host``, which the transport adds."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (any case), or None."""
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+class TransportError(Exception):
+    """The exchange failed on the wire; asking again may work.
+
+    ``name`` is what messages call the failure: the class name, or the name of the
+    httpx error it stands for (``WriteTimeout``, ``DecodingError``) on the HTTP/2 path.
+    """
+
+    def __init__(self, *args: object, name: str | None = None) -> None:
+        super().__init__(*args)
+        self.name = name or type(self).__name__
+
+
+class ConnectError(TransportError):
+    pass
+
+
+class ConnectTimeout(TransportError):
+    pass
+
+
+class ReadTimeout(TransportError):
+    pass
+
+
+class ReadError(TransportError):
+    """The connection broke (closed, reset) before the answer was complete."""
+
+
+class RemoteProtocolError(TransportError):
+    """The server's bytes are not HTTP/1.1."""
+
+
+class BodyTooLarge(TransportError):
+    """The answer is larger than the cap: asking again would not help."""
+
+
+class Unrecoverable(TransportError):
+    """Asking again would not help (a certificate, a TLS alert, proxy credentials)."""
+
+
+class CertificateError(Unrecoverable):
+    """The server's certificate did not verify; ``reason`` is OpenSSL's verify message."""
+
+    def __init__(self, reason: str, code: int | None = None) -> None:
+        super().__init__(f"certificate verify failed: {reason}")
+        self.reason = reason
+        self.code = code
+        self.trust = "the run's trust settings"  # what verified it; the router says which
+
+
+class TLSError(Unrecoverable):
+    """The TLS handshake failed, or the server ended the session with an alert."""
+
+    def __init__(self, message: str, alert: str = "") -> None:
+        super().__init__(message)
+        self.alert = alert  # OpenSSL's reason, e.g. TLSV13_ALERT_CERTIFICATE_REQUIRED
+        self.hint = ""  # what to do about it (the router knows the origin's client cert)
+
+
+class ProxyError(ConnectError):
+    """The proxy could not be reached, or did not open the tunnel (retried)."""
+
+
+class ProxyAuthRefused(Unrecoverable):
+    """The proxy answered 407: its credentials are missing or wrong."""
+
+
+class ProxyRefused(Unrecoverable):
+    """The proxy refused the tunnel by its policy (a 4xx answer to CONNECT, e.g. 403)."""
+
+
+class InvalidURL(Unrecoverable):
+    """The URL cannot be asked: a scheme no transport carries, a host name IDNA refuses."""
+
+
+class DeadlineReached(TransportError):
+    """The caller's total deadline for the exchange passed (however fast bytes came):
+    asking again would not help."""
+
+
+class Http2Selected(Exception):
+    """The TLS server chose HTTP/2 by ALPN: this origin needs an HTTP/2 client."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    """One whole answer, its body decoded (``Content-Encoding``) and within the cap."""
+
+    status: int
+    reason: str
+    headers: Headers
+    content: bytes
+
+
+class Transport(Protocol):
+    """Carries one exchange at a time (many may be in flight); owns its connections."""
+
+    async def exchange(
+        self, request: Request, *, max_body: int, within: float | None
+    ) -> RawResponse:
+        """The whole answer to ``request``: at most ``max_body`` bytes of body (else
+        ``BodyTooLarge``), all of it within ``within`` seconds (None: no bound; else
+        ``DeadlineReached``). Failures are ``TransportError``s; a 3xx, 4xx or 5xx is an
+        answer, not an error."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close every connection; the transport may be used again after."""
+        ...

@@ -1,0 +1,420 @@
+"""The HTTP/1.1 transport: a lean client on asyncio protocols, what ``HttpClient`` needs
+and nothing more (this was ``wire.py``).
+
+Why not httpx here: per request, httpx and httpcore build request and URL models, run an
+auth flow and scan every pooled connection with a ``poll()``; that cost ~0.7-1 ms of CPU
+per request (a third of a warm run) and grew with the number of connections, and
+importing them cost ~0.1 s per run. An index client only sends GET and HEAD, so this does:
+
+- one ``asyncio.Protocol`` per connection, parsing into a bytes buffer (no stream reader;
+  the parser is ``http11_parser``);
+- a pool per origin (``Pool``, the origin's ``Transport``): keep-alive, idle connections
+  reused last-in first-out, at most N connections; a connection the server closed while
+  idle is noticed by its protocol (``connection_lost``/EOF) and never reused; a reused
+  connection that fails before any byte of the answer arrived is replaced once (GET and
+  HEAD are idempotent);
+- bodies framed by ``Content-Length``, ``chunked`` or the end of the connection, with a
+  size cap; ``gzip``/``deflate`` content decoded as httpx did;
+- TLS offering ``h2`` and ``http/1.1`` by ALPN: when the server picks ``h2`` the pool
+  raises ``Http2Selected`` and the router hands that origin to ``http2`` instead.
+
+Every failure is a ``TransportError`` (``base``; the class names are httpx's:
+``ConnectError``, ``ConnectTimeout``, ``ReadTimeout``, ``ReadError``,
+``RemoteProtocolError``) that the caller may retry, except ``BodyTooLarge``,
+``DeadlineReached`` and the ``Unrecoverable`` ones: a certificate that does not verify, a
+TLS handshake the server refused, a proxy that refused its credentials (407). The
+idle-read timeout restarts with every byte; a request's total deadline
+(``Pool.request(within=...)``) does not, so a server that drips one byte a second still
+meets it. Proxies: ``tunnel``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from indexgate.index.transport.base import (
+    CertificateError,
+    ConnectError,
+    ConnectTimeout,
+    DeadlineReached,
+    Http2Selected,
+    RawResponse,
+    ReadError,
+    ReadTimeout,
+    Request,
+    TLSError,
+    TransportError,
+    Unrecoverable,
+)
+from indexgate.index.transport.http11_parser import ResponseParser, decode_content, encode_head
+from indexgate.index.transport.tunnel import proxy_auth_refused, through_proxy
+
+if TYPE_CHECKING:
+    from indexgate.index.network import Proxy
+
+T = TypeVar("T")
+
+
+# -- connections and the pool ---------------------------------------------------------------
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; the parser of the answer in flight gets its bytes."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.dead = False  # closed, broken or confused: never reuse
+        self.parser: ResponseParser | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.last_read = 0.0
+        self.error: TransportError | None = None
+        self.refusal: TLSError | None = None  # a TLS alert that ended the session while idle
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None  # loop time: the exchange's total deadline
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        parser = self.parser
+        if parser is None:  # idle: the server has nothing to say but goodbye (or junk)
+            self.close()
+            return
+        self.last_read = self.loop.time()
+        try:
+            done = parser.feed(data)
+        except TransportError as exc:
+            self._fail(exc)
+            return
+        if done:
+            self._wake()
+
+    def eof_received(self) -> bool:
+        self.dead = True
+        self._end_of_stream(None)
+        return False  # let the transport close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.dead = True
+        self._end_of_stream(exc)
+
+    # the exchange
+
+    async def exchange(
+        self, head: bytes, parser: ResponseParser, timeout: float, deadline: float | None = None
+    ) -> None:
+        """Send ``head``; return when ``parser`` holds the whole answer: ``ReadTimeout``
+        after ``timeout`` seconds without a byte, ``DeadlineReached`` at ``deadline``
+        (loop time) whatever came. One timer serves both."""
+        if self.dead or self.transport is None:  # closed by the server since we got it
+            raise self.refusal or ReadError("connection closed before the request was sent")
+        self.parser = parser
+        self.error = None
+        self.waiter = waiter = self.loop.create_future()
+        self.last_read = now = self.loop.time()
+        self._deadline = deadline
+        delay = timeout if deadline is None else min(timeout, deadline - now)
+        self._timer = self.loop.call_later(delay, self._check_timeout, timeout)
+        try:
+            self.transport.write(head)
+            await waiter
+        finally:
+            if self._timer is not None:  # the latest one, if the period was extended
+                self._timer.cancel()
+                self._timer = None
+            self.parser = None
+            self.waiter = None
+        if self.error is not None:
+            raise self.error
+
+    def _check_timeout(self, timeout: float) -> None:
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        now = self.loop.time()
+        deadline = self._deadline
+        if deadline is not None and now >= deadline:
+            self._fail(DeadlineReached("the deadline passed before the answer was complete"))
+            return
+        idle = now - self.last_read
+        if idle < timeout:  # bytes came since: wait for the rest of the period
+            delay = timeout - idle if deadline is None else min(timeout - idle, deadline - now)
+            self._timer = self.loop.call_later(delay, self._check_timeout, timeout)
+            return
+        self._fail(ReadTimeout(f"no data for {timeout:g} s"))
+
+    def _end_of_stream(self, exc: Exception | None) -> None:
+        parser = self.parser
+        if parser is None or parser.done:
+            if isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
+                reason = str(exc.reason)
+                self.refusal = TLSError(f"the server ended the TLS session: {reason}", reason)
+            return
+        try:
+            done = parser.feed_eof()
+        except TransportError as error:
+            self._fail(error)
+            return
+        if done:
+            self._wake()
+        elif isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
+            # TLS 1.3: a server that refuses the client certificate says so with an alert
+            # after the handshake, so it arrives here, on the first read.
+            reason = str(exc.reason)
+            self._fail(TLSError(f"the server ended the TLS session: {reason}", reason))
+        else:
+            why = f": {exc}" if exc else ""
+            self._fail(ReadError(f"connection closed before the answer was complete{why}"))
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def _fail(self, error: TransportError) -> None:
+        if self.error is None:  # the first cause; closing may report a second one
+            self.error = error
+        self.abort()  # broken: no TLS goodbye to wait for
+        self._wake()
+
+    def close(self) -> None:
+        self.dead = True
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.dead = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class Pool:
+    """Keep-alive HTTP/1.1 connections to one origin, at most ``max_connections`` of them:
+    the HTTP/1.1 ``Transport`` of that origin."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        ssl_context: Callable[[], ssl.SSLContext] | None,
+        max_connections: int,
+        connect_timeout: float,
+        read_timeout: float,
+        max_body: int,
+        proxy: Proxy | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.proxy = proxy  # http: absolute-form requests to it; https: a CONNECT tunnel
+        self._ssl_context = ssl_context
+        self._limit = asyncio.Semaphore(max(1, max_connections))
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._max_body = max_body
+        self._idle: list[_Connection] = []  # last in, first out
+        self._open: set[_Connection] = set()
+        self._first = asyncio.Lock()
+        self._settled = False  # a connection was made: the protocol is known
+        self.http2 = False  # the TLS server picked h2 (ALPN)
+        self.refused: Unrecoverable | None = None  # a connect failure retrying cannot mend
+        self.connects = 0  # connections opened (tests and diagnostics)
+        self.replaced = 0  # reused connections found closed as the request went out
+
+    async def exchange(
+        self, request: Request, *, max_body: int | None = None, within: float | None = None
+    ) -> RawResponse:
+        """The ``Transport`` seam: ``request`` on one of this origin's connections; through
+        a plain-http proxy, a 407 is the proxy refusing its credentials (never retried)."""
+        proxy = self.proxy if self._ssl_context is None else None
+        head = encode_head(request, proxy)
+        raw = await self.request(request.method, head, max_body=max_body, within=within)
+        if proxy is not None and raw.status == 407:  # only a proxy answers 407
+            raise proxy_auth_refused(proxy, f"407 {raw.reason}")
+        return raw
+
+    async def request(
+        self,
+        method: str,
+        head: bytes,
+        *,
+        max_body: int | None = None,
+        within: float | None = None,
+    ) -> RawResponse:
+        """One exchange: ``head`` is ``encode_head``'s bytes (GET and HEAD only).
+
+        ``max_body`` lowers the pool's cap on the answer for this request; ``within`` is
+        the seconds left of the caller's total deadline: waiting for a connection slot,
+        connecting and the whole answer must fit, else ``DeadlineReached``.
+        """
+        cap = self._max_body if max_body is None else max_body
+        deadline = None if within is None else asyncio.get_running_loop().time() + within
+        if deadline is not None and self._limit.locked():  # a wait: bound it
+            await _bounded(self._limit.acquire(), deadline)
+        else:
+            await self._limit.acquire()
+        try:
+            conn = self._checkout()
+            reused = conn is not None
+            if conn is None:
+                conn = await _bounded(self._connect(), deadline)
+            parser = ResponseParser(method, cap)
+            try:
+                try:
+                    await conn.exchange(head, parser, self._read_timeout, deadline)
+                except ReadError:
+                    if not reused or parser.received:
+                        raise
+                    # The server closed the idle connection as the request went out.
+                    self._drop(conn)
+                    self.replaced += 1
+                    conn = await _bounded(self._connect(), deadline)
+                    parser = ResponseParser(method, cap)
+                    await conn.exchange(head, parser, self._read_timeout, deadline)
+            except BaseException as exc:  # failed or cancelled mid-exchange: unusable
+                self._drop(conn)
+                if isinstance(exc, Unrecoverable):  # a TLS 1.3 alert after the handshake
+                    self.refused = exc
+                raise
+            if parser.keep_alive and not conn.dead:
+                self._idle.append(conn)
+            else:
+                self._drop(conn)
+        finally:
+            self._limit.release()
+        content = parser.body
+        if content and "content-encoding" in parser.headers:
+            content = decode_content(content, parser.headers, cap)
+        return RawResponse(parser.status, parser.reason, parser.headers, content)
+
+    def _checkout(self) -> _Connection | None:
+        idle = self._idle
+        while idle:
+            conn = idle.pop()
+            if not conn.dead:
+                return conn
+            self._drop(conn)
+        return None
+
+    def _drop(self, conn: _Connection) -> None:
+        conn.close()
+        self._open.discard(conn)
+
+    async def _connect(self) -> _Connection:
+        """A new connection; over TLS the first one is opened alone, so that a server that
+        picks HTTP/2 costs one handshake, not one per request waiting."""
+        if self.refused is not None:
+            raise self.refused
+        if self._ssl_context is None or self._settled:
+            return await self._open_connection()
+        async with self._first:
+            if self.refused is not None:  # those waiting need not shake hands to learn it
+                raise self.refused
+            if self.http2:
+                raise Http2Selected(f"{self.host}:{self.port}")
+            if not self._settled:
+                conn = await self._open_connection()
+                self._settled = True
+                return conn
+        return await self._open_connection()
+
+    async def _open_connection(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        conn = _Connection(loop)
+        context = self._ssl_context() if self._ssl_context is not None else None
+        proxy = self.proxy
+        raw: list[asyncio.BaseTransport] = []  # the proxy connection under a tunnel
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                if proxy is None:
+                    await loop.create_connection(
+                        lambda: conn,
+                        self.host,
+                        self.port,
+                        ssl=context,
+                        server_hostname=self.host if context is not None else None,
+                        happy_eyeballs_delay=0.25,
+                    )
+                else:
+                    tls = await through_proxy(proxy, self.host, self.port, loop, conn, context, raw)
+                    if tls is not None:
+                        conn.transport = tls
+        except BaseException as exc:
+            conn.abort()
+            for transport in raw:
+                transport.abort()  # type: ignore[attr-defined]
+            if isinstance(exc, TransportError | Http2Selected) or not isinstance(exc, Exception):
+                if isinstance(exc, Unrecoverable):
+                    self.refused = exc
+                raise
+            error = self._connect_failure(exc, proxy)
+            if isinstance(error, Unrecoverable):
+                self.refused = error
+            raise error from exc
+        if context is not None and conn.transport is not None:
+            # TLS 1.3: a server refusing the client certificate says so right after the
+            # handshake; let that alert in before a request is written into a closed
+            # session (a reset then hides the reason).
+            await asyncio.sleep(0)
+            if conn.refusal is not None:
+                conn.abort()
+                self.refused = conn.refusal
+                raise conn.refusal
+            ssl_object = conn.transport.get_extra_info("ssl_object")
+            if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
+                conn.abort()
+                self.http2 = True
+                raise Http2Selected(f"{self.host}:{self.port}")
+        self.connects += 1
+        self._open.add(conn)
+        return conn
+
+    def _connect_failure(self, exc: Exception, proxy: Proxy | None) -> Exception:
+        """One of this module's errors for a failed connect; OpenSSL's reasons kept."""
+        where = f"{self.host}:{self.port}"
+        via = f" through proxy {proxy.display}" if proxy is not None else ""
+        if isinstance(exc, TimeoutError):  # before OSError: TimeoutError is one
+            return ConnectTimeout(f"timed out connecting to {where}{via}")
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            reason = exc.verify_message or str(exc.reason or exc)
+            return CertificateError(reason, exc.verify_code)
+        if isinstance(exc, ssl.SSLError) and not isinstance(
+            exc, ssl.SSLEOFError | ssl.SSLZeroReturnError
+        ):
+            reason = str(exc.reason or exc)
+            return TLSError(f"TLS handshake with {where} failed: {reason}", reason)
+        if isinstance(exc, OSError):  # refused, unreachable, DNS, a closed tunnel
+            return ConnectError(f"{where}{via}: {exc.strerror or exc or type(exc).__name__}")
+        return ConnectError(f"{where}{via}: {type(exc).__name__}: {exc}")
+
+    @property
+    def idle_count(self) -> int:
+        return sum(1 for c in self._idle if not c.dead)
+
+    async def aclose(self) -> None:
+        """Close every connection (a TLS close_notify is not waited for)."""
+        conns = list(self._open)
+        self._open.clear()
+        self._idle.clear()
+        for conn in conns:
+            conn.close()
+        if conns:
+            await asyncio.sleep(0)
+            for conn in conns:
+                conn.abort()
+
+
+async def _bounded(work: Awaitable[T], deadline: float | None) -> T:
+    """``work``, or ``DeadlineReached`` at ``deadline`` (loop time; None: no bound)."""
+    if deadline is None:
+        return await work
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await work
+    except TimeoutError:
+        raise DeadlineReached("the deadline passed before a connection was ready") from None

@@ -1,0 +1,336 @@
+"""HTTP/1.1 messages for ``http11.Pool``: the response parser, content decoding, and the
+bytes of a request (its line and headers, ready for one write).
+
+The parser is fed bytes as they arrive and frames the body as RFC 9112 says; it is pure
+(no sockets), so its edge cases are unit-tested byte by byte (tests/unit/test_http11_parser.py).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from indexgate.index.transport.base import (
+    BodyTooLarge,
+    InvalidURL,
+    RemoteProtocolError,
+    Request,
+)
+from indexgate.index.transport.headers import Headers
+
+if TYPE_CHECKING:
+    from indexgate.index.network import Proxy
+
+_HEAD_LIMIT = 64 * 1024  # status line and headers of one answer
+_LINE_LIMIT = 8 * 1024  # one chunk-size or trailer line
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_UNSAFE_TARGET = re.compile(r"[^\x21-\x7e]|[\"<>\\^`{|}]")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
+
+
+# -- the response parser --------------------------------------------------------------------
+
+_HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _UNTIL_CLOSE, _DONE = range(8)
+
+
+class ResponseParser:
+    """One HTTP/1.x answer, fed bytes as they arrive (``feed``, then ``feed_eof``).
+
+    Informational (1xx) answers are skipped. Framing follows RFC 9112 section 6.3: no body
+    for HEAD, 1xx, 204 and 304; ``Transfer-Encoding: chunked``; ``Content-Length``; else
+    the body runs to the end of the connection.
+    """
+
+    def __init__(self, method: str, max_body: int) -> None:
+        self.method = method
+        self.max_body = max_body
+        self.received = False  # any byte of the answer arrived
+        self.done = False
+        self.status = 0
+        self.reason = ""
+        self.version = ""
+        self.headers = Headers()
+        self.body = b""
+        self.keep_alive = False
+        self._buf = bytearray()
+        self._state = _HEAD
+        self._scan = 0  # where to look for the end of the head next time
+        self._pos = 0  # chunked: parsed up to here in _buf
+        self._need = 0  # Content-Length, or bytes left in the current chunk
+        self._chunks = bytearray()
+
+    def feed(self, data: bytes) -> bool:
+        """Take the next bytes; True once the answer is complete."""
+        if self._state == _DONE:
+            if data:
+                self.keep_alive = False  # bytes nobody asked for: do not reuse
+            return True
+        if data:
+            self.received = True
+            self._buf += data
+        state = self._state
+        if state == _HEAD:
+            if not self._parse_head():
+                return False
+            state = self._state
+            if state == _DONE:  # no body: HEAD, 204, 304
+                return True
+        if state == _LENGTH:
+            buf = self._buf
+            if len(buf) < self._need:
+                return False
+            if len(buf) > self._need:
+                self.keep_alive = False
+            self.body = bytes(buf) if len(buf) == self._need else bytes(buf[: self._need])
+            return self._finish()
+        if state == _UNTIL_CLOSE:
+            if len(self._buf) > self.max_body:
+                raise BodyTooLarge(f"body larger than {self.max_body} bytes")
+            return False
+        return self._parse_chunks()
+
+    def feed_eof(self) -> bool:
+        """The server closed the connection: True if that completed the answer."""
+        if self._state == _DONE:
+            return True
+        if self._state == _UNTIL_CLOSE:
+            self.body = bytes(self._buf)
+            self.keep_alive = False
+            return self._finish()
+        return False
+
+    def _finish(self) -> bool:
+        self._state = _DONE
+        self.done = True
+        self._buf = bytearray()
+        self._chunks = bytearray()
+        return True
+
+    def _parse_head(self) -> bool:
+        while True:
+            buf = self._buf
+            start = max(0, self._scan - 3)
+            end = buf.find(b"\n\r\n", start)
+            skip = 3
+            bare = buf.find(b"\n\n", start, end + 1 if end >= 0 else len(buf))
+            if bare >= 0:
+                end, skip = bare, 2
+            if end < 0:
+                if len(buf) > _HEAD_LIMIT:
+                    raise RemoteProtocolError("response head too large")
+                self._scan = len(buf)
+                return False
+            head = bytes(buf[:end])
+            del buf[: end + skip]
+            self._scan = 0
+            self._read_head(head)
+            if 100 <= self.status < 200:
+                if self.status == 101:
+                    raise RemoteProtocolError("unexpected 101 Switching Protocols")
+                continue  # informational: the real answer follows
+            self._frame()
+            return True
+
+    def _read_head(self, head: bytes) -> None:
+        try:
+            text = head.decode("ascii")
+        except UnicodeDecodeError:
+            try:
+                text = head.decode("utf-8")
+            except UnicodeDecodeError:
+                text = head.decode("latin-1")
+        if text.endswith("\r"):  # the head ends before the final LF of its last line
+            text = text[:-1]
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:  # a CR not before LF: no valid line, and unsafe to send back
+            raise RemoteProtocolError("bare CR in the response head")
+        lines = text.split("\n")
+        line = lines[0]
+        if (
+            len(line) < 12
+            or not line.startswith("HTTP/1.")
+            or line[7] not in "01"
+            or line[8] != " "
+            or not line[9:12].isdigit()
+            or not line[9:12].isascii()
+            or (len(line) > 12 and line[12] != " ")
+        ):
+            raise RemoteProtocolError(f"malformed status line {line[:40]!r}")
+        self.version = line[5:8]
+        self.status = int(line[9:12])
+        self.reason = line[13:].strip()
+        items: list[tuple[str, str]] = []
+        for line in lines[1:]:
+            if not line:
+                continue
+            if line[0] in " \t":  # obsolete line folding: part of the previous value
+                if not items:
+                    raise RemoteProtocolError("folded line before any header")
+                name, value = items[-1]
+                items[-1] = (name, (value + " " + line.strip(" \t")).strip(" "))
+                continue
+            name, sep, value = line.partition(":")
+            if not sep or _TOKEN.fullmatch(name) is None:
+                raise RemoteProtocolError(f"malformed header line {line[:40]!r}")
+            items.append((name.lower(), value.strip(" \t")))
+        self.headers = Headers._lowered(items)
+
+    def _frame(self) -> None:
+        headers = self.headers
+        connection = headers.get("connection", "").lower()
+        self.keep_alive = self.version == "1.1" and "close" not in connection
+        status = self.status
+        if self.method == "HEAD" or status in (204, 304):
+            if self._buf:  # bytes past the answer: do not trust this connection again
+                self.keep_alive = False
+            self.body = b""
+            self._finish()
+            return
+        if "transfer-encoding" in headers:
+            codings = [c.lower() for c in headers.get_list("transfer-encoding", True) if c]
+            if codings != ["chunked"]:
+                raise RemoteProtocolError(f"unsupported Transfer-Encoding {codings!r}")
+            self._state = _CHUNK_SIZE
+            self._pos = 0
+            return
+        if "content-length" in headers:
+            values = set(headers.get_list("content-length", True))
+            value = values.pop() if len(values) == 1 else ""
+            if not value.isdigit() or not value.isascii():
+                raise RemoteProtocolError("malformed Content-Length")
+            length = int(value)
+            if length > self.max_body:
+                raise BodyTooLarge(f"body of {length} bytes, more than {self.max_body}")
+            self._need = length
+            self._state = _LENGTH
+            return
+        self.keep_alive = False
+        self._state = _UNTIL_CLOSE
+
+    def _parse_chunks(self) -> bool:
+        buf, pos, state = self._buf, self._pos, self._state
+        try:
+            while True:
+                if state in (_CHUNK_SIZE, _TRAILERS):
+                    nl = buf.find(b"\n", pos)
+                    if nl < 0:
+                        if len(buf) - pos > _LINE_LIMIT:
+                            raise RemoteProtocolError("chunk line too long")
+                        return False
+                    line = bytes(buf[pos:nl]).rstrip(b"\r")
+                    pos = nl + 1
+                    if state == _TRAILERS:
+                        if not line:  # the end of the trailers, and of the answer
+                            if pos < len(buf):
+                                self.keep_alive = False
+                            self.body = bytes(self._chunks)
+                            return self._finish()
+                        continue  # trailers are not used
+                    size = line.split(b";", 1)[0].strip(b" \t")
+                    if _HEX.fullmatch(size) is None:
+                        raise RemoteProtocolError(f"malformed chunk size {line[:20]!r}")
+                    self._need = int(size, 16)
+                    if len(self._chunks) + self._need > self.max_body:
+                        raise BodyTooLarge(f"body larger than {self.max_body} bytes")
+                    state = _CHUNK_DATA if self._need else _TRAILERS
+                elif state == _CHUNK_DATA:
+                    take = min(self._need, len(buf) - pos)
+                    self._chunks += buf[pos : pos + take]
+                    pos += take
+                    self._need -= take
+                    if self._need:
+                        return False
+                    state = _CHUNK_END
+                else:  # _CHUNK_END: the CRLF after a chunk's data
+                    if buf[pos : pos + 2] == b"\r\n":
+                        pos += 2
+                    elif buf[pos : pos + 1] == b"\n":
+                        pos += 1
+                    elif len(buf) - pos < 2 and buf[pos : pos + 1] in (b"", b"\r"):
+                        return False
+                    else:
+                        raise RemoteProtocolError("missing CRLF after a chunk")
+                    state = _CHUNK_SIZE
+        finally:
+            if self._state != _DONE:
+                self._state = state
+                del buf[:pos]
+                self._pos = 0
+
+
+def decode_content(body: bytes, headers: Headers, max_body: int) -> bytes:
+    """Undo ``Content-Encoding`` gzip/deflate (as httpx did); other codings are left as is."""
+    codings = [c.lower() for c in headers.get_list("content-encoding", True) if c]
+    for coding in reversed(codings):
+        if coding in ("gzip", "x-gzip"):
+            body = _inflate(body, zlib.MAX_WBITS | 32, max_body)
+        elif coding == "deflate":
+            try:
+                body = _inflate(body, zlib.MAX_WBITS, max_body)
+            except RemoteProtocolError:  # raw deflate, as some servers send
+                body = _inflate(body, -zlib.MAX_WBITS, max_body)
+    return body
+
+
+def _inflate(body: bytes, wbits: int, max_body: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(body, max_body + 1)
+        out += inflater.flush()
+    except zlib.error as exc:
+        raise RemoteProtocolError(f"undecodable compressed body ({exc})") from None
+    if len(out) > max_body or inflater.unconsumed_tail:
+        raise BodyTooLarge(f"decompressed body larger than {max_body} bytes")
+    return out
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+def request_target(path: str, query: str) -> str:
+    """The origin-form target; characters not allowed in a URL are %-encoded (as httpx)."""
+    target = path or "/"
+    if query:
+        target = f"{target}?{query}"
+    if _UNSAFE_TARGET.search(target) is None:
+        return target
+    return "".join(f"%{b:02X}" if _unsafe_byte(b) else chr(b) for b in target.encode("utf-8"))
+
+
+def _unsafe_byte(b: int) -> bool:
+    return b <= 0x20 or b >= 0x7F or chr(b) in '"<>\\^`{|}'
+
+
+def encode_request(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
+    """The request line and headers, ready for one write; CR or LF in a header is refused."""
+    lines = [f"{method} {target} HTTP/1.1"]
+    for name, value in headers:
+        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
+            raise ValueError(f"line break in header {name!r}")
+        lines.append(f"{name}: {value}")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode()  # indexgate's own headers are ASCII; UTF-8 never fails
+
+
+def encode_head(request: Request, proxy: Proxy | None = None) -> bytes:
+    """``request`` as HTTP/1.1 bytes: ``Host`` first (from the URL, without userinfo; an
+    IDN host in its ASCII form), then the request's own headers. Through a proxy (plain
+    http) the target is the whole URL and the proxy's credentials go in
+    ``Proxy-Authorization``."""
+    parts = urlsplit(request.url)
+    host = parts.netloc.rpartition("@")[2]
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise InvalidURL("invalid host name") from None
+    lines = [("Host", host), *request.headers]
+    target = request_target(parts.path, parts.query)
+    if proxy is not None:
+        target = f"{parts.scheme}://{host}{target}"
+        if proxy.authorization is not None:
+            lines.append(("Proxy-Authorization", proxy.authorization))
+    return encode_request(request.method, target, lines)
