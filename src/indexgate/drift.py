@@ -33,12 +33,7 @@ from indexgate.errors import IndexgateError, IndexUnreachable
 from indexgate.index.client import BlockHit, FetchError, never_matched
 from indexgate.index.firewall import vendor_label
 from indexgate.index.models import DistFile, parse_filename
-from indexgate.policy import (
-    PageAction,
-    Strategy,
-    blocked_findings,
-    target_status,
-)
+from indexgate.policy import PageAction, Strategy
 from indexgate.redact import redact
 from indexgate.report.model import (
     Blocked,
@@ -48,6 +43,7 @@ from indexgate.report.model import (
     Status,
     TargetReport,
 )
+from indexgate.report.outcome import decide_target
 from indexgate.resolver.finder import VersionEntry, decide, mirrors, refusal
 from indexgate.resolver.resolve import (
     Session,
@@ -688,20 +684,9 @@ def drift(
 
 
 def _status(t: TargetReport, settings: Settings) -> Status:
-    entries = t.drift or []
-    findings = {
-        name
-        for name, present in (
-            ("blocked", t.blocked),
-            ("stuck", any(e.get("stuck") or e.get("hidden") for e in entries)),
-            ("shadowed", any(e.get("shadowed") for e in entries)),
-        )
-        if present
-    }
-    findings |= blocked_findings(t.blocked)
-    return target_status(
-        (e.kind for e in t.errors), (w.kind for w in t.warnings), findings, settings.fail_on
-    )
+    """The target's status; report/outcome.py also records what ``fail-on`` made fatal
+    (blocked pins, entries stuck in quarantine or hidden, shadowed names, warnings)."""
+    return decide_target(t, settings.fail_on)
 
 
 # --- small helpers ----------------------------------------------------------------------

@@ -34,6 +34,15 @@ class Problem:
     status_code: int | None = None
     file: str | None = None
     line: int | None = None
+    # Recorded by report/outcome.py when the target's status is decided: the ``fail-on``
+    # rules that make this warning fail the gate; None when it does not. In the JSON (with
+    # ``fatal: true``) only when there are some.
+    fail_on: list[str] | None = None
+
+    @property
+    def fatal(self) -> bool:
+        """Did ``fail-on`` make this warning fail the gate (errors always do)?"""
+        return bool(self.fail_on)
 
 
 @dataclass
@@ -61,6 +70,12 @@ class Blocked:
     state: Literal["blocked", "pending", "waivable"] = "blocked"  # see index/firewall.py
     file_path: str | None = None  # requirement file that asked for the package (annotations)
     line: int | None = None
+    fail_on: list[str] | None = None  # as on Problem: the rules that made this block fatal
+
+    @property
+    def fatal(self) -> bool:
+        """Did ``fail-on`` make this block fail the gate?"""
+        return bool(self.fail_on)
 
 
 @dataclass
@@ -104,7 +119,7 @@ class Report:
             "targets": [_target_dict(t) for t in self.targets],
         }
         if self.warnings:
-            data["warnings"] = [_clean(_asdict(w)) for w in self.warnings]
+            data["warnings"] = [_problem_dict(w) for w in self.warnings]
         if self.changes is not None:
             data["changes"] = self.changes
         return data
@@ -136,18 +151,30 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None and v != []}
 
 
+def _fatal(d: dict[str, Any]) -> dict[str, Any]:
+    """``fatal: true`` then the rules, where ``fail-on`` made an entry fatal; else neither."""
+    rules = d.pop("fail_on", None)
+    return {**d, "fatal": True, "fail_on": rules} if rules else d
+
+
+def _problem_dict(p: Problem) -> dict[str, Any]:
+    return _fatal(_clean(_asdict(p)))
+
+
+def _blocked_dict(b: Blocked) -> dict[str, Any]:
+    # file_path and line are for annotations only, not in the JSON
+    return _fatal({k: v for k, v in _asdict(b).items() if k not in ("file_path", "line")})
+
+
 def _target_dict(t: TargetReport) -> dict[str, Any]:
     data: dict[str, Any] = {
         "python": t.python,
         "platform": t.platform,
         "status": t.status,
         "resolution": [_asdict(r) for r in t.resolution],
-        "blocked": [
-            {k: v for k, v in _asdict(b).items() if k not in ("file_path", "line")}
-            for b in t.blocked
-        ],
-        "errors": [_clean(_asdict(e)) for e in t.errors],
-        "warnings": [_clean(_asdict(w)) for w in t.warnings],
+        "blocked": [_blocked_dict(b) for b in t.blocked],
+        "errors": [_problem_dict(e) for e in t.errors],
+        "warnings": [_problem_dict(w) for w in t.warnings],
     }
     if t.drift is not None:
         data["drift"] = t.drift

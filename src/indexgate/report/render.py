@@ -10,14 +10,14 @@ a table, inject HTML into the job summary or send escape sequences to a terminal
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from indexgate.index.firewall import state_advice, vendor_label
-from indexgate.policy import FAIL_ON, fatal_warning
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
+from indexgate.report.outcome import FAIL_ON
 
 __all__ = ["dependency_path", "fail_on_reasons", "render_markdown", "render_text"]
 
@@ -144,41 +144,43 @@ def _package_label(report: Report, b: Blocked) -> str:
     return f"{b.name} via {' → '.join(path)}" if path else b.name
 
 
-def fail_on_reasons(report: Report, fail_on: Collection[str]) -> list[tuple[str, list[str]]]:
+def fail_on_reasons(report: Report) -> list[tuple[str, list[str]]]:
     """The ``fail-on`` rules that failed the gate, each with what tripped it.
 
-    Empty unless the gate failed and ``fail-on`` named something it found: a gate that fails
-    on a rule must say which one, or "chose 2.0.0 instead" reads like a success.
+    Read from the record report/outcome.py wrote when it decided each target's status
+    (``fail_on`` on warnings, blocked artifacts and drift entries), so this says what
+    actually failed the gate. Empty unless the gate failed: a gate that fails on a rule
+    must say which one, or "chose 2.0.0 instead" reads like a success.
     """
-    if report.status != "fail" or not fail_on:
+    if report.status != "fail":
         return []
-    blocked = [b for t in report.targets for b in t.blocked]
-    warnings = [*report.warnings, *(w for t in report.targets for w in t.warnings)]
-    entries = [e for t in report.targets for e in t.drift or []]
+    blocked = [b for t in report.targets for b in t.blocked if b.fatal]
+    warnings = [w for t in report.targets for w in t.warnings if w.fatal]
+    entries = [e for t in report.targets for e in t.drift or [] if e.get("fatal")]
     out: list[tuple[str, list[str]]] = []
-    for rule in [r for r in FAIL_ON if r in fail_on]:
-        hits: list[str] = []
-        if rule == "blocked":
-            hits = [f"{_package_label(report, b)} {b.version} ({b.file})" for b in blocked]
-        elif rule == "pending":
-            pending = [b for b in blocked if getattr(b, "state", None) == "pending"]
-            hits = [f"{_package_label(report, b)} {b.version} ({b.file})" for b in pending]
-        if rule == "stuck":
-            hits += [
-                f"{e['name']} {e.get('pinned') or ''}".strip() + " (stuck in quarantine)"
-                for e in entries
-                if e.get("stuck")
-            ]
-        if rule == "shadowed":
-            hits += [f"{e['name']} (shadowed name)" for e in entries if e.get("shadowed")]
+    for rule in FAIL_ON:
+        hits = [
+            f"{_package_label(report, b)} {b.version} ({b.file})"
+            for b in blocked
+            if rule in (b.fail_on or ())
+        ]
+        hits += [_entry_hit(e, rule) for e in entries if rule in e.get("fail_on", ())]
         hits += [
             f"{w.package or w.index or ''} ({w.kind})".strip()
             for w in warnings
-            if fatal_warning(w.kind, frozenset({rule}))
+            if rule in (w.fail_on or ())
         ]
         if unique := list(dict.fromkeys(hits)):
             out.append((rule, unique))
     return out
+
+
+def _entry_hit(entry: dict[str, Any], rule: str) -> str:
+    """A drift entry that failed the gate under ``rule``, e.g. ``acme 1.0 (stuck ...)``."""
+    if rule == "shadowed":
+        return f"{entry['name']} (shadowed name)"
+    what = "stuck in quarantine" if entry.get("stuck") else "hidden by the index's page"
+    return f"{entry['name']} {entry.get('pinned') or ''}".strip() + f" ({what})"
 
 
 def _grouped(report: Report, items: Callable[[TargetReport], Sequence[_T]]) -> list[tuple[_T, str]]:
@@ -251,13 +253,13 @@ def _drift_text(report: Report) -> str:
     return drift_text(report)
 
 
-def render_text(report: Report, *, fail_on: Collection[str] = ()) -> str:
+def render_text(report: Report) -> str:
     """Terminal output: per target, what is wrong first, then what was blocked, then the result.
 
-    ``fail_on``: the run's ``--fail-on`` rules, so a failure they caused says so.
+    A failure that ``fail-on`` caused says so (from the report's record of what was fatal).
     """
     out = [f"indexgate {report.command}: {report.status.upper()} ({_counts(report)})"]
-    for rule, hits in fail_on_reasons(report, fail_on):
+    for rule, hits in fail_on_reasons(report):
         out.append(f"Failed by fail-on: {rule}: {'; '.join(_flat(h) for h in hits)}")
     if report.warnings:
         out += ["", "Warnings (all targets):", _problems_text(report.warnings, "  ")]
@@ -392,9 +394,9 @@ def _blocked_md(report: Report, multi: bool, *, pending: bool = False) -> _MdTab
     return _MdTable(title, [*header, "Targets"] if multi else header, rows)
 
 
-def _fail_on_md(report: Report, fail_on: Collection[str]) -> str:
+def _fail_on_md(report: Report) -> str:
     """Which ``fail-on`` rule failed the gate, and on what; "" when none did."""
-    reasons = fail_on_reasons(report, fail_on)
+    reasons = fail_on_reasons(report)
     if not reasons:
         return ""
     out = ["### Failed by `fail-on`", ""]
@@ -435,13 +437,12 @@ def render_markdown(
     *,
     max_bytes: int = 1_000_000,
     report_path: str | None = None,
-    fail_on: Collection[str] = (),
     notes: Sequence[str] = (),
 ) -> str:
     """The GitHub job summary, kept under ``max_bytes`` (the runner rejects more than 1 MiB).
 
     Order is fixed: status and counts, ``notes`` (Markdown from the caller, e.g. "no
-    previous report"), which ``fail_on`` rule failed the gate, errors, blocked artifacts,
+    previous report"), which ``fail-on`` rule failed the gate, errors, blocked artifacts,
     warnings, drift, then the per-target resolution folded in ``<details>``. When too large,
     resolution details go first (last target first), then table rows beyond a common cap,
     and a note says so.
@@ -452,7 +453,7 @@ def render_markdown(
         f" ({_counts(report)})\n"
     )
     head += "".join(f"\n{note.rstrip()}\n" for note in notes)
-    if failed_by := _fail_on_md(report, fail_on):
+    if failed_by := _fail_on_md(report):
         head += "\n" + failed_by
     warnings = [(w, "all") for w in report.warnings] + _grouped(report, lambda t: t.warnings)
     tables = [
