@@ -1,4 +1,10 @@
-"""The drift section of the text output and of the job summary.
+"""The drift section of the text output and of the job summary (``indexgate drift``).
+
+Owns the rendering of drift only: the counts line, what a drift run checked
+(``checked_pins``), and the sections (blocked or missing, yanked, stuck, hidden, upgrades,
+shadowed, changes since the last run). The drift run itself is :mod:`indexgate.drift`.
+This module imports the report model, the shared helpers of :mod:`indexgate.report.tables`
+and the firewalls' vendor labels, never render.py (render.py calls into it).
 
 Rows are read from the per-package ``drift`` entries of the report (the JSON shape), so
 the three outputs say the same thing. Identical rows of several targets become one row.
@@ -15,7 +21,7 @@ from typing import Any
 
 from indexgate.index.firewall import vendor_label
 from indexgate.report.model import Report
-from indexgate.report.render import _md, _md_link, _md_row, _plural, _text_table, checked_pins
+from indexgate.report.tables import md, md_link, md_row, plural, text_table
 
 OPEN_ROWS = 20  # rows shown before the rest is folded
 TEXT_ROWS = 200  # rows per section in the terminal
@@ -138,6 +144,21 @@ def _changes(report: Report) -> Section:
     return section
 
 
+def checked_pins(report: Report) -> str | None:
+    """What a drift run checked: ``4 pins``, ``3 pins and 1 requirement``; None if no drift.
+
+    A drift run counts what it was given to check, not what resolved: with a refused
+    password nothing resolves, and "0 packages" would hide that every pin was looked at.
+    """
+    entries = [e for t in report.targets for e in t.drift or []]
+    if not any(t.drift is not None for t in report.targets):
+        return None
+    pins = {(e["name"], e["pinned"]) for e in entries if e.get("pinned")}
+    loose = {(e["name"], e.get("requirement")) for e in entries if not e.get("pinned")}
+    text = plural(len(pins), "pin")
+    return f"{text} and {plural(len(loose), 'requirement')}" if loose else text
+
+
 def counts(report: Report) -> str:
     """One line: how many pins, and how many in each section (and each kind of change).
 
@@ -147,11 +168,11 @@ def counts(report: Report) -> str:
     parts = [f"{checked_pins(report)} checked"]
     blocked, yanked, stuck, hidden, upgrades, shadowed, _ = sections(report)
     parts += [
-        _plural(len(blocked.rows), "blocked or missing pin"),
-        _plural(len(yanked.rows), "yanked pin"),
+        plural(len(blocked.rows), "blocked or missing pin"),
+        plural(len(yanked.rows), "yanked pin"),
         f"{len(stuck.rows)} stuck in quarantine",
-        f"{_plural(len(upgrades.rows), 'upgrade')} available",
-        _plural(len(shadowed.rows), "shadowed name"),
+        f"{plural(len(upgrades.rows), 'upgrade')} available",
+        plural(len(shadowed.rows), "shadowed name"),
     ]
     if hidden.rows:  # only where an index names its `upstream:`
         parts.insert(4, f"{len(hidden.rows)} hidden by the index's page")
@@ -174,7 +195,7 @@ def drift_text(report: Report) -> str:
         if not section.rows:
             continue
         rows = section.rows[:TEXT_ROWS]
-        out += [f"  {section.title}:", _text_table(section.header, rows, "    ")]
+        out += [f"  {section.title}:", text_table(section.header, rows, "    ")]
         if len(section.rows) > len(rows):
             out.append(f"    … {len(section.rows) - len(rows)} more (see the JSON report)")
     return "\n".join(out) + "\n"
@@ -184,7 +205,7 @@ def drift_markdown(report: Report, budget: int = MD_BUDGET) -> str:
     if not any(t.drift is not None for t in report.targets):
         return ""
     secs = sections(report)
-    head = f"### Quarantine drift\n\n**{_md(counts(report))}**\n"
+    head = f"### Quarantine drift\n\n**{md(counts(report))}**\n"
     longest = max((len(s.rows) for s in secs), default=0)
     cap = longest
     while True:
@@ -211,12 +232,12 @@ def _section_md(section: Section, cap: int) -> str:
 
 
 def _row_md(section: Section, i: int) -> str:
-    cells = [_md(c) for c in section.rows[i]]
+    cells = [md(c) for c in section.rows[i]]
     link = section.links[i]
     if link:
         problem = section.header.index("Problem")
-        cells[problem] += f" ({_md_link('details', link)})"
-    return _md_row(cells)
+        cells[problem] += f" ({md_link('details', link)})"
+    return md_row(cells)
 
 
 # --- cells --------------------------------------------------------------------------
@@ -254,7 +275,7 @@ def _pin_problem(entry: dict[str, Any]) -> tuple[str, str | None]:
 def _since(stamp: str | None, days: int | None) -> str:
     if not stamp:
         return "unknown (no upload-time)"
-    return f"{stamp[:10]} ({_plural(days or 0, 'day')})"
+    return f"{stamp[:10]} ({plural(days or 0, 'day')})"
 
 
 def _few(items: Iterable[str], n: int = 3) -> str:
