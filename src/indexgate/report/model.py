@@ -1,7 +1,10 @@
-"""The report: one data model, rendered as JSON, text and Markdown.
+"""The report's data model: one model, rendered as JSON, text and Markdown.
 
-Field names follow the JSON contract (``indexgate-report/1``) so that ``to_json`` is a
-plain conversion and every renderer reads the same facts.
+Owns the shape of a report (targets, resolution, blocked artifacts, errors, warnings,
+drift entries, changes) and its conversion to the contract's dict. Field names follow the
+JSON contract (``indexgate-report/1``) so that ``to_dict`` is a plain conversion and every
+renderer reads the same facts. The status of each target and the record of what
+``--fail-on`` made fatal are filled in by :mod:`indexgate.report.outcome`.
 """
 
 from __future__ import annotations
