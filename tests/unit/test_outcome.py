@@ -4,9 +4,10 @@ what was fatal that the renderers and the Action's annotations read."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from indexgate.report.json_report import to_json
-from indexgate.report.model import Blocked, Problem, Report, TargetReport
+from indexgate.report.model import Blocked, DriftEntry, Problem, Report, TargetReport
 from indexgate.report.outcome import decide_target
 
 # --- the gate's outcome: one place for --fail-on --------------------------------------
@@ -47,8 +48,8 @@ def _blocked(name: str, state: str = "blocked") -> Blocked:
     )  # fmt: skip
 
 
-def _entry(name: str, **facts: object) -> dict[str, object]:
-    return {"name": name, "pinned": "1.0", "stuck": None, "hidden": None, "shadowed": None, **facts}
+def _entry(name: str, **facts: Any) -> DriftEntry:
+    return DriftEntry(name, "1.0", None, "uv.lock:1", **facts)
 
 
 def test_decide_records_which_warnings_fail_the_gate_and_by_which_rules() -> None:
@@ -81,12 +82,14 @@ def test_decide_records_stuck_hidden_and_shadowed_drift_entries() -> None:
     fine = _entry("d")
     t = TargetReport("3.12", "linux_x86_64", drift=[stuck, hidden, shadowed, fine])
     assert decide_target(t, frozenset({"stuck"})) == "fail"
-    assert stuck["fail_on"] == hidden["fail_on"] == ["stuck"] and stuck["fatal"] is True
-    assert "fatal" not in shadowed and "fail_on" not in fine
+    assert stuck.fail_on == hidden.fail_on == ["stuck"] and stuck.fatal is True
+    assert not shadowed.fatal and fine.fail_on is None
+    assert (stuck.to_dict()["fatal"], stuck.to_dict()["fail_on"]) == (True, ["stuck"])
+    assert "fatal" not in shadowed.to_dict() and "fail_on" not in fine.to_dict()
     assert decide_target(t, frozenset({"shadowed"})) == "fail"
-    assert "fatal" not in stuck and shadowed["fail_on"] == ["shadowed"]
+    assert not stuck.fatal and shadowed.fail_on == ["shadowed"]
     assert decide_target(t, frozenset()) == "pass"
-    assert not any("fatal" in e or "fail_on" in e for e in (stuck, hidden, shadowed, fine))
+    assert not any(e.fatal or "fatal" in e.to_dict() for e in (stuck, hidden, shadowed, fine))
 
 
 def test_errors_fail_the_gate_and_are_not_marked() -> None:

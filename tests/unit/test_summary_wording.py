@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from indexgate import action
-from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
+from indexgate.report.model import Blocked, DriftEntry, Problem, Report, Resolved, TargetReport
 from indexgate.report.outcome import decide_target
 from indexgate.report.render import dependency_path, render_markdown, render_text
 
@@ -120,9 +120,9 @@ def test_fail_on_names_the_rule_and_the_artifacts() -> None:
 
 def test_drift_counts_the_pins_it_checked_not_what_resolved() -> None:
     entries = [
-        {"name": "acme-web", "pinned": "2.0.0", "requirement": None},
-        {"name": "six", "pinned": "1.16.0", "requirement": None},
-        {"name": "flask", "pinned": None, "requirement": "flask>=3"},
+        DriftEntry("acme-web", "2.0.0", None, "uv.lock:1"),
+        DriftEntry("six", "1.16.0", None, "uv.lock:2"),
+        DriftEntry("flask", None, "flask>=3", "pyproject.toml"),
     ]
     auth = Problem("auth-failure", "401", package="acme-web")
     t = TargetReport("3.12", "linux_x86_64", "fail", errors=[auth], drift=entries)

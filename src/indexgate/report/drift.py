@@ -6,7 +6,7 @@ shadowed, changes since the last run). The drift run itself is :mod:`indexgate.d
 This module imports the report model, the shared helpers of :mod:`indexgate.report.tables`
 and the firewalls' vendor labels, never render.py (render.py calls into it).
 
-Rows are read from the per-package ``drift`` entries of the report (the JSON shape), so
+Rows are read from the per-package ``DriftEntry`` of each target (the JSON's facts), so
 the three outputs say the same thing. Identical rows of several targets become one row.
 The Markdown keeps itself small: counts first, the first rows of each table open, the
 rest folded in ``<details>``, and beyond a byte budget rows are cut with a pointer to the
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexgate.index.firewall import vendor_label
-from indexgate.report.model import Report
+from indexgate.report.model import DriftEntry, Report
 from indexgate.report.tables import md, md_link, md_row, plural, text_table
 
 OPEN_ROWS = 20  # rows shown before the rest is folded
@@ -66,11 +66,11 @@ def sections(report: Report) -> list[Section]:
     for t in report.targets:
         label = f"{t.python} {t.platform}"
         for e in t.drift or []:
-            name, source, index = e["name"], e.get("source"), e.get("index")
-            pin = e.get("pin") or {}
+            name, source, index = e.name, e.source, e.index
+            pin = e.pin or {}
             problem, link = _pin_problem(e)
             if problem:
-                pinned = e.get("pinned")
+                pinned = e.pinned
                 add(blocked, link, label, name, pinned, pin.get("file"), index, problem, source)
             if pin.get("yanked"):
                 reason = pin.get("yanked_reason")
@@ -85,37 +85,37 @@ def sections(report: Report) -> list[Section]:
                     reason,
                     source,
                 )
-            if e.get("stuck"):
-                st = e["stuck"]
+            if e.stuck:
+                st = e.stuck
                 since = _since(st.get("since"), st.get("age_days"))
                 firewall = _firewall(_probe(e, st["versions"][0]) if st["versions"] else {})
-                allowed = e.get("newest_allowed") or "none"
+                allowed = e.newest_allowed or "none"
                 versions = _few(st["versions"])
                 add(
                     stuck,
                     None,
                     label,
                     name,
-                    e.get("pinned") or "-",
+                    e.pinned or "-",
                     versions,
                     since,
                     allowed,
                     firewall,
                 )
-            if e.get("hidden"):
-                hd = e["hidden"]
+            if e.hidden:
+                hd = e.hidden
                 versions = _few([v["version"] for v in hd["versions"]])
                 since = _since(hd.get("since"), hd.get("age_days"))
-                pinned = e.get("pinned") or "-"
+                pinned = e.pinned or "-"
                 add(hidden, None, label, name, pinned, versions, since, hd["index"], hd["upstream"])
-            if e.get("upgrade"):
-                latest = e.get("latest") or {}
+            if e.upgrade:
+                latest = e.latest or {}
                 newest = latest.get("version") or ""
                 if newest and latest.get("status") not in (None, "allowed", "unprobed"):
                     newest += f" ({latest['status']})"
-                add(upgrades, None, label, name, e["pinned"], e["upgrade"], newest, source)
-            if e.get("shadowed"):
-                sh = e["shadowed"]
+                add(upgrades, None, label, name, e.pinned, e.upgrade, newest, source)
+            if e.shadowed:
+                sh = e.shadowed
                 on = "; ".join(f"{o['index']}: {_few(o['versions'], 10)}" for o in sh["on"])
                 add(shadowed, None, label, name, sh["index"], on, sh["severity"], source)
     n = len(report.targets)
@@ -153,8 +153,8 @@ def checked_pins(report: Report) -> str | None:
     entries = [e for t in report.targets for e in t.drift or []]
     if not any(t.drift is not None for t in report.targets):
         return None
-    pins = {(e["name"], e["pinned"]) for e in entries if e.get("pinned")}
-    loose = {(e["name"], e.get("requirement")) for e in entries if not e.get("pinned")}
+    pins = {(e.name, e.pinned) for e in entries if e.pinned}
+    loose = {(e.name, e.requirement) for e in entries if not e.pinned}
     text = plural(len(pins), "pin")
     return f"{text} and {plural(len(loose), 'requirement')}" if loose else text
 
@@ -243,8 +243,8 @@ def _row_md(section: Section, i: int) -> str:
 # --- cells --------------------------------------------------------------------------
 
 
-def _probe(entry: dict[str, Any], version: str) -> dict[str, Any]:
-    return next((p for p in entry.get("probed") or [] if p.get("version") == version), {})
+def _probe(entry: DriftEntry, version: str) -> dict[str, Any]:
+    return next((p for p in entry.probed if p.get("version") == version), {})
 
 
 def _firewall(probe: dict[str, Any]) -> str:
@@ -253,9 +253,9 @@ def _firewall(probe: dict[str, Any]) -> str:
     return f"{vendor_label(probe['vendor'])}: {probe.get('reason') or ''}".rstrip(": ")
 
 
-def _pin_problem(entry: dict[str, Any]) -> tuple[str, str | None]:
+def _pin_problem(entry: DriftEntry) -> tuple[str, str | None]:
     """What is wrong with the pinned file ("" when nothing), and a details URL."""
-    pin = entry.get("pin")
+    pin = entry.pin
     if not pin:
         return "", None
     problems, link = [], None

@@ -82,6 +82,47 @@ class Blocked:
 
 
 @dataclass
+class DriftEntry:
+    """One package of a ``drift`` run, for one target: a pin (or a plain requirement).
+
+    The top level is typed; the facts below it (``pin``, ``latest``, ``stuck``,
+    ``shadowed``, ``hidden``, ``probed``) stay the JSON's own dicts, which the next run
+    reads back with ``--previous-report``. ``to_dict`` writes every field, in this order,
+    as the JSON always had them.
+    """
+
+    name: str
+    pinned: str | None  # the pinned version; None for a requirement that pins nothing
+    requirement: str | None  # ``flask>=3`` when nothing is pinned
+    source: str  # where the pin comes from (``uv.lock:12``)
+    index: str | None = None
+    pin: dict[str, Any] | None = None  # the pinned file: version, file, status, hash, ...
+    latest: dict[str, Any] | None = None  # the newest version listed, with its probe status
+    newest_allowed: str | None = None
+    upgrade: str | None = None
+    stuck: dict[str, Any] | None = None  # newer versions the firewall blocks, and since when
+    shadowed: dict[str, Any] | None = None  # the same name on later indexes
+    hidden: dict[str, Any] | None = None  # versions the upstream lists and this index hides
+    probed: list[dict[str, Any]] = field(default_factory=list)
+    probe_cap: bool = False
+    # With --previous-report only (drift_changes.py): None, not compared (no key in the
+    # JSON); {} compared, nothing changed (null); else the versions per kind of change.
+    changes: dict[str, list[str]] | None = None
+    fail_on: list[str] | None = None  # as on Problem, by report/outcome.py
+
+    @property
+    def fatal(self) -> bool:
+        """Did ``fail-on`` (``stuck``, ``shadowed``) make this entry fail the gate?"""
+        return bool(self.fail_on)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {name: _copy(getattr(self, name)) for name in _ENTRY_FIELDS}
+        if self.changes is not None:
+            data["changes"] = _copy(self.changes) or None
+        return _fatal({**data, "fail_on": self.fail_on})
+
+
+@dataclass
 class TargetReport:
     python: str
     platform: str
@@ -90,7 +131,7 @@ class TargetReport:
     blocked: list[Blocked] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
-    drift: list[dict[str, Any]] | None = None  # per-package drift section (drift command)
+    drift: list[DriftEntry] | None = None  # per-package drift section (drift command)
 
 
 @dataclass
@@ -126,6 +167,11 @@ class Report:
         if self.changes is not None:
             data["changes"] = self.changes
         return data
+
+
+_ENTRY_FIELDS = tuple(
+    f.name for f in fields(DriftEntry) if f.name not in ("changes", "fail_on")
+)  # the keys every drift entry has
 
 
 @cache
@@ -180,5 +226,5 @@ def _target_dict(t: TargetReport) -> dict[str, Any]:
         "warnings": [_problem_dict(w) for w in t.warnings],
     }
     if t.drift is not None:
-        data["drift"] = t.drift
+        data["drift"] = [e.to_dict() for e in t.drift]
     return data

@@ -11,9 +11,9 @@ instead of applying the settings a second time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Literal
 
-from indexgate.report.model import Blocked, Problem, Status, TargetReport
+from indexgate.report.model import Blocked, DriftEntry, Problem, Status, TargetReport
 
 __all__ = [
     "FAIL_ON",
@@ -76,8 +76,8 @@ def target_status(
 def decide_target(t: TargetReport, fail_on: frozenset[str]) -> Status:
     """Decide ``t``'s status under ``fail_on``, set it, and record what was fatal.
 
-    Every warning, blocked artifact and drift entry gets its ``fail_on`` rules (None, or no
-    key in a drift entry, when it does not fail the gate); ``fatal`` says there are some.
+    Every warning, blocked artifact and drift entry gets its ``fail_on`` rules (None when
+    it does not fail the gate); ``fatal`` says there are some.
     Called again on the same target (a target whose errors changed), the record is
     rewritten, not added to. The findings are the blocked artifacts (``blocked``,
     ``pending``) and, for drift, the entries stuck in quarantine or hidden by the index's
@@ -91,7 +91,7 @@ def decide_target(t: TargetReport, fail_on: frozenset[str]) -> Status:
     for e in t.drift or []:
         rules = _drift_rules(e)
         findings.update(rules)
-        _mark_entry(e, [r for r in rules if r in fail_on])
+        _mark(e, [r for r in rules if r in fail_on])
     t.status = target_status(
         (e.kind for e in t.errors), (w.kind for w in t.warnings), findings, fail_on
     )
@@ -105,22 +105,13 @@ def _blocked_rules(b: Blocked, fail_on: frozenset[str]) -> list[str]:
     return rules
 
 
-def _drift_rules(entry: dict[str, Any]) -> list[str]:
+def _drift_rules(entry: DriftEntry) -> list[str]:
     """The findings a drift entry stands for: ``stuck`` (stuck in quarantine, or versions
     the index's page hides), ``shadowed`` (a name other indexes also serve)."""
-    found = {"stuck"} if entry.get("stuck") or entry.get("hidden") else set()
-    found |= {"shadowed"} if entry.get("shadowed") else set()
+    found = {"stuck"} if entry.stuck or entry.hidden else set()
+    found |= {"shadowed"} if entry.shadowed else set()
     return [r for r in FAIL_ON if r in found]
 
 
-def _mark(item: Problem | Blocked, rules: list[str]) -> None:
+def _mark(item: Problem | Blocked | DriftEntry, rules: list[str]) -> None:
     item.fail_on = rules or None
-
-
-def _mark_entry(entry: dict[str, Any], rules: list[str]) -> None:
-    """Drift entries are the JSON itself: the keys are there only when the entry is fatal."""
-    entry.pop("fatal", None)
-    entry.pop("fail_on", None)
-    if rules:
-        entry["fatal"] = True
-        entry["fail_on"] = rules

@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from indexgate.index.firewall import state_advice, vendor_label
 from indexgate.report.drift import checked_pins, drift_markdown, drift_text
-from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
+from indexgate.report.model import Blocked, DriftEntry, Problem, Report, Resolved, TargetReport
 from indexgate.report.outcome import FAIL_ON
 from indexgate.report.tables import flat, md, md_link, md_row, plural, text_table
 
@@ -126,7 +126,7 @@ def fail_on_reasons(report: Report) -> list[tuple[str, list[str]]]:
         return []
     blocked = [b for t in report.targets for b in t.blocked if b.fatal]
     warnings = [w for t in report.targets for w in t.warnings if w.fatal]
-    entries = [e for t in report.targets for e in t.drift or [] if e.get("fatal")]
+    entries = [e for t in report.targets for e in t.drift or [] if e.fatal]
     out: list[tuple[str, list[str]]] = []
     for rule in FAIL_ON:
         hits = [
@@ -134,7 +134,7 @@ def fail_on_reasons(report: Report) -> list[tuple[str, list[str]]]:
             for b in blocked
             if rule in (b.fail_on or ())
         ]
-        hits += [_entry_hit(e, rule) for e in entries if rule in e.get("fail_on", ())]
+        hits += [_entry_hit(e, rule) for e in entries if rule in (e.fail_on or ())]
         hits += [
             f"{w.package or w.index or ''} ({w.kind})".strip()
             for w in warnings
@@ -145,12 +145,12 @@ def fail_on_reasons(report: Report) -> list[tuple[str, list[str]]]:
     return out
 
 
-def _entry_hit(entry: dict[str, Any], rule: str) -> str:
+def _entry_hit(entry: DriftEntry, rule: str) -> str:
     """A drift entry that failed the gate under ``rule``, e.g. ``acme 1.0 (stuck ...)``."""
     if rule == "shadowed":
-        return f"{entry['name']} (shadowed name)"
-    what = "stuck in quarantine" if entry.get("stuck") else "hidden by the index's page"
-    return f"{entry['name']} {entry.get('pinned') or ''}".strip() + f" ({what})"
+        return f"{entry.name} (shadowed name)"
+    what = "stuck in quarantine" if entry.stuck else "hidden by the index's page"
+    return f"{entry.name} {entry.pinned or ''}".strip() + f" ({what})"
 
 
 def _grouped(report: Report, items: Callable[[TargetReport], Sequence[_T]]) -> list[tuple[_T, str]]:
