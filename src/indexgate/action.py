@@ -37,7 +37,6 @@ from indexgate.config import (
 )
 from indexgate.errors import IndexgateError, IndexUnreachable, InputError
 from indexgate.index.firewall import vendor_label
-from indexgate.policy import FAIL_ON, fatal_warning
 from indexgate.redact import known_secrets, redact
 from indexgate.report.json_report import REPORT_MODE, write_json
 from indexgate.report.model import Blocked, Problem, Report, TargetReport
@@ -92,7 +91,6 @@ class Result:
     report: Report
     exit_code: int
     summary: str | None = None  # Markdown; None means render the report
-    fail_on: frozenset[str] = frozenset()  # what the settings made fatal besides errors
     notes: tuple[str, ...] = ()  # Markdown lines for the summary, under its status line
 
 
@@ -331,10 +329,9 @@ def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) 
             argv = build_argv(inputs, workspace / report_rel, config, workspace)
             outcome = cli.run(cli.build_parser().parse_args(argv), cwd=workspace, env=env)
             assert outcome.report is not None
-            fail_on = outcome.settings.fail_on if outcome.settings else frozenset()
             note = first_run_note(inputs, workspace)
             notes = (note,) if note else ()
-            return Result(outcome.report, outcome.exit_code, fail_on=fail_on, notes=notes)
+            return Result(outcome.report, outcome.exit_code, notes=notes)
         except InputError as exc:
             message, file, line = redact(str(exc)), exc.file, exc.line
             if config and file == config and Path(config).parent == Path(tmp):
@@ -383,18 +380,12 @@ class Note:
 NoteKey = tuple[object, ...]  # what makes two annotations the same one
 
 
-def _fatal_rules(kind: str, fail_on: frozenset[str]) -> list[str]:
-    """The ``fail-on`` rules that make a warning of this kind fail the gate."""
-    rules = [r for r in FAIL_ON if r in fail_on]
-    return [r for r in rules if fatal_warning(kind, frozenset({r}))]
-
-
-def _problem_note(
-    p: Problem, workspace: Path, fail_on: frozenset[str] = frozenset()
-) -> tuple[NoteKey, Note]:
+def _problem_note(p: Problem, workspace: Path) -> tuple[NoteKey, Note]:
+    """An error or warning; one that ``fail-on`` made fatal names the rules (the report's
+    record, written when the target's status was decided)."""
     file = _relative(p.file, workspace)
     message, title = p.message, f"indexgate: {p.kind}"
-    if rules := _fatal_rules(p.kind, fail_on):
+    if rules := p.fail_on:
         spelled = ", ".join(f"`fail-on: {r}`" for r in rules)
         message = f"{message.rstrip()} This fails the gate: {spelled}."
         title += f" (fail-on: {rules[0]})"
@@ -442,23 +433,13 @@ def _blocked_note(
     return (b.name, b.version, b.file), Note(message, file, line if file else None, title)
 
 
-def _blocked_rule(b: Blocked, fail_on: frozenset[str]) -> str | None:
-    if "blocked" in fail_on:
-        return "blocked"
-    if "pending" in fail_on and getattr(b, "state", None) == "pending":
-        return "pending"
-    return None
-
-
-def collect_notes(
-    report: Report, workspace: Path, fail_on: frozenset[str] = frozenset()
-) -> tuple[list[Note], list[Note]]:
+def collect_notes(report: Report, workspace: Path) -> tuple[list[Note], list[Note]]:
     """(errors, warnings) to annotate, each once across targets.
 
     Errors: every gate error (auth failure, no solution, blocked pin, ...), plus whatever
-    ``fail-on`` made fatal. Warnings: blocked artifacts the resolution went around, then the
-    report's warnings. A blocked artifact of a package that already has an error and no
-    fallback is left out: the error says it.
+    the report records as made fatal by ``fail-on`` (report/outcome.py). Warnings: blocked
+    artifacts the resolution went around, then the report's warnings. A blocked artifact of
+    a package that already has an error and no fallback is left out: the error says it.
     """
     errors: dict[NoteKey, Note] = {}
     warnings: dict[NoteKey, Note] = {}
@@ -470,13 +451,13 @@ def collect_notes(
         for b in t.blocked:
             if b.name in failed and b.fallback is None:
                 continue
-            rule = _blocked_rule(b, fail_on)
+            rule = b.fail_on[0] if b.fail_on else None  # recorded by report/outcome.py
             target = errors if rule else warnings
             key, note = _blocked_note(b, workspace, t, rule)
             target.setdefault(key, note)
     for p in [*report.warnings, *(w for t in report.targets for w in t.warnings)]:
-        target = errors if fatal_warning(p.kind, fail_on) else warnings
-        target.setdefault(*_problem_note(p, workspace, fail_on))
+        target = errors if p.fatal else warnings
+        target.setdefault(*_problem_note(p, workspace))
     return list(errors.values()), list(warnings.values())
 
 
@@ -574,11 +555,11 @@ def publish(
         message = f"cannot write the JSON report {report_rel}: {exc.strerror}"
         annotate("error", message, file=None, line=None, title="indexgate")
     if result.summary is None:
-        text = render_text(report, fail_on=result.fail_on)
+        text = render_text(report)
     else:
         text = "".join(f"indexgate: {p.kind}: {p.message}\n" for p in report.targets[0].errors)
     print_log(f"indexgate {report.command}: {status.upper()}", log_text + text)
-    errors, warnings = collect_notes(report, workspace, result.fail_on)
+    errors, warnings = collect_notes(report, workspace)
     emit_annotations("error", errors, report_rel)
     emit_annotations("warning", warnings, report_rel)
     summary = result.summary
@@ -587,7 +568,6 @@ def publish(
             report,
             max_bytes=summary_budget(env),
             report_path=report_rel,
-            fail_on=result.fail_on,
             notes=result.notes,
         )
     write_summary(summary, env)

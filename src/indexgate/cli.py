@@ -225,16 +225,11 @@ def _previous(args: argparse.Namespace, cwd: Path) -> dict | None:
     return read_previous(cwd / path, path)
 
 
-def emit(
-    report: Report,
-    args: argparse.Namespace,
-    env: Mapping[str, str],
-    fail_on: frozenset[str] = frozenset(),
-) -> None:
+def emit(report: Report, args: argparse.Namespace, env: Mapping[str, str]) -> None:
     """Write stdout, the JSON report and the summary as the options ask.
 
-    ``fail_on``: the run's ``--fail-on`` rules, so the text and the summary name the one
-    that failed the gate."""
+    The text and the summary name the ``fail-on`` rule that failed the gate from the
+    report's own record (report/outcome.py), not from the settings."""
     if args.report_json or args.format == "json":
         from indexgate.report.json_report import to_json, write_text
 
@@ -246,16 +241,16 @@ def emit(
     if args.format == "markdown":
         from indexgate.report.render import render_markdown
 
-        sys.stdout.write(render_markdown(report, report_path=args.report_json, fail_on=fail_on))
+        sys.stdout.write(render_markdown(report, report_path=args.report_json))
     elif args.format == "text" and not args.quiet:
         from indexgate.report.render import render_text
 
-        sys.stdout.write(render_text(report, fail_on=fail_on))
+        sys.stdout.write(render_text(report))
     summary = args.summary or env.get("GITHUB_STEP_SUMMARY")
     if summary:
         from indexgate.report.render import render_markdown
 
-        text = render_markdown(report, report_path=args.report_json, fail_on=fail_on)
+        text = render_markdown(report, report_path=args.report_json)
         mode = "a" if not args.summary else "w"
         with open(summary, mode, encoding="utf-8") as fh:
             fh.write(text + "\n")
@@ -329,8 +324,7 @@ def _gate(args: argparse.Namespace) -> int:
         return _internal_error(exc, args)
     assert outcome.report is not None
     try:
-        fail_on = outcome.settings.fail_on if outcome.settings else frozenset()
-        emit(outcome.report, args, os.environ, fail_on)
+        emit(outcome.report, args, os.environ)
     except OSError as exc:  # --report-json / --summary / $GITHUB_STEP_SUMMARY not writable
         return _unwritable(exc, args)
     except Exception as exc:  # a bug in a renderer: the JSON report still says so

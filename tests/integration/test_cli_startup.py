@@ -39,8 +39,9 @@ NOT_FOR_A_REQUIREMENTS_CHECK = {
     "indexgate.sources.pyproject",
     "indexgate.sources.locks",
     "indexgate.drift",
-    "indexgate.drift_render",
+    "indexgate.report.drift",
     "indexgate.report.render",
+    "indexgate.report.tables",
     "indexgate.action",
     "indexgate.demo",
 }
