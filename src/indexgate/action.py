@@ -30,7 +30,6 @@ from indexgate import gate
 from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text, read_config_file
 from indexgate.errors import InputError
 from indexgate.index.firewall import vendor_label
-from indexgate.policy import FAIL_ON, fatal_warning
 from indexgate.redact import known_secrets, redact
 from indexgate.report.json_report import write_json
 from indexgate.report.model import Blocked, Problem, Report, TargetReport
@@ -71,7 +70,6 @@ class Result:
     report: Report
     exit_code: int
     summary: str | None = None  # Markdown; None means render the report
-    fail_on: frozenset[str] = frozenset()  # what the settings made fatal besides errors
     notes: tuple[str, ...] = ()  # Markdown lines for the summary, under its status line
 
 
@@ -231,7 +229,7 @@ def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) 
     if problem is None:
         note = first_run_note(inputs, workspace)
         notes = (note,) if note else ()
-        return Result(result.report, result.exit_code, fail_on=result.fail_on, notes=notes)
+        return Result(result.report, result.exit_code, notes=notes)
     # The problem is the report's own entry: what is changed here is what the report says.
     if isinstance(result.error, InputError):
         if config and problem.file == config and Path(config).parent == Path(tmp):
@@ -266,18 +264,12 @@ class Note:
 NoteKey = tuple[object, ...]  # what makes two annotations the same one
 
 
-def _fatal_rules(kind: str, fail_on: frozenset[str]) -> list[str]:
-    """The ``fail-on`` rules that make a warning of this kind fail the gate."""
-    rules = [r for r in FAIL_ON if r in fail_on]
-    return [r for r in rules if fatal_warning(kind, frozenset({r}))]
-
-
-def _problem_note(
-    p: Problem, workspace: Path, fail_on: frozenset[str] = frozenset()
-) -> tuple[NoteKey, Note]:
+def _problem_note(p: Problem, workspace: Path) -> tuple[NoteKey, Note]:
+    """An error or warning; one that ``fail-on`` made fatal names the rules (the report's
+    record, written when the target's status was decided)."""
     file = _relative(p.file, workspace)
     message, title = p.message, f"indexgate: {p.kind}"
-    if rules := _fatal_rules(p.kind, fail_on):
+    if rules := p.fail_on:
         spelled = ", ".join(f"`fail-on: {r}`" for r in rules)
         message = f"{message.rstrip()} This fails the gate: {spelled}."
         title += f" (fail-on: {rules[0]})"
@@ -325,23 +317,13 @@ def _blocked_note(
     return (b.name, b.version, b.file), Note(message, file, line if file else None, title)
 
 
-def _blocked_rule(b: Blocked, fail_on: frozenset[str]) -> str | None:
-    if "blocked" in fail_on:
-        return "blocked"
-    if "pending" in fail_on and getattr(b, "state", None) == "pending":
-        return "pending"
-    return None
-
-
-def collect_notes(
-    report: Report, workspace: Path, fail_on: frozenset[str] = frozenset()
-) -> tuple[list[Note], list[Note]]:
+def collect_notes(report: Report, workspace: Path) -> tuple[list[Note], list[Note]]:
     """(errors, warnings) to annotate, each once across targets.
 
     Errors: every gate error (auth failure, no solution, blocked pin, ...), plus whatever
-    ``fail-on`` made fatal. Warnings: blocked artifacts the resolution went around, then the
-    report's warnings. A blocked artifact of a package that already has an error and no
-    fallback is left out: the error says it.
+    the report records as made fatal by ``fail-on`` (report/outcome.py). Warnings: blocked
+    artifacts the resolution went around, then the report's warnings. A blocked artifact of
+    a package that already has an error and no fallback is left out: the error says it.
     """
     errors: dict[NoteKey, Note] = {}
     warnings: dict[NoteKey, Note] = {}
@@ -353,13 +335,13 @@ def collect_notes(
         for b in t.blocked:
             if b.name in failed and b.fallback is None:
                 continue
-            rule = _blocked_rule(b, fail_on)
+            rule = b.fail_on[0] if b.fail_on else None  # recorded by report/outcome.py
             target = errors if rule else warnings
             key, note = _blocked_note(b, workspace, t, rule)
             target.setdefault(key, note)
     for p in [*report.warnings, *(w for t in report.targets for w in t.warnings)]:
-        target = errors if fatal_warning(p.kind, fail_on) else warnings
-        target.setdefault(*_problem_note(p, workspace, fail_on))
+        target = errors if p.fatal else warnings
+        target.setdefault(*_problem_note(p, workspace))
     return list(errors.values()), list(warnings.values())
 
 
@@ -398,11 +380,11 @@ def publish(
         message = f"cannot write the JSON report {report_rel}: {exc.strerror}"
         annotate("error", message, file=None, line=None, title="indexgate")
     if result.summary is None:
-        text = render_text(report, fail_on=result.fail_on)
+        text = render_text(report)
     else:
         text = "".join(f"indexgate: {p.kind}: {p.message}\n" for p in report.targets[0].errors)
     print_log(f"indexgate {report.command}: {status.upper()}", log_text + text)
-    errors, warnings = collect_notes(report, workspace, result.fail_on)
+    errors, warnings = collect_notes(report, workspace)
     emit_annotations("error", errors, report_rel)
     emit_annotations("warning", warnings, report_rel)
     summary_path = env.get("GITHUB_STEP_SUMMARY")
@@ -412,7 +394,6 @@ def publish(
             report,
             max_bytes=summary_budget(summary_path),
             report_path=report_rel,
-            fail_on=result.fail_on,
             notes=result.notes,
         )
     if summary_path:

@@ -32,16 +32,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("indexgate")
 
 
-def emit(
-    report: Report,
-    args: argparse.Namespace,
-    env: Mapping[str, str],
-    fail_on: frozenset[str] = frozenset(),
-) -> None:
+def emit(report: Report, args: argparse.Namespace, env: Mapping[str, str]) -> None:
     """Write stdout, the JSON report and the summary as the options ask.
 
-    ``fail_on``: the run's ``--fail-on`` rules, so the text and the summary name the one
-    that failed the gate."""
+    The text and the summary name the ``fail-on`` rule that failed the gate from the
+    report's own record (report/outcome.py), not from the settings."""
     if args.report_json or args.format == "json":
         from indexgate.report.json_report import to_json, write_text
 
@@ -53,11 +48,11 @@ def emit(
     if args.format == "markdown":
         from indexgate.report.render import render_markdown
 
-        sys.stdout.write(render_markdown(report, report_path=args.report_json, fail_on=fail_on))
+        sys.stdout.write(render_markdown(report, report_path=args.report_json))
     elif args.format == "text" and not args.quiet:
         from indexgate.report.render import render_text
 
-        sys.stdout.write(render_text(report, fail_on=fail_on))
+        sys.stdout.write(render_text(report))
     summary = args.summary or env.get("GITHUB_STEP_SUMMARY")
     if summary:
         from indexgate.report.render import render_markdown
@@ -65,9 +60,7 @@ def emit(
 
         append = not args.summary  # the runner's file gathers every run of the step
         budget = summary_budget(summary, append=append)
-        text = render_markdown(
-            report, max_bytes=budget, report_path=args.report_json, fail_on=fail_on
-        )
+        text = render_markdown(report, max_bytes=budget, report_path=args.report_json)
         write_summary(summary, text + "\n", append=append)  # a blank line before what follows
 
 
@@ -103,7 +96,7 @@ def _gate(args: argparse.Namespace) -> int:
         print(f"indexgate: error: {result.problem.message}", file=sys.stderr)
         return result.exit_code
     try:
-        emit(result.report, args, os.environ, result.fail_on)
+        emit(result.report, args, os.environ)
     except OSError as exc:  # --report-json / --summary / $GITHUB_STEP_SUMMARY not writable
         return _unwritable(exc, args)
     except Exception as exc:  # a bug in a renderer: the JSON report still says so

@@ -37,7 +37,6 @@ from indexgate.index.network import (
 )
 from indexgate.policy import (
     DEFAULT_QUARANTINE_CODES,
-    FAIL_ON,
     Fallback,
     Strategy,
     default_ignore_error_codes,
@@ -45,6 +44,7 @@ from indexgate.policy import (
 )
 from indexgate.redact import register_secret, strip_userinfo
 from indexgate.report.model import Problem
+from indexgate.report.outcome import FAIL_ON
 from indexgate.sources.model import SourceSet
 from indexgate.targets import Target, default_python, make_target
 

@@ -8,8 +8,9 @@ a few at a time, until one is allowed: that answers "upgrade available" and "stu
 quarantine" without walking a whole history. Every URL is probed at most once per run
 (the client memoizes) and at most ``max_probes_per_package`` per package.
 
-The per-package ``drift`` section of each target is plain JSON (so the renderers and the
-next run's ``--previous-report`` read the same facts); ``changes`` compares with that.
+The per-package ``drift`` section of each target is a list of ``DriftEntry`` (report/model.py)
+whose facts are JSON-shaped (so the renderers and the next run's ``--previous-report`` read
+the same facts); ``changes`` compares with that.
 """
 
 from __future__ import annotations
@@ -33,21 +34,18 @@ from indexgate.errors import IndexgateError, IndexUnreachable
 from indexgate.index.client import BlockHit, FetchError, never_matched
 from indexgate.index.firewall import vendor_label
 from indexgate.index.models import DistFile, parse_filename
-from indexgate.policy import (
-    PageAction,
-    Strategy,
-    blocked_findings,
-    target_status,
-)
+from indexgate.policy import PageAction, Strategy
 from indexgate.redact import redact
 from indexgate.report.model import (
     Blocked,
+    DriftEntry,
     Problem,
     Report,
     Resolved,
     Status,
     TargetReport,
 )
+from indexgate.report.outcome import decide_target
 from indexgate.resolver.finder import VersionEntry, decide, mirrors, refusal
 from indexgate.resolver.resolve import (
     Session,
@@ -171,7 +169,7 @@ class _Probe:
 class _Outcome:
     """One pin on one target: its drift entry and what it adds to the target's report."""
 
-    entry: dict[str, Any]
+    entry: DriftEntry
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     blocked: list[Blocked] = field(default_factory=list)
@@ -233,7 +231,7 @@ class _Run:
             return {t: _Outcome(_entry(pin), errors=[problem]) for t in targets}
         budget = self.budgets.get(pin.name)
         for outcome in outcomes:
-            outcome.entry["probe_cap"] = bool(budget and budget.hit)
+            outcome.entry.probe_cap = bool(budget and budget.hit)
             outcome.warnings.extend(found.warnings)
             if budget and budget.hit:
                 outcome.warnings.append(self._cap_warning(pin))
@@ -302,12 +300,12 @@ class _Run:
         if pinned is not None:
             probed.append(pinned)
         self.summarize(pin, out, by_version, candidates, probed, newest_allowed)
-        out.entry["shadowed"] = shadow
+        out.entry.shadowed = shadow
         if shadow is not None:
             self.shadow_problem(pin, shadow, out)
         if home is not None and home.upstream is not None:
             listed = {e.version for e in found.entries if e.index == home}
-            out.entry["hidden"] = await self.hidden(pin, home, listed)
+            out.entry.hidden = await self.hidden(pin, home, listed)
         return out
 
     def home(self, entries: Sequence[VersionEntry]) -> IndexConfig | None:
@@ -372,7 +370,7 @@ class _Run:
         """Find the pinned file the target installs, compare hashes, probe it."""
         where = f"{pin.name}=={pin.version}"
         state: dict[str, Any] = {"version": str(pin.version), "file": None, "status": "missing"}
-        out.entry["pin"] = state
+        out.entry.pin = state
         if entry is None:
             searched = ", ".join(f"'{s}'" for s in found.searched) or "no index"
             if found.entries:
@@ -382,7 +380,7 @@ class _Run:
             out.errors.append(_problem("missing-pin", message, pin, index=_first(found.searched)))
             return None
         index = entry.index
-        out.entry["index"] = index.name
+        out.entry.index = index.name
         on_index = {filename_key(f.filename): f for f in entry.files}
         hash_state = "unchecked"
         if pin.files:
@@ -536,17 +534,17 @@ class _Run:
         newest = max(listed, default=None)
         if newest is not None:
             uploaded = _uploaded(by_version[newest])
-            entry["latest"] = {
+            entry.latest = {
                 "version": str(newest),
                 "upload_time": uploaded,
                 "age_days": self.age(uploaded),
                 "status": status[newest].status if newest in status else "unprobed",
             }
-        entry["newest_allowed"] = str(newest_allowed) if newest_allowed is not None else None
-        if entry["index"] is None and newest_allowed is not None:
-            entry["index"] = by_version[newest_allowed].index.name
+        entry.newest_allowed = str(newest_allowed) if newest_allowed is not None else None
+        if entry.index is None and newest_allowed is not None:
+            entry.index = by_version[newest_allowed].index.name
         if pin.version is not None and newest_allowed is not None and newest_allowed > pin.version:
-            entry["upgrade"] = str(newest_allowed)
+            entry.upgrade = str(newest_allowed)
         above = max((v for v in (pin.version, newest_allowed) if v is not None), default=None)
         held = sorted(
             (p for p in probed if p.status == "blocked" and (above is None or p.version > above)),
@@ -555,14 +553,14 @@ class _Run:
         )
         if held:
             since = _uploaded(by_version[held[-1].version])
-            entry["stuck"] = {
+            entry.stuck = {
                 "versions": [str(p.version) for p in held],
                 "since": since,
                 "age_days": self.age(since),
             }
             fallback = str(pin.version or newest_allowed or "") or None
             out.blocked.extend(p.block.to_report(fallback, pin.origin) for p in held if p.block)
-        entry["probed"] = [p.as_dict() for p in sorted(probed, key=lambda p: p.version)[::-1]]
+        entry.probed = [p.as_dict() for p in sorted(probed, key=lambda p: p.version)[::-1]]
 
     def age(self, stamp: str | None) -> int | None:
         when = _parse_time(stamp)
@@ -661,14 +659,11 @@ def drift(
             outcome = per_target.get(target)
             if outcome is None:
                 continue
-            key = (
-                outcome.entry["name"],
-                str(outcome.entry["pinned"] or outcome.entry["requirement"]),
-            )
+            key = (outcome.entry.name, str(outcome.entry.pinned or outcome.entry.requirement))
             if key in seen:
                 continue
             seen.add(key)
-            t.drift.append(outcome.entry)  # type: ignore[union-attr]
+            t.drift.append(outcome.entry)
             t.errors.extend(outcome.errors)
             _extend_unique(t.warnings, outcome.warnings)
             t.blocked.extend(outcome.blocked)
@@ -680,7 +675,7 @@ def drift(
         listed: dict[str, set[Version]] = {}
         for per_target in results:
             for outcome in per_target.values():
-                listed.setdefault(outcome.entry["name"], set()).update(outcome.candidates)
+                listed.setdefault(outcome.entry.name, set()).update(outcome.candidates)
         report.changes = changes(report, previous, listed)
     for t in report.targets:
         t.status = _status(t, settings)
@@ -688,43 +683,22 @@ def drift(
 
 
 def _status(t: TargetReport, settings: Settings) -> Status:
-    entries = t.drift or []
-    findings = {
-        name
-        for name, present in (
-            ("blocked", t.blocked),
-            ("stuck", any(e.get("stuck") or e.get("hidden") for e in entries)),
-            ("shadowed", any(e.get("shadowed") for e in entries)),
-        )
-        if present
-    }
-    findings |= blocked_findings(t.blocked)
-    return target_status(
-        (e.kind for e in t.errors), (w.kind for w in t.warnings), findings, settings.fail_on
-    )
+    """The target's status; report/outcome.py also records what ``fail-on`` made fatal
+    (blocked pins, entries stuck in quarantine or hidden, shadowed names, warnings)."""
+    return decide_target(t, settings.fail_on)
 
 
 # --- small helpers ----------------------------------------------------------------------
 
 
-def _entry(pin: Pin) -> dict[str, Any]:
-    """A drift entry with every key present, so consumers need no existence checks."""
-    return {
-        "name": pin.name,
-        "pinned": str(pin.version) if pin.version is not None else None,
-        "requirement": None if pin.version is not None else f"{pin.name}{pin.specifier}",
-        "source": str(pin.origin),
-        "index": None,
-        "pin": None,
-        "latest": None,
-        "newest_allowed": None,
-        "upgrade": None,
-        "stuck": None,
-        "shadowed": None,
-        "hidden": None,  # versions the upstream lists and this index's page hides
-        "probed": [],
-        "probe_cap": False,
-    }
+def _entry(pin: Pin) -> DriftEntry:
+    """A pin's drift entry, before anything was found out about it."""
+    return DriftEntry(
+        name=pin.name,
+        pinned=str(pin.version) if pin.version is not None else None,
+        requirement=None if pin.version is not None else f"{pin.name}{pin.specifier}",
+        source=str(pin.origin),
+    )
 
 
 def _problem(

@@ -79,7 +79,7 @@ def changes(
     holds the versions an install could take now, per package.
     """
     old, old_latest = _facts(e for t in previous.get("targets", []) for e in t.get("drift") or [])
-    new, _ = _facts(e for t in report.targets for e in t.drift or [])
+    new, _ = _facts(e.to_dict() for t in report.targets for e in t.drift or [])
     newly_blocked, released = [], []
     for (name, version), probe in sorted(new.items()):
         before = old.get((name, version))
@@ -106,14 +106,14 @@ def changes(
     for t in report.targets:
         for e in t.drift or []:
             mark = {
-                key: [c["version"] for c in items if c["name"] == e["name"]]
+                key: [c["version"] for c in items if c["name"] == e.name]
                 for key, items in (
                     ("newly_blocked", newly_blocked),
                     ("released", released),
                     ("newly_published", published),
                 )
             }
-            e["changes"] = {k: v for k, v in mark.items() if v} or None
+            e.changes = {k: v for k, v in mark.items() if v}  # {}: compared, none
     return {
         "previous_status": previous.get("status"),
         "newly_blocked": newly_blocked,

@@ -153,11 +153,6 @@ class GateResult:
     problem: Problem | None = None
     error: BaseException | None = None
 
-    @property
-    def fail_on(self) -> frozenset[str]:
-        """The ``--fail-on`` rules of the run (none when it stopped before its settings)."""
-        return self.settings.fail_on if self.settings else frozenset()
-
 
 def run(
     args: argparse.Namespace | Sequence[str],

@@ -8,10 +8,8 @@ both, so enabling backtracking on 403 also lets a 403 project page fall through 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import Literal
 from urllib.parse import urlsplit
 
 
@@ -144,48 +142,3 @@ def auth_failure_advice(status: int, index_name: str, *, refused: bool = False) 
 def env_name(index_name: str) -> str:
     """``INDEXGATE_INDEX_<NAME>``: upper-cased, other characters turned into ``_``."""
     return "".join(c if c.isalnum() else "_" for c in index_name.upper())
-
-
-# --- the gate's outcome ----------------------------------------------------------------
-
-# What ``--fail-on`` may name, and the warning kinds each one makes fatal.
-FAIL_ON: dict[str, frozenset[str]] = {
-    "blocked": frozenset(),  # any blocked artifact, even one the resolution went around
-    "warnings": frozenset(),  # any warning at all
-    "yanked": frozenset({"yanked-pin"}),
-    "shadowed": frozenset({"shadowed-name"}),
-    "stuck": frozenset({"stuck"}),
-    "pending": frozenset(),  # a blocked[] entry whose state is pending (a scan in progress)
-    "not-from-index": frozenset({"not-from-index"}),
-}
-
-
-def blocked_findings(blocked: Iterable[object]) -> set[str]:
-    """What ``blocked[]`` entries add to the findings ``--fail-on`` may name: ``blocked``
-    for any entry, ``pending`` for one whose scan is still in progress."""
-    states = {getattr(b, "state", "blocked") for b in blocked}
-    return ({"blocked"} if states else set()) | ({"pending"} if "pending" in states else set())
-
-
-def fatal_warning(kind: str, fail_on: frozenset[str]) -> bool:
-    """Does ``--fail-on`` turn a warning of this kind into a gate failure?"""
-    return "warnings" in fail_on or any(kind in FAIL_ON[f] for f in fail_on if f in FAIL_ON)
-
-
-def target_status(
-    error_kinds: Iterable[str],
-    warning_kinds: Iterable[str],
-    findings: Iterable[str],
-    fail_on: frozenset[str],
-) -> Literal["pass", "fail", "error"]:
-    """error: an index was unreachable; fail: any other error, or what ``--fail-on`` names
-    among the warnings and the findings (``blocked``, ``pending``, ``stuck``, ``shadowed``);
-    else pass."""
-    errors = set(error_kinds)
-    if "index-unreachable" in errors:
-        return "error"
-    if errors or fail_on & set(findings):
-        return "fail"
-    if any(fatal_warning(k, fail_on) for k in warning_kinds):
-        return "fail"
-    return "pass"

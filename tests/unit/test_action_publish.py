@@ -12,6 +12,7 @@ from indexgate import action, workflow
 from indexgate.errors import InputError
 from indexgate.report.json_report import write_json
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
+from indexgate.report.outcome import decide_target
 from indexgate.report.summary import SUMMARY_LIMIT, summary_budget, write_summary
 
 
@@ -204,8 +205,9 @@ def test_at_most_ten_annotations_of_each_kind(
 
 def test_fail_on_blocked_turns_blocked_artifacts_into_errors(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("a\n")
-    target = TargetReport("3.12", "linux_x86_64", "fail", blocked=[_blocked("a", "2", 1)])
-    errs, warns = action.collect_notes(Report("check", [target]), tmp_path, frozenset({"blocked"}))
+    target = TargetReport("3.12", "linux_x86_64", blocked=[_blocked("a", "2", 1)])
+    assert decide_target(target, frozenset({"blocked"})) == "fail"  # records the rule
+    errs, warns = action.collect_notes(Report("check", [target]), tmp_path)
     assert [n.title for n in errs] == ["indexgate: a 2 blocked (fail-on: blocked)"] and not warns
     # The rule is named, and what the resolution did is not worded like a success.
     assert "This fails the gate: `fail-on: blocked`" in errs[0].message

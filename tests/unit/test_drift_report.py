@@ -13,34 +13,27 @@ from indexgate.cli import main
 from indexgate.drift import collect_pins
 from indexgate.drift_changes import changes, read_previous
 from indexgate.errors import InputError
-from indexgate.report.model import Report, TargetReport
+from indexgate.report.model import DriftEntry, Report, TargetReport
 from indexgate.report.render import render_markdown, render_text
 from indexgate.sources import load_sources
 
 
-def entry(name: str, pinned: str, probed: dict[str, str], latest: str, **extra: Any) -> dict:
-    """A drift entry as the JSON report holds it (only the keys the code reads)."""
-    return {
-        "name": name,
-        "pinned": pinned,
-        "requirement": None,
-        "source": "uv.lock:1",
-        "index": "internal",
-        "pin": {"version": pinned, "file": f"{name}-{pinned}.whl", "status": probed[pinned]},
-        "latest": {"version": latest, "status": probed.get(latest, "unprobed")},
-        "newest_allowed": None,
-        "upgrade": None,
-        "stuck": None,
-        "shadowed": None,
-        "probed": [
-            {"version": v, "file": f"{name}-{v}.whl", "status": s} for v, s in probed.items()
-        ],
-        "probe_cap": False,
+def entry(name: str, pinned: str, probed: dict[str, str], latest: str, **extra: Any) -> DriftEntry:
+    """A drift entry (only the facts the code reads)."""
+    return DriftEntry(
+        name=name,
+        pinned=pinned,
+        requirement=None,
+        source="uv.lock:1",
+        index="internal",
+        pin={"version": pinned, "file": f"{name}-{pinned}.whl", "status": probed[pinned]},
+        latest={"version": latest, "status": probed.get(latest, "unprobed")},
+        probed=[{"version": v, "file": f"{name}-{v}.whl", "status": s} for v, s in probed.items()],
         **extra,
-    }
+    )
 
 
-def drift_report(*entries: dict, changes: dict | None = None) -> Report:
+def drift_report(*entries: DriftEntry, changes: dict | None = None) -> Report:
     target = TargetReport("3.12", "linux_x86_64", drift=list(entries))
     return Report("drift", [target], changes=changes)
 
@@ -130,7 +123,7 @@ def test_changes_need_evidence_on_both_sides() -> None:
         "newly_blocked": [("b", "2.0"), ("b", "2.2")],
         "newly_published": [("a", "1.3"), ("b", "2.2")],
     }
-    marks = {e["name"]: e["changes"] for e in now.targets[0].drift or []}
+    marks = {e.name: e.to_dict()["changes"] for e in now.targets[0].drift or []}
     assert marks == {
         "a": {"released": ["1.2"], "newly_published": ["1.3"]},
         "b": {"newly_blocked": ["2.0", "2.2"], "newly_published": ["2.2"]},
@@ -145,10 +138,10 @@ def huge_report(n: int) -> Report:
     entries = []
     for i in range(n):
         e = entry(f"package-{i:05d}", "1.0", {"1.0": "blocked", "2.0": "blocked"}, "2.0")
-        e["probed"][0].update(vendor="nexus-firewall", reason="REQUESTED ITEM IS QUARANTINED " * 4)
-        e["stuck"] = {"versions": ["2.0"], "since": "2025-01-01T00:00:00Z", "age_days": 300}
-        e["upgrade"] = "1.5"
-        e["shadowed"] = {
+        e.probed[0].update(vendor="nexus-firewall", reason="REQUESTED ITEM IS QUARANTINED " * 4)
+        e.stuck = {"versions": ["2.0"], "since": "2025-01-01T00:00:00Z", "age_days": 300}
+        e.upgrade = "1.5"
+        e.shadowed = {
             "index": "internal",
             "on": [{"index": "pypi", "versions": ["9"] * 40}],
             "severity": "warning",
@@ -189,3 +182,25 @@ def test_drift_text_lists_sections_after_the_counts() -> None:
     text = render_text(report)
     assert text.index("Drift: 2 pins checked") < text.index("  Blocked or missing pins:")
     assert "released from quarantine  package-00001  3.0" in text
+
+
+def test_a_typed_entry_writes_the_json_keys_in_their_order() -> None:
+    """Every key, always, in the order the JSON has had them; ``changes`` only after a
+    comparison (null when nothing changed); ``fatal``/``fail_on`` only when fatal."""
+    e = entry("a", "1.0", {"1.0": "allowed"}, "1.0")
+    keys = ["name", "pinned", "requirement", "source", "index", "pin", "latest"]
+    keys += ["newest_allowed", "upgrade", "stuck", "shadowed", "hidden", "probed", "probe_cap"]
+    assert list(e.to_dict()) == keys
+    e.changes = {}
+    assert list(e.to_dict()) == [*keys, "changes"] and e.to_dict()["changes"] is None
+    e.changes, e.fail_on = {"released": ["1.2"]}, ["stuck"]
+    data = e.to_dict()
+    assert list(data) == [*keys, "changes", "fatal", "fail_on"]
+    assert (data["changes"], data["fatal"], data["fail_on"]) == (
+        {"released": ["1.2"]},
+        True,
+        ["stuck"],
+    )
+    # A copy: editing the dict leaves the entry as it was.
+    data["probed"][0]["status"] = "edited"
+    assert e.probed[0]["status"] == "allowed"

@@ -109,31 +109,3 @@ def test_auth_failure_advice_says_how_to_fix_it() -> None:
 )
 def test_env_name(name, expected) -> None:
     assert env_name(name) == expected
-
-
-# --- the gate's outcome: one place for --fail-on --------------------------------------
-
-
-def test_unreachable_index_is_an_error_whatever_else_failed() -> None:
-    from indexgate.policy import target_status
-
-    status = target_status(["auth-failure", "index-unreachable"], [], [], frozenset())
-    assert status == "error"
-
-
-def test_findings_fail_only_when_fail_on_names_them() -> None:
-    from indexgate.policy import target_status
-
-    assert target_status([], [], ["blocked"], frozenset()) == "pass"
-    assert target_status([], [], ["blocked"], frozenset({"blocked"})) == "fail"
-    assert target_status([], [], ["stuck"], frozenset({"shadowed"})) == "pass"
-
-
-def test_fail_on_makes_its_warning_kinds_fatal() -> None:
-    from indexgate.policy import fatal_warning, target_status
-
-    assert fatal_warning("yanked-pin", frozenset({"yanked"}))
-    assert not fatal_warning("yanked-pin", frozenset({"shadowed"}))
-    assert fatal_warning("skipped-index", frozenset({"warnings"}))
-    assert target_status([], ["shadowed-name"], [], frozenset({"shadowed"})) == "fail"
-    assert target_status([], ["shadowed-name"], [], frozenset()) == "pass"

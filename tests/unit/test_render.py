@@ -8,14 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from indexgate.report.drift import drift_markdown, drift_text
 from indexgate.report.json_report import to_json, write_json
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
-from indexgate.report.render import (
-    _drift_markdown,
-    _drift_text,
-    render_markdown,
-    render_text,
-)
+from indexgate.report.render import render_markdown, render_text
 
 NEXUS_URL = "https://iq.example.com/ui/links/repositories/quarantinedComponent/abc"
 CONTRACT_BLOCKED_KEYS = {
@@ -415,4 +411,28 @@ def test_text_has_no_colour_or_control_characters() -> None:
 def test_drift_hooks_are_empty_without_drift() -> None:
     report = _report()
 
-    assert _drift_markdown(report) == "" and _drift_text(report) == ""
+    assert drift_markdown(report) == "" and drift_text(report) == ""
+
+
+def test_the_drift_renderer_and_the_shared_helpers_do_not_import_render() -> None:
+    """No import circle: render.py calls into report/drift.py, which imports only the model,
+    the shared helpers (report/tables.py, which imports no indexgate module) and the
+    firewalls' vendor labels."""
+    import ast
+    import importlib
+
+    def imported(module: str) -> set[str]:
+        path = importlib.import_module(module).__file__
+        assert path is not None
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+        names = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        return {n for n in names if n.startswith("indexgate")}
+
+    assert imported("indexgate.report.drift") == {
+        "indexgate.index.firewall",
+        "indexgate.report.model",
+        "indexgate.report.tables",
+    }
+    assert imported("indexgate.report.tables") == set()
+    assert "indexgate.report.render" not in imported("indexgate.report.outcome")

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from indexgate import action
-from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
+from indexgate.report.model import Blocked, DriftEntry, Problem, Report, Resolved, TargetReport
+from indexgate.report.outcome import decide_target
 from indexgate.report.render import dependency_path, render_markdown, render_text
 
 POLICY = {
@@ -38,6 +39,13 @@ def _target(**kw: object) -> TargetReport:
         Resolved("urllib3", "2.5.0", "private", "u.whl", ["requests 2.32.0", "acme-web 2.0.0"]),
     ]
     return TargetReport("3.12", "linux_x86_64", resolution=resolution, **kw)  # type: ignore[arg-type]
+
+
+def _decided(fail_on: frozenset[str], **kw: object) -> TargetReport:
+    """A target whose status (and record of what was fatal) report/outcome.py decided."""
+    t = _target(**kw)
+    decide_target(t, fail_on)
+    return t
 
 
 def test_a_transitive_block_names_its_path() -> None:
@@ -87,30 +95,34 @@ def test_the_curation_policy_is_named_once() -> None:
 
 def test_fail_on_names_the_rule_and_the_artifacts() -> None:
     blocked = [_blocked("acme-core", "1.2.0"), _blocked("urllib3", "2.6.0")]
-    report = Report("check", [_target(status="fail", blocked=blocked)])
-    md = render_markdown(report, fail_on=frozenset({"blocked"}))
+    report = Report("check", [_decided(frozenset({"blocked"}), blocked=blocked)])
+    assert report.status == "fail"
+    md = render_markdown(report)
     section = md.split("### Failed by `fail-on`", 1)[1].split("###", 1)[0]
     assert "`fail-on: blocked` (2 findings)" in section
     assert "acme-core 1.2.0" in section and "urllib3 via acme-web → requests 2.6.0" in section
     assert md.index("Failed by") < md.index("### Blocked artifacts")
-    assert "Failed by fail-on: blocked: acme-core 1.2.0" in render_text(
-        report, fail_on=frozenset({"blocked"})
-    )
+    assert "Failed by fail-on: blocked: acme-core 1.2.0" in render_text(report)
     # A pass says nothing of fail-on; a rule that found nothing is not named.
-    passed = Report("check", [_target(status="pass", blocked=blocked)])
-    assert "Failed by" not in render_markdown(passed, fail_on=frozenset({"blocked"}))
+    passed = Report("check", [_decided(frozenset(), blocked=blocked)])
+    assert passed.status == "pass"
+    assert "Failed by" not in render_markdown(passed)
+    # Nor does a hand-built pass, whatever its entries say.
+    marked = _decided(frozenset({"blocked"}), blocked=blocked)
+    marked.status = "pass"
+    assert "Failed by" not in render_markdown(Report("check", [marked]))
     yanked = Problem("yanked-pin", "six 1.16.0 is yanked", package="six")
-    report = Report("check", [_target(status="fail", blocked=blocked, warnings=[yanked])])
-    md = render_markdown(report, fail_on=frozenset({"yanked", "shadowed"}))
+    report = Report("check", [_decided(frozenset({"yanked", "shadowed"}), warnings=[yanked])])
+    md = render_markdown(report)
     assert "`fail-on: yanked` (1 finding): six (yanked-pin)" in md
     assert "fail-on: shadowed" not in md
 
 
 def test_drift_counts_the_pins_it_checked_not_what_resolved() -> None:
     entries = [
-        {"name": "acme-web", "pinned": "2.0.0", "requirement": None},
-        {"name": "six", "pinned": "1.16.0", "requirement": None},
-        {"name": "flask", "pinned": None, "requirement": "flask>=3"},
+        DriftEntry("acme-web", "2.0.0", None, "uv.lock:1"),
+        DriftEntry("six", "1.16.0", None, "uv.lock:2"),
+        DriftEntry("flask", None, "flask>=3", "pyproject.toml"),
     ]
     auth = Problem("auth-failure", "401", package="acme-web")
     t = TargetReport("3.12", "linux_x86_64", "fail", errors=[auth], drift=entries)

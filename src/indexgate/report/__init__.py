@@ -1,6 +1,15 @@
-"""What a run found, as data and as text: the report every front door shows.
+"""The report: what a run found, the gate's verdict on it, and its three renderings.
 
-This package owns the report model (``model.py``), the JSON report file
-(``json_report.py``), the text and Markdown renderings (``render.py``), and the writer of
-the Markdown summary file that the CLI and the Action share (``summary.py``).
+- ``model.py``: the data model (targets, resolution, blocked artifacts, errors, warnings,
+  drift entries), field names as the JSON contract ``indexgate-report/1`` spells them.
+- ``outcome.py``: the gate's outcome: ``--fail-on`` rules, each target's status, and the
+  record of what was fatal, decided once and read by every output.
+- ``json_report.py``: the contract JSON and its atomic, world-readable file write.
+- ``render.py``: the terminal text and the GitHub job summary (Markdown).
+- ``drift.py``: the drift section of both.
+- ``tables.py``: the table and escaping helpers the renderers share.
+- ``summary.py``: the summary file the CLI and the Action both write, within GitHub's
+  1 MiB limit and readable by the runner's other users.
+
+Nothing here touches the network or the settings: the run hands over a finished model.
 """

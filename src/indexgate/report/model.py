@@ -1,7 +1,10 @@
-"""The report: one data model, rendered as JSON, text and Markdown.
+"""The report's data model: one model, rendered as JSON, text and Markdown.
 
-Field names follow the JSON contract (``indexgate-report/1``) so that ``to_json`` is a
-plain conversion and every renderer reads the same facts.
+Owns the shape of a report (targets, resolution, blocked artifacts, errors, warnings,
+drift entries, changes) and its conversion to the contract's dict. Field names follow the
+JSON contract (``indexgate-report/1``) so that ``to_dict`` is a plain conversion and every
+renderer reads the same facts. The status of each target and the record of what
+``--fail-on`` made fatal are filled in by :mod:`indexgate.report.outcome`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,15 @@ class Problem:
     status_code: int | None = None
     file: str | None = None
     line: int | None = None
+    # Recorded by report/outcome.py when the target's status is decided: the ``fail-on``
+    # rules that make this warning fail the gate; None when it does not. In the JSON (with
+    # ``fatal: true``) only when there are some.
+    fail_on: list[str] | None = None
+
+    @property
+    def fatal(self) -> bool:
+        """Did ``fail-on`` make this warning fail the gate (errors always do)?"""
+        return bool(self.fail_on)
 
 
 @dataclass
@@ -61,6 +73,53 @@ class Blocked:
     state: Literal["blocked", "pending", "waivable"] = "blocked"  # see index/firewall.py
     file_path: str | None = None  # requirement file that asked for the package (annotations)
     line: int | None = None
+    fail_on: list[str] | None = None  # as on Problem: the rules that made this block fatal
+
+    @property
+    def fatal(self) -> bool:
+        """Did ``fail-on`` make this block fail the gate?"""
+        return bool(self.fail_on)
+
+
+@dataclass
+class DriftEntry:
+    """One package of a ``drift`` run, for one target: a pin (or a plain requirement).
+
+    The top level is typed; the facts below it (``pin``, ``latest``, ``stuck``,
+    ``shadowed``, ``hidden``, ``probed``) stay the JSON's own dicts, which the next run
+    reads back with ``--previous-report``. ``to_dict`` writes every field, in this order,
+    as the JSON always had them.
+    """
+
+    name: str
+    pinned: str | None  # the pinned version; None for a requirement that pins nothing
+    requirement: str | None  # ``flask>=3`` when nothing is pinned
+    source: str  # where the pin comes from (``uv.lock:12``)
+    index: str | None = None
+    pin: dict[str, Any] | None = None  # the pinned file: version, file, status, hash, ...
+    latest: dict[str, Any] | None = None  # the newest version listed, with its probe status
+    newest_allowed: str | None = None
+    upgrade: str | None = None
+    stuck: dict[str, Any] | None = None  # newer versions the firewall blocks, and since when
+    shadowed: dict[str, Any] | None = None  # the same name on later indexes
+    hidden: dict[str, Any] | None = None  # versions the upstream lists and this index hides
+    probed: list[dict[str, Any]] = field(default_factory=list)
+    probe_cap: bool = False
+    # With --previous-report only (drift_changes.py): None, not compared (no key in the
+    # JSON); {} compared, nothing changed (null); else the versions per kind of change.
+    changes: dict[str, list[str]] | None = None
+    fail_on: list[str] | None = None  # as on Problem, by report/outcome.py
+
+    @property
+    def fatal(self) -> bool:
+        """Did ``fail-on`` (``stuck``, ``shadowed``) make this entry fail the gate?"""
+        return bool(self.fail_on)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {name: _copy(getattr(self, name)) for name in _ENTRY_FIELDS}
+        if self.changes is not None:
+            data["changes"] = _copy(self.changes) or None
+        return _fatal({**data, "fail_on": self.fail_on})
 
 
 @dataclass
@@ -72,7 +131,7 @@ class TargetReport:
     blocked: list[Blocked] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
-    drift: list[dict[str, Any]] | None = None  # per-package drift section (drift command)
+    drift: list[DriftEntry] | None = None  # per-package drift section (drift command)
 
 
 @dataclass
@@ -104,10 +163,15 @@ class Report:
             "targets": [_target_dict(t) for t in self.targets],
         }
         if self.warnings:
-            data["warnings"] = [_clean(_asdict(w)) for w in self.warnings]
+            data["warnings"] = [_problem_dict(w) for w in self.warnings]
         if self.changes is not None:
             data["changes"] = self.changes
         return data
+
+
+_ENTRY_FIELDS = tuple(
+    f.name for f in fields(DriftEntry) if f.name not in ("changes", "fail_on")
+)  # the keys every drift entry has
 
 
 @cache
@@ -136,19 +200,31 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None and v != []}
 
 
+def _fatal(d: dict[str, Any]) -> dict[str, Any]:
+    """``fatal: true`` then the rules, where ``fail-on`` made an entry fatal; else neither."""
+    rules = d.pop("fail_on", None)
+    return {**d, "fatal": True, "fail_on": rules} if rules else d
+
+
+def _problem_dict(p: Problem) -> dict[str, Any]:
+    return _fatal(_clean(_asdict(p)))
+
+
+def _blocked_dict(b: Blocked) -> dict[str, Any]:
+    # file_path and line are for annotations only, not in the JSON
+    return _fatal({k: v for k, v in _asdict(b).items() if k not in ("file_path", "line")})
+
+
 def _target_dict(t: TargetReport) -> dict[str, Any]:
     data: dict[str, Any] = {
         "python": t.python,
         "platform": t.platform,
         "status": t.status,
         "resolution": [_asdict(r) for r in t.resolution],
-        "blocked": [
-            {k: v for k, v in _asdict(b).items() if k not in ("file_path", "line")}
-            for b in t.blocked
-        ],
-        "errors": [_clean(_asdict(e)) for e in t.errors],
-        "warnings": [_clean(_asdict(w)) for w in t.warnings],
+        "blocked": [_blocked_dict(b) for b in t.blocked],
+        "errors": [_problem_dict(e) for e in t.errors],
+        "warnings": [_problem_dict(w) for w in t.warnings],
     }
     if t.drift is not None:
-        data["drift"] = t.drift
+        data["drift"] = [e.to_dict() for e in t.drift]
     return data

@@ -1,45 +1,34 @@
 """Render a :class:`Report` as terminal text and the GitHub job summary (Markdown).
 
-The JSON is :mod:`indexgate.report.json_report`'s, so a run that only writes JSON does not
-import these renderers. Every renderer reads the same model, so the outputs can never
-disagree. Text that comes from outside (firewall reasons, error messages, file names) is
-escaped or flattened here, because a hostile or merely odd index must not be able to break
-a table, inject HTML into the job summary or send escape sequences to a terminal.
+Owns the layout of both: the status line, "Failed by fail-on" (read from the record
+report/outcome.py wrote), errors, blocked artifacts, warnings, the resolution, and the
+summary's 1 MiB budget. The drift section is :mod:`indexgate.report.drift`'s, the JSON is
+:mod:`indexgate.report.json_report`'s (so a run that only writes JSON does not import these
+renderers). Every renderer reads the same model, so the outputs can never disagree. Text
+that comes from outside (firewall reasons, error messages, file names) goes through the
+escaping helpers of :mod:`indexgate.report.tables`, because a hostile or merely odd index
+must not be able to break a table, inject HTML into the job summary or send escape
+sequences to a terminal.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import quote, urlsplit
 
 from indexgate.index.firewall import state_advice, vendor_label
-from indexgate.policy import FAIL_ON, fatal_warning
-from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
+from indexgate.report.drift import checked_pins, drift_markdown, drift_text
+from indexgate.report.model import Blocked, DriftEntry, Problem, Report, Resolved, TargetReport
+from indexgate.report.outcome import FAIL_ON
+from indexgate.report.tables import flat, md, md_link, md_row, plural, text_table
 
 __all__ = ["dependency_path", "fail_on_reasons", "render_markdown", "render_text"]
 
 _T = TypeVar("_T")
 
-_MAX_CELL = 2000
 _EMOJI = {"pass": "✅", "fail": "❌", "error": "⚠️"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
-_MD_ESCAPES = {
-    "&": "&amp;",
-    "<": "&lt;",
-    ">": "&gt;",
-    "|": "&#124;",
-    "`": "&#96;",
-    "\\": "&#92;",
-    "[": "&#91;",
-    "]": "&#93;",
-    "*": "&#42;",
-}
-# Percent-encode everything else (spaces, parentheses, pipes, angle brackets, backticks).
-_URL_SAFE = ":/?#@!$&'+,;=%~"
-_MD_ESCAPE = re.compile("|".join(re.escape(c) for c in _MD_ESCAPES))
 # A resolution's ``requested_by`` entry: a parent package ("acme-web 2.0.0") or a place.
 _PARENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])? (?P<version>\S+)$")
 _PLACE = re.compile(r"^(?P<file>.+?)(?::(?P<line>\d+))?$")
@@ -52,36 +41,17 @@ def _label(t: TargetReport) -> str:
     return f"Python {t.python} on {t.platform}"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def checked_pins(report: Report) -> str | None:
-    """What a drift run checked: ``4 pins``, ``3 pins and 1 requirement``; None if no drift.
-
-    A drift run counts what it was given to check, not what resolved: with a refused
-    password nothing resolves, and "0 packages" would hide that every pin was looked at.
-    """
-    entries = [e for t in report.targets for e in t.drift or []]
-    if not any(t.drift is not None for t in report.targets):
-        return None
-    pins = {(e["name"], e["pinned"]) for e in entries if e.get("pinned")}
-    loose = {(e["name"], e.get("requirement")) for e in entries if not e.get("pinned")}
-    text = _plural(len(pins), "pin")
-    return f"{text} and {_plural(len(loose), 'requirement')}" if loose else text
-
-
 def _counts(report: Report) -> str:
     packages = {r.name for t in report.targets for r in t.resolution}
     errors = sum(len(t.errors) for t in report.targets)
     checked = checked_pins(report)
     parts = [
-        _plural(len(report.targets), "target"),
-        f"{checked} checked" if checked is not None else _plural(len(packages), "package"),
+        plural(len(report.targets), "target"),
+        f"{checked} checked" if checked is not None else plural(len(packages), "package"),
         f"{report.blocked_count} blocked",
     ]
     if errors:
-        parts.append(_plural(errors, "error"))
+        parts.append(plural(errors, "error"))
     return ", ".join(parts)
 
 
@@ -144,41 +114,43 @@ def _package_label(report: Report, b: Blocked) -> str:
     return f"{b.name} via {' → '.join(path)}" if path else b.name
 
 
-def fail_on_reasons(report: Report, fail_on: Collection[str]) -> list[tuple[str, list[str]]]:
+def fail_on_reasons(report: Report) -> list[tuple[str, list[str]]]:
     """The ``fail-on`` rules that failed the gate, each with what tripped it.
 
-    Empty unless the gate failed and ``fail-on`` named something it found: a gate that fails
-    on a rule must say which one, or "chose 2.0.0 instead" reads like a success.
+    Read from the record report/outcome.py wrote when it decided each target's status
+    (``fail_on`` on warnings, blocked artifacts and drift entries), so this says what
+    actually failed the gate. Empty unless the gate failed: a gate that fails on a rule
+    must say which one, or "chose 2.0.0 instead" reads like a success.
     """
-    if report.status != "fail" or not fail_on:
+    if report.status != "fail":
         return []
-    blocked = [b for t in report.targets for b in t.blocked]
-    warnings = [*report.warnings, *(w for t in report.targets for w in t.warnings)]
-    entries = [e for t in report.targets for e in t.drift or []]
+    blocked = [b for t in report.targets for b in t.blocked if b.fatal]
+    warnings = [w for t in report.targets for w in t.warnings if w.fatal]
+    entries = [e for t in report.targets for e in t.drift or [] if e.fatal]
     out: list[tuple[str, list[str]]] = []
-    for rule in [r for r in FAIL_ON if r in fail_on]:
-        hits: list[str] = []
-        if rule == "blocked":
-            hits = [f"{_package_label(report, b)} {b.version} ({b.file})" for b in blocked]
-        elif rule == "pending":
-            pending = [b for b in blocked if getattr(b, "state", None) == "pending"]
-            hits = [f"{_package_label(report, b)} {b.version} ({b.file})" for b in pending]
-        if rule == "stuck":
-            hits += [
-                f"{e['name']} {e.get('pinned') or ''}".strip() + " (stuck in quarantine)"
-                for e in entries
-                if e.get("stuck")
-            ]
-        if rule == "shadowed":
-            hits += [f"{e['name']} (shadowed name)" for e in entries if e.get("shadowed")]
+    for rule in FAIL_ON:
+        hits = [
+            f"{_package_label(report, b)} {b.version} ({b.file})"
+            for b in blocked
+            if rule in (b.fail_on or ())
+        ]
+        hits += [_entry_hit(e, rule) for e in entries if rule in (e.fail_on or ())]
         hits += [
             f"{w.package or w.index or ''} ({w.kind})".strip()
             for w in warnings
-            if fatal_warning(w.kind, frozenset({rule}))
+            if rule in (w.fail_on or ())
         ]
         if unique := list(dict.fromkeys(hits)):
             out.append((rule, unique))
     return out
+
+
+def _entry_hit(entry: DriftEntry, rule: str) -> str:
+    """A drift entry that failed the gate under ``rule``, e.g. ``acme 1.0 (stuck ...)``."""
+    if rule == "shadowed":
+        return f"{entry.name} (shadowed name)"
+    what = "stuck in quarantine" if entry.stuck else "hidden by the index's page"
+    return f"{entry.name} {entry.pinned or ''}".strip() + f" ({what})"
 
 
 def _grouped(report: Report, items: Callable[[TargetReport], Sequence[_T]]) -> list[tuple[_T, str]]:
@@ -198,32 +170,16 @@ def _grouped(report: Report, items: Callable[[TargetReport], Sequence[_T]]) -> l
 # --- text -------------------------------------------------------------------------------
 
 
-def _flat(value: object) -> str:
-    """One line, no control characters (no escape sequences reach the terminal)."""
-    return "" if value is None else _CONTROL.sub(" ", str(value)).strip()
-
-
-def _text_table(header: Sequence[str], rows: Sequence[Sequence[object]], indent: str) -> str:
-    """Column-aligned rows; the last column is free text and is not padded."""
-    cells = [list(header), *([_flat(c) or "-" for c in row] for row in rows)]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header) - 1)]
-    lines = []
-    for row in cells:
-        padded = [c.ljust(w) for c, w in zip(row, widths, strict=False)] + [row[-1]]
-        lines.append(indent + "  ".join(padded).rstrip())
-    return "\n".join(lines)
-
-
 def _problems_text(problems: Sequence[Problem], indent: str) -> str:
     rows = [(p.kind, p.package, p.index, _where(p), p.message) for p in problems]
-    return _text_table(("KIND", "PACKAGE", "INDEX", "WHERE", "MESSAGE"), rows, indent)
+    return text_table(("KIND", "PACKAGE", "INDEX", "WHERE", "MESSAGE"), rows, indent)
 
 
 def _reason_text(b: Blocked) -> str:
-    parts = [state_advice(b.state), _flat(b.reason)]
-    parts += [_flat(p) for p in _policies(b)]
+    parts = [state_advice(b.state), flat(b.reason)]
+    parts += [flat(p) for p in _policies(b)]
     if b.details_url:
-        parts.append(f"details: {_flat(b.details_url)}")
+        parts.append(f"details: {flat(b.details_url)}")
     return " | ".join(p for p in parts if p)
 
 
@@ -236,29 +192,22 @@ def _blocked_text(
         (label(b), b.version, b.file, vendor_label(b.vendor), b.fallback or "none", _reason_text(b))
         for b in blocked
     ]
-    return _text_table(header, rows, indent)
+    return text_table(header, rows, indent)
 
 
 def _resolution_text(resolution: Sequence[Resolved], indent: str) -> str:
     rows = [(f"{r.name}=={r.version}", r.index, r.file) for r in resolution]
-    return _text_table(("PACKAGE", "INDEX", "FILE"), rows, indent)
+    return text_table(("PACKAGE", "INDEX", "FILE"), rows, indent)
 
 
-def _drift_text(report: Report) -> str:
-    """Drift section for the text output; "" when no target carries drift."""
-    from indexgate.drift_render import drift_text  # it imports this module's helpers
-
-    return drift_text(report)
-
-
-def render_text(report: Report, *, fail_on: Collection[str] = ()) -> str:
+def render_text(report: Report) -> str:
     """Terminal output: per target, what is wrong first, then what was blocked, then the result.
 
-    ``fail_on``: the run's ``--fail-on`` rules, so a failure they caused says so.
+    A failure that ``fail-on`` caused says so (from the report's record of what was fatal).
     """
     out = [f"indexgate {report.command}: {report.status.upper()} ({_counts(report)})"]
-    for rule, hits in fail_on_reasons(report, fail_on):
-        out.append(f"Failed by fail-on: {rule}: {'; '.join(_flat(h) for h in hits)}")
+    for rule, hits in fail_on_reasons(report):
+        out.append(f"Failed by fail-on: {rule}: {'; '.join(flat(h) for h in hits)}")
     if report.warnings:
         out += ["", "Warnings (all targets):", _problems_text(report.warnings, "  ")]
     seen_blocked: dict[str, str] = {}
@@ -285,40 +234,13 @@ def render_text(report: Report, *, fail_on: Collection[str] = ()) -> str:
                 out += ["  Resolution:", _resolution_text(t.resolution, "    ")]
         elif not t.errors:
             out.append("  Resolution: nothing to install")
-    drift = _drift_text(report)
+    drift = drift_text(report)
     if drift:
         out += ["", drift.rstrip("\n")]
     return "\n".join(out) + "\n"
 
 
 # --- Markdown ---------------------------------------------------------------------------
-
-
-def _md(value: object) -> str:
-    """Escape user text for a Markdown table cell: no pipes, HTML, code spans or links.
-
-    Cells are cut at ``_MAX_CELL`` characters so one runaway message cannot crowd every
-    other row out of a size-limited summary.
-    """
-    if value is None:
-        return ""
-    text = str(value)
-    if len(text) > _MAX_CELL:
-        text = text[: _MAX_CELL - 1] + "…"
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    escaped = (
-        _MD_ESCAPE.sub(lambda m: _MD_ESCAPES[m.group()], _CONTROL.sub(" ", line)) for line in lines
-    )
-    return "<br>".join(line.strip() for line in escaped if line.strip())
-
-
-def _md_link(text: str, url: str | None) -> str:
-    """A Markdown link to an http(s) URL, percent-encoded so it cannot close the link early."""
-    if not url:
-        return ""
-    if urlsplit(url).scheme not in ("http", "https"):
-        return _md(url)
-    return f"[{text}]({quote(url, safe=_URL_SAFE)})"
 
 
 def _code(text: str) -> str:
@@ -351,27 +273,23 @@ class _MdTable:
         return "\n".join(out) + "\n"
 
 
-def _md_row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(c or " " for c in cells) + " |"
-
-
 def _problems_md(title: str, items: list[tuple[Problem, str]], multi: bool) -> _MdTable | None:
     if not items:
         return None
     header = ["Kind", "Package", "Index", "Status", "Where", "Message"]
     rows = []
     for p, targets in items:
-        cells = [_md(p.kind), _md(p.package), _md(p.index), _md(p.status_code), _md(_where(p))]
-        cells.append(_md(p.message))
-        rows.append(_md_row([*cells, _md(targets)] if multi else cells))
+        cells = [md(p.kind), md(p.package), md(p.index), md(p.status_code), md(_where(p))]
+        cells.append(md(p.message))
+        rows.append(md_row([*cells, md(targets)] if multi else cells))
     return _MdTable(title, [*header, "Targets"] if multi else header, rows)
 
 
 def _reason_md(b: Blocked) -> str:
-    parts = [f"**{_md(state_advice(b.state))}**", _md(b.reason)]
-    parts += [_md(p) for p in _policies(b)]
+    parts = [f"**{md(state_advice(b.state))}**", md(b.reason)]
+    parts += [md(p) for p in _policies(b)]
     cell = "<br>".join(p for p in parts if p)
-    link = _md_link("details", b.details_url)
+    link = md_link("details", b.details_url)
     return f"{cell} ({link})" if cell and link else cell or link
 
 
@@ -385,45 +303,38 @@ def _blocked_md(report: Report, multi: bool, *, pending: bool = False) -> _MdTab
     header = ["Package", "Version", "File", "Index", "Firewall", "Reason", "Chosen instead"]
     rows = []
     for b, targets in items:
-        cells = [_md(_package_label(report, b)), _md(b.version), _md(b.file), _md(b.index)]
-        cells += [_md(vendor_label(b.vendor)), _reason_md(b), _md(b.fallback or "none")]
-        rows.append(_md_row([*cells, _md(targets)] if multi else cells))
+        cells = [md(_package_label(report, b)), md(b.version), md(b.file), md(b.index)]
+        cells += [md(vendor_label(b.vendor)), _reason_md(b), md(b.fallback or "none")]
+        rows.append(md_row([*cells, md(targets)] if multi else cells))
     title = "Scans in progress: try again later" if pending else "Blocked artifacts"
     return _MdTable(title, [*header, "Targets"] if multi else header, rows)
 
 
-def _fail_on_md(report: Report, fail_on: Collection[str]) -> str:
+def _fail_on_md(report: Report) -> str:
     """Which ``fail-on`` rule failed the gate, and on what; "" when none did."""
-    reasons = fail_on_reasons(report, fail_on)
+    reasons = fail_on_reasons(report)
     if not reasons:
         return ""
     out = ["### Failed by `fail-on`", ""]
     for rule, hits in reasons:
-        shown = ", ".join(_md(h) for h in hits[:20])
+        shown = ", ".join(md(h) for h in hits[:20])
         more = f" and {len(hits) - 20} more" if len(hits) > 20 else ""
-        out.append(f"- `fail-on: {rule}` ({_plural(len(hits), 'finding')}): {shown}{more}")
+        out.append(f"- `fail-on: {rule}` ({plural(len(hits), 'finding')}): {shown}{more}")
     return "\n".join(out) + "\n"
 
 
 def _details_md(t: TargetReport) -> str:
-    summary = f"{_md(_label(t))}: {t.status.upper()} ({_plural(len(t.resolution), 'package')})"
+    summary = f"{md(_label(t))}: {t.status.upper()} ({plural(len(t.resolution), 'package')})"
     out = ["<details>", f"<summary>{summary}</summary>", ""]
     if t.resolution:
         out += ["| Package | Version | Index | File | Requested by |", "|---|---|---|---|---|"]
         for r in t.resolution:
-            cells = [_md(r.name), _md(r.version), _md(r.index), _md(r.file)]
-            out.append(_md_row([*cells, _md(", ".join(r.requested_by))]))
+            cells = [md(r.name), md(r.version), md(r.index), md(r.file)]
+            out.append(md_row([*cells, md(", ".join(r.requested_by))]))
     else:
         out.append("No resolution.")
     out += ["", "</details>"]
     return "\n".join(out) + "\n"
-
-
-def _drift_markdown(report: Report) -> str:
-    """Drift section for the job summary; "" when no target carries drift."""
-    from indexgate.drift_render import drift_markdown  # it imports this module's helpers
-
-    return drift_markdown(report)
 
 
 def _size(text: str) -> int:
@@ -435,13 +346,12 @@ def render_markdown(
     *,
     max_bytes: int = 1_000_000,
     report_path: str | None = None,
-    fail_on: Collection[str] = (),
     notes: Sequence[str] = (),
 ) -> str:
     """The GitHub job summary, kept under ``max_bytes`` (the runner rejects more than 1 MiB).
 
     Order is fixed: status and counts, ``notes`` (Markdown from the caller, e.g. "no
-    previous report"), which ``fail_on`` rule failed the gate, errors, blocked artifacts,
+    previous report"), which ``fail-on`` rule failed the gate, errors, blocked artifacts,
     warnings, drift, then the per-target resolution folded in ``<details>``. When too large,
     resolution details go first (last target first), then table rows beyond a common cap,
     and a note says so.
@@ -452,7 +362,7 @@ def render_markdown(
         f" ({_counts(report)})\n"
     )
     head += "".join(f"\n{note.rstrip()}\n" for note in notes)
-    if failed_by := _fail_on_md(report, fail_on):
+    if failed_by := _fail_on_md(report):
         head += "\n" + failed_by
     warnings = [(w, "all") for w in report.warnings] + _grouped(report, lambda t: t.warnings)
     tables = [
@@ -465,7 +375,7 @@ def render_markdown(
         )
         if table is not None
     ]
-    drift = _drift_markdown(report)
+    drift = drift_markdown(report)
     details = [_details_md(t) for t in report.targets]
 
     def assemble(kept: int, cap: int | None) -> str:
@@ -477,7 +387,7 @@ def render_markdown(
             parts += details[:kept]
             if kept < len(details):
                 parts.append(
-                    f"_Resolution of {_plural(len(details) - kept, 'target')} not shown._\n"
+                    f"_Resolution of {plural(len(details) - kept, 'target')} not shown._\n"
                 )
         return "\n".join(parts)
 

@@ -22,9 +22,9 @@ from indexgate.index.client import (
 )
 from indexgate.index.firewall import vendor_label
 from indexgate.index.http import HttpClient
-from indexgate.policy import blocked_findings, target_status
 from indexgate.redact import redact
 from indexgate.report.model import Problem, Report, Resolved, TargetReport
+from indexgate.report.outcome import decide_target
 from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.finder import Finder
@@ -220,12 +220,8 @@ def _shadow_errors(report: TargetReport, provider: Provider) -> None:
 
 
 def _status(report: TargetReport, settings: Settings) -> str:
-    return target_status(
-        (e.kind for e in report.errors),
-        (w.kind for w in report.warnings),
-        blocked_findings(report.blocked),
-        settings.fail_on,
-    )
+    """The target's status; report/outcome.py also records what ``fail-on`` made fatal."""
+    return decide_target(report, settings.fail_on)
 
 
 def _resolution(result: object) -> list[Resolved]:

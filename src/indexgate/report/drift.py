@@ -1,6 +1,12 @@
-"""The drift section of the text output and of the job summary.
+"""The drift section of the text output and of the job summary (``indexgate drift``).
 
-Rows are read from the per-package ``drift`` entries of the report (the JSON shape), so
+Owns the rendering of drift only: the counts line, what a drift run checked
+(``checked_pins``), and the sections (blocked or missing, yanked, stuck, hidden, upgrades,
+shadowed, changes since the last run). The drift run itself is :mod:`indexgate.drift`.
+This module imports the report model, the shared helpers of :mod:`indexgate.report.tables`
+and the firewalls' vendor labels, never render.py (render.py calls into it).
+
+Rows are read from the per-package ``DriftEntry`` of each target (the JSON's facts), so
 the three outputs say the same thing. Identical rows of several targets become one row.
 The Markdown keeps itself small: counts first, the first rows of each table open, the
 rest folded in ``<details>``, and beyond a byte budget rows are cut with a pointer to the
@@ -14,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexgate.index.firewall import vendor_label
-from indexgate.report.model import Report
-from indexgate.report.render import _md, _md_link, _md_row, _plural, _text_table, checked_pins
+from indexgate.report.model import DriftEntry, Report
+from indexgate.report.tables import md, md_link, md_row, plural, text_table
 
 OPEN_ROWS = 20  # rows shown before the rest is folded
 TEXT_ROWS = 200  # rows per section in the terminal
@@ -60,11 +66,11 @@ def sections(report: Report) -> list[Section]:
     for t in report.targets:
         label = f"{t.python} {t.platform}"
         for e in t.drift or []:
-            name, source, index = e["name"], e.get("source"), e.get("index")
-            pin = e.get("pin") or {}
+            name, source, index = e.name, e.source, e.index
+            pin = e.pin or {}
             problem, link = _pin_problem(e)
             if problem:
-                pinned = e.get("pinned")
+                pinned = e.pinned
                 add(blocked, link, label, name, pinned, pin.get("file"), index, problem, source)
             if pin.get("yanked"):
                 reason = pin.get("yanked_reason")
@@ -79,37 +85,37 @@ def sections(report: Report) -> list[Section]:
                     reason,
                     source,
                 )
-            if e.get("stuck"):
-                st = e["stuck"]
+            if e.stuck:
+                st = e.stuck
                 since = _since(st.get("since"), st.get("age_days"))
                 firewall = _firewall(_probe(e, st["versions"][0]) if st["versions"] else {})
-                allowed = e.get("newest_allowed") or "none"
+                allowed = e.newest_allowed or "none"
                 versions = _few(st["versions"])
                 add(
                     stuck,
                     None,
                     label,
                     name,
-                    e.get("pinned") or "-",
+                    e.pinned or "-",
                     versions,
                     since,
                     allowed,
                     firewall,
                 )
-            if e.get("hidden"):
-                hd = e["hidden"]
+            if e.hidden:
+                hd = e.hidden
                 versions = _few([v["version"] for v in hd["versions"]])
                 since = _since(hd.get("since"), hd.get("age_days"))
-                pinned = e.get("pinned") or "-"
+                pinned = e.pinned or "-"
                 add(hidden, None, label, name, pinned, versions, since, hd["index"], hd["upstream"])
-            if e.get("upgrade"):
-                latest = e.get("latest") or {}
+            if e.upgrade:
+                latest = e.latest or {}
                 newest = latest.get("version") or ""
                 if newest and latest.get("status") not in (None, "allowed", "unprobed"):
                     newest += f" ({latest['status']})"
-                add(upgrades, None, label, name, e["pinned"], e["upgrade"], newest, source)
-            if e.get("shadowed"):
-                sh = e["shadowed"]
+                add(upgrades, None, label, name, e.pinned, e.upgrade, newest, source)
+            if e.shadowed:
+                sh = e.shadowed
                 on = "; ".join(f"{o['index']}: {_few(o['versions'], 10)}" for o in sh["on"])
                 add(shadowed, None, label, name, sh["index"], on, sh["severity"], source)
     n = len(report.targets)
@@ -138,6 +144,21 @@ def _changes(report: Report) -> Section:
     return section
 
 
+def checked_pins(report: Report) -> str | None:
+    """What a drift run checked: ``4 pins``, ``3 pins and 1 requirement``; None if no drift.
+
+    A drift run counts what it was given to check, not what resolved: with a refused
+    password nothing resolves, and "0 packages" would hide that every pin was looked at.
+    """
+    entries = [e for t in report.targets for e in t.drift or []]
+    if not any(t.drift is not None for t in report.targets):
+        return None
+    pins = {(e.name, e.pinned) for e in entries if e.pinned}
+    loose = {(e.name, e.requirement) for e in entries if not e.pinned}
+    text = plural(len(pins), "pin")
+    return f"{text} and {plural(len(loose), 'requirement')}" if loose else text
+
+
 def counts(report: Report) -> str:
     """One line: how many pins, and how many in each section (and each kind of change).
 
@@ -147,11 +168,11 @@ def counts(report: Report) -> str:
     parts = [f"{checked_pins(report)} checked"]
     blocked, yanked, stuck, hidden, upgrades, shadowed, _ = sections(report)
     parts += [
-        _plural(len(blocked.rows), "blocked or missing pin"),
-        _plural(len(yanked.rows), "yanked pin"),
+        plural(len(blocked.rows), "blocked or missing pin"),
+        plural(len(yanked.rows), "yanked pin"),
         f"{len(stuck.rows)} stuck in quarantine",
-        f"{_plural(len(upgrades.rows), 'upgrade')} available",
-        _plural(len(shadowed.rows), "shadowed name"),
+        f"{plural(len(upgrades.rows), 'upgrade')} available",
+        plural(len(shadowed.rows), "shadowed name"),
     ]
     if hidden.rows:  # only where an index names its `upstream:`
         parts.insert(4, f"{len(hidden.rows)} hidden by the index's page")
@@ -174,7 +195,7 @@ def drift_text(report: Report) -> str:
         if not section.rows:
             continue
         rows = section.rows[:TEXT_ROWS]
-        out += [f"  {section.title}:", _text_table(section.header, rows, "    ")]
+        out += [f"  {section.title}:", text_table(section.header, rows, "    ")]
         if len(section.rows) > len(rows):
             out.append(f"    … {len(section.rows) - len(rows)} more (see the JSON report)")
     return "\n".join(out) + "\n"
@@ -184,7 +205,7 @@ def drift_markdown(report: Report, budget: int = MD_BUDGET) -> str:
     if not any(t.drift is not None for t in report.targets):
         return ""
     secs = sections(report)
-    head = f"### Quarantine drift\n\n**{_md(counts(report))}**\n"
+    head = f"### Quarantine drift\n\n**{md(counts(report))}**\n"
     longest = max((len(s.rows) for s in secs), default=0)
     cap = longest
     while True:
@@ -211,19 +232,19 @@ def _section_md(section: Section, cap: int) -> str:
 
 
 def _row_md(section: Section, i: int) -> str:
-    cells = [_md(c) for c in section.rows[i]]
+    cells = [md(c) for c in section.rows[i]]
     link = section.links[i]
     if link:
         problem = section.header.index("Problem")
-        cells[problem] += f" ({_md_link('details', link)})"
-    return _md_row(cells)
+        cells[problem] += f" ({md_link('details', link)})"
+    return md_row(cells)
 
 
 # --- cells --------------------------------------------------------------------------
 
 
-def _probe(entry: dict[str, Any], version: str) -> dict[str, Any]:
-    return next((p for p in entry.get("probed") or [] if p.get("version") == version), {})
+def _probe(entry: DriftEntry, version: str) -> dict[str, Any]:
+    return next((p for p in entry.probed if p.get("version") == version), {})
 
 
 def _firewall(probe: dict[str, Any]) -> str:
@@ -232,9 +253,9 @@ def _firewall(probe: dict[str, Any]) -> str:
     return f"{vendor_label(probe['vendor'])}: {probe.get('reason') or ''}".rstrip(": ")
 
 
-def _pin_problem(entry: dict[str, Any]) -> tuple[str, str | None]:
+def _pin_problem(entry: DriftEntry) -> tuple[str, str | None]:
     """What is wrong with the pinned file ("" when nothing), and a details URL."""
-    pin = entry.get("pin")
+    pin = entry.pin
     if not pin:
         return "", None
     problems, link = [], None
@@ -254,7 +275,7 @@ def _pin_problem(entry: dict[str, Any]) -> tuple[str, str | None]:
 def _since(stamp: str | None, days: int | None) -> str:
     if not stamp:
         return "unknown (no upload-time)"
-    return f"{stamp[:10]} ({_plural(days or 0, 'day')})"
+    return f"{stamp[:10]} ({plural(days or 0, 'day')})"
 
 
 def _few(items: Iterable[str], n: int = 3) -> str:
