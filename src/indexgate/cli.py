@@ -201,7 +201,9 @@ def run(
         if not isinstance(exc, IndexgateError):
             exc.indexgate_targets = [(t.python, t.platform) for t in settings.targets]  # type: ignore[attr-defined]
         raise
-    return Outcome(report, EXIT[report.status], settings)
+    from indexgate.report.outcome import decide_report
+
+    return Outcome(report, EXIT[decide_report(report, settings.fail_on)], settings)
 
 
 def _settle_locations(sources: SourceSet, settings: Settings) -> None:
