@@ -256,6 +256,9 @@ def _run(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> tuple[R
         if not isinstance(exc, IndexgateError):
             exc.indexgate_targets = [(t.python, t.platform) for t in settings.targets]  # type: ignore[attr-defined]
         raise
+    from indexgate.report.outcome import decide_report
+
+    decide_report(report, settings.fail_on)  # run-wide warnings that fail-on made fatal
     return report, settings
 
 

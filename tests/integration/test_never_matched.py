@@ -63,3 +63,23 @@ def test_a_failing_run_still_names_the_index(cli: CheckCli, public_index) -> Non
     assert run.code == 1
     assert [w["kind"] for w in run.report["warnings"]] == ["index-never-matched"]
     assert run.errors("no-solution")
+
+
+def test_fail_on_warnings_makes_a_run_wide_warning_fatal(cli: CheckCli, public_index) -> None:
+    """The README's rule: `--fail-on warnings` fails the gate on any warning, per target
+    and run-wide; the report records the rule on the warning it made fatal."""
+    index = public_index(PACKAGES)
+    wrong = f"{index.base_url}/repository/pypi-typo/simple/"
+    args = ("--index", f"internal={wrong}", "--index-url", index.url)
+    run = cli.run(*args, "--fail-on", "warnings", requirements="app\n")
+    assert run.code == 1, run.out + run.err
+    assert run.report["status"] == "fail"
+    (warning,) = run.report["warnings"]
+    assert (warning["kind"], warning["fatal"], warning["fail_on"]) == (
+        "index-never-matched",
+        True,
+        ["warnings"],
+    )
+    # Other rules do not name this kind: the warning stays a warning.
+    run = cli.run(*args, "--fail-on", "yanked", requirements="app\n")
+    assert run.code == 0 and "fatal" not in run.report["warnings"][0]

@@ -144,10 +144,12 @@ class Report:
 
     @property
     def status(self) -> Status:
+        """The worst target's status; a run-wide warning that ``fail-on`` made fatal (see
+        ``report.outcome.decide_report``) fails the gate too."""
         states = {t.status for t in self.targets}
         if "error" in states:
             return "error"
-        if "fail" in states or not self.targets:
+        if "fail" in states or not self.targets or any(w.fail_on for w in self.warnings):
             return "fail"
         return "pass"
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from indexgate.report.model import Blocked, DriftEntry, Problem, Status, TargetReport
+from indexgate.report.model import Blocked, DriftEntry, Problem, Report, Status, TargetReport
 
 __all__ = [
     "FAIL_ON",
     "blocked_findings",
+    "decide_report",
     "decide_target",
     "fatal_rules",
     "fatal_warning",
@@ -96,6 +97,15 @@ def decide_target(t: TargetReport, fail_on: frozenset[str]) -> Status:
         (e.kind for e in t.errors), (w.kind for w in t.warnings), findings, fail_on
     )
     return t.status
+
+
+def decide_report(report: Report, fail_on: frozenset[str]) -> Status:
+    """Record which run-wide warnings ``fail_on`` makes fatal (an index that matched no
+    project, an implicit default index not checked): under ``fail-on: warnings`` they fail
+    the gate as a target's warnings do. The report's status follows from both."""
+    for w in report.warnings:
+        _mark(w, fatal_rules(w.kind, fail_on))
+    return report.status
 
 
 def _blocked_rules(b: Blocked, fail_on: frozenset[str]) -> list[str]:
