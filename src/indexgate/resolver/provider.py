@@ -87,6 +87,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
             self._root.setdefault(r.name, []).append(r)
         self._dead: dict[tuple[str, Version], Req] = {}  # (identifier, version) -> the dep
         self._deps_memo: dict[tuple[str, Version], list[Req]] = {}
+        self._pins_memo: dict[NormalizedName, frozenset[Version]] = {}
         # Conflicts each identifier took part in (uv's heuristic: decide those early).
         self.conflicts: Counter[str] = Counter()
         self._prepared: dict[tuple[NormalizedName, Version], Candidate | None] = {}
@@ -278,10 +279,9 @@ class Provider(AbstractProvider):  # type: ignore[misc]
     def _open_versions(self, dep: Req, listing: Listing) -> Iterator[Version]:
         name = dep.name
         limits = [dep, *self._root.get(name, ()), *self.constraints.get(name, ())]
-        exact = frozenset(r.exact_version for r in limits if r.exact_version is not None)
         ident = dep.id
         dead = self._dead
-        for version in self._usable(name, listing, exact, frozenset()):
+        for version in self._usable(name, listing, self._user_pins(name), frozenset()):
             # pre-releases count: the resolver may come to allow them (a dead verdict
             # must hold whatever it allows)
             if not all(r.specifier.contains(version, prereleases=True) for r in limits):
@@ -342,6 +342,13 @@ class Provider(AbstractProvider):  # type: ignore[misc]
             )
         else:
             steps[-1] += ", which no usable version meets"
+            skipped = self.notes.excluded.get(dep.name)
+            if skipped:
+                steps[-1] += (
+                    " (skipped: "
+                    + ", ".join(f"{n} file(s): {why}" for why, n in skipped.items())
+                    + ")"
+                )
         return "; ".join(steps)
 
     def dead_names(self, dep: Req) -> set[str]:
@@ -398,15 +405,36 @@ class Provider(AbstractProvider):  # type: ignore[misc]
 
     def _compute_entries(self, name: NormalizedName, reqs: list[Req]) -> list[VersionEntry]:
         listing = self.listing(name)
-        exact = frozenset(r.exact_version for r in reqs if r.exact_version is not None)
         hashes = frozenset(h for r in reqs for h in r.hashes)
-        usable = self._usable(name, listing, exact, hashes)
-        spec = SpecifierSet()
-        for r in [*reqs, *self.constraints.get(name, [])]:
-            spec &= r.specifier
-        prereleases = True if self.settings.pre else None
-        allowed = set(spec.filter(usable, prereleases=prereleases))
-        return [entry for version, entry in usable.items() if version in allowed]
+        usable = self._usable(name, listing, self._user_pins(name), hashes)
+        specs = [r.specifier for r in [*reqs, *self.constraints.get(name, [])]]
+        allowed = [v for v in usable if all(s.contains(v, prereleases=True) for s in specs)]
+        return [usable[v] for v in self._prerelease_order(allowed)]
+
+    def _user_pins(self, name: NormalizedName) -> frozenset[Version]:
+        """The versions the user pinned with ``==``/``===`` (requirement or constraint):
+        the only ones a yanked file may serve (PEP 592, as uv: a dependency's own ``==``
+        on a yanked version does not count; packse's
+        ``transitive-yanked-and-unyanked-dependency``)."""
+        pins = self._pins_memo.get(name)
+        if pins is None:
+            limits = [*self._root.get(name, ()), *self.constraints.get(name, ())]
+            pins = frozenset(r.exact_version for r in limits if r.exact_version is not None)
+            self._pins_memo[name] = pins
+        return pins
+
+    def _prerelease_order(self, versions: list[Version]) -> list[Version]:
+        """Final releases first, then pre-releases, each in the strategy's order (uv's
+        default: a pre-release is taken only when no final release in range will do, even
+        where a specifier names a pre-release: packse's
+        ``package-prerelease-specified-mixed-available`` and
+        ``package-prereleases-specifier-boundary``). ``--pre``: the strategy's order."""
+        if self.settings.pre:
+            return versions
+        finals = [v for v in versions if not v.is_prerelease]
+        if len(finals) == len(versions):
+            return versions
+        return finals + [v for v in versions if v.is_prerelease]
 
     def _usable(
         self,
@@ -581,13 +609,14 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         """Read the likeliest candidate's metadata; prefetch its dependencies."""
         # The versions the resolver will consider, pre-releases by the same rule as there
         # (a wrong guess here costs a sequential fetch later, on the critical path).
-        prereleases = True if self.settings.pre else None
-        allowed = set(
-            req.specifier.filter((e.version for e in listing.entries), prereleases=prereleases)
-        )
-        for entry in listing.entries:
-            if entry.version not in allowed or not entry.files:
-                continue
+        allowed = [
+            e.version
+            for e in listing.entries
+            if e.files and req.specifier.contains(e.version, prereleases=True)
+        ]
+        by_version = {e.version: e for e in listing.entries}
+        for version in self._prerelease_order(allowed):
+            entry = by_version[version]
             files, _ = self._files_for_target(req.name, entry, frozenset(), frozenset())
             if not files:
                 continue
