@@ -14,9 +14,11 @@ prefetches on the event loop while the resolver waits.
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_left, bisect_right
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
@@ -37,6 +39,7 @@ from indexgate.sources.model import Origin
 from indexgate.targets import Target
 
 PREPARE_AHEAD = 3  # once backtracking, later versions prepared while it looks at one
+MAX_AHEAD = 32  # ... and at most this many, on a long walk down one package's versions
 CONFLICT_EARLY = 5  # conflicts after which a package is decided before others (uv's number)
 ENTRY_MEMO_MAX = 20000  # requirement sets remembered by ``_entries`` before starting over
 
@@ -88,6 +91,8 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         self._dead: dict[tuple[str, Version], Req] = {}  # (identifier, version) -> the dep
         self._deps_memo: dict[tuple[str, Version], list[Req]] = {}
         self._pins_memo: dict[NormalizedName, frozenset[Version]] = {}
+        self._ascending: dict[int, tuple[dict[Version, VersionEntry], list[Version]]] = {}
+        self._ahead: set[tuple[int, int]] = set()  # (id(listing entry), file) started early
         # Conflicts each identifier took part in (uv's heuristic: decide those early).
         self.conflicts: Counter[str] = Counter()
         self._prepared: dict[tuple[NormalizedName, Version], Candidate | None] = {}
@@ -175,8 +180,11 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         def iterate() -> Iterator[Candidate]:
             for i, entry in enumerate(entries):
                 # The first candidate is usually the one: fetching the next ones too would
-                # double the requests. Past it, the resolver is backtracking: work ahead.
-                for ahead in entries[i + 1 : i + 1 + PREPARE_AHEAD] if i else ():
+                # double the requests. Past it, the resolver is backtracking: work ahead,
+                # the further the longer the walk (hundreds of boto3 versions, each with a
+                # botocore range that a constraint rules out).
+                window = min(max(PREPARE_AHEAD, i), MAX_AHEAD)
+                for ahead in entries[i + 1 : i + 1 + window] if i else ():
                     self._start(ahead)
                 candidate = self._prepare(entry)
                 if candidate is None:
@@ -281,7 +289,19 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         limits = [dep, *self._root.get(name, ()), *self.constraints.get(name, ())]
         ident = dep.id
         dead = self._dead
-        for version in self._usable(name, listing, self._user_pins(name), frozenset()):
+        usable = self._usable(name, listing, self._user_pins(name), frozenset())
+        ordered = self._ascending.get(id(usable))
+        if ordered is None or ordered[0] is not usable:
+            ordered = self._ascending[id(usable)] = (usable, sorted(usable))
+        versions = ordered[1]
+        # Only the slice between the specifiers' bounds is looked at: a page of thousands
+        # of versions (botocore) is checked against each of hundreds of pins (boto3's).
+        lo, hi = _bounds([r.specifier for r in limits])
+        if lo is not None and hi is not None and lo > hi:
+            return
+        start = bisect_left(versions, lo) if lo is not None else 0
+        end = bisect_right(versions, hi) if hi is not None else len(versions)
+        for version in reversed(versions[start:end]):
             # pre-releases count: the resolver may come to allow them (a dead verdict
             # must hold whatever it allows)
             if not all(r.specifier.contains(version, prereleases=True) for r in limits):
@@ -522,8 +542,12 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         return tuple(files), skipped
 
     def _start(self, entry: VersionEntry) -> None:
-        """Begin fetching what preparing the entry's first file needs."""
+        """Begin fetching what preparing the entry's first file needs (once)."""
         f = entry.files[0]
+        key = (id(entry), id(f))
+        if key in self._ahead:
+            return
+        self._ahead.add(key)
         self.bridge.submit(lambda: _metadata_and_probe(self.client, entry.index, f))
 
     def _prepare(self, entry: VersionEntry) -> Candidate | None:
@@ -636,6 +660,52 @@ class Provider(AbstractProvider):  # type: ignore[misc]
                 if self.target.evaluate(dep.marker, req.extras):
                     self.prefetch(Req.from_requirement(dep))
             return
+
+
+def _bounds(specifiers: Iterable[SpecifierSet]) -> tuple[Version | None, Version | None]:
+    """Loose inclusive bounds of the versions all ``specifiers`` allow: every allowed
+    version is within them (a superset: ``!=`` and ``===`` are not bounds, local and
+    post releases of an upper bound are inside it); callers still check each version."""
+    lo: Version | None = None
+    hi: Version | None = None
+    for spec_set in specifiers:
+        for spec in spec_set:
+            low, high = _spec_bounds(spec.operator, spec.version)
+            if low is not None and (lo is None or low > lo):
+                lo = low
+            if high is not None and (hi is None or high < hi):
+                hi = high
+    return lo, hi
+
+
+@lru_cache(maxsize=4096)
+def _spec_bounds(op: str, text: str) -> tuple[Version | None, Version | None]:
+    if op in ("!=", "===") or "!" in text:  # no bound, or an epoch: not worth the care
+        return None, None
+    try:
+        if text.endswith(".*"):  # ==X.Y.*: from X.Y.dev0 up to the next X.(Y+1)
+            release = [int(p) for p in text[:-2].split(".")]
+            bumped = [*release[:-1], release[-1] + 1]
+            return (
+                Version(".".join(map(str, release)) + ".dev0"),
+                Version(".".join(map(str, bumped)) + ".dev0"),
+            )
+        version = Version(text)
+    except ValueError:
+        return None, None
+    # above an upper bound V come V's local and post releases: stay above all of them
+    ceiling = Version(f"{version.base_version}.post{2**62}")
+    if op in (">=", ">"):
+        return version, None
+    if op in ("<", "<="):
+        return None, ceiling
+    if op == "~=":  # ~=X.Y.Z: >=X.Y.Z, ==X.Y.*
+        release = list(version.release[:-1]) or [version.release[0]]
+        release[-1] += 1
+        return version, Version(".".join(map(str, release)) + ".dev0")
+    if op == "==":
+        return version, ceiling
+    return None, None
 
 
 def _causes(backtrack_causes: Sequence[RequirementInformation]) -> set[str]:
