@@ -175,6 +175,9 @@ def run_uv(uv: str, trust: str, url: str, reqs: Path, workdir: Path, timeout: fl
         uv, "pip", "compile", str(reqs), "--index-url", url,
         "--cache-dir", str(workdir / "uv-cache"),
         "--python-version", PYTHON, "--python-platform", UV_PLATFORM, trust,
+        # the interpreter for builds, given: uv would otherwise probe the PATH (pyenv shims
+        # cost seconds) and try to download a managed 3.12, and time that too
+        "--python", sys.executable, "--no-python-downloads",
         "--no-config", "--no-header", "--no-annotate", "--quiet", "-o", str(out),
         *options(reqs, "uv"),
     ]  # fmt: skip
