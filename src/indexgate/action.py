@@ -29,14 +29,19 @@ from actions_toolkit import core
 from actions_toolkit.command import issue_command
 
 from indexgate import cli
-from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text, read_config_file
+from indexgate.config import (
+    DEFAULT_CONFIG_PATHS,
+    config_from_yaml_text,
+    expand_vars,
+    read_config_file,
+)
 from indexgate.errors import IndexgateError, IndexUnreachable, InputError
 from indexgate.index.firewall import vendor_label
-from indexgate.policy import fatal_warning
+from indexgate.policy import FAIL_ON, fatal_warning
 from indexgate.redact import known_secrets, redact
-from indexgate.report.json_report import write_json
+from indexgate.report.json_report import REPORT_MODE, write_json
 from indexgate.report.model import Blocked, Problem, Report, TargetReport
-from indexgate.report.render import render_markdown, render_text
+from indexgate.report.render import dependency_path, render_markdown, render_text
 
 #: Every input the entrypoint reads; action.yml declares exactly these (a test checks).
 INPUTS: tuple[str, ...] = (
@@ -50,6 +55,7 @@ INPUTS: tuple[str, ...] = (
     "fail-on",
     "previous-report",
     "report-path",
+    "ca-cert",
 )
 #: Defaults for inputs the runner did not set; "" means "from the config file, else built in".
 DEFAULTS: dict[str, str] = {"command": "check", "report-path": "indexgate-report.json"}
@@ -69,12 +75,13 @@ _URL_VARS = (
     "UV_DEFAULT_INDEX",
     "UV_INDEX_URL",
     "UV_EXTRA_INDEX_URL",
+    # A proxy's password is never printed by indexgate; masking it is a second guard.
+    *(f"{name}{suffix}" for name in ("HTTPS", "HTTP", "ALL") for suffix in ("_PROXY", "_proxy")),
 )
 _PASSWORD_LINE = re.compile(
     r"""^[\s-]*["']?password["']?\s*:\s*(?P<value>\S.*?)(?:\s+#.*)?\s*$""", re.M
 )
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SPLIT = re.compile(r"[\s,]+")
 
 
@@ -86,6 +93,7 @@ class Result:
     exit_code: int
     summary: str | None = None  # Markdown; None means render the report
     fail_on: frozenset[str] = frozenset()  # what the settings made fatal besides errors
+    notes: tuple[str, ...] = ()  # Markdown lines for the summary, under its status line
 
 
 # --- inputs -----------------------------------------------------------------------------
@@ -127,6 +135,9 @@ def build_argv(
         argv += ["--config", config]
     if strategy:
         argv += ["--index-strategy", strategy]
+    ca_cert = inputs["ca-cert"].strip()
+    if ca_cert:  # the container sees the workspace, not the runner's trust store
+        argv += ["--cert", str(workspace / ca_cert)]
     for flag, name in (
         ("--python-version", "python-versions"),
         ("--platform", "platforms"),
@@ -146,7 +157,23 @@ def build_argv(
     return [*argv, "--", *_items(inputs["sources"], commas=False)]
 
 
-def merged_config(inputs: Mapping[str, str], workspace: Path, tmp: Path) -> str | None:
+def first_run_note(inputs: Mapping[str, str], workspace: Path) -> str | None:
+    """The summary's word that a drift run had nothing to compare with (its first run)."""
+    previous = inputs["previous-report"].strip()
+    if inputs["command"].strip().lower() != "drift" or not previous:
+        return None
+    if (workspace / previous).is_file():
+        return None
+    return (
+        f"_No previous report at `{previous.replace('`', '')}` (the first drift run, or the "
+        "last one kept no report): there is nothing to compare with, so no changes since the "
+        "last run are shown. The next run compares with this run's report._"
+    )
+
+
+def merged_config(
+    inputs: Mapping[str, str], workspace: Path, tmp: Path, env: Mapping[str, str] | None = None
+) -> str | None:
     """The config path for the CLI; with an ``indexes`` input, a temporary merged copy.
 
     The input's indexes come first (highest priority) and replace same-named indexes of the
@@ -155,7 +182,9 @@ def merged_config(inputs: Mapping[str, str], workspace: Path, tmp: Path) -> str 
     config = inputs["config"].strip() or None
     if not inputs["indexes"].strip():
         return config
-    entries = config_from_yaml_text(inputs["indexes"], "input `indexes`")
+    # With the environment, an unset ${VAR} is reported at its line of the input, not of
+    # the temporary merged file.
+    entries = config_from_yaml_text(inputs["indexes"], "input `indexes`", env=env)
     base_path = config or next((p for p in DEFAULT_CONFIG_PATHS if (workspace / p).is_file()), None)
     base: dict[str, Any] = {}
     if base_path:
@@ -180,7 +209,8 @@ def _read_yaml_mapping(path: Path, label: str) -> dict[str, Any]:
 
 
 def _expand(value: str, env: Mapping[str, str]) -> str:
-    return _VAR.sub(lambda m: env.get(m.group(1), ""), value)
+    """The config's own ``${VAR}`` rules, never raising: masking runs before any check."""
+    return expand_vars(value, env, strict=False)
 
 
 def _url_secrets(url: str) -> set[str]:
@@ -297,12 +327,14 @@ def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) 
     with tempfile.TemporaryDirectory(prefix="indexgate-action-") as tmp:
         config: str | None = None
         try:
-            config = merged_config(inputs, workspace, Path(tmp))
+            config = merged_config(inputs, workspace, Path(tmp), env)
             argv = build_argv(inputs, workspace / report_rel, config, workspace)
             outcome = cli.run(cli.build_parser().parse_args(argv), cwd=workspace, env=env)
             assert outcome.report is not None
             fail_on = outcome.settings.fail_on if outcome.settings else frozenset()
-            return Result(outcome.report, outcome.exit_code, fail_on=fail_on)
+            note = first_run_note(inputs, workspace)
+            notes = (note,) if note else ()
+            return Result(outcome.report, outcome.exit_code, fail_on=fail_on, notes=notes)
         except InputError as exc:
             message, file, line = redact(str(exc)), exc.file, exc.line
             if config and file == config and Path(config).parent == Path(tmp):
@@ -317,10 +349,15 @@ def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) 
         except IndexgateError as exc:
             message, file, line = redact(str(exc)), None, None
             kind, code = "no-solution", exc.exit_code
-        except Exception as exc:  # a bug: say so plainly, never dump locals or secrets
+        except Exception as exc:  # a bug: exit 4, naming what was processed (no locals)
+            from indexgate.internal import EXIT_INTERNAL, internal_problem, internal_report
+
             logging.getLogger("indexgate.action").debug("internal error", exc_info=True)
-            message = redact(f"internal error: {type(exc).__name__}: {exc} (please report it)")
-            file, line, kind, code = None, None, "internal-error", 3
+            problem = internal_problem(exc)
+            targets = getattr(exc, "indexgate_targets", None) or ()
+            known = command if command in COMMANDS else "check"
+            report = internal_report(known, problem, targets)  # type: ignore[arg-type]
+            return Result(report, EXIT_INTERNAL, _error_summary(report, problem, report_rel))
     problem = Problem(kind=kind, message=message, file=file, line=line)
     report = _error_report(command, problem, code)
     return Result(report, code, _error_summary(report, problem, report_rel))
@@ -346,24 +383,71 @@ class Note:
 NoteKey = tuple[object, ...]  # what makes two annotations the same one
 
 
-def _problem_note(p: Problem, workspace: Path) -> tuple[NoteKey, Note]:
+def _fatal_rules(kind: str, fail_on: frozenset[str]) -> list[str]:
+    """The ``fail-on`` rules that make a warning of this kind fail the gate."""
+    rules = [r for r in FAIL_ON if r in fail_on]
+    return [r for r in rules if fatal_warning(kind, frozenset({r}))]
+
+
+def _problem_note(
+    p: Problem, workspace: Path, fail_on: frozenset[str] = frozenset()
+) -> tuple[NoteKey, Note]:
     file = _relative(p.file, workspace)
-    note = Note(p.message, file, p.line if file else None, f"indexgate: {p.kind}")
+    message, title = p.message, f"indexgate: {p.kind}"
+    if rules := _fatal_rules(p.kind, fail_on):
+        spelled = ", ".join(f"`fail-on: {r}`" for r in rules)
+        message = f"{message.rstrip()} This fails the gate: {spelled}."
+        title += f" (fail-on: {rules[0]})"
+    note = Note(message, file, p.line if file else None, title)
     return (p.kind, p.package, file, p.line, p.message), note
 
 
-def _blocked_note(b: Blocked, workspace: Path) -> tuple[NoteKey, Note]:
-    chosen = f"chose {b.fallback} instead" if b.fallback else "found no other version"
+def _sentence(text: str) -> str:
+    """``text`` ending in one full stop, so the next sentence is clearly a new one."""
+    text = " ".join(text.split())
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def _blocked_note(
+    b: Blocked, workspace: Path, target: TargetReport | None, rule: str | None = None
+) -> tuple[NoteKey, Note]:
+    """One blocked artifact: who blocked it and why, its link, and what the gate made of it.
+
+    A transitive one names its path (``urllib3 via acme-web``) and is anchored on the
+    requirement line that pulled it in. ``rule``: the ``fail-on`` rule that makes it fail
+    the gate, said first, so that "the resolution went around it" cannot read as a pass.
+    """
+    path, top_file, top_line = dependency_path(target, b.name) if target else ([], None, None)
+    label = f"{b.name} {b.version} (via {' → '.join(path)})" if path else f"{b.name} {b.version}"
     message = (
-        f"{b.name} {b.version} ({b.file}) is blocked by {vendor_label(b.vendor)} "
-        f"on index '{b.index}' (HTTP {b.status_code}): {b.reason}"
+        f"{label}, file {b.file}, is blocked by {vendor_label(b.vendor)} on index "
+        f"'{b.index}' (HTTP {b.status_code}). Reason: {_sentence(b.reason or 'none given')}"
     )
-    if b.details_url:
+    if rule:
+        went = f"went around it with {b.fallback}" if b.fallback else "found no other version"
+        message += f" This fails the gate: `fail-on: {rule}` (the resolution {went})."
+    elif b.fallback:
+        message += f" indexgate chose {b.fallback} instead."
+    else:
+        message += " indexgate found no other version."
+    if b.details_url:  # last, so no punctuation runs into the link
         message += f" Details: {b.details_url}"
-    message += f" - indexgate {chosen}."
     file = _relative(b.file_path, workspace)
+    line = b.line
+    if file is None and path:
+        file, line = _relative(top_file, workspace), top_line
     title = f"indexgate: {b.name} {b.version} blocked"
-    return (b.name, b.version, b.file), Note(message, file, b.line if file else None, title)
+    if rule:
+        title += f" (fail-on: {rule})"
+    return (b.name, b.version, b.file), Note(message, file, line if file else None, title)
+
+
+def _blocked_rule(b: Blocked, fail_on: frozenset[str]) -> str | None:
+    if "blocked" in fail_on:
+        return "blocked"
+    if "pending" in fail_on and getattr(b, "state", None) == "pending":
+        return "pending"
+    return None
 
 
 def collect_notes(
@@ -386,11 +470,13 @@ def collect_notes(
         for b in t.blocked:
             if b.name in failed and b.fallback is None:
                 continue
-            target = errors if "blocked" in fail_on else warnings
-            target.setdefault(*_blocked_note(b, workspace))
+            rule = _blocked_rule(b, fail_on)
+            target = errors if rule else warnings
+            key, note = _blocked_note(b, workspace, t, rule)
+            target.setdefault(key, note)
     for p in [*report.warnings, *(w for t in report.targets for w in t.warnings)]:
         target = errors if fatal_warning(p.kind, fail_on) else warnings
-        target.setdefault(*_problem_note(p, workspace))
+        target.setdefault(*_problem_note(p, workspace, fail_on))
     return list(errors.values()), list(warnings.values())
 
 
@@ -425,8 +511,17 @@ def write_summary(text: str, env: Mapping[str, str]) -> None:
     room = SUMMARY_LIMIT - used - 1
     if len(data) > room:
         data = data[: max(room, 0)].decode("utf-8", errors="ignore").encode("utf-8")
+    created = not os.path.exists(path)
     with open(path, "ab") as fh:
+        if created:
+            _readable(fh.fileno())
         fh.write(data)
+
+
+def _readable(fd: int) -> None:
+    """A file this step created is readable by the steps after it, which run as another
+    user than the container's root (the runner's own files are left as they are)."""
+    os.fchmod(fd, REPORT_MODE)
 
 
 def summary_budget(env: Mapping[str, str]) -> int:
@@ -445,7 +540,9 @@ def set_outputs(values: Mapping[str, str], env: Mapping[str, str]) -> None:
         listed = ", ".join(f"{k}={v}" for k, v in values.items())
         print(f"indexgate: GITHUB_OUTPUT is not set; outputs: {listed}")
         return
-    Path(path).touch(exist_ok=True)
+    if not os.path.exists(path):
+        with open(path, "ab") as fh:
+            _readable(fh.fileno())
     for name, value in values.items():
         core.set_output(name, value)
 
@@ -477,7 +574,7 @@ def publish(
         message = f"cannot write the JSON report {report_rel}: {exc.strerror}"
         annotate("error", message, file=None, line=None, title="indexgate")
     if result.summary is None:
-        text = render_text(report)
+        text = render_text(report, fail_on=result.fail_on)
     else:
         text = "".join(f"indexgate: {p.kind}: {p.message}\n" for p in report.targets[0].errors)
     print_log(f"indexgate {report.command}: {status.upper()}", log_text + text)
@@ -486,7 +583,13 @@ def publish(
     emit_annotations("warning", warnings, report_rel)
     summary = result.summary
     if summary is None:
-        summary = render_markdown(report, max_bytes=summary_budget(env), report_path=report_rel)
+        summary = render_markdown(
+            report,
+            max_bytes=summary_budget(env),
+            report_path=report_rel,
+            fail_on=result.fail_on,
+            notes=result.notes,
+        )
     write_summary(summary, env)
     outputs = {"status": status, "blocked-count": str(report.blocked_count), "report": report_rel}
     set_outputs(outputs, env)

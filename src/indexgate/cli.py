@@ -11,9 +11,8 @@ import gc
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +24,7 @@ from indexgate.redact import redact
 if TYPE_CHECKING:
     from indexgate.config import Settings
     from indexgate.report.model import Report
+    from indexgate.sources.model import SourceSet
 
 EXIT = {"pass": 0, "fail": 1, "error": 3}
 _GC_THRESHOLD = 100_000  # gen-0 collections every 100,000 net allocations, not 700
@@ -39,6 +39,17 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """argparse type: a number of seconds, more than 0 (argparse makes errors exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
     return value
 
 
@@ -96,9 +107,28 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="requests in flight per host (default 50)",
     )
     p.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="S",
+        help="total deadline of one request, retries included (default 60)",
+    )
+    p.add_argument(
+        "--max-time", type=_seconds, metavar="S", help="deadline of the whole run (default 600)"
+    )
+    p.add_argument(
+        "--max-body-size",
+        metavar="SIZE",
+        help="largest answer read, e.g. 200M (default); metadata files: at most 20M",
+    )
+    p.add_argument(
         "--cache-dir", metavar="PATH", help="persistent HTTP cache (default ~/.cache/indexgate)"
     )
     p.add_argument("--no-cache", action="store_true", help="no persistent HTTP cache")
+    p.add_argument(
+        "--cert",
+        metavar="PATH",
+        help="CA bundle to verify every index with (default: the system trust store)",
+    )
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.add_argument("-q", "--quiet", action="count", default=0)
 
@@ -149,18 +179,41 @@ def run(
         concurrency=args.concurrency,
         cache_dir=args.cache_dir,
         no_cache=args.no_cache,
+        cert=args.cert,
         max_probes_per_package=getattr(args, "max_probes_per_package", None),
+        timeout=args.timeout,
+        max_time=args.max_time,
+        max_body_size=args.max_body_size,
     )
     settings = load_settings(cli, sources, cwd=cwd, env=env)
-    if drift:
-        from indexgate.drift import drift as run_drift
+    try:
+        if not drift and (sources.local_projects or sources.direct):
+            _settle_locations(sources, settings)
+        if drift:
+            from indexgate.drift import drift as run_drift
 
-        report = run_drift(settings, sources, previous=_previous(args, cwd))
-    else:
-        from indexgate.resolver.resolve import check
+            report = run_drift(settings, sources, previous=_previous(args, cwd))
+        else:
+            from indexgate.resolver.resolve import check
 
-        report = check(settings, sources)
+            report = check(settings, sources)
+    except Exception as exc:  # a bug: its report names the targets being resolved
+        if not isinstance(exc, IndexgateError):
+            exc.indexgate_targets = [(t.python, t.platform) for t in settings.targets]  # type: ignore[attr-defined]
+        raise
     return Outcome(report, EXIT[report.status], settings)
+
+
+def _settle_locations(sources: SourceSet, settings: Settings) -> None:
+    """What local projects and direct references need the settings for: the targets
+    (requires-python) and the indexes (dynamic projects are built with their build
+    requirements from them; direct wheels on an index's host are read). Not for drift:
+    it checks pins, which a compiled file writes for these dependencies itself."""
+    from indexgate.sources.projects import build_pending, check_python, read_direct_wheels
+
+    build_pending(sources, settings)
+    check_python(sources, settings)
+    read_direct_wheels(sources, settings)
 
 
 def _previous(args: argparse.Namespace, cwd: Path) -> dict | None:
@@ -172,8 +225,16 @@ def _previous(args: argparse.Namespace, cwd: Path) -> dict | None:
     return read_previous(cwd / path, path)
 
 
-def emit(report: Report, args: argparse.Namespace, env: Mapping[str, str]) -> None:
-    """Write stdout, the JSON report and the summary as the options ask."""
+def emit(
+    report: Report,
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    fail_on: frozenset[str] = frozenset(),
+) -> None:
+    """Write stdout, the JSON report and the summary as the options ask.
+
+    ``fail_on``: the run's ``--fail-on`` rules, so the text and the summary name the one
+    that failed the gate."""
     if args.report_json or args.format == "json":
         from indexgate.report.json_report import to_json, write_text
 
@@ -185,16 +246,16 @@ def emit(report: Report, args: argparse.Namespace, env: Mapping[str, str]) -> No
     if args.format == "markdown":
         from indexgate.report.render import render_markdown
 
-        sys.stdout.write(render_markdown(report, report_path=args.report_json))
+        sys.stdout.write(render_markdown(report, report_path=args.report_json, fail_on=fail_on))
     elif args.format == "text" and not args.quiet:
         from indexgate.report.render import render_text
 
-        sys.stdout.write(render_text(report))
+        sys.stdout.write(render_text(report, fail_on=fail_on))
     summary = args.summary or env.get("GITHUB_STEP_SUMMARY")
     if summary:
         from indexgate.report.render import render_markdown
 
-        text = render_markdown(report, report_path=args.report_json)
+        text = render_markdown(report, report_path=args.report_json, fail_on=fail_on)
         mode = "a" if not args.summary else "w"
         with open(summary, mode, encoding="utf-8") as fh:
             fh.write(text + "\n")
@@ -265,19 +326,43 @@ def _gate(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug: say so plainly, never dump locals or secrets
-        print(
-            f"indexgate: internal error: {redact(f'{type(exc).__name__}: {exc}')} "
-            "(run with -v for details; please report it)",
-            file=sys.stderr,
-        )
-        if args.verbose:
-            print(redact(traceback.format_exc()), file=sys.stderr)
-        return 3
+        return _internal_error(exc, args)
     assert outcome.report is not None
     try:
-        emit(outcome.report, args, os.environ)
+        fail_on = outcome.settings.fail_on if outcome.settings else frozenset()
+        emit(outcome.report, args, os.environ, fail_on)
     except OSError as exc:  # --report-json / --summary / $GITHUB_STEP_SUMMARY not writable
-        where = exc.filename2 or exc.filename or args.report_json or args.summary
-        print(f"indexgate: error: {where}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        return _unwritable(exc, args)
+    except Exception as exc:  # a bug in a renderer: the JSON report still says so
+        return _internal_error(exc, args)
     return outcome.exit_code
+
+
+def _unwritable(exc: OSError, args: argparse.Namespace) -> int:
+    where = exc.filename2 or exc.filename or args.report_json or args.summary
+    print(f"indexgate: error: {where}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+    return 2
+
+
+def _internal_error(exc: Exception, args: argparse.Namespace) -> int:
+    """Exit 4: one line on stderr (the traceback at -vv only) and a report with
+    ``status: error`` naming what was being processed, written wherever it was asked for."""
+    from indexgate.internal import EXIT_INTERNAL, internal_problem, internal_report, traceback_text
+
+    problem = internal_problem(exc)
+    print(f"indexgate: {problem.message}", file=sys.stderr)
+    if args.verbose >= 2:
+        print(traceback_text(exc), file=sys.stderr)
+    targets = getattr(exc, "indexgate_targets", None) or ()
+    report = internal_report(args.command, problem, targets)
+    try:
+        emit(report, args, os.environ)
+    except OSError as error:
+        _unwritable(error, args)
+    except Exception:  # the renderers themselves are broken: the JSON alone, then
+        if args.report_json:
+            from indexgate.report.json_report import to_json, write_text
+
+            with suppress(Exception):  # nothing more can be done; the message above stands
+                write_text(Path(args.report_json), to_json(report))
+    return EXIT_INTERNAL

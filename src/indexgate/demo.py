@@ -75,7 +75,7 @@ indexes:
   - name: private
     url: {private}
     username: {user}
-    password: ${{{token_var}}}   # or INDEXGATE_INDEX_PRIVATE_PASSWORD in the environment
+    password: ${{{token_var}}}   # read from the environment; unset is an error (exit 2)
     quarantine-codes: [403]
   - name: public
     url: {public}

@@ -18,7 +18,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -30,14 +30,13 @@ from packaging.version import InvalidVersion, Version
 from indexgate.config import IndexConfig, Settings
 from indexgate.drift_changes import changes, read_previous
 from indexgate.errors import IndexgateError, IndexUnreachable
-from indexgate.index.client import BlockHit, FetchError
+from indexgate.index.client import BlockHit, FetchError, never_matched
 from indexgate.index.firewall import vendor_label
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.policy import (
     PageAction,
     Strategy,
-    auth_failure_advice,
-    project_page_action,
+    blocked_findings,
     target_status,
 )
 from indexgate.redact import redact
@@ -49,9 +48,16 @@ from indexgate.report.model import (
     Status,
     TargetReport,
 )
-from indexgate.resolver.finder import VersionEntry
-from indexgate.resolver.resolve import Session, open_session
+from indexgate.resolver.finder import VersionEntry, decide, mirrors, refusal
+from indexgate.resolver.resolve import (
+    Session,
+    open_session,
+    prove_credentials,
+    refused_targets,
+)
 from indexgate.sources.model import LockedFile, Origin, SourceSet
+from indexgate.sources.names import filename_key
+from indexgate.sources.projects import not_from_index
 from indexgate.targets import Target
 
 __all__ = ["Pin", "collect_pins", "drift", "read_previous"]
@@ -155,6 +161,7 @@ class _Probe:
         if self.block is not None:
             out["vendor"] = self.block.info.vendor
             out["reason"] = self.block.info.reason
+            out["state"] = self.block.info.state
             if self.block.info.details_url:
                 out["details_url"] = self.block.info.details_url
         return out
@@ -253,26 +260,18 @@ class _Run:
         index = self.lock_index(pin.index_url)
         if index is None:
             listing = await self.session.finder.listing(pin.name)
-            return _Found(listing.entries, listing.searched, listing.warnings)
+            # drift reports shadowed names itself (``shadow``), with the severity it decides
+            kept = tuple(w for w in listing.warnings if w.kind != "shadowed-name")
+            return _Found(listing.entries, listing.searched, kept)
         page = await self.client.project_page(index, pin.name)
-        action = project_page_action(page.status, Strategy.FIRST_INDEX, index.ignore_error_codes)
-        if action is PageAction.USE:
+        decision = decide(page, Strategy.FIRST_INDEX)
+        if decision.action is PageAction.USE:
             return _Found(tuple(_group(page.files, index)), (index.name,))
-        if action is PageAction.NEXT:
+        if decision.action is PageAction.NEXT:
             return _Found((), (index.name,))
-        if action is PageAction.AUTH_FAILURE:
-            advice = auth_failure_advice(page.status, index.name)
-            kind = "auth-failure"
-        else:
-            advice, kind = "the lock file's index could not be read", "index-unreachable"
-        raise FetchError(
-            kind,
-            f"index '{index.name}' ({redact(index.url)}) answered HTTP {page.status} for the "
-            f"project page of {pin.name}: {advice}",
-            index=index.name,
-            status=page.status,
-            package=pin.name,
-        )
+        if decision.kind != "auth-failure":
+            decision = replace(decision, why=f"{decision.why} (the lock file's index)")
+        raise refusal(page, decision)
 
     # -- one pin on one target -------------------------------------------------------
 
@@ -281,6 +280,15 @@ class _Run:
         by_version: dict[Version, VersionEntry] = {}
         for entry in found.entries:
             by_version.setdefault(entry.version, entry)
+        home = self.home(found.entries)
+        shadow = None
+        if home is not None:
+            # By the pages' hashes, before any probe: a name shadowed on a later index is
+            # only ever probed on its own index. A request for the other project's file
+            # could make a proxy repository fetch and cache the attacker's package.
+            shadow = await self.shadow(pin.name, home, found.entries)
+            if shadow is not None:
+                by_version = {v: e for v, e in by_version.items() if e.index == home}
         pinned = None
         if pin.version is not None:
             pinned = await self.check_pin(pin, by_version.get(pin.version), found, target, out)
@@ -294,14 +302,64 @@ class _Run:
         if pinned is not None:
             probed.append(pinned)
         self.summarize(pin, out, by_version, candidates, probed, newest_allowed)
-        key = pin.version if pin.version in by_version else newest_allowed
-        resolved_from = by_version.get(key) if key is not None else None
-        if resolved_from is not None:
-            shadow = await self.shadow(pin.name, resolved_from.index, found.entries)
-            out.entry["shadowed"] = shadow
-            if shadow is not None:
-                self.shadow_problem(pin, shadow, out)
+        out.entry["shadowed"] = shadow
+        if shadow is not None:
+            self.shadow_problem(pin, shadow, out)
+        if home is not None and home.upstream is not None:
+            listed = {e.version for e in found.entries if e.index == home}
+            out.entry["hidden"] = await self.hidden(pin, home, listed)
         return out
+
+    def home(self, entries: Sequence[VersionEntry]) -> IndexConfig | None:
+        """The first index, in the configured order, that lists the package."""
+        on = {e.index.name for e in entries}
+        return next((i for i in self.settings.indexes if i.name in on), None)
+
+    async def hidden(
+        self, pin: Pin, index: IndexConfig, listed: set[Version]
+    ) -> dict[str, Any] | None:
+        """Versions ``index``'s upstream publishes that its page does not list.
+
+        Policy-compliant component selection (Nexus) and Curation's version filtering
+        remove blocked versions from the page itself: no 403 ever shows them. Comparing
+        the two pages does; no file is ever requested from the upstream.
+        """
+        upstream = next((i for i in self.settings.indexes if i.name == index.upstream), None)
+        if upstream is None:
+            return None
+        try:
+            page = await self.client.project_page(upstream, pin.name)
+        except IndexgateError as exc:
+            log.info("upstream page of %s on %s not read: %s", pin.name, upstream.name, exc)
+            return None
+        if not 200 <= page.status < 300:
+            return None
+        pre = self.settings.pre or bool(pin.specifier.prereleases)
+        pre = pre or (pin.version is not None and pin.version.is_prerelease)
+        rows = []
+        for entry in _group(page.files, upstream):
+            v = entry.version
+            if v in listed or (v.is_prerelease and not pre):
+                continue
+            if pin.version is not None and v <= pin.version:
+                continue
+            if pin.version is None and not pin.specifier.contains(v, prereleases=True):
+                continue
+            uploaded = _uploaded(entry)
+            rows.append(
+                {"version": str(v), "upload_time": uploaded, "age_days": self.age(uploaded)}
+            )
+        if not rows:
+            return None
+        dated = [r for r in rows if r["age_days"] is not None]
+        oldest = max(dated, key=lambda r: r["age_days"]) if dated else None
+        return {
+            "index": index.name,
+            "upstream": upstream.name,
+            "versions": rows,
+            "since": oldest["upload_time"] if oldest else None,
+            "age_days": oldest["age_days"] if oldest else None,
+        }
 
     async def check_pin(
         self,
@@ -325,17 +383,17 @@ class _Run:
             return None
         index = entry.index
         out.entry["index"] = index.name
-        on_index = {f.filename: f for f in entry.files}
+        on_index = {filename_key(f.filename): f for f in entry.files}
         hash_state = "unchecked"
         if pin.files:
-            listed = [_as_dist(lf, on_index.get(lf.filename)) for lf in pin.files]
+            listed = [_as_dist(lf, on_index.get(filename_key(lf.filename))) for lf in pin.files]
             chosen = self.pick(pin.name, listed, target, allow_yanked=True)
             if chosen is None:
                 names = ", ".join(lf.filename for lf in pin.files) or "none"
                 message = f"no file the lock lists for {where} suits {target.label} ({names})"
                 out.errors.append(_problem("missing-pin", message, pin, index=index.name))
                 return None
-            file = on_index.get(chosen.filename)
+            file = on_index.get(filename_key(chosen.filename))
             state["file"] = chosen.filename
             if file is None:
                 message = (
@@ -532,9 +590,6 @@ class _Run:
         """
         indexes = self.settings.indexes
         later = [i for i in indexes[indexes.index(index) + 1 :] if not i.explicit]
-        ours = {
-            f.filename: f.hashes.get("sha256") for e in entries if e.index == index for f in e.files
-        }
         found = []
         for other in later:
             try:
@@ -544,10 +599,8 @@ class _Run:
                 continue
             if not 200 <= page.status < 300 or not page.files:
                 continue
-            theirs = {f.filename: f.hashes.get("sha256") for f in page.files}
-            if ours and all(
-                fn in theirs and (h is None or theirs[fn] in (None, h)) for fn, h in ours.items()
-            ):
+            ours = [f for e in entries if e.index == index for f in e.files]
+            if mirrors(ours, page.files):
                 continue
             versions = {p.version for f in page.files if (p := parse_filename(f.filename))}
             found.append(
@@ -592,11 +645,17 @@ def drift(
     report = Report(command="drift", warnings=list(settings.warnings))
     targets = list(settings.targets)
     with open_session(settings) as session:
+        refused = prove_credentials(session)
+        if refused:
+            report.targets = refused_targets(settings, refused, drift=True)
+            return report
         run = _Run(session, now)
         results = session.bridge.run(lambda: run.all(pins, targets))
+        report.warnings.extend(never_matched(session.client))
         log.info("%d requests, %d bytes", session.http.stats.requests, session.http.stats.bytes)
     for target in targets:
         t = TargetReport(python=target.python, platform=target.platform, drift=[])
+        t.warnings.extend(not_from_index(sources, target))  # pkg @ https://..., git+...
         seen: set[tuple[str, str]] = set()
         for per_target in results:
             outcome = per_target.get(target)
@@ -634,11 +693,12 @@ def _status(t: TargetReport, settings: Settings) -> Status:
         name
         for name, present in (
             ("blocked", t.blocked),
-            ("stuck", any(e.get("stuck") for e in entries)),
+            ("stuck", any(e.get("stuck") or e.get("hidden") for e in entries)),
             ("shadowed", any(e.get("shadowed") for e in entries)),
         )
         if present
     }
+    findings |= blocked_findings(t.blocked)
     return target_status(
         (e.kind for e in t.errors), (w.kind for w in t.warnings), findings, settings.fail_on
     )
@@ -661,6 +721,7 @@ def _entry(pin: Pin) -> dict[str, Any]:
         "upgrade": None,
         "stuck": None,
         "shadowed": None,
+        "hidden": None,  # versions the upstream lists and this index's page hides
         "probed": [],
         "probe_cap": False,
     }

@@ -15,7 +15,7 @@ from typing import Any
 
 from indexgate.index.firewall import vendor_label
 from indexgate.report.model import Report
-from indexgate.report.render import _md, _md_link, _md_row, _plural, _text_table
+from indexgate.report.render import _md, _md_link, _md_row, _plural, _text_table, checked_pins
 
 OPEN_ROWS = 20  # rows shown before the rest is folded
 TEXT_ROWS = 200  # rows per section in the terminal
@@ -31,7 +31,7 @@ class Section:
 
 
 def sections(report: Report) -> list[Section]:
-    """Blocked or missing, yanked, stuck, upgrades, shadowed, changes: in that order."""
+    """Blocked or missing, yanked, stuck, hidden, upgrades, shadowed, changes: in that order."""
     multi = len(report.targets) > 1
     blocked = Section(
         "Blocked or missing pins", ["Package", "Pinned", "File", "Index", "Problem", "Source"]
@@ -40,6 +40,10 @@ def sections(report: Report) -> list[Section]:
     stuck = Section(
         "Stuck in quarantine",
         ["Package", "Pinned", "Blocked versions", "Waiting since", "Newest allowed", "Firewall"],
+    )
+    hidden = Section(
+        "Hidden by the index's page",
+        ["Package", "Pinned", "Hidden versions", "Waiting since", "Index", "Upstream"],
     )
     upgrades = Section(
         "Upgrades available", ["Package", "Pinned", "Newest allowed", "Newest listed", "Source"]
@@ -92,6 +96,12 @@ def sections(report: Report) -> list[Section]:
                     allowed,
                     firewall,
                 )
+            if e.get("hidden"):
+                hd = e["hidden"]
+                versions = _few([v["version"] for v in hd["versions"]])
+                since = _since(hd.get("since"), hd.get("age_days"))
+                pinned = e.get("pinned") or "-"
+                add(hidden, None, label, name, pinned, versions, since, hd["index"], hd["upstream"])
             if e.get("upgrade"):
                 latest = e.get("latest") or {}
                 newest = latest.get("version") or ""
@@ -107,7 +117,7 @@ def sections(report: Report) -> list[Section]:
         targets = "all" if len(labels) == n else ", ".join(labels)
         section.rows.append((*cells, targets) if multi else cells)
         section.links.append(link)
-    ordered = [blocked, yanked, stuck, upgrades, shadowed]
+    ordered = [blocked, yanked, stuck, hidden, upgrades, shadowed]
     for section in ordered if multi else ():
         section.header = [*section.header, "Targets"]
     return [*ordered, _changes(report)]
@@ -129,11 +139,13 @@ def _changes(report: Report) -> Section:
 
 
 def counts(report: Report) -> str:
-    """One line: how many pins, and how many in each section (and each kind of change)."""
-    entries = [e for t in report.targets for e in t.drift or []]
-    pins = {(e["name"], e.get("pinned") or e.get("requirement")) for e in entries}
-    parts = [_plural(len(pins), "package") + " checked"]
-    blocked, yanked, stuck, upgrades, shadowed, _ = sections(report)
+    """One line: how many pins, and how many in each section (and each kind of change).
+
+    Without a previous report there is no "since last run" part: the Action's summary
+    says so in a note of its own (a first run), rather than showing zero changes.
+    """
+    parts = [f"{checked_pins(report)} checked"]
+    blocked, yanked, stuck, hidden, upgrades, shadowed, _ = sections(report)
     parts += [
         _plural(len(blocked.rows), "blocked or missing pin"),
         _plural(len(yanked.rows), "yanked pin"),
@@ -141,6 +153,8 @@ def counts(report: Report) -> str:
         f"{_plural(len(upgrades.rows), 'upgrade')} available",
         _plural(len(shadowed.rows), "shadowed name"),
     ]
+    if hidden.rows:  # only where an index names its `upstream:`
+        parts.insert(4, f"{len(hidden.rows)} hidden by the index's page")
     line = ", ".join(parts)
     if report.changes is not None:
         c = report.changes

@@ -26,3 +26,47 @@ class IndexUnreachable(IndexgateError):
     """An index could not be reached after retries: exit 3."""
 
     exit_code = 3
+
+
+class DeadlineExceeded(IndexUnreachable):
+    """A request's total deadline (``--timeout``) or the run's (``--max-time``) ran out:
+    exit 3. ``limit`` names the option whose deadline it was."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        self.limit = limit
+        super().__init__(message)
+
+
+class Throttled(DeadlineExceeded):
+    """The index was still throttling (429, or 503 with ``Retry-After``) when a deadline or
+    the bounded number of throttle retries ran out: exit 3, with the index's own words."""
+
+
+def name_index(exc: IndexUnreachable, index: str) -> IndexUnreachable:
+    """Say which index an unreachable URL belongs to (once: memoized fetches share one
+    exception object between every caller)."""
+    if getattr(exc, "index", None) is None:
+        exc.index = index  # type: ignore[attr-defined]
+        exc.args = (f"index '{index}': {exc}",)
+    return exc
+
+
+def note_context(exc: BaseException, **where: str | None) -> None:
+    """Record on an exception on its way up what was being processed when it happened
+    (``package``, ``index``, ``file``, ``source``): the innermost note of each wins.
+
+    Only for errors that are bugs (not IndexgateError): the internal-error report names
+    them, so that a user can file a useful report without a traceback.
+    """
+    if isinstance(exc, IndexgateError):
+        return
+    context = getattr(exc, "indexgate_context", None)
+    if not isinstance(context, dict):
+        context = {}
+        try:
+            exc.indexgate_context = context  # type: ignore[attr-defined]
+        except AttributeError:  # an exception type without a __dict__
+            return
+    for key, value in where.items():
+        if value and key not in context:
+            context[key] = str(value)

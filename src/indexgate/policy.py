@@ -9,6 +9,7 @@ both, so enabling backtracking on 403 also lets a 403 project page fall through 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Literal
 from urllib.parse import urlsplit
@@ -51,6 +52,52 @@ def default_ignore_error_codes(url: str) -> frozenset[int]:
     return _HOST_IGNORE_DEFAULTS.get(urlsplit(url).hostname or "", frozenset())
 
 
+@dataclass(frozen=True)
+class PageDecision:
+    """What a project-page answer means, with what to tell the user when it stops."""
+
+    action: PageAction
+    kind: str | None = None  # the error kind when the action stops the search
+    why: str = ""  # what the index did, for the message
+    advice: str = ""  # what to do about it
+
+
+def page_decision(
+    status: int,
+    strategy: Strategy,
+    ignore_error_codes: frozenset[int],
+    index_name: str,
+    *,
+    refused: str | None = None,
+) -> PageDecision:
+    """The one place that decides what a project page's answer means (issue 14).
+
+    ``refused`` says why an answer is a refusal whatever its status: a login page (a
+    redirect to another path of the server, or a password form), or a 404 after which the
+    index failed its auth check again (a token that expired during the run). That is an
+    auth failure under every strategy: never "not here", never a reason to try the next
+    index.
+    """
+    if refused is not None:
+        return PageDecision(
+            PageAction.AUTH_FAILURE,
+            "auth-failure",
+            f"{refused}: the credentials were refused",
+            auth_failure_advice(status, index_name, refused=True),
+        )
+    action = project_page_action(status, strategy, ignore_error_codes)
+    if action is PageAction.AUTH_FAILURE:
+        return PageDecision(
+            action,
+            "auth-failure",
+            f"answered HTTP {status}",
+            auth_failure_advice(status, index_name),
+        )
+    if action is PageAction.ERROR:
+        return PageDecision(action, "index-unreachable", f"answered HTTP {status}")
+    return PageDecision(action)
+
+
 def project_page_action(
     status: int, strategy: Strategy, ignore_error_codes: frozenset[int]
 ) -> PageAction:
@@ -77,14 +124,16 @@ def file_action(status: int, quarantine_codes: frozenset[int]) -> FileAction:
     return FileAction.ERROR
 
 
-def auth_failure_advice(status: int, index_name: str) -> str:
+def auth_failure_advice(status: int, index_name: str, *, refused: bool = False) -> str:
     """How to fix an auth failure on a project page: the message users act on."""
     env = "INDEXGATE_INDEX_" + env_name(index_name)
     advice = (
         f"check the credentials for index '{index_name}' (config username/password, "
         f"{env}_USERNAME/_PASSWORD, UV_INDEX_{env_name(index_name)}_USERNAME/_PASSWORD or netrc)"
     )
-    if status == 403:
+    if refused:
+        advice += "; with valid ones the index answers with the project page itself"
+    elif status == 403:
         advice += (
             f"; if this index answers 403 for packages it does not have, add 403 to its "
             f"ignore-error-codes (or set {env}_IGNORE_ERROR_CODES=403)"
@@ -111,6 +160,13 @@ FAIL_ON: dict[str, frozenset[str]] = {
 }
 
 
+def blocked_findings(blocked: Iterable[object]) -> set[str]:
+    """What ``blocked[]`` entries add to the findings ``--fail-on`` may name: ``blocked``
+    for any entry, ``pending`` for one whose scan is still in progress."""
+    states = {getattr(b, "state", "blocked") for b in blocked}
+    return ({"blocked"} if states else set()) | ({"pending"} if "pending" in states else set())
+
+
 def fatal_warning(kind: str, fail_on: frozenset[str]) -> bool:
     """Does ``--fail-on`` turn a warning of this kind into a gate failure?"""
     return "warnings" in fail_on or any(kind in FAIL_ON[f] for f in fail_on if f in FAIL_ON)
@@ -123,7 +179,8 @@ def target_status(
     fail_on: frozenset[str],
 ) -> Literal["pass", "fail", "error"]:
     """error: an index was unreachable; fail: any other error, or what ``--fail-on`` names
-    among the warnings and the findings (``blocked``, ``stuck``, ``shadowed``); else pass."""
+    among the warnings and the findings (``blocked``, ``pending``, ``stuck``, ``shadowed``);
+    else pass."""
     errors = set(error_kinds)
     if "index-unreachable" in errors:
         return "error"

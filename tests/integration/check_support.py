@@ -23,6 +23,15 @@ from indexgate.cli import main
 
 # Variables a developer's shell or a CI runner may carry that would change what is checked.
 _SCRUBBED_PREFIXES = ("PIP_", "UV_", "INDEXGATE_", "GITHUB_")
+# Trust and proxy settings: a test about networks sets the ones it is about.
+NETWORK_VARIABLES = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    *(f"{name}_proxy" for name in ("http", "https", "all", "no")),
+    *(f"{name}_PROXY" for name in ("HTTP", "HTTPS", "ALL", "NO")),
+)
 
 
 @dataclass
@@ -65,7 +74,7 @@ class Run:
 
 def clean_env(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     for var in list(os.environ):
-        if var.startswith(_SCRUBBED_PREFIXES) or var in ("NETRC", "SSL_CERT_FILE"):
+        if var.startswith(_SCRUBBED_PREFIXES) or var in ("NETRC", *NETWORK_VARIABLES):
             monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NETRC", str(home / "no-such-netrc"))
 
@@ -125,7 +134,7 @@ def run_subprocess(
     base = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(_SCRUBBED_PREFIXES) and k not in ("NETRC",)
+        if not k.startswith(_SCRUBBED_PREFIXES) and k not in ("NETRC", *NETWORK_VARIABLES)
     }
     base["NETRC"] = str(cwd / "no-such-netrc")
     base.update(env or {})

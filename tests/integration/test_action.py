@@ -1,6 +1,7 @@
 """The Action's entrypoint, run exactly as the runner runs it.
 
-A subprocess ``python -m indexgate.action`` with ``INPUT_*`` variables (hyphens kept, the
+A subprocess running the Dockerfile's ENTRYPOINT (``python -I -u -m indexgate.action``,
+with this interpreter) and ``INPUT_*`` variables (hyphens kept, the
 defaults of action.yml filled in as the runner does), temporary ``GITHUB_STEP_SUMMARY`` and
 ``GITHUB_OUTPUT`` files, the workspace as working directory, and the demo's two real local
 indexes (a private one with basic auth and a firewall, a public one with a look-alike).
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support.dockerfile import entrypoint_here
 
 from indexgate.demo import USER, DemoIndexes, demo_indexes
 
@@ -130,7 +133,11 @@ def action_defaults() -> dict[str, str]:
 
 
 def run_action(
-    workspace: Path, inputs: Mapping[str, str], env: Mapping[str, str] | None = None
+    workspace: Path,
+    inputs: Mapping[str, str],
+    env: Mapping[str, str] | None = None,
+    *,
+    umask: int = -1,
 ) -> ActionRun:
     """As the runner does: every declared input set (defaults filled in), hyphens kept."""
     summary = workspace.parent / "step_summary.md"
@@ -152,8 +159,9 @@ def run_action(
         environ[f"INPUT_{name.upper()}"] = value
     environ.update(env or {})
     proc = subprocess.run(
-        [sys.executable, "-m", "indexgate.action"],
+        entrypoint_here(),
         cwd=workspace,
+        umask=umask,
         env=environ,
         capture_output=True,
         text=True,
@@ -209,8 +217,12 @@ def test_pass_names_every_blocked_artifact(indexes: DemoIndexes, workspace: Path
     assert run.summary.startswith("## ✅ indexgate check: PASS")
     rows = blocked_rows(run.summary)
     for name, version, file, firewall in BLOCKED:
-        (row,) = [r for r in rows if f"| {name} | {version} |" in r]
+        label = "urllib3 via acme-web" if name == "urllib3" else name  # the transitive path
+        (row,) = [r for r in rows if f"| {label} | {version} |" in r]
         assert file in row and firewall in row and "| private |" in row
+    # The Curation policy is named once: by its reason, not again by the policy line.
+    (curation,) = [r for r in rows if "JFrog Curation" in r]
+    assert curation.count("block-new-releases") == 1
     assert "[details](https://iq.example.com/" in run.summary
     assert "<details>" in run.summary
     # A warning on the requirement line that brought in each blocked package.
@@ -238,8 +250,9 @@ def test_wrong_password_fails_closed(indexes: DemoIndexes, workspace: Path) -> N
     errors = run.commands("error")
     auth = [e for e in errors if e.props.get("title") == "indexgate: auth-failure"]
     assert auth, run.stdout
-    assert all(e.props["file"] == "requirements.txt" for e in auth)
-    assert {int(e.props["line"]) for e in auth} <= {LINES["acme-web"], LINES["acme-core"]}
+    # the auth check (issue 16) fails before any requirement is looked up: the annotation
+    # points at the config that declares the index
+    assert all(e.props["file"] == ".github/indexgate.yml" for e in auth)
     assert "private" in auth[0].message
     assert not [e.path for e in indexes.public.access_log.entries() if "/acme-" in e.path]
     assert "auth-failure" in run.summary
@@ -304,7 +317,8 @@ def test_runner_debug_logs_leak_nothing(indexes: DemoIndexes, workspace: Path) -
         env = {"ACME_INDEX_TOKEN": token, "RUNNER_DEBUG": "1"}
         run = run_action(workspace, {}, env)
         assert run.code == (0 if token == indexes.token else 1), run.stdout + run.stderr
-        assert "indexgate.http: DEBUG: GET http://" in run.stdout  # one line per request
+        # one line per request (a wrong token ends at the auth check's HEAD, issue 16)
+        assert re.search(r"indexgate\.http: DEBUG: (GET|HEAD) http://", run.stdout)
         assert_no_secret(run, token)
 
 
@@ -336,8 +350,15 @@ def test_indexes_input_targets_fail_on_and_report_path(
     assert [t["python"] for t in report["targets"]] == ["3.11", "3.12"]
     # fail-on: blocked makes each blocked artifact an error, on the nested file's lines.
     errors = {a.props["title"]: a for a in run.commands("error")}
-    note = errors["indexgate: acme-core 1.2.0 blocked"]
+    note = errors["indexgate: acme-core 1.2.0 blocked (fail-on: blocked)"]
     assert (note.props["file"], note.props["line"]) == ("requirements/prod.txt", "2")
+    assert "This fails the gate: `fail-on: blocked`" in note.message
+    urllib3 = errors["indexgate: urllib3 2.6.0 blocked (fail-on: blocked)"]
+    assert "urllib3 2.6.0 (via acme-web)" in urllib3.message
+    # The summary names the rule and the artifacts it failed on.
+    failed_by = run.summary.split("### Failed by `fail-on`", 1)[1].split("###", 1)[0]
+    assert "`fail-on: blocked` (3 findings)" in failed_by
+    assert "urllib3 via acme-web 2.6.0" in failed_by and "acme-core 1.2.0" in failed_by
     assert not run.commands("warning")
     assert_no_secret(run, indexes.token)
 
@@ -460,3 +481,25 @@ def test_demo_runs_both_outcomes_and_leaves_nothing_behind(tmp_path: Path) -> No
         assert firewall in out
     assert "As expected" in out
     assert list(tmpdir.iterdir()) == []  # temporary folders removed
+
+
+def test_files_the_action_writes_are_readable_by_the_runner_user(
+    indexes: DemoIndexes, workspace: Path
+) -> None:
+    """Under a restrictive umask too: the report and its folder, and a summary file the
+    step had to create, are readable by the steps after it (another user than root)."""
+    (workspace / ".github").mkdir()
+    (workspace / ".github" / "indexgate.yml").write_text(config_yaml(indexes))
+    created = workspace.parent / "new-summary.md"
+    env = {"ACME_INDEX_TOKEN": indexes.token, "GITHUB_STEP_SUMMARY": str(created)}
+
+    run = run_action(workspace, {"report-path": "out/reports/gate.json"}, env, umask=0o077)
+
+    assert run.code == 0, run.stdout + run.stderr
+    report = workspace / "out" / "reports" / "gate.json"
+    assert stat.S_IMODE(report.stat().st_mode) == 0o644
+    assert stat.S_IMODE(report.parent.stat().st_mode) == 0o755
+    assert stat.S_IMODE(report.parent.parent.stat().st_mode) == 0o755
+    assert stat.S_IMODE(created.stat().st_mode) == 0o644
+    assert "indexgate check: PASS" in created.read_text()
+    assert [p.name for p in report.parent.iterdir()] == ["gate.json"]  # no temp file left

@@ -87,6 +87,7 @@ def test_newest_version_of_a_direct_dependency_blocked(cli, firewall) -> None:
             "details_url": default_details_url(FLASK_NEW),
             "fallback": "3.0.3",
             "policies": [],
+            "state": "blocked",
         }
     ]
     assert run.errors() == []

@@ -70,7 +70,9 @@ def test_unsafe_first_match_uses_every_version_of_the_first_index_before_the_nex
     args = _args(private, public, "--index-strategy", "unsafe-first-match")
     # private has 1.0 and 1.1; public's 2.0 and 1.5 come only after both
     run = cli.run(*args, requirements="shared!=1.1\n", env=_creds(private))
-    assert run.code == 0, run.out + run.err
+    # private's shared is not public's (other files): the resolution stands, the gate fails
+    assert run.code == 1, run.out + run.err
+    assert [e["kind"] for e in run.errors()] == ["shadowed-name"]
     assert run.resolved("shared") | {"requested_by": None} == {
         "name": "shared",
         "version": "1.0",
@@ -80,7 +82,8 @@ def test_unsafe_first_match_uses_every_version_of_the_first_index_before_the_nex
     }
     # nothing on the first index fits: the next index's versions, newest first
     run = cli.run(*args, requirements="shared>=1.2\n")
-    assert run.code == 0, run.out + run.err
+    assert run.code == 1, run.out + run.err
+    assert [e["kind"] for e in run.errors()] == ["shadowed-name"]
     assert (run.resolved("shared")["version"], run.resolved("shared")["index"]) == ("2.0", "public")
 
 
@@ -88,16 +91,21 @@ def test_unsafe_best_match_takes_the_best_version_from_any_index(cli, indexes) -
     private, public = indexes
     args = _args(private, public, "--index-strategy", "unsafe-best-match")
     run = cli.run(*args, requirements="acme-core\nshared\n", env=_creds(private))
-    assert run.code == 0, run.out + run.err
-    # the public acme-core 9.0 wins: exactly the hole first-index closes
+    # the public acme-core 9.0 wins: exactly the hole first-index closes...
     assert run.versions() == {"acme-core": "9.0", "shared": "2.0"}
     assert {r["index"] for r in run.target["resolution"]} == {"public"}
     assert run.warnings("skipped-index") == []
+    # ...so the gate fails, naming both indexes of each shadowed name (issue 13)
+    assert run.code == 1, run.out + run.err
+    errors = {e["package"]: e for e in run.errors("shadowed-name")}
+    assert set(errors) == {"acme-core", "shared"}
+    acme = errors["acme-core"]
+    assert (acme["index"], acme["file"], acme["line"]) == ("private", "requirements.txt", 1)
+    assert "'private'" in acme["message"] and "'public' (9.0)" in acme["message"]
 
 
-@pytest.mark.parametrize(
-    ("password", "status"), [(None, 401), ("wrong-password", 403)], ids=["401", "403"]
-)
+# A wrong password is caught earlier, by the auth check (test_index_realities.py).
+@pytest.mark.parametrize(("password", "status"), [(None, 401)], ids=["401"])
 def test_auth_failure_under_first_index_never_reaches_the_public_index(
     cli, indexes, password, status
 ) -> None:
@@ -126,7 +134,11 @@ def test_auth_failure_under_first_index_never_reaches_the_public_index(
         assert password not in run.everything()
 
 
-def test_ignore_error_codes_from_the_config_file_lets_403_fall_through(cli, indexes) -> None:
+def test_ignore_error_codes_do_not_excuse_credentials_that_fail_the_auth_check(
+    cli, indexes
+) -> None:
+    """403 in ignore-error-codes means "not here" for a project page; a wrong password is
+    caught before any project page is asked (issue 16), so nothing falls through."""
     private, public = indexes
     config = f"""\
 indexes:
@@ -140,41 +152,51 @@ indexes:
 """
     env = {"PRIVATE_USER": "ci", "PRIVATE_PASSWORD": "not-the-password"}
     run = cli.run(requirements="acme-core\n", config=config, env=env)
-    assert run.code == 0, run.out + run.err
-    assert (run.resolved("acme-core")["version"], run.resolved("acme-core")["index"]) == (
-        "9.0",
-        "public",
-    )
-    assert [e.status for e in private.requests_for("/simple/acme-core/")] == [403]
-    assert [e.status for e in public.requests_for("/simple/acme-core/")] == [200]
-    assert run.errors() == []
+    assert run.code == 1, run.out + run.err
+    assert [(e["kind"], e["index"], e["status_code"]) for e in run.errors()] == [
+        ("auth-failure", "private", 403)
+    ]
+    assert private.requests_for("/simple/acme-core/") == []
+    assert public.requests_for("/simple/acme-core/") == []
 
 
 def test_ignore_error_codes_from_the_environment_for_a_command_line_index(cli, indexes) -> None:
     private, public = indexes
-    env = _creds(private, "not-the-password") | {
-        "INDEXGATE_INDEX_PRIVATE_IGNORE_ERROR_CODES": "403"
-    }
+    # without credentials the private index answers 401 (no auth check: nothing to prove);
+    # 401 is not the listed code, so it is still fatal
+    env = {"INDEXGATE_INDEX_PRIVATE_IGNORE_ERROR_CODES": "403"}
     run = cli.run(*_args(private, public), requirements="acme-core\n", env=env)
-    assert run.code == 0, run.out + run.err
-    assert run.resolved("acme-core")["index"] == "public"
-    # only the listed code: without credentials the private index answers 401, still fatal
-    cli.monkeypatch.delenv("INDEXGATE_INDEX_PRIVATE_USERNAME")
-    cli.monkeypatch.delenv("INDEXGATE_INDEX_PRIVATE_PASSWORD")
-    public.mark_log()
-    run = cli.run(*_args(private, public), requirements="acme-core\n")
     assert run.code == 1
     assert [(e["kind"], e["status_code"]) for e in run.errors()] == [("auth-failure", 401)]
     assert public.requests_for("/simple/acme-core/") == []
+    # listed, it falls through to the next index
+    env = {"INDEXGATE_INDEX_PRIVATE_IGNORE_ERROR_CODES": "401"}
+    run = cli.run(*_args(private, public), requirements="acme-core\n", env=env)
+    assert run.code == 0, run.out + run.err
+    assert run.resolved("acme-core")["index"] == "public"
 
 
 @pytest.mark.parametrize("strategy", ["unsafe-first-match", "unsafe-best-match"])
-@pytest.mark.parametrize(
-    ("password", "status"), [(None, 401), ("wrong-password", 403)], ids=["401", "403"]
-)
+def test_unsafe_strategies_still_fail_credentials_that_fail_the_auth_check(
+    cli, indexes, strategy
+) -> None:
+    private, public = indexes
+    run = cli.run(
+        *_args(private, public, "--index-strategy", strategy),
+        requirements="shared\n",
+        env=_creds(private, "wrong-password"),
+    )
+    assert run.code == 1, run.out + run.err
+    assert [(e["kind"], e["index"]) for e in run.errors()] == [("auth-failure", "private")]
+    assert public.requests_for("/simple/shared/") == []
+
+
+@pytest.mark.parametrize("strategy", ["unsafe-first-match", "unsafe-best-match"])
+@pytest.mark.parametrize(("password", "status"), [(None, 401)], ids=["401"])
 def test_unsafe_strategies_skip_a_refusing_index_with_a_warning(
     cli, indexes, strategy, password, status
 ) -> None:
+    """Without credentials there is nothing to prove: the page's 401 skips the index."""
     private, public = indexes
     env = {} if password is None else _creds(private, password)
     run = cli.run(

@@ -21,6 +21,8 @@ class _Redirecting(QuietHandler):
         owner = self.server.owner
         if basic_credentials(self.headers.get("Authorization")) != (USER, PASSWORD):
             return self.respond(401, b"", {"WWW-Authenticate": 'Basic realm="x"'})
+        if self.path == "/simple/":  # the auth check's page (issue 16)
+            return self.respond(200, b'<a href="pkg/">pkg</a>', {"Content-Type": "text/html"})
         if self.path == "/simple/pkg":
             return self.respond(301, b"", {"Location": "/simple/pkg/"})
         if self.path == "/simple/pkg/":

@@ -1,174 +1,26 @@
 """The lean HTTP/1.1 client (``indexgate.index.wire`` under ``HttpClient``) against real
-sockets on 127.0.0.1: a scriptable server written here that closes idle keep-alive
-connections, answers ``Connection: close``, sends chunked and gzip bodies, stalls and
-sends garbage; TLS with HTTP/1.1, and the hand-off to httpx when the server picks h2."""
+sockets on 127.0.0.1: a scriptable server (``tests.support.scripted_server``) that closes
+idle keep-alive connections, answers ``Connection: close``, sends chunked and gzip bodies,
+stalls and sends garbage; TLS with HTTP/1.1, and the hand-off to httpx when the server picks h2."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
-import gzip
 import ipaddress
 import logging
 import socket
 import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.scripted_server import ScriptedServer
 
 from indexgate.errors import IndexUnreachable
-from indexgate.index import http as http_module
 from indexgate.index.http import HttpClient, origin_of
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    connection: int  # which connection of the server it came on (1, 2, ...)
-
-
-@dataclass
-class ScriptedServer:
-    """HTTP/1.1 on 127.0.0.1, on its own loop in a thread; the path picks the behaviour."""
-
-    ssl_context: ssl.SSLContext | None = None
-    requests: list[Seen] = field(default_factory=list)
-    connections: int = 0
-    open_now: int = 0
-    most_open: int = 0
-
-    def __post_init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def __enter__(self) -> ScriptedServer:
-        self._thread.start()
-        self.port = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-        self.loop.close()
-
-    @property
-    def url(self) -> str:
-        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}/"
-
-    async def _start(self) -> int:
-        self._server = await asyncio.start_server(
-            self._connection, "127.0.0.1", 0, ssl=self.ssl_context
-        )
-        return self._server.sockets[0].getsockname()[1]
-
-    async def _stop(self) -> None:
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self.connections += 1
-        number = self.connections
-        self.open_now += 1
-        self.most_open = max(self.most_open, self.open_now)
-        served = 0
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    break
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ", 2)
-                headers = {}
-                for line in lines[1:]:
-                    if line:
-                        name, _, value = line.partition(":")
-                        headers[name.strip().lower()] = value.strip()
-                self.requests.append(Seen(method, path, headers, number))
-                served += 1
-                if not await self._answer(method, path, headers, served, writer):
-                    break
-        finally:
-            self.open_now -= 1
-            self._tasks.discard(task)
-            with contextlib.suppress(Exception):
-                writer.close()
-
-    async def _answer(
-        self,
-        method: str,
-        path: str,
-        headers: dict[str, str],
-        served: int,
-        writer: asyncio.StreamWriter,
-    ) -> bool:
-        """Write the answer; False closes the connection."""
-        route = path.strip("/").split("/")[0]
-        body = path.encode()
-        if route == "slow":
-            await asyncio.sleep(0.05)
-        elif route == "chunked":
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                b"6;ext=1\r\nchunk-\r\n7\r\nencoded\r\n0\r\nX-Trailer: yes\r\n\r\n"
-            )
-            return True
-        elif route == "close":  # says so, then closes
-            writer.write(_ok(body, method, b"Connection: close\r\n"))
-            return False
-        elif route == "http10":  # no length: the body ends with the connection
-            writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body)
-            return False
-        elif route == "bye":  # keep-alive by every header, closed right after
-            writer.write(_ok(body, method))
-            await writer.drain()
-            return False
-        elif route == "drop" or (route == "stale" and served > 1):
-            return False  # closed without an answer ("stale": only once reused)
-        elif route == "garbage":
-            writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
-            return False
-        elif route == "stall":
-            await asyncio.sleep(30)
-            return False
-        elif route == "stall-body":
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly some")
-            await asyncio.sleep(30)
-            return False
-        elif route == "gzip" and "gzip" in headers.get("accept-encoding", ""):
-            data = gzip.compress(b"<html>" + b"page " * 500 + b"</html>")
-            writer.write(_ok(data, method, b"Content-Encoding: gzip\r\n"))
-            return True
-        elif route == "304":
-            writer.write(b'HTTP/1.1 304 Not Modified\r\nETag: "e"\r\nContent-Length: 99\r\n\r\n')
-            return True
-        elif route == "big":
-            body = b"x" * 5000
-        elif route == "status":
-            code = int(path.strip("/").split("/")[1])
-            writer.write(f"HTTP/1.1 {code} Status\r\nContent-Length: 0\r\n\r\n".encode())
-            return True
-        writer.write(_ok(body, method))
-        return True
-
-
-def _ok(body: bytes, method: str, extra: bytes = b"") -> bytes:
-    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" % (len(body), extra)
-    return head if method == "HEAD" else head + body
 
 
 @pytest.fixture
@@ -374,12 +226,9 @@ def test_a_refused_connection_is_a_connect_error() -> None:
             run(lambda http: http.request("GET", f"http://127.0.0.1:{port}/"), retries=2)
 
 
-def test_an_oversize_body_is_not_retried(
-    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(http_module, "_MAX_BODY", 1000)
-    with pytest.raises(IndexUnreachable, match="more than 1000"):
-        run(lambda http: http.request("GET", server.url + "big"))
+def test_an_oversize_body_is_not_retried(server: ScriptedServer) -> None:
+    with pytest.raises(IndexUnreachable, match="larger than 1000 bytes"):
+        run(lambda http: http.request("GET", server.url + "big"), max_body=1000)
     assert len(server.requests) == 1
 
 
@@ -456,11 +305,14 @@ def test_http11_over_tls_stays_on_the_lean_client(certificate: tuple[Path, Path]
     assert not http._clients and not http._h2, "httpx was not needed"
 
 
-def test_an_untrusted_certificate_is_a_connect_error(certificate: tuple[Path, Path]) -> None:
+def test_an_untrusted_certificate_says_so_and_is_not_retried(
+    certificate: tuple[Path, Path],
+) -> None:
     with ScriptedServer(_server_context(certificate, ["http/1.1"])) as tls:
-        with pytest.raises(IndexUnreachable, match="ConnectError"):
-            run(lambda http: http.request("GET", tls.url + "ok/x"), retries=1)
+        with pytest.raises(IndexUnreachable, match="certificate verify failed: self-signed"):
+            run(lambda http: http.request("GET", tls.url + "ok/x"), retries=3)
         assert tls.requests == []
+        assert tls.connections <= 1, "a certificate failure was retried"
 
 
 class _H2Server:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from indexgate import action
 from indexgate.errors import InputError
+from indexgate.report.json_report import write_json
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
 
 
@@ -202,7 +207,10 @@ def test_fail_on_blocked_turns_blocked_artifacts_into_errors(tmp_path: Path) -> 
     (tmp_path / "requirements.txt").write_text("a\n")
     target = TargetReport("3.12", "linux_x86_64", "fail", blocked=[_blocked("a", "2", 1)])
     errs, warns = action.collect_notes(Report("check", [target]), tmp_path, frozenset({"blocked"}))
-    assert [n.title for n in errs] == ["indexgate: a 2 blocked"] and not warns
+    assert [n.title for n in errs] == ["indexgate: a 2 blocked (fail-on: blocked)"] and not warns
+    # The rule is named, and what the resolution did is not worded like a success.
+    assert "This fails the gate: `fail-on: blocked`" in errs[0].message
+    assert "chose" not in errs[0].message
 
 
 def test_blocked_without_fallback_of_a_failed_package_is_left_to_the_error(
@@ -274,3 +282,52 @@ def test_print_log_switches_workflow_commands_off(capsys: pytest.CaptureFixture[
     token = lines[1].split("::")[2]
     assert lines[2] == "::add-path::/evil"
     assert lines[3] == f"::{token}::" and lines[4] == "::endgroup::"
+
+
+# --- files the runner's other steps read ---------------------------------------------------
+
+
+@pytest.fixture
+def strict_umask() -> Iterator[None]:
+    """A restrictive umask, as some self-hosted runners have: the modes must not depend on it."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_report_summary_and_outputs_are_readable_by_the_runner_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strict_umask: None
+) -> None:
+    """The steps after a Docker action run as another user than the container's root: the
+    report (upload-artifact, the drift workflow's cp), the summary and the outputs it
+    created must be 0644, and a folder made for the report 0755."""
+    report = tmp_path / "workspace" / "reports" / "nested" / "gate.json"
+    write_json(Report("check", [TargetReport("3.12", "linux_x86_64")]), report)
+    assert _mode(report) == 0o644
+    assert _mode(report.parent) == _mode(report.parent.parent) == 0o755
+    assert json.loads(report.read_text())["status"] == "pass"
+    write_json(Report("check", []), report)  # replaced atomically, still readable
+    assert _mode(report) == 0o644
+
+    summary, output = tmp_path / "summary.md", tmp_path / "output"
+    env = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output)}
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    action.write_summary("## indexgate", env)
+    action.set_outputs({"status": "pass"}, env)
+    assert _mode(summary) == _mode(output) == 0o644
+    assert "status<<" in output.read_text() and summary.read_text() == "## indexgate\n"
+
+
+def test_the_runners_own_files_keep_their_mode(tmp_path: Path, strict_umask: None) -> None:
+    """The runner creates GITHUB_STEP_SUMMARY for the step; appending does not chmod it."""
+    summary = tmp_path / "summary.md"
+    summary.write_text("before\n")
+    summary.chmod(0o600)
+    action.write_summary("after", {"GITHUB_STEP_SUMMARY": str(summary)})
+    assert _mode(summary) == 0o600 and summary.read_text() == "before\nafter\n"

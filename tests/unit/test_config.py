@@ -202,7 +202,9 @@ def test_credentials_precedence(tmp_path) -> None:
     url = "https://urluser:urlpass@a.example/simple/"
     config = (
         f"indexes:\n  - name: my-idx\n    url: {url}\n"
-        "    username: ${CFG_USER}\n    password: ${CFG_PASS}\n"
+        # `:-`: an unset variable is empty here (a plain ${VAR} unset is an error), so the
+        # next source of credentials is used
+        "    username: ${CFG_USER:-}\n    password: ${CFG_PASS:-}\n"
     )
     env = {
         "CFG_USER": "cfg",
@@ -354,8 +356,8 @@ def test_unknown_fail_on_value(tmp_path) -> None:
     [
         ("index-strategy: first-index\nindexs: []\n", 2, "unknown key 'indexs'"),
         ("indexes:\n  - name: a\n    url: [oops\n", 4, "invalid YAML"),
-        (f"indexes:\n  - name: a\n    url: {A}\n    passwd: x\n", 3, "unknown key 'passwd'"),
-        (f"indexes:\n  - name: a\n    url: {A}\n    format: pep503\n", 3, "format must be"),
+        (f"indexes:\n  - name: a\n    url: {A}\n    passwd: x\n", 4, "unknown key 'passwd'"),
+        (f"indexes:\n  - name: a\n    url: {A}\n    format: pep503\n", 4, "format must be"),
         ("indexes: {a: 1}\n", 1, "must be a list"),
         ("- just\n- a list\n", 1, "must be a mapping"),
         (f"indexes:\n  - url: {A}\nconcurrency: lots\n", 3, "`concurrency` must be a whole"),
@@ -370,8 +372,9 @@ def test_config_errors_name_the_file_and_line(tmp_path, config, line, words) -> 
 
 
 def test_config_without_url_and_bad_enum(tmp_path) -> None:
-    with pytest.raises(InputError, match=r"indexes\[0\] needs a `url`"):
+    with pytest.raises(InputError, match="index 'a' needs a `url`") as info:
         settings(tmp_path, config_text="indexes:\n  - name: a\n")
+    assert info.value.line == 2
     with pytest.raises(InputError, match="index-strategy must be one of"):
         settings(tmp_path, config_text=f"index-strategy: fastest\nindexes:\n  - url: {A}\n")
 

@@ -164,7 +164,7 @@ def test_a_huge_drift_summary_stays_under_1_mib_counts_first_tables_folded() -> 
     text = render_markdown(report)
 
     assert len(text.encode()) < 1_000_000
-    counts = text.index("12000 packages checked, 12000 blocked or missing pins")
+    counts = text.index("12000 pins checked, 12000 blocked or missing pins")
     assert counts < text.index("#### Blocked or missing pins (12000)")
     sections = [
         "Blocked or missing pins",
@@ -187,5 +187,5 @@ def test_a_small_drift_summary_folds_long_tables_but_keeps_every_row() -> None:
 def test_drift_text_lists_sections_after_the_counts() -> None:
     report = huge_report(2)
     text = render_text(report)
-    assert text.index("Drift: 2 packages checked") < text.index("  Blocked or missing pins:")
+    assert text.index("Drift: 2 pins checked") < text.index("  Blocked or missing pins:")
     assert "released from quarantine  package-00001  3.0" in text

@@ -336,3 +336,24 @@ def test_lock_files_load_for_drift(tmp_path: Path) -> None:
     assert result.files == ["uv.lock", "pylock.dev.toml"]
     assert len(result.locked) == 8
     assert result.requires_python == SpecifierSet(">=3.11")  # the first source's wins
+
+
+def test_vcs_and_remote_archive_packages_are_direct_references(tmp_path) -> None:
+    from indexgate.sources.locks import parse_pylock
+
+    text = (
+        'lock-version = "1.0"\ncreated-by = "uv"\n\n'
+        '[[packages]]\nname = "tool"\nvcs = { type = "git", url = "https://t:s3cret@git.example.com/tool",'
+        ' commit-id = "abc" }\n\n'
+        '[[packages]]\nname = "arch"\nmarker = "python_version < \'3.12\'"\n'
+        'archive = { url = "https://files.example.com/arch-1.0.tar.gz" }\n\n'
+        '[[packages]]\nname = "app"\ndirectory = { path = "." }\n'
+    )
+    path = tmp_path / "pylock.toml"
+    path.write_text(text)
+    result = parse_pylock(path, display="pylock.toml")
+    assert result.locked == [] and result.requirements == []
+    assert [(d.kind, d.name, d.shown, str(d.marker)) for d in result.direct] == [
+        ("vcs", "tool", "git+https://git.example.com/tool@abc", "None"),
+        ("url", "arch", "https://files.example.com/arch-1.0.tar.gz", 'python_version < "3.12"'),
+    ]

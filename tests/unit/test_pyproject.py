@@ -150,10 +150,60 @@ def test_invalid_requirement_points_at_its_line(tmp_path: Path) -> None:
     assert "invalid requirement 'bad =='" in str(err)
 
 
-def test_direct_url_dependency_is_refused(tmp_path: Path) -> None:
-    text = '[project]\nname = "p"\ndependencies = ["x @ https://e.example/x.whl"]\n'
+def test_direct_url_and_vcs_dependencies_are_read_as_direct_references(tmp_path: Path) -> None:
+    text = (
+        '[project]\nname = "p"\ndependencies = [\n  "ok",\n  "x @ https://e.example/x.whl",\n'
+        '  "y @ git+https://e.example/y.git",\n]\n'
+    )
+    path = tmp_path / "pyproject.toml"
+    path.write_text(text)
+    result = parse_pyproject(path, display="pyproject.toml")
+    assert [r.name for r in result.requirements] == ["ok"]
+    assert [(d.kind, d.name, d.origin.line) for d in result.direct] == [
+        ("url", "x", 5),
+        ("vcs", "y", 6),
+    ]
+
+
+def test_uv_sources_path_workspace_git_and_url_are_locations(tmp_path: Path) -> None:
+    (tmp_path / "libs" / "core").mkdir(parents=True)
+    (tmp_path / "libs" / "core" / "pyproject.toml").write_text('[project]\nname = "Core"\n')
+    (tmp_path / "vendored").mkdir()
+    text = """\
+[project]
+name = "app"
+dependencies = ["core", "vend", "tool", "wheelie", "requests"]
+
+[tool.uv.sources]
+core = { workspace = true }
+vend = { path = "vendored", editable = true }
+tool = { git = "https://e.example/tool", tag = "v1" }
+wheelie = { url = "https://e.example/wheelie-1.0-py3-none-any.whl" }
+requests = { index = "internal" }
+
+[tool.uv.workspace]
+members = ["libs/*"]
+"""
+    path = tmp_path / "pyproject.toml"
+    path.write_text(text)
+    result = parse_pyproject(path, display="pyproject.toml")
+    assert [r.name for r in result.requirements] == ["requests"]
+    assert result.uv_sources == {"requests": "internal"}
+    assert [p.path for p in result.local_projects] == [
+        (tmp_path / "libs" / "core").resolve(),
+        (tmp_path / "vendored").resolve(),
+    ]
+    assert [(d.kind, d.name, d.shown) for d in result.direct] == [
+        ("vcs", "tool", "git+https://e.example/tool@v1"),
+        ("url", "wheelie", "https://e.example/wheelie-1.0-py3-none-any.whl"),
+    ]
+
+
+def test_a_workspace_source_without_its_member_names_the_line(tmp_path: Path) -> None:
+    text = '[project]\nname = "a"\ndependencies = ["b"]\n\n'
+    text += "[tool.uv.sources]\nb = { workspace = true }\n"
     err = error(tmp_path, text)
-    assert err.line == 3 and "indexgate resolves from indexes only" in str(err)
+    assert err.line == 6 and "no member of [tool.uv.workspace]" in str(err)
 
 
 def test_non_string_dependency_is_refused(tmp_path: Path) -> None:

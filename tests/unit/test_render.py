@@ -27,6 +27,7 @@ CONTRACT_BLOCKED_KEYS = {
     "status_code",
     "vendor",
     "reason",
+    "state",  # issue 16: blocked | pending | waivable
     "details_url",
     "fallback",
 }

@@ -75,9 +75,22 @@ def test_comment_line_ending_in_backslash_is_not_a_continuation(tmp_path: Path) 
     assert [r.origin.line for r in result.requirements] == [2]
 
 
-def test_continuation_at_end_of_file(tmp_path: Path) -> None:
-    result = parse(tmp_path, "a\nfoo==1 \\\n")
-    assert [str(r.requirement) for r in result.requirements] == ["a", "foo==1"]
+def test_continuation_at_end_of_file_is_refused_naming_where_it_began(tmp_path: Path) -> None:
+    """pip refuses a file whose last line ends in a backslash: nothing follows to join."""
+    exc = error(tmp_path, "a\nfoo==1 \\\n")
+    assert (exc.file, exc.line) == ("requirements.txt", 2)
+    assert "ends inside a line continuation" in str(exc)
+    # a continuation over several lines is named by its first line
+    exc = error(tmp_path, "a\nfoo==1 \\\n  --hash=sha256:" + SHA_A + " \\\n")
+    assert exc.line == 2
+    # without a final newline too
+    assert error(tmp_path, "foo==1 \\").line == 1
+
+
+def test_continuation_into_the_last_line_is_fine(tmp_path: Path) -> None:
+    result = parse(tmp_path, "a\nfoo==1 \\\n  ; python_version > '3'")
+    assert [r.name for r in result.requirements] == ["a", "foo"]
+    assert result.requirements[1].origin.line == 2
 
 
 def test_markers_and_extras(tmp_path: Path) -> None:
@@ -160,35 +173,108 @@ def test_invalid_requirement_names_line_and_reason(tmp_path: Path) -> None:
     assert "\n" not in str(err)
 
 
-def test_editable_is_refused(tmp_path: Path) -> None:
-    err = error(tmp_path, "foo\n-e ./src/pkg\n")
-    assert err.line == 2 and "editable requirements are not supported" in str(err)
+def parse_in(root: Path, text: str, name: str = "requirements.txt"):
+    """Parse with ``root`` as the working directory (where pip reads relative paths)."""
+    return parse_requirements_file(write(root / name, text), display=name, cwd=root)
 
 
-def test_long_editable_spelling_is_refused(tmp_path: Path) -> None:
-    err = error(tmp_path, "--editable=git+https://example.com/x.git#egg=x\n")
-    assert err.line == 1 and "editable requirements are not supported" in str(err)
+def test_editable_local_project(tmp_path: Path) -> None:
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    result = parse_in(tmp_path, "foo\n-e ./src/pkg[Dev,test]\n")
+    (project,) = result.local_projects
+    assert project.path == (tmp_path / "src" / "pkg").resolve()
+    assert (project.display, project.editable, project.origin) == (
+        os.path.join("src", "pkg"),
+        True,
+        Origin("requirements.txt", 2),
+    )
+    assert project.extras == {"dev", "test"}
+    assert [r.name for r in result.requirements] == ["foo"]
+
+
+@pytest.mark.parametrize("line", [".", "./", "-e .", "--editable .", "file:.", "-e file:."])
+def test_the_working_directory_as_a_project(tmp_path: Path, line: str) -> None:
+    (project,) = parse_in(tmp_path, f"{line}\n").local_projects
+    assert project.path == tmp_path.resolve() and project.display == "."
+    assert project.editable == line.startswith("-")
+
+
+def test_relative_paths_are_read_from_the_working_directory_then_the_file(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "requirements" / "vendored").mkdir(parents=True)
+    text = "-e .\n./lib\n./vendored\n"
+    result = parse_in(tmp_path, text, name="requirements/dev.txt")
+    assert [p.path for p in result.local_projects] == [
+        tmp_path.resolve(),
+        (tmp_path / "lib").resolve(),
+        (tmp_path / "requirements" / "vendored").resolve(),
+    ]
+
+
+def test_file_url_and_named_file_reference(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    uri = (tmp_path / "lib").as_uri()
+    result = parse_in(tmp_path, f"{uri}\nlib @ {uri} ; python_version < '4'\n")
+    first, second = result.local_projects
+    assert first.path == second.path == (tmp_path / "lib").resolve()
+    assert str(second.marker) == 'python_version < "4"'
 
 
 @pytest.mark.parametrize(
-    "line",
+    ("line", "kind", "name"),
     [
-        "foo @ https://example.com/foo-1.0-py3-none-any.whl",
-        "./vendor/foo",
-        "../foo-1.0.tar.gz",
-        "https://example.com/foo-1.0.tar.gz",
-        "git+https://example.com/foo.git#egg=foo",
-        "foo-1.0-py3-none-any.whl",
+        ("foo @ https://example.com/foo-1.0-py3-none-any.whl", "url", "foo"),
+        ("https://example.com/Foo_Bar-1.0.tar.gz", "url", "foo-bar"),
+        ("https://example.com/x.whl#egg=named", "url", "named"),
+        ("git+https://example.com/foo.git@v1#egg=foo", "vcs", "foo"),
+        ("git+https://example.com/foo.git@v1", "vcs", None),
+        ("foo @ git+ssh://git@example.com/foo.git", "vcs", "foo"),
+        ("-e git+https://example.com/foo.git#egg=foo&subdirectory=py", "vcs", "foo"),
+        ("--editable=hg+https://example.com/foo#egg=foo", "vcs", "foo"),
+        ("./dist/foo-1.0-py3-none-any.whl", "archive", "foo"),
+        ("foo-1.0-py3-none-any.whl", "archive", "foo"),
+        ("../bar-2.0.tar.gz", "archive", "bar"),
     ],
 )
-def test_direct_url_and_path_requirements_are_refused(tmp_path: Path, line: str) -> None:
-    err = error(tmp_path, f"ok\n{line}\n")
-    assert err.line == 2 and "indexgate resolves from indexes only" in str(err)
+def test_direct_url_vcs_and_archive_lines_are_read_with_their_line(
+    tmp_path: Path, line: str, kind: str, name: str | None
+) -> None:
+    root = tmp_path / "repo"
+    (root / "dist").mkdir(parents=True)
+    for archive in ("dist/foo-1.0-py3-none-any.whl", "foo-1.0-py3-none-any.whl"):
+        (root / archive).write_bytes(b"PK")
+    (tmp_path / "bar-2.0.tar.gz").write_bytes(b"")
+    result = parse_in(root, f"ok\n{line}\n")
+    (ref,) = result.direct
+    assert (ref.kind, ref.name, ref.origin) == (kind, name, Origin("requirements.txt", 2))
+    assert [r.name for r in result.requirements] == ["ok"]
 
 
 def test_direct_url_credentials_are_not_echoed(tmp_path: Path) -> None:
-    err = error(tmp_path, "foo @ https://user:s3cret@example.com/foo.whl\n")
-    assert "s3cret" not in str(err)
+    result = parse_in(tmp_path, "foo @ https://user:s3cret@example.com/foo.whl\n")
+    (ref,) = result.direct
+    assert "s3cret" not in ref.shown and "s3cret" in ref.url
+
+
+@pytest.mark.parametrize("line", ["./missing", "-e ./missing", "file:///no/such/folder"])
+def test_a_missing_project_path_names_the_line(tmp_path: Path, line: str) -> None:
+    with pytest.raises(InputError) as info:
+        parse_in(tmp_path, f"ok\n{line}\n")
+    assert info.value.line == 2 and "does not exist" in str(info.value)
+
+
+def test_a_constraints_file_may_not_name_locations(tmp_path: Path) -> None:
+    write(tmp_path / "c.txt", "git+https://example.com/foo.git#egg=foo\n")
+    with pytest.raises(InputError) as info:
+        parse_in(tmp_path, "-c c.txt\n")
+    assert (info.value.file, info.value.line) == ("c.txt", 1)
+    assert "constraints file" in str(info.value)
+
+
+def test_unsupported_scheme(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        parse_in(tmp_path, "foo @ ftp://example.com/foo.whl\n")
+    assert info.value.line == 1 and "unsupported URL scheme 'ftp:'" in str(info.value)
 
 
 def test_env_vars_are_expanded_like_pip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

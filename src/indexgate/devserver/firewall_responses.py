@@ -15,11 +15,37 @@ from typing import Literal, NamedTuple
 
 from indexgate.index.models import parse_filename
 
-RuleFormat = Literal["nexus", "nexus-problem", "curation", "xray", "plain"]
+RuleFormat = Literal[
+    "nexus",
+    "nexus-problem",
+    "curation",
+    "xray",
+    "plain",
+    "curation-pending",  # "not being found in catalog": a package Curation has not seen yet
+    "curation-on-demand",  # "... curation on-demand scan in progress."
+    "curation-waivable",  # a policy block that carries "[waivers allowed]"
+    "xray-unavailable",  # Xray down, and the repository blocks downloads meanwhile
+    "nexus-unknown",  # Nexus: a component the IQ server has not evaluated (unreachable)
+]
 RuleTarget = Literal["file", "metadata", "both"]
-FORMATS: tuple[RuleFormat, ...] = ("nexus", "nexus-problem", "curation", "xray", "plain")
+FORMATS: tuple[RuleFormat, ...] = (
+    "nexus",
+    "nexus-problem",
+    "curation",
+    "xray",
+    "plain",
+    "curation-pending",
+    "curation-on-demand",
+    "curation-waivable",
+    "xray-unavailable",
+    "nexus-unknown",
+)
 
 NEXUS_REASON = "REQUESTED ITEM IS QUARANTINED"
+# Our own wording: Sonatype documents the behaviour (an unreachable IQ server quarantines
+# every new component; "Component Unknown" holds new releases until scanned), not a text.
+NEXUS_UNKNOWN_REASON = "REQUESTED ITEM IS QUARANTINED: COMPONENT UNKNOWN, NOT YET EVALUATED"
+WAIVERS_ALLOWED = "[waivers allowed]"
 DEFAULT_POLICY = {
     "policy": "block-malicious",
     "condition": "Malicious package",
@@ -114,6 +140,16 @@ def curation_message(name: str, version: str, policies: Iterable[Mapping[str, st
     )
 
 
+def curation_pending_message(name: str, version: str, *, on_demand: bool = False) -> str:
+    """Curation's answer for a package not in its catalog yet, as jfrog-cli-security's
+    tests quote it; with ``on_demand`` the catalog is being filled by a scan right now."""
+    text = (
+        f"Package {name}:{version} download was blocked by JFrog Packages Curation service "
+        "due to the package not being found in catalog"
+    )
+    return text + (", curation on-demand scan in progress." if on_demand else "")
+
+
 def curation_response(
     name: str, version: str, policies: Iterable[Mapping[str, str]] = (DEFAULT_POLICY,)
 ) -> FirewallResponse:
@@ -125,6 +161,15 @@ def xray_message(path: str, repo: str) -> str:
     return (
         f"Artifact download request rejected: {path} was not downloaded due to the download "
         f"blocking policy configured in Xray for {repo}."
+    )
+
+
+def xray_unavailable_message(path: str, repo: str) -> str:
+    """Artifactory's refusal while Xray cannot be asked and the repository is set to block
+    downloads meanwhile (our wording of a documented behaviour)."""
+    return (
+        f"Artifact download request rejected: {path} was not downloaded because Xray is "
+        f"unavailable and {repo} blocks downloads until the artifact is scanned."
     )
 
 
@@ -150,8 +195,23 @@ def render_rule(rule: FirewallRule, filename: str, path: str) -> FirewallRespons
         parsed = parse_filename(filename)
         name, version = (parsed.name, str(parsed.version)) if parsed else (filename, "unknown")
         response = curation_response(name, version, rule.policies or (DEFAULT_POLICY,))
+    elif rule.format in ("curation-pending", "curation-on-demand", "curation-waivable"):
+        parsed = parse_filename(filename)
+        name, version = (parsed.name, str(parsed.version)) if parsed else (filename, "unknown")
+        if rule.format == "curation-waivable":
+            text = curation_message(name, version, rule.policies or (DEFAULT_POLICY,))
+            response = _jfrog_error(f"{text} {WAIVERS_ALLOWED}")
+        else:
+            on_demand = rule.format == "curation-on-demand"
+            response = _jfrog_error(curation_pending_message(name, version, on_demand=on_demand))
     elif rule.format == "xray":
         response = xray_response(f"{rule.repo}-cache/{path.lstrip('/')}", rule.repo)
+    elif rule.format == "xray-unavailable":
+        path = f"{rule.repo}-cache/{path.lstrip('/')}"
+        response = _jfrog_error(xray_unavailable_message(path, rule.repo))
+    elif rule.format == "nexus-unknown":
+        url = rule.details_url or default_details_url(filename)
+        response = nexus_response(url, NEXUS_UNKNOWN_REASON)
     else:
         response = plain_response(rule.message, rule.status)
     if rule.status != response.status:

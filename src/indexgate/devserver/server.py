@@ -48,6 +48,16 @@ class ServerConfig:
     upload_times: dict[str, str] = field(default_factory=dict)  # filename -> ISO 8601
     page_status: dict[str, int] = field(default_factory=dict)  # project -> status of its page
     flaky: dict[str, int] = field(default_factory=dict)  # path -> number of 503s before 200
+    # How wrong credentials are answered, as real indexes do (issue 16): "401" (with a
+    # challenge), "403", "404" for everything (CodeArtifact, GitLab, Artifactory hiding
+    # unauthorized resources), or "login": a 302 to /+login?goto_url=... whose page is
+    # 200 HTML with a password form (devpi-lockdown's nginx set-up).
+    deny_as: str | None = None
+    hidden: set[str] = field(default_factory=set)  # filenames left off the pages (PCCS)
+    # A token that expires mid-run: after this many authorized requests the password
+    # becomes ``next_password``.
+    rotate_after: int | None = None
+    next_password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,10 +79,16 @@ class _IndexHandler(QuietHandler):
     def do_GET(self) -> None:
         config = self.owner.config
         path = unquote(urlsplit(self.path).path)
-        if config.basic_auth and basic_credentials(self.headers.get("Authorization")) != tuple(
-            config.basic_auth
-        ):
-            if config.forbid_without_auth:
+        if path == "/+login" and config.deny_as == "login":
+            return self.respond(200, _LOGIN_PAGE, {"Content-Type": HTML_TYPE})
+        if config.basic_auth and not self.owner.authorized(self.headers.get("Authorization")):
+            deny = config.deny_as or ("403" if config.forbid_without_auth else "401")
+            if deny == "login":
+                goto = quote(self.path, safe="")
+                return self.respond(302, b"", {"Location": f"/+login?goto_url={goto}"})
+            if deny == "404":
+                return self.respond(404, b"Not Found\n", {"Content-Type": "text/plain"})
+            if deny == "403":
                 return self.respond(403, b"Forbidden\n", {"Content-Type": "text/plain"})
             challenge = {"WWW-Authenticate": 'Basic realm="indexgate-devserver"'}
             return self.respond(401, b"Unauthorized\n", challenge)
@@ -140,11 +156,14 @@ class _IndexHandler(QuietHandler):
             )
         files, links = [], []
         for filename in filenames:
+            if filename in self.owner.config.hidden:
+                continue
             entry, link = self.describe(filename)
             if entry:
                 files.append(entry)
                 links.append(link)
-        versions = sorted({str(p.version) for f in filenames if (p := parse_filename(f))})
+        shown = [f for f in filenames if f not in self.owner.config.hidden]
+        versions = sorted({str(p.version) for f in shown if (p := parse_filename(f))})
         payload = {
             "meta": {"api-version": "1.1"},
             "name": name,
@@ -231,6 +250,7 @@ class IndexServer(BackgroundServer):
         self._cache: dict[tuple[Path, int, int], _FileInfo] = {}
         self._lock = threading.Lock()
         self._flaky_left = dict(self.config.flaky)
+        self._authorized = 0
 
     def projects(self) -> dict[str, list[str]]:
         """Normalized project name -> sorted filenames."""
@@ -263,6 +283,21 @@ class IndexServer(BackgroundServer):
                 self._cache[key] = cached
         return cached
 
+    def authorized(self, header: str | None) -> bool:
+        """Do these Basic credentials pass? Counts toward ``rotate_after``."""
+        config = self.config
+        given = basic_credentials(header)
+        with self._lock:
+            if given != tuple(config.basic_auth or ()):
+                return False
+            if config.rotate_after is not None and config.next_password is not None:
+                self._authorized += 1
+                if self._authorized >= config.rotate_after:
+                    assert config.basic_auth is not None
+                    config.basic_auth = (config.basic_auth[0], config.next_password)
+                    config.rotate_after = None
+            return True
+
     def take_flaky(self, path: str) -> bool:
         """True while ``path`` still has 503 answers left to give."""
         with self._lock:
@@ -293,6 +328,14 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     if start >= size or end < start:
         return "unsatisfiable"
     return start, min(end, size - 1)
+
+
+_LOGIN_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Login</title></head><body>\n"
+    b'<form method="post" action="/+login"><input name="username" type="text">\n'
+    b'<input name="password" type="password"><button>Log in</button></form>\n'
+    b"</body></html>\n"
+)
 
 
 def _html_doc(title: str, body: str) -> str:

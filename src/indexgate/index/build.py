@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -51,24 +52,47 @@ def build_metadata(sdist: bytes, filename: str, indexes: Sequence[IndexConfig]) 
     """The sdist's core metadata, produced by its own build backend."""
     with tempfile.TemporaryDirectory(prefix="indexgate-build-") as tmp:
         root = Path(tmp)
-        src = _unpack(sdist, filename, root / "src")
-        system = _build_system(src)
-        env_dir = root / "env"
-        _run([sys.executable, "-m", "venv", str(env_dir)], cwd=root, env=None)
-        python = str(env_dir / ("Scripts" if os.name == "nt" else "bin") / "python")
-        pip_env = _pip_env(indexes)
-        _install(python, system["requires"], root, pip_env)
-        backend, path = system["build-backend"], json.dumps(system.get("backend-path", []))
-        out = root / "out"
-        out.mkdir()
-        extra = json.loads(_run([python, "-c", _HOOK, backend, "requires", path, str(out)], src))
-        _install(python, extra, root, pip_env)
-        answer = json.loads(_run([python, "-c", _HOOK, backend, "metadata", path, str(out)], src))
-        if "dist_info" in answer:
-            return (out / answer["dist_info"] / "METADATA").read_bytes()
-        with zipfile.ZipFile(out / answer["wheel"]) as whl:
-            name = next(n for n in whl.namelist() if n.endswith(".dist-info/METADATA"))
-            return whl.read(name)
+        return _metadata_of_tree(_unpack(sdist, filename, root / "src"), root, indexes)
+
+
+# What a copy of a local project leaves out: environments and caches, never sources.
+_NOT_COPIED = shutil.ignore_patterns(
+    ".venv", "venv", ".tox", ".nox", "node_modules", "__pycache__", ".mypy_cache"
+)
+
+
+def build_project_metadata(project: Path, indexes: Sequence[IndexConfig]) -> bytes:
+    """A local project's core metadata (``-e ./lib`` with dynamic dependencies), produced
+    by its own build backend on a copy of the folder: the user's tree is never written."""
+    with tempfile.TemporaryDirectory(prefix="indexgate-build-") as tmp:
+        root = Path(tmp)
+        src = root / "src"
+        try:
+            shutil.copytree(project, src, symlinks=True, ignore=_NOT_COPIED)
+        except (OSError, shutil.Error) as exc:
+            raise MetadataError(f"cannot copy {project} to build it: {exc}") from None
+        return _metadata_of_tree(src, root, indexes)
+
+
+def _metadata_of_tree(src: Path, root: Path, indexes: Sequence[IndexConfig]) -> bytes:
+    """Run the build backend of the project in ``src``, in a fresh venv under ``root``."""
+    system = _build_system(src)
+    env_dir = root / "env"
+    _run([sys.executable, "-m", "venv", str(env_dir)], cwd=root, env=None)
+    python = str(env_dir / ("Scripts" if os.name == "nt" else "bin") / "python")
+    pip_env = _pip_env(indexes)
+    _install(python, system["requires"], root, pip_env)
+    backend, path = system["build-backend"], json.dumps(system.get("backend-path", []))
+    out = root / "out"
+    out.mkdir()
+    extra = json.loads(_run([python, "-c", _HOOK, backend, "requires", path, str(out)], src))
+    _install(python, extra, root, pip_env)
+    answer = json.loads(_run([python, "-c", _HOOK, backend, "metadata", path, str(out)], src))
+    if "dist_info" in answer:
+        return (out / answer["dist_info"] / "METADATA").read_bytes()
+    with zipfile.ZipFile(out / answer["wheel"]) as whl:
+        name = next(n for n in whl.namelist() if n.endswith(".dist-info/METADATA"))
+        return whl.read(name)
 
 
 def _unpack(data: bytes, filename: str, dest: Path) -> Path:

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,11 +20,12 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.config import IndexConfig
-from indexgate.errors import IndexgateError
+from indexgate.errors import IndexgateError, IndexUnreachable, name_index, note_context
+from indexgate.index import authcheck, simple, wheelzip
 from indexgate.index import metadata as md
-from indexgate.index import simple, wheelzip
+from indexgate.index.credentials import refresher
 from indexgate.index.firewall import classify_block
-from indexgate.index.http import HttpClient, Response
+from indexgate.index.http import METADATA_MAX_BODY, HttpClient, Response
 from indexgate.index.models import (
     BlockInfo,
     CoreMetadata,
@@ -34,7 +36,7 @@ from indexgate.index.models import (
 )
 from indexgate.policy import FileAction, file_action
 from indexgate.redact import redact, strip_userinfo
-from indexgate.report.model import Blocked
+from indexgate.report.model import Blocked, Problem
 from indexgate.sources.model import Origin
 
 T = TypeVar("T")
@@ -66,6 +68,9 @@ class PageResult:
     name: NormalizedName
     status: int  # 200 found, 404 not listed (also for flat indexes without the project)
     files: tuple[DistFile, ...] = ()
+    # why this answer is a refusal whatever its status (index/authcheck.py): a login page,
+    # or a 404 after which the index failed its auth check again
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ class BlockHit:
             details_url=self.info.details_url,
             fallback=fallback,
             policies=[dict(p) for p in self.info.policies],
+            state=self.info.state,
             file_path=origin.file if origin else None,
             line=origin.line if origin else None,
         )
@@ -129,8 +135,24 @@ class IndexClient:
         self.allow_build = allow_build
         for index in indexes:
             http.add_credentials(index.url, index.auth)
+            if index.cert or index.client_cert:
+                http.add_tls(index.url, index.cert, index.client_cert, index.name)
+            # For the run deadline's message; test doubles of HttpClient may not keep names.
+            getattr(http, "index_names", {}).setdefault(index.url, index.name)
+            if index.auth is not None:
+                http.add_refresher(
+                    index.url,
+                    refresher(
+                        index.url,
+                        index.name,
+                        index.username,
+                        index.keyring_provider,
+                        index.password_command,
+                    ),
+                )
         self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self._stored: dict[str, _StoredPage | None] = {}  # page URL -> last stored parse
+        self._proofs: dict[str, tuple[float, asyncio.Future[Problem | None]]] = {}
 
     def _once(self, key: tuple[str, str], factory: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         task = self._tasks.get(key)
@@ -139,13 +161,46 @@ class IndexClient:
             self._tasks[key] = task
         return task
 
+    # -- proving the credentials (index/authcheck.py) ------------------------------------
+
+    def prove(self, index: IndexConfig) -> Awaitable[Problem | None]:
+        """The index's auth check; asked again when the last one passed more than
+        ``authcheck.REPROVE_AFTER`` seconds ago (concurrent callers share one request)."""
+        now = time.monotonic()
+        last = self._proofs.get(index.name)
+        if last is None or (
+            last[1].done()
+            and last[1].exception() is None
+            and last[1].result() is None
+            and now - last[0] > authcheck.REPROVE_AFTER
+        ):
+            task = asyncio.ensure_future(authcheck.check_index(self.http, index))
+            last = self._proofs[index.name] = (now, task)
+        return last[1]
+
+    async def _still_refused(self, index: IndexConfig) -> str | None:
+        """After a 404 from a proven index: why its credentials no longer pass, or None."""
+        if index.name not in self._proofs or not authcheck.needs_proof(index):
+            return None
+        problem = await self.prove(index)
+        if problem is None:
+            return None
+        detail = f"HTTP {problem.status_code}" if problem.kind == "auth-failure" else problem.kind
+        return f"answered HTTP 404, then failed its auth check again ({detail})"
+
     # -- project pages -------------------------------------------------------------
 
     def project_page(self, index: IndexConfig, name: str) -> Awaitable[PageResult]:
         name = canonicalize_name(name)
         if index.format == "flat":
-            return self._once(("flat", f"{index.url}#{name}"), lambda: self._flat(index, name))
-        return self._once(("page", index.url + name + "/"), lambda: self._simple(index, name))
+            return self._once(
+                ("flat", f"{index.url}#{name}"),
+                lambda: _noting(self._flat(index, name), index, name),
+            )
+        return self._once(
+            ("page", page_url(index.url, name)),
+            lambda: _noting(self._simple(index, name), index, name),
+        )
 
     def stored_page(self, index: IndexConfig, name: str) -> PageResult | None:
         """The project page this cache holds for ``name`` on ``index``, parsed, without
@@ -158,16 +213,21 @@ class IndexClient:
         if index.format == "flat" or not index.url.startswith(("http:", "https:")):
             return None
         name = canonicalize_name(name)
-        stored = self._stored_page(index.url + name + "/")
+        stored = self._stored_page(page_url(index.url, name))
         if stored is None:
             return None
         return PageResult(index, name, stored.status, stored.files)
 
     async def _simple(self, index: IndexConfig, name: NormalizedName) -> PageResult:
-        url = index.url + name + "/"
+        url = page_url(index.url, name)
         r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
+        if r.status == 404 and (refused := await self._still_refused(index)) is not None:
+            return PageResult(index, name, r.status, refused=refused)
         if not 200 <= r.status < 300:
             return PageResult(index, name, r.status)
+        login = authcheck.login_page(r, url, name)
+        if login is not None:  # never parsed, never stored: a refusal, not a page
+            return PageResult(index, name, r.status, refused=login)
         # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
         key = _page_key(r)
         stored = self._stored_page(url)
@@ -183,6 +243,18 @@ class IndexClient:
             put(_PAGE_KIND, _page_slot(url), _page_blob(key, r.status, kept))
             self._stored[url] = _StoredPage(key, r.status, kept)
         return PageResult(index, name, r.status, kept)
+
+    def page_answers(self) -> dict[str, tuple[IndexConfig, list[PageResult]]]:
+        """Every project page answered so far this run, by index name (an index whose
+        page could not be fetched at all is reported elsewhere, as unreachable)."""
+        out: dict[str, tuple[IndexConfig, list[PageResult]]] = {}
+        for task in self._tasks.values():
+            if not task.done() or task.cancelled() or task.exception() is not None:
+                continue
+            page = task.result()
+            if isinstance(page, PageResult):
+                out.setdefault(page.index.name, (page.index, []))[1].append(page)
+        return out
 
     # -- what the cache keeps besides HTTP answers (``FileCache.get_blob``) ------------
 
@@ -218,6 +290,15 @@ class IndexClient:
         r = await self.http.request("GET", index.url, cacheable=True)
         if not 200 <= r.status < 300:
             return r.status
+        login = authcheck.login_page(r, index.url)
+        if login is not None:  # an empty "listing" would read as "nothing here"
+            raise FetchError(
+                "auth-failure",
+                f"index '{index.name}' ({redact(index.url)}) {login}: the credentials were "
+                "refused; check them (username/password, keyring-provider, password-command)",
+                index=index.name,
+                status=r.status,
+            )
         try:
             return simple.parse_flat_page(r.content, r.content_type, r.url)
         except simple.PageError as exc:
@@ -229,7 +310,9 @@ class IndexClient:
         """Read once per run per file: by URL *and* hashes, because a stored page read for
         speculation may list a URL whose file was since replaced in place."""
         key = f"{file.url}#{_hash_key(file.hashes)}#{_hash_key(file.metadata_hashes)}"
-        return self._once(("metadata", key), lambda: self._metadata(index, file))
+        return self._once(
+            ("metadata", key), lambda: _noting(self._metadata(index, file), index, None, file)
+        )
 
     async def _metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
         parsed = parse_filename(file.filename)
@@ -237,7 +320,11 @@ class IndexClient:
             return MetadataResult(unusable=f"{file.filename} is not a wheel or sdist")
         if file.metadata_url is not None:
             r = await self.http.request(
-                "GET", file.metadata_url, cacheable=True, digest=_digest(file.metadata_hashes)
+                "GET",
+                file.metadata_url,
+                cacheable=True,
+                digest=_digest(file.metadata_hashes),
+                max_body=METADATA_MAX_BODY,
             )
             outcome = self._judge(index, file, r, "metadata")
             if isinstance(outcome, BlockHit):
@@ -358,7 +445,9 @@ class IndexClient:
 
     def probe(self, index: IndexConfig, file: DistFile) -> Awaitable[ProbeResult]:
         """Is the file itself downloadable? HEAD, or a one-byte GET where HEAD is refused."""
-        return self._once(("probe", file.url), lambda: self._probe(index, file))
+        return self._once(
+            ("probe", file.url), lambda: _noting(self._probe(index, file), index, None, file)
+        )
 
     async def _probe(self, index: IndexConfig, file: DistFile) -> ProbeResult:
         r = await self.http.request("HEAD", file.url)
@@ -411,6 +500,81 @@ class IndexClient:
             status=r.status,
             package=_project(file),
         )
+
+
+async def _noting(
+    work: Awaitable[T], index: IndexConfig, name: str | None, file: DistFile | None = None
+) -> T:
+    """``work``, its unreachable-index errors (deadlines, throttling) naming the index, and
+    the package, index and file it was about noted on any bug it raises (the
+    internal-error report names them; see ``errors.note_context``)."""
+    try:
+        return await work
+    except IndexUnreachable as exc:
+        raise name_index(exc, index.name) from None
+    except Exception as exc:
+        package = name or (_project(file) if file is not None else None)
+        note_context(exc, package=package, index=index.name, file=file.filename if file else None)
+        raise
+
+
+def never_matched(client: IndexClient) -> list[Problem]:
+    """``index-never-matched``: an index asked for at least one project this run that
+    answered "not here" (404, or a code in its ``ignore-error-codes``) for every one.
+
+    A wrong URL (a missing ``/simple``, a typo in a repository name) looks exactly like
+    that, and resolution then quietly moves on to the next index: the fall-through this
+    gate exists to stop. An index no project was asked of (an explicit index nothing is
+    pinned to) had nothing to match and is not reported; nor is a project a higher-ranked
+    index already had (drift's shadow check asks later indexes for private names).
+    """
+    answers = client.page_answers()
+    rank = {index.name: i for i, index in enumerate(client.indexes)}
+    best: dict[str, int] = {}  # project -> rank of the best index that has it
+    for index, pages in answers.values():
+        for p in pages:
+            if _found(index, p.status):
+                best[p.name] = min(best.get(p.name, len(rank)), rank.get(index.name, len(rank)))
+    problems = []
+    for name, (index, all_pages) in answers.items():
+        own = rank.get(name, len(rank))
+        pages = [p for p in all_pages if best.get(p.name, len(rank)) >= own]
+        if not pages or any(_found(index, p.status) for p in pages):
+            continue
+        asked = sorted({p.name for p in pages})
+        shown = ", ".join(asked[:5]) + (f" and {len(asked) - 5} more" if len(asked) > 5 else "")
+        problems.append(
+            Problem(
+                kind="index-never-matched",
+                index=name,
+                status_code=404 if all(p.status == 404 for p in pages) else None,
+                message=(
+                    f"index '{name}' ({redact(index.url)}) had none of the {len(asked)} "
+                    f"project(s) asked of it ({shown}): every page answered "
+                    f"{_codes(pages)}. Check its URL (e.g. a missing /simple/ or a wrong "
+                    "repository name): a misconfigured index would otherwise go unnoticed"
+                ),
+            )
+        )
+    return problems
+
+
+def _found(index: IndexConfig, status: int) -> bool:
+    return status != 404 and status not in index.ignore_error_codes
+
+
+def _codes(pages: list[PageResult]) -> str:
+    return "/".join(f"HTTP {c}" for c in sorted({p.status for p in pages}))
+
+
+def page_url(base: str, name: str) -> str:
+    """A project page's URL: the base index URL, a ``/`` if it lacks one, the name, ``/``.
+
+    As pip and uv join them: ``file:///srv/simple`` and ``file:///srv/simple/`` both give
+    ``file:///srv/simple/httpx/`` (a base without its slash once gave ``.../simplehttpx/``,
+    a 404 for every project, and a silent fall-through to the next index).
+    """
+    return f"{base}{name}/" if base.endswith("/") else f"{base}/{name}/"
 
 
 def _unreadable(index: IndexConfig, what: str, exc: Exception) -> FetchError:

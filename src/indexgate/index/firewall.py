@@ -5,6 +5,17 @@ whose *reason* lives somewhere different: the HTTP reason phrase (Nexus over HTT
 RFC 9457 problem+json body (Nexus over HTTP/2, where reason phrases do not exist), or a JFrog
 ``{"errors": [...]}`` body. ``classify_block`` turns any of them, or anything else, into a
 ``BlockInfo`` and never raises: the answer comes from a server we do not control.
+
+Each answer also gets a *state*, because not every refusal is a policy decision:
+
+- ``pending``: the firewall has not decided yet. JFrog Curation says the package is "not
+  being found" in its catalog or that a "curation on-demand scan" is in progress
+  (jfrog-cli-security, ``commands/curation/curationaudit.go``); Xray refuses downloads while
+  it is unavailable or has not scanned the artifact; Nexus quarantines components its IQ
+  server could not evaluate (unreachable) and, under "Component Unknown", brand-new
+  releases until they are scanned. Trying again later is the fix, not a waiver.
+- ``waivable``: a policy block whose message carries ``[waivers allowed]`` (Curation).
+- ``blocked``: any other policy block.
 """
 
 from __future__ import annotations
@@ -34,6 +45,18 @@ _NEXUS_BARE = re.compile(r"REQUESTED\s+ITEM\s+IS\s+QUARANTINED", re.IGNORECASE)
 _CURATION = re.compile(r"blocked\s+by\s+JFrog\s+Packages\s+Curation", re.IGNORECASE)
 _XRAY = re.compile(
     r"Artifact\s+download\s+request\s+rejected|download\s+blocking\s+policy\s+configured\s+in\s+Xray",
+    re.IGNORECASE,
+)
+# Curation's own keys (curationaudit.go: NotBeingFoundKey, IsOnDemand), matched lower-cased.
+_CURATION_PENDING = ("not being found", "on-demand")
+_WAIVERS = "[waivers allowed]"
+# Xray and Nexus wordings for "not decided yet" (the scanner down, a scan not finished, a
+# component the firewall does not know yet). Their exact texts vary by version, so these
+# are phrases, searched case-insensitively in the vendor's message.
+_UNDECIDED = re.compile(
+    r"\b(?:unavailable|not\s+available|unreachable|could\s+not\s+be\s+(?:reached|evaluated)"
+    r"|not\s+(?:yet\s+)?(?:been\s+)?scanned|unscanned|scan\s+(?:is\s+)?(?:still\s+)?in\s+progress"
+    r"|pending|component\s+unknown|unknown\s+component|not\s+yet\s+evaluated)\b",
     re.IGNORECASE,
 )
 _POLICY_FIELDS = ("policy", "condition", "explanation", "remediation")
@@ -76,17 +99,36 @@ def _classify(
             return nexus
     for message in messages:
         if _CURATION.search(message):
-            policies = _policies(message)
-            return BlockInfo(
-                "jfrog-curation", _curation_reason(message, policies), policies=policies
-            )
+            return _curation(message)
         if _XRAY.search(message):
-            return BlockInfo("jfrog-xray", _clean(message))
+            state = "pending" if _UNDECIDED.search(message) else "blocked"
+            return BlockInfo("jfrog-xray", _clean(message), state=state)
     if text and data is None:  # Nexus also repeats the text in its HTML error page
         nexus = _nexus(_strip_html(text))
         if nexus is not None:
             return nexus
     return BlockInfo("unknown", _unknown_reason(status_code, reason_phrase, text, messages))
+
+
+def state_advice(state: str) -> str:
+    """What to do about a refused artifact of this state: the words the summary uses."""
+    if state == "pending":
+        return "scan in progress, try again later"
+    if state == "waivable":
+        return "blocked by policy, waivers allowed; request a waiver or use another version"
+    return "blocked by policy; use another version or ask your security team"
+
+
+def _curation(message: str) -> BlockInfo:
+    """A Curation answer: pending when the package is not in its catalog yet or an
+    on-demand scan runs, as jfrog-cli-security reads it; else the violated policies."""
+    lower = message.lower()
+    if any(key in lower for key in _CURATION_PENDING):
+        return BlockInfo("jfrog-curation", _clean(message)[:MAX_REASON], state="pending")
+    policies = _policies(message.replace(_WAIVERS, ""))
+    state = "waivable" if _WAIVERS in message else "blocked"
+    reason = _curation_reason(message.replace(_WAIVERS, " "), policies)
+    return BlockInfo("jfrog-curation", reason, policies=policies, state=state)
 
 
 def _nexus(text: str) -> BlockInfo | None:
@@ -103,9 +145,11 @@ def _nexus(text: str) -> BlockInfo | None:
             "nexus-firewall",
             reason or "REQUESTED ITEM IS QUARANTINED",
             details_url=url if url.lower().startswith(("https://", "http://")) else None,
+            state="pending" if _UNDECIDED.search(reason) else "blocked",
         )
     if _NEXUS_BARE.search(text):
-        return BlockInfo("nexus-firewall", "REQUESTED ITEM IS QUARANTINED")
+        state = "pending" if _UNDECIDED.search(text[:2000]) else "blocked"
+        return BlockInfo("nexus-firewall", "REQUESTED ITEM IS QUARANTINED", state=state)
     return None
 
 

@@ -16,6 +16,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 Vendor = Literal["nexus-firewall", "jfrog-curation", "jfrog-xray", "unknown"]
+# blocked: a policy; pending: a scan in progress, an unknown component or the scanner
+# unavailable (try again later); waivable: a policy block that allows waiver requests.
+BlockState = Literal["blocked", "pending", "waivable"]
 
 
 @dataclass(frozen=True)
@@ -147,3 +150,4 @@ class BlockInfo:
     policies: tuple[
         dict[str, str], ...
     ] = ()  # JFrog Curation: policy/condition/explanation/remediation
+    state: BlockState = "blocked"

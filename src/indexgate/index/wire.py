@@ -17,7 +17,15 @@ importing them cost ~0.1 s per run. An index client only sends GET and HEAD, so 
 
 Every failure is a ``TransportError`` (the class names are httpx's: ``ConnectError``,
 ``ConnectTimeout``, ``ReadTimeout``, ``ReadError``, ``RemoteProtocolError``) that the
-caller may retry, except ``BodyTooLarge``.
+caller may retry, except ``BodyTooLarge``, ``DeadlineReached`` and the ``Unrecoverable``
+ones: a certificate that does not verify, a TLS handshake the server refused, a proxy that
+refused its credentials (407). The idle-read timeout restarts with every byte; a request's
+total deadline (``Pool.request(within=...)``) does not, so a server that drips one byte a
+second still meets it.
+
+Through a proxy (``indexgate.index.network``), an http origin's requests go to the proxy
+in absolute form, and an https origin gets a ``CONNECT`` tunnel with TLS to the origin
+inside it, so the proxy sees neither the requests nor the index's credentials.
 """
 
 from __future__ import annotations
@@ -26,9 +34,14 @@ import asyncio
 import re
 import ssl
 import zlib
-from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping
+from collections.abc import Awaitable, Callable, ItemsView, Iterable, Iterator, KeysView, Mapping
 from dataclasses import dataclass
-from typing import overload
+from typing import TYPE_CHECKING, TypeVar, overload
+
+if TYPE_CHECKING:
+    from indexgate.index.network import Proxy
+
+T = TypeVar("T")
 
 _HEAD_LIMIT = 64 * 1024  # status line and headers of one answer
 _LINE_LIMIT = 8 * 1024  # one chunk-size or trailer line
@@ -66,6 +79,44 @@ class RemoteProtocolError(TransportError):
 
 class BodyTooLarge(TransportError):
     """The answer is larger than the cap: asking again would not help."""
+
+
+class Unrecoverable(TransportError):
+    """Asking again would not help (a certificate, a TLS alert, proxy credentials)."""
+
+
+class CertificateError(Unrecoverable):
+    """The server's certificate did not verify; ``reason`` is OpenSSL's verify message."""
+
+    def __init__(self, reason: str, code: int | None = None) -> None:
+        super().__init__(f"certificate verify failed: {reason}")
+        self.reason = reason
+        self.code = code
+
+
+class TLSError(Unrecoverable):
+    """The TLS handshake failed, or the server ended the session with an alert."""
+
+    def __init__(self, message: str, alert: str = "") -> None:
+        super().__init__(message)
+        self.alert = alert  # OpenSSL's reason, e.g. TLSV13_ALERT_CERTIFICATE_REQUIRED
+
+
+class ProxyError(ConnectError):
+    """The proxy could not be reached, or did not open the tunnel (retried)."""
+
+
+class ProxyAuthRefused(Unrecoverable):
+    """The proxy answered 407: its credentials are missing or wrong."""
+
+
+class ProxyRefused(Unrecoverable):
+    """The proxy refused the tunnel by its policy (a 4xx answer to CONNECT, e.g. 403)."""
+
+
+class DeadlineReached(TransportError):
+    """The caller's total deadline for the exchange passed (however fast bytes came):
+    asking again would not help."""
 
 
 class Http2Selected(Exception):
@@ -459,7 +510,9 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[None] | None = None
         self.last_read = 0.0
         self.error: TransportError | None = None
+        self.refusal: TLSError | None = None  # a TLS alert that ended the session while idle
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None  # loop time: the exchange's total deadline
 
     # asyncio.Protocol
 
@@ -491,15 +544,21 @@ class _Connection(asyncio.Protocol):
 
     # the exchange
 
-    async def exchange(self, head: bytes, parser: ResponseParser, timeout: float) -> None:
-        """Send ``head``; return when ``parser`` holds the whole answer."""
+    async def exchange(
+        self, head: bytes, parser: ResponseParser, timeout: float, deadline: float | None = None
+    ) -> None:
+        """Send ``head``; return when ``parser`` holds the whole answer: ``ReadTimeout``
+        after ``timeout`` seconds without a byte, ``DeadlineReached`` at ``deadline``
+        (loop time) whatever came. One timer serves both."""
         if self.dead or self.transport is None:  # closed by the server since we got it
-            raise ReadError("connection closed before the request was sent")
+            raise self.refusal or ReadError("connection closed before the request was sent")
         self.parser = parser
         self.error = None
         self.waiter = waiter = self.loop.create_future()
-        self.last_read = self.loop.time()
-        self._timer = self.loop.call_later(timeout, self._check_timeout, timeout)
+        self.last_read = now = self.loop.time()
+        self._deadline = deadline
+        delay = timeout if deadline is None else min(timeout, deadline - now)
+        self._timer = self.loop.call_later(delay, self._check_timeout, timeout)
         try:
             self.transport.write(head)
             await waiter
@@ -516,15 +575,24 @@ class _Connection(asyncio.Protocol):
         waiter = self.waiter
         if waiter is None or waiter.done():
             return
-        idle = self.loop.time() - self.last_read
+        now = self.loop.time()
+        deadline = self._deadline
+        if deadline is not None and now >= deadline:
+            self._fail(DeadlineReached("the deadline passed before the answer was complete"))
+            return
+        idle = now - self.last_read
         if idle < timeout:  # bytes came since: wait for the rest of the period
-            self._timer = self.loop.call_later(timeout - idle, self._check_timeout, timeout)
+            delay = timeout - idle if deadline is None else min(timeout - idle, deadline - now)
+            self._timer = self.loop.call_later(delay, self._check_timeout, timeout)
             return
         self._fail(ReadTimeout(f"no data for {timeout:g} s"))
 
     def _end_of_stream(self, exc: Exception | None) -> None:
         parser = self.parser
         if parser is None or parser.done:
+            if isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
+                reason = str(exc.reason)
+                self.refusal = TLSError(f"the server ended the TLS session: {reason}", reason)
             return
         try:
             done = parser.feed_eof()
@@ -533,6 +601,11 @@ class _Connection(asyncio.Protocol):
             return
         if done:
             self._wake()
+        elif isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
+            # TLS 1.3: a server that refuses the client certificate says so with an alert
+            # after the handshake, so it arrives here, on the first read.
+            reason = str(exc.reason)
+            self._fail(TLSError(f"the server ended the TLS session: {reason}", reason))
         else:
             why = f": {exc}" if exc else ""
             self._fail(ReadError(f"connection closed before the answer was complete{why}"))
@@ -558,6 +631,58 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
 
+class _TunnelAnswer(asyncio.Protocol):
+    """Reads a proxy's answer to CONNECT (its status line and headers), nothing else."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.answer: asyncio.Future[tuple[int, str]] = loop.create_future()
+        self._buf = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        if self.answer.done():
+            return
+        self._buf += data
+        end = self._buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._buf) > _HEAD_LIMIT:
+                self.answer.set_exception(RemoteProtocolError("proxy answer head too large"))
+            return
+        line = bytes(self._buf[: self._buf.find(b"\r\n")]).decode("latin-1")
+        version, _, rest = line.partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not version.startswith("HTTP/1.") or not code.isdigit() or len(code) != 3:
+            self.answer.set_exception(
+                ProxyError(f"proxy {self.proxy.display} answered {line[:40]!r}, not HTTP")
+            )
+            return
+        self.answer.set_result((int(code), reason.strip()))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(
+                ProxyError(f"proxy {self.proxy.display} closed the connection before answering")
+            )
+
+
+def proxy_auth_refused(proxy: Proxy, status: str) -> ProxyAuthRefused:
+    """The error for a 407 (``status``: code and reason): with credentials, they were
+    refused; without, some are wanted."""
+    if proxy.authorization:
+        return ProxyAuthRefused(
+            f"proxy {proxy.display} refused the credentials in {proxy.variable} ({status})"
+        )
+    return ProxyAuthRefused(
+        f"proxy {proxy.display} requires credentials ({status}): give them as the user and "
+        f"password of the proxy URL in {proxy.variable}"
+    )
+
+
+def _proxy_unreachable(proxy: Proxy, exc: OSError) -> ProxyError:
+    why = exc.strerror or str(exc) or type(exc).__name__
+    return ProxyError(f"proxy {proxy.display} (from {proxy.variable}) could not be reached: {why}")
+
+
 class Pool:
     """Keep-alive HTTP/1.1 connections to one origin, at most ``max_connections`` of them."""
 
@@ -571,9 +696,11 @@ class Pool:
         connect_timeout: float,
         read_timeout: float,
         max_body: int,
+        proxy: Proxy | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.proxy = proxy  # http: absolute-form requests to it; https: a CONNECT tunnel
         self._ssl_context = ssl_context
         self._limit = asyncio.Semaphore(max(1, max_connections))
         self._connect_timeout = connect_timeout
@@ -584,39 +711,62 @@ class Pool:
         self._first = asyncio.Lock()
         self._settled = False  # a connection was made: the protocol is known
         self.http2 = False  # the TLS server picked h2 (ALPN)
+        self.refused: Unrecoverable | None = None  # a connect failure retrying cannot mend
         self.connects = 0  # connections opened (tests and diagnostics)
         self.replaced = 0  # reused connections found closed as the request went out
 
-    async def request(self, method: str, head: bytes) -> RawResponse:
-        """One exchange: ``head`` is ``encode_request``'s bytes (GET and HEAD only)."""
-        async with self._limit:
+    async def request(
+        self,
+        method: str,
+        head: bytes,
+        *,
+        max_body: int | None = None,
+        within: float | None = None,
+    ) -> RawResponse:
+        """One exchange: ``head`` is ``encode_request``'s bytes (GET and HEAD only).
+
+        ``max_body`` lowers the pool's cap on the answer for this request; ``within`` is
+        the seconds left of the caller's total deadline: waiting for a connection slot,
+        connecting and the whole answer must fit, else ``DeadlineReached``.
+        """
+        cap = self._max_body if max_body is None else max_body
+        deadline = None if within is None else asyncio.get_running_loop().time() + within
+        if deadline is not None and self._limit.locked():  # a wait: bound it
+            await _bounded(self._limit.acquire(), deadline)
+        else:
+            await self._limit.acquire()
+        try:
             conn = self._checkout()
             reused = conn is not None
             if conn is None:
-                conn = await self._connect()
-            parser = ResponseParser(method, self._max_body)
+                conn = await _bounded(self._connect(), deadline)
+            parser = ResponseParser(method, cap)
             try:
                 try:
-                    await conn.exchange(head, parser, self._read_timeout)
+                    await conn.exchange(head, parser, self._read_timeout, deadline)
                 except ReadError:
                     if not reused or parser.received:
                         raise
                     # The server closed the idle connection as the request went out.
                     self._drop(conn)
                     self.replaced += 1
-                    conn = await self._connect()
-                    parser = ResponseParser(method, self._max_body)
-                    await conn.exchange(head, parser, self._read_timeout)
-            except BaseException:  # failed or cancelled mid-exchange: unusable
+                    conn = await _bounded(self._connect(), deadline)
+                    parser = ResponseParser(method, cap)
+                    await conn.exchange(head, parser, self._read_timeout, deadline)
+            except BaseException as exc:  # failed or cancelled mid-exchange: unusable
                 self._drop(conn)
+                if isinstance(exc, Unrecoverable):  # a TLS 1.3 alert after the handshake
+                    self.refused = exc
                 raise
             if parser.keep_alive and not conn.dead:
                 self._idle.append(conn)
             else:
                 self._drop(conn)
+        finally:
+            self._limit.release()
         content = parser.body
         if content and "content-encoding" in parser.headers:
-            content = decode_content(content, parser.headers, self._max_body)
+            content = decode_content(content, parser.headers, cap)
         return RawResponse(parser.status, parser.reason, parser.headers, content)
 
     def _checkout(self) -> _Connection | None:
@@ -635,9 +785,13 @@ class Pool:
     async def _connect(self) -> _Connection:
         """A new connection; over TLS the first one is opened alone, so that a server that
         picks HTTP/2 costs one handshake, not one per request waiting."""
+        if self.refused is not None:
+            raise self.refused
         if self._ssl_context is None or self._settled:
             return await self._open_connection()
         async with self._first:
+            if self.refused is not None:  # those waiting need not shake hands to learn it
+                raise self.refused
             if self.http2:
                 raise Http2Selected(f"{self.host}:{self.port}")
             if not self._settled:
@@ -650,23 +804,42 @@ class Pool:
         loop = asyncio.get_running_loop()
         conn = _Connection(loop)
         context = self._ssl_context() if self._ssl_context is not None else None
+        proxy = self.proxy
+        raw: list[asyncio.BaseTransport] = []  # the proxy connection under a tunnel
         try:
             async with asyncio.timeout(self._connect_timeout):
-                await loop.create_connection(
-                    lambda: conn,
-                    self.host,
-                    self.port,
-                    ssl=context,
-                    server_hostname=self.host if context is not None else None,
-                    happy_eyeballs_delay=0.25,
-                )
-        except TimeoutError:  # before OSError: TimeoutError is one
+                if proxy is None:
+                    await loop.create_connection(
+                        lambda: conn,
+                        self.host,
+                        self.port,
+                        ssl=context,
+                        server_hostname=self.host if context is not None else None,
+                        happy_eyeballs_delay=0.25,
+                    )
+                else:
+                    await self._through(proxy, loop, conn, context, raw)
+        except BaseException as exc:
             conn.abort()
-            raise ConnectTimeout(f"timed out connecting to {self.host}:{self.port}") from None
-        except OSError as exc:  # refused, unreachable, DNS, TLS (ssl.SSLError is an OSError)
-            conn.abort()
-            raise ConnectError(str(exc) or type(exc).__name__) from None
+            for transport in raw:
+                transport.abort()  # type: ignore[attr-defined]
+            if isinstance(exc, TransportError | Http2Selected) or not isinstance(exc, Exception):
+                if isinstance(exc, Unrecoverable):
+                    self.refused = exc
+                raise
+            error = self._connect_failure(exc, proxy)
+            if isinstance(error, Unrecoverable):
+                self.refused = error
+            raise error from exc
         if context is not None and conn.transport is not None:
+            # TLS 1.3: a server refusing the client certificate says so right after the
+            # handshake; let that alert in before a request is written into a closed
+            # session (a reset then hides the reason).
+            await asyncio.sleep(0)
+            if conn.refusal is not None:
+                conn.abort()
+                self.refused = conn.refusal
+                raise conn.refusal
             ssl_object = conn.transport.get_extra_info("ssl_object")
             if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
                 conn.abort()
@@ -675,6 +848,77 @@ class Pool:
         self.connects += 1
         self._open.add(conn)
         return conn
+
+    async def _through(
+        self,
+        proxy: Proxy,
+        loop: asyncio.AbstractEventLoop,
+        conn: _Connection,
+        context: ssl.SSLContext | None,
+        raw: list[asyncio.BaseTransport],
+    ) -> None:
+        """Connect ``conn`` by way of ``proxy``: for http, to the proxy itself (requests then
+        name the whole URL); for https, through a CONNECT tunnel, TLS to the origin inside."""
+        if context is None:
+            try:
+                await loop.create_connection(
+                    lambda: conn, proxy.host, proxy.port, happy_eyeballs_delay=0.25
+                )
+            except OSError as exc:
+                raise _proxy_unreachable(proxy, exc) from exc
+            return
+        tunnel = _TunnelAnswer(loop, proxy)
+        try:
+            transport, _ = await loop.create_connection(
+                lambda: tunnel, proxy.host, proxy.port, happy_eyeballs_delay=0.25
+            )
+        except OSError as exc:
+            raise _proxy_unreachable(proxy, exc) from exc
+        raw.append(transport)
+        authority = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        lines = [("Host", authority)]
+        if proxy.authorization is not None:
+            lines.append(("Proxy-Authorization", proxy.authorization))
+        transport.write(encode_request("CONNECT", authority, lines))  # type: ignore[attr-defined]
+        status, reason = await tunnel.answer
+        if status in (401, 407):  # only the proxy answers CONNECT (tinyproxy says 401)
+            raise proxy_auth_refused(proxy, f"{status} {reason}")
+        if 400 <= status < 500:  # the proxy's policy (403): asking again would not help
+            raise ProxyRefused(
+                f"proxy {proxy.display} (from {proxy.variable}) refused the tunnel to "
+                f"{authority} ({status} {reason})"
+            )
+        if not 200 <= status < 300:  # 502, 503, 504: the way beyond the proxy, maybe brief
+            raise ProxyError(
+                f"proxy {proxy.display} did not open a tunnel to {authority} ({status} {reason})"
+            )
+        tls = await loop.start_tls(
+            transport,  # type: ignore[arg-type]
+            conn,
+            context,
+            server_hostname=self.host,
+        )
+        if tls is None:
+            raise ConnectError(f"the tunnel through proxy {proxy.display} closed")
+        conn.transport = tls
+
+    def _connect_failure(self, exc: Exception, proxy: Proxy | None) -> Exception:
+        """One of this module's errors for a failed connect; OpenSSL's reasons kept."""
+        where = f"{self.host}:{self.port}"
+        via = f" through proxy {proxy.display}" if proxy is not None else ""
+        if isinstance(exc, TimeoutError):  # before OSError: TimeoutError is one
+            return ConnectTimeout(f"timed out connecting to {where}{via}")
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            reason = exc.verify_message or str(exc.reason or exc)
+            return CertificateError(reason, exc.verify_code)
+        if isinstance(exc, ssl.SSLError) and not isinstance(
+            exc, ssl.SSLEOFError | ssl.SSLZeroReturnError
+        ):
+            reason = str(exc.reason or exc)
+            return TLSError(f"TLS handshake with {where} failed: {reason}", reason)
+        if isinstance(exc, OSError):  # refused, unreachable, DNS, a closed tunnel
+            return ConnectError(f"{where}{via}: {exc.strerror or exc or type(exc).__name__}")
+        return ConnectError(f"{where}{via}: {type(exc).__name__}: {exc}")
 
     @property
     def idle_count(self) -> int:
@@ -691,3 +935,14 @@ class Pool:
             await asyncio.sleep(0)
             for conn in conns:
                 conn.abort()
+
+
+async def _bounded(work: Awaitable[T], deadline: float | None) -> T:
+    """``work``, or ``DeadlineReached`` at ``deadline`` (loop time; None: no bound)."""
+    if deadline is None:
+        return await work
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await work
+    except TimeoutError:
+        raise DeadlineReached("the deadline passed before a connection was ready") from None

@@ -58,6 +58,7 @@ class Blocked:
     details_url: str | None = None
     fallback: str | None = None
     policies: list[dict[str, str]] = field(default_factory=list)
+    state: Literal["blocked", "pending", "waivable"] = "blocked"  # see index/firewall.py
     file_path: str | None = None  # requirement file that asked for the package (annotations)
     line: int | None = None
 

@@ -10,15 +10,16 @@ a table, inject HTML into the job summary or send escape sequences to a terminal
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
-from indexgate.index.firewall import vendor_label
+from indexgate.index.firewall import state_advice, vendor_label
+from indexgate.policy import FAIL_ON, fatal_warning
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
 
-__all__ = ["render_markdown", "render_text"]
+__all__ = ["dependency_path", "fail_on_reasons", "render_markdown", "render_text"]
 
 _T = TypeVar("_T")
 
@@ -39,6 +40,9 @@ _MD_ESCAPES = {
 # Percent-encode everything else (spaces, parentheses, pipes, angle brackets, backticks).
 _URL_SAFE = ":/?#@!$&'+,;=%~"
 _MD_ESCAPE = re.compile("|".join(re.escape(c) for c in _MD_ESCAPES))
+# A resolution's ``requested_by`` entry: a parent package ("acme-web 2.0.0") or a place.
+_PARENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])? (?P<version>\S+)$")
+_PLACE = re.compile(r"^(?P<file>.+?)(?::(?P<line>\d+))?$")
 
 
 # --- shared helpers ---------------------------------------------------------------------
@@ -52,12 +56,28 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def checked_pins(report: Report) -> str | None:
+    """What a drift run checked: ``4 pins``, ``3 pins and 1 requirement``; None if no drift.
+
+    A drift run counts what it was given to check, not what resolved: with a refused
+    password nothing resolves, and "0 packages" would hide that every pin was looked at.
+    """
+    entries = [e for t in report.targets for e in t.drift or []]
+    if not any(t.drift is not None for t in report.targets):
+        return None
+    pins = {(e["name"], e["pinned"]) for e in entries if e.get("pinned")}
+    loose = {(e["name"], e.get("requirement")) for e in entries if not e.get("pinned")}
+    text = _plural(len(pins), "pin")
+    return f"{text} and {_plural(len(loose), 'requirement')}" if loose else text
+
+
 def _counts(report: Report) -> str:
     packages = {r.name for t in report.targets for r in t.resolution}
     errors = sum(len(t.errors) for t in report.targets)
+    checked = checked_pins(report)
     parts = [
         _plural(len(report.targets), "target"),
-        _plural(len(packages), "package"),
+        f"{checked} checked" if checked is not None else _plural(len(packages), "package"),
         f"{report.blocked_count} blocked",
     ]
     if errors:
@@ -72,13 +92,93 @@ def _where(p: Problem) -> str:
 
 
 def _policies(b: Blocked) -> list[str]:
-    """One line per violated policy (JFrog Curation), e.g. ``policy X: condition; fix``."""
+    """One line per violated policy (JFrog Curation), e.g. ``policy X: condition; fix``.
+
+    Curation's reason usually names the policy already ("... policy block-new-releases");
+    then the line gives only what the policy says, so the name is not read twice.
+    """
     lines = []
     for p in b.policies:
         head = p.get("policy") or "policy"
         rest = [p[k] for k in ("condition", "explanation", "remediation") if p.get(k)]
-        lines.append(f"{head}: {'; '.join(rest)}" if rest else head)
+        named = p.get("policy") and p["policy"] in (b.reason or "")
+        if named and rest:
+            lines.append("; ".join(rest))
+        elif not named:
+            lines.append(f"policy {head}: {'; '.join(rest)}" if rest else f"policy {head}")
     return lines
+
+
+def dependency_path(t: TargetReport, name: str) -> tuple[list[str], str | None, int | None]:
+    """How the resolution came to ``name``: the packages above it, top first, and the place
+    (file, line) that asked for the top one. ``([], file, line)`` for a direct requirement.
+
+    Read from the resolution's ``requested_by``; the first parent is followed, so the path
+    is one way the package was pulled in (the one a reader can check in the lock or tree).
+    """
+    by_name = {r.name: r for r in t.resolution}
+    path: list[str] = []
+    current = name
+    while (r := by_name.get(current)) is not None:
+        parents = [m["name"] for m in map(_PARENT.match, r.requested_by) if m]
+        places = [p for p in r.requested_by if not _PARENT.match(p)]
+        if places or not parents or parents[0] in path or parents[0] == name:
+            place = _PLACE.match(places[0]) if places else None
+            if place is None:
+                return path, None, None
+            line = place["line"]
+            return path, place["file"], int(line) if line else None
+        current = parents[0]
+        path.insert(0, current)
+    return path, None, None
+
+
+def _blocked_target(report: Report, b: Blocked) -> TargetReport | None:
+    return next((t for t in report.targets if b in t.blocked), None)
+
+
+def _package_label(report: Report, b: Blocked) -> str:
+    """``urllib3`` for a direct requirement, ``urllib3 via acme-web`` for a transitive one."""
+    t = _blocked_target(report, b)
+    path = dependency_path(t, b.name)[0] if t is not None else []
+    return f"{b.name} via {' → '.join(path)}" if path else b.name
+
+
+def fail_on_reasons(report: Report, fail_on: Collection[str]) -> list[tuple[str, list[str]]]:
+    """The ``fail-on`` rules that failed the gate, each with what tripped it.
+
+    Empty unless the gate failed and ``fail-on`` named something it found: a gate that fails
+    on a rule must say which one, or "chose 2.0.0 instead" reads like a success.
+    """
+    if report.status != "fail" or not fail_on:
+        return []
+    blocked = [b for t in report.targets for b in t.blocked]
+    warnings = [*report.warnings, *(w for t in report.targets for w in t.warnings)]
+    entries = [e for t in report.targets for e in t.drift or []]
+    out: list[tuple[str, list[str]]] = []
+    for rule in [r for r in FAIL_ON if r in fail_on]:
+        hits: list[str] = []
+        if rule == "blocked":
+            hits = [f"{_package_label(report, b)} {b.version} ({b.file})" for b in blocked]
+        elif rule == "pending":
+            pending = [b for b in blocked if getattr(b, "state", None) == "pending"]
+            hits = [f"{_package_label(report, b)} {b.version} ({b.file})" for b in pending]
+        if rule == "stuck":
+            hits += [
+                f"{e['name']} {e.get('pinned') or ''}".strip() + " (stuck in quarantine)"
+                for e in entries
+                if e.get("stuck")
+            ]
+        if rule == "shadowed":
+            hits += [f"{e['name']} (shadowed name)" for e in entries if e.get("shadowed")]
+        hits += [
+            f"{w.package or w.index or ''} ({w.kind})".strip()
+            for w in warnings
+            if fatal_warning(w.kind, frozenset({rule}))
+        ]
+        if unique := list(dict.fromkeys(hits)):
+            out.append((rule, unique))
+    return out
 
 
 def _grouped(report: Report, items: Callable[[TargetReport], Sequence[_T]]) -> list[tuple[_T, str]]:
@@ -120,17 +220,20 @@ def _problems_text(problems: Sequence[Problem], indent: str) -> str:
 
 
 def _reason_text(b: Blocked) -> str:
-    parts = [_flat(b.reason)] + [_flat(p) for p in _policies(b)]
+    parts = [state_advice(b.state), _flat(b.reason)]
+    parts += [_flat(p) for p in _policies(b)]
     if b.details_url:
         parts.append(f"details: {_flat(b.details_url)}")
     return " | ".join(p for p in parts if p)
 
 
-def _blocked_text(blocked: Sequence[Blocked], indent: str) -> str:
+def _blocked_text(
+    blocked: Sequence[Blocked], indent: str, label: Callable[[Blocked], str] = lambda b: b.name
+) -> str:
     # The reason goes last: it is the long, free-text column.
     header = ("PACKAGE", "BLOCKED", "FILE", "FIREWALL", "CHOSEN INSTEAD", "REASON")
     rows = [
-        (b.name, b.version, b.file, vendor_label(b.vendor), b.fallback or "none", _reason_text(b))
+        (label(b), b.version, b.file, vendor_label(b.vendor), b.fallback or "none", _reason_text(b))
         for b in blocked
     ]
     return _text_table(header, rows, indent)
@@ -148,9 +251,14 @@ def _drift_text(report: Report) -> str:
     return drift_text(report)
 
 
-def render_text(report: Report) -> str:
-    """Terminal output: per target, what is wrong first, then what was blocked, then the result."""
+def render_text(report: Report, *, fail_on: Collection[str] = ()) -> str:
+    """Terminal output: per target, what is wrong first, then what was blocked, then the result.
+
+    ``fail_on``: the run's ``--fail-on`` rules, so a failure they caused says so.
+    """
     out = [f"indexgate {report.command}: {report.status.upper()} ({_counts(report)})"]
+    for rule, hits in fail_on_reasons(report, fail_on):
+        out.append(f"Failed by fail-on: {rule}: {'; '.join(_flat(h) for h in hits)}")
     if report.warnings:
         out += ["", "Warnings (all targets):", _problems_text(report.warnings, "  ")]
     seen_blocked: dict[str, str] = {}
@@ -167,7 +275,8 @@ def render_text(report: Report) -> str:
             if first != label:
                 out.append(f"  Blocked artifacts: same as {first}")
             else:
-                out += ["  Blocked artifacts:", _blocked_text(t.blocked, "    ")]
+                name_of = lambda b: _package_label(report, b)  # noqa: E731
+                out += ["  Blocked artifacts:", _blocked_text(t.blocked, "    ", name_of)]
         if t.resolution:
             first = seen_resolution.setdefault(repr(t.resolution), label)
             if first != label:
@@ -259,23 +368,41 @@ def _problems_md(title: str, items: list[tuple[Problem, str]], multi: bool) -> _
 
 
 def _reason_md(b: Blocked) -> str:
-    parts = [_md(b.reason)] + [_md(p) for p in _policies(b)]
+    parts = [f"**{_md(state_advice(b.state))}**", _md(b.reason)]
+    parts += [_md(p) for p in _policies(b)]
     cell = "<br>".join(p for p in parts if p)
     link = _md_link("details", b.details_url)
     return f"{cell} ({link})" if cell and link else cell or link
 
 
-def _blocked_md(report: Report, multi: bool) -> _MdTable | None:
-    items = _grouped(report, lambda t: t.blocked)
+def _blocked_md(report: Report, multi: bool, *, pending: bool = False) -> _MdTable | None:
+    """Blocked (and waivable) artifacts; with ``pending``, those whose scan is not done."""
+    items = [
+        i for i in _grouped(report, lambda t: t.blocked) if (i[0].state == "pending") == pending
+    ]
     if not items:
         return None
     header = ["Package", "Version", "File", "Index", "Firewall", "Reason", "Chosen instead"]
     rows = []
     for b, targets in items:
-        cells = [_md(b.name), _md(b.version), _md(b.file), _md(b.index)]
+        cells = [_md(_package_label(report, b)), _md(b.version), _md(b.file), _md(b.index)]
         cells += [_md(vendor_label(b.vendor)), _reason_md(b), _md(b.fallback or "none")]
         rows.append(_md_row([*cells, _md(targets)] if multi else cells))
-    return _MdTable("Blocked artifacts", [*header, "Targets"] if multi else header, rows)
+    title = "Scans in progress: try again later" if pending else "Blocked artifacts"
+    return _MdTable(title, [*header, "Targets"] if multi else header, rows)
+
+
+def _fail_on_md(report: Report, fail_on: Collection[str]) -> str:
+    """Which ``fail-on`` rule failed the gate, and on what; "" when none did."""
+    reasons = fail_on_reasons(report, fail_on)
+    if not reasons:
+        return ""
+    out = ["### Failed by `fail-on`", ""]
+    for rule, hits in reasons:
+        shown = ", ".join(_md(h) for h in hits[:20])
+        more = f" and {len(hits) - 20} more" if len(hits) > 20 else ""
+        out.append(f"- `fail-on: {rule}` ({_plural(len(hits), 'finding')}): {shown}{more}")
+    return "\n".join(out) + "\n"
 
 
 def _details_md(t: TargetReport) -> str:
@@ -304,25 +431,36 @@ def _size(text: str) -> int:
 
 
 def render_markdown(
-    report: Report, *, max_bytes: int = 1_000_000, report_path: str | None = None
+    report: Report,
+    *,
+    max_bytes: int = 1_000_000,
+    report_path: str | None = None,
+    fail_on: Collection[str] = (),
+    notes: Sequence[str] = (),
 ) -> str:
     """The GitHub job summary, kept under ``max_bytes`` (the runner rejects more than 1 MiB).
 
-    Order is fixed: status and counts, errors, blocked artifacts, warnings, drift, then the
-    per-target resolution folded in ``<details>``. When too large, resolution details go
-    first (last target first), then table rows beyond a common cap, and a note says so.
+    Order is fixed: status and counts, ``notes`` (Markdown from the caller, e.g. "no
+    previous report"), which ``fail_on`` rule failed the gate, errors, blocked artifacts,
+    warnings, drift, then the per-target resolution folded in ``<details>``. When too large,
+    resolution details go first (last target first), then table rows beyond a common cap,
+    and a note says so.
     """
     multi = len(report.targets) > 1
     head = (
         f"## {_EMOJI[report.status]} indexgate {report.command}: {report.status.upper()}"
         f" ({_counts(report)})\n"
     )
+    head += "".join(f"\n{note.rstrip()}\n" for note in notes)
+    if failed_by := _fail_on_md(report, fail_on):
+        head += "\n" + failed_by
     warnings = [(w, "all") for w in report.warnings] + _grouped(report, lambda t: t.warnings)
     tables = [
         table
         for table in (
             _problems_md("Errors", _grouped(report, lambda t: t.errors), multi),
             _blocked_md(report, multi),
+            _blocked_md(report, multi, pending=True),
             _problems_md("Warnings", warnings, multi),
         )
         if table is not None

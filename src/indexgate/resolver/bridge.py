@@ -19,14 +19,22 @@ T = TypeVar("T")
 class Pending(Generic[T]):
     """A fetch started on the bridge; ``result()`` runs the loop until it is done."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Future[T]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        task: asyncio.Future[T],
+        check: Callable[[], None] | None = None,
+    ) -> None:
         self._loop = loop
         self._task = task
+        self._check = check
 
     def done(self) -> bool:
         return self._task.done()
 
     def result(self) -> T:
+        if self._check is not None:  # the run's deadline: ends a resolver that computes
+            self._check()
         if not self._task.done():
             self._loop.run_until_complete(self._task)
         return self._task.result()
@@ -40,6 +48,8 @@ class Bridge:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        # Called before each wait; raises to end the run (``HttpClient.check_run_deadline``).
+        self.check: Callable[[], None] | None = None
 
     def submit(self, factory: Callable[[], Awaitable[T]]) -> Pending[T]:
         """Schedule ``factory()`` (called on the loop: it may start tasks of its own); it
@@ -47,12 +57,13 @@ class Bridge:
         result; a prefetch nobody asks about fails silently (no "never retrieved" log)."""
         task = self.loop.create_task(_call(factory))
         task.add_done_callback(_retrieve)
-        return Pending(self.loop, task)
+        return Pending(self.loop, task, self.check)
 
     def run(self, factory: Callable[[], Awaitable[T]]) -> T:
         return self.submit(factory).result()
 
     def close(self, cleanup: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.check = None  # cleaning up is not subject to the run's deadline
         try:
             # Prefetches nobody waited for: cancel them and collect their outcome, so that
             # no "Task exception was never retrieved" traceback reaches stderr at exit.

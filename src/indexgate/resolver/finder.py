@@ -12,7 +12,7 @@ A package pinned under ``sources`` uses only its index; ``explicit`` indexes onl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from packaging.utils import NormalizedName
@@ -22,7 +22,7 @@ from indexgate.config import IndexConfig, Settings
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import FetchError, IndexClient, PageResult
 from indexgate.index.models import DistFile, parse_filename
-from indexgate.policy import PageAction, Strategy, auth_failure_advice, project_page_action
+from indexgate.policy import PageAction, PageDecision, Strategy, page_decision
 from indexgate.redact import redact
 from indexgate.report.model import Problem
 
@@ -77,16 +77,17 @@ class Finder:
         warnings: list[Problem] = []
         found: list[PageResult] = []
         for page in pages:
-            action = project_page_action(
-                page.status, self.settings.strategy, page.index.ignore_error_codes
-            )
-            if action is PageAction.USE:
+            decision = decide(page, self.settings.strategy)
+            if decision.action is PageAction.USE:
                 found.append(page)
-            elif action is PageAction.SKIP_WITH_WARNING:
+            elif decision.action is PageAction.SKIP_WITH_WARNING:
                 warnings.append(_skipped(page))
-            elif action is PageAction.ERROR:
-                raise _page_error(page)
+            elif decision.action is not PageAction.NEXT:
+                raise refusal(page, decision)
         searched = tuple(i.name for i in indexes)
+        shadow = shadowed(name, found, self.settings)
+        if shadow is not None:  # check reports it as an error (resolve.finish_target)
+            warnings.append(shadow)
         return Listing(name, self._merge(found), searched, tuple(warnings))
 
     def _first_index_only(self, name: NormalizedName) -> bool:
@@ -117,7 +118,7 @@ class Finder:
             page = self.client.stored_page(index, name)
             if page is None:
                 return None
-            action = project_page_action(page.status, strategy, index.ignore_error_codes)
+            action = decide(page, strategy).action
             if action is PageAction.USE and first_only:
                 return Listing(name, tuple(self._versions(page)), ())
             if action is PageAction.USE:
@@ -148,24 +149,12 @@ class Finder:
         for index in indexes:
             searched.append(index.name)
             page = await self._page(index, name)
-            action = project_page_action(
-                page.status, Strategy.FIRST_INDEX, index.ignore_error_codes
-            )
-            if action is PageAction.USE:
+            decision = decide(page, Strategy.FIRST_INDEX)
+            if decision.action is PageAction.USE:
                 return Listing(name, tuple(self._versions(page)), tuple(searched))
-            if action is PageAction.NEXT:
+            if decision.action is PageAction.NEXT:
                 continue
-            if action is PageAction.AUTH_FAILURE:
-                advice = auth_failure_advice(page.status, index.name)
-                raise FetchError(
-                    "auth-failure",
-                    f"index '{index.name}' ({redact(index.url)}) answered HTTP {page.status} "
-                    f"for the project page of {name}: {advice}",
-                    index=index.name,
-                    status=page.status,
-                    package=name,
-                )
-            raise _page_error(page)
+            raise refusal(page, decision)
         return Listing(name, (), tuple(searched))
 
 
@@ -193,14 +182,70 @@ def _skipped(page: PageResult) -> Problem:
     )
 
 
-def _page_error(page: PageResult) -> FetchError:
+def decide(page: PageResult, strategy: Strategy) -> PageDecision:
+    """What this page's answer means under ``strategy`` (policy.page_decision)."""
+    return page_decision(
+        page.status, strategy, page.index.ignore_error_codes, page.index.name, refused=page.refused
+    )
+
+
+def refusal(page: PageResult, decision: PageDecision) -> FetchError:
+    """The error of a page whose answer stops the search for its package."""
+    message = (
+        f"index '{page.index.name}' ({redact(page.index.url)}) {decision.why} for the project "
+        f"page of {page.name}"
+    )
     return FetchError(
-        "index-unreachable",
-        f"index '{page.index.name}' ({redact(page.index.url)}) answered HTTP {page.status} "
-        f"for the project page of {page.name}",
+        decision.kind or "index-unreachable",
+        f"{message}: {decision.advice}" if decision.advice else message,
         index=page.index.name,
         status=page.status,
         package=page.name,
+    )
+
+
+def mirrors(ours: Iterable[DistFile], theirs: Iterable[DistFile]) -> bool:
+    """Does the later page hold every file of ours, byte for byte (by the sha256 the pages
+    list; a missing hash does not disprove it)? Then it is the same project, mirrored."""
+    mine = {f.filename: f.hashes.get("sha256") for f in ours}
+    other = {f.filename: f.hashes.get("sha256") for f in theirs}
+    return bool(mine) and all(
+        fn in other and (h is None or other[fn] in (None, h)) for fn, h in mine.items()
+    )
+
+
+def shadowed(
+    name: NormalizedName, found: Sequence[PageResult], settings: Settings
+) -> Problem | None:
+    """Under an unsafe strategy, the same name on a later index with other files.
+
+    The pages' own hashes decide (no file is requested): a later index that holds every
+    file of ours byte for byte (same sha256) is a mirror of the same project (a Nexus group
+    proxying PyPI); otherwise it is a second project with our name, and the strategy may
+    take it: ``shadowed-name``, an error, naming both indexes (the rule drift applies).
+    """
+    if settings.strategy is Strategy.FIRST_INDEX or len(found) < 2 or name in settings.sources:
+        return None
+    home, *later = found
+    others = []
+    for page in later:
+        if not page.files or mirrors(home.files, page.files):
+            continue
+        versions = sorted({p.version for f in page.files if (p := parse_filename(f.filename))})
+        shown = ", ".join(str(v) for v in versions[::-1][:5]) + (", …" if len(versions) > 5 else "")
+        others.append(f"'{page.index.name}' ({shown or 'other files'})")
+    if not others:
+        return None
+    return Problem(
+        kind="shadowed-name",
+        message=(
+            f"{name} is on index '{home.index.name}' and also on {'; '.join(others)} with "
+            f"other files: a dependency-confusion risk, and under {settings.strategy} the "
+            f"install may take the other index's project. Pin {name} to "
+            f"'{home.index.name}' (`sources:`) or use first-index"
+        ),
+        package=name,
+        index=home.index.name,
     )
 
 

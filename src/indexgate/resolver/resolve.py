@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from packaging.utils import NormalizedName
 from resolvelib import BaseReporter, ResolutionImpossible, Resolver
@@ -13,10 +13,10 @@ from resolvelib.resolvers import ResolutionTooDeep
 
 from indexgate.config import Settings
 from indexgate.errors import IndexUnreachable
-from indexgate.index.client import BlockHit, FetchError, IndexClient
+from indexgate.index.client import BlockHit, FetchError, IndexClient, never_matched
 from indexgate.index.firewall import vendor_label
 from indexgate.index.http import HttpClient
-from indexgate.policy import target_status
+from indexgate.policy import blocked_findings, target_status
 from indexgate.redact import redact
 from indexgate.report.model import Problem, Report, Resolved, TargetReport
 from indexgate.resolver.bridge import Bridge
@@ -49,7 +49,15 @@ def open_session(settings: Settings) -> Iterator[Session]:
         from indexgate.index.cache import FileCache
 
         cache = FileCache(settings.cache_dir)
-    http = HttpClient(concurrency=settings.concurrency, cache=cache)
+    http = HttpClient(
+        concurrency=settings.concurrency,
+        cache=cache,
+        request_timeout=settings.timeout,
+        max_time=settings.max_time,
+        max_body=settings.max_body_size,
+        network=settings.network,
+    )
+    bridge.check = http.check_run_deadline  # the run deadline also ends a computing resolver
     client = IndexClient(http, settings.indexes, allow_build=settings.allow_build)
     finder = Finder(settings, client)
     try:
@@ -61,10 +69,21 @@ def open_session(settings: Settings) -> Iterator[Session]:
 def check(settings: Settings, sources: SourceSet) -> Report:
     report = Report(command="check", warnings=list(settings.warnings))
     with open_session(settings) as session:
+        refused = prove_credentials(session)
+        if refused:
+            report.targets = refused_targets(settings, refused)
+            return report
         # One thread (see bridge.py): every target's prefetches start now, then each
         # target resolves in turn, the network working for the later ones meanwhile.
         providers = [start_target(session, sources, t) for t in settings.targets]
         report.targets = [finish_target(session, p) for p in providers]
+        if sources.provided:  # names -e ./lib or pkg @ url supply: never from an index
+            from indexgate.sources.projects import supplied_locally
+
+            for t in report.targets:
+                if supplied_locally(sources, t):
+                    t.status = _status(t, settings)  # type: ignore[assignment]
+        report.warnings.extend(never_matched(session.client))
         stats = session.http.stats
         log.info(
             "%d requests, %d bytes, %d answered by the cache, %d revalidated (304)",
@@ -74,6 +93,33 @@ def check(settings: Settings, sources: SourceSet) -> Report:
             stats.revalidated,
         )
     return report
+
+
+def prove_credentials(session: Session) -> list[Problem]:
+    """The auth check of every index with credentials (index/authcheck.py), before any
+    project page is asked of any index: the failures, empty when all passed."""
+    from indexgate.index import authcheck
+
+    return session.bridge.run(
+        lambda: authcheck.prove_credentials(session.client.prove, session.settings.indexes)
+    )
+
+
+def refused_targets(
+    settings: Settings, problems: Sequence[Problem], *, drift: bool = False
+) -> list[TargetReport]:
+    """Every target's report when an auth check failed: those errors and nothing else."""
+    targets = []
+    for target in settings.targets:
+        t = TargetReport(
+            python=target.python,
+            platform=target.platform,
+            errors=[replace(p) for p in problems],
+            drift=[] if drift else None,
+        )
+        t.status = _status(t, settings)  # type: ignore[assignment]
+        targets.append(t)
+    return targets
 
 
 def direct_requirements(sources: SourceSet, target: Target) -> tuple[list[Req], dict]:
@@ -92,7 +138,7 @@ def direct_requirements(sources: SourceSet, target: Target) -> tuple[list[Req], 
 def start_target(session: Session, sources: SourceSet, target: Target) -> Provider:
     """The target's provider, its direct requirements' prefetches started."""
     direct, constraints = direct_requirements(sources, target)
-    return Provider(
+    provider = Provider(
         session.settings,
         target,
         session.bridge,
@@ -100,6 +146,11 @@ def start_target(session: Session, sources: SourceSet, target: Target) -> Provid
         direct,
         constraints,
     )
+    if sources.direct:  # pkg @ https://..., git+...: reported, not resolved
+        from indexgate.sources.projects import not_from_index
+
+        provider.notes.warnings.extend(not_from_index(sources, target))
+    return provider
 
 
 def finish_target(session: Session, provider: Provider) -> TargetReport:
@@ -128,6 +179,7 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
         for hit in notes.blocks.values()
     ]
     report.warnings = list(notes.warnings)
+    _shadow_errors(report, provider)
     report.status = _status(report, settings)
     return report
 
@@ -182,11 +234,26 @@ class ConflictTracker(BaseReporter):  # type: ignore[misc]
         )
 
 
+def _shadow_errors(report: TargetReport, provider: Provider) -> None:
+    """A shadowed name (finder.shadowed, unsafe strategies only) is an error, as in drift:
+    for each resolved package, or for every package when nothing resolved."""
+    resolved = {r.name for r in report.resolution}
+    shadows = [w for w in report.warnings if w.kind == "shadowed-name"]
+    for w in shadows:
+        report.warnings.remove(w)
+        if resolved and w.package not in resolved:
+            continue
+        origin = provider.origins.get(w.package) if w.package else None
+        if origin is not None:
+            w = replace(w, file=origin.file, line=origin.line)
+        report.errors.append(w)
+
+
 def _status(report: TargetReport, settings: Settings) -> str:
     return target_status(
         (e.kind for e in report.errors),
         (w.kind for w in report.warnings),
-        {"blocked"} if report.blocked else set(),
+        blocked_findings(report.blocked),
         settings.fail_on,
     )
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from indexgate.errors import InputError
+from indexgate.errors import InputError, note_context
 from indexgate.sources.model import SourceSet
 
 SourceKind = Literal["pyproject", "uv-lock", "pylock", "requirements"]
@@ -54,7 +54,16 @@ def load_sources(
         raise InputError("--extra, --all-extras and --group need a pyproject.toml source")
     result = SourceSet()
     for display, path in given:
-        merge_into(result, _read(display, path, extras, all_extras, groups, allow_locks))
+        try:
+            part = _read(display, path, extras, all_extras, groups, allow_locks, cwd)
+        except Exception as exc:  # a bug: the internal-error report names the file
+            note_context(exc, source=display)
+            raise
+        merge_into(result, part)
+    if result.local_projects or result.direct:
+        from indexgate.sources.projects import read_static
+
+        read_static(result, cwd)
     uv_toml = cwd / "uv.toml"
     if uv_toml.is_file():
         from indexgate.sources.pyproject import parse_uv_toml
@@ -81,6 +90,11 @@ def merge_into(target: SourceSet, part: SourceSet) -> None:
         target.requires_python = part.requires_python
     target.locked.extend(part.locked)
     target.files.extend(part.files)
+    target.local_projects.extend(part.local_projects)
+    target.direct.extend(part.direct)
+    target.provided |= part.provided
+    target.pending_builds.extend(part.pending_builds)
+    target.local_python.extend(part.local_python)
 
 
 def _read(
@@ -90,6 +104,7 @@ def _read(
     all_extras: bool,
     groups: Sequence[str],
     allow_locks: bool,
+    cwd: Path,
 ) -> SourceSet:
     if not path.exists():
         raise InputError("file not found", file=display)
@@ -118,7 +133,7 @@ def _read(
         return parse_pylock(path, display=display)
     from indexgate.sources.requirements_txt import parse_requirements_file
 
-    return parse_requirements_file(path, display=display)
+    return parse_requirements_file(path, display=display, cwd=cwd)
 
 
 def _discover(cwd: Path) -> tuple[str, Path]:

@@ -2,8 +2,9 @@
 
 Each index-hosted package becomes a LockedPackage with its files, and also a
 ``name==version`` SourceRequirement (with the file hashes) so a lock can be resolved
-like a fully pinned requirements file. Packages that do not come from an index
-(the project itself, VCS, directories, direct archives) are skipped.
+like a fully pinned requirements file. Packages that do not come from an index are not
+pinned: VCS and remote archives become ``not-from-index`` references (``projects.py``),
+the project itself and local folders are skipped.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from packaging.markers import InvalidMarker, Marker
@@ -22,7 +23,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import InputError
+from indexgate.redact import redact, strip_userinfo
 from indexgate.sources.model import (
+    DirectReference,
     LockedFile,
     LockedPackage,
     Origin,
@@ -52,7 +55,9 @@ def parse_pylock(path: Path, *, display: str | None = None) -> SourceSet:
     for number, package in enumerate(packages):
         name, origin = _name(package, number, headers, toml, "packages")
         if any(key in package for key in ("vcs", "directory", "archive")):
-            continue
+            marker = _marker(package.get("marker"), name, origin)
+            out.direct.extend(_pylock_direct(package, name, origin, marker))
+            continue  # a local folder is the project's own: nothing to gate
         version = package.get("version")
         if not isinstance(version, str):
             raise InputError(f"package '{name}' has no version", *_at(origin))
@@ -116,7 +121,9 @@ def parse_uv_lock(path: Path, *, display: str | None = None) -> SourceSet:
         source = package.get("source")
         registry = source.get("registry") if isinstance(source, dict) else None
         if not isinstance(registry, str):
-            continue  # the project itself, or a git / path / url source
+            # the project itself or a path source (local), or a git / url source: reported
+            out.direct.extend(_uv_direct(source, name, origin, markers.get(number)))
+            continue
         version = package.get("version")
         if not isinstance(version, str):
             raise InputError(f"package '{name}' has no version", *_at(origin))
@@ -139,6 +146,43 @@ def parse_uv_lock(path: Path, *, display: str | None = None) -> SourceSet:
         out.locked.append(locked)
         out.requirements.append(_pin(locked, marker))
     return out
+
+
+def _pylock_direct(
+    package: dict[str, Any], name: str, origin: Origin, marker: Marker | None
+) -> list[DirectReference]:
+    """A PEP 751 ``vcs`` or remote ``archive`` package: not from an index."""
+    vcs, archive = package.get("vcs"), package.get("archive")
+    if isinstance(vcs, dict) and isinstance(vcs.get("url"), str):
+        kind = str(vcs.get("type") or "git")
+        url = f"{kind}+{vcs['url']}"
+        commit = vcs.get("commit-id")
+        url += f"@{commit}" if isinstance(commit, str) else ""
+        return [_direct(url, "vcs", name, origin, marker)]
+    if isinstance(archive, dict) and isinstance(archive.get("url"), str):
+        return [_direct(archive["url"], "url", name, origin, marker)]
+    return []
+
+
+def _uv_direct(
+    source: Any, name: str, origin: Origin, marker_text: str | None
+) -> list[DirectReference]:
+    """A uv.lock ``git`` or ``url`` source: not from an index."""
+    if not isinstance(source, dict):
+        return []
+    marker = _marker(marker_text, name, origin)
+    if isinstance(source.get("git"), str):
+        return [_direct(f"git+{source['git']}", "vcs", name, origin, marker)]
+    if isinstance(source.get("url"), str):
+        return [_direct(source["url"], "url", name, origin, marker)]
+    return []
+
+
+def _direct(
+    url: str, kind: Literal["url", "vcs"], name: str, origin: Origin, marker: Marker | None
+) -> DirectReference:
+    shown = redact(strip_userinfo(url))
+    return DirectReference(url, shown, kind, origin, canonicalize_name(name), marker)
 
 
 def _uv_file(entry: Any, package: str, origin: Origin) -> LockedFile:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from packaging.markers import Marker
@@ -77,6 +78,36 @@ class LockedPackage:
     marker: Marker | None = None
 
 
+@dataclass(frozen=True)
+class LocalProject:
+    """``-e <path>`` or a local project path: its own dependencies are gated, from its
+    static metadata (PEP 621), or built with ``--allow-build`` when they are dynamic."""
+
+    path: Path  # the project's folder
+    display: str  # the folder as a user reads it (relative to the working directory)
+    origin: Origin
+    extras: frozenset[str] = frozenset()
+    marker: Marker | None = None
+    editable: bool = False
+
+
+@dataclass(frozen=True)
+class DirectReference:
+    """A direct URL, VCS or local archive requirement: not from an index (``not-from-index``).
+
+    ``url`` is as written (it may carry credentials: never shown; ``shown`` is safe).
+    """
+
+    url: str
+    shown: str
+    kind: Literal["url", "vcs", "archive"]
+    origin: Origin
+    name: NormalizedName | None = None
+    marker: Marker | None = None
+    gated: bool = False  # its own dependencies were read and are resolved with the rest
+    extras: frozenset[str] = frozenset()
+
+
 @dataclass
 class SourceSet:
     """Everything read from the sources of one run."""
@@ -89,3 +120,9 @@ class SourceSet:
     requires_python: SpecifierSet | None = None
     locked: list[LockedPackage] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # every file read, in order
+    local_projects: list[LocalProject] = field(default_factory=list)  # -e ., ./lib
+    direct: list[DirectReference] = field(default_factory=list)  # pkg @ https://..., git+...
+    # Names a local project or direct reference supplies: never looked up on an index.
+    provided: set[NormalizedName] = field(default_factory=set)
+    pending_builds: list[LocalProject] = field(default_factory=list)  # dynamic: --allow-build
+    local_python: list[tuple[LocalProject, SpecifierSet]] = field(default_factory=list)

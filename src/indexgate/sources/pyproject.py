@@ -21,10 +21,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import InputError
 from indexgate.redact import redact
-from indexgate.sources.model import Origin, SourceRequirement, SourceSet, UvIndex
+from indexgate.sources.model import LocalProject, Origin, SourceRequirement, SourceSet, UvIndex
 
 _TOML_POSITION = re.compile(r"\s*\((?:at line (\d+), column \d+|at end of document)\)$")
-_NOT_FROM_INDEX = "indexgate resolves from indexes only"
 
 
 def load_toml(path: Path, display: str) -> tuple[dict[str, Any], TomlText]:
@@ -124,7 +123,7 @@ def _cursor(toml: TomlText, tables: Sequence[str], key: str) -> _Cursor:
 
 
 def parse_requirement(text: Any, origin: Origin, what: str) -> SourceRequirement:
-    """One PEP 508 string from a TOML list, refused if it is not from an index."""
+    """One PEP 508 string from a TOML list (``name @ url`` too: see ``_split_locations``)."""
     if not isinstance(text, str):
         raise InputError(f"{what}: expected a requirement string, got {text!r}", *_at(origin))
     try:
@@ -133,10 +132,7 @@ def parse_requirement(text: Any, origin: Origin, what: str) -> SourceRequirement
         reason = str(exc).splitlines()[0]
         message = f"{what}: invalid requirement '{text}': {reason}"
         raise InputError(redact(message), *_at(origin)) from None
-    if requirement.url is not None:
-        message = f"{what}: '{text}' is a direct URL or path requirement: {_NOT_FROM_INDEX}"
-        raise InputError(redact(message), *_at(origin))
-    return SourceRequirement(requirement, origin)
+    return SourceRequirement(requirement, origin)  # a URL is read as a location later
 
 
 def _at(origin: Origin) -> tuple[str, int | None]:
@@ -190,6 +186,97 @@ def parse_pyproject(
         raise InputError("[tool.uv] must be a table", display, toml.line_of(toml.key("uv", 0)))
     out.uv_indexes.extend(uv_indexes(uv, toml, "tool.uv"))
     out.uv_sources.update(_uv_sources(uv, toml))
+    _split_locations(out, uv, toml, path.parent.resolve())
+    return out
+
+
+def _split_locations(out: SourceSet, uv: dict[str, Any], toml: TomlText, folder: Path) -> None:
+    """Requirements that name a location, not an index project: ``name @ url`` (PEP 508),
+    and names ``[tool.uv.sources]`` gives a ``path``, ``workspace``, ``git`` or ``url``
+    source. Local projects are read for their own dependencies; the others are
+    ``not-from-index`` (``projects.py``)."""
+    from indexgate.sources.locations import classify
+
+    located = _uv_locations(uv, toml, folder)
+    kept: list[SourceRequirement] = []
+    for entry in out.requirements:
+        requirement = entry.requirement
+        url = requirement.url or located.get(entry.name)
+        if url is None:
+            kept.append(entry)
+            continue
+        where = classify(
+            url,
+            entry.origin,
+            name=requirement.name,
+            extras=frozenset(canonicalize_name(e) for e in requirement.extras),
+            marker=requirement.marker,
+            editable=False,
+            base=folder,
+            cwd=folder,
+        )
+        if isinstance(where, LocalProject):
+            out.local_projects.append(where)
+        else:
+            out.direct.append(where)
+    out.requirements[:] = kept
+
+
+def _uv_locations(uv: dict[str, Any], toml: TomlText, folder: Path) -> dict[NormalizedName, str]:
+    """``[tool.uv.sources]`` entries that are not index pins, as locations ``classify``
+    reads: ``path`` (a folder or archive), ``workspace = true`` (the member of that name),
+    ``git`` (with ``rev``/``tag``/``branch``) and ``url``."""
+    sources = uv.get("sources", {})
+    if not isinstance(sources, dict):
+        return {}
+    out: dict[NormalizedName, str] = {}
+    members: dict[NormalizedName, Path] | None = None
+    for package, spec in sources.items():
+        option = spec[0] if isinstance(spec, list) and spec else spec
+        if not isinstance(option, dict) or isinstance(option.get("index"), str):
+            continue
+        name = canonicalize_name(package)
+        if isinstance(option.get("path"), str):
+            out[name] = str(folder / option["path"])
+        elif option.get("workspace") is True:
+            members = _workspace_members(uv, folder) if members is None else members
+            if name not in members:
+                at = toml.origin(toml.key(package, toml.header("tool.uv.sources")))
+                raise InputError(
+                    f"[tool.uv.sources] {package} = {{ workspace = true }}, but no member of "
+                    "[tool.uv.workspace] is named so",
+                    *_at(at),
+                )
+            out[name] = str(members[name])
+        elif isinstance(option.get("git"), str):
+            ref = next((option[k] for k in ("rev", "tag", "branch") if option.get(k)), None)
+            git = option["git"]
+            out[name] = f"git+{git}" + (f"@{ref}" if ref else "")
+        elif isinstance(option.get("url"), str):
+            out[name] = option["url"]
+    return out
+
+
+def _workspace_members(uv: dict[str, Any], folder: Path) -> dict[NormalizedName, Path]:
+    """The folders ``[tool.uv.workspace] members`` globs name, by their project names."""
+    workspace = uv.get("workspace", {})
+    globs = workspace.get("members", []) if isinstance(workspace, dict) else []
+    excluded = workspace.get("exclude", []) if isinstance(workspace, dict) else []
+    skip = {p.resolve() for g in excluded if isinstance(g, str) for p in folder.glob(g)}
+    out: dict[NormalizedName, Path] = {}
+    for pattern in globs if isinstance(globs, list) else []:
+        if not isinstance(pattern, str):
+            continue
+        for member in sorted(folder.glob(pattern)):
+            if member.resolve() in skip or not (member / "pyproject.toml").is_file():
+                continue
+            try:
+                data = tomllib.loads((member / "pyproject.toml").read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            name = data.get("project", {}).get("name")
+            if isinstance(name, str):
+                out.setdefault(canonicalize_name(name), member.resolve())
     return out
 
 

@@ -2,8 +2,9 @@
 
 The syntax follows pip's ``req_file.py`` (continuations, comments, ``${VAR}``, the
 args-then-options split and optparse for the options) so that a file pip accepts reads
-the same here; what indexgate cannot honour (editables, direct URLs and paths, remote
-includes) is refused with a message instead of being silently resolved from an index.
+the same here. Local projects (``-e .``, ``./lib``), direct URLs, VCS references and
+archives are read as locations (``locations.py``): they are not resolved from an index.
+Remote includes are refused.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from indexgate.errors import InputError
 from indexgate.redact import redact
-from indexgate.sources.model import IndexHint, Origin, SourceRequirement, SourceSet
+from indexgate.sources.locations import classify, is_url, unnamed_location
+from indexgate.sources.model import (
+    DirectReference,
+    IndexHint,
+    LocalProject,
+    Origin,
+    SourceRequirement,
+    SourceSet,
+)
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
@@ -54,11 +63,17 @@ _OPTION_NAMES = {
     "trusted_host": "--trusted-host",
     "use_feature": "--use-feature",
 }
-_NOT_FROM_INDEX = "indexgate resolves from indexes only"
 
 
 class _OptionError(Exception):
     pass
+
+
+class _Unterminated(Exception):
+    """The file ends inside a backslash continuation that began on line ``first``."""
+
+    def __init__(self, first: int) -> None:
+        self.first = first
 
 
 class _OptionParser(optparse.OptionParser):
@@ -98,15 +113,20 @@ _PARSER = _build_parser()
 
 
 def parse_requirements_file(
-    path: Path, *, display: str | None = None, constraint: bool = False
+    path: Path,
+    *,
+    display: str | None = None,
+    constraint: bool = False,
+    cwd: Path | None = None,
 ) -> SourceSet:
     """Read one requirements file and everything it includes with -r / -c.
 
     ``display`` is the path to name in origins and errors (as the user gave it);
     includes are named relative to it. ``constraint`` reads the file as a -c file.
+    ``cwd`` is where relative project paths (``-e .``) are read from first, as pip does.
     """
     out = SourceSet()
-    _parse(path, display or str(path), constraint, (), out)
+    _parse(path, display or str(path), constraint, (), out, cwd or Path.cwd())
     return out
 
 
@@ -116,11 +136,12 @@ def _parse(
     constraint: bool,
     chain: tuple[tuple[Path, str], ...],
     out: SourceSet,
+    cwd: Path,
 ) -> None:
     text = _read(path, display)
     out.files.append(display)
     chain = (*chain, (_identity(path), display))
-    for lineno, raw in _logical_lines(text):
+    for lineno, raw in _checked_lines(text, display):
         line = _COMMENT.sub("", raw).strip()
         if not line:
             continue
@@ -129,9 +150,9 @@ def _parse(
         args, options = _split_args_options(line)
         opts = _parse_options(options, origin)
         if args:
-            _requirement(args, opts, origin, constraint, out)
+            _requirement(args, opts, origin, constraint, out, path.parent, cwd)
         else:
-            _file_options(opts, origin, path, constraint, chain, out)
+            _file_options(opts, origin, path, constraint, chain, out, cwd)
 
 
 def _read(path: Path, display: str) -> str:
@@ -173,8 +194,22 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
         parts.append(line)
         yield first, "".join(parts)
         parts = []
-    if parts:
-        yield first, "".join(parts)
+    if parts:  # pip refuses this too: the line the backslash promised never came
+        raise _Unterminated(first)
+
+
+def _checked_lines(text: str, display: str) -> Iterator[tuple[int, str]]:
+    """``_logical_lines``, with a continuation at end of file an input error (exit 2)."""
+    try:
+        yield from _logical_lines(text)
+    except _Unterminated as exc:
+        raise InputError(
+            "the file ends inside a line continuation that begins on this line: its last "
+            "line ends with a backslash and no line follows (remove the backslash, or add "
+            "the rest of the line)",
+            file=display,
+            line=exc.first,
+        ) from None
 
 
 def _split_args_options(line: str) -> tuple[str, str]:
@@ -208,7 +243,13 @@ def _given(opts: optparse.Values) -> list[str]:
 
 
 def _requirement(
-    text: str, opts: optparse.Values, origin: Origin, constraint: bool, out: SourceSet
+    text: str,
+    opts: optparse.Values,
+    origin: Origin,
+    constraint: bool,
+    out: SourceSet,
+    base: Path,
+    cwd: Path,
 ) -> None:
     stray = [d for d in _given(opts) if d not in _PER_REQUIREMENT]
     if stray:
@@ -218,20 +259,52 @@ def _requirement(
         requirement = Requirement(text)
     except InvalidRequirement as exc:
         if _looks_like_location(text):
-            raise _error(f"'{text}' is a direct URL or path: {_NOT_FROM_INDEX}", origin) from None
+            where = unnamed_location(text, origin, editable=False, base=base, cwd=cwd)
+            _add_location(where, text, constraint, out)
+            return
         reason = str(exc).splitlines()[0]
         raise _error(f"invalid requirement '{text}': {reason}", origin) from None
-    if requirement.url is not None or requirement.name.lower().endswith(_ARCHIVES):
-        raise _error(f"'{text}' is a direct URL or path requirement: {_NOT_FROM_INDEX}", origin)
+    if requirement.url is not None:  # name @ url (PEP 508)
+        where = classify(
+            requirement.url,
+            origin,
+            name=requirement.name,
+            extras=frozenset(requirement.extras),
+            marker=requirement.marker,
+            editable=False,
+            base=base,
+            cwd=cwd,
+        )
+        _add_location(where, text, constraint, out)
+        return
+    if requirement.name.lower().endswith(_ARCHIVES):  # a bare archive file name
+        where = unnamed_location(text, origin, editable=False, base=base, cwd=cwd)
+        _add_location(where, text, constraint, out)
+        return
     hashes = tuple(_hash(value, origin) for value in opts.hashes or ())
     entry = SourceRequirement(requirement, origin, hashes=hashes, constraint=constraint)
     (out.constraints if constraint else out.requirements).append(entry)
 
 
+def _add_location(
+    where: LocalProject | DirectReference, text: str, constraint: bool, out: SourceSet
+) -> None:
+    if constraint:  # pip: "unnamed requirements are not allowed as constraints"
+        raise _error(
+            f"'{text}' is a project path, direct URL or VCS reference: a constraints file "
+            "may only limit versions of packages by name",
+            where.origin,
+        )
+    if isinstance(where, LocalProject):
+        out.local_projects.append(where)
+    else:
+        out.direct.append(where)
+
+
 def _looks_like_location(text: str) -> bool:
     spec = text.split(";", 1)[0].strip()
     return bool(
-        _URL.match(spec)
+        is_url(spec)
         or spec.startswith((".", "/", "~"))
         or "/" in spec
         or "\\" in spec
@@ -257,16 +330,18 @@ def _file_options(
     constraint: bool,
     chain: tuple[tuple[Path, str], ...],
     out: SourceSet,
+    cwd: Path,
 ) -> None:
-    if opts.editables:
-        raise _error(f"editable requirements are not supported: {_NOT_FROM_INDEX}", origin)
+    for editable in opts.editables or ():
+        where = unnamed_location(editable, origin, editable=True, base=path.parent, cwd=cwd)
+        _add_location(where, f"-e {editable}", constraint, out)
     if opts.hashes:
         raise _error("--hash must follow a requirement on the same line", origin)
     # -r inside a -c file stays a constraint (as uv reads it): constraints never add packages.
     for target in opts.requirements or ():
-        _include(target, constraint, origin, path, chain, out)
+        _include(target, constraint, origin, path, chain, out, cwd)
     for target in opts.constraints or ():
-        _include(target, True, origin, path, chain, out)
+        _include(target, True, origin, path, chain, out, cwd)
     if opts.index_url:
         out.index_hints.append(IndexHint(opts.index_url, "index-url", origin))
     for url in opts.extra_index_urls or ():
@@ -293,6 +368,7 @@ def _include(
     path: Path,
     chain: tuple[tuple[Path, str], ...],
     out: SourceSet,
+    cwd: Path,
 ) -> None:
     if _URL.match(target):
         raise _error(f"remote requirement files are not supported: '{target}'", origin)
@@ -311,7 +387,7 @@ def _include(
         raise _error(f"included file '{display}' not found", origin)
     if not child.is_file():
         raise _error(f"included file '{display}' is not a file", origin)
-    _parse(child, display, constraint, chain, out)
+    _parse(child, display, constraint, chain, out, cwd)
 
 
 def _error(message: str, origin: Origin) -> InputError:

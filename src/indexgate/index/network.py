@@ -1,0 +1,317 @@
+"""Company networks: which CAs verify which index, client certificates, and proxies.
+
+Trust, as pip (with truststore) and uv (``--native-tls``) do it: by default the operating
+system's trust store, which on Linux is OpenSSL's default paths, so ``SSL_CERT_FILE`` and
+``SSL_CERT_DIR`` work as users expect. An explicit bundle replaces it (as pip's ``--cert``
+does), most specific first: an index's own ``cert:``; then ``--cert`` / ``cert:`` /
+``INDEXGATE_CERT``; then ``PIP_CERT``, then ``REQUESTS_CA_BUNDLE`` (pip's own setting wins
+over the requests variable, as in pip). certifi's bundle is used only when the system store
+cannot be read at all (a container without ca-certificates).
+
+Proxies, as curl and requests read them: ``https_proxy`` / ``HTTPS_PROXY`` for https URLs,
+``http_proxy`` / ``HTTP_PROXY`` for http URLs, ``all_proxy`` / ``ALL_PROXY`` for both (the
+lower-case spelling wins when both are set), and ``no_proxy`` / ``NO_PROXY``: ``*``; host
+names matched on whole labels (``example.com`` and ``.example.com`` both cover
+``example.com`` and ``a.example.com``); IP addresses and CIDR ranges; ``host:port`` entries
+that match that port only. The proxy's credentials come from its URL; they are sent as
+``Proxy-Authorization`` and shown nowhere (every display form is redacted).
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+import re
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from indexgate.errors import InputError
+from indexgate.redact import register_secret
+
+# Global CA bundle variables, highest precedence first (after --cert and the config's cert:).
+CERT_VARIABLES = ("INDEXGATE_CERT", "PIP_CERT", "REQUESTS_CA_BUNDLE")
+_HASHED = re.compile(r"[0-9a-f]{8}\.[0-9]+")
+_PROXY_PORTS = {"http": 80}
+
+
+# -- proxies ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """One forward proxy; ``display`` is safe to show, ``url`` and ``authorization`` are not."""
+
+    host: str
+    port: int
+    display: str  # scheme://host:port, with *** for any credentials
+    variable: str  # the environment variable it came from
+    url: str = field(repr=False)  # with credentials: for httpx
+    authorization: str | None = field(default=None, repr=False)  # Proxy-Authorization value
+
+    def __str__(self) -> str:
+        return self.display
+
+
+def parse_proxy(value: str, variable: str) -> Proxy:
+    """A proxy URL as curl reads it (``host:port`` alone means ``http://``); exit 2 if bad."""
+    text = value.strip()
+    if "://" not in text:
+        text = f"http://{text}"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise InputError(f"{variable}: not a proxy URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme != "http":
+        raise InputError(
+            f"{variable}: {scheme}:// proxies are not supported; give the proxy's http:// URL "
+            "(an https index is still reached through a CONNECT tunnel, TLS end to end)"
+        )
+    host = parts.hostname or ""
+    if not host:
+        raise InputError(f"{variable}: the proxy URL names no host")
+    user = unquote(parts.username) if parts.username else ""
+    password = unquote(parts.password) if parts.password else ""
+    register_secret(password)
+    register_secret(parts.password)
+    authorization = None
+    if user or password:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        authorization = f"Basic {token}"
+    port = port or _PROXY_PORTS[scheme]
+    shown_host = f"[{host}]" if ":" in host else host
+    display = f"{scheme}://{'***@' if authorization else ''}{shown_host}:{port}"
+    return Proxy(host, port, display, variable, text, authorization)
+
+
+@dataclass(frozen=True)
+class Proxies:
+    """The proxies of a run, from the environment, and the ``no_proxy`` rules."""
+
+    http: Proxy | None = None
+    https: Proxy | None = None
+    no_proxy: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Proxies:
+        def first(*names: str) -> Proxy | None:
+            for name in names:
+                value = env.get(name, "").strip()
+                if value:
+                    return parse_proxy(value, name)
+            return None
+
+        every = first("all_proxy", "ALL_PROXY")
+        http = first("http_proxy", "HTTP_PROXY") or every
+        https = first("https_proxy", "HTTPS_PROXY") or every
+        raw = env.get("no_proxy", "").strip() or env.get("NO_PROXY", "").strip()
+        entries = tuple(e.lower() for e in re.split(r"[\s,]+", raw) if e)
+        return cls(http, https, entries)
+
+    def for_url(self, scheme: str, host: str, port: int) -> Proxy | None:
+        """The proxy a request to ``scheme://host:port`` goes through; None: direct."""
+        proxy = self.https if scheme == "https" else self.http if scheme == "http" else None
+        if proxy is None or bypasses(self.no_proxy, host, port):
+            return None
+        return proxy
+
+
+def bypasses(entries: tuple[str, ...], host: str, port: int) -> bool:
+    """True when ``no_proxy`` names ``host`` (and ``port``, if the entry has one)."""
+    host = host.lower().strip("[]").rstrip(".")
+    address = _ip(host)
+    for entry in entries:
+        if entry == "*":
+            return True
+        name, want_port = _split_port(entry)
+        if want_port is not None and want_port != port:
+            continue
+        if address is not None:
+            if "/" in name:
+                try:
+                    if address in ipaddress.ip_network(name, strict=False):
+                        return True
+                except ValueError:
+                    pass
+                continue
+            if _ip(name) == address:
+                return True
+            continue
+        name = name.lstrip(".").rstrip(".")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
+def _split_port(entry: str) -> tuple[str, int | None]:
+    """``host:port``, ``[v6]:port``, ``v6`` (several colons: no port) or ``host``."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+    if entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        if port.isdigit():
+            return host, int(port)
+    return entry, None
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+# -- trust ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Network:
+    """What a run's HTTP client needs to know of the network (built by the config loader)."""
+
+    cert: str | None = None  # the CA bundle for every index without its own `cert:`
+    cert_origin: str | None = None  # where that came from: "--cert", "PIP_CERT", ...
+    proxies: Proxies = field(default_factory=Proxies)
+
+
+def global_cert(
+    cli_cert: str | None, config_cert: str | None, env: Mapping[str, str]
+) -> tuple[str | None, str | None]:
+    """The global CA bundle and where it came from, by precedence (see the module doc)."""
+    if cli_cert:
+        return cli_cert, "--cert"
+    if config_cert:
+        return config_cert, "the config's cert:"
+    for name in CERT_VARIABLES:
+        if env.get(name, "").strip():
+            return env[name].strip(), name
+    return None, None
+
+
+def check_ca_bundle(path: str) -> str | None:
+    """Why ``path`` cannot verify anything (None: it is a usable PEM CA bundle)."""
+    if not os.path.exists(path):
+        return f"{path}: no such file"
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        if os.path.isdir(path):
+            context.load_verify_locations(capath=path)
+        else:
+            context.load_verify_locations(cafile=path)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return f"{path}: not a PEM CA bundle ({_ssl_reason(exc)})"
+    if not os.path.isdir(path) and not context.get_ca_certs():
+        return f"{path}: no CA certificate in it"
+    return None
+
+
+def check_client_cert(path: str) -> str | None:
+    """Why ``path`` is not a PEM certificate with its unencrypted key (None: it is)."""
+    if not os.path.isfile(path):
+        return f"{path}: no such file"
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_cert_chain(path, password=_no_password)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return (
+            f"{path}: not a PEM certificate with its unencrypted private key ({_ssl_reason(exc)})"
+        )
+    return None
+
+
+def _no_password() -> bytes:
+    """Never let OpenSSL prompt on the terminal for an encrypted key's passphrase."""
+    return b""
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason) if reason else (getattr(exc, "strerror", None) or str(exc))
+
+
+def system_store() -> tuple[str | None, str | None]:
+    """OpenSSL's default CA file and folder, each only if it holds certificates."""
+    paths = ssl.get_default_verify_paths()
+    cafile = paths.cafile if paths.cafile and os.path.isfile(paths.cafile) else None
+    capath = paths.capath if paths.capath and _has_hashed_certs(paths.capath) else None
+    return cafile, capath
+
+
+def _has_hashed_certs(folder: str) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return any(_HASHED.fullmatch(e.name) for e in entries)
+    except OSError:
+        return False
+
+
+class TlsContexts:
+    """One ``SSLContext`` per distinct (CA bundle, client certificate), made on first use.
+
+    A context costs a few milliseconds to a tenth of a second (the system store has ~150
+    certificates), so runs without https make none and runs with one bundle make one. Both
+    the HTTP/1.1 client and httpx's HTTP/2 connections use these same contexts.
+    """
+
+    def __init__(self, network: Network, default: ssl.SSLContext | None = None) -> None:
+        self.network = network
+        self._default = default  # the caller's own context for the default trust (tests)
+        self._contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+        self._system: str | None = None
+
+    def get(self, ca: str | None, client_cert: str | None) -> ssl.SSLContext:
+        """The context verifying with ``ca`` (None: the run's default trust)."""
+        key = (ca, client_cert)
+        context = self._contexts.get(key)
+        if context is None:
+            context = self._contexts[key] = self._make(ca, client_cert)
+        return context
+
+    def _make(self, ca: str | None, client_cert: str | None) -> ssl.SSLContext:
+        if ca is None and client_cert is None and self._default is not None:
+            context = self._default
+        else:
+            bundle = ca or self.network.cert
+            if bundle is not None:
+                if os.path.isdir(bundle):
+                    context = ssl.create_default_context(capath=bundle)
+                else:
+                    context = ssl.create_default_context(cafile=bundle)
+            else:
+                context = self._system_context()
+            if client_cert is not None:
+                context.load_cert_chain(client_cert, password=_no_password)
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        return context
+
+    def _system_context(self) -> ssl.SSLContext:
+        cafile, capath = system_store()
+        if cafile or capath:
+            paths = ", ".join(p for p in (cafile, capath) if p)
+            self._system = f"the system trust store ({paths})"
+            return ssl.create_default_context()
+        try:
+            import certifi
+        except ImportError:  # nothing to trust: every https index fails, saying why
+            self._system = "nothing (no readable system trust store, and no certifi)"
+            return ssl.create_default_context()
+        self._system = f"certifi's bundle {certifi.where()} (no readable system trust store)"
+        return ssl.create_default_context(cafile=certifi.where())
+
+    def describe(self, ca: str | None, ca_origin: str | None) -> str:
+        """Which certificates verified a connection, in words, for error messages."""
+        if ca is not None:
+            return f"{ca} ({ca_origin or 'the index cert:'})"
+        if self.network.cert is not None:
+            return f"{self.network.cert} (from {self.network.cert_origin})"
+        if self._default is not None and ca is None:
+            return "the client's own TLS context"
+        if self._system is None:
+            cafile, capath = system_store()
+            paths = ", ".join(p for p in (cafile, capath) if p) or "none found"
+            return f"the system trust store ({paths})"
+        return self._system
