@@ -56,10 +56,30 @@ CERT_VARS = (
     "UV_NATIVE_TLS",
     "UV_SYSTEM_CERTS",
 )
-# A target both tools name: CPython 3.12 on GitHub's ubuntu-latest runner.
-PYTHON = "3.12"
-INDEXGATE_PLATFORM = "linux_x86_64"
-UV_PLATFORM = "x86_64-manylinux_2_39"
+# Targets both tools name the same way: indexgate's --platform -> uv's --python-platform.
+UV_PLATFORMS = {
+    "linux_x86_64": "x86_64-manylinux_2_39",  # GitHub's ubuntu-latest runner
+    "linux_aarch64": "aarch64-manylinux_2_39",
+    "win_amd64": "x86_64-pc-windows-msvc",
+}
+DEFAULT_TARGET = "3.12:linux_x86_64"
+
+
+@dataclass(frozen=True)
+class Target:
+    python: str
+    platform: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.python}/{self.platform}"
+
+
+def parse_target(text: str) -> Target:
+    python, _, platform = text.partition(":")
+    if platform not in UV_PLATFORMS:
+        raise argparse.ArgumentTypeError(f"platform must be one of {', '.join(UV_PLATFORMS)}")
+    return Target(python, platform)
 
 
 @dataclass
@@ -169,12 +189,15 @@ def timed(cmd: list[str], workdir: Path, env: dict[str, str], timeout: float) ->
     return Run(cmd[0], wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code)
 
 
-def run_uv(uv: str, trust: str, url: str, reqs: Path, workdir: Path, timeout: float) -> Run:
+def run_uv(
+    uv: str, trust: str, url: str, reqs: Path, target: Target, workdir: Path, timeout: float
+) -> Run:
     out = workdir / "uv.txt"
     cmd = [
         uv, "pip", "compile", str(reqs), "--index-url", url,
         "--cache-dir", str(workdir / "uv-cache"),
-        "--python-version", PYTHON, "--python-platform", UV_PLATFORM, trust,
+        "--python-version", target.python, "--python-platform", UV_PLATFORMS[target.platform],
+        trust,
         # the interpreter for builds, given: uv would otherwise probe the PATH (pyenv shims
         # cost seconds) and try to download a managed 3.12, and time that too
         "--python", sys.executable, "--no-python-downloads",
@@ -194,11 +217,11 @@ def run_uv(uv: str, trust: str, url: str, reqs: Path, workdir: Path, timeout: fl
     return run
 
 
-def run_indexgate(url: str, reqs: Path, workdir: Path, timeout: float) -> Run:
+def run_indexgate(url: str, reqs: Path, target: Target, workdir: Path, timeout: float) -> Run:
     report = workdir / "report.json"
     cmd = [
         sys.executable, "-m", "indexgate", "check", "-r", str(reqs), "--index-url", url,
-        "--python-version", PYTHON, "--platform", INDEXGATE_PLATFORM,
+        "--python-version", target.python, "--platform", target.platform,
         "--cache-dir", str(workdir / "indexgate-cache"),
         "--report-json", str(report), "--format", "json", "-q", *options(reqs, "indexgate"),
     ]  # fmt: skip
@@ -274,6 +297,13 @@ def main() -> int:
     parser.add_argument("sets", nargs="*", help="set names (default: every set)")
     parser.add_argument("--index-url", help="default: pip's own default index")
     parser.add_argument("--timeout", type=float, default=300, help="per tool and set, seconds")
+    parser.add_argument(
+        "--target",
+        action="append",
+        type=parse_target,
+        help=f"PYTHON:PLATFORM, repeatable (default {DEFAULT_TARGET}; platforms: "
+        f"{', '.join(UV_PLATFORMS)})",
+    )
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--json", type=Path, help="write every measure here")
     args = parser.parse_args()
@@ -281,20 +311,23 @@ def main() -> int:
     uv = uv_binary()
     trust = uv_trust_option(uv)
     version = subprocess.run([uv, "--version"], capture_output=True, text=True).stdout.strip()
-    print(f"{version}; indexgate on CPython {sys.version.split()[0]}; target {PYTHON}")
+    targets = args.target or [parse_target(DEFAULT_TARGET)]
+    labels = ", ".join(t.label for t in targets)
+    print(f"{version}; indexgate on CPython {sys.version.split()[0]}; targets {labels}")
     outcomes: list[Outcome] = []
-    for path in corpus(args.sets):
+    for path, target in [(p, t) for p in corpus(args.sets) for t in targets]:
         with tempfile.TemporaryDirectory(prefix=f"realworld-{path.stem}-") as tmp:
             work = Path(tmp)
             (work / "uv").mkdir()
             (work / "ig").mkdir()
-            u = run_uv(uv, trust, url, path, work / "uv", args.timeout)
-            i = run_indexgate(url, path, work / "ig", args.timeout)
-        outcome = Outcome(path.stem, u, i)
+            u = run_uv(uv, trust, url, path, target, work / "uv", args.timeout)
+            i = run_indexgate(url, path, target, work / "ig", args.timeout)
+        name = path.stem if len(targets) == 1 else f"{path.stem} {target.label}"
+        outcome = Outcome(name, u, i)
         outcomes.append(outcome)
         state = "same pins" if outcome.same else "DIFFERENT"
         print(
-            f"{path.stem}: {state}; wall uv {u.wall:.2f} s / indexgate {i.wall:.2f} s; "
+            f"{name}: {state}; wall uv {u.wall:.2f} s / indexgate {i.wall:.2f} s; "
             f"CPU {u.cpu:.2f} / {i.cpu:.2f} s; RSS {u.rss_mb:.0f} / {i.rss_mb:.0f} MB",
             flush=True,
         )
