@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from packaging.markers import Marker
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.version import Version
 
@@ -122,7 +122,11 @@ class Target:
         # A page repeats a handful of Requires-Python strings over hundreds of files.
         ok = self._allows_memo.get(requires_python)
         if ok is None:
-            spec = SpecifierSet(requires_python)
+            try:
+                spec = SpecifierSet(requires_python)
+            except InvalidSpecifier:  # pages drop such files; a malformed one never fits
+                ok = self._allows_memo[requires_python] = False
+                return ok
             ok = self._allows_memo[requires_python] = lower_bounds_allow(spec, self.python_version)
         return ok
 

@@ -101,6 +101,26 @@ def test_bad_requires_dist_names_the_line() -> None:
         parse_core_metadata(data)
 
 
+@pytest.mark.parametrize(
+    "marker", ['os_name ~= "nt"', 'python_version < "3.8" or platform_system ~= "Linux"']
+)
+def test_a_marker_that_cannot_be_evaluated_is_a_metadata_error(marker: str) -> None:
+    """It parses, but packaging raises on evaluating it, on every target: the version
+    whose metadata carries it is unusable (as any malformed field), never a crash later."""
+    data = f"Name: foo\nVersion: 1\nRequires-Dist: bar; {marker}\n".encode()
+    with pytest.raises(MetadataError, match="its marker cannot be evaluated"):
+        parse_core_metadata(data)
+
+
+def test_markers_that_evaluate_are_kept() -> None:
+    data = (
+        b"Name: foo\nVersion: 1\n"
+        b'Requires-Dist: a; extra == "Test"\n'
+        b'Requires-Dist: b; platform_release >= "5" and "3.x" < python_version\n'
+    )
+    assert len(parse_core_metadata(data).requires_dist) == 2
+
+
 def test_nul_byte_in_a_marker_string_is_a_metadata_error() -> None:
     # packaging itself raises SyntaxError here (ast.literal_eval on the quoted string).
     data = b'Name: foo\nVersion: 1\nRequires-Dist: bar; os_name == "x\x00"\n'

@@ -12,6 +12,7 @@ import pytest
 from indexgate.index.simple import (
     ACCEPT,
     PageError,
+    PageParser,
     files_for_project,
     list_local_folder,
     parse_flat_page,
@@ -116,6 +117,58 @@ def test_json_is_detected_by_type_or_by_sniffing(content_type: str | None) -> No
 def test_malformed_json_is_a_page_error(body: bytes, message: str) -> None:
     with pytest.raises(PageError, match=message):
         parse_project_page(body, "application/json", BASE)
+    with pytest.raises(PageError, match=message):  # fed in pieces: the same error
+        parser = PageParser("application/json", BASE)
+        for at in range(0, len(body), 3):
+            parser.feed(body[at : at + 3])
+        parser.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"files": [], "files": []}',
+        b'{"files": []} x',
+        b'{"files": [{}, ]}',
+        b'{"files": [] "meta": {}}',
+        b'{"files": []',
+        b'{"files": [],}',
+    ],
+)
+def test_json_the_streaming_reader_refuses(body: bytes) -> None:
+    with pytest.raises(PageError):
+        parse_project_page(body, "application/json", BASE)
+
+
+def test_json_keys_in_any_order_and_values_of_any_kind() -> None:
+    page = {"versions": ["1.0", {"x": [1, 2.5e3, None]}], "files": JSON_PAGE["files"]}
+    page = {**page, "name": "foo", "meta": {"api-version": "1.4"}, "extra": -12}
+    assert len(parse_project_page(json_body(page), JSON_TYPE, BASE)) == 3
+
+
+def test_json_a_malformed_requires_python_drops_that_file_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    files = [
+        {"filename": "foo-1.0.tar.gz", "url": "a", "requires-python": ">= '2.7'"},
+        {"filename": "foo-2.0.tar.gz", "url": "b", "requires-python": ">=3.6.*"},
+        {"filename": "foo-3.0.tar.gz", "url": "c", "requires-python": ">=3.8"},
+    ]
+    with caplog.at_level("INFO", logger="indexgate.index"):
+        parsed = parse_project_page(json_body({"files": files}), JSON_TYPE, BASE)
+    assert [(f.filename, f.requires_python) for f in parsed] == [
+        ("foo-2.0.tar.gz", ">=3.6"),  # the pre-PEP 440 spelling, read as uv reads it
+        ("foo-3.0.tar.gz", ">=3.8"),
+    ]
+    assert "skipping foo-1.0.tar.gz: invalid requires-python \">= '2.7'\"" in caplog.text
+
+
+def test_html_a_malformed_requires_python_drops_that_file_only() -> None:
+    body = (
+        b'<a href="foo-1.0.tar.gz" data-requires-python="&gt;= \'2.7\'">x</a>'
+        b'<a href="foo-2.0.tar.gz" data-requires-python="&gt;=3.8">x</a>'
+    )
+    assert [f.filename for f in parse_project_page(body, "text/html", BASE)] == ["foo-2.0.tar.gz"]
 
 
 @pytest.mark.parametrize(
@@ -277,5 +330,11 @@ def test_mutated_pages_raise_only_page_error(seed: int) -> None:
         body = bytearray(base)
         for _ in range(rng.randint(1, 8)):
             body[rng.randrange(len(body))] = rng.randrange(256)
+        content_type = rng.choice([JSON_TYPE, "text/html", None])
         with suppress(PageError):  # anything else fails the test
-            parse_project_page(bytes(body), rng.choice([JSON_TYPE, "text/html", None]), BASE)
+            parse_project_page(bytes(body), content_type, BASE)
+        with suppress(PageError):  # the same, as a streaming transport would feed it
+            parser = PageParser(content_type, BASE)
+            for at in range(0, len(body), 5):
+                parser.feed(bytes(body[at : at + 5]))
+            parser.close()

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from indexgate.index import simple
+from indexgate.index.models import dist_row
 from indexgate.index.simple import _parse_anchors, _scan_anchors, parse_project_page
 
 BASE = "https://idx.example.com/simple/foo/"
@@ -95,14 +96,22 @@ DECLINED = {
 }
 
 
-def fields(files: list) -> list[dict]:
-    return [dict(f.__dict__) for f in files]  # equality of DistFile ignores the hashes
+def fields(files: list) -> list[tuple]:
+    return [dist_row(f) for f in files]  # equality of DistFile ignores the hashes
 
 
-def by_html_parser(body: bytes, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+def by_html_parser(body: bytes, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     with monkeypatch.context() as m:
-        m.setattr(simple, "_scan_anchors", lambda text: None)
+        m.setattr(simple, "FAST_SCAN", False)
         return fields(parse_project_page(body, "text/html", BASE))
+
+
+def in_pieces(body: bytes, size: int) -> list[tuple]:
+    """The page fed ``size`` bytes at a time, as a streaming transport would."""
+    parser = simple.PageParser("text/html", BASE)
+    for start in range(0, len(body), size):
+        parser.feed(body[start : start + size])
+    return fields(parser.close())
 
 
 @pytest.mark.parametrize("name", sorted(SCANNED))
@@ -114,7 +123,22 @@ def test_scanned_pages_give_what_html_parser_gives(
     assert scanned is not None, "this page is plain enough for the scanner"
     assert scanned == _parse_anchors(text)[0]
     body = text.encode()
-    assert fields(parse_project_page(body, "text/html", BASE)) == by_html_parser(body, monkeypatch)
+    expected = by_html_parser(body, monkeypatch)
+    assert fields(parse_project_page(body, "text/html", BASE)) == expected
+    for size in (1, 5, 13):
+        assert in_pieces(body, size) == expected, size
+
+
+@pytest.mark.parametrize("name", sorted(DECLINED))
+def test_declined_pages_give_the_same_in_any_pieces(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """html.parser takes over where the scanner stops, in whatever chunk that is."""
+    body = DECLINED[name].encode()
+    expected = by_html_parser(body, monkeypatch)
+    assert fields(parse_project_page(body, "text/html", BASE)) == expected
+    for size in (1, 5, 13, 64):
+        assert in_pieces(body, size) == expected, size
 
 
 @pytest.mark.parametrize("name", sorted(DECLINED))
@@ -205,9 +229,10 @@ def test_generated_pages(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
             scanned += 1
             assert fast == _parse_anchors(text_)[0], text_
         body = text_.encode()
-        assert fields(parse_project_page(body, "text/html", BASE)) == by_html_parser(
-            body, monkeypatch
-        ), text_
+        expected = by_html_parser(body, monkeypatch)
+        assert fields(parse_project_page(body, "text/html", BASE)) == expected, text_
+        for size in (1, 7, 64):
+            assert in_pieces(body, size) == expected, (size, text_)
     assert 50 < scanned < 300, "both paths must be exercised"
 
 

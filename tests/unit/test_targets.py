@@ -115,6 +115,7 @@ def test_requires_python() -> None:
     assert not target.allows_python(">=3.11.1")  # 3.11 means 3.11.0
     assert not target.allows_python(">=3.12")
     assert target.allows_python("!=3.10.*")
+    assert not target.allows_python(">= '2.7'")  # malformed: never fits, never raises
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.config import IndexConfig
@@ -30,6 +32,7 @@ from indexgate.index.models import (
     BlockInfo,
     CoreMetadata,
     DistFile,
+    ParsedFilename,
     dist_files,
     dist_row,
     parse_filename,
@@ -41,6 +44,39 @@ from indexgate.sources.model import Origin
 
 T = TypeVar("T")
 Stage = Literal["metadata", "download"]
+log = logging.getLogger("indexgate.index")
+
+
+class _Ranks(Protocol):
+    label: str
+
+    def tag_rank(self, tags: frozenset[Tag]) -> int | None: ...
+
+
+class TargetFilter:
+    """The files of a page that can serve one of the run's targets: every sdist, and
+    the wheels whose tags one of them installs.
+
+    ``check`` keeps only those from each page (a project with native wheels lists
+    dozens per version, most for other platforms), so memory follows what the run can
+    use, not the page's size. A version none of whose files fits keeps one, so that a
+    failure can still say why (see ``simple``). Drift reads whole pages (a lock may pin
+    any file).
+    """
+
+    def __init__(self, targets: Sequence[_Ranks]) -> None:
+        self._targets = tuple(targets)
+        self.label = ",".join(sorted({t.label for t in self._targets}))
+        self._memo: dict[frozenset[Tag], bool] = {}
+
+    def __call__(self, parsed: ParsedFilename) -> bool:
+        if parsed.kind != "wheel":
+            return True
+        tags = parsed.tags
+        ok = self._memo.get(tags)
+        if ok is None:
+            ok = self._memo[tags] = any(t.tag_rank(tags) is not None for t in self._targets)
+        return ok
 
 
 class FetchError(IndexgateError):
@@ -128,11 +164,18 @@ class ProbeResult:
 
 class IndexClient:
     def __init__(
-        self, http: HttpClient, indexes: tuple[IndexConfig, ...], *, allow_build: bool = False
+        self,
+        http: HttpClient,
+        indexes: tuple[IndexConfig, ...],
+        *,
+        allow_build: bool = False,
+        keep: TargetFilter | None = None,
     ) -> None:
         self.http = http
         self.indexes = indexes
         self.allow_build = allow_build
+        self.keep = keep  # None: every file of a page is kept
+        self._variant = keep.label if keep is not None else ""  # part of a stored parse's key
         for index in indexes:
             http.add_credentials(index.url, index.auth)
             if index.cert or index.client_cert:
@@ -229,18 +272,21 @@ class IndexClient:
         if login is not None:  # never parsed, never stored: a refusal, not a page
             return PageResult(index, name, r.status, refused=login)
         # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
-        key = _page_key(r)
+        key = _page_key(r, self._variant)
         stored = self._stored_page(url)
         if stored is not None and stored.key == key:
             return PageResult(index, name, r.status, stored.files)
         try:
-            files = simple.parse_project_page(r.content, r.content_type, r.url)
+            kept = tuple(
+                simple.parse_project_page(
+                    r.content, r.content_type, r.url, project=name, keep=self.keep
+                )
+            )
         except simple.PageError as exc:
             raise _unreadable(index, f"page for {name}", exc) from None
-        kept = tuple(f for f in files if _named(f, name))
         put = getattr(self.http.cache, "put_blob", None)
         if put is not None:  # stored_page answers from the cache only
-            put(_PAGE_KIND, _page_slot(url), _page_blob(key, r.status, kept))
+            put(_PAGE_KIND, self._page_slot(url), _page_blob(key, r.status, kept))
             self._stored[url] = _StoredPage(key, r.status, kept)
         return PageResult(index, name, r.status, kept)
 
@@ -258,6 +304,9 @@ class IndexClient:
 
     # -- what the cache keeps besides HTTP answers (``FileCache.get_blob``) ------------
 
+    def _page_slot(self, url: str) -> str:
+        return _page_slot(url, self._variant)
+
     def _blob(self, kind: str, key: str | None) -> bytes | None:
         get = getattr(self.http.cache, "get_blob", None)
         return get(kind, key) if get is not None and key else None
@@ -271,7 +320,7 @@ class IndexClient:
         """The parsed page last stored for ``url`` (read from the cache once per run)."""
         if url in self._stored:
             return self._stored[url]
-        stored = _load_page(self._blob(_PAGE_KIND, _page_slot(url)))
+        stored = _load_page(self._blob(_PAGE_KIND, self._page_slot(url)))
         self._stored[url] = stored
         return stored
 
@@ -300,7 +349,7 @@ class IndexClient:
                 status=r.status,
             )
         try:
-            return simple.parse_flat_page(r.content, r.content_type, r.url)
+            return simple.parse_flat_page(r.content, r.content_type, r.url, keep=self.keep)
         except simple.PageError as exc:
             raise _unreadable(index, "flat page", exc) from None
 
@@ -354,7 +403,7 @@ class IndexClient:
             verify()
             meta = md.parse_core_metadata(data)
         except md.MetadataError as exc:
-            return MetadataResult(unusable=f"{file.filename}: {exc}")
+            return _unusable(f"{file.filename}: {exc}")
         return MetadataResult(metadata=meta)
 
     async def _wheel_metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
@@ -399,8 +448,8 @@ class IndexClient:
                     continue
                 return found(data, r.from_cache)
         except md.MetadataError as exc:
-            return MetadataResult(unusable=f"{file.filename}: {exc}")
-        return MetadataResult(unusable=f"{file.filename}: could not locate METADATA in the wheel")
+            return _unusable(f"{file.filename}: {exc}")
+        return _unusable(f"{file.filename}: could not locate METADATA in the wheel")
 
     async def _range(
         self, index: IndexConfig, file: DistFile, need: wheelzip.NeedRange, cacheable: bool
@@ -425,11 +474,11 @@ class IndexClient:
             meta = md.static_sdist_metadata(pkg_info)
             return MetadataResult(metadata=meta, from_cache=r.from_cache)
         except md.HashMismatch as exc:
-            return MetadataResult(unusable=f"{file.filename}: {exc}")
+            return _unusable(f"{file.filename}: {exc}")
         except md.MetadataError as exc:
             if not self.allow_build:
-                return MetadataResult(
-                    unusable=f"{file.filename}: {exc} (indexgate never runs package code; "
+                return _unusable(
+                    f"{file.filename}: {exc} (indexgate never runs package code; "
                     "a wheel of this version, or --allow-build, would be needed)"
                 )
         # --allow-build: the user asked for the build backend to run (imported only then).
@@ -439,7 +488,7 @@ class IndexClient:
             built = await asyncio.to_thread(build_metadata, r.content, file.filename, self.indexes)
             return MetadataResult(metadata=md.parse_core_metadata(built))
         except md.MetadataError as exc:
-            return MetadataResult(unusable=f"{file.filename}: {exc}")
+            return _unusable(f"{file.filename}: {exc}")
 
     # -- probes -----------------------------------------------------------------
 
@@ -500,6 +549,13 @@ class IndexClient:
             status=r.status,
             package=_project(file),
         )
+
+
+def _unusable(why: str) -> MetadataResult:
+    """A file whose metadata cannot be used (its version is skipped, as pip does): said
+    at ``-v``, and kept for the no-solution message."""
+    log.info("skipping %s (the file cannot be used)", redact(why))
+    return MetadataResult(unusable=why)
 
 
 async def _noting(
@@ -604,15 +660,25 @@ def _metadata_key(file: DistFile) -> str | None:
     return hashlib.sha256(f"{strip_userinfo(file.url)}\0{digest.lower()}".encode()).hexdigest()
 
 
-def _page_key(r: Response) -> str:
-    """What a parsed page depends on: its URL, media type and bytes."""
-    h = hashlib.sha256(f"page-v1\0{r.url}\0{r.content_type}\0".encode())
+def _page_key(r: Response, variant: str) -> str:
+    """What a parsed page depends on: its URL, media type and bytes, and which files
+    the run keeps (``variant``: the target filter's label)."""
+    h = hashlib.sha256(f"page-v1\0{r.url}\0{r.content_type}\0{variant}\0".encode())
     h.update(r.content)
     return h.hexdigest()
 
 
 # The blob kind names the format: entries of another format are simply never read.
-_PAGE_KIND = "page2"
+_PAGE_KIND = "page3"
+
+
+def _page_slot(url: str, variant: str = "") -> str:
+    """Where a page URL's parse is kept: one slot per URL (and target filter), so it can
+    be found (and replaced) without the page's bytes."""
+    text = f"{strip_userinfo(url)}\0{simple.ACCEPT}"
+    if variant:
+        text += f"\0{variant}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -620,12 +686,6 @@ class _StoredPage:
     key: str  # ``_page_key`` of the bytes it was parsed from
     status: int
     files: tuple[DistFile, ...]  # already filtered to the project's own files
-
-
-def _page_slot(url: str) -> str:
-    """Where a page URL's parse is kept: one slot per URL, so it can be found (and
-    replaced) without the page's bytes."""
-    return hashlib.sha256(f"{strip_userinfo(url)}\0{simple.ACCEPT}".encode()).hexdigest()
 
 
 def _page_blob(key: str, status: int, files: tuple[DistFile, ...]) -> bytes:
@@ -655,11 +715,6 @@ def _digest(hashes: dict[str, str] | None) -> str | None:
     """``sha256:<hex>`` when the index gave that hash: the cache key of immutable bytes."""
     value = (hashes or {}).get("sha256")
     return f"sha256:{value}" if value else None
-
-
-def _named(file: DistFile, name: NormalizedName) -> bool:
-    parsed = parse_filename(file.filename)
-    return parsed is not None and parsed.name == name
 
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")

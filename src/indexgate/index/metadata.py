@@ -10,8 +10,15 @@ import hashlib
 import io
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import PurePosixPath
 
+from packaging.markers import (
+    Marker,
+    UndefinedComparison,
+    UndefinedEnvironmentName,
+    default_environment,
+)
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidName, canonicalize_name
@@ -62,9 +69,15 @@ def parse_core_metadata(data: bytes) -> CoreMetadata:
     requirements = []
     for line in headers.get("requires-dist", []):
         try:
-            requirements.append(Requirement(line))
+            req = Requirement(line)
         except (InvalidRequirement, SyntaxError) as exc:  # packaging: SyntaxError on a NUL
             raise MetadataError(f"invalid Requires-Dist {line!r} for {normalized}: {exc}") from exc
+        if req.marker is not None and not _marker_evaluates(str(req.marker)):
+            raise MetadataError(
+                f"invalid Requires-Dist {line!r} for {normalized}: its marker cannot be "
+                "evaluated (a comparison that PEP 508 does not define)"
+            )
+        requirements.append(req)
 
     requires_python = _single(headers, "requires-python")
     return CoreMetadata(
@@ -194,6 +207,18 @@ def _add_header(result: dict[str, list[str]], name: bytes, lines: list[bytes]) -
 def _single(headers: dict[str, list[str]], key: str) -> str | None:
     values = headers.get(key)
     return values[0] if values else None
+
+
+@lru_cache(maxsize=4096)
+def _marker_evaluates(text: str) -> bool:
+    """Can the marker be evaluated at all? ``os_name ~= "nt"`` parses but raises on
+    evaluation, on every target (packaging compares every clause, whatever the values),
+    so the version whose metadata has it is unusable, as with any malformed field."""
+    try:
+        Marker(text).evaluate({**default_environment(), "extra": ""})
+    except (UndefinedComparison, UndefinedEnvironmentName, ValueError):
+        return False
+    return True
 
 
 def _specifier(text: str, name: str) -> SpecifierSet:

@@ -10,7 +10,7 @@ from operator import attrgetter
 from typing import Any, Literal
 
 from packaging.requirements import Requirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, parse_tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
@@ -21,9 +21,12 @@ Vendor = Literal["nexus-firewall", "jfrog-curation", "jfrog-xray", "unknown"]
 BlockState = Literal["blocked", "pending", "waivable"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DistFile:
-    """One file listed on a project page (PEP 503 / 691 / flat)."""
+    """One file listed on a project page (PEP 503 / 691 / flat).
+
+    Slotted: a run may hold tens of thousands (a page lists every file of every version).
+    """
 
     filename: str
     url: str  # absolute, without fragment
@@ -49,16 +52,14 @@ dist_row = attrgetter(*DIST_FIELDS)
 def dist_files(rows: Iterable[Sequence[Any]]) -> tuple[DistFile, ...]:
     """DistFiles from ``dist_row`` tuples (or lists) the index client stored itself.
 
-    The values were checked when the page was parsed; they are set as unpickling would,
-    without ``__init__``'s one ``object.__setattr__`` per field (a warm run loads
-    thousands). A row of another length raises ValueError.
+    The values were checked when the page was parsed. A row of another length raises
+    ValueError (``DistFile`` would fill missing fields with defaults).
     """
-    new, names = object.__new__, DIST_FIELDS
     out = []
     for row in rows:
-        dist = new(DistFile)
-        dist.__dict__.update(zip(names, row, strict=True))
-        out.append(dist)
+        if len(row) != len(DIST_FIELDS):
+            raise ValueError(f"a stored file has {len(row)} fields, not {len(DIST_FIELDS)}")
+        out.append(DistFile(*row))
     return tuple(out)
 
 
@@ -125,6 +126,27 @@ _canonical = lru_cache(maxsize=1 << 12)(canonicalize_name)  # a project's files 
 @lru_cache(maxsize=1024)
 def _wheel_tags(tag: str) -> frozenset[Tag]:
     return frozenset(parse_tag(tag))
+
+
+# Pre-PEP 440 spellings such as ">=3.6.*" that real uploads still carry.
+_LEGACY_WILDCARD = re.compile(r"(>=|<=|>|<|~=)\s*([0-9][0-9.]*?)\.\*")
+
+
+@lru_cache(maxsize=4096)
+def requires_python_text(text: str) -> str | None:
+    """A ``requires-python`` value as pip and uv read it; None when it is malformed
+    (``>= '2.7'``): the file that carries it cannot be used.
+
+    ``>=3.6.*`` meant ``>=3.6`` before PEP 440 made it invalid, and is read so (uv does
+    too). Memoized: a page repeats a handful of values over thousands of files.
+    """
+    for candidate in (text, _LEGACY_WILDCARD.sub(r"\1\2", text)):
+        try:
+            SpecifierSet(candidate)
+        except InvalidSpecifier:
+            continue
+        return candidate
+    return None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,13 @@ from resolvelib.resolvers import ResolutionTooDeep
 
 from indexgate.config import Settings
 from indexgate.errors import IndexUnreachable
-from indexgate.index.client import BlockHit, FetchError, IndexClient, never_matched
+from indexgate.index.client import (
+    BlockHit,
+    FetchError,
+    IndexClient,
+    TargetFilter,
+    never_matched,
+)
 from indexgate.index.firewall import vendor_label
 from indexgate.index.http import HttpClient
 from indexgate.policy import blocked_findings, target_status
@@ -42,7 +48,9 @@ class Session:
 
 
 @contextmanager
-def open_session(settings: Settings) -> Iterator[Session]:
+def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[Session]:
+    """``only_usable``: pages keep only the files one of the targets can install (check);
+    drift reads whole pages."""
     bridge = Bridge()
     cache = None
     if settings.cache_dir is not None:
@@ -58,7 +66,8 @@ def open_session(settings: Settings) -> Iterator[Session]:
         network=settings.network,
     )
     bridge.check = http.check_run_deadline  # the run deadline also ends a computing resolver
-    client = IndexClient(http, settings.indexes, allow_build=settings.allow_build)
+    keep = TargetFilter(settings.targets) if only_usable else None
+    client = IndexClient(http, settings.indexes, allow_build=settings.allow_build, keep=keep)
     finder = Finder(settings, client)
     try:
         yield Session(settings, bridge, http, client, finder)
@@ -68,7 +77,7 @@ def open_session(settings: Settings) -> Iterator[Session]:
 
 def check(settings: Settings, sources: SourceSet) -> Report:
     report = Report(command="check", warnings=list(settings.warnings))
-    with open_session(settings) as session:
+    with open_session(settings, only_usable=True) as session:
         refused = prove_credentials(session)
         if refused:
             report.targets = refused_targets(settings, refused)

@@ -1,0 +1,205 @@
+"""Large pages (issue 11): a generated 10,000-file page, JSON and HTML, parses to exactly
+the files it lists, whole or fed in pieces; with a target filter, to the files that
+target can use (and one stand-in per version it cannot). URL joining without urljoin
+per file gives what urljoin gives. No timing here: ``benchmarks/pages.py`` measures."""
+
+from __future__ import annotations
+
+import random
+from html import unescape
+from urllib.parse import urldefrag, urljoin
+
+import pytest
+from support.pagegen import FILES_PER_VERSION, GenFile, generate, html_page, json_page
+
+from indexgate.index import simple
+from indexgate.index.client import TargetFilter
+from indexgate.index.models import DistFile, dist_row, parse_filename
+from indexgate.index.simple import PageParser, parse_project_page
+from indexgate.targets import make_target
+
+BASE = "https://idx.example.test/simple/bigpkg/"
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+N = 10_000
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["absolute", "relative"])
+def files(request: pytest.FixtureRequest) -> list[GenFile]:
+    return generate("bigpkg", N, absolute=request.param)
+
+
+def expected(f: GenFile, kind: str) -> tuple:
+    url = urldefrag(urljoin(BASE, f.url))[0]
+    meta = None if f.metadata_sha256 is None else {"sha256": f.metadata_sha256}
+    json_only = ("2024-05-01T12:00:00.000000Z", 1000 + len(f.filename))
+    return (
+        f.filename,
+        url,
+        {"sha256": f.sha256},
+        f.requires_python or None,
+        f.yanked,
+        None,
+        meta,
+        *(json_only if kind == "json" else (None, None)),
+    )
+
+
+def body_of(kind: str, files: list[GenFile]) -> tuple[bytes, str]:
+    if kind == "json":
+        return json_page("bigpkg", files), JSON_TYPE
+    return html_page("bigpkg", files), "text/html"
+
+
+@pytest.mark.parametrize("kind", ["json", "html"])
+def test_a_10000_file_page_parses_to_every_file(files: list[GenFile], kind: str) -> None:
+    body, content_type = body_of(kind, files)
+    parsed = parse_project_page(body, content_type, BASE, project="BigPkg")
+    assert len(parsed) == N
+    assert [dist_row(d) for d in parsed] == [expected(f, kind) for f in files]
+
+
+@pytest.mark.parametrize("kind", ["json", "html"])
+def test_fed_in_pieces_it_parses_the_same(files: list[GenFile], kind: str) -> None:
+    body, content_type = body_of(kind, files[:600])
+    whole = [dist_row(d) for d in parse_project_page(body, content_type, BASE)]
+    rng = random.Random(kind)
+    for _ in range(3):
+        parser = PageParser(content_type, BASE)
+        at = 0
+        while at < len(body):
+            step = rng.choice([1, 2, 17, 100, 4096, 65536])
+            parser.feed(body[at : at + step])
+            at += step
+        assert [dist_row(d) for d in parser.close()] == whole
+
+
+@pytest.mark.parametrize("kind", ["json", "html"])
+def test_a_target_keeps_its_files_and_a_stand_in_per_other_version(
+    files: list[GenFile], kind: str
+) -> None:
+    target = make_target("3.12", "linux_x86_64")
+    keep = TargetFilter([target])
+    body, content_type = body_of(kind, files)
+    parsed = parse_project_page(body, content_type, BASE, project="bigpkg", keep=keep)
+    fits = [f.filename for f in files if keep(parse_filename(f.filename))]  # type: ignore[arg-type]
+    assert [d.filename for d in parsed] == fits  # every version has an sdist: no stand-ins
+    assert len(fits) < N // 10
+    wheels = [d for d in parsed if d.filename.endswith(".whl")]
+    assert wheels and all("cp312-manylinux" in d.filename for d in wheels)
+
+
+def test_a_version_without_a_fitting_file_keeps_one_to_explain_why() -> None:
+    files = [f for f in generate("bigpkg", 3 * FILES_PER_VERSION) if "win_amd64" in f.filename]
+    keep = TargetFilter([make_target("3.12", "linux_x86_64")])
+    body, content_type = body_of("json", files)
+    parsed = parse_project_page(body, content_type, BASE, keep=keep)
+    assert [d.filename for d in parsed] == [
+        "bigpkg-0.0.0-cp39-cp39-win_amd64.whl",
+        "bigpkg-0.0.1-cp39-cp39-win_amd64.whl",
+        "bigpkg-0.0.2-cp39-cp39-win_amd64.whl",
+    ]
+
+
+def test_another_projects_files_are_not_kept() -> None:
+    files = generate("bigpkg", 30) + generate("other", 30)
+    for kind in ("json", "html"):
+        body, content_type = body_of(kind, files)
+        parsed = parse_project_page(body, content_type, BASE, project="bigpkg")
+        assert [d.filename for d in parsed] == [f.filename for f in files[:30]]
+
+
+# --- URL joining without urljoin per file --------------------------------------------------
+
+BASES = [
+    BASE,
+    "https://idx.example.test/simple/bigpkg",
+    "https://idx.example.test/",
+    "http://127.0.0.1:8080/simple/foo/?x=1",
+    "file:///srv/simple/foo/",
+    "https://user:pw@idx.example.test/a//b/",
+    "https://idx.example.test/repository/pypi/simple/foo/",
+]
+PIECES = ["..", ".", "", "f", "packages", "a%20b", "x~y", "A-b_c+d", "%2e%2e", "é", "a;b", "?q"]
+LASTS = ["foo-1.0-py3-none-any.whl", "foo-1.0.tar.gz", "x", ".hidden", "..", "a%2Fb.whl"]
+FRAGMENTS = ["", "#sha256=" + "ab" * 32, "#md5=AB", "#egg=foo", "#", "#a=b=c", "#sha256=a\nb"]
+FRAGMENTS += ["#SHA256=AB", "#sha256=ab\t", "#x#y"]
+HOSTS = ["https://files.example.test/", "http://h:1/", "//cdn.example/", "HTTPS://h/", "/"]
+
+
+def hrefs(rng: random.Random) -> str:
+    lead = rng.choice(["", "", "../", "../../", "../../../../", *HOSTS])
+    middle = "/".join(rng.choice(PIECES) for _ in range(rng.randint(0, 4)))
+    middle = middle + "/" if middle else ""
+    return lead + middle + rng.choice(LASTS) + rng.choice(FRAGMENTS)
+
+
+def test_urls_are_joined_as_urljoin_joins_them() -> None:
+    rng = random.Random(11)
+    fast = 0
+    for _ in range(4000):
+        base, href = rng.choice(BASES), hrefs(rng)
+        url, hashes, last = simple._split_url(base, href)
+        joined, fragment = urldefrag(urljoin(base, href))
+        assert url == joined, (base, href)
+        if last is not None:
+            fast += 1
+            assert url.rsplit("/", 1)[-1] == last, (base, href)
+        if fragment.lower().startswith("sha256=") and fragment[7:].isalnum():
+            assert hashes == {"sha256": fragment[7:].lower()}, (base, href)
+    assert fast > 1000, "the paths without urljoin are exercised"
+
+
+def test_html_attribute_values_are_unescaped_once() -> None:
+    page = '<a href="x-1.0.tar.gz" data-requires-python="&gt;=3.8,&lt;4">x</a>'
+    (dist,) = parse_project_page(page.encode(), "text/html", BASE)
+    assert dist.requires_python == unescape("&gt;=3.8,&lt;4")
+    assert isinstance(dist, DistFile)
+
+
+def test_a_flat_page_keeps_a_stand_in_per_project_and_version() -> None:
+    files = [f for f in generate("aaa", FILES_PER_VERSION) if "win_amd64" in f.filename]
+    files += [f for f in generate("bbb", FILES_PER_VERSION) if "cp312-manylinux" in f.filename]
+    files += [f for f in generate("aaa", FILES_PER_VERSION) if "cp313-win" in f.filename]
+    body = html_page("flat", files)
+    keep = TargetFilter([make_target("3.12", "linux_x86_64")])
+    parsed = simple.parse_flat_page(body, "text/html", BASE, keep=keep)
+    assert [d.filename for d in parsed] == [
+        "bbb-0.0.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "aaa-0.0.0-cp39-cp39-win_amd64.whl",  # the same version as bbb's: its own stand-in
+    ]
+
+
+def test_a_tag_or_entry_across_many_chunks_is_read_in_linear_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long run without "<" (HTML) or one long file entry (JSON) fed in small chunks is
+    read again only once what is unread has doubled: the characters looked at stay
+    within a small multiple of the page's size (no timing, a count)."""
+    seen = [0]
+    scan, run = simple._Scanner.scan, simple._JsonParser._run
+
+    def counting_scan(self, text: str, final: bool):
+        seen[0] += len(text)
+        return scan(self, text, final)
+
+    def counting_run(self, final: bool) -> None:
+        seen[0] += len(self._buf) - self._pos
+        run(self, final)
+
+    monkeypatch.setattr(simple._Scanner, "scan", counting_scan)
+    monkeypatch.setattr(simple._JsonParser, "_run", counting_run)
+    long = "y" * 2_000_000
+    pages = {
+        "text/html": f'<a href="x-1.0.tar.gz" data-yanked="{long}">x-1.0.tar.gz</a>'.encode(),
+        JSON_TYPE: (
+            '{"files": [{"filename": "x-1.0.tar.gz", "url": "x", "yanked": "' + long + '"}]}'
+        ).encode(),
+    }
+    for content_type, body in pages.items():
+        seen[0] = 0
+        parser = PageParser(content_type, BASE)
+        for at in range(0, len(body), 1000):
+            parser.feed(body[at : at + 1000])
+        (dist,) = parser.close()
+        assert dist.yanked_reason == long
+        assert seen[0] < 5 * len(body), (content_type, seen[0])
