@@ -39,7 +39,7 @@ from indexgate.sources.model import Origin
 from indexgate.targets import Target
 
 PREPARE_AHEAD = 3  # once backtracking, later versions prepared while it looks at one
-MAX_AHEAD = 32  # ... and at most this many, on a long walk down one package's versions
+MAX_AHEAD = 64  # ... up to this many on a long walk down one package's versions (uv: 50)
 CONFLICT_EARLY = 5  # conflicts after which a package is decided before others (uv's number)
 ENTRY_MEMO_MAX = 20000  # requirement sets remembered by ``_entries`` before starting over
 
@@ -183,7 +183,7 @@ class Provider(AbstractProvider):  # type: ignore[misc]
                 # double the requests. Past it, the resolver is backtracking: work ahead,
                 # the further the longer the walk (hundreds of boto3 versions, each with a
                 # botocore range that a constraint rules out).
-                window = min(max(PREPARE_AHEAD, i), MAX_AHEAD)
+                window = min(max(PREPARE_AHEAD, 4 * i), MAX_AHEAD)
                 for ahead in entries[i + 1 : i + 1 + window] if i else ():
                     self._start(ahead)
                 candidate = self._prepare(entry)
