@@ -118,7 +118,7 @@ class Target:
         if not requires_python:
             return True
         if isinstance(requires_python, SpecifierSet):
-            return requires_python.contains(self.python_version, prereleases=True)
+            return lower_bounds_allow(requires_python, self.python_version)
         # A page repeats a handful of Requires-Python strings over hundreds of files.
         ok = self._allows_memo.get(requires_python)
         if ok is None:
@@ -127,9 +127,7 @@ class Target:
             except InvalidSpecifier:  # pages drop such files; a malformed one never fits
                 ok = self._allows_memo[requires_python] = False
                 return ok
-            ok = self._allows_memo[requires_python] = spec.contains(
-                self.python_version, prereleases=True
-            )
+            ok = self._allows_memo[requires_python] = lower_bounds_allow(spec, self.python_version)
         return ok
 
     @property
@@ -228,3 +226,28 @@ def default_python(requires_python: SpecifierSet | None) -> str:
             if requires_python.contains(candidate, prereleases=True):
                 return f"3.{minor}"
     return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def lower_bounds_allow(requires_python: SpecifierSet, python: Version) -> bool:
+    """Whether ``python`` meets the lower bounds of a Requires-Python, as uv checks it.
+
+    uv ignores upper bounds (``<``, ``<=``, ``!=``): a package that says ``<=3.8`` is
+    taken on 3.12 (packse's ``python-less-than-current``), since such bounds are mostly
+    stale guesses. ``==X``, ``===X``, ``==X.*`` and ``~=X`` count as ``>=X``.
+    """
+    for spec in requires_python:
+        op, text = spec.operator, spec.version
+        if op in ("<", "<=", "!="):
+            continue
+        if op == "==" and text.endswith(".*"):
+            text = text[:-2]
+        try:
+            bound = Version(text)
+        except ValueError:  # an arbitrary (===) string: nothing to compare
+            continue
+        if op == ">":
+            if not python > bound:
+                return False
+        elif python < bound:
+            return False
+    return True

@@ -14,9 +14,11 @@ prefetches on the event loop while the resolver waits.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from bisect import bisect_left, bisect_right
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
@@ -37,6 +39,9 @@ from indexgate.sources.model import Origin
 from indexgate.targets import Target
 
 PREPARE_AHEAD = 3  # once backtracking, later versions prepared while it looks at one
+MAX_AHEAD = 64  # ... up to this many on a long walk down one package's versions (uv: 50)
+CONFLICT_EARLY = 5  # conflicts after which a package is decided before others (uv's number)
+ENTRY_MEMO_MAX = 20000  # requirement sets remembered by ``_entries`` before starting over
 
 
 @dataclass
@@ -78,6 +83,18 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         for r in direct:
             if r.origin is not None:
                 self.origins.setdefault(r.name, r.origin)
+        # The user's own requirements hold in every solution: a version whose dependency
+        # no usable version can meet beside them never can be part of one (``_dead``).
+        self._root: dict[NormalizedName, list[Req]] = {}
+        for r in direct:
+            self._root.setdefault(r.name, []).append(r)
+        self._dead: dict[tuple[str, Version], Req] = {}  # (identifier, version) -> the dep
+        self._deps_memo: dict[tuple[str, Version], list[Req]] = {}
+        self._pins_memo: dict[NormalizedName, frozenset[Version]] = {}
+        self._ascending: dict[int, tuple[dict[Version, VersionEntry], list[Version]]] = {}
+        self._ahead: set[tuple[int, int]] = set()  # (id(listing entry), file) started early
+        # Conflicts each identifier took part in (uv's heuristic: decide those early).
+        self.conflicts: Counter[str] = Counter()
         self._prepared: dict[tuple[NormalizedName, Version], Candidate | None] = {}
         # Memos: resolvelib asks for the preference of every open requirement each round;
         # without them a run re-filters the same listings thousands of times.
@@ -107,9 +124,10 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         information: Mapping[str, Iterator[RequirementInformation]],
         backtrack_causes: Sequence[RequirementInformation],
     ) -> Any:
-        """Pinned and direct first, then fewer versions to choose from (as pip and uv)."""
-        causes = {c.requirement.name for c in backtrack_causes}
-        return self._preference(identifier, information, causes)
+        """The packages of the last conflict first (pip: its backtrack causes, both the
+        requirements and their parents), then those that conflicted often (uv's
+        "conflict early"), pinned and direct ones, then fewer versions to choose from."""
+        return self._preference(identifier, information, _causes(backtrack_causes))
 
     def narrow_requirement_selection(
         self,
@@ -121,19 +139,20 @@ class Provider(AbstractProvider):  # type: ignore[misc]
     ) -> Iterable[str]:
         """The one identifier ``get_preference`` would pick: the same choice, without
         resolvelib's per-identifier call (two mappings built for each) every round."""
-        causes = {c.requirement.name for c in backtrack_causes}
+        causes = _causes(backtrack_causes)
         return [min(identifiers, key=lambda i: self._preference(i, information, causes))]
 
     def _preference(
         self,
         identifier: str,
         information: Mapping[str, Iterator[RequirementInformation]],
-        causes: set[NormalizedName],
-    ) -> tuple[bool, bool, bool, int, str]:
+        causes: set[str],
+    ) -> tuple[bool, bool, bool, bool, int, str]:
         name = self._name(identifier)
         count = len(self._entries(name, [i.requirement for i in information[identifier]]))
         return (
-            name not in causes,
+            identifier not in causes and name not in causes,
+            self.conflicts[name] < CONFLICT_EARLY,
             identifier not in self._pinned,
             identifier not in self._direct,
             count,
@@ -161,12 +180,19 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         def iterate() -> Iterator[Candidate]:
             for i, entry in enumerate(entries):
                 # The first candidate is usually the one: fetching the next ones too would
-                # double the requests. Past it, the resolver is backtracking: work ahead.
-                for ahead in entries[i + 1 : i + 1 + PREPARE_AHEAD] if i else ():
+                # double the requests. Past it, the resolver is backtracking: work ahead,
+                # the further the longer the walk (hundreds of boto3 versions, each with a
+                # botocore range that a constraint rules out).
+                window = min(max(PREPARE_AHEAD, 4 * i), MAX_AHEAD)
+                for ahead in entries[i + 1 : i + 1 + window] if i else ():
                     self._start(ahead)
                 candidate = self._prepare(entry)
-                if candidate is not None:
-                    yield candidate.with_extras(extras) if extras else candidate
+                if candidate is None:
+                    continue
+                if extras:
+                    candidate = candidate.with_extras(extras)
+                if not self._is_dead(candidate):
+                    yield candidate
 
         return iterate
 
@@ -184,8 +210,23 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         return ok
 
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
-        parent = f"{candidate.name} {candidate.version}"
+        deps = self._dependencies(candidate)
         origin = self.origins.get(candidate.name)
+        for dep in deps:
+            if origin is not None:
+                self.origins.setdefault(dep.name, origin)
+            self.prefetch(dep)
+        return deps
+
+    def _dependencies(self, candidate: Candidate) -> list[Req]:
+        """The candidate's requirements for this target, the same objects every time (so
+        the memos keyed by requirement identity keep hitting while the resolver
+        backtracks and pins the same candidate again)."""
+        key = (candidate.id, candidate.version)
+        memo = self._deps_memo.get(key)
+        if memo is not None:
+            return memo
+        parent = f"{candidate.name} {candidate.version}"
         deps: list[Req] = []
         if candidate.extras:
             deps.append(Req(candidate.name, SpecifierSet(f"=={candidate.version}"), parent=parent))
@@ -198,12 +239,163 @@ class Provider(AbstractProvider):  # type: ignore[misc]
                     continue
             elif not self.target.evaluate(req.marker):
                 continue
-            dep = Req.from_requirement(req, parent=parent)
-            if origin is not None:
-                self.origins.setdefault(dep.name, origin)
-            deps.append(dep)
-            self.prefetch(dep)
+            deps.append(Req.from_requirement(req, parent=parent))
+        self._deps_memo[key] = deps
         return deps
+
+    # -- versions that can never be part of a solution ----------------------------
+
+    def _is_dead(self, candidate: Candidate) -> bool:
+        """True when one of the candidate's dependencies has no version left that could
+        be used beside the user's own requirements (and constraints).
+
+        The user's requirements hold in every solution, so such a candidate never is part
+        of one, whatever else is pinned: skipping it is sound. resolvelib learns nothing
+        across backtracks; without this, a dependency that conflicts with a user's bound
+        (every ``fastapi-cloud-cli`` needs ``sentry-sdk>=2``, the user wants ``<2``) is
+        rediscovered for each version of each package above it, and the packages pinned in
+        between are re-pinned every time (issue 11: 20,000 rounds, then no answer).
+        What makes a version dead is learnt as the resolver meets it: a version not
+        prepared yet counts as alive, and only listings already read are consulted.
+        """
+        key = (candidate.id, candidate.version)
+        if key in self._dead:
+            return True
+        for dep in self._dependencies(candidate):
+            if not self._may_be_met(dep):
+                self._dead[key] = dep
+                return True
+        return False
+
+    def _may_be_met(self, dep: Req) -> bool:
+        """False only when every version of the listing that ``dep`` and the user's
+        requirements allow is known to be unusable or dead."""
+        versions = self._open(dep)
+        if versions is None:
+            return True
+        return any(self._prepared.get((dep.name, v), True) is not None for v in versions)
+
+    def _open(self, dep: Req) -> Iterator[Version] | None:
+        """The usable versions ``dep`` and the user's requirements allow that are not
+        known dead, in the listing's order; None while its listing is not read (then
+        ``dep`` counts as satisfiable: nothing is fetched for this)."""
+        listing = self._listings.get(dep.name)
+        if listing is None:
+            return None
+        return self._open_versions(dep, listing)
+
+    def _open_versions(self, dep: Req, listing: Listing) -> Iterator[Version]:
+        name = dep.name
+        limits = [dep, *self._root.get(name, ()), *self.constraints.get(name, ())]
+        ident = dep.id
+        dead = self._dead
+        usable = self._usable(name, listing, self._user_pins(name), frozenset())
+        ordered = self._ascending.get(id(usable))
+        if ordered is None or ordered[0] is not usable:
+            ordered = self._ascending[id(usable)] = (usable, sorted(usable))
+        versions = ordered[1]
+        # Only the slice between the specifiers' bounds is looked at: a page of thousands
+        # of versions (botocore) is checked against each of hundreds of pins (boto3's).
+        lo, hi = _bounds([r.specifier for r in limits])
+        if lo is not None and hi is not None and lo > hi:
+            return
+        start = bisect_left(versions, lo) if lo is not None else 0
+        end = bisect_right(versions, hi) if hi is not None else len(versions)
+        for version in reversed(versions[start:end]):
+            # pre-releases count: the resolver may come to allow them (a dead verdict
+            # must hold whatever it allows)
+            if not all(r.specifier.contains(version, prereleases=True) for r in limits):
+                continue
+            if (ident, version) in dead or (name, version) in dead:
+                continue
+            yield version
+
+    def cannot_be_met(self, dep: Req) -> bool:
+        """For the error report, once the resolver gave up: whether ``dep`` can be proved
+        unsatisfiable from what this run read, re-checking the versions the resolver
+        tried before it knew what it knows now. Nothing is fetched."""
+        return self._refute(dep, set(), 0)
+
+    def _refute(self, dep: Req, visited: set[tuple[str, Version]], depth: int) -> bool:
+        versions = self._open(dep)
+        if versions is None or depth > 40:
+            return False
+        for version in versions:
+            if (dep.name, version) not in self._prepared:
+                return False  # never read: it may well work
+            candidate = self._prepared[(dep.name, version)]
+            if candidate is None:
+                continue
+            if dep.extras:
+                candidate = candidate.with_extras(dep.extras)
+            key = (candidate.id, version)
+            if key in visited:
+                return False
+            visited.add(key)
+            culprit = next(
+                (d for d in self._dependencies(candidate) if self._refute(d, visited, depth + 1)),
+                None,
+            )
+            if culprit is None:
+                return False
+            self._dead[key] = culprit
+        return True
+
+    def dead_end(self, dep: Req) -> str | None:
+        """Why no version ``dep`` allows can be used, as a chain from its newest version
+        down to the user's requirement it conflicts with (uv's explanation, flattened)."""
+        steps: list[str] = []
+        seen: set[tuple[str, Version]] = set()
+        while len(steps) < 8:
+            key = self._first_dead(dep)
+            if key is None or key in seen:
+                break
+            seen.add(key)
+            dep = self._dead[key]
+            steps.append(f"{key[0]} {key[1]} requires {dep}")
+        if not steps:
+            return None
+        users = [*self._root.get(dep.name, ()), *self.constraints.get(dep.name, ())]
+        if users:
+            steps[-1] += ", which conflicts with " + ", ".join(
+                f"{r} ({r.requested_by})" for r in users
+            )
+        else:
+            steps[-1] += ", which no usable version meets"
+            skipped = self.notes.excluded.get(dep.name)
+            if skipped:
+                steps[-1] += (
+                    " (skipped: "
+                    + ", ".join(f"{n} file(s): {why}" for why, n in skipped.items())
+                    + ")"
+                )
+        return "; ".join(steps)
+
+    def dead_names(self, dep: Req) -> set[str]:
+        """The packages on ``dead_end``'s chain."""
+        names: set[str] = set()
+        seen: set[tuple[str, Version]] = set()
+        key = self._first_dead(dep)
+        while key is not None and key not in seen and len(seen) < 8:
+            seen.add(key)
+            names.add(self._name(key[0]))
+            dep = self._dead[key]
+            names.add(dep.name)
+            key = self._first_dead(dep)
+        return names
+
+    def _first_dead(self, dep: Req) -> tuple[str, Version] | None:
+        """The newest version ``dep`` allows that is known dead, as its ``_dead`` key."""
+        listing = self._listings.get(dep.name)
+        if listing is None:
+            return None
+        for entry in listing.entries:
+            if not dep.specifier.contains(entry.version, prereleases=True):
+                continue
+            for key in ((dep.id, entry.version), (dep.name, entry.version)):
+                if key in self._dead:
+                    return key
+        return None
 
     # -- candidates ---------------------------------------------------------------
 
@@ -225,21 +417,44 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         key = (hash(name), *map(id, reqs))
         memo = self._entry_memo.get(key)
         if memo is None or memo[0] != reqs:
+            if len(self._entry_memo) >= ENTRY_MEMO_MAX:  # bounded: a long backtrack
+                self._entry_memo.clear()  # meets ever new requirement sets
             memo = (reqs, self._compute_entries(name, reqs))
             self._entry_memo[key] = memo
         return memo[1]
 
     def _compute_entries(self, name: NormalizedName, reqs: list[Req]) -> list[VersionEntry]:
         listing = self.listing(name)
-        exact = frozenset(r.exact_version for r in reqs if r.exact_version is not None)
         hashes = frozenset(h for r in reqs for h in r.hashes)
-        usable = self._usable(name, listing, exact, hashes)
-        spec = SpecifierSet()
-        for r in [*reqs, *self.constraints.get(name, [])]:
-            spec &= r.specifier
-        prereleases = True if self.settings.pre else None
-        allowed = set(spec.filter(usable, prereleases=prereleases))
-        return [entry for version, entry in usable.items() if version in allowed]
+        usable = self._usable(name, listing, self._user_pins(name), hashes)
+        specs = [r.specifier for r in [*reqs, *self.constraints.get(name, [])]]
+        allowed = [v for v in usable if all(s.contains(v, prereleases=True) for s in specs)]
+        return [usable[v] for v in self._prerelease_order(allowed)]
+
+    def _user_pins(self, name: NormalizedName) -> frozenset[Version]:
+        """The versions the user pinned with ``==``/``===`` (requirement or constraint):
+        the only ones a yanked file may serve (PEP 592, as uv: a dependency's own ``==``
+        on a yanked version does not count; packse's
+        ``transitive-yanked-and-unyanked-dependency``)."""
+        pins = self._pins_memo.get(name)
+        if pins is None:
+            limits = [*self._root.get(name, ()), *self.constraints.get(name, ())]
+            pins = frozenset(r.exact_version for r in limits if r.exact_version is not None)
+            self._pins_memo[name] = pins
+        return pins
+
+    def _prerelease_order(self, versions: list[Version]) -> list[Version]:
+        """Final releases first, then pre-releases, each in the strategy's order (uv's
+        default: a pre-release is taken only when no final release in range will do, even
+        where a specifier names a pre-release: packse's
+        ``package-prerelease-specified-mixed-available`` and
+        ``package-prereleases-specifier-boundary``). ``--pre``: the strategy's order."""
+        if self.settings.pre:
+            return versions
+        finals = [v for v in versions if not v.is_prerelease]
+        if len(finals) == len(versions):
+            return versions
+        return finals + [v for v in versions if v.is_prerelease]
 
     def _usable(
         self,
@@ -327,8 +542,12 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         return tuple(files), skipped
 
     def _start(self, entry: VersionEntry) -> None:
-        """Begin fetching what preparing the entry's first file needs."""
+        """Begin fetching what preparing the entry's first file needs (once)."""
         f = entry.files[0]
+        key = (id(entry), id(f))
+        if key in self._ahead:
+            return
+        self._ahead.add(key)
         self.bridge.submit(lambda: _metadata_and_probe(self.client, entry.index, f))
 
     def _prepare(self, entry: VersionEntry) -> Candidate | None:
@@ -414,13 +633,14 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         """Read the likeliest candidate's metadata; prefetch its dependencies."""
         # The versions the resolver will consider, pre-releases by the same rule as there
         # (a wrong guess here costs a sequential fetch later, on the critical path).
-        prereleases = True if self.settings.pre else None
-        allowed = set(
-            req.specifier.filter((e.version for e in listing.entries), prereleases=prereleases)
-        )
-        for entry in listing.entries:
-            if entry.version not in allowed or not entry.files:
-                continue
+        allowed = [
+            e.version
+            for e in listing.entries
+            if e.files and req.specifier.contains(e.version, prereleases=True)
+        ]
+        by_version = {e.version: e for e in listing.entries}
+        for version in self._prerelease_order(allowed):
+            entry = by_version[version]
             files, _ = self._files_for_target(req.name, entry, frozenset(), frozenset())
             if not files:
                 continue
@@ -440,6 +660,63 @@ class Provider(AbstractProvider):  # type: ignore[misc]
                 if self.target.evaluate(dep.marker, req.extras):
                     self.prefetch(Req.from_requirement(dep))
             return
+
+
+def _bounds(specifiers: Iterable[SpecifierSet]) -> tuple[Version | None, Version | None]:
+    """Loose inclusive bounds of the versions all ``specifiers`` allow: every allowed
+    version is within them (a superset: ``!=`` and ``===`` are not bounds, local and
+    post releases of an upper bound are inside it); callers still check each version."""
+    lo: Version | None = None
+    hi: Version | None = None
+    for spec_set in specifiers:
+        for spec in spec_set:
+            low, high = _spec_bounds(spec.operator, spec.version)
+            if low is not None and (lo is None or low > lo):
+                lo = low
+            if high is not None and (hi is None or high < hi):
+                hi = high
+    return lo, hi
+
+
+@lru_cache(maxsize=4096)
+def _spec_bounds(op: str, text: str) -> tuple[Version | None, Version | None]:
+    if op in ("!=", "===") or "!" in text:  # no bound, or an epoch: not worth the care
+        return None, None
+    try:
+        if text.endswith(".*"):  # ==X.Y.*: from X.Y.dev0 up to the next X.(Y+1)
+            release = [int(p) for p in text[:-2].split(".")]
+            bumped = [*release[:-1], release[-1] + 1]
+            return (
+                Version(".".join(map(str, release)) + ".dev0"),
+                Version(".".join(map(str, bumped)) + ".dev0"),
+            )
+        version = Version(text)
+    except ValueError:
+        return None, None
+    # above an upper bound V come V's local and post releases: stay above all of them
+    ceiling = Version(f"{version.base_version}.post{2**62}")
+    if op in (">=", ">"):
+        return version, None
+    if op in ("<", "<="):
+        return None, ceiling
+    if op == "~=":  # ~=X.Y.Z: >=X.Y.Z, ==X.Y.*
+        release = list(version.release[:-1]) or [version.release[0]]
+        release[-1] += 1
+        return version, Version(".".join(map(str, release)) + ".dev0")
+    if op == "==":
+        return version, ceiling
+    return None, None
+
+
+def _causes(backtrack_causes: Sequence[RequirementInformation]) -> set[str]:
+    """The identifiers of the last conflict: each requirement's and its parent's."""
+    causes: set[str] = set()
+    for c in backtrack_causes:
+        causes.add(c.requirement.id)
+        causes.add(c.requirement.name)
+        if c.parent is not None:
+            causes.add(c.parent.id)
+    return causes
 
 
 async def _metadata_and_probe(

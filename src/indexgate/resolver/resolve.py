@@ -177,7 +177,8 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
     settings = session.settings
     target = provider.target
     report = TargetReport(python=target.python, platform=target.platform)
-    resolver: Resolver = Resolver(provider, BaseReporter())
+    tracker = ConflictTracker(provider)
+    resolver: Resolver = Resolver(provider, tracker)
     try:
         result = resolver.resolve(provider.direct, max_rounds=MAX_ROUNDS)
     except FetchError as exc:
@@ -187,9 +188,7 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
     except ResolutionImpossible as exc:
         report.errors.extend(explain(exc.causes, provider))
     except ResolutionTooDeep:
-        report.errors.append(
-            Problem(kind="no-solution", message="resolution took too many rounds; giving up")
-        )
+        report.errors.append(tracker.too_deep())
     else:
         report.resolution = _resolution(result)
     notes = provider.notes
@@ -202,6 +201,56 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
     _shadow_errors(report, provider)
     report.status = _status(report, settings)
     return report
+
+
+class ConflictTracker(BaseReporter):  # type: ignore[misc]
+    """Counts the conflicts each package takes part in, for the provider's priorities
+    (uv's: a package that keeps conflicting is decided early) and for the message when
+    the resolver gives up: the requirements that kept clashing, as uv names them."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        # name -> requirement text -> who asked, for the conflicts seen
+        self.clashes: dict[str, dict[str, str]] = {}
+
+    def resolving_conflicts(self, causes: Sequence) -> None:
+        counted: set[str] = set()
+        for cause in causes:
+            req = cause.requirement
+            for name in (req.name, cause.parent.name if cause.parent is not None else None):
+                if name is not None and name not in counted:
+                    counted.add(name)
+                    self.provider.conflicts[name] += 1
+            who = req.requested_by if cause.parent is None else str(cause.parent)
+            asked = self.clashes.setdefault(req.name, {})
+            if len(asked) < 50:
+                asked.setdefault(str(req), who)
+
+    def too_deep(self) -> Problem:
+        """The gave-up error, naming the packages whose requirements kept conflicting."""
+        top = self.provider.conflicts.most_common(4)
+        if not top:
+            return Problem(kind="no-solution", message="resolution took too many rounds")
+        parts = []
+        for name, count in top:
+            asked = self.clashes.get(name)
+            text = f"{name} ({count} conflicts"
+            if asked:
+                shown = list(asked.items())[:3]
+                text += ": " + ", ".join(f"{r} from {who}" for r, who in shown)
+            parts.append(text + ")")
+        name = top[0][0]
+        origin = self.provider.origins.get(name)  # type: ignore[call-overload]
+        return Problem(
+            kind="no-solution",
+            package=name,
+            message=(
+                f"resolution took too many rounds ({MAX_ROUNDS}) and gave up; the requirements "
+                "that kept conflicting: " + "; ".join(parts)
+            ),
+            file=origin.file if origin else None,
+            line=origin.line if origin else None,
+        )
 
 
 def _shadow_errors(report: TargetReport, provider: Provider) -> None:
@@ -265,6 +314,9 @@ def _fetch_problem(exc: FetchError, provider: Provider) -> Problem:
 
 def explain(causes: Sequence, provider: Provider) -> list[Problem]:
     """Name the requirements that conflict, and the blocked artifacts in the way."""
+    unmet = _unmet_direct(provider)
+    if unmet:
+        return unmet
     by_name: dict[NormalizedName, list] = {}
     for cause in causes:
         by_name.setdefault(cause.requirement.name, []).append(cause)
@@ -311,6 +363,9 @@ def explain(causes: Sequence, provider: Provider) -> list[Problem]:
                 why = _exclusions(provider, name)
                 if why:
                     message += f". Skipped: {why}"
+                dead = next(filter(None, map(provider.dead_end, reqs)), None)
+                if dead:
+                    message += f". Conflict: {dead}"
             refused = [w for w in listing.warnings if w.kind == "skipped-index"]
             if refused:  # a likely cause: say which index would not answer
                 message += "; not searched under the unsafe index strategy: " + ", ".join(
@@ -321,6 +376,35 @@ def explain(causes: Sequence, provider: Provider) -> list[Problem]:
                 kind=kind,
                 message=message,
                 package=name,
+                file=origin.file if origin else None,
+                line=origin.line if origin else None,
+            )
+        )
+    return problems
+
+
+def _unmet_direct(provider: Provider) -> list[Problem]:
+    """The user's requirements that no version can meet because each one's dependencies
+    conflict with the user's other requirements: the root of the conflict, as uv reports
+    it, rather than the last requirement the resolver happened to try. Blocked artifacts
+    keep their own explanation (the causes path)."""
+    problems = []
+    blocked = {h.name for h in provider.notes.blocks.values()}
+    for req in provider.direct:
+        if req.name in blocked or not provider.cannot_be_met(req):
+            continue
+        chain = provider.dead_end(req)
+        if chain is None or blocked & provider.dead_names(req):
+            continue
+        origin = req.origin
+        problems.append(
+            Problem(
+                kind="no-solution",
+                package=req.name,
+                message=(
+                    f"no version of {req} ({req.requested_by}) can be used with the other "
+                    f"requirements: {chain}"
+                ),
                 file=origin.file if origin else None,
                 line=origin.line if origin else None,
             )
