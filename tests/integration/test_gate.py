@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,15 @@ from indexgate.errors import IndexgateError, IndexUnreachable, InputError
 from indexgate.report.summary import SUMMARY_LIMIT
 
 PACKAGES = ["lib==1.0"]
+
+
+def _raising(exc: BaseException) -> Callable[..., None]:
+    """A stand-in for the resolver that raises ``exc`` (a bug, an interrupt)."""
+
+    def stand_in(*args: object, **kwargs: object) -> None:
+        raise exc
+
+    return stand_in
 
 
 @pytest.fixture
@@ -84,10 +94,7 @@ def test_run_returns_a_bug_as_exit_4_naming_the_targets(
     index = public_index(PACKAGES)
     (tmp_path / "requirements.txt").write_text("lib\n")
 
-    def boom(*args: object, **kwargs: object) -> None:
-        raise ValueError("injected bug")
-
-    monkeypatch.setattr("indexgate.resolver.resolve.check", boom)
+    monkeypatch.setattr("indexgate.resolver.resolve.check", _raising(ValueError("injected bug")))
     argv = ["check", "--index", index.url, "--python-version", "3.12", "--no-cache"]
     result = gate.run(argv, cwd=tmp_path, env={"NETRC": str(tmp_path / "none")})
     assert result.exit_code == 4 and result.report.status == "error"
@@ -110,10 +117,7 @@ def test_run_passes_against_a_real_index(tmp_path: Path, public_index) -> None:
 def test_an_interrupt_is_exit_130_on_the_cli(cli: CheckCli, public_index) -> None:
     index = public_index(PACKAGES)
 
-    def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
-
-    cli.monkeypatch.setattr("indexgate.resolver.resolve.check", interrupted)
+    cli.monkeypatch.setattr("indexgate.resolver.resolve.check", _raising(KeyboardInterrupt()))
     run = cli.run("--index", index.url, requirements="lib\n")
     assert run.code == 130 and run.report is None and run.err == ""
 
@@ -240,10 +244,7 @@ def test_an_interrupted_action_run_is_exit_130(
     index = public_index(PACKAGES)
     (tmp_path / "requirements.txt").write_text("lib\n")
 
-    def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("indexgate.resolver.resolve.check", interrupted)
+    monkeypatch.setattr("indexgate.resolver.resolve.check", _raising(KeyboardInterrupt()))
     inputs = _action_inputs(indexes=f"- name: corp\n  url: {index.url}\n  default: true\n")
     result = action.execute(inputs, tmp_path, {"PATH": "/usr/bin:/bin"})
     assert result.exit_code == gate.EXIT_INTERRUPTED
