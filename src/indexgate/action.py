@@ -29,7 +29,7 @@ from actions_toolkit.command import issue_command
 from indexgate import gate
 from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text, read_config_file
 from indexgate.errors import InputError
-from indexgate.index.firewall import vendor_label
+from indexgate.index.firewall import state_advice, vendor_label
 from indexgate.redact import known_secrets, redact
 from indexgate.report.json_report import write_json
 from indexgate.report.model import Blocked, Problem, Report, TargetReport
@@ -294,8 +294,10 @@ def _blocked_note(
     """
     path, top_file, top_line = dependency_path(target, b.name) if target else ([], None, None)
     label = f"{b.name} {b.version} (via {' → '.join(path)})" if path else f"{b.name} {b.version}"
+    # A scan in progress is not a policy block: say what it is and what to do.
+    held = "is held back (a scan in progress)" if b.state == "pending" else "is blocked"
     message = (
-        f"{label}, file {b.file}, is blocked by {vendor_label(b.vendor)} on index "
+        f"{label}, file {b.file}, {held} by {vendor_label(b.vendor)} on index "
         f"'{b.index}' (HTTP {b.status_code}). Reason: {_sentence(b.reason or 'none given')}"
     )
     if rule:
@@ -305,13 +307,16 @@ def _blocked_note(
         message += f" indexgate chose {b.fallback} instead."
     else:
         message += " indexgate found no other version."
+    message += f" What to do: {_sentence(state_advice(b.state))}"
     if b.details_url:  # last, so no punctuation runs into the link
         message += f" Details: {b.details_url}"
     file = _relative(b.file_path, workspace)
     line = b.line
     if file is None and path:
         file, line = _relative(top_file, workspace), top_line
-    title = f"indexgate: {b.name} {b.version} blocked"
+    title = f"indexgate: {b.name} {b.version} " + (
+        "pending a scan" if b.state == "pending" else "blocked"
+    )
     if rule:
         title += f" (fail-on: {rule})"
     return (b.name, b.version, b.file), Note(message, file, line if file else None, title)

@@ -319,3 +319,19 @@ def test_the_runners_own_files_keep_their_mode(tmp_path: Path, strict_umask: Non
     summary.chmod(0o600)
     write_summary(summary, "after")
     assert _mode(summary) == 0o600 and summary.read_text() == "before\nafter\n"
+
+
+def test_a_pending_scan_is_not_annotated_as_a_policy_block(tmp_path: Path) -> None:
+    """A scan in progress (Curation on-demand, Xray unavailable, Nexus unknown component)
+    is held back, not blocked by policy: the annotation says so and what to do."""
+    (tmp_path / "requirements.txt").write_text("a\n")
+    pending = _blocked("a", "2", 1)
+    pending.state = "pending"
+    target = TargetReport("3.12", "linux_x86_64", blocked=[pending, _blocked("b", "3", 1)])
+    decide_target(target, frozenset())
+    _, warns = action.collect_notes(Report("check", [target]), tmp_path)
+    titles = {n.title: n.message for n in warns}
+    assert "indexgate: a 2 pending a scan" in titles
+    assert "is held back (a scan in progress)" in titles["indexgate: a 2 pending a scan"]
+    assert "scan in progress, try again later" in titles["indexgate: a 2 pending a scan"]
+    assert "ask your security team" in titles["indexgate: b 3 blocked"]
