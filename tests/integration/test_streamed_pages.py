@@ -151,3 +151,35 @@ def test_gzip_page_whole_matches_the_streamed_one() -> None:
         server.routes["/simple/streamy/"] = whole
         page = _page(server.url)
     assert len(page.files) == FIRST + REST
+
+
+def test_a_sink_that_raises_ends_the_exchange_with_its_error() -> None:
+    """A sink must not raise; if one does (a bug), the request fails at once with that
+    error, the connection is dropped, and nothing is retried or left hanging."""
+
+    class Broken:
+        def feed(self, data: bytes) -> None:
+            raise RuntimeError("a bug in the sink")
+
+        def close(self) -> None:
+            return None
+
+    async def main() -> None:
+        http = HttpClient(backoff=0.0, timeout=30.0)
+        try:
+            await http.request("GET", url, sink=lambda u, s, h: Broken())
+        finally:
+            await http.aclose()
+
+    with ScriptedServer() as server:
+        server.routes["/simple/streamy/"] = _whole_page
+        url = server.url + "simple/streamy/"
+        with pytest.raises(RuntimeError, match="a bug in the sink"):
+            asyncio.run(main())
+        assert server.hits["/simple/streamy/"] == 1
+
+
+async def _whole_page(seen: Seen, writer: asyncio.StreamWriter) -> bool:
+    body = PART1 + PART2
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    return True
