@@ -442,3 +442,19 @@ def test_the_http2_transport_streams_to_the_sink_as_httpx_decodes() -> None:
     page, moved = asyncio.run(main())
     assert page.sink is made[0] and page.content == b"" and made[0].body == DATA
     assert moved.sink is None and moved.content == b"moved"  # declined: buffered
+
+
+def test_a_streamed_page_that_is_a_login_form_is_a_refusal(tmp_path: Path) -> None:
+    """The login-form check reads the first bytes the page's sink kept."""
+    form = b"<html><body><form><input name='pw' type='password'></form>" + b" " * 100000
+    form += b"<a href='../../files/flask-1.0-py3-none-any.whl'>flask</a></body></html>"
+
+    def server(request: Request) -> RawResponse:
+        return respond(200, content=form, headers={"Content-Type": "text/html"})
+
+    async def main() -> PageResult:
+        http = HttpClient(backoff=0.0, transport=MockTransport(server))
+        return await IndexClient(http, (INDEX,)).project_page(INDEX, "flask")
+
+    page = asyncio.run(main())
+    assert page.refused == "answered with a login form" and page.files == ()

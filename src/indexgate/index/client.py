@@ -316,6 +316,8 @@ class IndexClient:
                 return PageResult(index, name, r.status)
             sink = r.sink if isinstance(r.sink, _PageSink) else None
             login = authcheck.login_page(replace(r, content=sink.head) if sink else r, url, name)
+            if sink is not None:
+                sink.head = b""  # read once; the answer stays memoized for the run
             if login is not None:  # never stored as a page: a refusal, not a page
                 return PageResult(index, name, r.status, refused=login)
             # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
