@@ -271,7 +271,9 @@ def _settle_locations(sources: SourceSet, settings: Settings) -> None:
 
     build_pending(sources, settings)
     check_python(sources, settings)
-    read_direct_wheels(sources, settings)
+    from indexgate.resolver.resolve import open_session
+
+    read_direct_wheels(sources, settings, open_session)
 
 
 def _previous(args: argparse.Namespace, cwd: Path) -> dict | None:
