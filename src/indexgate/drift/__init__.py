@@ -29,7 +29,8 @@ from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
 from indexgate.config import IndexConfig, Settings
-from indexgate.drift_changes import changes, read_previous
+from indexgate.drift.changes import changes as changes_since
+from indexgate.drift.changes import read_previous
 from indexgate.errors import IndexgateError, IndexUnreachable
 from indexgate.index.client import BlockHit, FetchError, never_matched
 from indexgate.index.firewall import vendor_label
@@ -676,7 +677,7 @@ def drift(
         for per_target in results:
             for outcome in per_target.values():
                 listed.setdefault(outcome.entry.name, set()).update(outcome.candidates)
-        report.changes = changes(report, previous, listed)
+        report.changes = changes_since(report, previous, listed)
     for t in report.targets:
         t.status = _status(t, settings)
     return report
