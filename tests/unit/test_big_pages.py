@@ -5,6 +5,7 @@ per file gives what urljoin gives. No timing here: ``benchmarks/pages.py`` measu
 
 from __future__ import annotations
 
+import json
 import random
 from html import unescape
 from urllib.parse import urldefrag, urljoin
@@ -203,3 +204,63 @@ def test_a_tag_or_entry_across_many_chunks_is_read_in_linear_time(
         (dist,) = parser.close()
         assert dist.yanked_reason == long
         assert seen[0] < 5 * len(body), (content_type, seen[0])
+
+
+# --- the fast drop of another platform's wheel (TargetFilter.decides_by_tags) -------------
+
+
+class _SlowFilter:
+    """TargetFilter's answers, without ``decides_by_tags``: the parser checks every file."""
+
+    def __init__(self, keep: TargetFilter) -> None:
+        self._keep = keep
+
+    def __call__(self, parsed: object) -> bool:
+        return self._keep(parsed)  # type: ignore[arg-type]
+
+
+def test_the_fast_drop_keeps_what_the_full_checks_keep(monkeypatch: pytest.MonkeyPatch) -> None:
+    other = ["cp312-cp312-win_amd64", "cp311-cp311-macosx_11_0_arm64", "cp39-cp39-win32"]
+    names: list[tuple[str, str | None]] = []
+    for v in range(40):
+        first = "cp312-cp312-manylinux_2_17_x86_64" if v % 4 == 0 else other[v % 3]
+        bad_rp = ">= '2.7'" if v % 5 == 0 else None  # the first file of the version unusable
+        names.append((f"bigpkg-1.{v}-{first}.whl", bad_rp))
+        names += [(f"bigpkg-1.{v}-{tags}.whl", None) for tags in other]
+        names.append((f"bigpkg-1.{v}-1-{other[0]}.whl", None))  # a build tag: another prefix
+        names.append((f"bigpkg-1.{v}-cp312-cp312-win_amd64-x.whl", None))  # not a wheel name
+        names.append((f"other-1.{v}-{other[0]}.whl", None))  # another project, same tags
+        if v % 3 == 0:
+            names.append((f"bigpkg-1.{v}.tar.gz", None))
+    entries = [
+        {
+            "filename": n,
+            "url": f"../../files/{n}",
+            "hashes": {"sha256": "ab" * 32},
+            **({"requires-python": rp} if rp else {}),
+        }
+        for n, rp in names
+    ]
+    body = json.dumps({"meta": {"api-version": "1.1"}, "files": entries}).encode()
+    keep = TargetFilter([make_target("3.12", "linux_x86_64")])
+    assert keep.decides_by_tags
+
+    calls = {"n": 0}
+    real_parse = simple.parse_filename
+
+    def counting(filename: str) -> object:
+        calls["n"] += 1
+        return real_parse(filename)
+
+    monkeypatch.setattr(simple, "parse_filename", counting)
+    slow = parse_project_page(body, JSON_TYPE, BASE, project="bigpkg", keep=_SlowFilter(keep))
+    slow_calls, calls["n"] = calls["n"], 0
+    fast = parse_project_page(body, JSON_TYPE, BASE, project="bigpkg", keep=keep)
+    assert [dist_row(d) for d in fast] == [dist_row(d) for d in slow]
+    assert slow_calls == len(entries)
+    # Of each version's three other-platform wheels, the first after the version is settled
+    # is parsed (it teaches its halves); the others of 39 versions are dropped unparsed.
+    assert slow_calls - calls["n"] >= 60
+    kept = {d.filename for d in fast}
+    assert "bigpkg-1.0-cp312-cp312-manylinux_2_17_x86_64.whl" not in kept  # bad requires-python
+    assert "bigpkg-1.4-cp312-cp312-manylinux_2_17_x86_64.whl" in kept

@@ -72,6 +72,10 @@ class TargetFilter:
     any file).
     """
 
+    # Whether a wheel is kept depends on its tags alone: the page parser may remember the
+    # answer per tag string (``simple._Files.admit``).
+    decides_by_tags = True
+
     def __init__(self, targets: Sequence[_Ranks]) -> None:
         self._targets = tuple(targets)
         self.label = ",".join(sorted({t.label for t in self._targets}))

@@ -209,6 +209,13 @@ class _Files:
         self._kept_versions: set[tuple[str, Version]] = set()
         self._stand_ins: dict[tuple[str, Version], tuple[DistFile, str | None, str | None]] = {}
         self.filtering = keep is not None  # then most links are dropped
+        # A fast "no" for the usual dropped file, a wheel for another platform of a version
+        # already kept or stood in for (most of a page with native wheels): by the raw
+        # filename's two halves, without parsing it again. Only when ``keep`` decides by
+        # the wheel's tags alone (``TargetFilter``: ``decides_by_tags``).
+        self._tags_only = bool(getattr(keep, "decides_by_tags", False))
+        self._dropped_tags: set[str] = set()  # "-<py>-<abi>-<plat>.whl" that keep drops
+        self._settled: set[str] = set()  # "<name>-<version>[-<build>]" already kept/stood in
 
     def where(self) -> str:
         return redact(self.base_url)
@@ -224,6 +231,13 @@ class _Files:
     def admit(self, filename: str) -> tuple[ParsedFilename, bool] | None:
         """Whether to read the file's entry on: None when it is not used, else its parsed
         name and whether ``keep`` keeps it (False: it may stand in for its version)."""
+        if self._tags_only and filename.endswith(".whl"):
+            head = filename.rsplit("-", 3)[0]
+            tags = filename[len(head) :]
+            if tags in self._dropped_tags and head in self._settled:
+                return None  # what the checks below would say, found by two set lookups
+        else:
+            head = tags = ""
         parsed = parse_filename(filename)
         if parsed is None:
             if filename.endswith((".whl", ".tar.gz", ".zip")):  # named like a dist, but not one
@@ -241,6 +255,9 @@ class _Files:
             return parsed, True
         version = (parsed.name, parsed.version)
         if version in self._kept_versions or version in self._stand_ins:
+            if tags:  # a valid wheel name: both halves parsed, as they will be again
+                self._dropped_tags.add(tags)
+                self._settled.add(head)
             return None
         return parsed, False
 
@@ -300,12 +317,14 @@ class _Files:
                 if used != base:
                     files[at] = replace(files[at], url=_split_url(base, href)[0])
         self.files, self._stand_ins, self._hrefs = [], {}, []
+        self._dropped_tags, self._settled = set(), set()
         return files
 
 
 # --- JSON (PEP 691, 700, 714) -------------------------------------------------------------
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")
+_JSON_NEXT_ENTRY = re.compile(r"[ \t\n\r]*,[ \t\n\r]*(?=\{)")
 _scan_once = json.JSONDecoder().scan_once
 (_START, _KEY_FIRST, _KEY, _COLON, _VALUE, _FILES_FIRST, _FILE, _FILES_SEP, _NEXT, _DONE) = range(
     10
@@ -382,6 +401,8 @@ class _JsonParser:
         s, pos, state = self._buf, self._pos, self._state
         end = len(s)
         ws = _JSON_WS.match
+        next_entry = _JSON_NEXT_ENTRY.match
+        scan = self._scan_entry
         try:
             while True:
                 pos = ws(s, pos).end()
@@ -392,6 +413,17 @@ class _JsonParser:
                     entry, pos = self._value(s, pos, final)
                     self._entry(entry)
                     state = _FILES_SEP
+                    # The files array, entry after entry, without a turn of the state
+                    # machine per separator (a page may list tens of thousands).
+                    while True:
+                        sep = next_entry(s, pos)
+                        if sep is None or sep.end() >= end:
+                            break
+                        entry, after = scan(s, sep.end())
+                        if after >= end:
+                            break  # may be cut: read again by the general path
+                        self._entry(entry)
+                        pos = after
                 elif state == _FILES_SEP:
                     if c == ",":
                         state = _FILE
@@ -476,6 +508,14 @@ class _JsonParser:
         if after >= len(s) and not final:  # a number may go on in the next chunk
             raise _Incomplete
         return value, after
+
+    def _scan_entry(self, s: str, pos: int) -> tuple[Any, int]:
+        """One ``files[]`` entry (an object) at ``pos``; a scan that fails leaves the entry
+        to ``_value`` (its messages, and waiting for more of the body)."""
+        try:
+            return _scan_once(s, pos)
+        except (StopIteration, ValueError, RecursionError):
+            return None, len(s)
 
     def _invalid(self, s: str, pos: int, expected: str) -> None:
         raise PageError(f"project page is not valid JSON: expected {expected} at char {pos}")

@@ -102,6 +102,9 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         self._names: dict[str, NormalizedName] = {}  # identifier -> project name
         self._entry_memo: dict[tuple[int, ...], tuple[list[Req], list[VersionEntry]]] = {}
         self._usable_memo: dict[tuple[Any, ...], dict[Version, VersionEntry]] = {}
+        # Whether a specifier allows a version, per (equal) specifier: the same requirement
+        # of many parents, and every round's re-filtering, ask it again and again.
+        self._verdicts: dict[SpecifierSet, dict[Version, bool]] = {}
         self._files_memo: dict[
             tuple[Any, ...], tuple[VersionEntry, tuple[tuple[DistFile, ...], list[str]]]
         ] = {}
@@ -427,8 +430,24 @@ class Provider(AbstractProvider):  # type: ignore[misc]
         listing = self.listing(name)
         hashes = frozenset(h for r in reqs for h in r.hashes)
         usable = self._usable(name, listing, self._user_pins(name), hashes)
-        specs = [r.specifier for r in [*reqs, *self.constraints.get(name, [])]]
-        allowed = [v for v in usable if all(s.contains(v, prereleases=True) for s in specs)]
+        allowed = list(usable)
+        seen: set[SpecifierSet] = set()
+        for r in [*reqs, *self.constraints.get(name, [])]:
+            spec = r.specifier
+            if not spec or spec in seen:  # an empty set allows every version
+                continue
+            seen.add(spec)
+            verdicts = self._verdicts.get(spec)
+            if verdicts is None:
+                verdicts = self._verdicts[spec] = {}
+            kept = []
+            for v in allowed:
+                ok = verdicts.get(v)
+                if ok is None:
+                    ok = verdicts[v] = spec.contains(v, prereleases=True)
+                if ok:
+                    kept.append(v)
+            allowed = kept
         return [usable[v] for v in self._prerelease_order(allowed)]
 
     def _user_pins(self, name: NormalizedName) -> frozenset[Version]:
