@@ -22,8 +22,8 @@ from indexgate.errors import IndexgateError, InputError
 from indexgate.redact import redact
 
 if TYPE_CHECKING:
-    from indexgate.config import Settings
     from indexgate.report.model import Report
+    from indexgate.settings import Settings
     from indexgate.sources.model import SourceSet
 
 EXIT = {"pass": 0, "fail": 1, "error": 3}
@@ -147,7 +147,8 @@ def run(
     env: Mapping[str, str] | None = None,
 ) -> Outcome:
     """Run ``check`` or ``drift`` and return the report; raises InputError on bad input."""
-    from indexgate.config import CliOptions, load_settings
+    from indexgate.config import load_settings
+    from indexgate.settings import CliOptions
     from indexgate.sources import load_sources
 
     cwd = cwd or Path.cwd()

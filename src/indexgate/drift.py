@@ -28,7 +28,6 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
-from indexgate.config import IndexConfig, Settings
 from indexgate.drift_changes import changes, read_previous
 from indexgate.errors import IndexgateError, IndexUnreachable
 from indexgate.index.client import BlockHit, FetchError, never_matched
@@ -53,6 +52,7 @@ from indexgate.resolver.resolve import (
     prove_credentials,
     refused_targets,
 )
+from indexgate.settings import IndexConfig, Settings
 from indexgate.sources.model import LockedFile, Origin, SourceSet
 from indexgate.sources.names import filename_key
 from indexgate.sources.projects import not_from_index

@@ -12,8 +12,8 @@ import pytest
 from check_support import CheckCli
 from support.packages import Wheelhouse, add_file
 
-from indexgate.config import IndexConfig
 from indexgate.index.client import page_url
+from indexgate.settings import IndexConfig
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support.mock_transport import MockTransport, respond
 
-from indexgate.config import CliOptions, IndexConfig, load_settings
+from indexgate.config import load_settings
 from indexgate.devserver._http import basic_credentials
 from indexgate.errors import InputError
 from indexgate.index.authcheck import check_index, login_page
@@ -24,6 +24,7 @@ from indexgate.index.transport.base import RawResponse, Request
 from indexgate.index.transport.headers import Headers
 from indexgate.policy import PageAction, Strategy, page_decision
 from indexgate.redact import redact
+from indexgate.settings import CliOptions, IndexConfig
 from indexgate.sources.model import SourceSet
 
 INDEX = IndexConfig(name="idx", url="https://idx.example/simple/", username="u", password="pw")

@@ -21,7 +21,6 @@ from urllib.parse import unquote, urlsplit
 from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 
-from indexgate.config import IndexConfig
 from indexgate.errors import IndexgateError, IndexUnreachable, name_index, note_context
 from indexgate.index import authcheck, simple
 from indexgate.index import metadata as md
@@ -40,6 +39,7 @@ from indexgate.index.models import (
 from indexgate.policy import FileAction, file_action
 from indexgate.redact import redact, strip_userinfo
 from indexgate.report.model import Blocked, Problem
+from indexgate.settings import IndexConfig
 from indexgate.sources.model import Origin
 
 if TYPE_CHECKING:

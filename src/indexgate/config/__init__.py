@@ -16,25 +16,13 @@ import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from indexgate.config.network import network_settings, tls_file
 from indexgate.errors import InputError
-from indexgate.index.http import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_BODY,
-    DEFAULT_MAX_TIME,
-    DEFAULT_TIMEOUT,
-)
-from indexgate.index.network import (
-    Network,
-    Proxies,
-    check_ca_bundle,
-    check_client_cert,
-    global_cert,
-)
 from indexgate.policy import (
     DEFAULT_QUARANTINE_CODES,
     Fallback,
@@ -45,8 +33,17 @@ from indexgate.policy import (
 from indexgate.redact import register_secret, strip_userinfo
 from indexgate.report.model import Problem
 from indexgate.report.outcome import FAIL_ON
+from indexgate.settings import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_TIME,
+    DEFAULT_TIMEOUT,
+    CliOptions,
+    IndexConfig,
+    Settings,
+)
 from indexgate.sources.model import SourceSet
-from indexgate.targets import Target, default_python, make_target
+from indexgate.targets import default_python, make_target
 
 DEFAULT_CONFIG_PATHS = (".github/indexgate.yml", "indexgate.yml")
 PYPI_URL = "https://pypi.org/simple/"
@@ -98,95 +95,6 @@ INDEX_STRING_KEYS: tuple[str, ...] = (
 _EXPANDED_INDEX_KEYS = ("url", "username", "password", "cert", "client-cert")
 _CONFIG_ENUMS: dict[str, type] = {"index-strategy": Strategy, "fallback": Fallback}
 _FORMATS = ("simple", "flat")
-
-
-@dataclass(frozen=True)
-class IndexConfig:
-    name: str
-    url: str  # no userinfo: credentials live in username/password
-    username: str | None = field(default=None, repr=False)
-    password: str | None = field(default=None, repr=False)
-    default: bool = False
-    explicit: bool = False
-    format: Literal["simple", "flat"] = "simple"
-    ignore_error_codes: frozenset[int] = frozenset()
-    quarantine_codes: frozenset[int] = DEFAULT_QUARANTINE_CODES
-    origin: str = "command line"
-    # Networks: a CA bundle for this index only, and a PEM certificate+key for mutual TLS.
-    cert: str | None = None
-    client_cert: str | None = None
-    # Index realities: a project known to exist here (the auth check), the index whose page
-    # this one filters (drift's hidden versions), and where short-lived tokens come from.
-    auth_check: str | None = None
-    upstream: str | None = None
-    keyring_provider: str | None = None
-    password_command: str | None = field(default=None, repr=False)
-
-    @property
-    def auth(self) -> tuple[str, str] | None:
-        if self.username is None and self.password is None:
-            return None
-        return (self.username or "", self.password or "")
-
-
-@dataclass(frozen=True)
-class Settings:
-    indexes: tuple[IndexConfig, ...]
-    strategy: Strategy = Strategy.FIRST_INDEX
-    targets: tuple[Target, ...] = ()
-    fallback: Fallback = Fallback.NEXT_VERSION
-    sources: Mapping[NormalizedName, str] = field(default_factory=dict)
-    pre: bool = False
-    only_binary: frozenset[str] = frozenset()  # normalized names or ":all:"
-    no_binary: frozenset[str] = frozenset()
-    allow_build: bool = False
-    fail_on: frozenset[str] = frozenset()
-    warnings: tuple[Problem, ...] = ()  # run-wide, e.g. an implicit default not checked
-    concurrency: int = DEFAULT_CONCURRENCY
-    cache_dir: Path | None = None
-    max_probes_per_package: int = 20
-    cert: str | None = None  # CA bundle for every index without its own `cert:`
-    timeout: float = DEFAULT_TIMEOUT  # total deadline of one request, seconds
-    max_time: float = DEFAULT_MAX_TIME  # deadline of the whole run, seconds
-    max_body_size: int = DEFAULT_MAX_BODY  # the largest answer read, bytes
-    network: Network = field(default_factory=Network)  # the CA bundle above, and proxies
-
-    def index(self, name: str) -> IndexConfig:
-        return next(i for i in self.indexes if i.name == name)
-
-    def binary_only(self, name: str) -> bool:
-        return bool({":all:", name} & self.only_binary) and name not in self.no_binary
-
-    def source_only(self, name: str) -> bool:
-        return bool({":all:", name} & self.no_binary) and name not in self.only_binary
-
-
-@dataclass
-class CliOptions:
-    """What the command line says; None means "not given"."""
-
-    config: str | None = None
-    indexes: list[str] = field(default_factory=list)  # [NAME=]URL
-    default_index: str | None = None
-    index_url: str | None = None
-    extra_index_urls: list[str] = field(default_factory=list)
-    strategy: str | None = None
-    python_versions: list[str] = field(default_factory=list)
-    platforms: list[str] = field(default_factory=list)
-    fallback: str | None = None
-    pre: bool = False
-    only_binary: list[str] = field(default_factory=list)
-    no_binary: list[str] = field(default_factory=list)
-    allow_build: bool = False
-    fail_on: list[str] = field(default_factory=list)
-    concurrency: int | None = None
-    cache_dir: str | None = None
-    max_probes_per_package: int | None = None
-    no_cache: bool = False
-    cert: str | None = None  # --cert
-    timeout: float | None = None
-    max_time: float | None = None
-    max_body_size: str | None = None  # as written: "200M", "1G", bytes
 
 
 @dataclass
@@ -355,7 +263,7 @@ def load_settings(
     cert_line = doc.lines.at(cfg, "cert")
     if cfg_cert is not None:
         cfg_cert = expand_vars(cfg_cert, env, file=config_path, line=cert_line)
-    network = _network(cli.cert, cfg_cert, cert_line, env, cwd, config_path, indexes)
+    network = network_settings(cli.cert, cfg_cert, cert_line, env, cwd, config_path, indexes)
     cache_dir = None
     if not (cli.no_cache or env.get("INDEXGATE_NO_CACHE")):
         cache_dir = cli.cache_dir or env.get("INDEXGATE_CACHE_DIR") or _default_cache_dir(env)
@@ -384,53 +292,6 @@ def load_settings(
             else parse_size(cfg.get("max-body-size", DEFAULT_MAX_BODY), "max-body-size")
         ),
     )
-
-
-def _network(
-    cli_cert: str | None,
-    cfg_cert: str | None,
-    cfg_cert_line: int | None,
-    env: Mapping[str, str],
-    cwd: Path,
-    config_path: str | None,
-    indexes: Sequence[IndexConfig],
-) -> Network:
-    """The run's CA bundle (``--cert`` > ``cert:`` > INDEXGATE_CERT > PIP_CERT >
-    REQUESTS_CA_BUNDLE > the system store) and its proxies; a path that is not a usable
-    bundle is exit 2, naming where it was given."""
-    cert, origin = global_cert(cli_cert, cfg_cert, env)
-    if cert is not None:
-        cert = str(cwd / cert)
-        problem = check_ca_bundle(cert)
-        if problem is not None:
-            if origin == "the config's cert:":
-                raise InputError(f"cert: {problem}", file=config_path, line=cfg_cert_line)
-            raise InputError(f"{origin}: {problem}")
-    elif any(i.url.startswith("https:") for i in indexes):
-        for var in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
-            value = env.get(var, "")
-            if value and not any((cwd / p).exists() for p in value.split(os.pathsep) if p):
-                raise InputError(
-                    f"{var}={value}: no such {'file' if var.endswith('FILE') else 'folder'}; "
-                    "point it at your CA bundle or unset it to use the system trust store"
-                )
-    return Network(cert, origin, Proxies.from_env(env))
-
-
-def _tls_file(
-    value: str | None, key: str, line: int | None, cwd: Path, config_path: str | None
-) -> str | None:
-    """An index's ``cert:`` / ``client-cert:`` as an absolute path, checked (exit 2 if bad)."""
-    if value is None:
-        return None
-    if not value.strip():
-        raise InputError(f"{key} must be a file path", file=config_path, line=line)
-    path = str(cwd / value)
-    check = check_ca_bundle if key == "cert" else check_client_cert
-    problem = check(path)
-    if problem is not None:
-        raise InputError(f"{key}: {problem}", file=config_path, line=line)
-    return path
 
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?", re.I)
@@ -1113,8 +974,8 @@ def _finish(
                 ignore_error_codes=ignore,
                 quarantine_codes=quarantine,
                 origin=e.origin,
-                cert=_tls_file(e.cert, "cert", e.cert_line, cwd, config_path),
-                client_cert=_tls_file(
+                cert=tls_file(e.cert, "cert", e.cert_line, cwd, config_path),
+                client_cert=tls_file(
                     e.client_cert, "client-cert", e.client_cert_line, cwd, config_path
                 ),
                 auth_check=e.auth_check,
