@@ -15,10 +15,10 @@ import pytest
 from support.mock_transport import MockTransport, respond
 
 from indexgate.config import load_settings
+from indexgate.credentials import obtain
 from indexgate.devserver._http import basic_credentials
 from indexgate.errors import InputError
 from indexgate.index.authcheck import check_index, login_page
-from indexgate.index.credentials import obtain
 from indexgate.index.http import HttpClient, Response
 from indexgate.index.transport.base import RawResponse, Request
 from indexgate.index.transport.headers import Headers

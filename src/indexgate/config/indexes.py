@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from indexgate.config.file import (
     _EXPANDED_INDEX_KEYS,
@@ -25,13 +25,14 @@ from indexgate.config.file import (
 from indexgate.config.network import tls_file
 from indexgate.config.values import expand_vars
 from indexgate.config.yaml_lines import load_yaml_lines
+from indexgate.credentials import discover
 from indexgate.errors import InputError
 from indexgate.policy import (
     DEFAULT_QUARANTINE_CODES,
     default_ignore_error_codes,
     env_name,
 )
-from indexgate.redact import register_secret, strip_userinfo
+from indexgate.redact import strip_userinfo
 from indexgate.report.model import Problem
 from indexgate.settings import (
     CliOptions,
@@ -313,14 +314,15 @@ def finish_indexes(
                 line=e.line if in_config else None,
             )
         used[name] = e
-        user, password = _credentials(e, url, name, env)
-        if password is None and (e.keyring_provider or e.password_command):
-            from indexgate.index.credentials import (
-                obtain,  # runs a command: only when asked
-            )
-
-            user, password = obtain(bare, name, user, e.keyring_provider, e.password_command)
-        register_secret(password)
+        user, password = discover(
+            name,
+            url,
+            e.username,
+            e.password,
+            env,
+            keyring_provider=e.keyring_provider,
+            password_command=e.password_command,
+        )
         ignore = _env_codes(env, f"INDEXGATE_INDEX_{env_name(name)}_IGNORE_ERROR_CODES")
         if ignore is None:
             ignore = e.ignore_error_codes
@@ -384,45 +386,3 @@ def _derive_name(url: str, used: Collection[str]) -> str:
     while name in used:
         name, n = f"{base}-{n}", n + 1
     return name
-
-
-def _credentials(
-    e: Entry, url: str, name: str, env: Mapping[str, str]
-) -> tuple[str | None, str | None]:
-    """Config, then INDEXGATE_INDEX_*, then UV_INDEX_*, then the URL, then netrc."""
-    key = env_name(name)
-    for user, password in (
-        (e.username, e.password),
-        (
-            env.get(f"INDEXGATE_INDEX_{key}_USERNAME"),
-            env.get(f"INDEXGATE_INDEX_{key}_PASSWORD"),
-        ),
-        (env.get(f"UV_INDEX_{key}_USERNAME"), env.get(f"UV_INDEX_{key}_PASSWORD")),
-    ):
-        if user or password:
-            return user or None, password or None
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        return (
-            unquote(parts.username) if parts.username else None,
-            unquote(parts.password) if parts.password else None,
-        )
-    return _netrc(parts.hostname, env)
-
-
-def _netrc(host: str | None, env: Mapping[str, str]) -> tuple[str | None, str | None]:
-    if not host:
-        return None, None
-    path = Path(env.get("NETRC") or Path.home() / ".netrc")
-    if not path.is_file():
-        return None, None
-    import netrc  # only when there is one to read
-
-    try:
-        auth = netrc.netrc(str(path)).authenticators(host)
-    except (netrc.NetrcParseError, OSError) as exc:
-        raise InputError(f"cannot read netrc: {exc}", file=str(path)) from None
-    if not auth:
-        return None, None
-    login, _account, password = auth
-    return login or None, password or None

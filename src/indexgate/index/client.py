@@ -21,10 +21,10 @@ from urllib.parse import unquote, urlsplit
 from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 
+from indexgate.credentials import refresher
 from indexgate.errors import IndexgateError, IndexUnreachable, name_index, note_context
 from indexgate.index import authcheck, simple
 from indexgate.index import metadata as md
-from indexgate.index.credentials import refresher
 from indexgate.index.firewall import classify_block
 from indexgate.index.http import METADATA_MAX_BODY, HttpClient, Response
 from indexgate.index.models import (
