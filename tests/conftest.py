@@ -7,6 +7,7 @@ may add packages to.
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -16,7 +17,7 @@ import pytest
 from support.packages import Dist, PackageSpec, Wheelhouse, as_dist
 from support.pypi_process import PypiServer, start_pypiserver
 
-from indexgate.devserver import (
+from indexgate.demo import (
     AccessLogEntry,
     FirewallRule,
     IndexServer,
@@ -34,6 +35,16 @@ def _private_cache_home(
     """indexgate caches under $XDG_CACHE_HOME by default: give each test its own, so no
     test is warmed (or its request counts changed) by another, nor by the developer's."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
+@pytest.fixture
+def strict_umask() -> Iterator[None]:
+    """A restrictive umask, as some self-hosted runners have: the modes must not depend on it."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 @pytest.fixture(scope="session")

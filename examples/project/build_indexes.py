@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from indexgate.devserver import build_wheel
+from indexgate.demo import build_wheel
 
 HERE = Path(__file__).resolve().parent
 

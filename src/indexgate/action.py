@@ -1,47 +1,41 @@
 """The GitHub Action entrypoint: ``python -m indexgate.action`` in the action's container.
 
-The runner hands the inputs over as ``INPUT_<NAME>`` variables (upper-cased, hyphens kept,
-so they are read here in Python, never by a shell). Nothing reaches the log before every
-credential indexgate can find has been masked with ``::add-mask::``: the runner masks only
-lines it reads after the mask, and stdout and stderr are not ordered against each other, so
+A front door: inputs -> argv -> ``gate.run`` -> outputs. The runner hands the inputs over
+as ``INPUT_<NAME>`` variables (upper-cased, hyphens kept, so they are read here in Python,
+never by a shell). Nothing reaches the log before every credential indexgate can find has
+been masked with ``::add-mask::`` (``indexgate.workflow``): the runner masks only lines it
+reads after the mask, and stdout and stderr are not ordered against each other, so
 everything the step prints goes to stdout and the core's log lines are held back until the
-run is over. Only this module imports ``actions_toolkit``; the CLI stays lean.
+run is over. Then the JSON report, the log, annotations, the job summary and the outputs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
 import re
-import secrets
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import yaml
 from actions_toolkit import core
 from actions_toolkit.command import issue_command
 
-from indexgate import cli
-from indexgate.config import (
-    DEFAULT_CONFIG_PATHS,
-    config_from_yaml_text,
-    expand_vars,
-    read_config_file,
-)
-from indexgate.credentials import secrets_in_config, secrets_in_env, url_secrets
-from indexgate.errors import IndexgateError, IndexUnreachable, InputError
-from indexgate.index.firewall import vendor_label
+from indexgate import gate
+from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text, read_config_file
+from indexgate.errors import InputError
+from indexgate.index.firewall import state_advice, vendor_label
 from indexgate.redact import known_secrets, redact
-from indexgate.report.json_report import REPORT_MODE, write_json
+from indexgate.report.json_report import write_json
 from indexgate.report.model import Blocked, Problem, Report, TargetReport
 from indexgate.report.render import dependency_path, render_markdown, render_text
+from indexgate.report.summary import summary_budget, write_summary
+from indexgate.workflow import Masker, capture_logs, collect_secrets, print_log, set_outputs
 
 #: Every input the entrypoint reads; action.yml declares exactly these (a test checks).
 INPUTS: tuple[str, ...] = (
@@ -60,18 +54,13 @@ INPUTS: tuple[str, ...] = (
 #: Defaults for inputs the runner did not set; "" means "from the config file, else built in".
 DEFAULTS: dict[str, str] = {"command": "check", "report-path": "indexgate-report.json"}
 OUTPUTS: tuple[str, ...] = ("status", "blocked-count", "report")
-COMMANDS = ("check", "drift")
+COMMANDS = gate.COMMANDS
 STRATEGIES = ("first-index", "unsafe-first-match", "unsafe-best-match")
 
 MAX_ANNOTATIONS = 10  # the runner shows at most 10 errors and 10 warnings per step
-SUMMARY_LIMIT = 1024 * 1024  # the runner refuses a step summary larger than 1 MiB
-SUMMARY_TARGET = 1_000_000  # what render_markdown aims for, with room to spare
 
-_PASSWORD_LINE = re.compile(
-    r"""^[\s-]*["']?password["']?\s*:\s*(?P<value>\S.*?)(?:\s+#.*)?\s*$""", re.M
-)
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 _SPLIT = re.compile(r"[\s,]+")
+log = logging.getLogger("indexgate.action")
 
 
 @dataclass
@@ -139,7 +128,7 @@ def build_argv(
     if previous and (workspace / previous).is_file():
         argv += ["--previous-report", previous]
     elif previous:  # the scheduled workflow's first run: nothing to compare with yet
-        logging.getLogger("indexgate.action").warning(
+        log.warning(
             "no previous report at %s (a first run?): the summary shows no changes", previous
         )
     return [*argv, "--", *_items(inputs["sources"], commas=False)]
@@ -193,57 +182,6 @@ def _read_yaml_mapping(path: Path, label: str) -> dict[str, Any]:
     return data
 
 
-# --- credentials ------------------------------------------------------------------------
-
-
-def _expand(value: str, env: Mapping[str, str]) -> str:
-    """The config's own ``${VAR}`` rules, never raising: masking runs before any check."""
-    return expand_vars(value, env, strict=False)
-
-
-def collect_secrets(inputs: Mapping[str, str], env: Mapping[str, str], workspace: Path) -> set[str]:
-    """Every credential visible before the run: env passwords, URL userinfo, config files.
-
-    Where credentials come from is ``indexgate.credentials``'s to say; this adds only a
-    lenient reading (a regex besides the YAML parser), so that even a config that fails to
-    parse has its passwords masked before the error about it is printed.
-    """
-    found = secrets_in_env(env)
-    texts = [inputs.get("indexes", "")]
-    paths = [inputs.get("config", "").strip(), *DEFAULT_CONFIG_PATHS]
-    for rel in filter(None, paths):
-        try:
-            texts.append((workspace / rel).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
-            continue
-    for text in texts:
-        for match in _PASSWORD_LINE.finditer(text):
-            value = match["value"]
-            found.add(_expand(value, env))
-            found.add(_expand(value.strip("\"'"), env))
-        for url in _URL.findall(text):
-            found |= url_secrets(_expand(url, env))
-        with contextlib.suppress(yaml.YAMLError):
-            found |= secrets_in_config(yaml.safe_load(text), lambda v: _expand(v, env))
-    found |= set(known_secrets())
-    return {s for s in found if s.strip()}
-
-
-class Masker:
-    """Send ``::add-mask::`` once per value, with the forms a value can take in a log."""
-
-    def __init__(self) -> None:
-        self.masked: set[str] = set()
-
-    def mask(self, values: Iterable[str]) -> None:
-        for value in sorted(set(values)):
-            forms = {value, quote(value, safe=""), *value.splitlines()}
-            for form in sorted(f for f in forms if f.strip() and f not in self.masked):
-                core.set_secret(form)
-                self.masked.add(form)
-        sys.stdout.flush()
-
-
 # --- running ----------------------------------------------------------------------------
 
 
@@ -260,13 +198,6 @@ def _relative(file: str | None, workspace: Path) -> str | None:
     return path.as_posix() if (workspace / path).is_file() else None
 
 
-def _error_report(command: str, problem: Problem, exit_code: int) -> Report:
-    """A report for a run that stopped early: status ``error`` (``fail`` for exit code 1)."""
-    status = "fail" if exit_code == 1 else "error"
-    target = TargetReport("", "", status, errors=[problem])  # type: ignore[arg-type]
-    return Report(command=command if command in COMMANDS else "check", targets=[target])  # type: ignore[arg-type]
-
-
 def _error_summary(report: Report, problem: Problem, report_path: str) -> str:
     where = f" (`{problem.file}:{problem.line}`)" if problem.file and problem.line else ""
     where = where or (f" (`{problem.file}`)" if problem.file else "")
@@ -280,7 +211,9 @@ def _error_summary(report: Report, problem: Problem, report_path: str) -> str:
 
 
 def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) -> Result:
-    """Run the gate; map every failure to a report and an exit code, never a traceback."""
+    """Run the gate (``gate.run``: every failure is a report and an exit code), with the
+    Action's own words for a run that stopped early: a summary of its own, and a bad
+    merged config pointed at the ``indexes`` input instead of a temporary file."""
     command = inputs["command"].strip().lower()
     report_rel = inputs["report-path"].strip() or DEFAULTS["report-path"]
     with tempfile.TemporaryDirectory(prefix="indexgate-action-") as tmp:
@@ -288,37 +221,27 @@ def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) 
         try:
             config = merged_config(inputs, workspace, Path(tmp), env)
             argv = build_argv(inputs, workspace / report_rel, config, workspace)
-            outcome = cli.run(cli.build_parser().parse_args(argv), cwd=workspace, env=env)
-            assert outcome.report is not None
-            note = first_run_note(inputs, workspace)
-            notes = (note,) if note else ()
-            return Result(outcome.report, outcome.exit_code, notes=notes)
-        except InputError as exc:
-            message, file, line = redact(str(exc)), exc.file, exc.line
-            if config and file == config and Path(config).parent == Path(tmp):
-                # The merged copy is ours: point at the inputs, not at a temp file.
-                base = inputs["config"].strip() or "the config file"
-                message = f"inputs `indexes` + {base}: {redact(exc.problem)}"
-                file, line = None, None
-            file = _relative(file, workspace)
-            kind, code = "invalid-input", 2
-        except IndexUnreachable as exc:
-            message, file, line, kind, code = redact(str(exc)), None, None, "index-unreachable", 3
-        except IndexgateError as exc:
-            message, file, line = redact(str(exc)), None, None
-            kind, code = "no-solution", exc.exit_code
-        except Exception as exc:  # a bug: exit 4, naming what was processed (no locals)
-            from indexgate.internal import EXIT_INTERNAL, internal_problem, internal_report
-
-            logging.getLogger("indexgate.action").debug("internal error", exc_info=True)
-            problem = internal_problem(exc)
-            targets = getattr(exc, "indexgate_targets", None) or ()
-            known = command if command in COMMANDS else "check"
-            report = internal_report(known, problem, targets)  # type: ignore[arg-type]
-            return Result(report, EXIT_INTERNAL, _error_summary(report, problem, report_rel))
-    problem = Problem(kind=kind, message=message, file=file, line=line)
-    report = _error_report(command, problem, code)
-    return Result(report, code, _error_summary(report, problem, report_rel))
+        except Exception as exc:  # bad inputs (exit 2), or a bug reading them (exit 4)
+            result = gate.failure(command, exc)
+        else:
+            result = gate.run(argv, cwd=workspace, env=env)
+    problem = result.problem
+    if problem is None:
+        note = first_run_note(inputs, workspace)
+        notes = (note,) if note else ()
+        return Result(result.report, result.exit_code, notes=notes)
+    # The problem is the report's own entry: what is changed here is what the report says.
+    if isinstance(result.error, InputError):
+        if config and problem.file == config and Path(config).parent == Path(tmp):
+            # The merged copy is ours: point at the inputs, not at a temp file.
+            base = inputs["config"].strip() or "the config file"
+            problem.message = f"inputs `indexes` + {base}: {redact(result.error.problem)}"
+            problem.file, problem.line = None, None
+        problem.file = _relative(problem.file, workspace)
+    elif problem.kind == "internal-error":
+        log.debug("internal error", exc_info=result.error)
+    summary = _error_summary(result.report, problem, report_rel)
+    return Result(result.report, result.exit_code, summary)
 
 
 # --- publishing -------------------------------------------------------------------------
@@ -371,8 +294,10 @@ def _blocked_note(
     """
     path, top_file, top_line = dependency_path(target, b.name) if target else ([], None, None)
     label = f"{b.name} {b.version} (via {' → '.join(path)})" if path else f"{b.name} {b.version}"
+    # A scan in progress is not a policy block: say what it is and what to do.
+    held = "is held back (a scan in progress)" if b.state == "pending" else "is blocked"
     message = (
-        f"{label}, file {b.file}, is blocked by {vendor_label(b.vendor)} on index "
+        f"{label}, file {b.file}, {held} by {vendor_label(b.vendor)} on index "
         f"'{b.index}' (HTTP {b.status_code}). Reason: {_sentence(b.reason or 'none given')}"
     )
     if rule:
@@ -382,13 +307,16 @@ def _blocked_note(
         message += f" indexgate chose {b.fallback} instead."
     else:
         message += " indexgate found no other version."
+    message += f" What to do: {_sentence(state_advice(b.state))}"
     if b.details_url:  # last, so no punctuation runs into the link
         message += f" Details: {b.details_url}"
     file = _relative(b.file_path, workspace)
     line = b.line
     if file is None and path:
         file, line = _relative(top_file, workspace), top_line
-    title = f"indexgate: {b.name} {b.version} blocked"
+    title = f"indexgate: {b.name} {b.version} " + (
+        "pending a scan" if b.state == "pending" else "blocked"
+    )
     if rule:
         title += f" (fail-on: {rule})"
     return (b.name, b.version, b.file), Note(message, file, line if file else None, title)
@@ -440,65 +368,6 @@ def emit_annotations(level: str, notes: list[Note], report_path: str) -> None:
         )
 
 
-def write_summary(text: str, env: Mapping[str, str]) -> None:
-    """Append to ``$GITHUB_STEP_SUMMARY`` without passing the runner's 1 MiB limit."""
-    path = env.get("GITHUB_STEP_SUMMARY")
-    if not path:
-        return
-    try:
-        used = os.path.getsize(path)
-    except OSError:
-        used = 0
-    data = (redact(text).rstrip("\n") + "\n").encode("utf-8")
-    room = SUMMARY_LIMIT - used - 1
-    if len(data) > room:
-        data = data[: max(room, 0)].decode("utf-8", errors="ignore").encode("utf-8")
-    created = not os.path.exists(path)
-    with open(path, "ab") as fh:
-        if created:
-            _readable(fh.fileno())
-        fh.write(data)
-
-
-def _readable(fd: int) -> None:
-    """A file this step created is readable by the steps after it, which run as another
-    user than the container's root (the runner's own files are left as they are)."""
-    os.fchmod(fd, REPORT_MODE)
-
-
-def summary_budget(env: Mapping[str, str]) -> int:
-    path = env.get("GITHUB_STEP_SUMMARY")
-    try:
-        used = os.path.getsize(path) if path else 0
-    except OSError:
-        used = 0
-    return max(min(SUMMARY_TARGET, SUMMARY_LIMIT - used - 64), 0)
-
-
-def set_outputs(values: Mapping[str, str], env: Mapping[str, str]) -> None:
-    """``name<<DELIMITER`` blocks in ``$GITHUB_OUTPUT`` (actions-toolkit writes them)."""
-    path = env.get("GITHUB_OUTPUT")
-    if not path:
-        listed = ", ".join(f"{k}={v}" for k, v in values.items())
-        print(f"indexgate: GITHUB_OUTPUT is not set; outputs: {listed}")
-        return
-    if not os.path.exists(path):
-        with open(path, "ab") as fh:
-            _readable(fh.fileno())
-    for name, value in values.items():
-        core.set_output(name, value)
-
-
-def print_log(title: str, text: str) -> None:
-    """Foldable log text; workflow commands inside it are switched off (it is untrusted)."""
-    core.start_group(title)
-    token = secrets.token_hex(16)
-    issue_command("stop-commands", {}, token)
-    sys.stdout.write(redact(text).rstrip("\n") + "\n")
-    sys.stdout.write(f"::{token}::\n")
-    core.end_group()
-
-
 def publish(
     result: Result,
     inputs: Mapping[str, str],
@@ -523,49 +392,20 @@ def publish(
     errors, warnings = collect_notes(report, workspace)
     emit_annotations("error", errors, report_rel)
     emit_annotations("warning", warnings, report_rel)
+    summary_path = env.get("GITHUB_STEP_SUMMARY")
     summary = result.summary
     if summary is None:
         summary = render_markdown(
             report,
-            max_bytes=summary_budget(env),
+            max_bytes=summary_budget(summary_path),
             report_path=report_rel,
             notes=result.notes,
         )
-    write_summary(summary, env)
+    if summary_path:
+        write_summary(summary_path, summary)
     outputs = {"status": status, "blocked-count": str(report.blocked_count), "report": report_rel}
     set_outputs(outputs, env)
     sys.stdout.flush()
-
-
-class _LogFilter(logging.Filter):
-    """indexgate's own messages, without tracebacks unless ``RUNNER_DEBUG=1``.
-
-    In debug mode indexgate's one line per request shows (``indexgate.http``, redacted), and
-    httpx's where an HTTP/2 index goes through httpx; httpcore's wire-level lines are not
-    kept (they would echo response headers such as cookies).
-    """
-
-    def __init__(self, debug: bool) -> None:
-        super().__init__()
-        self.debug = debug
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.debug:
-            record.exc_info, record.exc_text, record.stack_info = None, None, None
-        allowed = ("indexgate", "httpx") if self.debug else ("indexgate",)
-        return record.name.split(".")[0] in allowed
-
-
-def _capture_logs() -> io.StringIO:
-    """Hold the log lines back until the credentials are masked (then they are printed)."""
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
-    handler.addFilter(_LogFilter(core.is_debug()))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if core.is_debug() else logging.WARNING)
-    return buffer
 
 
 def main() -> int:
@@ -574,11 +414,13 @@ def main() -> int:
     env = os.environ
     workspace = workspace_dir(env)
     inputs = read_inputs()
-    logs = _capture_logs()
+    logs = capture_logs()
     masker = Masker()
     masker.mask(collect_secrets(inputs, env, workspace))  # the very first output
-    with cli.process_heap(inputs["command"].strip().lower()):
+    with gate.process_heap(inputs["command"].strip().lower()):
         result = execute(inputs, workspace, env)
+        if result.exit_code == gate.EXIT_INTERRUPTED:
+            return result.exit_code  # cancelled: nothing to publish
         masker.mask(known_secrets())  # anything read during the run (netrc, requirement files)
         publish(result, inputs, workspace, env, logs.getvalue())
     return result.exit_code

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from support.dockerfile import entrypoint_here
 
-from indexgate.demo import USER, DemoIndexes, demo_indexes
+from indexgate.demo.run import USER, DemoIndexes, demo_indexes
 
 pytestmark = pytest.mark.integration
 

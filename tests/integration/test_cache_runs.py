@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from indexgate.cli import main
-from indexgate.devserver.wheels import build_wheel, read_core_metadata
+from indexgate.demo.wheels import build_wheel, read_core_metadata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from netsim import Network

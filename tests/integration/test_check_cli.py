@@ -13,7 +13,7 @@ from check_support import CheckCli
 from support.packages import wheel
 from support.pypi_process import start_pypiserver
 
-from indexgate.devserver import ServerConfig
+from indexgate.demo import ServerConfig
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "project"
 PACKAGES = [
@@ -98,7 +98,7 @@ def test_example_project_wheels_are_what_its_build_script_makes(tmp_path) -> Non
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    from indexgate.devserver import build_wheel
+    from indexgate.demo import build_wheel
 
     for folder, dists in module.INDEXES.items():
         committed = sorted(p.name for p in (EXAMPLE / "indexes" / folder).iterdir())

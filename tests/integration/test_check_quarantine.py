@@ -11,8 +11,8 @@ import pytest
 from check_support import CheckCli
 from support.packages import sdist, wheel
 
-from indexgate.devserver import FirewallRule
-from indexgate.devserver.firewall_responses import default_details_url
+from indexgate.demo import FirewallRule
+from indexgate.demo.firewall_responses import default_details_url
 
 NATIVE_TAG = "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64"
 FLASK_NEW = "flask-3.1.0-py3-none-any.whl"

@@ -7,7 +7,7 @@ import pytest
 from check_support import CheckCli
 from support.packages import sdist, wheel
 
-from indexgate.devserver import ServerConfig
+from indexgate.demo import ServerConfig
 
 NATIVE_TAG = "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64"
 PACKAGES = [

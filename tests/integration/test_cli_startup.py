@@ -43,6 +43,7 @@ NOT_FOR_A_REQUIREMENTS_CHECK = {
     "indexgate.report.render",
     "indexgate.report.tables",
     "indexgate.action",
+    "indexgate.workflow",
     "indexgate.demo",
 }
 

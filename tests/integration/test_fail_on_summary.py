@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from indexgate import cli
-from indexgate.demo import CONFIG, REQUIREMENTS, TOKEN_VAR, USER, demo_indexes
+from indexgate.demo.run import CONFIG, REQUIREMENTS, TOKEN_VAR, USER, demo_indexes
 
 pytestmark = pytest.mark.integration
 

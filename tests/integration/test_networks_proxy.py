@@ -23,7 +23,7 @@ from support.tinyproxy import Tinyproxy, free_port
 from support.tls import H2Front, PrivateCa, TlsIndexServer
 
 from indexgate.config.network import proxies_from_env
-from indexgate.devserver import IndexServer, ServerConfig
+from indexgate.demo import IndexServer, ServerConfig
 from indexgate.errors import IndexUnreachable
 from indexgate.index.http import HttpClient
 from indexgate.settings import Network

@@ -18,7 +18,7 @@ from check_support import CheckCli, Run, run_subprocess
 from support.packages import Wheelhouse, wheel
 from support.tls import PrivateCa, TlsIndexServer
 
-from indexgate.devserver import IndexServer
+from indexgate.demo import IndexServer
 
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # Debian's; never holds the test CA
 PACKAGES = [wheel("acme-app", "1.0", "acme-lib>=1"), wheel("acme-lib", "1.2")]

@@ -8,7 +8,7 @@ from pathlib import Path
 from support.packages import wheel
 
 from indexgate.cli import main
-from indexgate.devserver._http import BackgroundServer, QuietHandler, basic_credentials
+from indexgate.demo._http import BackgroundServer, QuietHandler, basic_credentials
 
 USER, PASSWORD = "ci", "redirect-secret-pw"
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from support.packages import Wheelhouse, sdist, wheel
 
-from indexgate.devserver import FirewallRule, IndexServer, QuarantineProxy, ServerConfig
-from indexgate.devserver.wheels import build_sdist, build_wheel
+from indexgate.demo import FirewallRule, IndexServer, QuarantineProxy, ServerConfig
+from indexgate.demo.wheels import build_sdist, build_wheel
 from indexgate.index.firewall import classify_block
 
 JSON = "application/vnd.pypi.simple.v1+json"

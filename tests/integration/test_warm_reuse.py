@@ -22,9 +22,9 @@ import pytest
 from check_support import clean_env
 
 from indexgate.cli import main
-from indexgate.devserver import IndexServer
-from indexgate.devserver.server import ServerConfig
-from indexgate.devserver.wheels import build_wheel, read_core_metadata
+from indexgate.demo import IndexServer
+from indexgate.demo.server import ServerConfig
+from indexgate.demo.wheels import build_wheel, read_core_metadata
 from indexgate.resolver import resolve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))

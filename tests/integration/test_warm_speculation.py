@@ -17,8 +17,8 @@ import pytest
 from check_support import clean_env
 
 from indexgate.cli import main
-from indexgate.devserver import IndexServer
-from indexgate.devserver.wheels import build_wheel
+from indexgate.demo import IndexServer
+from indexgate.demo.wheels import build_wheel
 
 pytestmark = pytest.mark.integration
 

@@ -3,14 +3,14 @@
 It answers the page's URL with the bytes it was given, and any file the page links to
 with what ``indexgate check`` asks of it: the ``.metadata`` of a wheel (PEP 658, built
 from its filename) and a small body for the wheel itself (HEAD and GET). Built on the
-devserver's plumbing, so it logs requests the same way.
+demo server's plumbing (indexgate.demo._http), so it logs requests the same way.
 """
 
 from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from indexgate.devserver._http import BackgroundServer, QuietHandler
+from indexgate.demo._http import BackgroundServer, QuietHandler
 from indexgate.index.models import parse_filename
 
 

@@ -17,7 +17,7 @@ import json as jsonlib
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 
-from indexgate.index.transport.base import RawResponse, Request
+from indexgate.index.transport.base import RawResponse, Request, SinkFactory
 from indexgate.index.transport.headers import Headers
 from indexgate.index.transport.http11_parser import ResponseParser, decode_content, encode_head
 
@@ -28,26 +28,32 @@ class MockTransport:
     """Answers each request with ``handler(request)`` (plain or async); the handler may
     raise a ``TransportError`` (``ConnectError``, ``ReadTimeout``...) as the wire would.
     The answer goes through the HTTP/1.1 parser as bytes: a HEAD answer has no body, a
-    body over ``max_body`` is ``BodyTooLarge``, gzip is decoded, as on the wire."""
+    body over ``max_body`` is ``BodyTooLarge``, gzip is decoded, and a body the caller's
+    ``sink`` wants is streamed to it by that parser, as on the wire."""
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.closed = False
 
     async def exchange(
-        self, request: Request, *, max_body: int, within: float | None = None
+        self,
+        request: Request,
+        *,
+        max_body: int,
+        within: float | None = None,
+        sink: SinkFactory | None = None,
     ) -> RawResponse:
         encode_head(request)  # what the HTTP/1.1 transport would write; refuses what it would
         answer = self.handler(request)
         if inspect.isawaitable(answer):
             answer = await answer
-        parser = ResponseParser(request.method, max_body)
+        parser = ResponseParser(request.method, max_body, sink)
         if not parser.feed(_as_bytes(answer, request.method)):
             assert parser.feed_eof(), "the mock's answer is not a whole HTTP/1.1 answer"
         content = parser.body
         if content and "content-encoding" in parser.headers:
             content = decode_content(content, parser.headers, max_body)
-        return RawResponse(parser.status, parser.reason, parser.headers, content)
+        return RawResponse(parser.status, parser.reason, parser.headers, content, parser.sink)
 
     async def aclose(self) -> None:
         self.closed = True

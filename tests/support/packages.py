@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexgate.devserver.wheels import build_sdist, build_wheel, escape_name
+from indexgate.demo.wheels import build_sdist, build_wheel, escape_name
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexgate.devserver import AccessLogEntry
+from indexgate.demo import AccessLogEntry
 
 LAUNCHER = Path(__file__).with_name("pypiserver_launcher.py")
 _REQ = re.compile(r"^(?P<thread>\d+)\|pypiserver\._app\|IGREQ (?P<method>\S+) (?P<path>.*)$")

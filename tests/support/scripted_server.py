@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from indexgate.devserver.wheels import read_core_metadata
+from indexgate.demo.wheels import read_core_metadata
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """TLS for the network tests: a private CA made here with ``cryptography`` (no openssl CLI,
 no download), certificates it signs for 127.0.0.1 (servers) and for clients (mutual TLS),
-the devserver index served over TLS, and an HTTP/2-only front for it.
+the demo's index server served over TLS, and an HTTP/2-only front for it.
 
 ``cryptography`` is in the ``test`` extra: a missing one fails, never skips.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from indexgate.devserver import IndexServer, ServerConfig
+from indexgate.demo import IndexServer, ServerConfig
 
 
 @dataclass
@@ -160,7 +160,7 @@ class PrivateCa:
 
 
 class TlsIndexServer(IndexServer):
-    """The devserver index over TLS: each accepted connection is wrapped and shakes hands
+    """The demo's index server over TLS: each accepted connection is wrapped and shakes hands
     in its handler thread; ``tcp_connections`` counts connections, ``handshake_errors``
     what OpenSSL said of the ones that failed."""
 

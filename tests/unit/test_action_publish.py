@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from indexgate import action
+from indexgate import action, workflow
 from indexgate.errors import InputError
 from indexgate.report.json_report import write_json
 from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
 from indexgate.report.outcome import decide_target
+from indexgate.report.summary import SUMMARY_LIMIT, summary_budget, write_summary
 
 
 def _inputs(**values: str) -> dict[str, str]:
@@ -97,7 +96,7 @@ def test_argv_splits_lists_and_keeps_sources_positional(tmp_path: Path) -> None:
         "requirements.txt",
         "-odd-name.txt",
     ]
-    from indexgate.cli import build_parser
+    from indexgate.gate import build_parser
 
     args = build_parser().parse_args(argv)
     assert args.sources == ["requirements.txt", "-odd-name.txt"]
@@ -139,7 +138,7 @@ def test_collect_secrets_reads_env_urls_inputs_and_config(tmp_path: Path) -> Non
         "CFG_TOKEN": "p-config-var",
     }
     broken = "- name: x\n  password: 'p-inline'\n url: [\n"
-    found = action.collect_secrets(_inputs(indexes=broken), env, tmp_path)
+    found = workflow.collect_secrets(_inputs(indexes=broken), env, tmp_path)
     assert {
         "p-indexgate",
         "p-uv",
@@ -154,7 +153,7 @@ def test_collect_secrets_reads_env_urls_inputs_and_config(tmp_path: Path) -> Non
 
 
 def test_masker_masks_each_form_once(capsys: pytest.CaptureFixture[str]) -> None:
-    masker = action.Masker()
+    masker = workflow.Masker()
     masker.mask(["a b/c", "line1\nline2"])
     masker.mask(["a b/c"])
     lines = capsys.readouterr().out.splitlines()
@@ -253,12 +252,9 @@ def test_summary_stays_under_one_mebibyte(tmp_path: Path) -> None:
         for py in ("3.11", "3.12", "3.13")
     ]
     report = Report("check", targets)
-    env = {"GITHUB_STEP_SUMMARY": str(summary)}
-    text = action.render_markdown(
-        report, max_bytes=action.summary_budget(env), report_path="r.json"
-    )
-    action.write_summary(text, env)
-    assert summary.stat().st_size <= action.SUMMARY_LIMIT
+    text = action.render_markdown(report, max_bytes=summary_budget(summary), report_path="r.json")
+    write_summary(summary, text)
+    assert summary.stat().st_size <= SUMMARY_LIMIT
     written = summary.read_text(encoding="utf-8")
     assert written.startswith("earlier step output")
     assert "truncated" in written and "`r.json`" in written
@@ -268,7 +264,7 @@ def test_outputs_use_the_delimiter_syntax(tmp_path: Path, monkeypatch: pytest.Mo
     out = tmp_path / "output"
     out.write_text("")
     monkeypatch.setenv("GITHUB_OUTPUT", str(out))
-    action.set_outputs({"status": "pass", "report": "a\nb"}, {"GITHUB_OUTPUT": str(out)})
+    workflow.set_outputs({"status": "pass", "report": "a\nb"}, {"GITHUB_OUTPUT": str(out)})
     lines = out.read_text().split("\n")
     assert lines[0].startswith("status<<ghadelimiter_") and lines[1] == "pass"
     assert lines[2] == lines[0].split("<<", 1)[1]
@@ -277,7 +273,7 @@ def test_outputs_use_the_delimiter_syntax(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_print_log_switches_workflow_commands_off(capsys: pytest.CaptureFixture[str]) -> None:
-    action.print_log("title", "::add-path::/evil\n")
+    workflow.print_log("title", "::add-path::/evil\n")
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "::group::title"
     assert lines[1].startswith("::stop-commands::")
@@ -287,16 +283,6 @@ def test_print_log_switches_workflow_commands_off(capsys: pytest.CaptureFixture[
 
 
 # --- files the runner's other steps read ---------------------------------------------------
-
-
-@pytest.fixture
-def strict_umask() -> Iterator[None]:
-    """A restrictive umask, as some self-hosted runners have: the modes must not depend on it."""
-    old = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def _mode(path: Path) -> int:
@@ -320,8 +306,8 @@ def test_report_summary_and_outputs_are_readable_by_the_runner_user(
     summary, output = tmp_path / "summary.md", tmp_path / "output"
     env = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output)}
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
-    action.write_summary("## indexgate", env)
-    action.set_outputs({"status": "pass"}, env)
+    write_summary(summary, "## indexgate")
+    workflow.set_outputs({"status": "pass"}, env)
     assert _mode(summary) == _mode(output) == 0o644
     assert "status<<" in output.read_text() and summary.read_text() == "## indexgate\n"
 
@@ -331,5 +317,21 @@ def test_the_runners_own_files_keep_their_mode(tmp_path: Path, strict_umask: Non
     summary = tmp_path / "summary.md"
     summary.write_text("before\n")
     summary.chmod(0o600)
-    action.write_summary("after", {"GITHUB_STEP_SUMMARY": str(summary)})
+    write_summary(summary, "after")
     assert _mode(summary) == 0o600 and summary.read_text() == "before\nafter\n"
+
+
+def test_a_pending_scan_is_not_annotated_as_a_policy_block(tmp_path: Path) -> None:
+    """A scan in progress (Curation on-demand, Xray unavailable, Nexus unknown component)
+    is held back, not blocked by policy: the annotation says so and what to do."""
+    (tmp_path / "requirements.txt").write_text("a\n")
+    pending = _blocked("a", "2", 1)
+    pending.state = "pending"
+    target = TargetReport("3.12", "linux_x86_64", blocked=[pending, _blocked("b", "3", 1)])
+    decide_target(target, frozenset())
+    _, warns = action.collect_notes(Report("check", [target]), tmp_path)
+    titles = {n.title: n.message for n in warns}
+    assert "indexgate: a 2 pending a scan" in titles
+    assert "is held back (a scan in progress)" in titles["indexgate: a 2 pending a scan"]
+    assert "scan in progress, try again later" in titles["indexgate: a 2 pending a scan"]
+    assert "ask your security team" in titles["indexgate: b 3 blocked"]

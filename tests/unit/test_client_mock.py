@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from support.mock_transport import MockTransport, respond
 
-from indexgate.devserver.firewall_responses import nexus_response, xray_response
-from indexgate.devserver.wheels import build_wheel, read_core_metadata
+from indexgate.demo.firewall_responses import nexus_response, xray_response
+from indexgate.demo.wheels import build_wheel, read_core_metadata
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import FetchError, IndexClient
 from indexgate.index.http import HttpClient

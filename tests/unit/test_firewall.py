@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from indexgate.devserver.firewall_responses import (
+from indexgate.demo.firewall_responses import (
     FirewallRule,
     curation_response,
     nexus_problem_json_response,

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from indexgate.devserver.firewall_responses import FirewallRule, render_rule
+from indexgate.demo.firewall_responses import FirewallRule, render_rule
 from indexgate.index.firewall import classify_block, state_advice
 from indexgate.index.models import BlockInfo
 

@@ -16,7 +16,7 @@ from support.mock_transport import MockTransport, respond
 
 from indexgate.config import load_settings
 from indexgate.credentials import obtain
-from indexgate.devserver._http import basic_credentials
+from indexgate.demo._http import basic_credentials
 from indexgate.errors import InputError
 from indexgate.index.authcheck import check_index, login_page
 from indexgate.index.http import HttpClient, Response

@@ -41,7 +41,7 @@ from indexgate.report.model import Problem
 from indexgate.settings import IndexConfig
 
 _PASSWORD_FIELD = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password\b", re.IGNORECASE)
-_SNIFF = 65536  # a login form sits near the top of its page
+SNIFF = 65536  # a login form sits near the top of its page (bytes read for it)
 REPROVE_AFTER = 60.0  # seconds: a 404 after this long since the last proof proves again
 
 
@@ -61,7 +61,7 @@ def login_page(response: Response, requested: str, name: str | None = None) -> s
             final.path, urlsplit(requested).path, name
         ):
             return f"redirected to {final.path} (a login page?)"
-    if _PASSWORD_FIELD.search(response.content[:_SNIFF]):
+    if _PASSWORD_FIELD.search(response.content[:SNIFF]):
         return "answered with a login form"
     return None
 

@@ -15,6 +15,11 @@ Two kinds of entries:
   core metadata it read from a wheel's byte ranges (so a warm run re-reads no zip), and
   parsed project pages (so a 304 costs no HTML parsing).
 
+A streamed answer (a project page parsed as it arrived, never held whole) is kept
+compact: its headers and its body's sha256 (``body-sha256``), not the body. A warm run
+revalidates it as any other entry; on a 304 the index client finds the page's parse under
+that hash (``blob/``), and asks again without validators if it has none.
+
 Only 200, 206 and 404 are kept: a 401/403 must be asked again next run (an auth failure
 re-checked, a blocked artifact re-probed). No credential enters a key or a file: keys are
 hashes of userinfo-free URLs, and only an allowlist of response headers is written (never
@@ -105,7 +110,11 @@ class FileCache:
         except (KeyError, TypeError, ValueError):
             _remove(path)
             return None
-        response = Response(url, status, reason, stored_headers, body, True)
+        sha = meta.get("body-sha256")
+        body_sha256 = sha if isinstance(sha, str) and not body else None
+        response = Response(
+            url, status, reason, stored_headers, body, True, body_sha256=body_sha256
+        )
         validators = {}
         if "etag" in stored_headers:
             validators["If-None-Match"] = stored_headers["etag"]
@@ -129,6 +138,9 @@ class FileCache:
             return
         immutable = digest is not None and response.status in (200, 206)
         path = self._path(url, headers, digest if immutable else None)
+        streamed = response.body_sha256 is not None and not response.content
+        if streamed and immutable:  # a hashed file's entry is its bytes: never a hash alone
+            return
         directives = _directives(response.headers)
         if (
             response.status not in CACHEABLE
@@ -151,6 +163,8 @@ class FileCache:
             "stored": time.time(),
             "immutable": immutable,
         }
+        if streamed:
+            meta["body-sha256"] = response.body_sha256
         _write(path, meta, response.content)
 
     def refresh(self, cached: CachedResponse, not_modified: Response) -> Response:
@@ -177,8 +191,12 @@ class FileCache:
                 "stored": time.time(),
                 "immutable": False,
             }
+            if old.body_sha256 is not None:
+                meta["body-sha256"] = old.body_sha256
             _write(path, meta, old.content)
-        return Response(old.url, old.status, old.reason, headers, old.content, True)
+        return Response(
+            old.url, old.status, old.reason, headers, old.content, True, body_sha256=old.body_sha256
+        )
 
     # -- derived, immutable data ---------------------------------------------------
 

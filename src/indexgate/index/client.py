@@ -2,6 +2,10 @@
 
 Every fetch is memoized by URL for the run (a blocked URL is never fetched twice) and
 shared by all targets. Status codes are interpreted by ``indexgate.policy`` only.
+
+A simple project page is parsed as it streams in (``_PageSink``, given to
+``HttpClient.request`` as its sink): only the files a target can use are kept, never the
+page's bytes, whatever its size.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from indexgate.errors import IndexgateError, IndexUnreachable, name_index, note_
 from indexgate.index import authcheck, simple
 from indexgate.index import metadata as md
 from indexgate.index.firewall import classify_block
-from indexgate.index.http import METADATA_MAX_BODY, HttpClient, Response
+from indexgate.index.http import METADATA_MAX_BODY, BodySinkFactory, HttpClient, Response
 from indexgate.index.models import (
     BlockInfo,
     CoreMetadata,
@@ -36,6 +40,7 @@ from indexgate.index.models import (
     dist_row,
     parse_filename,
 )
+from indexgate.index.transport.headers import Headers
 from indexgate.policy import FileAction, file_action
 from indexgate.redact import redact, strip_userinfo
 from indexgate.report.model import Blocked, Problem
@@ -269,39 +274,77 @@ class IndexClient:
         return PageResult(index, name, stored.status, stored.files)
 
     def page_answer(self, index: IndexConfig, name: str) -> Awaitable[tuple[Response, str | None]]:
-        """A simple index's answer for the project page, unparsed, with the ``_page_key``
-        of a success: enough to tell whether the page changed. ``project_page`` reads the
-        same answer (one request for both)."""
-        url = page_url(index.url, canonicalize_name(name))
-        return self._once(("answer", url), lambda: self._page_answer(url))
+        """A simple index's answer for the project page, with the ``_page_key`` of a
+        success: enough to tell whether the page changed. ``project_page`` reads the same
+        answer (one request for both); a 2xx body was parsed as it arrived (the answer's
+        ``sink``), not kept."""
+        name = canonicalize_name(name)
+        url = page_url(index.url, name)
+        return self._once(("answer", url), lambda: self._page_answer(url, name))
 
-    async def _page_answer(self, url: str) -> tuple[Response, str | None]:
-        r = await self.http.request("GET", url, headers={"Accept": simple.ACCEPT}, cacheable=True)
+    async def _page_answer(
+        self, url: str, name: NormalizedName, *, reload: bool = False
+    ) -> tuple[Response, str | None]:
+        r = await self.http.request(
+            "GET",
+            url,
+            headers={"Accept": simple.ACCEPT},
+            cacheable=True,
+            sink=self._page_sink(name),
+            reload=reload,
+        )
         return r, (_page_key(r, self._variant) if 200 <= r.status < 300 else None)
+
+    def _page_sink(self, name: NormalizedName) -> BodySinkFactory:
+        """A new page parser for each attempt at the page (a retry starts afresh)."""
+
+        def make(url: str, status: int, headers: Headers) -> _PageSink:
+            parser = simple.PageParser(
+                headers.get("content-type"), url, project=name, keep=self.keep
+            )
+            return _PageSink(parser)
+
+        return make
 
     async def _simple(self, index: IndexConfig, name: NormalizedName) -> PageResult:
         url = page_url(index.url, name)
         r, key = await self.page_answer(index, name)
-        if r.status == 404 and (refused := await self._still_refused(index)) is not None:
-            return PageResult(index, name, r.status, refused=refused)
-        if not 200 <= r.status < 300:
-            return PageResult(index, name, r.status)
-        login = authcheck.login_page(r, url, name)
-        if login is not None:  # never parsed, never stored: a refusal, not a page
-            return PageResult(index, name, r.status, refused=login)
-        # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
-        assert key is not None  # a 2xx answer
-        stored = self._stored_page(url)
-        if stored is not None and stored.key == key:
-            return PageResult(index, name, r.status, stored.files, key=key)
-        try:
-            kept = tuple(
-                simple.parse_project_page(
-                    r.content, r.content_type, r.url, project=name, keep=self.keep
+        for reloaded in (False, True):
+            if r.status == 404 and (refused := await self._still_refused(index)) is not None:
+                return PageResult(index, name, r.status, refused=refused)
+            if not 200 <= r.status < 300:
+                return PageResult(index, name, r.status)
+            sink = r.sink if isinstance(r.sink, _PageSink) else None
+            login = authcheck.login_page(replace(r, content=sink.head) if sink else r, url, name)
+            if sink is not None:
+                sink.head = b""  # read once; the answer stays memoized for the run
+            if login is not None:  # never stored as a page: a refusal, not a page
+                return PageResult(index, name, r.status, refused=login)
+            # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
+            assert key is not None  # a 2xx answer
+            stored = self._stored_page(url)
+            if stored is not None and stored.key == key:
+                return PageResult(index, name, r.status, stored.files, key=key)
+            if sink is not None or r.body_sha256 is None or reloaded:
+                break
+            # The cache kept this page's hash, not its bytes, and no parse of them (another
+            # target filter, a pruned entry): ask for the page again, without validators.
+            r, key = await self._page_answer(url, name, reload=True)
+        if sink is not None:
+            if sink.error is not None:
+                raise _unreadable(index, f"page for {name}", sink.error)
+            kept = sink.files
+        elif r.body_sha256 is not None:  # not even asking again gave the bytes
+            raise _unreadable(index, f"page for {name}", "its bytes could not be read again")
+        else:  # a body at hand (an older cache entry, a test double): parsed here
+            try:
+                kept = tuple(
+                    simple.parse_project_page(
+                        r.content, r.content_type, r.url, project=name, keep=self.keep
+                    )
                 )
-            )
-        except simple.PageError as exc:
-            raise _unreadable(index, f"page for {name}", exc) from None
+            except simple.PageError as exc:
+                raise _unreadable(index, f"page for {name}", exc) from None
         cache = self.http.cache
         if cache is not None:  # stored_page answers from the cache only
             cache.put_blob(_PAGE_KIND, self._page_slot(url), _page_blob(key, r.status, kept))
@@ -693,7 +736,7 @@ def page_url(base: str, name: str) -> str:
     return f"{base}{name}/" if base.endswith("/") else f"{base}/{name}/"
 
 
-def _unreadable(index: IndexConfig, what: str, exc: Exception) -> FetchError:
+def _unreadable(index: IndexConfig, what: str, exc: Exception | str) -> FetchError:
     """An index answer we cannot read: fail closed, as if the index were unreachable."""
     return FetchError(
         "index-unreachable",
@@ -721,11 +764,46 @@ def _metadata_key(file: DistFile) -> str | None:
 
 
 def _page_key(r: Response, variant: str) -> str:
-    """What a parsed page depends on: its URL, media type and bytes, and which files
-    the run keeps (``variant``: the target filter's label)."""
-    h = hashlib.sha256(f"page-v1\0{r.url}\0{r.content_type}\0{variant}\0".encode())
-    h.update(r.content)
-    return h.hexdigest()
+    """What a parsed page depends on: its URL, media type and bytes (by their sha256:
+    a streamed page's bytes are hashed as they pass, never kept), and which files the
+    run keeps (``variant``: the target filter's label)."""
+    body = r.body_sha256 or hashlib.sha256(r.content).hexdigest()
+    text = f"page-v2\0{r.url}\0{r.content_type}\0{variant}\0{body}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class _PageSink:
+    """A project page's body as it streams in (``HttpClient.request(sink=...)``): fed to
+    its ``simple.PageParser``, with the first bytes kept for the login-form check
+    (``authcheck.login_page``). A page that does not parse is kept as ``error`` (a sink
+    never raises: the transport is mid-read); the files are ``files`` once closed."""
+
+    __slots__ = ("_parser", "error", "files", "head")
+
+    def __init__(self, parser: simple.PageParser) -> None:
+        self._parser: simple.PageParser | None = parser
+        self.head = b""
+        self.files: tuple[DistFile, ...] = ()
+        self.error: simple.PageError | None = None
+
+    def feed(self, data: bytes) -> None:
+        if len(self.head) < authcheck.SNIFF:
+            self.head += data[: authcheck.SNIFF - len(self.head)]
+        if self._parser is None:
+            return
+        try:
+            self._parser.feed(data)
+        except simple.PageError as exc:
+            self.error, self._parser = exc, None
+
+    def close(self) -> None:
+        parser, self._parser = self._parser, None
+        if parser is None:
+            return
+        try:
+            self.files = tuple(parser.close())
+        except simple.PageError as exc:
+            self.error = exc
 
 
 # The blob kind names the format: entries of another format are simply never read.

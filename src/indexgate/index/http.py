@@ -17,16 +17,24 @@ What every request sends besides ``Host``: ``User-Agent``, ``Accept: */*`` unles
 caller names one, and ``Accept-Encoding: gzip, deflate`` (httpx's default, so pages may
 come compressed over real networks) except on ``Range`` requests, which ask for
 ``identity``: a byte range must be of the file's own bytes.
+
+Streaming (``request(sink=...)``): a 2xx body the caller wants as it arrives (a project
+page, parsed incrementally) goes to a ``BodySink`` the caller's factory makes per
+attempt; the transport feeds it piece by piece, so the body is never held whole. The
+answer then carries the sink and the body's sha256 (``Response.body_sha256``) instead of
+its bytes, and the cache keeps that hash, not the body. Redirects and other answers are
+buffered as before; a failed attempt's sink is dropped and the next attempt gets a new one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 from urllib.parse import urljoin
@@ -42,7 +50,10 @@ from indexgate.index.transport.base import (
     DeadlineReached,
     Origin,
     ProxyError,
+    RawResponse,
     Request,
+    Sink,
+    SinkFactory,
     TLSError,
     Transport,
     TransportError,
@@ -60,6 +71,22 @@ log = logging.getLogger("indexgate.http")
 USER_AGENT = f"indexgate/{__version__}"
 _MAX_REDIRECTS = 10
 METADATA_MAX_BODY = 20 * 1024 * 1024  # METADATA / .metadata: real ones are kilobytes
+_FEED_SLICE = 1 << 20  # a buffered body is fed to a sink in slices of this size
+
+
+class BodySink(Protocol):
+    """What a streamed body goes to (``HttpClient.request(sink=...)``): ``feed`` with
+    each piece as it arrives, ``close`` once the body is complete. Neither may raise: a
+    sink keeps its own failure (a page that does not parse) for its owner to read."""
+
+    def feed(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+BodySinkFactory = Callable[[str, int, Headers], "BodySink | None"]
+"""Called with the answer's URL (after redirects), status and headers, once per attempt
+at a 2xx answer with a body: the sink for that body, or None to have it buffered."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +98,11 @@ class Response:
     content: bytes
     from_cache: bool = False
     history: tuple[str, ...] = ()  # the URLs that redirected here, first asked first
+    # A streamed answer: the caller's sink that got the whole body (``content`` is empty).
+    sink: BodySink | None = field(default=None, compare=False)
+    # The body's sha256 (hex) when ``content`` does not hold it: a streamed answer, or a
+    # cached one whose body the cache did not keep (its hash only).
+    body_sha256: str | None = None
 
     @property
     def content_type(self) -> str | None:
@@ -177,13 +209,15 @@ class HttpClient:
         digest: str | None,
         deadline: Deadline,
         max_body: int,
+        streaming: _Streaming | None = None,
     ) -> Response:
         """``_send``, plus one credential refresh when a proven origin starts saying 401."""
         origin = origin_of(url)
         used = self._credentials.get(origin)
-        response = await self._send(method, url, headers, cacheable, digest, deadline, max_body)
+        args = (method, url, headers, cacheable, digest, deadline, max_body, streaming)
+        response = await self._send(*args)
         if used is not None and await self._credentials.refreshed(origin, used, response.status):
-            response = await self._send(method, url, headers, cacheable, digest, deadline, max_body)
+            response = await self._send(*args)
         return response
 
     async def aclose(self) -> None:
@@ -199,6 +233,8 @@ class HttpClient:
         cacheable: bool = False,
         digest: str | None = None,
         max_body: int | None = None,
+        sink: BodySinkFactory | None = None,
+        reload: bool = False,
     ) -> Response:
         """One logical request: redirects followed, retried on transient failure, within
         its total deadline (``--timeout``) and the run's (``--max-time``).
@@ -206,16 +242,26 @@ class HttpClient:
         ``digest`` ("sha256:<hex>") names the content of a file whose hash the index gave:
         the cache may then keep its bytes (or byte ranges) without ever revalidating.
         ``max_body`` lowers the cap on the answer's size for this request (metadata).
+        ``sink``: a 2xx body goes to the sink it makes, as it arrives (see the module's
+        doc); ``max_body`` holds for the streamed bytes too. ``reload``: ask without the
+        cache's validators (an answer is still stored), for a body the cache did not keep.
         """
         if url.startswith("file:"):
-            return await self._local(method, url, self._cap(max_body))
+            return await self._local(method, url, self._cap(max_body), sink)
         deadline = self._deadline()
         self._last_request = f"{method} {url}"
         current = url
         chain: list[str] = []
         for _ in range(_MAX_REDIRECTS + 1):
             response = await self._send_authed(
-                method, current, headers or {}, cacheable, digest, deadline, self._cap(max_body)
+                method,
+                current,
+                headers or {},
+                cacheable,
+                digest,
+                deadline,
+                self._cap(max_body),
+                _Streaming(sink, reload) if sink is not None or reload else None,
             )
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 chain.append(current)
@@ -226,15 +272,19 @@ class HttpClient:
             return replace(response, history=tuple(chain)) if chain else response
         raise IndexUnreachable(f"{redact(url)}: more than {_MAX_REDIRECTS} redirects")
 
-    async def _local(self, method: str, url: str, max_body: int) -> Response:
-        """A ``file://`` URL: the disk's answer as it is (nothing to retry or cache)."""
+    async def _local(
+        self, method: str, url: str, max_body: int, sink: BodySinkFactory | None
+    ) -> Response:
+        """A ``file://`` URL: the disk's answer as it is (nothing to retry or cache; read
+        whole, then fed to ``sink``)."""
+        factory = _tee_factory(sink, url)
         try:
             raw = await self.transport.exchange(
-                Request(method, url), max_body=max_body, within=None
+                Request(method, url), max_body=max_body, within=None, sink=factory
             )
         except BodyTooLarge as exc:
             raise IndexUnreachable(f"{url}: {exc}") from None
-        return Response(url, raw.status, raw.reason, raw.headers, raw.content)
+        return _response(url, _delivered(method, raw, factory))
 
     def _cap(self, max_body: int | None) -> int:
         return self._max_body if max_body is None else min(max_body, self._max_body)
@@ -268,14 +318,16 @@ class HttpClient:
         digest: str | None = None,
         deadline: Deadline | None = None,
         max_body: int | None = None,
+        streaming: _Streaming | None = None,
     ) -> Response:
         origin = origin_of(url)
         deadline = deadline or self._deadline()
         max_body = self._max_body if max_body is None else max_body
         request_headers = dict(headers)
         auth = self._credentials.get(origin)
+        factory = _tee_factory(streaming.sink if streaming else None, url)
         cached = None
-        if cacheable and self.cache is not None:
+        if cacheable and self.cache is not None and not (streaming and streaming.reload):
             cached = self.cache.lookup(method, url, request_headers, digest)
         if cached is not None:
             # With credentials, a page is asked again every run even when fresh, so an
@@ -306,6 +358,7 @@ class HttpClient:
                         self._request(method, url, origin, request_headers, auth),
                         max_body=max_body,
                         within=deadline.remaining(),
+                        sink=factory,
                     )
                 finally:
                     limit.release()
@@ -334,7 +387,9 @@ class HttpClient:
                     raise self._unreachable(url, last_error) from None
                 await deadline.pause(self._pause(failures), method, url, last_error)
                 continue
-            self.stats.count(method, len(raw.content))
+            raw = _delivered(method, raw, factory)
+            size = raw.sink.size if isinstance(raw.sink, _Tee) else len(raw.content)
+            self.stats.count(method, size)
             if raw.status == 429 or (raw.status == 503 and "retry-after" in raw.headers):
                 throttles += 1
                 wait, last_error = throttle_wait(
@@ -350,11 +405,9 @@ class HttpClient:
                 await deadline.pause(self._pause(failures), method, url, last_error)
                 continue
             limit.succeeded()
-            response = Response(url, raw.status, raw.reason, raw.headers, raw.content)
+            response = _response(url, raw)
             if log.isEnabledFor(logging.DEBUG):  # redact() is not free; most runs are not -v
-                log.debug(
-                    "%s %s -> %d (%d bytes)", method, redact(url), raw.status, len(raw.content)
-                )
+                log.debug("%s %s -> %d (%d bytes)", method, redact(url), raw.status, size)
             if cached is not None and response.status == 304:
                 self.stats.revalidated += 1
                 return self.cache.refresh(cached, response)  # type: ignore[union-attr]
@@ -416,6 +469,81 @@ class HttpClient:
             if authorization is not None:
                 lines.append(("Authorization", authorization))
         return Request(method, url, tuple(lines))
+
+
+@dataclass(frozen=True)
+class _Streaming:
+    """How one logical request streams: the caller's sink factory, and ``reload``."""
+
+    sink: BodySinkFactory | None
+    reload: bool = False
+
+
+class _Tee:
+    """Between the transport and the caller's sink: counts and hashes the body (the
+    cache keeps its hash, the page key is made of it) as it passes."""
+
+    __slots__ = ("_hash", "inner", "size")
+
+    def __init__(self, inner: BodySink) -> None:
+        self.inner = inner
+        self.size = 0
+        self._hash = hashlib.sha256()
+
+    def feed(self, data: bytes) -> None:
+        self.size += len(data)
+        self._hash.update(data)
+        self.inner.feed(data)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def _tee_factory(sink: BodySinkFactory | None, url: str) -> SinkFactory | None:
+    """What the transport is given for a request to ``url``: each call (one per
+    attempt) a new sink from the caller's factory, for 2xx answers only."""
+    if sink is None:
+        return None
+
+    def factory(status: int, headers: Headers) -> Sink | None:
+        if not 200 <= status < 300:  # redirects, refusals, errors: buffered as ever
+            return None
+        inner = sink(url, status, headers)
+        return None if inner is None else _Tee(inner)
+
+    return factory
+
+
+def _delivered(method: str, raw: RawResponse, factory: SinkFactory | None) -> RawResponse:
+    """``raw`` with its body in the sink ``factory`` makes, when the transport buffered a
+    body the caller wanted streamed (``file://``, a test transport); else ``raw``."""
+    if factory is None or raw.sink is not None or method == "HEAD":
+        return raw
+    target = factory(raw.status, raw.headers)
+    if target is None:
+        return raw
+    view = memoryview(raw.content)
+    for start in range(0, len(view), _FEED_SLICE):
+        target.feed(bytes(view[start : start + _FEED_SLICE]))
+    return replace(raw, content=b"", sink=target)
+
+
+def _response(url: str, raw: RawResponse) -> Response:
+    """The answer ``HttpClient`` hands on; a streamed body's sink is closed here, once the
+    transport read the whole body."""
+    tee = raw.sink
+    if not isinstance(tee, _Tee):
+        return Response(url, raw.status, raw.reason, raw.headers, raw.content)
+    tee.inner.close()
+    return Response(
+        url,
+        raw.status,
+        raw.reason,
+        raw.headers,
+        b"",
+        sink=tee.inner,
+        body_sha256=tee.hexdigest(),
+    )
 
 
 def _why(exc: TransportError) -> str:

@@ -8,6 +8,8 @@
 - ``render.py``: the terminal text and the GitHub job summary (Markdown).
 - ``drift.py``: the drift section of both.
 - ``tables.py``: the table and escaping helpers the renderers share.
+- ``summary.py``: the summary file the CLI and the Action both write, within GitHub's
+  1 MiB limit and readable by the runner's other users.
 
 Nothing here touches the network or the settings: the run hands over a finished model.
 """

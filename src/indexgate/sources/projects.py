@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from packaging.markers import Marker
@@ -281,11 +282,16 @@ def _read_archive(ref: DirectReference, sources: SourceSet) -> DirectReference:
     return replace(ref, name=ref.name or meta.name, gated=True)
 
 
-def read_direct_wheels(sources: SourceSet, settings: Settings) -> None:
+def read_direct_wheels(
+    sources: SourceSet,
+    settings: Settings,
+    open_session: Callable[[Settings], AbstractContextManager[Any]],
+) -> None:
     """Direct wheel or sdist URLs on a configured index's origin (scheme, host and port):
     their metadata is read as any index file's is (a wheel's by HTTP range requests, an
     sdist's static PKG-INFO; the index's credentials), so their dependencies are gated too.
-    Any other host is not contacted."""
+    Any other host is not contacted. ``open_session`` is the resolver's (handed in by the
+    front door: the inputs layer does not import the resolver)."""
     todo = [
         (position, ref, index)
         for position, ref in enumerate(sources.direct)
@@ -295,7 +301,6 @@ def read_direct_wheels(sources: SourceSet, settings: Settings) -> None:
         return
     from indexgate.errors import IndexgateError
     from indexgate.index.models import DistFile
-    from indexgate.resolver.resolve import open_session
 
     with open_session(settings) as session:
         for position, ref, index in todo:

@@ -1,4 +1,6 @@
-"""The seam between ``HttpClient`` and the wire: one request in, one whole answer out.
+"""The seam between ``HttpClient`` and the wire: one request in, one whole answer out
+(its body either in ``RawResponse.content`` or, when the caller gave a ``SinkFactory``
+that wanted it, fed piece by piece to a ``Sink`` as it arrived).
 
 ``HttpClient`` (``indexgate.index.http``) decides what to ask and what an answer means:
 retries, deadlines, throttling, redirects, credentials, the cache. A ``Transport`` only
@@ -11,6 +13,7 @@ implementations: ``http11.Pool`` (the lean HTTP/1.1 client), ``http2.Http2Transp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -139,26 +142,52 @@ class Http2Selected(Exception):
     """The TLS server chose HTTP/2 by ALPN: this origin needs an HTTP/2 client."""
 
 
+class Sink(Protocol):
+    """Where a streamed body goes: ``feed`` gets each piece of the decoded body, in order,
+    as it arrives. It must not raise (a sink keeps its own failure for its owner to read):
+    the transport is in the middle of reading a connection. A sink whose exchange failed
+    is simply dropped; the caller's next attempt asks the factory for a new one."""
+
+    def feed(self, data: bytes) -> None: ...
+
+
+SinkFactory = Callable[[int, Headers], "Sink | None"]
+"""Called once per exchange with the answer's status and headers, when its body is about
+to be read: a ``Sink`` to stream that body into, or None to have it buffered as usual."""
+
+
 @dataclass(frozen=True, slots=True)
 class RawResponse:
-    """One whole answer, its body decoded (``Content-Encoding``) and within the cap."""
+    """One whole answer, its body decoded (``Content-Encoding``) and within the cap.
+
+    ``sink``: the sink the whole body was fed to (``content`` is then empty)."""
 
     status: int
     reason: str
     headers: Headers
     content: bytes
+    sink: Sink | None = None
 
 
 class Transport(Protocol):
     """Carries one exchange at a time (many may be in flight); owns its connections."""
 
     async def exchange(
-        self, request: Request, *, max_body: int, within: float | None
+        self,
+        request: Request,
+        *,
+        max_body: int,
+        within: float | None,
+        sink: SinkFactory | None = None,
     ) -> RawResponse:
         """The whole answer to ``request``: at most ``max_body`` bytes of body (else
         ``BodyTooLarge``), all of it within ``within`` seconds (None: no bound; else
         ``DeadlineReached``). Failures are ``TransportError``s; a 3xx, 4xx or 5xx is an
-        answer, not an error."""
+        answer, not an error.
+
+        ``sink``: asked for a ``Sink`` once the answer's head is read; the body then goes
+        there as it arrives, not into ``content``. A transport that cannot stream may
+        ignore it (``HttpClient`` then feeds the buffered body to the sink itself)."""
         ...
 
     async def aclose(self) -> None:

@@ -8,15 +8,21 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from indexgate.index.transport.base import BodyTooLarge, RawResponse, Request
+from indexgate.index.transport.base import BodyTooLarge, RawResponse, Request, SinkFactory
 from indexgate.index.transport.headers import Headers
 
 
 class FileTransport:
-    """Reads the answer from disk; nothing to open or close."""
+    """Reads the answer from disk; nothing to open or close. Files are read whole, never
+    streamed (``sink`` is ignored: ``HttpClient`` feeds the body to the sink itself)."""
 
     async def exchange(
-        self, request: Request, *, max_body: int, within: float | None = None
+        self,
+        request: Request,
+        *,
+        max_body: int,
+        within: float | None = None,
+        sink: SinkFactory | None = None,
     ) -> RawResponse:
         return read_file(request.method, request.url, max_body)
 

@@ -14,7 +14,9 @@ importing them cost ~0.1 s per run. An index client only sends GET and HEAD, so 
   connection that fails before any byte of the answer arrived is replaced once (GET and
   HEAD are idempotent);
 - bodies framed by ``Content-Length``, ``chunked`` or the end of the connection, with a
-  size cap; ``gzip``/``deflate`` content decoded as httpx did;
+  size cap; ``gzip``/``deflate`` content decoded as httpx did; a body the caller's
+  ``SinkFactory`` asks for is handed to its ``Sink`` piece by piece as it arrives
+  (de-chunked, decoded) and never buffered;
 - TLS offering ``h2`` and ``http/1.1`` by ALPN: when the server picks ``h2`` the pool
   raises ``Http2Selected`` and the router hands that origin to ``http2`` instead.
 
@@ -45,6 +47,7 @@ from indexgate.index.transport.base import (
     ReadError,
     ReadTimeout,
     Request,
+    SinkFactory,
     TLSError,
     TransportError,
     Unrecoverable,
@@ -71,7 +74,7 @@ class _Connection(asyncio.Protocol):
         self.parser: ResponseParser | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.last_read = 0.0
-        self.error: TransportError | None = None
+        self.error: Exception | None = None  # a TransportError, or what a sink raised
         self.refusal: TLSError | None = None  # a TLS alert that ended the session while idle
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: float | None = None  # loop time: the exchange's total deadline
@@ -89,7 +92,7 @@ class _Connection(asyncio.Protocol):
         self.last_read = self.loop.time()
         try:
             done = parser.feed(data)
-        except TransportError as exc:
+        except Exception as exc:  # a TransportError; or a sink that broke its promise
             self._fail(exc)
             return
         if done:
@@ -158,7 +161,7 @@ class _Connection(asyncio.Protocol):
             return
         try:
             done = parser.feed_eof()
-        except TransportError as error:
+        except Exception as error:
             self._fail(error)
             return
         if done:
@@ -176,7 +179,7 @@ class _Connection(asyncio.Protocol):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
-    def _fail(self, error: TransportError) -> None:
+    def _fail(self, error: Exception) -> None:
         if self.error is None:  # the first cause; closing may report a second one
             self.error = error
         self.abort()  # broken: no TLS goodbye to wait for
@@ -227,13 +230,18 @@ class Pool:
         self.replaced = 0  # reused connections found closed as the request went out
 
     async def exchange(
-        self, request: Request, *, max_body: int | None = None, within: float | None = None
+        self,
+        request: Request,
+        *,
+        max_body: int | None = None,
+        within: float | None = None,
+        sink: SinkFactory | None = None,
     ) -> RawResponse:
         """The ``Transport`` seam: ``request`` on one of this origin's connections; through
         a plain-http proxy, a 407 is the proxy refusing its credentials (never retried)."""
         proxy = self.proxy if self._ssl_context is None else None
         head = encode_head(request, proxy)
-        raw = await self.request(request.method, head, max_body=max_body, within=within)
+        raw = await self.request(request.method, head, max_body=max_body, within=within, sink=sink)
         if proxy is not None and raw.status == 407:  # only a proxy answers 407
             raise proxy_auth_refused(proxy, f"407 {raw.reason}")
         return raw
@@ -245,12 +253,14 @@ class Pool:
         *,
         max_body: int | None = None,
         within: float | None = None,
+        sink: SinkFactory | None = None,
     ) -> RawResponse:
         """One exchange: ``head`` is ``encode_head``'s bytes (GET and HEAD only).
 
         ``max_body`` lowers the pool's cap on the answer for this request; ``within`` is
         the seconds left of the caller's total deadline: waiting for a connection slot,
-        connecting and the whole answer must fit, else ``DeadlineReached``.
+        connecting and the whole answer must fit, else ``DeadlineReached``. ``sink``: see
+        ``ResponseParser`` (the body it wants is fed to it as it arrives).
         """
         cap = self._max_body if max_body is None else max_body
         deadline = None if within is None else asyncio.get_running_loop().time() + within
@@ -263,7 +273,7 @@ class Pool:
             reused = conn is not None
             if conn is None:
                 conn = await _bounded(self._connect(), deadline)
-            parser = ResponseParser(method, cap)
+            parser = ResponseParser(method, cap, sink)
             try:
                 try:
                     await conn.exchange(head, parser, self._read_timeout, deadline)
@@ -274,7 +284,7 @@ class Pool:
                     self._drop(conn)
                     self.replaced += 1
                     conn = await _bounded(self._connect(), deadline)
-                    parser = ResponseParser(method, cap)
+                    parser = ResponseParser(method, cap, sink)
                     await conn.exchange(head, parser, self._read_timeout, deadline)
             except BaseException as exc:  # failed or cancelled mid-exchange: unusable
                 self._drop(conn)
@@ -290,7 +300,7 @@ class Pool:
         content = parser.body
         if content and "content-encoding" in parser.headers:
             content = decode_content(content, parser.headers, cap)
-        return RawResponse(parser.status, parser.reason, parser.headers, content)
+        return RawResponse(parser.status, parser.reason, parser.headers, content, parser.sink)
 
     def _checkout(self) -> _Connection | None:
         idle = self._idle

@@ -3,6 +3,10 @@ bytes of a request (its line and headers, ready for one write).
 
 The parser is fed bytes as they arrive and frames the body as RFC 9112 says; it is pure
 (no sockets), so its edge cases are unit-tested byte by byte (tests/unit/test_http11_parser.py).
+Given a ``SinkFactory``, it asks it for a ``Sink`` once the head is read and then hands
+each piece of the body (de-chunked, and decoded by ``StreamDecoder`` when it came
+compressed) to that sink instead of keeping it: a huge project page is parsed as it
+arrives and never held whole.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from indexgate.index.transport.base import (
     InvalidURL,
     RemoteProtocolError,
     Request,
+    Sink,
+    SinkFactory,
 )
 from indexgate.index.transport.headers import Headers
 
@@ -42,11 +48,19 @@ class ResponseParser:
     Informational (1xx) answers are skipped. Framing follows RFC 9112 section 6.3: no body
     for HEAD, 1xx, 204 and 304; ``Transfer-Encoding: chunked``; ``Content-Length``; else
     the body runs to the end of the connection.
+
+    ``sink``: asked once, with the status and headers of an answer that has a body; the
+    ``Sink`` it returns (kept in ``self.sink``) is fed the body as it arrives, decoded, and
+    ``body`` stays empty. The cap holds for the bytes on the wire and the decoded ones.
     """
 
-    def __init__(self, method: str, max_body: int) -> None:
+    def __init__(self, method: str, max_body: int, sink: SinkFactory | None = None) -> None:
         self.method = method
         self.max_body = max_body
+        self.sink: Sink | None = None  # what the body went to, if the factory wanted it
+        self._factory = sink
+        self._out: Sink | None = None  # ``sink``, behind a decoder when the body is encoded
+        self._size = 0  # body bytes (on the wire, de-chunked) taken so far
         self.received = False  # any byte of the answer arrived
         self.done = False
         self.status = 0
@@ -80,6 +94,16 @@ class ResponseParser:
                 return True
         if state == _LENGTH:
             buf = self._buf
+            if self._out is not None:  # streamed: pass on what came, keep nothing
+                take = min(len(buf), self._need)
+                if take:
+                    self._need -= take
+                    self._emit(_take(buf, take))
+                if self._need:
+                    return False
+                if buf:
+                    self.keep_alive = False
+                return self._finish()
             if len(buf) < self._need:
                 return False
             if len(buf) > self._need:
@@ -87,8 +111,11 @@ class ResponseParser:
             self.body = bytes(buf) if len(buf) == self._need else bytes(buf[: self._need])
             return self._finish()
         if state == _UNTIL_CLOSE:
-            if len(self._buf) > self.max_body:
+            if self._size + len(self._buf) > self.max_body:
                 raise BodyTooLarge(f"body larger than {self.max_body} bytes")
+            if self._out is not None and self._buf:
+                self._size += len(self._buf)
+                self._emit(_take(self._buf, len(self._buf)))
             return False
         return self._parse_chunks()
 
@@ -97,12 +124,17 @@ class ResponseParser:
         if self._state == _DONE:
             return True
         if self._state == _UNTIL_CLOSE:
-            self.body = bytes(self._buf)
+            self.body = b"" if self._out is not None else bytes(self._buf)
             self.keep_alive = False
             return self._finish()
         return False
 
+    def _emit(self, data: bytes) -> None:
+        self._out.feed(data)  # type: ignore[union-attr]
+
     def _finish(self) -> bool:
+        if isinstance(self._out, StreamDecoder):
+            self._out.finish()  # what the decompressor still holds
         self._state = _DONE
         self.done = True
         self._buf = bytearray()
@@ -189,6 +221,10 @@ class ResponseParser:
             self.body = b""
             self._finish()
             return
+        if self._factory is not None:
+            self.sink = self._factory(status, headers)
+            if self.sink is not None:
+                self._out = StreamDecoder.around(self.sink, headers, self.max_body)
         if "transfer-encoding" in headers:
             codings = [c.lower() for c in headers.get_list("transfer-encoding", True) if c]
             if codings != ["chunked"]:
@@ -226,19 +262,24 @@ class ResponseParser:
                         if not line:  # the end of the trailers, and of the answer
                             if pos < len(buf):
                                 self.keep_alive = False
-                            self.body = bytes(self._chunks)
+                            self.body = b"" if self._out is not None else bytes(self._chunks)
                             return self._finish()
                         continue  # trailers are not used
                     size = line.split(b";", 1)[0].strip(b" \t")
                     if _HEX.fullmatch(size) is None:
                         raise RemoteProtocolError(f"malformed chunk size {line[:20]!r}")
                     self._need = int(size, 16)
-                    if len(self._chunks) + self._need > self.max_body:
+                    if self._size + self._need > self.max_body:
                         raise BodyTooLarge(f"body larger than {self.max_body} bytes")
                     state = _CHUNK_DATA if self._need else _TRAILERS
                 elif state == _CHUNK_DATA:
                     take = min(self._need, len(buf) - pos)
-                    self._chunks += buf[pos : pos + take]
+                    if self._out is not None:
+                        if take:
+                            self._emit(bytes(buf[pos : pos + take]))
+                    else:
+                        self._chunks += buf[pos : pos + take]
+                    self._size += take
                     pos += take
                     self._need -= take
                     if self._need:
@@ -259,6 +300,99 @@ class ResponseParser:
                 self._state = state
                 del buf[:pos]
                 self._pos = 0
+
+
+def _take(buf: bytearray, n: int) -> bytes:
+    """The first ``n`` bytes of ``buf``, removed from it."""
+    if n == len(buf):
+        data = bytes(buf)
+        buf.clear()
+        return data
+    data = bytes(buf[:n])
+    del buf[:n]
+    return data
+
+
+class StreamDecoder:
+    """``Content-Encoding`` gzip/deflate undone piece by piece for a streamed body, as
+    ``decode_content`` does for a whole one (other codings pass as they are), within the
+    cap: no stage may produce more than ``max_body`` bytes."""
+
+    def __init__(self, codings: list[str], out: Sink, max_body: int) -> None:
+        self._stages = [_Inflater(coding, max_body) for coding in reversed(codings)]
+        self._out = out
+
+    @classmethod
+    def around(cls, sink: Sink, headers: Headers, max_body: int) -> Sink:
+        """``sink`` itself when the body is not compressed, else a decoder feeding it."""
+        if "content-encoding" not in headers:
+            return sink
+        codings = [c.lower() for c in headers.get_list("content-encoding", True) if c]
+        codings = [c for c in codings if c in ("gzip", "x-gzip", "deflate")]
+        return cls(codings, sink, max_body) if codings else sink
+
+    def feed(self, data: bytes) -> None:
+        for stage in self._stages:
+            if not data:
+                return
+            data = stage.decompress(data)
+        if data:
+            self._out.feed(data)
+
+    def finish(self) -> None:
+        """The end of the body: whatever the decompressors still hold goes out."""
+        for i, stage in enumerate(self._stages):
+            data = stage.flush()
+            for later in self._stages[i + 1 :]:
+                if not data:
+                    break
+                data = later.decompress(data)
+            if data:
+                self._out.feed(data)
+
+
+class _Inflater:
+    """One zlib stage of ``StreamDecoder``. For ``deflate``, a body that is not
+    zlib-wrapped is read as raw deflate, as some servers send (decided before the first
+    output, on the first bytes, which are kept until then)."""
+
+    _REPLAY_LIMIT = 64 * 1024
+
+    def __init__(self, coding: str, max_body: int) -> None:
+        wbits = zlib.MAX_WBITS if coding == "deflate" else zlib.MAX_WBITS | 32
+        self._d = zlib.decompressobj(wbits)
+        self._raw_fallback = coding == "deflate"
+        self._seen = b""  # input before any output, to read again as raw deflate
+        self._max = max_body
+        self._total = 0
+
+    def decompress(self, data: bytes) -> bytes:
+        try:
+            out = self._d.decompress(data, self._max - self._total + 1)
+        except zlib.error as exc:
+            if self._raw_fallback and self._total == 0 and len(self._seen) < self._REPLAY_LIMIT:
+                self._raw_fallback = False
+                self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+                seen, self._seen = self._seen, b""
+                return self.decompress(seen + data)
+            raise RemoteProtocolError(f"undecodable compressed body ({exc})") from None
+        if self._raw_fallback and self._total == 0 and not out:
+            self._seen += data
+        return self._count(out)
+
+    def flush(self) -> bytes:
+        try:
+            return self._count(self._d.flush())
+        except zlib.error as exc:
+            raise RemoteProtocolError(f"undecodable compressed body ({exc})") from None
+
+    def _count(self, out: bytes) -> bytes:
+        self._total += len(out)
+        if self._total > self._max or self._d.unconsumed_tail:
+            raise BodyTooLarge(f"decompressed body larger than {self._max} bytes")
+        if out:
+            self._seen = b""
+        return out
 
 
 def decode_content(body: bytes, headers: Headers, max_body: int) -> bytes:

@@ -27,6 +27,8 @@ from indexgate.index.transport.base import (
     ReadTimeout,
     RemoteProtocolError,
     Request,
+    Sink,
+    SinkFactory,
     TLSError,
     TransportError,
     causes,
@@ -96,16 +98,24 @@ class Http2Transport:
         return client
 
     async def exchange(
-        self, request: Request, *, max_body: int, within: float | None = None
+        self,
+        request: Request,
+        *,
+        max_body: int,
+        within: float | None = None,
+        sink: SinkFactory | None = None,
     ) -> RawResponse:
-        """The ``Transport`` seam, through httpx; the whole exchange within ``within``."""
+        """The ``Transport`` seam, through httpx; the whole exchange within ``within``.
+        A body ``sink`` asks for is streamed to it as httpx decodes it (``aiter_bytes``)."""
         try:
             async with asyncio.timeout(within):
-                return await self._exchange(request, max_body)
+                return await self._exchange(request, max_body, sink)
         except TimeoutError:
             raise DeadlineReached("the deadline passed before the answer was complete") from None
 
-    async def _exchange(self, request: Request, max_body: int) -> RawResponse:
+    async def _exchange(
+        self, request: Request, max_body: int, sink: SinkFactory | None
+    ) -> RawResponse:
         client = self._client()
         async with self._limit:
             try:
@@ -116,16 +126,21 @@ class Http2Transport:
             except Exception as exc:
                 _raise_as_ours(exc, self.proxy, self.host)
                 raise
+            headers = Headers(raw.headers.multi_items())
+            target = None
+            if sink is not None and request.method != "HEAD":
+                target = sink(raw.status_code, headers)
             try:
-                content = b"" if request.method == "HEAD" else await _read_capped(raw, max_body)
+                if request.method == "HEAD":
+                    content = b""
+                else:
+                    content = await _read_capped(raw, max_body, target)
             except Exception as exc:
                 _raise_as_ours(exc, self.proxy, self.host)
                 raise
             finally:
                 await raw.aclose()
-        return RawResponse(
-            raw.status_code, raw.reason_phrase, Headers(raw.headers.multi_items()), content
-        )
+        return RawResponse(raw.status_code, raw.reason_phrase, headers, content, target)
 
     async def aclose(self) -> None:
         client, self._httpx = self._httpx, None
@@ -169,7 +184,8 @@ def _raise_as_ours(exc: Exception, proxy: Proxy | None, host: str) -> None:
         raise ours(str(exc), name=name) from exc
 
 
-async def _read_capped(raw: httpx.Response, max_body: int) -> bytes:
+async def _read_capped(raw: httpx.Response, max_body: int, sink: Sink | None = None) -> bytes:
+    """The decoded body within the cap; with ``sink``, fed to it as it comes (returns b"")."""
     declared = raw.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_body:
         raise BodyTooLarge(f"body of {declared} bytes, more than {max_body}")
@@ -179,5 +195,8 @@ async def _read_capped(raw: httpx.Response, max_body: int) -> bytes:
         size += len(part)
         if size > max_body:
             raise BodyTooLarge(f"body larger than {max_body} bytes")
-        parts.append(part)
+        if sink is not None:
+            sink.feed(part)
+        else:
+            parts.append(part)
     return b"".join(parts)

@@ -22,6 +22,7 @@ from indexgate.index.transport.base import (
     Origin,
     RawResponse,
     Request,
+    SinkFactory,
     TLSError,
     Transport,
     origin_of,
@@ -78,22 +79,27 @@ class Router:
         return self._h2.get(origin) or self._pools.get(origin)
 
     async def exchange(
-        self, request: Request, *, max_body: int, within: float | None = None
+        self,
+        request: Request,
+        *,
+        max_body: int,
+        within: float | None = None,
+        sink: SinkFactory | None = None,
     ) -> RawResponse:
         origin = origin_of(request.url)
         try:
             h2 = self._h2.get(origin)
             if h2 is not None:
-                return await h2.exchange(request, max_body=max_body, within=within)
+                return await h2.exchange(request, max_body=max_body, within=within, sink=sink)
             pool = self._pools.get(origin) or self._pool(origin)
             if pool is None:
                 return await self._files.exchange(request, max_body=max_body, within=within)
             try:
-                return await pool.exchange(request, max_body=max_body, within=within)
-            except Http2Selected:
+                return await pool.exchange(request, max_body=max_body, within=within, sink=sink)
+            except Http2Selected:  # nothing of the answer was read: the sink was not asked
                 log.debug("%s://%s speaks HTTP/2: using httpx for it", origin[0], origin[1])
                 h2 = self._h2.get(origin) or self._http2(origin)
-                return await h2.exchange(request, max_body=max_body, within=within)
+                return await h2.exchange(request, max_body=max_body, within=within, sink=sink)
         except CertificateError as exc:
             ca, where, _ = self._origin_tls.get(origin, (None, None, None))
             exc.trust = self._tls.describe(ca, where)

@@ -19,8 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexgate import cli
-from indexgate.devserver import FirewallRule, IndexServer, ServerConfig, build_wheel
+from indexgate.demo.firewall_responses import FirewallRule
+from indexgate.demo.server import IndexServer, ServerConfig
+from indexgate.demo.wheels import build_wheel
+from indexgate.gate import GateResult, run
 from indexgate.report.model import Report
 from indexgate.report.render import render_markdown, render_text
 
@@ -117,17 +119,16 @@ def write_project(root: Path, indexes: DemoIndexes) -> Path:
     return project
 
 
-def run_gate(project: Path, token: str, root: Path) -> cli.Outcome:
+def run_gate(project: Path, token: str, root: Path) -> GateResult:
     """``indexgate check`` in the project, with only the token in its environment."""
     env = {TOKEN_VAR: token, "NETRC": str(root / "no-netrc")}
-    args = cli.build_parser().parse_args(["check"])
-    return cli.run(args, cwd=project, env=env)
+    return run(["check"], cwd=project, env=env)
 
 
-def check_pass(outcome: cli.Outcome) -> list[str]:
+def check_pass(outcome: GateResult) -> list[str]:
     """What is wrong with run 1 (right credentials); empty when it is as expected."""
     report = outcome.report
-    if report is None or outcome.exit_code != 0:
+    if outcome.exit_code != 0:
         return [f"run 1 exited {outcome.exit_code}, expected 0 (pass)"]
     problems = []
     vendors = {b.vendor for t in report.targets for b in t.blocked}
@@ -144,10 +145,10 @@ def check_pass(outcome: cli.Outcome) -> list[str]:
     return problems
 
 
-def check_fail(outcome: cli.Outcome, public: IndexServer) -> list[str]:
+def check_fail(outcome: GateResult, public: IndexServer) -> list[str]:
     """What is wrong with run 2 (wrong password); empty when it is as expected."""
     report = outcome.report
-    if report is None or outcome.exit_code != 1:
+    if outcome.exit_code != 1:
         return [f"run 2 exited {outcome.exit_code}, expected 1 (fail)"]
     problems = []
     errors = [e for t in report.targets for e in t.errors]
@@ -191,13 +192,11 @@ def main() -> int:
             )
 
             first = run_gate(project, indexes.token, root)
-            assert first.report is not None
             out.write(
                 _show("Run 1: right credentials (expected: PASS, blocked named)", first.report)
             )
             indexes.public.access_log.clear()  # what run 2 asks the public index, alone
             wrong = run_gate(project, "wrong-" + indexes.token, root)
-            assert wrong.report is not None
             out.write(_show("Run 2: wrong password (expected: FAIL, auth failure)", wrong.report))
 
             problems = check_pass(first) + check_fail(wrong, indexes.public)

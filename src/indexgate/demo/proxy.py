@@ -13,8 +13,8 @@ import threading
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
-from indexgate.devserver._http import BackgroundServer, QuietHandler
-from indexgate.devserver.firewall_responses import FirewallRule, coerce_rule, render_rule
+from indexgate.demo._http import BackgroundServer, QuietHandler
+from indexgate.demo.firewall_responses import FirewallRule, coerce_rule, render_rule
 
 # Headers that describe one connection, not the message (RFC 9110 section 7.6.1).
 _HOP_BY_HOP = {

@@ -19,9 +19,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from indexgate.devserver._http import BackgroundServer, QuietHandler, basic_credentials
-from indexgate.devserver.firewall_responses import FirewallRule, coerce_rule, render_rule
-from indexgate.devserver.wheels import read_core_metadata, requires_python_of
+from indexgate.demo._http import BackgroundServer, QuietHandler, basic_credentials
+from indexgate.demo.firewall_responses import FirewallRule, coerce_rule, render_rule
+from indexgate.demo.wheels import read_core_metadata, requires_python_of
 from indexgate.index.models import parse_filename
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
