@@ -11,7 +11,7 @@ from packaging.version import Version
 
 from indexgate.cli import main
 from indexgate.drift import collect_pins
-from indexgate.drift_changes import changes, read_previous
+from indexgate.drift.changes import changes, read_previous
 from indexgate.errors import InputError
 from indexgate.report.model import DriftEntry, Report, TargetReport
 from indexgate.report.render import render_markdown, render_text

@@ -105,7 +105,7 @@ class DriftEntry:
     hidden: dict[str, Any] | None = None  # versions the upstream lists and this index hides
     probed: list[dict[str, Any]] = field(default_factory=list)
     probe_cap: bool = False
-    # With --previous-report only (drift_changes.py): None, not compared (no key in the
+    # With --previous-report only (drift/changes.py): None, not compared (no key in the
     # JSON); {} compared, nothing changed (null); else the versions per kind of change.
     changes: dict[str, list[str]] | None = None
     fail_on: list[str] | None = None  # as on Problem, by report/outcome.py
