@@ -26,8 +26,8 @@ from indexgate.errors import IndexgateError, IndexUnreachable, InputError
 from indexgate.redact import redact
 
 if TYPE_CHECKING:
-    from indexgate.config import Settings
     from indexgate.report.model import Problem, Report
+    from indexgate.settings import Settings
     from indexgate.sources.model import SourceSet
 
 EXIT = {"pass": 0, "fail": 1, "error": 3}
@@ -204,7 +204,8 @@ def failure(command: str, exc: BaseException) -> GateResult:
 
 def _run(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> tuple[Report, Settings]:
     """``check`` or ``drift`` itself; raises what ``failure`` maps."""
-    from indexgate.config import CliOptions, load_settings
+    from indexgate.config import load_settings
+    from indexgate.settings import CliOptions
     from indexgate.sources import load_sources
 
     drift = args.command == "drift"

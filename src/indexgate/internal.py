@@ -52,10 +52,10 @@ def _frames(tb: TracebackType | None) -> list[Any]:
 
 def _facts(key: str, value: Any, module: str) -> list[tuple[str, str]]:
     """(field, text) pairs a frame local tells, by its type (imports kept lazy)."""
-    from indexgate.config import IndexConfig
     from indexgate.index.models import DistFile, parse_filename
     from indexgate.resolver.candidates import Candidate, Req
     from indexgate.resolver.finder import VersionEntry
+    from indexgate.settings import IndexConfig
 
     if isinstance(value, DistFile):
         parsed = parse_filename(value.filename)

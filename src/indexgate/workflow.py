@@ -20,27 +20,17 @@ import secrets
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import yaml
 from actions_toolkit import core
 from actions_toolkit.command import issue_command
 
 from indexgate.config import DEFAULT_CONFIG_PATHS, expand_vars
+from indexgate.credentials import secrets_in_config, secrets_in_env, url_secrets
 from indexgate.redact import known_secrets, redact
 from indexgate.report.json_report import REPORT_MODE
 
-_PASSWORD_VAR = re.compile(r"^(?:INDEXGATE|UV)_INDEX_.+_PASSWORD$")
-_URL_VARS = (
-    "PIP_INDEX_URL",
-    "PIP_EXTRA_INDEX_URL",
-    "UV_INDEX",
-    "UV_DEFAULT_INDEX",
-    "UV_INDEX_URL",
-    "UV_EXTRA_INDEX_URL",
-    # A proxy's password is never printed by indexgate; masking it is a second guard.
-    *(f"{name}{suffix}" for name in ("HTTPS", "HTTP", "ALL") for suffix in ("_PROXY", "_proxy")),
-)
 _PASSWORD_LINE = re.compile(
     r"""^[\s-]*["']?password["']?\s*:\s*(?P<value>\S.*?)(?:\s+#.*)?\s*$""", re.M
 )
@@ -52,43 +42,14 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
     return expand_vars(value, env, strict=False)
 
 
-def _url_secrets(url: str) -> set[str]:
-    """The password of a URL's userinfo, or its user when that alone is the token."""
-    try:
-        parts = urlsplit(url.partition("=")[2] if "=" in url.split("://")[0] else url)
-        user, password = parts.username, parts.password
-    except ValueError:
-        return set()
-    value = password if password is not None else user
-    return {value, unquote(value)} if value else set()
-
-
-def _walk_passwords(data: object, env: Mapping[str, str]) -> set[str]:
-    found: set[str] = set()
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if key == "password" and value is not None:
-                found.add(_expand(str(value), env))
-            elif key == "url" and isinstance(value, str):
-                found |= _url_secrets(_expand(value, env))
-            else:
-                found |= _walk_passwords(value, env)
-    elif isinstance(data, list):
-        for item in data:
-            found |= _walk_passwords(item, env)
-    return found
-
-
 def collect_secrets(inputs: Mapping[str, str], env: Mapping[str, str], workspace: Path) -> set[str]:
     """Every credential visible before the run: env passwords, URL userinfo, config files.
 
-    Read leniently (a regex besides the YAML parser), so that even a config that fails
-    to parse has its passwords masked before the error about it is printed.
+    Where credentials come from is ``indexgate.credentials``'s to say; this adds only a
+    lenient reading (a regex besides the YAML parser), so that even a config that fails to
+    parse has its passwords masked before the error about it is printed.
     """
-    found = {v for k, v in env.items() if _PASSWORD_VAR.match(k) and v}
-    for var in _URL_VARS:
-        for token in env.get(var, "").split():
-            found |= _url_secrets(token)
+    found = secrets_in_env(env)
     texts = [inputs.get("indexes", "")]
     paths = [inputs.get("config", "").strip(), *DEFAULT_CONFIG_PATHS]
     for rel in filter(None, paths):
@@ -102,9 +63,9 @@ def collect_secrets(inputs: Mapping[str, str], env: Mapping[str, str], workspace
             found.add(_expand(value, env))
             found.add(_expand(value.strip("\"'"), env))
         for url in _URL.findall(text):
-            found |= _url_secrets(_expand(url, env))
+            found |= url_secrets(_expand(url, env))
         with contextlib.suppress(yaml.YAMLError):
-            found |= _walk_passwords(yaml.safe_load(text), env)
+            found |= secrets_in_config(yaml.safe_load(text), lambda v: _expand(v, env))
     found |= set(known_secrets())
     return {s for s in found if s.strip()}
 

@@ -22,10 +22,11 @@ from support.packages import Wheelhouse, wheel
 from support.tinyproxy import Tinyproxy, free_port
 from support.tls import H2Front, PrivateCa, TlsIndexServer
 
+from indexgate.config.network import proxies_from_env
 from indexgate.demo import IndexServer, ServerConfig
 from indexgate.errors import IndexUnreachable
 from indexgate.index.http import HttpClient
-from indexgate.index.network import Network, Proxies
+from indexgate.settings import Network
 
 PACKAGES = [wheel("acme-app", "1.0", "acme-lib>=1"), wheel("acme-lib", "1.2")]
 PROXY_USER, PROXY_PASSWORD = "egress", "Pr0xy-S3cret-pw"
@@ -393,7 +394,7 @@ class _ScriptedProxy(socketserver.ThreadingTCPServer):
 
 def _through(proxy_url: str, url: str) -> str:
     async def go() -> str:
-        network = Network(proxies=Proxies.from_env({"HTTPS_PROXY": proxy_url}))
+        network = Network(proxies=proxies_from_env({"HTTPS_PROXY": proxy_url}))
         http = HttpClient(network=network, backoff=0.0)
         try:
             await http.request("GET", url)

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from support.scripted_server import ScriptedServer, Seen
 
-from indexgate.config import IndexConfig
 from indexgate.index import simple
 from indexgate.index.client import IndexClient, PageResult
 from indexgate.index.http import HttpClient
+from indexgate.settings import IndexConfig
 
 pytestmark = pytest.mark.integration
 

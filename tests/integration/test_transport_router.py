@@ -16,12 +16,13 @@ from support.scripted_server import ScriptedServer
 from support.tinyproxy import Tinyproxy
 from support.tls import H2Front, PrivateCa
 
-from indexgate.index.network import Network, Proxies, parse_proxy
+from indexgate.config.network import parse_proxy
 from indexgate.index.transport.base import InvalidURL, RawResponse, Request, origin_of
 from indexgate.index.transport.files import FileTransport
 from indexgate.index.transport.http2 import Http2Transport
 from indexgate.index.transport.http11 import Pool
 from indexgate.index.transport.router import Router
+from indexgate.settings import Network, Proxies
 
 CAP = 1 << 20
 

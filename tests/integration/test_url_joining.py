@@ -12,8 +12,8 @@ import pytest
 from check_support import CheckCli
 from support.packages import Wheelhouse, add_file
 
-from indexgate.config import IndexConfig
 from indexgate.index.client import page_url
+from indexgate.settings import IndexConfig
 
 
 @pytest.fixture
@@ -87,10 +87,10 @@ def test_a_simple_index_given_as_a_folder_path_without_slash(
 def test_config_gives_a_simple_index_its_slash_but_leaves_a_flat_page_alone(
     tmp_path: Path,
 ) -> None:
-    from indexgate.config import _normalize_url
+    from indexgate.config.indexes import normalize_url
 
-    assert _normalize_url("file:///srv/simple", tmp_path) == "file:///srv/simple/"
-    assert _normalize_url("http://h/simple", tmp_path) == "http://h/simple/"
+    assert normalize_url("file:///srv/simple", tmp_path) == "file:///srv/simple/"
+    assert normalize_url("http://h/simple", tmp_path) == "http://h/simple/"
     page = "file:///srv/links.html"
-    assert _normalize_url(page, tmp_path, flat=True) == page
+    assert normalize_url(page, tmp_path, flat=True) == page
     assert IndexConfig("x", "file:///srv/simple/").url.endswith("/")

@@ -14,9 +14,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from indexgate.config import IndexConfig
 from indexgate.index.client import MetadataResult, PageResult, ProbeResult
 from indexgate.index.models import CoreMetadata, DistFile, parse_filename
+from indexgate.settings import IndexConfig
 
 INDEX = IndexConfig(name="idx", url="https://idx.example/simple/")
 

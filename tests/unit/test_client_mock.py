@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 import pytest
 from support.mock_transport import MockTransport, respond
 
-from indexgate.config import IndexConfig
 from indexgate.demo.firewall_responses import nexus_response, xray_response
 from indexgate.demo.wheels import build_wheel, read_core_metadata
 from indexgate.errors import IndexUnreachable
@@ -23,6 +22,7 @@ from indexgate.index.client import FetchError, IndexClient
 from indexgate.index.http import HttpClient
 from indexgate.index.models import DistFile
 from indexgate.index.transport.base import ConnectError, RawResponse, ReadTimeout, Request
+from indexgate.settings import IndexConfig
 
 INDEX = IndexConfig(name="idx", url="https://idx.example/simple/", username="u", password="pw")
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from indexgate.config import IndexConfig
 from indexgate.index import client as client_mod
 from indexgate.index import simple
 from indexgate.index.cache import FileCache
 from indexgate.index.client import IndexClient, PageResult
 from indexgate.index.http import Response
 from indexgate.index.models import DistFile, dist_row
+from indexgate.settings import IndexConfig
 
 INDEX = IndexConfig(name="idx", url="https://idx.example/simple/")
 FLAT = IndexConfig(name="flat", url="https://idx.example/links/", format="flat")

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from indexgate.config import CliOptions, load_settings
+from indexgate.config import load_settings
 from indexgate.errors import InputError
 from indexgate.policy import Fallback, Strategy
+from indexgate.settings import CliOptions
 from indexgate.sources.model import IndexHint, Origin, SourceSet, UvIndex
 
 A = "https://a.example/simple/"

@@ -6,9 +6,9 @@ import asyncio
 
 from support.fake_client import INDEX, FakeClient, wheel
 
-from indexgate.config import IndexConfig, Settings
 from indexgate.policy import Strategy
 from indexgate.resolver.finder import Finder
+from indexgate.settings import IndexConfig, Settings
 
 OTHER = IndexConfig(name="other", url="https://other.example/simple/")
 

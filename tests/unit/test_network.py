@@ -1,6 +1,7 @@
-"""The rules of ``indexgate.index.network``: proxy variables and NO_PROXY as curl and requests
-read them, proxy URLs shown redacted, and which CA bundle wins. The behaviours on the wire
-are proven against real servers in tests/integration/test_networks_*.py."""
+"""The rules of ``indexgate.config.network`` and ``indexgate.index.network``: proxy variables
+and NO_PROXY as curl and requests read them, proxy URLs shown redacted, and which CA bundle
+wins. The behaviours on the wire are proven against real servers in
+tests/integration/test_networks_*.py."""
 
 from __future__ import annotations
 
@@ -8,19 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from indexgate.config import CliOptions, load_settings
-from indexgate.errors import InputError
-from indexgate.index.network import (
-    Network,
-    Proxies,
-    TlsContexts,
-    bypasses,
+from indexgate.config import load_settings
+from indexgate.config.network import (
     check_ca_bundle,
     check_client_cert,
     global_cert,
     parse_proxy,
+    proxies_from_env,
 )
+from indexgate.errors import InputError
+from indexgate.index.network import TlsContexts, bypasses, proxy_for
 from indexgate.redact import redact
+from indexgate.settings import CliOptions, Network
 from indexgate.sources.model import SourceSet
 
 
@@ -49,13 +49,13 @@ from indexgate.sources.model import SourceSet
     ],
 )
 def test_no_proxy_rules(no_proxy: str, host: str, port: int, bypassed: bool) -> None:
-    proxies = Proxies.from_env({"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": no_proxy})
+    proxies = proxies_from_env({"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": no_proxy})
     assert bypasses(proxies.no_proxy, host, port) is bypassed
-    assert (proxies.for_url("https", host, port) is None) is bypassed
+    assert (proxy_for(proxies, "https", host, port) is None) is bypassed
 
 
 def test_no_proxy_lists_take_commas_and_spaces() -> None:
-    proxies = Proxies.from_env({"no_proxy": " a.example , b.example  c.example,,"})
+    proxies = proxies_from_env({"no_proxy": " a.example , b.example  c.example,,"})
     assert proxies.no_proxy == ("a.example", "b.example", "c.example")
 
 
@@ -65,12 +65,12 @@ def test_which_variable_serves_which_scheme() -> None:
         "https_proxy": "http://lower:2",  # the lower-case spelling wins, as in curl/requests
         "ALL_PROXY": "http://every:3",
     }
-    proxies = Proxies.from_env(env)
+    proxies = proxies_from_env(env)
     assert proxies.https is not None and proxies.https.host == "lower"
     assert proxies.http is not None and proxies.http.host == "every", "ALL_PROXY for http"
-    assert proxies.for_url("file", "x", 0) is None
-    assert Proxies.from_env({}).for_url("https", "x", 443) is None
-    assert Proxies.from_env({"HTTP_PROXY": "http://p:1"}).for_url("https", "x", 443) is None
+    assert proxy_for(proxies, "file", "x", 0) is None
+    assert proxy_for(proxies_from_env({}), "https", "x", 443) is None
+    assert proxy_for(proxies_from_env({"HTTP_PROXY": "http://p:1"}), "https", "x", 443) is None
 
 
 def test_a_proxy_url_is_shown_without_its_credentials() -> None:
@@ -90,7 +90,7 @@ def test_a_proxy_without_scheme_or_port_is_http_on_80() -> None:
 @pytest.mark.parametrize("value", ["socks5://proxy:1080", "https://proxy:443", "http://:8080"])
 def test_unsupported_proxy_urls_are_exit_2_naming_the_variable(value: str) -> None:
     with pytest.raises(InputError, match=r"^HTTPS_PROXY: ") as info:
-        Proxies.from_env({"HTTPS_PROXY": value})
+        proxies_from_env({"HTTPS_PROXY": value})
     assert info.value.exit_code == 2
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from indexgate.config import IndexConfig
 from indexgate.index.client import PageResult, never_matched
+from indexgate.settings import IndexConfig
 
 PRIVATE = IndexConfig("private", "https://nexus.example/private/simple/")
 PUBLIC = IndexConfig("public", "https://nexus.example/public/simple/", default=True)

@@ -11,11 +11,11 @@ from packaging.version import Version
 from resolvelib import BaseReporter, Resolver
 from support.fake_client import INDEX, FakeClient, wheel
 
-from indexgate.config import Settings
 from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.finder import Finder, VersionEntry
 from indexgate.resolver.provider import Provider
+from indexgate.settings import Settings
 from indexgate.targets import make_target
 
 TARGET = make_target("3.11", "linux_x86_64")

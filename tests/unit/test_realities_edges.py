@@ -14,16 +14,17 @@ from pathlib import Path
 import pytest
 from support.mock_transport import MockTransport, respond
 
-from indexgate.config import CliOptions, IndexConfig, load_settings
+from indexgate.config import load_settings
+from indexgate.credentials import obtain
 from indexgate.demo._http import basic_credentials
 from indexgate.errors import InputError
 from indexgate.index.authcheck import check_index, login_page
-from indexgate.index.credentials import obtain
 from indexgate.index.http import HttpClient, Response
 from indexgate.index.transport.base import RawResponse, Request
 from indexgate.index.transport.headers import Headers
 from indexgate.policy import PageAction, Strategy, page_decision
 from indexgate.redact import redact
+from indexgate.settings import CliOptions, IndexConfig
 from indexgate.sources.model import SourceSet
 
 INDEX = IndexConfig(name="idx", url="https://idx.example/simple/", username="u", password="pw")

@@ -13,11 +13,11 @@ from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 from support.fake_client import INDEX, FakeClient, wheel
 
-from indexgate.config import Settings
 from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Req
 from indexgate.resolver.finder import Finder
 from indexgate.resolver.provider import Provider, _bounds
+from indexgate.settings import Settings
 from indexgate.targets import lower_bounds_allow, make_target
 
 VERSIONS = [

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from indexgate.config import IndexConfig, Settings
 from indexgate.policy import Fallback, Strategy
 from indexgate.resolver.reuse import _canon, _credential_hash, inputs_key
+from indexgate.settings import IndexConfig, Settings
 from indexgate.sources.model import LocalProject, Origin, SourceRequirement, SourceSet
 from indexgate.targets import make_target
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from support.mock_transport import MockTransport, respond
 
-from indexgate.config import IndexConfig
 from indexgate.errors import IndexUnreachable
 from indexgate.index.cache import FileCache
 from indexgate.index.client import IndexClient, PageResult
@@ -31,6 +30,7 @@ from indexgate.index.transport.base import (
 )
 from indexgate.index.transport.headers import Headers
 from indexgate.index.transport.http11_parser import ResponseParser, StreamDecoder, decode_content
+from indexgate.settings import IndexConfig
 
 CAP = 1 << 20
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"

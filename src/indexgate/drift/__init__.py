@@ -33,7 +33,6 @@ from typing import Any
 
 from packaging.version import Version
 
-from indexgate.config import Settings
 from indexgate.drift.changes import changes as changes_since
 from indexgate.drift.changes import read_previous
 from indexgate.drift.pins import Pin, collect_pins
@@ -42,6 +41,7 @@ from indexgate.index.client import never_matched
 from indexgate.report.model import Problem, Report, Status, TargetReport
 from indexgate.report.outcome import decide_target
 from indexgate.resolver.resolve import open_session, prove_credentials, refused_targets
+from indexgate.settings import Settings
 from indexgate.sources.model import SourceSet
 from indexgate.sources.projects import not_from_index
 

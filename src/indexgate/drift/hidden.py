@@ -14,10 +14,10 @@ from typing import Any
 
 from packaging.version import Version
 
-from indexgate.config import IndexConfig, Settings
 from indexgate.drift.pins import Pin, age_days, group, uploaded
 from indexgate.errors import IndexgateError
 from indexgate.index.client import IndexClient
+from indexgate.settings import IndexConfig, Settings
 
 __all__ = ["hidden_versions"]
 

@@ -19,13 +19,13 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
-from indexgate.config import IndexConfig, Settings
 from indexgate.drift.probes import Probe, Prober
 from indexgate.index.client import BlockHit
 from indexgate.index.firewall import vendor_label
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.report.model import Blocked, DriftEntry, Problem, Resolved
 from indexgate.resolver.finder import VersionEntry
+from indexgate.settings import IndexConfig, Settings
 from indexgate.sources.model import LockedFile, Origin, SourceSet
 from indexgate.sources.names import filename_key
 from indexgate.targets import Target

@@ -15,10 +15,10 @@ from typing import Any, Literal
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from indexgate.config import IndexConfig
 from indexgate.index.client import BlockHit, FetchError, IndexClient
 from indexgate.index.models import DistFile
 from indexgate.resolver.finder import VersionEntry
+from indexgate.settings import IndexConfig
 
 __all__ = ["WINDOW", "Probe", "ProbeBudget", "ProbeStatus", "Prober"]
 

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 from packaging.markers import Marker
 from packaging.version import Version
 
-from indexgate.config import IndexConfig
 from indexgate.drift.hidden import hidden_versions
 from indexgate.drift.pins import (
     Listing,
@@ -41,6 +40,7 @@ from indexgate.redact import redact
 from indexgate.report.model import Problem
 from indexgate.resolver.finder import VersionEntry, decide, refusal
 from indexgate.resolver.resolve import Session
+from indexgate.settings import IndexConfig
 from indexgate.targets import Target
 
 __all__ = ["DriftRun"]

@@ -16,13 +16,13 @@ from typing import Any
 
 from packaging.utils import NormalizedName
 
-from indexgate.config import IndexConfig, Settings
 from indexgate.drift.pins import Pin, PinOutcome, problem
 from indexgate.errors import IndexgateError
 from indexgate.index.client import IndexClient
 from indexgate.index.models import parse_filename
 from indexgate.policy import Strategy
 from indexgate.resolver.finder import VersionEntry, mirrors
+from indexgate.settings import IndexConfig, Settings
 
 __all__ = ["ShadowCheck"]
 

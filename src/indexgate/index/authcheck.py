@@ -32,13 +32,13 @@ from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
 
-from indexgate.config import IndexConfig
 from indexgate.errors import IndexUnreachable
 from indexgate.index import simple
 from indexgate.index.http import HttpClient, Response, origin_of
 from indexgate.policy import env_name
 from indexgate.redact import redact
 from indexgate.report.model import Problem
+from indexgate.settings import IndexConfig
 
 _PASSWORD_FIELD = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password\b", re.IGNORECASE)
 SNIFF = 65536  # a login form sits near the top of its page (bytes read for it)

@@ -22,9 +22,9 @@ from io import BytesIO
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from indexgate.config import IndexConfig
 from indexgate.index.metadata import MetadataError
 from indexgate.redact import redact
+from indexgate.settings import IndexConfig
 
 _LEGACY = {"requires": ["setuptools>=40.8.0"], "build-backend": "setuptools.build_meta:__legacy__"}
 _HOOK = r"""

@@ -25,11 +25,10 @@ from urllib.parse import unquote, urlsplit
 from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 
-from indexgate.config import IndexConfig
+from indexgate.credentials import refresher
 from indexgate.errors import IndexgateError, IndexUnreachable, name_index, note_context
 from indexgate.index import authcheck, simple
 from indexgate.index import metadata as md
-from indexgate.index.credentials import refresher
 from indexgate.index.firewall import classify_block
 from indexgate.index.http import METADATA_MAX_BODY, BodySinkFactory, HttpClient, Response
 from indexgate.index.models import (
@@ -45,6 +44,7 @@ from indexgate.index.transport.headers import Headers
 from indexgate.policy import FileAction, file_action
 from indexgate.redact import redact, strip_userinfo
 from indexgate.report.model import Blocked, Problem
+from indexgate.settings import IndexConfig
 from indexgate.sources.model import Origin
 
 if TYPE_CHECKING:

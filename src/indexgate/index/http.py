@@ -64,18 +64,12 @@ from indexgate.index.transport.base import (
 from indexgate.index.transport.headers import Headers
 from indexgate.index.transport.router import Router
 from indexgate.redact import redact, strip_userinfo
+from indexgate.settings import DEFAULT_CONCURRENCY, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT
 
 log = logging.getLogger("indexgate.http")
 
 USER_AGENT = f"indexgate/{__version__}"
-# Requests in flight per index host. uv's default (50 concurrent downloads) is what
-# Artifactory and Nexus already see from CI today; a server that throttles bursts (JFrog
-# answers them with 401s) is configured lower with --concurrency / `concurrency:`.
-DEFAULT_CONCURRENCY = 50
 _MAX_REDIRECTS = 10
-DEFAULT_TIMEOUT = 60.0  # total deadline of one request (--timeout): connect, head and body
-DEFAULT_MAX_TIME = 600.0  # deadline of the whole run (--max-time)
-DEFAULT_MAX_BODY = 200 * 1024 * 1024  # the largest answer read (--max-body-size)
 METADATA_MAX_BODY = 20 * 1024 * 1024  # METADATA / .metadata: real ones are kilobytes
 _FEED_SLICE = 1 << 20  # a buffered body is fed to a sink in slices of this size
 

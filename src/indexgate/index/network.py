@@ -1,4 +1,6 @@
-"""Company networks: which CAs verify which index, client certificates, and proxies.
+"""Company networks on the wire: the TLS contexts that verify each index, and which proxy a
+request goes through. Built from the plain data of ``indexgate.settings.Network``, which
+``indexgate.config.network`` reads and checks.
 
 Trust, as pip (with truststore) and uv (``--native-tls``) do it: by default the operating
 system's trust store, which on Linux is OpenSSL's default paths, so ``SSL_CERT_FILE`` and
@@ -19,105 +21,28 @@ that match that port only. The proxy's credentials come from its URL; they are s
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import os
 import re
 import ssl
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
 
-from indexgate.errors import InputError
-from indexgate.redact import register_secret
+from indexgate.config.network import no_password
+from indexgate.settings import Network, Proxies, Proxy
 
-# Global CA bundle variables, highest precedence first (after --cert and the config's cert:).
-CERT_VARIABLES = ("INDEXGATE_CERT", "PIP_CERT", "REQUESTS_CA_BUNDLE")
+__all__ = ["Network", "Proxies", "Proxy", "TlsContexts", "bypasses", "proxy_for", "system_store"]
+
 _HASHED = re.compile(r"[0-9a-f]{8}\.[0-9]+")
-_PROXY_PORTS = {"http": 80}
 
 
 # -- proxies ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Proxy:
-    """One forward proxy; ``display`` is safe to show, ``url`` and ``authorization`` are not."""
-
-    host: str
-    port: int
-    display: str  # scheme://host:port, with *** for any credentials
-    variable: str  # the environment variable it came from
-    url: str = field(repr=False)  # with credentials: for httpx
-    authorization: str | None = field(default=None, repr=False)  # Proxy-Authorization value
-
-    def __str__(self) -> str:
-        return self.display
-
-
-def parse_proxy(value: str, variable: str) -> Proxy:
-    """A proxy URL as curl reads it (``host:port`` alone means ``http://``); exit 2 if bad."""
-    text = value.strip()
-    if "://" not in text:
-        text = f"http://{text}"
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise InputError(f"{variable}: not a proxy URL ({exc})") from None
-    scheme = parts.scheme.lower()
-    if scheme != "http":
-        raise InputError(
-            f"{variable}: {scheme}:// proxies are not supported; give the proxy's http:// URL "
-            "(an https index is still reached through a CONNECT tunnel, TLS end to end)"
-        )
-    host = parts.hostname or ""
-    if not host:
-        raise InputError(f"{variable}: the proxy URL names no host")
-    user = unquote(parts.username) if parts.username else ""
-    password = unquote(parts.password) if parts.password else ""
-    register_secret(password)
-    register_secret(parts.password)
-    authorization = None
-    if user or password:
-        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-        authorization = f"Basic {token}"
-    port = port or _PROXY_PORTS[scheme]
-    shown_host = f"[{host}]" if ":" in host else host
-    display = f"{scheme}://{'***@' if authorization else ''}{shown_host}:{port}"
-    return Proxy(host, port, display, variable, text, authorization)
-
-
-@dataclass(frozen=True)
-class Proxies:
-    """The proxies of a run, from the environment, and the ``no_proxy`` rules."""
-
-    http: Proxy | None = None
-    https: Proxy | None = None
-    no_proxy: tuple[str, ...] = ()
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Proxies:
-        def first(*names: str) -> Proxy | None:
-            for name in names:
-                value = env.get(name, "").strip()
-                if value:
-                    return parse_proxy(value, name)
-            return None
-
-        every = first("all_proxy", "ALL_PROXY")
-        http = first("http_proxy", "HTTP_PROXY") or every
-        https = first("https_proxy", "HTTPS_PROXY") or every
-        raw = env.get("no_proxy", "").strip() or env.get("NO_PROXY", "").strip()
-        entries = tuple(e.lower() for e in re.split(r"[\s,]+", raw) if e)
-        return cls(http, https, entries)
-
-    def for_url(self, scheme: str, host: str, port: int) -> Proxy | None:
-        """The proxy a request to ``scheme://host:port`` goes through; None: direct."""
-        proxy = self.https if scheme == "https" else self.http if scheme == "http" else None
-        if proxy is None or bypasses(self.no_proxy, host, port):
-            return None
-        return proxy
+def proxy_for(proxies: Proxies, scheme: str, host: str, port: int) -> Proxy | None:
+    """The proxy a request to ``scheme://host:port`` goes through; None: direct."""
+    proxy = proxies.https if scheme == "https" else proxies.http if scheme == "http" else None
+    if proxy is None or bypasses(proxies.no_proxy, host, port):
+        return None
+    return proxy
 
 
 def bypasses(entries: tuple[str, ...], host: str, port: int) -> bool:
@@ -167,70 +92,6 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 # -- trust ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Network:
-    """What a run's HTTP client needs to know of the network (built by the config loader)."""
-
-    cert: str | None = None  # the CA bundle for every index without its own `cert:`
-    cert_origin: str | None = None  # where that came from: "--cert", "PIP_CERT", ...
-    proxies: Proxies = field(default_factory=Proxies)
-
-
-def global_cert(
-    cli_cert: str | None, config_cert: str | None, env: Mapping[str, str]
-) -> tuple[str | None, str | None]:
-    """The global CA bundle and where it came from, by precedence (see the module doc)."""
-    if cli_cert:
-        return cli_cert, "--cert"
-    if config_cert:
-        return config_cert, "the config's cert:"
-    for name in CERT_VARIABLES:
-        if env.get(name, "").strip():
-            return env[name].strip(), name
-    return None, None
-
-
-def check_ca_bundle(path: str) -> str | None:
-    """Why ``path`` cannot verify anything (None: it is a usable PEM CA bundle)."""
-    if not os.path.exists(path):
-        return f"{path}: no such file"
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        if os.path.isdir(path):
-            context.load_verify_locations(capath=path)
-        else:
-            context.load_verify_locations(cafile=path)
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        return f"{path}: not a PEM CA bundle ({_ssl_reason(exc)})"
-    if not os.path.isdir(path) and not context.get_ca_certs():
-        return f"{path}: no CA certificate in it"
-    return None
-
-
-def check_client_cert(path: str) -> str | None:
-    """Why ``path`` is not a PEM certificate with its unencrypted key (None: it is)."""
-    if not os.path.isfile(path):
-        return f"{path}: no such file"
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        context.load_cert_chain(path, password=_no_password)
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        return (
-            f"{path}: not a PEM certificate with its unencrypted private key ({_ssl_reason(exc)})"
-        )
-    return None
-
-
-def _no_password() -> bytes:
-    """Never let OpenSSL prompt on the terminal for an encrypted key's passphrase."""
-    return b""
-
-
-def _ssl_reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None)
-    return str(reason) if reason else (getattr(exc, "strerror", None) or str(exc))
 
 
 def system_store() -> tuple[str | None, str | None]:
@@ -284,7 +145,7 @@ class TlsContexts:
             else:
                 context = self._system_context()
             if client_cert is not None:
-                context.load_cert_chain(client_cert, password=_no_password)
+                context.load_cert_chain(client_cert, password=no_password)
         context.set_alpn_protocols(["h2", "http/1.1"])
         return context
 

@@ -4,7 +4,7 @@ short-lived token.
 Credentials belong to an origin (scheme, host, port): the first index to name it. A
 request to any other origin (a redirect to a CDN, say) carries none, unless its URL has
 userinfo of its own (as httpx reads it). An origin that answered 2xx with its credentials
-and then 401 gets one refresh from its provider (``indexgate.index.credentials``: keyring,
+and then 401 gets one refresh from its provider (``indexgate.credentials``: keyring,
 a token command); ``HttpClient`` then asks once more.
 """
 

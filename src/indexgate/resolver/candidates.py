@@ -14,8 +14,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from indexgate.config import IndexConfig
 from indexgate.index.models import CoreMetadata, DistFile
+from indexgate.settings import IndexConfig
 from indexgate.sources.model import Origin
 
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from indexgate.config import IndexConfig, Settings
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import FetchError, IndexClient, PageResult
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.policy import PageAction, PageDecision, Strategy, page_decision
 from indexgate.redact import redact
 from indexgate.report.model import Problem
+from indexgate.settings import IndexConfig, Settings
 
 
 @dataclass(frozen=True)

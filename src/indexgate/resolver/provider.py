@@ -27,7 +27,6 @@ from packaging.version import Version
 from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
-from indexgate.config import IndexConfig, Settings
 from indexgate.index.client import BlockHit, IndexClient, MetadataResult, ProbeResult
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.policy import Fallback
@@ -35,6 +34,7 @@ from indexgate.report.model import Problem
 from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.finder import Finder, Listing, VersionEntry
+from indexgate.settings import IndexConfig, Settings
 from indexgate.sources.model import Origin
 from indexgate.targets import Target
 

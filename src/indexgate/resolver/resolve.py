@@ -11,7 +11,6 @@ from packaging.utils import NormalizedName
 from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 from resolvelib.resolvers import ResolutionTooDeep
 
-from indexgate.config import Settings
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import (
     BlockHit,
@@ -30,6 +29,7 @@ from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.finder import Finder
 from indexgate.resolver.provider import Provider
 from indexgate.resolver.reuse import Reuse
+from indexgate.settings import Settings
 from indexgate.sources.model import SourceSet
 from indexgate.targets import Target
 

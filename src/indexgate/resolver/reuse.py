@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 import indexgate
-from indexgate.config import IndexConfig, Settings
 from indexgate.index.client import (
     IndexClient,
     MetadataResult,
@@ -55,6 +54,7 @@ from indexgate.index.models import DistFile, dist_files, dist_row
 from indexgate.policy import Strategy
 from indexgate.redact import redact
 from indexgate.report.model import Blocked, Problem, Resolved, TargetReport
+from indexgate.settings import IndexConfig, Settings
 from indexgate.sources.model import SourceSet
 
 log = logging.getLogger("indexgate.reuse")

@@ -44,7 +44,7 @@ from indexgate.sources.model import (
 from indexgate.sources.pyproject import _and_marker, load_toml, parse_pyproject
 
 if TYPE_CHECKING:
-    from indexgate.config import IndexConfig, Settings
+    from indexgate.settings import IndexConfig, Settings
     from indexgate.targets import Target
 
 _EXTRA_TEST = re.compile(r"""\bextra\s*==\s*(["'])([^"']*)\1|(["'])([^"']*)\3\s*==\s*extra\b""")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import ssl
 
-from indexgate.index.network import Network, Proxy, TlsContexts
+from indexgate.index.network import Network, Proxy, TlsContexts, proxy_for
 from indexgate.index.transport.base import (
     CertificateError,
     Http2Selected,
@@ -150,7 +150,7 @@ class Router:
     def proxy(self, origin: Origin) -> Proxy | None:
         """The proxy of an origin (the environment's, unless ``no_proxy`` covers it)."""
         scheme, host, port = origin
-        return self._network.proxies.for_url(scheme, host, port or DEFAULT_PORTS[scheme])
+        return proxy_for(self._network.proxies, scheme, host, port or DEFAULT_PORTS[scheme])
 
     async def aclose(self) -> None:
         for pool in self._pools.values():  # kept: a closed pool opens new connections
