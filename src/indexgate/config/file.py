@@ -42,6 +42,16 @@ CONFIG_KEYS: tuple[str, ...] = (
     "max-time",  # deadline of the whole run, seconds
     "max-body-size",  # hard cap on one response body
 )
+# Per-index keys whose value is one string (``${VAR}`` expanded in the paths and in
+# password-command's arguments).
+INDEX_STRING_KEYS: tuple[str, ...] = (
+    "cert",
+    "client-cert",
+    "auth-check",
+    "upstream",
+    "keyring-provider",
+    "password-command",
+)
 INDEX_KEYS: tuple[str, ...] = (
     "name",
     "url",
@@ -52,22 +62,7 @@ INDEX_KEYS: tuple[str, ...] = (
     "format",
     "ignore-error-codes",
     "quarantine-codes",
-    "cert",
-    "client-cert",
-    "auth-check",
-    "upstream",
-    "keyring-provider",
-    "password-command",
-)
-# Per-index keys whose value is one string, kept as written (``${VAR}`` expanded where the
-# value is a path: the command of password-command is left to its shell).
-INDEX_STRING_KEYS: tuple[str, ...] = (
-    "cert",
-    "client-cert",
-    "auth-check",
-    "upstream",
-    "keyring-provider",
-    "password-command",
+    *INDEX_STRING_KEYS,
 )
 _EXPANDED_INDEX_KEYS = ("url", "username", "password", "cert", "client-cert")
 _CONFIG_ENUMS: dict[str, type] = {"index-strategy": Strategy, "fallback": Fallback}
