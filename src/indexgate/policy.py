@@ -4,12 +4,16 @@ Two separate lists, on purpose (see the contract): ``ignore-error-codes`` say "t
 project is not here, try the next index" for a *project page*; ``quarantine-codes`` say
 "this artifact is blocked, backtrack" for a *file or its .metadata*. uv uses one list for
 both, so enabling backtracking on 403 also lets a 403 project page fall through to PyPI.
+
+Each index carries an ``IndexPolicy`` (``IndexConfig.policy``): every listing path and
+drift ask its ``on_page``, probes and metadata fetches its ``on_file``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from typing import Protocol
 from urllib.parse import urlsplit
 
 
@@ -60,6 +64,135 @@ class PageDecision:
     advice: str = ""  # what to do about it
 
 
+@dataclass(frozen=True)
+class FileDecision:
+    """What a file or ``.metadata`` answer means, with the error kind and the advice when
+    the answer stops the target (the project page listed the file, so it must be there)."""
+
+    action: FileAction
+    status: int
+    kind: str | None = None  # the error kind when the action stops the target
+    advice: str = ""  # what to do about it
+
+    def message(self, index_name: str, filename: str) -> str:
+        """The sentence users read when this answer stops the target."""
+        said = f"index '{index_name}' answered HTTP {self.status} for {filename}"
+        if self.advice:
+            return f"{said} although it listed it; {self.advice}"
+        return f"{said}, which its project page lists"
+
+
+class _IndexLike(Protocol):
+    """What a policy is built from: the fields of ``settings.IndexConfig``."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def ignore_error_codes(self) -> frozenset[int]: ...
+    @property
+    def quarantine_codes(self) -> frozenset[int]: ...
+
+
+@dataclass(frozen=True)
+class IndexPolicy:
+    """One index's status-code policy as a value (issue 14; as uv's ``StatusCodeStrategy``).
+
+    Built once from the index's ``ignore-error-codes``, ``quarantine-codes``, the run's
+    strategy and the URL's defaults; its two handlers say what a project page's answer
+    (``on_page``) and a file's or ``.metadata``'s answer (``on_file``) mean, each decision
+    carrying the error kind and the advice. Nothing outside this module tests a status
+    against an index's code lists, so the two lists cannot drift apart in meaning.
+    """
+
+    index_name: str
+    strategy: Strategy = Strategy.FIRST_INDEX
+    ignore_error_codes: frozenset[int] = frozenset()
+    quarantine_codes: frozenset[int] = DEFAULT_QUARANTINE_CODES
+
+    @classmethod
+    def for_index(cls, index: _IndexLike, strategy: Strategy = Strategy.FIRST_INDEX) -> IndexPolicy:
+        """The policy of a configured index (its code lists already hold the defaults).
+
+        File answers do not depend on the strategy; page answers do.
+        """
+        return cls(index.name, strategy, index.ignore_error_codes, index.quarantine_codes)
+
+    @classmethod
+    def from_url(
+        cls,
+        index_name: str,
+        url: str,
+        *,
+        strategy: Strategy = Strategy.FIRST_INDEX,
+        ignore_error_codes: frozenset[int] | None = None,
+        quarantine_codes: frozenset[int] | None = None,
+    ) -> IndexPolicy:
+        """A policy from what the user said; a list not given takes the URL's defaults."""
+        if ignore_error_codes is None:
+            ignore_error_codes = default_ignore_error_codes(url)
+        if quarantine_codes is None:
+            quarantine_codes = DEFAULT_QUARANTINE_CODES
+        return cls(index_name, strategy, ignore_error_codes, quarantine_codes)
+
+    def under(self, strategy: Strategy) -> IndexPolicy:
+        """The same index's policy under another strategy (a pinned source: first-index)."""
+        if strategy is self.strategy:
+            return self
+        return IndexPolicy(
+            self.index_name, strategy, self.ignore_error_codes, self.quarantine_codes
+        )
+
+    def on_page(self, status: int, *, refused: str | None = None) -> PageDecision:
+        """The one place that decides what a project page's answer means (issue 14).
+
+        ``refused`` says why an answer is a refusal whatever its status: a login page (a
+        redirect to another path of the server, or a password form), or a 404 after which
+        the index failed its auth check again (a token that expired during the run). That
+        is an auth failure under every strategy: never "not here", never a reason to try
+        the next index.
+        """
+        if refused is not None:
+            return PageDecision(
+                PageAction.AUTH_FAILURE,
+                "auth-failure",
+                f"{refused}: the credentials were refused",
+                auth_failure_advice(status, self.index_name, refused=True),
+            )
+        action = project_page_action(status, self.strategy, self.ignore_error_codes)
+        if action is PageAction.AUTH_FAILURE:
+            return PageDecision(
+                action,
+                "auth-failure",
+                f"answered HTTP {status}",
+                auth_failure_advice(status, self.index_name),
+            )
+        if action is PageAction.ERROR:
+            return PageDecision(action, "index-unreachable", f"answered HTTP {status}")
+        return PageDecision(action)
+
+    def on_file(self, status: int) -> FileDecision:
+        """What a file's (or its ``.metadata``'s) answer means once the page listed it.
+
+        A quarantine code is a block to backtrack past; another 401/403 is a refusal of
+        the credentials; 404/410 is a pin the index no longer has; anything else fails
+        closed as an unreachable index.
+        """
+        action = file_action(status, self.quarantine_codes)
+        if action is FileAction.AUTH_FAILURE:
+            return FileDecision(
+                action,
+                status,
+                "auth-failure",
+                "check the credentials, or add the code to its quarantine-codes if this is "
+                "how its firewall blocks files",
+            )
+        if action is FileAction.OK:
+            return FileDecision(action, status)
+        # An error, or a block where the caller cannot backtrack (a later range request).
+        kind = "missing-pin" if status in (404, 410) else "index-unreachable"
+        return FileDecision(action, status, kind)
+
+
 def page_decision(
     status: int,
     strategy: Strategy,
@@ -68,32 +201,8 @@ def page_decision(
     *,
     refused: str | None = None,
 ) -> PageDecision:
-    """The one place that decides what a project page's answer means (issue 14).
-
-    ``refused`` says why an answer is a refusal whatever its status: a login page (a
-    redirect to another path of the server, or a password form), or a 404 after which the
-    index failed its auth check again (a token that expired during the run). That is an
-    auth failure under every strategy: never "not here", never a reason to try the next
-    index.
-    """
-    if refused is not None:
-        return PageDecision(
-            PageAction.AUTH_FAILURE,
-            "auth-failure",
-            f"{refused}: the credentials were refused",
-            auth_failure_advice(status, index_name, refused=True),
-        )
-    action = project_page_action(status, strategy, ignore_error_codes)
-    if action is PageAction.AUTH_FAILURE:
-        return PageDecision(
-            action,
-            "auth-failure",
-            f"answered HTTP {status}",
-            auth_failure_advice(status, index_name),
-        )
-    if action is PageAction.ERROR:
-        return PageDecision(action, "index-unreachable", f"answered HTTP {status}")
-    return PageDecision(action)
+    """``IndexPolicy.on_page`` for a bare code list (kept for callers that hold no index)."""
+    return IndexPolicy(index_name, strategy, ignore_error_codes).on_page(status, refused=refused)
 
 
 def project_page_action(

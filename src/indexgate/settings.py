@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from packaging.utils import NormalizedName
 
-from indexgate.policy import DEFAULT_QUARANTINE_CODES, Fallback, Strategy
+from indexgate.policy import DEFAULT_QUARANTINE_CODES, Fallback, IndexPolicy, Strategy
 from indexgate.targets import Target
 
 if TYPE_CHECKING:
@@ -100,6 +101,11 @@ class IndexConfig:
         if self.username is None and self.password is None:
             return None
         return (self.username or "", self.password or "")
+
+    @cached_property
+    def policy(self) -> IndexPolicy:
+        """What this index's answers mean (first-index; ``.under(strategy)`` for another)."""
+        return IndexPolicy.for_index(self)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import pytest
 from indexgate.policy import (
     DEFAULT_QUARANTINE_CODES,
     FileAction,
+    IndexPolicy,
     PageAction,
     Strategy,
     auth_failure_advice,
@@ -109,3 +110,82 @@ def test_auth_failure_advice_says_how_to_fix_it() -> None:
 )
 def test_env_name(name, expected) -> None:
     assert env_name(name) == expected
+
+
+# --- IndexPolicy: the policy as one value per index (issue 14) ---------------------------
+
+
+def test_index_policy_from_url_takes_the_url_defaults_only_for_lists_not_given() -> None:
+    torch = IndexPolicy.from_url("torch", "https://download.pytorch.org/whl/cpu/")
+    assert torch.ignore_error_codes == frozenset({403})
+    assert torch.quarantine_codes == DEFAULT_QUARANTINE_CODES
+    assert torch.on_page(403).action is PageAction.NEXT
+    said = IndexPolicy.from_url(
+        "torch",
+        "https://download.pytorch.org/whl/cpu/",
+        ignore_error_codes=frozenset(),
+        quarantine_codes=frozenset({451}),
+    )
+    assert said.ignore_error_codes == frozenset() and said.quarantine_codes == {451}
+    assert said.on_page(403).action is PageAction.AUTH_FAILURE
+    nexus = IndexPolicy.from_url("nexus", "https://nexus.example.com/repository/pypi/")
+    assert nexus.ignore_error_codes == frozenset()
+
+
+def test_index_policy_for_a_configured_index_is_the_index_value() -> None:
+    from indexgate.settings import IndexConfig
+
+    index = IndexConfig(
+        "vendor",
+        "https://vendor.example/simple/",
+        ignore_error_codes=frozenset({401}),
+        quarantine_codes=frozenset({451}),
+    )
+    assert index.policy == IndexPolicy("vendor", Strategy.FIRST_INDEX, {401}, {451})
+    assert index.policy is index.policy  # built once per index
+    unsafe = index.policy.under(Strategy.UNSAFE_BEST_MATCH)
+    assert unsafe.strategy is Strategy.UNSAFE_BEST_MATCH
+    assert (unsafe.ignore_error_codes, unsafe.quarantine_codes) == ({401}, {451})
+    assert index.policy.under(Strategy.FIRST_INDEX) is index.policy
+
+
+@pytest.mark.parametrize("strategy", list(Strategy))
+def test_on_page_agrees_with_the_page_action_and_carries_kind_and_advice(strategy) -> None:
+    policy = IndexPolicy("my-nexus", strategy, frozenset({429}))
+    for status in (200, 204, 401, 403, 404, 410, 429, 500, 503):
+        decision = policy.on_page(status)
+        assert decision.action is project_page_action(status, strategy, frozenset({429}))
+        if decision.action is PageAction.AUTH_FAILURE:
+            assert decision.kind == "auth-failure"
+            assert decision.why == f"answered HTTP {status}"
+            assert decision.advice == auth_failure_advice(status, "my-nexus")
+        elif decision.action is PageAction.ERROR:
+            assert (decision.kind, decision.advice) == ("index-unreachable", "")
+        else:
+            assert decision.kind is None
+    login = policy.on_page(200, refused="answered with a login form")
+    assert (login.action, login.kind) == (PageAction.AUTH_FAILURE, "auth-failure")
+    assert login.advice == auth_failure_advice(200, "my-nexus", refused=True)
+
+
+def test_on_file_carries_the_kind_and_the_advice() -> None:
+    policy = IndexPolicy("idx", quarantine_codes=frozenset({403, 451}))
+    for status in (200, 206, 401, 403, 404, 410, 451, 500):
+        assert policy.on_file(status).action is file_action(status, frozenset({403, 451}))
+    assert policy.on_file(200).kind is None
+    assert policy.on_file(451).action is FileAction.BLOCKED
+    auth = policy.on_file(401)
+    assert auth.kind == "auth-failure"
+    assert auth.message("idx", "a-1.0.whl") == (
+        "index 'idx' answered HTTP 401 for a-1.0.whl although it listed it; check the "
+        "credentials, or add the code to its quarantine-codes if this is how its firewall "
+        "blocks files"
+    )
+    assert policy.on_file(404).kind == policy.on_file(410).kind == "missing-pin"
+    gone = policy.on_file(404)
+    assert gone.message("idx", "a-1.0.whl") == (
+        "index 'idx' answered HTTP 404 for a-1.0.whl, which its project page lists"
+    )
+    assert policy.on_file(500).kind == "index-unreachable"
+    # without 403 among its quarantine codes, a 403 file is a refusal of the credentials
+    assert IndexPolicy("idx", quarantine_codes=frozenset()).on_file(403).kind == "auth-failure"

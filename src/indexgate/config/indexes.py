@@ -27,11 +27,7 @@ from indexgate.config.values import expand_vars
 from indexgate.config.yaml_lines import load_yaml_lines
 from indexgate.credentials import discover
 from indexgate.errors import InputError
-from indexgate.policy import (
-    DEFAULT_QUARANTINE_CODES,
-    default_ignore_error_codes,
-    env_name,
-)
+from indexgate.policy import IndexPolicy, env_name
 from indexgate.redact import strip_userinfo
 from indexgate.report.model import Problem
 from indexgate.settings import (
@@ -326,13 +322,13 @@ def finish_indexes(
         ignore = _env_codes(env, f"INDEXGATE_INDEX_{env_name(name)}_IGNORE_ERROR_CODES")
         if ignore is None:
             ignore = e.ignore_error_codes
-        if ignore is None:
-            ignore = default_ignore_error_codes(bare)
         quarantine = _env_codes(env, f"INDEXGATE_INDEX_{env_name(name)}_QUARANTINE_CODES")
         if quarantine is None:
             quarantine = e.quarantine_codes
-        if quarantine is None:
-            quarantine = DEFAULT_QUARANTINE_CODES
+        # The lists not given take the URL's defaults (IndexPolicy.from_url).
+        policy = IndexPolicy.from_url(
+            name, bare, ignore_error_codes=ignore, quarantine_codes=quarantine
+        )
         out.append(
             IndexConfig(
                 name=name,
@@ -342,8 +338,8 @@ def finish_indexes(
                 default=e.default,
                 explicit=e.explicit,
                 format="flat" if e.format == "flat" else "simple",
-                ignore_error_codes=ignore,
-                quarantine_codes=quarantine,
+                ignore_error_codes=policy.ignore_error_codes,
+                quarantine_codes=policy.quarantine_codes,
                 origin=e.origin,
                 cert=tls_file(e.cert, "cert", e.cert_line, cwd, config_path),
                 client_cert=tls_file(

@@ -41,7 +41,7 @@ from indexgate.index.models import (
     parse_filename,
 )
 from indexgate.index.transport.headers import Headers
-from indexgate.policy import FileAction, file_action
+from indexgate.policy import FileAction, FileDecision, PageAction
 from indexgate.redact import redact, strip_userinfo
 from indexgate.report.model import Blocked, Problem
 from indexgate.settings import IndexConfig
@@ -608,7 +608,8 @@ class IndexClient:
     async def _probe(self, index: IndexConfig, file: DistFile) -> ProbeResult:
         r = await self.http.request("HEAD", file.url)
         again = r.status in (405, 501)  # HEAD refused
-        if not again and r.status in index.quarantine_codes and not r.content:
+        blocked = index.policy.on_file(r.status).action is FileAction.BLOCKED
+        if not again and blocked and not r.content:
             # A firewall's HEAD answer has no body; unless its reason phrase already says
             # who blocked it and why (Nexus), ask for one byte to read the reason.
             again = classify_block(r.status, r.reason, r.headers, b"").vendor == "unknown"
@@ -625,33 +626,22 @@ class IndexClient:
 
     def _judge(
         self, index: IndexConfig, file: DistFile, r: Response, stage: Stage
-    ) -> BlockHit | FileAction | None:
-        """None when fine; a BlockHit when quarantined; else the failing action."""
-        action = file_action(r.status, index.quarantine_codes)
-        if action is FileAction.OK:
+    ) -> BlockHit | FileDecision | None:
+        """None when fine; a BlockHit when quarantined; else the failing decision."""
+        decision = index.policy.on_file(r.status)
+        if decision.action is FileAction.OK:
             return None
-        if action is FileAction.BLOCKED:
+        if decision.action is FileAction.BLOCKED:
             info = classify_block(r.status, r.reason, r.headers, r.content)
             return BlockHit(file, index.name, stage, r.status, info)
-        return action
+        return decision
 
     def _file_error(self, index: IndexConfig, file: DistFile, r: Response) -> FetchError:
-        action = file_action(r.status, index.quarantine_codes)
-        if action is FileAction.AUTH_FAILURE:
-            return FetchError(
-                "auth-failure",
-                f"index '{index.name}' answered HTTP {r.status} for {file.filename} although it "
-                "listed it; check the credentials, or add the code to its quarantine-codes if "
-                "this is how its firewall blocks files",
-                index=index.name,
-                status=r.status,
-                package=_project(file),
-            )
-        kind = "missing-pin" if r.status in (404, 410) else "index-unreachable"
+        """The error of a listed file the index would not serve (``IndexPolicy.on_file``)."""
+        decision = index.policy.on_file(r.status)
         return FetchError(
-            kind,
-            f"index '{index.name}' answered HTTP {r.status} for {file.filename}, which its "
-            "project page lists",
+            decision.kind or "index-unreachable",
+            decision.message(index.name, file.filename),
             index=index.name,
             status=r.status,
             package=_project(file),
@@ -723,7 +713,8 @@ def never_matched(client: IndexClient) -> list[Problem]:
 
 
 def _found(index: IndexConfig, status: int) -> bool:
-    return status != 404 and status not in index.ignore_error_codes
+    """The index did not say "not here" (404 or an ignore-error-code) for the page."""
+    return index.policy.on_page(status).action is not PageAction.NEXT
 
 
 def _codes(pages: list[PageResult]) -> str:

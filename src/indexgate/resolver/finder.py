@@ -21,7 +21,7 @@ from packaging.version import Version
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import FetchError, IndexClient, PageResult
 from indexgate.index.models import DistFile, parse_filename
-from indexgate.policy import PageAction, PageDecision, Strategy, page_decision
+from indexgate.policy import PageAction, PageDecision, Strategy
 from indexgate.redact import redact
 from indexgate.report.model import Problem
 from indexgate.settings import IndexConfig, Settings
@@ -183,10 +183,8 @@ def _skipped(page: PageResult) -> Problem:
 
 
 def decide(page: PageResult, strategy: Strategy) -> PageDecision:
-    """What this page's answer means under ``strategy`` (policy.page_decision)."""
-    return page_decision(
-        page.status, strategy, page.index.ignore_error_codes, page.index.name, refused=page.refused
-    )
+    """What this page's answer means under ``strategy`` (the index's ``IndexPolicy``)."""
+    return page.index.policy.under(strategy).on_page(page.status, refused=page.refused)
 
 
 def refusal(page: PageResult, decision: PageDecision) -> FetchError:
