@@ -52,9 +52,9 @@ def test_a_bug_reading_metadata_names_package_index_and_file(cli: CheckCli, publ
 def test_a_bug_in_the_resolver_names_what_it_was_filtering(cli: CheckCli, public_index) -> None:
     """No note on the exception: the frames it passed through tell the package and file."""
     index = public_index(PACKAGES)
-    # The index client filters pages by tag too: the provider's own filename reader is
+    # The index client filters pages by tag too: file selection's own filename reader is
     # only called while it filters the files of a version.
-    cli.monkeypatch.setattr("indexgate.resolver.provider.parse_filename", _boom)
+    cli.monkeypatch.setattr("indexgate.resolver.files.parse_filename", _boom)
     run = cli.run("--index", f"corp={index.url}", requirements="app\n")
     assert run.code == 4 and run.report["status"] == "error"
     (problem,) = run.target["errors"]

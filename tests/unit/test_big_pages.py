@@ -13,7 +13,7 @@ from urllib.parse import urldefrag, urljoin
 import pytest
 from support.pagegen import FILES_PER_VERSION, GenFile, generate, html_page, json_page
 
-from indexgate.index import simple
+from indexgate.index import page, simple, simple_html, simple_json
 from indexgate.index.client import TargetFilter
 from indexgate.index.models import DistFile, dist_row, parse_filename
 from indexgate.index.simple import PageParser, parse_project_page
@@ -139,7 +139,7 @@ def test_urls_are_joined_as_urljoin_joins_them() -> None:
     fast = 0
     for _ in range(4000):
         base, href = rng.choice(BASES), hrefs(rng)
-        url, hashes, last = simple._split_url(base, href)
+        url, hashes, last = page._split_url(base, href)
         joined, fragment = urldefrag(urljoin(base, href))
         assert url == joined, (base, href)
         if last is not None:
@@ -177,7 +177,7 @@ def test_a_tag_or_entry_across_many_chunks_is_read_in_linear_time(
     read again only once what is unread has doubled: the characters looked at stay
     within a small multiple of the page's size (no timing, a count)."""
     seen = [0]
-    scan, run = simple._Scanner.scan, simple._JsonParser._run
+    scan, run = simple_html._Scanner.scan, simple_json._JsonParser._run
 
     def counting_scan(self, text: str, final: bool):
         seen[0] += len(text)
@@ -187,8 +187,8 @@ def test_a_tag_or_entry_across_many_chunks_is_read_in_linear_time(
         seen[0] += len(self._buf) - self._pos
         run(self, final)
 
-    monkeypatch.setattr(simple._Scanner, "scan", counting_scan)
-    monkeypatch.setattr(simple._JsonParser, "_run", counting_run)
+    monkeypatch.setattr(simple_html._Scanner, "scan", counting_scan)
+    monkeypatch.setattr(simple_json._JsonParser, "_run", counting_run)
     long = "y" * 2_000_000
     pages = {
         "text/html": f'<a href="x-1.0.tar.gz" data-yanked="{long}">x-1.0.tar.gz</a>'.encode(),
@@ -246,13 +246,13 @@ def test_the_fast_drop_keeps_what_the_full_checks_keep(monkeypatch: pytest.Monke
     assert keep.decides_by_tags
 
     calls = {"n": 0}
-    real_parse = simple.parse_filename
+    real_parse = page.parse_filename
 
     def counting(filename: str) -> object:
         calls["n"] += 1
         return real_parse(filename)
 
-    monkeypatch.setattr(simple, "parse_filename", counting)
+    monkeypatch.setattr(page, "parse_filename", counting)
     slow = parse_project_page(body, JSON_TYPE, BASE, project="bigpkg", keep=_SlowFilter(keep))
     slow_calls, calls["n"] = calls["n"], 0
     fast = parse_project_page(body, JSON_TYPE, BASE, project="bigpkg", keep=keep)

@@ -15,8 +15,9 @@ from support.fake_client import INDEX, FakeClient, wheel
 
 from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Req
+from indexgate.resolver.dead import _bounds
 from indexgate.resolver.finder import Finder
-from indexgate.resolver.provider import Provider, _bounds
+from indexgate.resolver.provider import Provider
 from indexgate.settings import Settings
 from indexgate.targets import lower_bounds_allow, make_target
 

@@ -9,9 +9,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from indexgate.index import simple
+from indexgate.index import simple, simple_html
 from indexgate.index.models import dist_row
-from indexgate.index.simple import _parse_anchors, _scan_anchors, parse_project_page
+from indexgate.index.page import _split_url
+from indexgate.index.simple import parse_project_page
+from indexgate.index.simple_html import _parse_anchors, _scan_anchors
 
 BASE = "https://idx.example.com/simple/foo/"
 SHA = "sha256=" + "ab" * 32
@@ -102,7 +104,7 @@ def fields(files: list) -> list[tuple]:
 
 def by_html_parser(body: bytes, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     with monkeypatch.context() as m:
-        m.setattr(simple, "FAST_SCAN", False)
+        m.setattr(simple_html, "FAST_SCAN", False)
         return fields(parse_project_page(body, "text/html", BASE))
 
 
@@ -266,7 +268,7 @@ def test_last_segment_is_the_url_paths_last_segment(base: str) -> None:
     ]
     fast = 0
     for href in hrefs:
-        url, _hashes, last = simple._split_url(base, href)
+        url, _hashes, last = _split_url(base, href)
         if last is not None:
             fast += 1
             assert last == urlsplit(url).path.rsplit("/", 1)[-1], (base, href)

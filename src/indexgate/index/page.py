@@ -1,0 +1,298 @@
+"""The page model and filter shared by the HTML and JSON readers.
+
+What a project page turns into: ``_Files`` keeps the files of the project that a target
+can install (``keep``), with a valid ``requires-python``, a stand-in for a version all of
+whose files were dropped (so a failure can say why), and the ``<base>`` a page may give
+late. Also the URL and hash-fragment rules both readers apply to a file's link, the
+content-type helpers, and ``PageError``. Pure: no network I/O.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from functools import lru_cache
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
+
+from packaging.version import Version
+
+from indexgate.index.models import DistFile, ParsedFilename, parse_filename, requires_python_text
+from indexgate.redact import redact
+
+log = logging.getLogger("indexgate.index")
+
+_HASH_NAMES = frozenset({"md5", "sha1", "sha224", "sha256", "sha384", "sha512"})
+_HASH_FRAGMENT = re.compile(r"^([A-Za-z0-9]+)=([0-9A-Za-z]+)$")
+
+# Hash names as pages spell them, and the one string each is kept as.
+_HASH_KEYS = {name: name for name in _HASH_NAMES}
+
+_SHA256_VALUE = re.compile(r"sha256=([0-9a-f]+)")
+
+Keep = Callable[[ParsedFilename], bool]
+"""Which files a run can use (``IndexClient``'s target filter); None keeps every file."""
+
+
+class PageError(ValueError):
+    """A project page or folder that cannot be read as a list of files."""
+
+
+class _Files:
+    """The kept files of one page, and the reasons others were dropped (logged)."""
+
+    def __init__(self, base_url: str, project: str | None, keep: Keep | None) -> None:
+        self.base_url = base_url
+        self.base_href: str | None = None  # HTML: the first <base href>
+        self._joined_base: str | None = None
+        self.project = project
+        self.keep = keep
+        self.files: list[DistFile] = []
+        # HTML: (position in files, href, the base it was resolved against), because a
+        # <base> may show up after them.
+        self._hrefs: list[tuple[int, str, str]] = []
+        # A version all of whose files ``keep`` dropped keeps its first one, so that a
+        # resolution failure can still say why that version did not fit ("no wheel for").
+        # By (name, version): a flat page mixes projects.
+        self._kept_versions: set[tuple[str, Version]] = set()
+        self._stand_ins: dict[tuple[str, Version], tuple[DistFile, str | None, str | None]] = {}
+        self.filtering = keep is not None  # then most links are dropped
+        # A fast "no" for the usual dropped file, a wheel for another platform of a version
+        # already kept or stood in for (most of a page with native wheels): by the raw
+        # filename's two halves, without parsing it again. Only when ``keep`` decides by
+        # the wheel's tags alone (``TargetFilter``: ``decides_by_tags``).
+        self._tags_only = bool(getattr(keep, "decides_by_tags", False))
+        self._dropped_tags: set[str] = set()  # "-<py>-<abi>-<plat>.whl" that keep drops
+        self._settled: set[str] = set()  # "<name>-<version>[-<build>]" already kept/stood in
+
+    def where(self) -> str:
+        return redact(self.base_url)
+
+    def base(self) -> str:
+        """The document's base URL: the page's, or its first ``<base href>`` (joined once)."""
+        if not self.base_href:
+            return self.base_url
+        if self._joined_base is None:
+            self._joined_base = urljoin(self.base_url, self.base_href)
+        return self._joined_base
+
+    def admit(self, filename: str) -> tuple[ParsedFilename, bool] | None:
+        """Whether to read the file's entry on: None when it is not used, else its parsed
+        name and whether ``keep`` keeps it (False: it may stand in for its version)."""
+        if self._tags_only and filename.endswith(".whl"):
+            head = filename.rsplit("-", 3)[0]
+            tags = filename[len(head) :]
+            if tags in self._dropped_tags and head in self._settled:
+                return None  # what the checks below would say, found by two set lookups
+        else:
+            head = tags = ""
+        parsed = parse_filename(filename)
+        if parsed is None:
+            if filename.endswith((".whl", ".tar.gz", ".zip")):  # named like a dist, but not one
+                log.info(
+                    "%s: skipping %s: not a valid wheel or sdist name (a malformed version or "
+                    "tag; the file cannot be used)",
+                    self.where(),
+                    filename,
+                )
+            return None
+        if self.project is not None and parsed.name != self.project:
+            return None
+        keep = self.keep
+        if keep is None or keep(parsed):
+            return parsed, True
+        version = (parsed.name, parsed.version)
+        if version in self._kept_versions or version in self._stand_ins:
+            if tags:  # a valid wheel name: both halves parsed, as they will be again
+                self._dropped_tags.add(tags)
+                self._settled.add(head)
+            return None
+        return parsed, False
+
+    def wanted(self, parsed: ParsedFilename) -> bool:
+        """What ``admit`` says of a valid filename, without logging."""
+        if self.project is not None and parsed.name != self.project:
+            return False
+        keep = self.keep
+        if keep is None or keep(parsed):
+            return True
+        version = (parsed.name, parsed.version)
+        return version not in self._kept_versions and version not in self._stand_ins
+
+    def requires_python(self, filename: str, text: str | None) -> str | bool | None:
+        """The file's ``requires-python`` as kept, or False (logged) when it is malformed:
+        pip and uv skip such a file, so it is not kept at all."""
+        if not text:
+            return None
+        valid = requires_python_text(text)
+        if valid is None:
+            log.info(
+                "%s: skipping %s: invalid requires-python %r (the file cannot be used)",
+                self.where(),
+                filename,
+                text,
+            )
+            return False
+        return valid
+
+    def add(
+        self,
+        parsed: ParsedFilename,
+        kept: bool,
+        dist: DistFile,
+        href: str | None = None,
+        base: str | None = None,
+    ) -> None:
+        if not kept:
+            self._stand_ins.setdefault((parsed.name, parsed.version), (dist, href, base))
+            return
+        if self.keep is not None:  # else no file stands in: none is dropped
+            self._kept_versions.add((parsed.name, parsed.version))
+        if href is not None and base is not None:
+            self._hrefs.append((len(self.files), href, base))
+        self.files.append(dist)
+
+    def result(self) -> list[DistFile]:
+        files = self.files
+        for version, (dist, href, base) in self._stand_ins.items():
+            if version not in self._kept_versions:
+                if href is not None and base is not None:
+                    self._hrefs.append((len(files), href, base))
+                files.append(dist)
+        if self.base_href:  # HTML: a <base> may have come after some anchors
+            base = self.base()
+            for at, href, used in self._hrefs:
+                if used != base:
+                    files[at] = replace(files[at], url=_split_url(base, href)[0])
+        self.files, self._stand_ins, self._hrefs = [], {}, []
+        self._dropped_tags, self._settled = set(), set()
+        return files
+
+
+# --- shared helpers -----------------------------------------------------------------------
+
+
+def _split_url(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
+    """Absolute URL without fragment, the ``#<hash>=<hex>`` fragment as a hash dict, and
+    the URL path's last segment when known without splitting the URL again.
+
+    What ``urldefrag(urljoin(base, href))`` gives, without parsing a URL per file in the
+    usual shapes (a page has thousands of links): an absolute ``http(s)`` URL of plain
+    characters is already what urljoin would give; a relative one (``../../f/x.whl``,
+    ``/f/x.whl``, ``x.whl``) is its folder's join with the base, once per page and
+    number of ``..``, followed by plain segments.
+    """
+    absolute = _PLAIN_ABSOLUTE.fullmatch(href)
+    if absolute is not None:  # as urljoin leaves it, unless a segment is "." or "..", or ""
+        url, last, sha256, fragment = absolute.groups()
+        if last[0] != "." and "/." not in url and url.find("//", 8) < 0:
+            if sha256 is not None:
+                return url, {"sha256": sha256}, last
+            return url, _fragment_hashes(fragment), last
+    relative = _PLAIN_RELATIVE.fullmatch(href)
+    if relative is not None:  # its folder's join with the base, then plain segments
+        ups, rest, last, sha256, fragment = relative.groups()
+        lead = ups or "./"
+        if rest[0] == "/" and not ups:  # from the host's root
+            lead, rest = "/", rest[1:]
+        if last[0] != "." and rest[0] not in "./" and "/." not in rest and "//" not in rest:
+            joined = _join_folder(base, lead)
+            if joined is not None:
+                hashes = {"sha256": sha256} if sha256 is not None else _fragment_hashes(fragment)
+                return joined + rest, hashes, last
+    fast = _FAST_HREF.fullmatch(href)
+    folder = _join_folder(base, fast.group(1)) if fast else None
+    if fast and folder is not None:
+        # Another folder shape (``./a/../b/``...): resolved once per page and folder.
+        return folder + fast.group(2), _fragment_hashes(fast.group(3)), fast.group(2)
+    try:
+        url, fragment = urldefrag(urljoin(base, href))
+    except ValueError as exc:  # e.g. a malformed IPv6 host
+        raise PageError(f"invalid URL {href!r}: {exc}") from exc
+    return url, _fragment_hashes(fragment), None
+
+
+def _last_segment(href: str) -> str:
+    """The last path segment ``_split_url`` would find (decoded), or "" when that is not
+    plain to see (a query, params, a dot segment, a bare host...)."""
+    path = href.partition("#")[0]
+    last = path[path.rfind("/") + 1 :]
+    if not last or last[0] == "." or _NOT_PLAIN.search(path):
+        return ""
+    at = path.find("//")
+    if at >= 0 and path.find("/", at + 2) < 0:  # "//host": the host, not a path segment
+        return ""
+    return unquote(last) if "%" in last else last
+
+
+_NOT_PLAIN = re.compile(r"[?;\\\s]")
+
+
+def _fragment_hashes(fragment: str | None) -> dict[str, str]:
+    if not fragment:
+        return {}
+    plain = _SHA256_VALUE.fullmatch(fragment)  # nearly every link: the answer, quicker
+    if plain is not None:
+        return {"sha256": plain.group(1)}
+    match = _HASH_FRAGMENT.match(fragment)
+    if match and match.group(1).lower() in _HASH_NAMES:
+        return {_HASH_KEYS[match.group(1).lower()]: match.group(2).lower()}
+    return {}
+
+
+# Absolute: scheme, a host of plain characters, a path of plain characters (no "." or ".."
+# segments and no "//": checked besides). Relative: the same path characters, no ":"
+# (that would make its first segment a scheme).
+_PLAIN_ABSOLUTE = re.compile(  # 1 the URL, 2 its last segment, 3 a sha256 or 4 any fragment
+    r"(https?://[A-Za-z0-9._~%!$&'()*+,=:@-]+/(?:[A-Za-z0-9._~%!$&'()*+,=:@/-]*/)?"
+    r"([A-Za-z0-9._~%!$&'()*+,=:@-]+))(?:#(?:sha256=([0-9a-f]+)|([^\t\r\n]*)))?"
+)
+_PLAIN_RELATIVE = re.compile(  # 1 "../"s, 2 the rest, 3 its last segment, 4 sha256, 5 fragment
+    r"((?:\.\./)*)(/?(?:[A-Za-z0-9._~%!$&'()*+,=@/-]*/)?([A-Za-z0-9._~%!$&'()*+,=@-]+))"
+    r"(?:#(?:sha256=([0-9a-f]+)|([^\t\r\n]*)))?"
+)
+# A folder without query, params, fragment, backslashes or whitespace, then a last segment
+# of plain characters (never "." or ".."), then optionally a plain "name=value" fragment.
+_FAST_HREF = re.compile(r"([^?#;\\\s]*/)([A-Za-z0-9_+~-][A-Za-z0-9._+~%-]*)(?:#([A-Za-z0-9=]*))?")
+
+_AUTHORITY_FOLDER = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//[^/]+/(?:[^/]+/)*")
+
+
+@lru_cache(maxsize=1024)
+def _join_folder(base: str, folder: str) -> str | None:
+    """``urljoin(base, folder)`` when appending a plain segment to it gives what urljoin
+    and urldefrag give for ``folder + segment``: a URL ending in ``/``, that urlsplit and
+    urlunsplit leave as it is (no normalization left to do), without query or params,
+    whose path ends in ``/`` (so the segment is the path's last one, never the host).
+    None when that does not hold (the caller then takes the general path)."""
+    if "//" in folder and not _AUTHORITY_FOLDER.fullmatch(folder):
+        return None  # "//" where the segment would become (part of) the host
+    try:
+        joined = urljoin(base, folder)
+        parts = urlsplit(joined)
+        if urlunsplit(parts) != joined or not parts.path.endswith("/"):
+            return None
+    except ValueError:
+        return None
+    if not joined.endswith("/") or any(c in joined for c in "?#;\\") or "//" not in joined:
+        return None
+    return joined
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _charset(content_type: str | None) -> str:
+    for param in (content_type or "").split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            name = value.strip().strip("\"'")
+            try:
+                codecs.getincrementaldecoder(name)
+            except (LookupError, TypeError):
+                break
+            return name
+    return "utf-8"

@@ -1,0 +1,211 @@
+"""File selection: which versions of a listing, and which of their files, a target may use.
+
+A version is usable when one of its files installs on the target (Python, tags, yanked,
+hashes, ``--only-binary``/``--no-binary``, the fallback policy); the usable versions are
+then narrowed by the requirements' specifiers and put in the strategy's order,
+pre-releases last unless ``--pre``. Everything is memoised: resolvelib asks again for the
+same requirement sets every round. Part of the Provider (``provider.py``), as a mixin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from indexgate.index.models import DistFile, parse_filename
+from indexgate.policy import Fallback
+from indexgate.resolver.bridge import Bridge
+from indexgate.resolver.candidates import Req
+from indexgate.resolver.finder import Finder, Listing, VersionEntry
+from indexgate.settings import Settings
+from indexgate.targets import Target
+
+if TYPE_CHECKING:
+    from indexgate.resolver.provider import Notes
+
+ENTRY_MEMO_MAX = 20000  # requirement sets remembered by ``_entries`` before starting over
+
+
+class FileSelection:
+    """The Provider's listings, usable versions and per-version file choice."""
+
+    settings: Settings
+    target: Target
+    bridge: Bridge
+    finder: Finder
+    constraints: Mapping[NormalizedName, list[Req]]
+    notes: Notes
+    _root: dict[NormalizedName, list[Req]]
+    _pins_memo: dict[NormalizedName, frozenset[Version]]
+    _listings: dict[NormalizedName, Listing]
+    _entry_memo: dict[tuple[int, ...], tuple[list[Req], list[VersionEntry]]]
+    _usable_memo: dict[tuple[Any, ...], dict[Version, VersionEntry]]
+    _verdicts: dict[SpecifierSet, dict[Version, bool]]
+    _files_memo: dict[tuple[Any, ...], tuple[VersionEntry, tuple[tuple[DistFile, ...], list[str]]]]
+
+    def listing(self, name: NormalizedName) -> Listing:
+        listing = self._listings.get(name)
+        if listing is None:
+            listing = self.bridge.run(lambda: self.finder.listing(name))
+            for w in listing.warnings:
+                if w not in self.notes.warnings:
+                    self.notes.warnings.append(w)
+            self._listings[name] = listing
+        return listing
+
+    def _entries(self, name: NormalizedName, reqs: Iterable[Req]) -> list[VersionEntry]:
+        """The versions this target may use, in the strategy's order, files best first."""
+        reqs = list(reqs)
+        # Keyed by the requirement objects' identities; the memo keeps them alive, so an
+        # id cannot be reused by another object while its entry exists.
+        key = (hash(name), *map(id, reqs))
+        memo = self._entry_memo.get(key)
+        if memo is None or memo[0] != reqs:
+            if len(self._entry_memo) >= ENTRY_MEMO_MAX:  # bounded: a long backtrack
+                self._entry_memo.clear()  # meets ever new requirement sets
+            memo = (reqs, self._compute_entries(name, reqs))
+            self._entry_memo[key] = memo
+        return memo[1]
+
+    def _compute_entries(self, name: NormalizedName, reqs: list[Req]) -> list[VersionEntry]:
+        listing = self.listing(name)
+        hashes = frozenset(h for r in reqs for h in r.hashes)
+        usable = self._usable(name, listing, self._user_pins(name), hashes)
+        allowed = list(usable)
+        seen: set[SpecifierSet] = set()
+        for r in [*reqs, *self.constraints.get(name, [])]:
+            spec = r.specifier
+            if not spec or spec in seen:  # an empty set allows every version
+                continue
+            seen.add(spec)
+            verdicts = self._verdicts.get(spec)
+            if verdicts is None:
+                verdicts = self._verdicts[spec] = {}
+            kept = []
+            for v in allowed:
+                ok = verdicts.get(v)
+                if ok is None:
+                    ok = verdicts[v] = spec.contains(v, prereleases=True)
+                if ok:
+                    kept.append(v)
+            allowed = kept
+        return [usable[v] for v in self._prerelease_order(allowed)]
+
+    def _user_pins(self, name: NormalizedName) -> frozenset[Version]:
+        """The versions the user pinned with ``==``/``===`` (requirement or constraint):
+        the only ones a yanked file may serve (PEP 592, as uv: a dependency's own ``==``
+        on a yanked version does not count; packse's
+        ``transitive-yanked-and-unyanked-dependency``)."""
+        pins = self._pins_memo.get(name)
+        if pins is None:
+            limits = [*self._root.get(name, ()), *self.constraints.get(name, ())]
+            pins = frozenset(r.exact_version for r in limits if r.exact_version is not None)
+            self._pins_memo[name] = pins
+        return pins
+
+    def _prerelease_order(self, versions: list[Version]) -> list[Version]:
+        """Final releases first, then pre-releases, each in the strategy's order (uv's
+        default: a pre-release is taken only when no final release in range will do, even
+        where a specifier names a pre-release: packse's
+        ``package-prerelease-specified-mixed-available`` and
+        ``package-prereleases-specifier-boundary``). ``--pre``: the strategy's order."""
+        if self.settings.pre:
+            return versions
+        finals = [v for v in versions if not v.is_prerelease]
+        if len(finals) == len(versions):
+            return versions
+        return finals + [v for v in versions if v.is_prerelease]
+
+    def _usable(
+        self,
+        name: NormalizedName,
+        listing: Listing,
+        exact: frozenset[Version],
+        hashes: frozenset[str],
+    ) -> dict[Version, VersionEntry]:
+        """The listing's versions with a file for this target, in the listing's order.
+
+        Once per (name, pins, hashes): the specifiers change far more often than these,
+        and the skipped files are noted once, not once per requirement set.
+        """
+        key = (name, exact, hashes)
+        usable = self._usable_memo.get(key)
+        if usable is None:
+            usable = {}
+            for entry in listing.entries:
+                files, skipped = self._files_for_target(name, entry, exact, hashes)
+                for why in skipped:
+                    if why == "hash":
+                        self.notes.hash_mismatch.setdefault(name, entry.version)
+                    else:
+                        self.notes.exclude(name, why)
+                if files:
+                    usable[entry.version] = VersionEntry(entry.version, entry.index, files)
+            self._usable_memo[key] = usable
+        return usable
+
+    def _files_for_target(
+        self,
+        name: NormalizedName,
+        entry: VersionEntry,
+        exact: frozenset[Version],
+        hashes: frozenset[str],
+    ) -> tuple[tuple[DistFile, ...], list[str]]:
+        """Files of one version this target would install, best first; and why others not.
+
+        Pure (no notes written): the prefetcher calls it too, with stored listings.
+        """
+        # By the entry's identity (kept alive by the memo): a stored listing's entry for
+        # a version may list other files than the revalidated one's.
+        key = (id(entry), entry.version in exact, hashes)
+        memo = self._files_memo.get(key)
+        if memo is None or memo[0] is not entry:
+            memo = self._files_memo[key] = (entry, self._filter_files(name, entry, exact, hashes))
+        return memo[1]
+
+    def _filter_files(
+        self,
+        name: NormalizedName,
+        entry: VersionEntry,
+        exact: frozenset[Version],
+        hashes: frozenset[str],
+    ) -> tuple[tuple[DistFile, ...], list[str]]:
+        wheels: list[tuple[int, DistFile]] = []
+        sdists: list[DistFile] = []
+        skipped: list[str] = []
+        target = self.target
+        allows_python, tag_rank = target.allows_python, target.tag_rank
+        take_wheels = not self.settings.source_only(name)
+        take_sdists = not self.settings.binary_only(name)
+        pinned = entry.version in exact
+        for f in entry.files:  # thousands per run: kept tight
+            parsed = parse_filename(f.filename)
+            if parsed is None:
+                continue
+            if f.yanked and not pinned:
+                skipped.append("yanked")
+            elif f.requires_python and not allows_python(f.requires_python):
+                skipped.append(f"requires Python {f.requires_python}")
+            elif hashes and not _hash_allowed(f, hashes):
+                skipped.append("hash")
+            elif parsed.kind == "wheel":
+                rank = tag_rank(parsed.tags)
+                if rank is None:
+                    skipped.append(f"no wheel for {target.platform}")
+                elif take_wheels:
+                    wheels.append((rank, f))
+            elif take_sdists:
+                sdists.append(f)
+        files = [f for _, f in sorted(wheels, key=lambda x: x[0])] + sdists
+        if self.settings.fallback is Fallback.NEXT_VERSION:
+            files = files[:1]
+        return tuple(files), skipped
+
+
+def _hash_allowed(f: DistFile, hashes: frozenset[str]) -> bool:
+    known = {f"{algo}:{digest}" for algo, digest in f.hashes.items()}
+    return not known or bool(known & hashes)
