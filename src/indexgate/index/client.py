@@ -73,7 +73,7 @@ class TargetFilter:
     """
 
     # Whether a wheel is kept depends on its tags alone: the page parser may remember the
-    # answer per tag string (``simple._Files.admit``).
+    # answer per tag string (``page._Files.admit``).
     decides_by_tags = True
 
     def __init__(self, targets: Sequence[_Ranks]) -> None:
