@@ -22,7 +22,7 @@ from indexgate.resolver.finder import Listing, VersionEntry
 from indexgate.settings import Settings
 
 if TYPE_CHECKING:
-    from indexgate.resolver.provider import Notes
+    from indexgate.resolver.findings import TargetFindings
 
 
 class DeadVersions:
@@ -30,7 +30,7 @@ class DeadVersions:
 
     settings: Settings
     constraints: Mapping[NormalizedName, list[Req]]
-    notes: Notes
+    notes: TargetFindings
     _root: dict[NormalizedName, list[Req]]
     _dead: dict[tuple[str, Version], Req]
     _ascending: dict[int, tuple[dict[Version, VersionEntry], list[Version]]]

@@ -25,7 +25,7 @@ from indexgate.settings import Settings
 from indexgate.targets import Target
 
 if TYPE_CHECKING:
-    from indexgate.resolver.provider import Notes
+    from indexgate.resolver.findings import TargetFindings
 
 ENTRY_MEMO_MAX = 20000  # requirement sets remembered by ``_entries`` before starting over
 
@@ -38,7 +38,7 @@ class FileSelection:
     bridge: Bridge
     finder: Finder
     constraints: Mapping[NormalizedName, list[Req]]
-    notes: Notes
+    notes: TargetFindings
     _root: dict[NormalizedName, list[Req]]
     _pins_memo: dict[NormalizedName, frozenset[Version]]
     _listings: dict[NormalizedName, Listing]

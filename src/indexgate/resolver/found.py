@@ -27,7 +27,7 @@ from indexgate.sources.model import Origin
 from indexgate.targets import Target
 
 if TYPE_CHECKING:
-    from indexgate.resolver.provider import Notes
+    from indexgate.resolver.findings import TargetFindings
 
 PREPARE_AHEAD = 3  # once backtracking, later versions prepared while it looks at one
 MAX_AHEAD = 64  # ... up to this many on a long walk down one package's versions (uv: 50)
@@ -39,7 +39,7 @@ class FoundCandidates:
     target: Target
     bridge: Bridge
     client: IndexClient
-    notes: Notes
+    notes: TargetFindings
     origins: dict[NormalizedName, Origin]
     _ahead: set[tuple[int, int]]
     _prepared: dict[tuple[NormalizedName, Version], Candidate | None]

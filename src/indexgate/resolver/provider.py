@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
@@ -24,14 +23,13 @@ from packaging.version import Version
 from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
-from indexgate.index.client import BlockHit
 from indexgate.index.models import DistFile
-from indexgate.report.model import Problem
 from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.dead import DeadVersions
 from indexgate.resolver.files import FileSelection
 from indexgate.resolver.finder import Finder, Listing, VersionEntry
+from indexgate.resolver.findings import TargetFindings
 from indexgate.resolver.found import FoundCandidates
 from indexgate.resolver.prefetch import Prefetcher
 from indexgate.settings import Settings
@@ -39,21 +37,6 @@ from indexgate.sources.model import Origin
 from indexgate.targets import Target
 
 CONFLICT_EARLY = 5  # conflicts after which a package is decided before others (uv's number)
-
-
-@dataclass
-class Notes:
-    """What one target saw that explains a failure or belongs in the report."""
-
-    blocks: dict[str, BlockHit] = field(default_factory=dict)  # by file URL, in order seen
-    unusable: dict[NormalizedName, list[str]] = field(default_factory=dict)
-    excluded: dict[NormalizedName, dict[str, int]] = field(default_factory=dict)
-    warnings: list[Problem] = field(default_factory=list)
-    hash_mismatch: dict[NormalizedName, Version] = field(default_factory=dict)
-
-    def exclude(self, name: NormalizedName, why: str) -> None:
-        reasons = self.excluded.setdefault(name, {})
-        reasons[why] = reasons.get(why, 0) + 1
 
 
 class Provider(  # type: ignore[misc]
@@ -74,7 +57,7 @@ class Provider(  # type: ignore[misc]
         self.finder = finder
         self.client = finder.client  # the finder's: one memo of every fetch
         self.constraints = constraints
-        self.notes = Notes()
+        self.notes = TargetFindings()
         self.direct = list(direct)
         self._direct = {r.id for r in direct}
         self._pinned = {r.id for r in direct if r.exact_version is not None}
