@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from indexgate.index import client as client_mod
+from indexgate.index import client_pages as client_mod
 from indexgate.index import simple
 from indexgate.index.cache import FileCache
 from indexgate.index.client import IndexClient, PageResult

@@ -1,0 +1,375 @@
+"""Project pages, simple and flat: fetched once per run, parsed as they stream in
+(``_PageSink``), their parse kept in the cache (``_StoredPage``) so a page that did not
+change is not parsed again; and the run-wide bookkeeping of the pages answered
+(``page_answers``, ``pages_read``, ``never_matched``). Part of ``IndexClient``
+(``client.py``), as a mixin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from indexgate.index import authcheck, simple
+from indexgate.index.client_types import (
+    FetchError,
+    PageResult,
+    T,
+    TargetFilter,
+    _noting,
+    _unreadable,
+)
+from indexgate.index.http import BodySinkFactory, HttpClient, Response
+from indexgate.index.models import DistFile, dist_files, dist_row
+from indexgate.index.transport.headers import Headers
+from indexgate.policy import PageAction
+from indexgate.redact import redact, strip_userinfo
+from indexgate.report.model import Problem
+from indexgate.settings import IndexConfig
+
+if TYPE_CHECKING:
+    from indexgate.index.client import IndexClient
+
+
+class PageFetching:
+    """The index client's project pages, and what this run's pages answered."""
+
+    http: HttpClient
+    indexes: tuple[IndexConfig, ...]
+    keep: TargetFilter | None
+    _variant: str
+    _tasks: dict[tuple[str, str], asyncio.Future[Any]]
+    _stored: dict[str, _StoredPage | None]
+
+    if TYPE_CHECKING:  # the core's, in client.py
+
+        def _once(
+            self, key: tuple[str, str], factory: Callable[[], Awaitable[T]]
+        ) -> Awaitable[T]: ...
+
+        async def _still_refused(self, index: IndexConfig) -> str | None: ...
+
+        def _blob(self, kind: str, key: str | None) -> bytes | None: ...
+
+    # -- project pages -------------------------------------------------------------
+
+    def project_page(self, index: IndexConfig, name: str) -> Awaitable[PageResult]:
+        name = canonicalize_name(name)
+        if index.format == "flat":
+            return self._once(
+                ("flat", f"{index.url}#{name}"),
+                lambda: _noting(self._flat(index, name), index, name),
+            )
+        return self._once(
+            ("page", page_url(index.url, name)),
+            lambda: _noting(self._simple(index, name), index, name),
+        )
+
+    def stored_page(self, index: IndexConfig, name: str) -> PageResult | None:
+        """The project page this cache holds for ``name`` on ``index``, parsed, without
+        any network: for speculative prefetch only (it may be stale).
+
+        None without a cache, without a stored page, or for flat and ``file:`` indexes.
+        Reads the cache once per page and run (``project_page`` then reuses what it read);
+        safe to call from any thread.
+        """
+        if index.format == "flat" or not index.url.startswith(("http:", "https:")):
+            return None
+        name = canonicalize_name(name)
+        stored = self._stored_page(page_url(index.url, name))
+        if stored is None:
+            return None
+        return PageResult(index, name, stored.status, stored.files)
+
+    def page_answer(self, index: IndexConfig, name: str) -> Awaitable[tuple[Response, str | None]]:
+        """A simple index's answer for the project page, with the ``_page_key`` of a
+        success: enough to tell whether the page changed. ``project_page`` reads the same
+        answer (one request for both); a 2xx body was parsed as it arrived (the answer's
+        ``sink``), not kept."""
+        name = canonicalize_name(name)
+        url = page_url(index.url, name)
+        return self._once(("answer", url), lambda: self._page_answer(url, name))
+
+    async def _page_answer(
+        self, url: str, name: NormalizedName, *, reload: bool = False
+    ) -> tuple[Response, str | None]:
+        r = await self.http.request(
+            "GET",
+            url,
+            headers={"Accept": simple.ACCEPT},
+            cacheable=True,
+            sink=self._page_sink(name),
+            reload=reload,
+        )
+        return r, (_page_key(r, self._variant) if 200 <= r.status < 300 else None)
+
+    def _page_sink(self, name: NormalizedName) -> BodySinkFactory:
+        """A new page parser for each attempt at the page (a retry starts afresh)."""
+
+        def make(url: str, status: int, headers: Headers) -> _PageSink:
+            parser = simple.PageParser(
+                headers.get("content-type"), url, project=name, keep=self.keep
+            )
+            return _PageSink(parser)
+
+        return make
+
+    async def _simple(self, index: IndexConfig, name: NormalizedName) -> PageResult:
+        url = page_url(index.url, name)
+        r, key = await self.page_answer(index, name)
+        for reloaded in (False, True):
+            if r.status == 404 and (refused := await self._still_refused(index)) is not None:
+                return PageResult(index, name, r.status, refused=refused)
+            if not 200 <= r.status < 300:
+                return PageResult(index, name, r.status)
+            sink = r.sink if isinstance(r.sink, _PageSink) else None
+            login = authcheck.login_page(replace(r, content=sink.head) if sink else r, url, name)
+            if sink is not None:
+                sink.head = b""  # read once; the answer stays memoized for the run
+            if login is not None:  # never stored as a page: a refusal, not a page
+                return PageResult(index, name, r.status, refused=login)
+            # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
+            assert key is not None  # a 2xx answer
+            stored = self._stored_page(url)
+            if stored is not None and stored.key == key:
+                return PageResult(index, name, r.status, stored.files, key=key)
+            if sink is not None or r.body_sha256 is None or reloaded:
+                break
+            # The cache kept this page's hash, not its bytes, and no parse of them (another
+            # target filter, a pruned entry): ask for the page again, without validators.
+            r, key = await self._page_answer(url, name, reload=True)
+        if sink is not None:
+            if sink.error is not None:
+                raise _unreadable(index, f"page for {name}", sink.error)
+            kept = sink.files
+        elif r.body_sha256 is not None:  # not even asking again gave the bytes
+            raise _unreadable(index, f"page for {name}", "its bytes could not be read again")
+        else:  # a body at hand (an older cache entry, a test double): parsed here
+            try:
+                kept = tuple(
+                    simple.parse_project_page(
+                        r.content, r.content_type, r.url, project=name, keep=self.keep
+                    )
+                )
+            except simple.PageError as exc:
+                raise _unreadable(index, f"page for {name}", exc) from None
+        cache = self.http.cache
+        if cache is not None:  # stored_page answers from the cache only
+            cache.put_blob(_PAGE_KIND, self._page_slot(url), _page_blob(key, r.status, kept))
+            self._stored[url] = _StoredPage(key, r.status, kept)
+        return PageResult(index, name, r.status, kept, key=key)
+
+    def page_answers(self) -> dict[str, tuple[IndexConfig, list[PageResult]]]:
+        """Every project page answered so far this run, by index name (an index whose
+        page could not be fetched at all is reported elsewhere, as unreachable)."""
+        out: dict[str, tuple[IndexConfig, list[PageResult]]] = {}
+        for task in self._tasks.values():
+            if not task.done() or task.cancelled() or task.exception() is not None:
+                continue
+            page = task.result()
+            if isinstance(page, PageResult):
+                out.setdefault(page.index.name, (page.index, []))[1].append(page)
+        return out
+
+    def pages_read(self) -> list[PageResult]:
+        """Every simple project page this run has read so far, first asked first (pages
+        still in flight or that failed are left out): what a reused outcome depends on."""
+        out = []
+        for (kind, _), task in self._tasks.items():
+            if kind != "page" or not task.done() or task.cancelled():
+                continue
+            if task.exception() is None:
+                out.append(task.result())
+        return out
+
+    # -- what the cache keeps besides HTTP answers (``HttpCache.get_blob``) ------------
+
+    def _page_slot(self, url: str) -> str:
+        return _page_slot(url, self._variant)
+
+    def _stored_page(self, url: str) -> _StoredPage | None:
+        """The parsed page last stored for ``url`` (read from the cache once per run)."""
+        if url in self._stored:
+            return self._stored[url]
+        stored = _load_page(self._blob(_PAGE_KIND, self._page_slot(url)))
+        self._stored[url] = stored
+        return stored
+
+    async def _flat(self, index: IndexConfig, name: NormalizedName) -> PageResult:
+        listing = await self._once(("flat", index.url), lambda: self._flat_listing(index))
+        if isinstance(listing, int):
+            return PageResult(index, name, listing)
+        files = tuple(simple.files_for_project(listing, name))
+        return PageResult(index, name, 200 if files else 404, files)
+
+    async def _flat_listing(self, index: IndexConfig) -> list[DistFile] | int:
+        if index.url.startswith("file:"):
+            path = Path(unquote(urlsplit(index.url).path))
+            if path.is_dir():
+                return simple.list_local_folder(path)
+        r = await self.http.request("GET", index.url, cacheable=True)
+        if not 200 <= r.status < 300:
+            return r.status
+        login = authcheck.login_page(r, index.url)
+        if login is not None:  # an empty "listing" would read as "nothing here"
+            raise FetchError(
+                "auth-failure",
+                f"index '{index.name}' ({redact(index.url)}) {login}: the credentials were "
+                "refused; check them (username/password, keyring-provider, password-command)",
+                index=index.name,
+                status=r.status,
+            )
+        try:
+            return simple.parse_flat_page(r.content, r.content_type, r.url, keep=self.keep)
+        except simple.PageError as exc:
+            raise _unreadable(index, "flat page", exc) from None
+
+
+def never_matched(client: IndexClient) -> list[Problem]:
+    """``index-never-matched``: an index asked for at least one project this run that
+    answered "not here" (404, or a code in its ``ignore-error-codes``) for every one.
+
+    A wrong URL (a missing ``/simple``, a typo in a repository name) looks exactly like
+    that, and resolution then quietly moves on to the next index: the fall-through this
+    gate exists to stop. An index no project was asked of (an explicit index nothing is
+    pinned to) had nothing to match and is not reported; nor is a project a higher-ranked
+    index already had (drift's shadow check asks later indexes for private names).
+    """
+    answers = client.page_answers()
+    rank = {index.name: i for i, index in enumerate(client.indexes)}
+    best: dict[str, int] = {}  # project -> rank of the best index that has it
+    for index, pages in answers.values():
+        for p in pages:
+            if _found(index, p.status):
+                best[p.name] = min(best.get(p.name, len(rank)), rank.get(index.name, len(rank)))
+    problems = []
+    for name, (index, all_pages) in answers.items():
+        own = rank.get(name, len(rank))
+        pages = [p for p in all_pages if best.get(p.name, len(rank)) >= own]
+        if not pages or any(_found(index, p.status) for p in pages):
+            continue
+        asked = sorted({p.name for p in pages})
+        shown = ", ".join(asked[:5]) + (f" and {len(asked) - 5} more" if len(asked) > 5 else "")
+        problems.append(
+            Problem(
+                kind="index-never-matched",
+                index=name,
+                status_code=404 if all(p.status == 404 for p in pages) else None,
+                message=(
+                    f"index '{name}' ({redact(index.url)}) had none of the {len(asked)} "
+                    f"project(s) asked of it ({shown}): every page answered "
+                    f"{_codes(pages)}. Check its URL (e.g. a missing /simple/ or a wrong "
+                    "repository name): a misconfigured index would otherwise go unnoticed"
+                ),
+            )
+        )
+    return problems
+
+
+def _found(index: IndexConfig, status: int) -> bool:
+    """The index did not say "not here" (404 or an ignore-error-code) for the page."""
+    return index.policy.on_page(status).action is not PageAction.NEXT
+
+
+def _codes(pages: list[PageResult]) -> str:
+    return "/".join(f"HTTP {c}" for c in sorted({p.status for p in pages}))
+
+
+def page_url(base: str, name: str) -> str:
+    """A project page's URL: the base index URL, a ``/`` if it lacks one, the name, ``/``.
+
+    As pip and uv join them: ``file:///srv/simple`` and ``file:///srv/simple/`` both give
+    ``file:///srv/simple/httpx/`` (a base without its slash once gave ``.../simplehttpx/``,
+    a 404 for every project, and a silent fall-through to the next index).
+    """
+    return f"{base}{name}/" if base.endswith("/") else f"{base}/{name}/"
+
+
+def _page_key(r: Response, variant: str) -> str:
+    """What a parsed page depends on: its URL, media type and bytes (by their sha256:
+    a streamed page's bytes are hashed as they pass, never kept), and which files the
+    run keeps (``variant``: the target filter's label)."""
+    body = r.body_sha256 or hashlib.sha256(r.content).hexdigest()
+    text = f"page-v2\0{r.url}\0{r.content_type}\0{variant}\0{body}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class _PageSink:
+    """A project page's body as it streams in (``HttpClient.request(sink=...)``): fed to
+    its ``simple.PageParser``, with the first bytes kept for the login-form check
+    (``authcheck.login_page``). A page that does not parse is kept as ``error`` (a sink
+    never raises: the transport is mid-read); the files are ``files`` once closed."""
+
+    __slots__ = ("_parser", "error", "files", "head")
+
+    def __init__(self, parser: simple.PageParser) -> None:
+        self._parser: simple.PageParser | None = parser
+        self.head = b""
+        self.files: tuple[DistFile, ...] = ()
+        self.error: simple.PageError | None = None
+
+    def feed(self, data: bytes) -> None:
+        if len(self.head) < authcheck.SNIFF:
+            self.head += data[: authcheck.SNIFF - len(self.head)]
+        if self._parser is None:
+            return
+        try:
+            self._parser.feed(data)
+        except simple.PageError as exc:
+            self.error, self._parser = exc, None
+
+    def close(self) -> None:
+        parser, self._parser = self._parser, None
+        if parser is None:
+            return
+        try:
+            self.files = tuple(parser.close())
+        except simple.PageError as exc:
+            self.error = exc
+
+
+# The blob kind names the format: entries of another format are simply never read.
+_PAGE_KIND = "page3"
+
+
+def _page_slot(url: str, variant: str = "") -> str:
+    """Where a page URL's parse is kept: one slot per URL (and target filter), so it can
+    be found (and replaced) without the page's bytes."""
+    text = f"{strip_userinfo(url)}\0{simple.ACCEPT}"
+    if variant:
+        text += f"\0{variant}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _StoredPage:
+    key: str  # ``_page_key`` of the bytes it was parsed from
+    status: int
+    files: tuple[DistFile, ...]  # already filtered to the project's own files
+
+
+def _page_blob(key: str, status: int, files: tuple[DistFile, ...]) -> bytes:
+    """The page as JSON arrays (``dist_row``), after its key and status."""
+    rows = [dist_row(f) for f in files]
+    return json.dumps([key, status, rows], separators=(",", ":")).encode()
+
+
+def _load_page(raw: bytes | None) -> _StoredPage | None:
+    """A ``_page_blob``; None when absent or not of this format (never an exception)."""
+    if raw is None:
+        return None
+    try:
+        key, status, rows = json.loads(raw)
+        if not isinstance(key, str) or not isinstance(status, int):
+            return None
+        return _StoredPage(key, status, dist_files(rows))
+    except (ValueError, TypeError):
+        return None
