@@ -44,7 +44,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urldefrag
 
-from indexgate.index.http import CachedResponse, Response
+from indexgate.index.responses import CachedResponse, Response
 from indexgate.index.transport.headers import Headers
 from indexgate.redact import strip_userinfo
 
@@ -73,7 +73,7 @@ FOREVER = float("inf")
 
 
 class FileCache:
-    """The ``HttpCache`` of ``indexgate.index.http``, in a folder."""
+    """The ``HttpCache`` of ``indexgate.index.responses``, in a folder."""
 
     def __init__(self, root: Path, *, max_bytes: int = 1 << 30) -> None:
         self.root = Path(root) / _VERSION

@@ -24,19 +24,21 @@ attempt; the transport feeds it piece by piece, so the body is never held whole.
 answer then carries the sink and the body's sha256 (``Response.body_sha256``) instead of
 its bytes, and the cache keeps that hash, not the body. Redirects and other answers are
 buffered as before; a failed attempt's sink is dropped and the next attempt gets a new one.
+
+The types this module hands on (``Response``, ``Stats``, ``HttpCache``...) and the
+streaming plumbing live in ``responses`` (``Response`` and ``BodySinkFactory`` are also
+importable from here).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import replace
 from urllib.parse import urljoin
 
 from indexgate import __version__
@@ -44,16 +46,24 @@ from indexgate.errors import DeadlineExceeded, IndexUnreachable
 from indexgate.index.limits import Deadline, HostLimit, throttle_wait
 from indexgate.index.network import Network
 from indexgate.index.origin_auth import OriginCredentials, Refresher
+from indexgate.index.responses import (
+    BodySinkFactory,
+    HttpCache,
+    Response,
+    Stats,
+    _delivered,
+    _response,
+    _Streaming,
+    _Tee,
+    _tee_factory,
+)
 from indexgate.index.transport.base import (
     BodyTooLarge,
     CertificateError,
     DeadlineReached,
     Origin,
     ProxyError,
-    RawResponse,
     Request,
-    Sink,
-    SinkFactory,
     TLSError,
     Transport,
     TransportError,
@@ -61,7 +71,6 @@ from indexgate.index.transport.base import (
     causes,
     origin_of,
 )
-from indexgate.index.transport.headers import Headers
 from indexgate.index.transport.router import Router
 from indexgate.redact import redact, strip_userinfo
 from indexgate.settings import DEFAULT_CONCURRENCY, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT
@@ -71,58 +80,6 @@ log = logging.getLogger("indexgate.http")
 USER_AGENT = f"indexgate/{__version__}"
 _MAX_REDIRECTS = 10
 METADATA_MAX_BODY = 20 * 1024 * 1024  # METADATA / .metadata: real ones are kilobytes
-_FEED_SLICE = 1 << 20  # a buffered body is fed to a sink in slices of this size
-
-
-class BodySink(Protocol):
-    """What a streamed body goes to (``HttpClient.request(sink=...)``): ``feed`` with
-    each piece as it arrives, ``close`` once the body is complete. Neither may raise: a
-    sink keeps its own failure (a page that does not parse) for its owner to read."""
-
-    def feed(self, data: bytes) -> None: ...
-
-    def close(self) -> None: ...
-
-
-BodySinkFactory = Callable[[str, int, Headers], "BodySink | None"]
-"""Called with the answer's URL (after redirects), status and headers, once per attempt
-at a 2xx answer with a body: the sink for that body, or None to have it buffered."""
-
-
-@dataclass(frozen=True)
-class Response:
-    url: str
-    status: int
-    reason: str
-    headers: Headers
-    content: bytes
-    from_cache: bool = False
-    history: tuple[str, ...] = ()  # the URLs that redirected here, first asked first
-    # A streamed answer: the caller's sink that got the whole body (``content`` is empty).
-    sink: BodySink | None = field(default=None, compare=False)
-    # The body's sha256 (hex) when ``content`` does not hold it: a streamed answer, or a
-    # cached one whose body the cache did not keep (its hash only).
-    body_sha256: str | None = None
-
-    @property
-    def content_type(self) -> str | None:
-        return self.headers.get("content-type")
-
-
-@dataclass
-class Stats:
-    """What the run cost on the wire; the benchmark prints these."""
-
-    requests: int = 0
-    bytes: int = 0
-    by_method: dict[str, int] = field(default_factory=dict)
-    cache_hits: int = 0
-    revalidated: int = 0
-
-    def count(self, method: str, nbytes: int) -> None:
-        self.requests += 1
-        self.bytes += nbytes
-        self.by_method[method] = self.by_method.get(method, 0) + 1
 
 
 class HttpClient:
@@ -471,122 +428,11 @@ class HttpClient:
         return Request(method, url, tuple(lines))
 
 
-@dataclass(frozen=True)
-class _Streaming:
-    """How one logical request streams: the caller's sink factory, and ``reload``."""
-
-    sink: BodySinkFactory | None
-    reload: bool = False
-
-
-class _Tee:
-    """Between the transport and the caller's sink: counts and hashes the body (the
-    cache keeps its hash, the page key is made of it) as it passes."""
-
-    __slots__ = ("_hash", "inner", "size")
-
-    def __init__(self, inner: BodySink) -> None:
-        self.inner = inner
-        self.size = 0
-        self._hash = hashlib.sha256()
-
-    def feed(self, data: bytes) -> None:
-        self.size += len(data)
-        self._hash.update(data)
-        self.inner.feed(data)
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
-
-
-def _tee_factory(sink: BodySinkFactory | None, url: str) -> SinkFactory | None:
-    """What the transport is given for a request to ``url``: each call (one per
-    attempt) a new sink from the caller's factory, for 2xx answers only."""
-    if sink is None:
-        return None
-
-    def factory(status: int, headers: Headers) -> Sink | None:
-        if not 200 <= status < 300:  # redirects, refusals, errors: buffered as ever
-            return None
-        inner = sink(url, status, headers)
-        return None if inner is None else _Tee(inner)
-
-    return factory
-
-
-def _delivered(method: str, raw: RawResponse, factory: SinkFactory | None) -> RawResponse:
-    """``raw`` with its body in the sink ``factory`` makes, when the transport buffered a
-    body the caller wanted streamed (``file://``, a test transport); else ``raw``."""
-    if factory is None or raw.sink is not None or method == "HEAD":
-        return raw
-    target = factory(raw.status, raw.headers)
-    if target is None:
-        return raw
-    view = memoryview(raw.content)
-    for start in range(0, len(view), _FEED_SLICE):
-        target.feed(bytes(view[start : start + _FEED_SLICE]))
-    return replace(raw, content=b"", sink=target)
-
-
-def _response(url: str, raw: RawResponse) -> Response:
-    """The answer ``HttpClient`` hands on; a streamed body's sink is closed here, once the
-    transport read the whole body."""
-    tee = raw.sink
-    if not isinstance(tee, _Tee):
-        return Response(url, raw.status, raw.reason, raw.headers, raw.content)
-    tee.inner.close()
-    return Response(
-        url,
-        raw.status,
-        raw.reason,
-        raw.headers,
-        b"",
-        sink=tee.inner,
-        body_sha256=tee.hexdigest(),
-    )
-
-
 def _why(exc: TransportError) -> str:
     """A transport failure in a few words: its name, and what a proxy failure was."""
     if isinstance(exc, ProxyError):
         return f"{exc.name}: {exc}"
     return exc.name
-
-
-class HttpCache(Protocol):
-    """What the client needs of a persistent cache (``indexgate.index.cache``)."""
-
-    def lookup(
-        self, method: str, url: str, headers: Mapping[str, str], digest: str | None = None
-    ) -> CachedResponse | None: ...
-
-    def store(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        response: Response,
-        digest: str | None = None,
-    ) -> None: ...
-
-    def refresh(self, cached: CachedResponse, not_modified: Response) -> Response: ...
-
-    def get_blob(self, kind: str, key: str) -> bytes | None:
-        """Bytes kept under a content hash (a parsed page, a wheel's metadata); None when
-        absent."""
-        ...
-
-    def put_blob(self, kind: str, key: str, data: bytes) -> None:
-        """Keep ``data``, which depends only on the content ``key`` hashes."""
-        ...
-
-
-@dataclass(frozen=True)
-class CachedResponse:
-    response: Response
-    fresh: bool
-    validators: dict[str, str]
-    key: str
 
 
 def _size(n: int) -> str:
