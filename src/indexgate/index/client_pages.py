@@ -35,9 +35,6 @@ from indexgate.redact import redact, strip_userinfo
 from indexgate.report.model import Problem
 from indexgate.settings import IndexConfig
 
-if TYPE_CHECKING:
-    from indexgate.index.client import IndexClient
-
 
 class PageFetching:
     """The index client's project pages, and what this run's pages answered."""
@@ -233,7 +230,7 @@ class PageFetching:
             raise _unreadable(index, "flat page", exc) from None
 
 
-def never_matched(client: IndexClient) -> list[Problem]:
+def never_matched(client: PageFetching) -> list[Problem]:
     """``index-never-matched``: an index asked for at least one project this run that
     answered "not here" (404, or a code in its ``ignore-error-codes``) for every one.
 
