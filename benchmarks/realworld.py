@@ -29,7 +29,6 @@ import json
 import math
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
+
+sys.path.insert(0, str(Path(__file__).parent))
+from run import uv_binary  # one way to find uv, shared with the benchmark
 
 CORPUS = Path(__file__).parent / "corpus"
 RSS_LIMIT_MB = 300
@@ -124,18 +126,6 @@ def public_index_url() -> str:
     except ImportError:
         sys.exit("pip is not importable here: pass --index-url")
     return str(PyPI.simple_url)
-
-
-def uv_binary() -> str:
-    try:
-        from uv import find_uv_bin
-
-        return str(find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        found = shutil.which("uv")
-        if found is None:
-            sys.exit("uv is not installed: pip install -e '.[bench]'")
-        return found
 
 
 def uv_trust_option(uv: str) -> str:

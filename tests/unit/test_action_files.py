@@ -25,6 +25,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+from support import dockerfile
 
 from indexgate import action
 
@@ -75,17 +76,6 @@ def test_action_yml_runs_the_dockerfile() -> None:
 # --- Dockerfile -------------------------------------------------------------------------
 
 
-def _instructions() -> list[tuple[str, str]]:
-    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            keyword, _, rest = line.partition(" ")
-            out.append((keyword.upper(), rest.strip()))
-    return out
-
-
 def _dockerignore_excludes(rel: str) -> bool:
     """Docker's rule: the last matching pattern wins; a match on a parent dir counts."""
     patterns = [
@@ -107,7 +97,7 @@ def _dockerignore_excludes(rel: str) -> bool:
 def _stages() -> list[list[tuple[str, str]]]:
     """The instructions of each build stage (the ARGs before the first FROM are stage 0)."""
     stages: list[list[tuple[str, str]]] = [[]]
-    for keyword, rest in _instructions():
+    for keyword, rest in dockerfile.instructions():
         if keyword == "FROM":
             stages.append([])
         stages[-1].append((keyword, rest))
@@ -116,7 +106,7 @@ def _stages() -> list[list[tuple[str, str]]]:
 
 def _base_image() -> str:
     """The FROM line Dependabot keeps current: the one that names a real image."""
-    froms = [rest.split()[0] for k, rest in _instructions() if k == "FROM"]
+    froms = [rest.split()[0] for k, rest in dockerfile.instructions() if k == "FROM"]
     return next(f for f in froms if not f.startswith("$"))
 
 
