@@ -8,16 +8,10 @@ dependency-confusion bait) and ``pubonly``.
 from __future__ import annotations
 
 import pytest
-from check_support import CheckCli
 from support.packages import wheel
 
 PRIVATE = [wheel("acme-core", "1.0", "shared>=1"), "shared==1.0", "shared==1.1"]
 PUBLIC = ["shared==2.0", "shared==1.5", "acme-core==9.0", "pubonly==1.0"]
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from check_support import CheckCli
 
 import indexgate
 
@@ -46,11 +45,6 @@ NOT_FOR_A_REQUIREMENTS_CHECK = {
     "indexgate.workflow",
     "indexgate.demo",
 }
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
 
 
 @pytest.fixture

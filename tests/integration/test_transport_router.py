@@ -27,21 +27,10 @@ from indexgate.settings import Network, Proxies
 CAP = 1 << 20
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> PrivateCa:
-    return PrivateCa(tmp_path_factory.mktemp("router-ca"))
-
-
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
     with ScriptedServer() as s:
         yield s
-
-
-@pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[Tinyproxy]:
-    with Tinyproxy(tmp_path / "proxy") as running:
-        yield running
 
 
 def _router(ca: PrivateCa | None = None, proxies: Proxies | None = None) -> Router:
