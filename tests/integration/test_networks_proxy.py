@@ -257,9 +257,6 @@ def test_no_credential_in_any_output_or_verbose_log(
 ) -> None:
     client = ca.issue("ci-runner", client=True)
     context = ca.server_context(client_ca=ca.cert)
-    key_body = [
-        line for line in client.key.read_text().splitlines() if line and "PRIVATE" not in line
-    ]
     project = tmp_path / "project"
     project.mkdir()
     (project / "requirements.txt").write_text("acme-app\n")
@@ -311,7 +308,7 @@ def test_no_credential_in_any_output_or_verbose_log(
     assert f"127.0.0.1:{port}" in text, "the logs did name the index"
     assert "refused the credentials" in text
     _no_secret(text, PROXY_PASSWORD, INDEX_PASSWORD, "Wr0ng-Pr0xy-pw")
-    for line in key_body:
+    for line in client.key_lines():
         assert line not in text, "the client key's contents leaked"
 
 

@@ -23,6 +23,13 @@ from indexgate.demo import IndexServer
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # Debian's; never holds the test CA
 
 
+def _internal(url: str, **fields: object) -> str:
+    """A config of one index, ``internal`` at ``url``, with ``fields`` as its keys in the
+    order given (``client_cert`` is ``client-cert:``)."""
+    keys = "".join(f"    {key.replace('_', '-')}: {value}\n" for key, value in fields.items())
+    return f"indexes:\n  - name: internal\n    url: {url}\n{keys}"
+
+
 def _certificate_failure(run: Run) -> str:
     assert run.code == 3, run.everything()
     (error,) = run.errors("index-unreachable")
@@ -77,14 +84,14 @@ def test_cert_on_the_index_in_the_config(
     cli: CheckCli, tls_index: TlsIndexServer, ca: PrivateCa
 ) -> None:
     shutil.copy(ca.cert, cli.root / "company-ca.pem")
-    config = f"indexes:\n  - name: internal\n    url: {tls_index.url}\n    cert: company-ca.pem\n"
+    config = _internal(tls_index.url, cert="company-ca.pem")
     assert_acme_resolved(cli.run(config=config, requirements="acme-app\n"))
 
 
 def test_the_index_cert_wins_over_the_global_one(
     cli: CheckCli, tls_index: TlsIndexServer, ca: PrivateCa
 ) -> None:
-    config = f"indexes:\n  - name: internal\n    url: {tls_index.url}\n    cert: {ca.cert}\n"
+    config = _internal(tls_index.url, cert=ca.cert)
     run = cli.run("--cert", SYSTEM_BUNDLE, config=config, requirements="acme-app\n")
     assert_acme_resolved(run)
 
@@ -94,7 +101,7 @@ def test_a_global_cert(cli: CheckCli, tls_index: TlsIndexServer, ca: PrivateCa, 
     shutil.copy(ca.cert, cli.root / "company-ca.pem")
     args: list[str] = []
     env: dict[str, str] = {}
-    config = f"indexes:\n  - name: internal\n    url: {tls_index.url}\n"
+    config = _internal(tls_index.url)
     if how == "--cert":
         args = ["--cert", "company-ca.pem"]  # relative to the working directory
     elif how == "config cert:":
@@ -207,23 +214,17 @@ def test_an_index_requiring_a_client_certificate(
     cli: CheckCli, mtls_index: TlsIndexServer, ca: PrivateCa
 ) -> None:
     client = ca.issue("ci-runner", client=True)
-    config = (
-        f"indexes:\n  - name: internal\n    url: {mtls_index.url}\n"
-        f"    cert: {ca.cert}\n    client-cert: {client.combined}\n"
-    )
+    config = _internal(mtls_index.url, cert=ca.cert, client_cert=client.combined)
     run = cli.run("-vv", config=config, requirements="acme-app\n", summary=True)
     assert_acme_resolved(run)
-    key_lines = [
-        line for line in client.key.read_text().splitlines() if line and "PRIVATE" not in line
-    ]
-    for line in key_lines:
+    for line in client.key_lines():
         assert line not in run.everything(), "the client key's contents leaked"
 
 
 def test_without_the_client_certificate_it_says_what_to_give(
     cli: CheckCli, mtls_index: TlsIndexServer, ca: PrivateCa
 ) -> None:
-    config = f"indexes:\n  - name: internal\n    url: {mtls_index.url}\n    cert: {ca.cert}\n"
+    config = _internal(mtls_index.url, cert=ca.cert)
     run = cli.run(config=config, requirements="acme-app\n")
     assert run.code == 3, run.everything()
     (error,) = run.errors("index-unreachable")
@@ -236,10 +237,7 @@ def test_a_client_certificate_of_another_ca_is_refused_by_name(
     cli: CheckCli, mtls_index: TlsIndexServer, ca: PrivateCa, tmp_path: Path
 ) -> None:
     stranger = PrivateCa(tmp_path / "other-ca").issue("stranger", client=True)
-    config = (
-        f"indexes:\n  - name: internal\n    url: {mtls_index.url}\n"
-        f"    cert: {ca.cert}\n    client-cert: {stranger.combined}\n"
-    )
+    config = _internal(mtls_index.url, cert=ca.cert, client_cert=stranger.combined)
     run = cli.run(config=config, requirements="acme-app\n")
     assert run.code == 3, run.everything()
     (error,) = run.errors("index-unreachable")
@@ -250,9 +248,7 @@ def test_a_client_cert_without_its_key_is_exit_2(
     cli: CheckCli, mtls_index: TlsIndexServer, ca: PrivateCa
 ) -> None:
     client = ca.issue("no-key", client=True)
-    config = (
-        f"indexes:\n  - name: internal\n    url: {mtls_index.url}\n    client-cert: {client.cert}\n"
-    )
+    config = _internal(mtls_index.url, client_cert=client.cert)
     run = cli.run(config=config, requirements="acme-app\n")
     assert run.code == 2, run.everything()
     assert ".github/indexgate.yml:4: client-cert:" in run.err, run.err
