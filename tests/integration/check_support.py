@@ -72,6 +72,12 @@ class Run:
             w for t in self.report["targets"] for w in t["warnings"] if kind in (None, w["kind"])
         ]
 
+    @property
+    def messages(self) -> str:
+        """The messages of every target's errors, one a line."""
+        assert self.report is not None, self.err
+        return "\n".join(e["message"] for t in self.report["targets"] for e in t["errors"])
+
     def everything(self) -> str:
         """Every byte a user could see: stdout, stderr, the JSON report and the summary."""
         return "\n".join([self.out, self.err, json.dumps(self.report), self.summary or ""])

@@ -1,5 +1,5 @@
 """Fixtures the integration tests share: the in-process CLI, and the company-network parts
-(a private CA, an HTTPS index it signed, a tinyproxy).
+(a private CA, an HTTPS index it signed, a tinyproxy), and a scripted HTTP server.
 
 A module that needs another set-up defines a fixture of the same name, which wins over
 these (``test_check_backtracking.py``'s ``cli`` with a round budget, for one).
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from check_support import ACME_PACKAGES, CheckCli
 from support.packages import Wheelhouse
+from support.scripted_server import ScriptedServer
 from support.tinyproxy import Tinyproxy
 from support.tls import PrivateCa, TlsIndexServer
 
@@ -46,4 +47,11 @@ def tls_index(ca: PrivateCa, acme_folder: Path) -> Iterator[TlsIndexServer]:
 def proxy(tmp_path: Path) -> Iterator[Tinyproxy]:
     """A real forward proxy (tinyproxy) without authentication."""
     with Tinyproxy(tmp_path / "proxy") as running:
+        yield running
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    """A ``ScriptedServer`` on 127.0.0.1 (plain http): each test sets the routes it needs."""
+    with ScriptedServer() as running:
         yield running

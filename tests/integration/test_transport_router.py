@@ -7,7 +7,7 @@ scheme no transport knows is refused before any connection."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,6 @@ from indexgate.index.transport.router import Router
 from indexgate.settings import Network, Proxies
 
 CAP = 1 << 20
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as s:
-        yield s
 
 
 def _router(ca: PrivateCa | None = None, proxies: Proxies | None = None) -> Router:
