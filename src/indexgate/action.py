@@ -29,10 +29,16 @@ from actions_toolkit.command import issue_command
 from indexgate import gate
 from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text, read_config_file
 from indexgate.errors import InputError
-from indexgate.index.firewall import state_advice, vendor_label
 from indexgate.redact import known_secrets, redact
 from indexgate.report.json_report import write_json
-from indexgate.report.model import Blocked, Problem, Report, TargetReport
+from indexgate.report.model import (
+    Blocked,
+    Problem,
+    Report,
+    TargetReport,
+    state_advice,
+    vendor_label,
+)
 from indexgate.report.render import dependency_path, render_markdown, render_text
 from indexgate.report.summary import summary_budget, write_summary
 from indexgate.workflow import Masker, capture_logs, collect_secrets, print_log, set_outputs

@@ -1,6 +1,21 @@
-"""Exceptions that cross module boundaries, each mapped to one exit code by the CLI."""
+"""Exceptions that cross module boundaries, each mapped to one exit code by the CLI, and
+the ``Origin`` (file and line) that errors and annotations name."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a requirement (or option) was written: for errors and annotations. It lives
+    here, at the bottom, because every layer that reports a problem names the line."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
 
 
 class IndexgateError(Exception):

@@ -18,9 +18,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from indexgate.index.firewall import state_advice, vendor_label
 from indexgate.report.drift import checked_pins, drift_markdown, drift_text
-from indexgate.report.model import Blocked, DriftEntry, Problem, Report, Resolved, TargetReport
+from indexgate.report.model import (
+    Blocked,
+    DriftEntry,
+    Problem,
+    Report,
+    Resolved,
+    TargetReport,
+    state_advice,
+    vendor_label,
+)
 from indexgate.report.outcome import FAIL_ON
 from indexgate.report.tables import flat, md, md_link, md_row, plural, text_table
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from indexgate.errors import Origin
 from indexgate.index.client import IndexClient, MetadataResult, ProbeResult
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.report.model import Problem
@@ -23,7 +24,6 @@ from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate
 from indexgate.resolver.finder import VersionEntry
 from indexgate.settings import IndexConfig
-from indexgate.sources.model import Origin
 from indexgate.targets import Target
 
 if TYPE_CHECKING:

@@ -23,6 +23,7 @@ from packaging.version import Version
 from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
+from indexgate.errors import Origin
 from indexgate.index.models import DistFile
 from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req
@@ -33,7 +34,6 @@ from indexgate.resolver.findings import TargetFindings
 from indexgate.resolver.found import FoundCandidates
 from indexgate.resolver.prefetch import Prefetcher
 from indexgate.settings import Settings
-from indexgate.sources.model import Origin
 from indexgate.targets import Target
 
 CONFLICT_EARLY = 5  # conflicts after which a package is decided before others (uv's number)

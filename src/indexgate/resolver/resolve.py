@@ -19,10 +19,9 @@ from indexgate.index.client import (
     TargetFilter,
     never_matched,
 )
-from indexgate.index.firewall import vendor_label
 from indexgate.index.http import HttpClient
 from indexgate.redact import redact
-from indexgate.report.model import Problem, Report, Resolved, TargetReport
+from indexgate.report.model import Problem, Report, Resolved, TargetReport, vendor_label
 from indexgate.report.outcome import decide_target
 from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req

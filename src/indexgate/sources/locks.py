@@ -22,13 +22,12 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
-from indexgate.errors import InputError
+from indexgate.errors import InputError, Origin
 from indexgate.redact import redact, strip_userinfo
 from indexgate.sources.model import (
     DirectReference,
     LockedFile,
     LockedPackage,
-    Origin,
     SourceRequirement,
     SourceSet,
 )

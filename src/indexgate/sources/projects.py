@@ -29,18 +29,12 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from indexgate.errors import InputError
+from indexgate.errors import InputError, Origin
 from indexgate.index import metadata as md
 from indexgate.index.models import CoreMetadata
 from indexgate.report.model import Problem, TargetReport
 from indexgate.sources.locations import display_path
-from indexgate.sources.model import (
-    DirectReference,
-    LocalProject,
-    Origin,
-    SourceRequirement,
-    SourceSet,
-)
+from indexgate.sources.model import DirectReference, LocalProject, SourceRequirement, SourceSet
 from indexgate.sources.pyproject import _and_marker, load_toml, parse_pyproject
 
 if TYPE_CHECKING:

@@ -19,9 +19,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
-from indexgate.errors import InputError
+from indexgate.errors import InputError, Origin
 from indexgate.redact import redact
-from indexgate.sources.model import LocalProject, Origin, SourceRequirement, SourceSet, UvIndex
+from indexgate.sources.model import LocalProject, SourceRequirement, SourceSet, UvIndex
 
 _TOML_POSITION = re.compile(r"\s*\((?:at line (\d+), column \d+|at end of document)\)$")
 

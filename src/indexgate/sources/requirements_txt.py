@@ -20,14 +20,13 @@ from typing import NoReturn
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from indexgate.errors import InputError
+from indexgate.errors import InputError, Origin
 from indexgate.redact import redact
 from indexgate.sources.locations import classify, is_url, unnamed_location
 from indexgate.sources.model import (
     DirectReference,
     IndexHint,
     LocalProject,
-    Origin,
     SourceRequirement,
     SourceSet,
 )
