@@ -66,13 +66,13 @@ def load_sources(
         read_static(result, cwd)
     uv_toml = cwd / "uv.toml"
     if uv_toml.is_file():
-        from indexgate.sources.pyproject import parse_uv_toml
+        from indexgate.sources.uv_settings import parse_uv_toml
 
         result.uv_indexes.extend(parse_uv_toml(uv_toml, display="uv.toml"))
         result.files.append("uv.toml")
     project = cwd / "pyproject.toml"
     if project.is_file() and not any(_same(project, path) for _, path in given):
-        from indexgate.sources.pyproject import read_uv_settings
+        from indexgate.sources.uv_settings import read_uv_settings
 
         merge_into(result, read_uv_settings(project, display="pyproject.toml"))
     return result
