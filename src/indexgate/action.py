@@ -423,7 +423,7 @@ def main() -> int:
     logs = capture_logs()
     masker = Masker()
     masker.mask(collect_secrets(inputs, env, workspace))  # the very first output
-    with gate.process_heap(inputs["command"].strip().lower()):
+    with gate.gc_tuned_for(inputs["command"].strip().lower()):
         result = execute(inputs, workspace, env)
         if result.exit_code == gate.EXIT_INTERRUPTED:
             return result.exit_code  # cancelled: nothing to publish

@@ -287,7 +287,7 @@ def _previous(args: argparse.Namespace, cwd: Path) -> dict | None:
 
 
 @contextmanager
-def process_heap(command: str) -> Iterator[None]:
+def gc_tuned_for(command: str) -> Iterator[None]:
     """Run ``command`` as a process of its own, with the cyclic GC tuned for that.
 
     The GC cost a tenth of a warm run's CPU: every full collection walked the ~60,000

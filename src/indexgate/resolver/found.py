@@ -20,8 +20,8 @@ from indexgate.errors import Origin
 from indexgate.index.client import IndexClient, MetadataResult, ProbeResult
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.report.model import Problem
-from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate
+from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import VersionEntry
 from indexgate.settings import IndexConfig
 from indexgate.targets import Target
@@ -37,7 +37,7 @@ class FoundCandidates:
     """The Provider's candidate preparation (metadata, probe, blocks) and lazy sequence."""
 
     target: Target
-    bridge: Bridge
+    bridge: FetchLoop
     client: IndexClient
     notes: TargetFindings
     origins: dict[NormalizedName, Origin]
