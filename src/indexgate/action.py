@@ -28,6 +28,7 @@ from actions_toolkit import core
 from indexgate import gate
 from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text, read_config_file
 from indexgate.errors import InputError
+from indexgate.policy import Strategy
 from indexgate.redact import known_secrets, redact
 from indexgate.report.json_report import write_json
 from indexgate.report.model import Report
@@ -63,7 +64,7 @@ INPUTS: tuple[str, ...] = (
 DEFAULTS: dict[str, str] = {"command": "check", "report-path": "indexgate-report.json"}
 OUTPUTS: tuple[str, ...] = ("status", "blocked-count", "report")
 COMMANDS = gate.COMMANDS
-STRATEGIES = ("first-index", "unsafe-first-match", "unsafe-best-match")
+STRATEGIES = tuple(s.value for s in Strategy)
 
 _SPLIT = re.compile(r"[\s,]+")
 log = logging.getLogger("indexgate.action")
