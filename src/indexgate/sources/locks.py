@@ -85,9 +85,7 @@ def parse_pylock(path: Path, *, display: str | None = None) -> SourceSet:
 def _pylock_file(entry: Any, package: str, kind: str, origin: Origin) -> LockedFile:
     if not isinstance(entry, dict):
         raise InputError(f"package '{package}': {kind} must be a table", *file_line(origin))
-    url = entry.get("url")
-    location = url if isinstance(url, str) else entry.get("path")
-    filename = entry.get("name") or _last_segment(location)
+    filename = _file_name(entry, "name")
     if not isinstance(filename, str) or not filename:
         raise InputError(
             f"package '{package}': a {kind} has no name, url or path", *file_line(origin)
@@ -96,13 +94,8 @@ def _pylock_file(entry: Any, package: str, kind: str, origin: Origin) -> LockedF
     if not isinstance(hashes, dict) or not all(isinstance(v, str) for v in hashes.values()):
         message = f"package '{package}': {filename}: 'hashes' must map algorithm to hex digest"
         raise InputError(message, *file_line(origin))
-    return LockedFile(
-        filename=filename,
-        url=url if isinstance(url, str) else None,
-        hashes={algorithm.lower(): digest.lower() for algorithm, digest in hashes.items()},
-        size=_size(entry.get("size")),
-        upload_time=_time(entry.get("upload-time")),
-    )
+    lowered = {algorithm.lower(): digest.lower() for algorithm, digest in hashes.items()}
+    return _locked_file(entry, filename, lowered)
 
 
 def parse_uv_lock(path: Path, *, display: str | None = None) -> SourceSet:
@@ -189,9 +182,7 @@ def _direct(
 def _uv_file(entry: Any, package: str, origin: Origin) -> LockedFile:
     if not isinstance(entry, dict):
         raise InputError(f"package '{package}': a file entry must be a table", *file_line(origin))
-    url = entry.get("url")
-    location = url if isinstance(url, str) else entry.get("path")
-    filename = entry.get("filename") or _last_segment(location)
+    filename = _file_name(entry, "filename")
     if not isinstance(filename, str) or not filename:
         raise InputError(f"package '{package}': a file has no url or path", *file_line(origin))
     hashes: dict[str, str] = {}
@@ -202,6 +193,19 @@ def _uv_file(entry: Any, package: str, origin: Origin) -> LockedFile:
             message = f"package '{package}': {filename}: hash {written!r} is not algorithm:hex"
             raise InputError(message, *file_line(origin))
         hashes[algorithm.lower()] = digest.lower()
+    return _locked_file(entry, filename, hashes)
+
+
+def _file_name(entry: dict[str, Any], key: str) -> Any:
+    """A lock's file entry's filename: as written under ``key`` (the two formats name it
+    differently), else the last segment of its url, else of its path."""
+    url = entry.get("url")
+    return entry.get(key) or _last_segment(url if isinstance(url, str) else entry.get("path"))
+
+
+def _locked_file(entry: dict[str, Any], filename: str, hashes: dict[str, str]) -> LockedFile:
+    """The fields both lock formats spell alike: url, size and upload time."""
+    url = entry.get("url")
     return LockedFile(
         filename=filename,
         url=url if isinstance(url, str) else None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexgate.errors import InputError, Origin
+from indexgate.errors import InputError, Origin, read_input_bytes
 
 _TOML_POSITION = re.compile(r"\s*\((?:at line (\d+), column \d+|at end of document)\)$")
 
@@ -24,13 +24,7 @@ _TOML_POSITION = re.compile(r"\s*\((?:at line (\d+), column \d+|at end of docume
 def load_toml(path: Path, display: str) -> tuple[dict[str, Any], TomlText]:
     """Parse a TOML file; every failure becomes an InputError naming file and line."""
     try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", file=display) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a TOML file", file=display) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", file=display) from None
+        text = read_input_bytes(path, display, "a TOML file").decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"not valid UTF-8 text: {exc.reason}", file=display) from None
     text = text.removeprefix("\ufeff")
