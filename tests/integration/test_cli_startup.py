@@ -17,6 +17,8 @@ NOT_FOR_A_REQUIREMENTS_CHECK = {
     "yaml",
     "netrc",
     "indexgate.sources.pyproject",
+    "indexgate.sources.toml_text",
+    "indexgate.sources.uv_settings",
     "indexgate.sources.locks",
     "indexgate.drift",
     "indexgate.report.drift",
@@ -62,7 +64,7 @@ def test_the_readers_still_load_when_their_files_are_there(cli, index, tmp_path)
     )
 
     assert result["code"] == 0
-    loaded = {"yaml", "netrc", "indexgate.sources.pyproject", "indexgate.report.render"}
+    loaded = {"yaml", "netrc", "indexgate.sources.uv_settings", "indexgate.report.render"}
     assert loaded <= set(result["modules"])
 
 

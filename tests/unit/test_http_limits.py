@@ -20,7 +20,7 @@ from indexgate.index.http import HttpClient
 from indexgate.index.limits import HostLimit, index_words, retry_after
 from indexgate.index.transport.base import RawResponse
 from indexgate.index.transport.headers import Headers
-from indexgate.resolver.bridge import Bridge
+from indexgate.resolver.fetch_loop import FetchLoop
 
 
 def _raw(
@@ -157,7 +157,7 @@ def test_the_bridge_ends_a_run_whose_deadline_passed_between_waits() -> None:
     http = HttpClient(max_time=0.0001)
     http.index_names["https://idx.example/simple/"] = "internal"
     http._last_request = "GET https://u:pw@idx.example/simple/x/"  # as request() notes it
-    bridge = Bridge()
+    bridge = FetchLoop()
     bridge.check = http.check_run_deadline
 
     async def nothing() -> int:
