@@ -1,19 +1,37 @@
-"""The HTTP/2 transport: httpx (``http2=True``) for an origin whose TLS server picked
-``h2`` by ALPN, imported only when one does (httpx costs ~0.1 s of imports per run).
+"""The HTTP/2 transport: a lean client on one asyncio protocol per origin, with the ``h2``
+package's state machine (frames, HPACK, flow control) and nothing else.
 
-One ``httpx.AsyncClient`` per origin, with that origin's TLS context and proxy (the router
-gives them), its own redirects, auth and environment turned off: ``HttpClient`` decides
-those. httpx's failures are raised as this package's (``base``), with httpx's class name
-kept for messages, so retries and messages read the same on both transports; the body is
-read as it streams in and refused as soon as it passes the cap.
+Why not httpx here (it was the HTTP/2 path until issue 11): per DATA frame, httpcore takes
+and releases anyio locks, opens cancel scopes and asks anyio for its backend, which cost
+a third of a real run's CPU (a project page of 3 MB is ~200 frames; a run reads tens of
+megabytes), and importing httpx, httpcore and anyio cost ~55 ms per run. This does what
+``HttpClient`` needs, as ``http11`` does for HTTP/1.1:
+
+- one connection per origin, every request a stream on it (at most ``max_connections``
+  streams at once, and never more than the server allows); a connection that broke or
+  that the server ended (GOAWAY) is replaced by the next request;
+- large receive windows (16 MiB per stream and for the connection), so the server is not
+  held back and few WINDOW_UPDATE frames are sent;
+- bodies decoded (``gzip``/``deflate``) and capped as they arrive, handed piece by piece
+  to the caller's ``Sink`` when its ``SinkFactory`` wants them;
+- the idle-read timeout and the total deadline of ``http11`` (a stream that gets no byte
+  for ``read_timeout`` seconds fails with ``ReadTimeout``; ``within`` bounds the whole
+  exchange).
+
+Failures are this package's ``TransportError``s (``base``), so retries and messages read
+the same on both transports. A test may still hand in an httpx transport
+(``transport=``, e.g. ``httpx.MockTransport``): the exchange then goes through httpx
+(``http2_httpx``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import ssl
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from indexgate.index.transport.base import (
     BodyTooLarge,
@@ -21,7 +39,7 @@ from indexgate.index.transport.base import (
     ConnectError,
     ConnectTimeout,
     DeadlineReached,
-    ProxyError,
+    InvalidURL,
     RawResponse,
     ReadError,
     ReadTimeout,
@@ -31,29 +49,342 @@ from indexgate.index.transport.base import (
     SinkFactory,
     TLSError,
     TransportError,
-    causes,
+    Unrecoverable,
 )
 from indexgate.index.transport.headers import Headers
-from indexgate.index.transport.tunnel import proxy_auth_refused
+from indexgate.index.transport.http11_parser import StreamDecoder, decode_content, request_target
+from indexgate.index.transport.tunnel import through_proxy
 
 if TYPE_CHECKING:
     import httpx
 
     from indexgate.index.network import Proxy
 
-# httpx's errors that have a namesake here; the others keep their name on a TransportError.
-_SAME = {
-    "ConnectError": ConnectError,
-    "ConnectTimeout": ConnectTimeout,
-    "ReadTimeout": ReadTimeout,
-    "ReadError": ReadError,
-    "RemoteProtocolError": RemoteProtocolError,
-}
+log = logging.getLogger("indexgate.http")
+
+WINDOW = 16 << 20  # receive window per stream and for the connection
+# Headers HTTP/2 forbids (RFC 9113 8.2.2); ``Host`` becomes ``:authority``.
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"}
+)
+
+
+_HEADERS_EVENTS: tuple[type, ...] = ()  # h2's answer-head events (h2 is imported late)
+_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def _never_indexed(name: str, value: str) -> tuple[str, str]:
+    """hpack's tuple for a header that must stay out of every compression table."""
+    from hpack import NeverIndexedHeaderTuple as never
+
+    return never(name, value)
+
+
+def _quiet_hpack() -> None:
+    """hpack and h2 log every header they encode, values included, at DEBUG: under ``-vv``
+    that would print credentials. Their loggers are held at INFO."""
+    for name in ("hpack", "h2"):
+        logger = logging.getLogger(name)
+        if logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
+class _Stream:
+    """One request's answer as it arrives on its stream."""
+
+    __slots__ = (
+        "body",
+        "decoder",
+        "done",
+        "error",
+        "factory",
+        "head_only",
+        "headers",
+        "last_read",
+        "max_body",
+        "reason",
+        "sink",
+        "size",
+        "status",
+        "stream_id",
+        "waiter",
+    )
+
+    def __init__(
+        self, waiter: asyncio.Future[None], head_only: bool, max_body: int, factory: Any
+    ) -> None:
+        self.waiter = waiter
+        self.head_only = head_only
+        self.max_body = max_body
+        self.factory: SinkFactory | None = factory
+        self.status = 0
+        self.reason = ""
+        self.headers = Headers()
+        self.body: list[bytes] = []
+        self.size = 0  # body bytes on the wire so far
+        self.sink: Sink | None = None  # what the body went to, if the factory wanted it
+        self.decoder: Sink | None = None  # the sink, behind a decoder if the body is encoded
+        self.done = False
+        self.error: Exception | None = None
+        self.last_read = 0.0
+        self.stream_id = 0
+
+    def on_headers(self, headers: list[tuple[bytes, bytes]]) -> None:
+        pairs = []
+        status = 0
+        for name, value in headers:
+            if name[:1] == b":":
+                if name == b":status":
+                    status = int(value)
+                continue
+            pairs.append((name.decode("latin-1"), value.decode("latin-1")))
+        if 100 <= status < 200:  # informational: the real answer follows
+            return
+        self.status = status
+        self.reason = _REASONS.get(status, "")
+        self.headers = Headers(pairs)
+        if self.factory is not None and not self.head_only:
+            declared = self.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_body:
+                raise BodyTooLarge(f"body of {declared} bytes, more than {self.max_body}")
+            sink = self.factory(status, self.headers)
+            if sink is not None:
+                self.sink = sink
+                self.decoder = StreamDecoder.around(sink, self.headers, self.max_body)
+
+    def on_data(self, data: bytes) -> None:
+        if self.head_only or not data:
+            return
+        self.size += len(data)
+        if self.size > self.max_body:
+            raise BodyTooLarge(f"body larger than {self.max_body} bytes")
+        if self.decoder is not None:
+            self.decoder.feed(data)
+        else:
+            self.body.append(data)
+
+    def finish(self) -> None:
+        if isinstance(self.decoder, StreamDecoder):
+            self.decoder.finish()
+        self.done = True
+        self.wake()
+
+    def fail(self, error: Exception) -> None:
+        if self.error is None and not self.done:
+            self.error = error
+        self.wake()
+
+    def wake(self) -> None:
+        if not self.waiter.done():
+            self.waiter.set_result(None)
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/2 connection: the ``h2`` state machine between the socket and the streams."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, authority: str) -> None:
+        import h2.config
+        import h2.connection
+        import h2.events
+
+        global _HEADERS_EVENTS
+        _HEADERS_EVENTS = (h2.events.ResponseReceived, h2.events.InformationalResponseReceived)
+        _quiet_hpack()
+        self.loop = loop
+        self.authority = authority
+        config = h2.config.H2Configuration(
+            client_side=True,
+            header_encoding=None,
+            validate_inbound_headers=False,
+            normalize_inbound_headers=False,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
+        self.h2 = h2.connection.H2Connection(config=config)
+        self.transport: asyncio.Transport | None = None
+        self.streams: dict[int, _Stream] = {}
+        self.dead = False
+        self.refused: Exception | None = None  # why the connection ended, for new streams
+        self.room = asyncio.Event()  # a stream closed: another may open
+        self.room.set()
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def start(self) -> None:
+        """The connection preface and our settings (a tunnel's TLS transport is given
+        to us directly, without ``connection_made``)."""
+        from h2.settings import SettingCodes
+
+        self.h2.initiate_connection()
+        self.h2.update_settings(
+            {SettingCodes.INITIAL_WINDOW_SIZE: WINDOW, SettingCodes.ENABLE_PUSH: 0}
+        )
+        self.h2.increment_flow_control_window(WINDOW - 65535)
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        import h2.events
+        import h2.exceptions
+
+        try:
+            events = self.h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self._broken(RemoteProtocolError(f"HTTP/2 protocol error: {exc}"))
+            return
+        now = self.loop.time()
+        streams = self.streams
+        for event in events:
+            kind = type(event)
+            if kind is h2.events.DataReceived:
+                stream = streams.get(event.stream_id)
+                if event.flow_controlled_length:
+                    self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                if stream is not None:
+                    stream.last_read = now
+                    self._deliver(stream, event.stream_id, stream.on_data, event.data)
+                    if event.stream_ended is not None:
+                        self._end(event.stream_id)
+                continue
+            stream_id = getattr(event, "stream_id", None)
+            stream = streams.get(stream_id) if stream_id is not None else None
+            if kind in _HEADERS_EVENTS:
+                if stream is not None:
+                    stream.last_read = now
+                    self._deliver(stream, stream_id, stream.on_headers, event.headers)
+                    if event.stream_ended is not None:
+                        self._end(stream_id)
+            elif kind is h2.events.StreamEnded:
+                self._end(stream_id)
+            elif kind is h2.events.StreamReset:
+                if stream is not None:
+                    streams.pop(stream_id, None)
+                    stream.fail(ReadError(f"the server reset the stream (code {event.error_code})"))
+                    self.room.set()
+            elif kind is h2.events.ConnectionTerminated:
+                self.dead = True
+                last = event.last_stream_id if event.last_stream_id is not None else 0
+                error = ReadError(f"the server ended the connection (GOAWAY {event.error_code})")
+                self.refused = error
+                for sid in [s for s in streams if s > last]:  # never processed: ask again
+                    streams.pop(sid).fail(error)
+                self.room.set()
+        self._flush()
+
+    def _deliver(self, stream: _Stream, stream_id: int, step: Any, value: Any) -> None:
+        """``step(value)``; a failure (the cap, a sink's decoder) ends that stream only."""
+        try:
+            step(value)
+        except Exception as exc:
+            self.streams.pop(stream_id, None)
+            self._reset(stream_id)
+            stream.fail(exc)
+            self.room.set()
+
+    def _end(self, stream_id: int | None) -> None:
+        stream = self.streams.pop(stream_id, None) if stream_id is not None else None
+        if stream is None:
+            return
+        try:
+            stream.finish()
+        except Exception as exc:  # the decompressor's last bytes
+            stream.fail(exc)
+        self.room.set()
+
+    def _reset(self, stream_id: int) -> None:
+        import h2.errors
+
+        with contextlib.suppress(Exception):  # already closed by the server: nothing to cancel
+            self.h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+
+    def eof_received(self) -> bool:
+        self._broken(ReadError("the server closed the connection"))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
+            reason = str(exc.reason)
+            self._broken(TLSError(f"the server ended the TLS session: {reason}", reason))
+        else:
+            why = f": {exc}" if exc else ""
+            self._broken(ReadError(f"connection closed before the answer was complete{why}"))
+
+    def _broken(self, error: Exception) -> None:
+        self.dead = True
+        if self.refused is None:
+            self.refused = error
+        streams, self.streams = self.streams, {}
+        for stream in streams.values():
+            stream.fail(error)
+        self.room.set()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _flush(self) -> None:
+        data = self.h2.data_to_send()
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    # streams
+
+    def has_room(self, limit: int) -> bool:
+        remote = self.h2.remote_settings.max_concurrent_streams
+        return len(self.streams) < min(limit, remote)
+
+    def open(self, request: Request, max_body: int, sink: SinkFactory | None) -> _Stream:
+        """Send ``request`` on a new stream; its answer fills the ``_Stream``."""
+        if self.dead:
+            raise self.refused or ReadError("connection closed before the request was sent")
+        parts = urlsplit(request.url)
+        headers = [
+            (":method", request.method),
+            (":authority", self.authority),
+            (":scheme", parts.scheme),
+            (":path", request_target(parts.path, parts.query)),
+        ]
+        for name, value in request.headers:
+            lower = name.lower()
+            if lower in _SECRET:  # never in HPACK's table (nor in its debug log)
+                headers.append(_never_indexed(lower, value))
+            elif lower not in _HOP_BY_HOP:
+                headers.append((lower, value))
+        stream_id = self.h2.get_next_available_stream_id()
+        stream = _Stream(self.loop.create_future(), request.method == "HEAD", max_body, sink)
+        stream.last_read = self.loop.time()
+        stream.stream_id = stream_id
+        self.streams[stream_id] = stream
+        try:
+            self.h2.send_headers(stream_id, headers, end_stream=True)
+        except Exception as exc:
+            self.streams.pop(stream_id, None)
+            raise RemoteProtocolError(f"HTTP/2: cannot send the request: {exc}") from exc
+        self._flush()
+        return stream
+
+    def cancel(self, stream: _Stream) -> None:
+        """Give up on a stream (a timeout, a cancelled task): the server may stop too."""
+        if self.streams.get(stream.stream_id) is stream:
+            del self.streams[stream.stream_id]
+            self._reset(stream.stream_id)
+            self._flush()
+            self.room.set()
+
+    def close(self) -> None:
+        self.dead = True
+        if self.transport is not None and not self.transport.is_closing():
+            try:
+                self.h2.close_connection()
+                self._flush()
+            except Exception:  # closing anyway
+                pass
+            self.transport.close()
 
 
 class Http2Transport:
-    """httpx for one origin (or, with ``transport``, for whatever httpx transport a test
-    gives: ``httpx.MockTransport`` for the tests of this path)."""
+    """HTTP/2 to one origin (or, with ``transport``, through httpx and whatever httpx
+    transport a test gives: ``httpx.MockTransport``)."""
 
     def __init__(
         self,
@@ -64,39 +395,33 @@ class Http2Transport:
         max_connections: int,
         connect_timeout: float,
         read_timeout: float,
+        port: int = 443,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.host = host
+        self.port = port
         self.proxy = proxy
         self._ssl_context = ssl_context
-        self._max_connections = max(1, max_connections)
-        self._limit = asyncio.Semaphore(self._max_connections)
-        self._timeouts = (connect_timeout, read_timeout)
-        self._transport = transport
-        self._httpx: httpx.AsyncClient | None = None  # made on first use, again after aclose
+        self._limit = max(1, max_connections)
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._conn: _Connection | None = None
+        self._connecting: asyncio.Future[_Connection] | None = None
+        self.refused: Unrecoverable | None = None
+        self.connects = 0  # connections opened (tests and diagnostics)
+        self._httpx: Any = None
+        if transport is not None:
+            from indexgate.index.transport.http2_httpx import HttpxTransport
 
-    def _client(self) -> httpx.AsyncClient:
-        client = self._httpx
-        if client is None:
-            _no_sniffio_search()
-            import httpx
-
-            connect_timeout, read_timeout = self._timeouts
-            test = self._transport is not None
-            client = self._httpx = httpx.AsyncClient(
-                verify=self._ssl_context if self._ssl_context is not None else False,
-                http2=not test,
-                proxy=self.proxy.url if self.proxy is not None and not test else None,
-                transport=self._transport,
-                timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-                follow_redirects=False,
-                limits=httpx.Limits(
-                    max_connections=self._max_connections,
-                    max_keepalive_connections=self._max_connections,
-                ),
-                trust_env=False,
+            self._httpx = HttpxTransport(
+                host=host,
+                ssl_context=ssl_context,
+                proxy=proxy,
+                max_connections=max_connections,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                transport=transport,
             )
-        return client
 
     async def exchange(
         self,
@@ -106,8 +431,10 @@ class Http2Transport:
         within: float | None = None,
         sink: SinkFactory | None = None,
     ) -> RawResponse:
-        """The ``Transport`` seam, through httpx; the whole exchange within ``within``.
-        A body ``sink`` asks for is streamed to it as httpx decodes it (``aiter_bytes``)."""
+        """The ``Transport`` seam: ``request`` as a stream of this origin's connection,
+        the whole exchange within ``within`` seconds."""
+        if self._httpx is not None:
+            return await self._httpx.exchange(request, max_body=max_body, within=within, sink=sink)
         try:
             async with asyncio.timeout(within):
                 return await self._exchange(request, max_body, sink)
@@ -117,99 +444,159 @@ class Http2Transport:
     async def _exchange(
         self, request: Request, max_body: int, sink: SinkFactory | None
     ) -> RawResponse:
-        client = self._client()
-        async with self._limit:
+        conn = await self._connection()
+        while not conn.has_room(self._limit):
+            conn.room.clear()
+            await conn.room.wait()
+            conn = await self._connection()
+        stream = conn.open(request, max_body, sink)
+        try:
+            await self._wait(conn, stream)
+        finally:
+            if not stream.done:
+                conn.cancel(stream)
+        if stream.error is not None:
+            if isinstance(stream.error, Unrecoverable):
+                self.refused = stream.error
+            raise stream.error
+        content = b"".join(stream.body)
+        if content and stream.decoder is None and "content-encoding" in stream.headers:
+            content = decode_content(content, stream.headers, max_body)
+        return RawResponse(stream.status, stream.reason, stream.headers, content, stream.sink)
+
+    async def _wait(self, conn: _Connection, stream: _Stream) -> None:
+        """Until the stream is complete; ``ReadTimeout`` after ``read_timeout`` seconds
+        without a byte of it."""
+        timeout = self._read_timeout
+        loop = conn.loop
+        timer: asyncio.TimerHandle | None = None
+
+        def check() -> None:
+            nonlocal timer
+            idle = loop.time() - stream.last_read
+            if idle >= timeout:
+                stream.fail(ReadTimeout(f"no data for {timeout:g} s"))
+            else:  # bytes came since: wait for the rest of the period
+                timer = loop.call_later(timeout - idle, check)
+
+        timer = loop.call_later(timeout, check)
+        try:
+            await stream.waiter
+        finally:
+            timer.cancel()
+
+    async def _connection(self) -> _Connection:
+        conn = self._conn
+        if conn is not None and not conn.dead:
+            return conn
+        if self.refused is not None:
+            raise self.refused
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self._connect())
+        connecting = self._connecting
+        try:
+            return await asyncio.shield(connecting)
+        finally:
+            if connecting.done() and self._connecting is connecting:
+                self._connecting = None
+
+    async def _connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        host = self.host
+        if not host.isascii():
             try:
-                sent = client.build_request(
-                    request.method, _without_userinfo(request.url), headers=list(request.headers)
-                )
-                raw = await client.send(sent, stream=True)
-            except Exception as exc:
-                _raise_as_ours(exc, self.proxy, self.host)
-                raise
-            headers = Headers(raw.headers.multi_items())
-            target = None
-            if sink is not None and request.method != "HEAD":
-                target = sink(raw.status_code, headers)
-            try:
-                if request.method == "HEAD":
-                    content = b""
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise InvalidURL("invalid host name") from None
+        authority = host if self.port == 443 else f"{host}:{self.port}"
+        if ":" in host:
+            authority = f"[{host}]" if self.port == 443 else f"[{host}]:{self.port}"
+        conn = _Connection(loop, authority)
+        raw: list[asyncio.BaseTransport] = []
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                if self.proxy is None:
+                    await loop.create_connection(
+                        lambda: conn,
+                        host,
+                        self.port,
+                        ssl=self._ssl_context,
+                        server_hostname=host if self._ssl_context is not None else None,
+                        happy_eyeballs_delay=0.25,
+                    )
                 else:
-                    content = await _read_capped(raw, max_body, target)
-            except Exception as exc:
-                _raise_as_ours(exc, self.proxy, self.host)
+                    tls = await through_proxy(
+                        self.proxy, host, self.port, loop, conn, self._ssl_context, raw
+                    )
+                    if tls is not None:
+                        conn.transport = tls
+        except BaseException as exc:
+            if conn.transport is not None:
+                conn.transport.abort()
+            for transport in raw:
+                transport.abort()  # type: ignore[attr-defined]
+            if isinstance(exc, TransportError) or not isinstance(exc, Exception):
+                if isinstance(exc, Unrecoverable):
+                    self.refused = exc
                 raise
-            finally:
-                await raw.aclose()
-        return RawResponse(raw.status_code, raw.reason_phrase, headers, content, target)
+            error = _connect_failure(exc, f"{self.host}:{self.port}", self.proxy)
+            if isinstance(error, Unrecoverable):
+                self.refused = error
+            raise error from exc
+        conn.start()
+        self.connects += 1
+        self._conn = conn
+        log.debug("HTTP/2 connection to %s:%s", self.host, self.port)
+        return conn
 
     async def aclose(self) -> None:
-        client, self._httpx = self._httpx, None
-        if client is not None:
-            await client.aclose()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        if self._httpx is not None:
+            await self._httpx.aclose()
 
 
-def _without_userinfo(url: str) -> str:
-    """httpx would turn a URL's userinfo into ``Authorization`` again: ``HttpClient``
-    already chose which one to send."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+def _connect_failure(exc: Exception, where: str, proxy: Proxy | None) -> Exception:
+    """One of this package's errors for a failed connect; OpenSSL's reasons kept."""
+    via = f" through proxy {proxy.display}" if proxy is not None else ""
+    if isinstance(exc, TimeoutError):  # before OSError: TimeoutError is one
+        return ConnectTimeout(f"timed out connecting to {where}{via}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or str(exc.reason or exc)
+        return CertificateError(reason, exc.verify_code)
+    if isinstance(exc, ssl.SSLError) and not isinstance(
+        exc, ssl.SSLEOFError | ssl.SSLZeroReturnError
+    ):
+        reason = str(exc.reason or exc)
+        return TLSError(f"TLS handshake with {where} failed: {reason}", reason)
+    if isinstance(exc, OSError):
+        return ConnectError(f"{where}{via}: {exc.strerror or exc or type(exc).__name__}")
+    return ConnectError(f"{where}{via}: {type(exc).__name__}: {exc}")
 
 
-def _raise_as_ours(exc: Exception, proxy: Proxy | None, host: str) -> None:
-    """httpx's failures as this package's, so both transports read the same; returns
-    (and the caller re-raises ``exc``) for what is not a transport failure."""
-    import httpx
-
-    if isinstance(exc, TransportError):
-        return
-    if isinstance(exc, httpx.ProxyError) and proxy is not None:
-        text = str(exc)
-        if text.startswith(("407", "401")):  # only the proxy answers CONNECT
-            raise proxy_auth_refused(proxy, text) from exc
-        raise ProxyError(f"proxy {proxy.display}: {text}") from exc
-    for cause in causes(exc):
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            reason = cause.verify_message or str(cause.reason or cause)
-            raise CertificateError(reason, cause.verify_code) from exc
-        if isinstance(cause, ssl.SSLError) and not isinstance(
-            cause, ssl.SSLEOFError | ssl.SSLZeroReturnError
-        ):
-            reason = str(cause.reason or cause)
-            raise TLSError(f"TLS with {host} failed: {reason}", reason) from exc
-    if isinstance(exc, httpx.TransportError | httpx.DecodingError):
-        name = type(exc).__name__
-        ours = _SAME.get(name, TransportError)
-        raise ours(str(exc), name=name) from exc
-
-
-async def _read_capped(raw: httpx.Response, max_body: int, sink: Sink | None = None) -> bytes:
-    """The decoded body within the cap; with ``sink``, fed to it as it comes (returns b"")."""
-    declared = raw.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_body:
-        raise BodyTooLarge(f"body of {declared} bytes, more than {max_body}")
-    parts: list[bytes] = []
-    size = 0
-    async for part in raw.aiter_bytes():
-        size += len(part)
-        if size > max_body:
-            raise BodyTooLarge(f"body larger than {max_body} bytes")
-        if sink is not None:
-            sink.feed(part)
-        else:
-            parts.append(part)
-    return b"".join(parts)
-
-
-def _no_sniffio_search() -> None:
-    """httpcore imports ``sniffio`` on every lock it takes, inside ``try``; where sniffio is
-    not installed, each of those imports searches the whole ``sys.path`` again (40 us a
-    call, thousands a run: 2-4 % of a real run's CPU). Mark it missing once, as the import
-    system does for a module known to be absent, so those imports fail at once."""
-    import importlib.util
-    import sys
-
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
+# HTTP/2 has no reason phrase: the usual one, for messages and the cache.
+_REASONS = {
+    200: "OK",
+    203: "Non-Authoritative Information",
+    204: "No Content",
+    206: "Partial Content",
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    304: "Not Modified",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    407: "Proxy Authentication Required",
+    410: "Gone",
+    416: "Range Not Satisfiable",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
