@@ -139,7 +139,16 @@ class DeadlineReached(TransportError):
 
 
 class Http2Selected(Exception):
-    """The TLS server chose HTTP/2 by ALPN: this origin needs an HTTP/2 client."""
+    """The TLS server chose HTTP/2 by ALPN: this origin needs an HTTP/2 client.
+
+    ``transport``: the connection that learnt it, handed over (with the ``early`` bytes the
+    server sent on it already, its HTTP/2 preface) so that the HTTP/2 client need not
+    shake hands again; None for the requests that were only waiting for it."""
+
+    def __init__(self, *args: object, transport: object = None, early: bytes = b"") -> None:
+        super().__init__(*args)
+        self.transport = transport
+        self.early = early
 
 
 class Sink(Protocol):

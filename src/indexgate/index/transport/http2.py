@@ -408,7 +408,7 @@ class Http2Transport:
         self._conn: _Connection | None = None
         self._connecting: asyncio.Future[_Connection] | None = None
         self.refused: Unrecoverable | None = None
-        self.connects = 0  # connections opened (tests and diagnostics)
+        self.connects = 0  # connections opened or adopted (tests and diagnostics)
         self._httpx: Any = None
         if transport is not None:
             from indexgate.index.transport.http2_httpx import HttpxTransport
@@ -502,15 +502,8 @@ class Http2Transport:
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
-        host = self.host
-        if not host.isascii():
-            try:
-                host = host.encode("idna").decode("ascii")
-            except UnicodeError:
-                raise InvalidURL("invalid host name") from None
-        authority = host if self.port == 443 else f"{host}:{self.port}"
-        if ":" in host:
-            authority = f"[{host}]" if self.port == 443 else f"[{host}]:{self.port}"
+        authority = self._authority()
+        host = self.host if self.host.isascii() else self.host.encode("idna").decode("ascii")
         conn = _Connection(loop, authority)
         raw: list[asyncio.BaseTransport] = []
         try:
@@ -548,6 +541,34 @@ class Http2Transport:
         self._conn = conn
         log.debug("HTTP/2 connection to %s:%s", self.host, self.port)
         return conn
+
+    def adopt(self, transport: asyncio.Transport, early: bytes = b"") -> None:
+        """Take over a TLS connection on which the server picked h2 (the HTTP/1.1 pool's
+        first one, ``Http2Selected``), with the bytes it already sent: no second
+        handshake. A transport that comes when a live connection is already here is
+        closed."""
+        if self._conn is not None and not self._conn.dead:
+            transport.close()
+            return
+        conn = _Connection(asyncio.get_running_loop(), self._authority())
+        transport.set_protocol(conn)
+        conn.transport = transport
+        conn.start()
+        if early:
+            conn.data_received(early)
+        self.connects += 1
+        self._conn = conn
+
+    def _authority(self) -> str:
+        host = self.host
+        if not host.isascii():
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise InvalidURL("invalid host name") from None
+        if ":" in host:
+            host = f"[{host}]"
+        return host if self.port == 443 else f"{host}:{self.port}"
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None

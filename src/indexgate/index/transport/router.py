@@ -96,9 +96,11 @@ class Router:
                 return await self._files.exchange(request, max_body=max_body, within=within)
             try:
                 return await pool.exchange(request, max_body=max_body, within=within, sink=sink)
-            except Http2Selected:  # nothing of the answer was read: the sink was not asked
+            except Http2Selected as selected:  # nothing of the answer was read yet
                 log.debug("%s://%s speaks HTTP/2", origin[0], origin[1])
                 h2 = self._h2.get(origin) or self._http2(origin)
+                if selected.transport is not None:  # the connection that learnt it
+                    h2.adopt(selected.transport, selected.early)  # type: ignore[arg-type]
                 return await h2.exchange(request, max_body=max_body, within=within, sink=sink)
         except CertificateError as exc:
             ca, where, _ = self._origin_tls.get(origin, (None, None, None))
