@@ -93,21 +93,34 @@ def global_cert(
     return None, None
 
 
+_CHECKED: dict[str, ssl.SSLContext] = {}  # bundles checked by loading them, not yet used
+
+
 def check_ca_bundle(path: str) -> str | None:
-    """Why ``path`` cannot verify anything (None: it is a usable PEM CA bundle)."""
+    """Why ``path`` cannot verify anything (None: it is a usable PEM CA bundle).
+
+    The check loads the bundle into the TLS context the run will verify with, and keeps
+    it for ``checked_context``: loading a bundle of a few hundred certificates costs
+    20-40 ms, once is enough."""
     if not os.path.exists(path):
         return f"{path}: no such file"
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
         if os.path.isdir(path):
-            context.load_verify_locations(capath=path)
+            context = ssl.create_default_context(capath=path)
         else:
-            context.load_verify_locations(cafile=path)
+            context = ssl.create_default_context(cafile=path)
     except (ssl.SSLError, OSError, ValueError) as exc:
         return f"{path}: not a PEM CA bundle ({ssl_reason(exc)})"
     if not os.path.isdir(path) and not context.get_ca_certs():
         return f"{path}: no CA certificate in it"
+    _CHECKED[path] = context
     return None
+
+
+def checked_context(path: str) -> ssl.SSLContext | None:
+    """The context ``check_ca_bundle`` loaded ``path`` into, once (the caller changes it:
+    ALPN, a client certificate); None when it was not checked in this process."""
+    return _CHECKED.pop(path, None)
 
 
 def check_client_cert(path: str) -> str | None:

@@ -26,7 +26,7 @@ import os
 import re
 import ssl
 
-from indexgate.config.network import no_password
+from indexgate.config.network import checked_context, no_password
 from indexgate.settings import Network, Proxies, Proxy
 
 __all__ = ["Network", "Proxies", "Proxy", "TlsContexts", "bypasses", "proxy_for", "system_store"]
@@ -115,7 +115,7 @@ class TlsContexts:
 
     A context costs a few milliseconds to a tenth of a second (the system store has ~150
     certificates), so runs without https make none and runs with one bundle make one. Both
-    the HTTP/1.1 client and httpx's HTTP/2 connections use these same contexts.
+    the HTTP/1.1 and HTTP/2 clients use these same contexts.
     """
 
     def __init__(self, network: Network, default: ssl.SSLContext | None = None) -> None:
@@ -138,7 +138,10 @@ class TlsContexts:
         else:
             bundle = ca or self.network.cert
             if bundle is not None:
-                if os.path.isdir(bundle):
+                checked = checked_context(bundle)  # loaded when the settings were read
+                if checked is not None:
+                    context = checked
+                elif os.path.isdir(bundle):
                     context = ssl.create_default_context(capath=bundle)
                 else:
                     context = ssl.create_default_context(cafile=bundle)
