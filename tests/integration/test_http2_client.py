@@ -277,3 +277,14 @@ def test_a_connection_the_server_ended_is_replaced(ca: PrivateCa, server: H2Serv
 
     assert _run(h2, go) == [b"/bye", b"/again"]
     assert server.connections == 2 and h2.connects == 2
+
+
+def test_a_data_frame_is_not_copied_to_be_described(ca: PrivateCa, server: H2Server) -> None:
+    """h2 describes every frame it receives (for a trace log nobody reads): a DATA frame's
+    description gives its size, without copying and hex-dumping its payload."""
+    from hyperframe.frame import DataFrame
+
+    h2 = _transport(ca, server)
+    _run(h2, lambda t: t.exchange(Request("GET", _url(server, "/bytes/10")), max_body=CAP))
+    frame = DataFrame(1, data=b"x" * 70000)
+    assert repr(frame) == "DataFrame(stream_id=1, flags=[]): <70000 bytes>"

@@ -80,6 +80,20 @@ def _never_indexed(name: str, value: str) -> tuple[str, str]:
     return never(name, value)
 
 
+def _cheap_frame_repr() -> None:
+    """h2 formats every frame it receives for its trace log, whether anyone logs or not;
+    for a DATA frame that means a copy of its payload and a hex dump of it (a real run
+    receives tens of megabytes). The DATA frame's repr says its size instead."""
+    from hyperframe.frame import DataFrame
+
+    if DataFrame._body_repr is not _data_body_repr:
+        DataFrame._body_repr = _data_body_repr  # type: ignore[method-assign]
+
+
+def _data_body_repr(self: Any) -> str:
+    return f"<{len(self.data)} bytes>"
+
+
 def _quiet_hpack() -> None:
     """hpack and h2 log every header they encode, values included, at DEBUG: under ``-vv``
     that would print credentials. Their loggers are held at INFO."""
@@ -190,6 +204,7 @@ class _Connection(asyncio.Protocol):
         global _HEADERS_EVENTS
         _HEADERS_EVENTS = (h2.events.ResponseReceived, h2.events.InformationalResponseReceived)
         _quiet_hpack()
+        _cheap_frame_repr()
         self.loop = loop
         self.authority = authority
         config = h2.config.H2Configuration(
