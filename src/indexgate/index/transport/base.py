@@ -6,7 +6,7 @@ that wanted it, fed piece by piece to a ``Sink`` as it arrived).
 retries, deadlines, throttling, redirects, credentials, the cache. A ``Transport`` only
 carries one exchange, and says in a ``TransportError`` why it could not. Its
 implementations: ``http11.Pool`` (the lean HTTP/1.1 client), ``http2.Http2Transport``
-(httpx, for servers that pick HTTP/2), ``files.FileTransport`` (``file://``), and
+(for servers that pick HTTP/2), ``files.FileTransport`` (``file://``), and
 ``router.Router``, which picks one of them per origin. Tests put their own transport
 (``tests/support/mock_transport.py``) at the same seam.
 """
@@ -62,7 +62,8 @@ class TransportError(Exception):
     """The exchange failed on the wire; asking again may work.
 
     ``name`` is what messages call the failure: the class name, or the name of the
-    httpx error it stands for (``WriteTimeout``, ``DecodingError``) on the HTTP/2 path.
+    httpx error it stands for (``WriteTimeout``, ``DecodingError``) on the test seam of the
+    HTTP/2 transport (``http2_httpx``).
     """
 
     def __init__(self, *args: object, name: str | None = None) -> None:
