@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from support.mock_transport import mock_http2
 
 from indexgate.config import parse_size
 from indexgate.errors import DeadlineExceeded, IndexUnreachable, InputError, name_index
@@ -19,7 +20,6 @@ from indexgate.index.http import HttpClient
 from indexgate.index.limits import HostLimit, index_words, retry_after
 from indexgate.index.transport.base import RawResponse
 from indexgate.index.transport.headers import Headers
-from indexgate.index.transport.http2 import Http2Transport
 from indexgate.resolver.bridge import Bridge
 
 
@@ -196,15 +196,7 @@ def test_the_httpx_path_refuses_a_body_over_the_cap_as_it_streams() -> None:
         return httpx.Response(200, content=chunks())
 
     async def go() -> None:
-        h2 = Http2Transport(
-            host="idx.example",
-            ssl_context=None,
-            proxy=None,
-            max_connections=4,
-            connect_timeout=5.0,
-            read_timeout=5.0,
-            transport=httpx.MockTransport(endless),
-        )
+        h2 = mock_http2(endless)
         http = HttpClient(transport=h2, max_body=64 * 1024)
         try:
             await http.request("GET", "https://idx.example/simple/x/")
