@@ -65,3 +65,30 @@ def test_allow_build_reads_metadata_from_the_backend(index, tmp_path, monkeypatc
     assert code == 0
     resolution = json.loads(Path("r.json").read_text())["targets"][0]["resolution"]
     assert {(r["name"], r["version"]) for r in resolution} == {("dyn", "1.0"), ("helper", "2.0")}
+
+
+def test_builds_needing_the_same_requirements_share_one_environment_without_pip(tmp_path):
+    """A run makes one build environment per set of build requirements (and indexes), and
+    this process's pip installs into it: no pip of its own (making a venv with pip cost
+    ~3 s of CPU per build)."""
+    import subprocess
+
+    from indexgate.index import build
+
+    before = set(build._ENVS)
+    metadata = []
+    for name in ("first", "second"):
+        tree = tmp_path / name / "src"
+        tree.mkdir(parents=True)
+        (tree / "pyproject.toml").write_text(
+            '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+        )
+        (tree / "backend.py").write_text(BACKEND.replace("dyn", name))
+        metadata.append(build._metadata_of_tree(tree, tmp_path / name, ()))
+    assert [m.splitlines()[1] for m in metadata] == [b"Name: first", b"Name: second"]
+    key = ((), (("PIP_NO_INDEX", "1"),))
+    env = build._ENVS[key]
+    assert set(build._ENVS) - before <= {key}  # both builds in one environment
+    assert build._host_pip()
+    no_pip = subprocess.run([env.python, "-c", "import pip"], capture_output=True)
+    assert no_pip.returncode != 0, "the build environment got a pip of its own"

@@ -1,7 +1,8 @@
 """The lean HTTP/1.1 client (``indexgate.index.transport.http11`` under ``HttpClient``) against real
 sockets on 127.0.0.1: a scriptable server (``tests.support.scripted_server``) that closes
 idle keep-alive connections, answers ``Connection: close``, sends chunked and gzip bodies,
-stalls and sends garbage; TLS with HTTP/1.1, and the hand-off to httpx when the server picks h2."""
+stalls and sends garbage; TLS with HTTP/1.1, and the hand-off to the HTTP/2 client when
+the server picks h2."""
 
 from __future__ import annotations
 
@@ -310,8 +311,8 @@ def test_http11_over_tls_stays_on_the_lean_client(certificate: tuple[Path, Path]
         bodies, http = run(go, ssl_context=_trusting(certificate))
     assert bodies == [b"/ok/0", b"/ok/1", b"/ok/2"]
     assert tls.connections == 1
-    assert isinstance(route_of(http, tls.url), Pool), "httpx was not needed"
-    assert not http.transport._h2, "httpx was not needed"  # type: ignore[attr-defined]
+    assert isinstance(route_of(http, tls.url), Pool), "HTTP/2 was not needed"
+    assert not http.transport._h2, "HTTP/2 was not needed"  # type: ignore[attr-defined]
 
 
 def test_an_untrusted_certificate_says_so_and_is_not_retried(
@@ -324,7 +325,9 @@ def test_an_untrusted_certificate_says_so_and_is_not_retried(
         assert tls.connections <= 1, "a certificate failure was retried"
 
 
-def test_an_h2_server_is_handed_to_httpx(certificate: tuple[Path, Path]) -> None:
+def test_an_h2_server_is_handed_to_the_http2_client_with_its_connection(
+    certificate: tuple[Path, Path],
+) -> None:
     with (
         ScriptedServer() as backend,
         H2Front(backend.url, _server_context(certificate, ["h2"])) as h2_server,
@@ -341,5 +344,6 @@ def test_an_h2_server_is_handed_to_httpx(certificate: tuple[Path, Path]) -> None
     assert sorted(h2_server.paths) == sorted([f"/p/{i}" for i in range(8)] + ["/later"])
     assert isinstance(route_of(http, url), Http2Transport)
     assert pool_of(http, url).connects == 0, "the h2 handshake was not kept as HTTP/1.1"
-    # One handshake found out the protocol; the other requests waited for it.
-    assert h2_server.connections == 2, h2_server.connections  # the probe, then httpx
+    # One handshake found out the protocol, and that connection carried every request
+    # (the HTTP/2 client took it over); the other requests waited for it.
+    assert h2_server.connections == 1, h2_server.connections

@@ -1,6 +1,6 @@
 """The router of ``indexgate.index.transport``: which transport carries each origin, with
 real servers on 127.0.0.1. Plain http and HTTP/1.1 over TLS stay on the lean client's
-pool; a TLS server that picks h2 by ALPN is handed to httpx; ``file://`` is read from
+pool; a TLS server that picks h2 by ALPN is handed to the HTTP/2 client; ``file://`` is read from
 disk; a proxy (tinyproxy) carries http and https unless ``no_proxy`` covers the host; a
 scheme no transport knows is refused before any connection."""
 
@@ -85,7 +85,7 @@ def test_http11_over_tls_stays_on_the_pool(ca: PrivateCa) -> None:
         answer = _with(router, lambda r: _get(r, tls.url + "ok/tls"))
         assert answer.content == b"/ok/tls"
         assert isinstance(router.route(origin_of(tls.url)), Pool)
-        assert not router._h2, "httpx was not needed"
+        assert not router._h2, "HTTP/2 was not needed"
 
 
 def test_a_tls_server_that_picks_h2_is_handed_to_the_http2_transport(
@@ -99,7 +99,7 @@ def test_a_tls_server_that_picks_h2_is_handed_to_the_http2_transport(
         async def go(r: Router) -> list[bytes]:
             first = await _get(r, url + "ok/first")  # the pool learns h2, then hands off
             assert isinstance(r.route(origin), Http2Transport)
-            again = await _get(r, url + "ok/again")  # straight to httpx now
+            again = await _get(r, url + "ok/again")  # straight to HTTP/2 now
             return [first.content, again.content]
 
         assert _with(router, go) == [b"/ok/first", b"/ok/again"]
@@ -166,7 +166,7 @@ def test_an_h2_origin_behind_a_proxy_keeps_the_proxy(
         assert isinstance(h2, Http2Transport) and h2.proxy is not None
         assert h2.proxy.port == proxy.port
         tunnels = [r for r in proxy.requests() if r.startswith(f"CONNECT 127.0.0.1:{front.port} ")]
-        assert len(tunnels) == 2  # the pool's ALPN probe, then httpx's own tunnel
+        assert len(tunnels) == 1  # the pool's ALPN probe, handed over to the HTTP/2 client
 
 
 @pytest.mark.parametrize("url", ["ftp://idx.example/simple/", "gopher://idx.example/"])

@@ -264,3 +264,28 @@ def test_the_fast_drop_keeps_what_the_full_checks_keep(monkeypatch: pytest.Monke
     kept = {d.filename for d in fast}
     assert "bigpkg-1.0-cp312-cp312-manylinux_2_17_x86_64.whl" not in kept  # bad requires-python
     assert "bigpkg-1.4-cp312-cp312-manylinux_2_17_x86_64.whl" in kept
+
+
+@pytest.mark.parametrize("separator", [", ", ",", ",\n  "])
+def test_an_entry_the_fast_drop_would_skip_is_still_checked(separator: str) -> None:
+    """Another platform's wheel of a settled version is dropped before any other work, but
+    an entry that is not a valid file entry (a URL that is not a string) still makes the
+    page unreadable, as the full checks say, whatever the separators between entries."""
+    plat = "cp39-cp39-win32"
+    names = [f"bigpkg-1.{v}.tar.gz" for v in range(3)]
+    names += [f"bigpkg-1.{v}-{plat}.whl" for v in range(3)]
+    entries = [{"filename": n, "url": f"../../files/{n}"} for n in names]
+    keep = TargetFilter([make_target("3.12", "linux_x86_64")])
+
+    def page_of(items: list[dict]) -> bytes:
+        return (
+            '{"meta": {"api-version": "1.1"}, "files": ['
+            + separator.join(json.dumps(e) for e in items)
+            + "]}"
+        ).encode()
+
+    good = parse_project_page(page_of(entries), JSON_TYPE, BASE, project="bigpkg", keep=keep)
+    assert [d.filename for d in good] == names[:3]
+    entries.append({"filename": f"bigpkg-1.1-{plat}.whl", "url": 42})
+    with pytest.raises(simple.PageError, match=r"files\[6\] lacks a string 'filename' and 'url'"):
+        parse_project_page(page_of(entries), JSON_TYPE, BASE, project="bigpkg", keep=keep)

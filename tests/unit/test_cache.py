@@ -329,3 +329,53 @@ def test_a_fresh_page_is_still_asked_for_when_credentials_are_configured(tmp_pat
     assert len(seen) == 2, "an auth failure must never hide behind a fresh cache entry"
     assert seen[1].header("If-None-Match") == '"v1"' and seen[1].header("authorization")
     assert SECRET.encode() not in all_bytes(tmp_path)
+
+
+# --- writing behind (``background=True``, as a run opens its cache) ----------------------------
+
+
+def test_entries_written_behind_are_read_back_at_once_and_on_disk_after_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's cache writes its entries from a thread of its own; until one is on disk the
+    cache answers it from memory, and ``close`` waits until every one is written."""
+    import threading
+
+    gate = threading.Event()  # the writer thread waits here: nothing reaches the disk yet
+    real_write = cache_mod._write
+
+    def slow_write(path: Path, meta: dict, body: bytes) -> None:
+        gate.wait(10)
+        real_write(path, meta, body)
+
+    monkeypatch.setattr(cache_mod, "_write", slow_write)
+    c = FileCache(tmp_path, background=True)
+    c.store("GET", PAGE, ACCEPT, page(etag='"v1"'))
+    c.put_blob("page3", "ab" * 32, b"parsed page")
+    assert not any(p.is_file() for p in (tmp_path / "v1" / "http").rglob("*"))
+    hit = c.lookup("GET", PAGE, ACCEPT)
+    assert hit is not None and hit.response.content == b"<html>flask</html>"
+    assert c.get_blob("page3", "ab" * 32) == b"parsed page"
+    gate.set()
+    c.close()
+    again = FileCache(tmp_path)  # another run: only what is on disk
+    assert again.lookup("GET", PAGE, ACCEPT) is not None
+    assert again.get_blob("page3", "ab" * 32) == b"parsed page"
+
+
+def test_an_entry_removed_while_it_is_being_written_is_gone_from_disk_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    gate = threading.Event()
+    real_write = cache_mod._write
+    monkeypatch.setattr(cache_mod, "_write", lambda *a: (gate.wait(10), real_write(*a))[1])
+    c = FileCache(tmp_path, background=True)
+    c.store("GET", PAGE, ACCEPT, page(etag='"v1"'))
+    time.sleep(0.2)  # the writer has taken the entry and waits to write it
+    c.store("GET", PAGE, ACCEPT, page(cache_control="no-store"))  # removes the entry
+    assert c.lookup("GET", PAGE, ACCEPT) is None
+    gate.set()
+    c.close()
+    assert FileCache(tmp_path).lookup("GET", PAGE, ACCEPT) is None

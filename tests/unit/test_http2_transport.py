@@ -1,6 +1,7 @@
-"""The HTTP/2 transport (``indexgate.index.transport.http2``) under ``HttpClient``, its httpx
-fed by ``httpx.MockTransport``: what httpx is given, and how httpx's failures read. The
-hand-off to it from a real h2 server is in tests/integration/test_transport_router.py."""
+"""The HTTP/2 transport's httpx seam for tests (``Http2Transport(transport=...)``, through
+``http2_httpx``) under ``HttpClient``, fed by ``httpx.MockTransport``: what httpx is given,
+and how httpx's failures read. The real HTTP/2 client against a real h2 server is in
+tests/integration/test_http2_client.py and tests/integration/test_transport_router.py."""
 
 from __future__ import annotations
 
@@ -69,24 +70,3 @@ def test_httpx_failures_are_retried_and_named_as_httpx_names_them(
         _run(_client(handler, retries=3), "GET", "https://idx.example/simple/x/")
     assert len(calls) == 3
     assert f"after 3 attempts ({error.__name__})" in str(info.value)
-
-
-def test_an_absent_sniffio_is_marked_missing_once_not_searched_per_lock(monkeypatch) -> None:
-    """httpcore imports sniffio on every lock: where it is not installed, the HTTP/2 path
-    marks it missing so each of those imports fails at once instead of searching sys.path."""
-    import importlib.util
-    import sys
-
-    from indexgate.index.transport import http2
-
-    monkeypatch.delitem(sys.modules, "sniffio", raising=False)
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
-    http2._no_sniffio_search()
-    assert "sniffio" in sys.modules and sys.modules["sniffio"] is None
-    with pytest.raises(ImportError):
-        import sniffio  # noqa: F401
-    # An installed sniffio is left alone.
-    monkeypatch.delitem(sys.modules, "sniffio")
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
-    http2._no_sniffio_search()
-    assert "sniffio" not in sys.modules

@@ -114,6 +114,36 @@ def test_bundle_checks_say_what_is_wrong(tmp_path: Path) -> None:
     assert "private key" in str(check_client_cert(str(tmp_path / "junk.pem")))
 
 
+def test_a_checked_bundle_is_loaded_once_and_verifies_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checking the run's CA bundle loads it into the TLS context the run then uses: one
+    load of the certificates per run, not one to check and one to connect."""
+    import ssl
+
+    from support.tls import PrivateCa
+
+    ca = PrivateCa(tmp_path / "ca")
+    bundle = str(ca.cert)
+    loads: list[str] = []
+    real = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        loads.append(str(kwargs.get("cafile") or args[0]))
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    assert check_ca_bundle(bundle) is None
+    context = TlsContexts(Network(cert=bundle, cert_origin="--cert")).get(None, None)
+    assert loads == [bundle]
+    assert [c["subject"] for c in context.get_ca_certs()] == [
+        c["subject"] for c in ssl.create_default_context(cafile=bundle).get_ca_certs()
+    ]
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    # A second run in the same process checks (and loads) again: nothing stale is reused.
+    assert TlsContexts(Network(cert=bundle, cert_origin="--cert")).get(None, None) is not context
+
+
 def _settings(tmp_path: Path, config: str, **env: str):  # type: ignore[no-untyped-def]
     (tmp_path / "indexgate.yml").write_text(config)
     return load_settings(CliOptions(), SourceSet(), cwd=tmp_path, env=env)

@@ -13,13 +13,13 @@ from __future__ import annotations
 import base64
 import os
 import re
-import ssl
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from indexgate.errors import InputError
-from indexgate.redact import no_password, register_secret
+from indexgate.index.network import check_ca_bundle, check_client_cert
+from indexgate.redact import register_secret
 from indexgate.settings import IndexConfig, Network, Proxies, Proxy
 
 # Global CA bundle variables, highest precedence first (after --cert and the config's cert:).
@@ -91,40 +91,6 @@ def global_cert(
         if env.get(name, "").strip():
             return env[name].strip(), name
     return None, None
-
-
-def check_ca_bundle(path: str) -> str | None:
-    """Why ``path`` cannot verify anything (None: it is a usable PEM CA bundle)."""
-    if not os.path.exists(path):
-        return f"{path}: no such file"
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        if os.path.isdir(path):
-            context.load_verify_locations(capath=path)
-        else:
-            context.load_verify_locations(cafile=path)
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        return f"{path}: not a PEM CA bundle ({ssl_reason(exc)})"
-    if not os.path.isdir(path) and not context.get_ca_certs():
-        return f"{path}: no CA certificate in it"
-    return None
-
-
-def check_client_cert(path: str) -> str | None:
-    """Why ``path`` is not a PEM certificate with its unencrypted key (None: it is)."""
-    if not os.path.isfile(path):
-        return f"{path}: no such file"
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        context.load_cert_chain(path, password=no_password)
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        return f"{path}: not a PEM certificate with its unencrypted private key ({ssl_reason(exc)})"
-    return None
-
-
-def ssl_reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None)
-    return str(reason) if reason else (getattr(exc, "strerror", None) or str(exc))
 
 
 def network_settings(

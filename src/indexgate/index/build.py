@@ -1,13 +1,15 @@
 """Build an sdist's metadata in an isolated environment: only with ``--allow-build``.
 
 This runs the package's build backend (package code), which the gate otherwise never
-does. It happens in a fresh virtual environment in a temporary folder; build requirements
-are installed by pip from the same indexes, with credentials passed in pip's environment,
-never on a command line or in output.
+does. It happens in a virtual environment in a temporary folder, made for the build
+requirements (and shared by the builds of a run that need the same ones); build
+requirements are installed by pip from the same indexes, with credentials passed in pip's
+environment, never on a command line or in output.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -15,9 +17,12 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import tomllib
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -75,19 +80,17 @@ def build_project_metadata(project: Path, indexes: Sequence[IndexConfig]) -> byt
 
 
 def _metadata_of_tree(src: Path, root: Path, indexes: Sequence[IndexConfig]) -> bytes:
-    """Run the build backend of the project in ``src``, in a fresh venv under ``root``."""
+    """Run the build backend of the project in ``src``, in a build environment of its
+    build requirements (``_environment``)."""
     system = _build_system(src)
-    env_dir = root / "env"
-    _run([sys.executable, "-m", "venv", str(env_dir)], cwd=root, env=None)
-    python = str(env_dir / ("Scripts" if os.name == "nt" else "bin") / "python")
     pip_env = _pip_env(indexes)
-    _install(python, system["requires"], root, pip_env)
     backend, path = system["build-backend"], json.dumps(system.get("backend-path", []))
     out = root / "out"
     out.mkdir()
-    extra = json.loads(_run([python, "-c", _HOOK, backend, "requires", path, str(out)], src))
-    _install(python, extra, root, pip_env)
-    answer = json.loads(_run([python, "-c", _HOOK, backend, "metadata", path, str(out)], src))
+    with _environment(list(system["requires"]), pip_env) as (python, add):
+        extra = json.loads(_run([python, "-c", _HOOK, backend, "requires", path, str(out)], src))
+        add(extra)
+        answer = json.loads(_run([python, "-c", _HOOK, backend, "metadata", path, str(out)], src))
     if "dist_info" in answer:
         return (out / answer["dist_info"] / "METADATA").read_bytes()
     with zipfile.ZipFile(out / answer["wheel"]) as whl:
@@ -146,9 +149,88 @@ def _with_auth(index: IndexConfig) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.netloc}"))
 
 
+# -- build environments ---------------------------------------------------------------------
+#
+# A virtual environment per set of build requirements (and indexes), made once per run and
+# shared by the builds that need the same (most legacy sdists: setuptools alone), each
+# build's extra requirements added to it. It has no pip of its own: this process's pip
+# installs into it (``pip --python``), where making a venv with pip costs ~3 s of CPU.
+
+_ENVS: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], _BuildEnv] = {}
+_ENVS_LOCK = threading.Lock()
+_ENVS_ROOT: list[str] = []  # the run's folder of build environments, removed at exit
+
+
+class _BuildEnv:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.python = ""
+        self.lock = threading.Lock()  # one install at a time; hooks run side by side
+        self.installed: set[str] = set()
+
+
+@contextmanager
+def _environment(
+    requires: list[str], pip_env: dict[str, str]
+) -> Iterator[tuple[str, Callable[[Sequence[str]], None]]]:
+    """The python of a build environment holding ``requires``, and a function that adds
+    more requirements to it."""
+    key = (tuple(sorted(requires)), tuple(sorted(pip_env.items())))
+    with _ENVS_LOCK:
+        env = _ENVS.get(key)
+        if env is None:
+            if not _ENVS_ROOT:
+                _ENVS_ROOT.append(tempfile.mkdtemp(prefix="indexgate-buildenv-"))
+                atexit.register(shutil.rmtree, _ENVS_ROOT[0], True)
+            env = _ENVS[key] = _BuildEnv(Path(_ENVS_ROOT[0]) / f"env{len(_ENVS)}")
+    with env.lock:
+        if not env.python:
+            env.python = _make_venv(env.folder)
+            _install(env.python, requires, env.folder, pip_env)
+            env.installed.update(requires)
+
+    def add(extra: Sequence[str]) -> None:
+        with env.lock:
+            todo = [r for r in extra if r not in env.installed]
+            _install(env.python, todo, env.folder, pip_env)
+            env.installed.update(todo)
+
+    yield env.python, add
+
+
+def _make_venv(folder: Path) -> str:
+    """A new virtual environment; without pip of its own when this process's pip can
+    install into it."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "venv", str(folder)]
+    if _host_pip():
+        cmd.insert(3, "--without-pip")
+    _run(cmd, cwd=folder.parent, env=None)
+    return str(folder / ("Scripts" if os.name == "nt" else "bin") / "python")
+
+
+@lru_cache(maxsize=1)
+def _host_pip() -> bool:
+    """Whether this interpreter's pip can install into another one (``--python``: 22.3)."""
+    try:
+        from importlib.metadata import version
+
+        major, minor = (int(x) for x in version("pip").split(".")[:2])
+    except (ImportError, ValueError):
+        return False
+    except Exception:  # PackageNotFoundError: no pip here
+        return False
+    return (major, minor) >= (22, 3)
+
+
 def _install(python: str, requires: Sequence[str], cwd: Path, env: dict[str, str]) -> None:
-    if requires:
-        _run([python, "-m", "pip", "install", "--quiet", *requires], cwd, env)
+    if not requires:
+        return
+    if _host_pip():
+        cmd = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet"]
+    else:
+        cmd = [python, "-m", "pip", "install", "--quiet"]
+    _run([*cmd, *requires], cwd, env)
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:

@@ -36,7 +36,9 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Mapping
@@ -75,10 +77,15 @@ FOREVER = float("inf")
 class FileCache:
     """The ``HttpCache`` of ``indexgate.index.responses``, in a folder."""
 
-    def __init__(self, root: Path, *, max_bytes: int = 1 << 30) -> None:
+    def __init__(self, root: Path, *, max_bytes: int = 1 << 30, background: bool = False) -> None:
+        """``background``: entries are written by a thread of their own, off the run's
+        path (a cold run writes hundreds, each a file, a rename and often a new folder:
+        a quarter of a second on a real run); ``close`` waits for them. Until then this
+        cache reads them from memory."""
         self.root = Path(root) / _VERSION
         self.max_bytes = max_bytes
         self.enabled = True
+        self._writer = _Writer() if background else None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self._maybe_prune()
@@ -98,7 +105,7 @@ class FileCache:
         if not self.enabled or method != "GET":
             return None
         path = self._path(url, headers, digest)
-        entry = _read(path)
+        entry = self._read(path)
         if entry is None:
             return None
         meta, body = entry
@@ -108,7 +115,7 @@ class FileCache:
             immutable = bool(meta.get("immutable", False))
             fresh = immutable or _age(meta) < _lifetime(stored_headers)
         except (KeyError, TypeError, ValueError):
-            _remove(path)
+            self._remove(path)
             return None
         sha = meta.get("body-sha256")
         body_sha256 = sha if isinstance(sha, str) and not body else None
@@ -147,7 +154,7 @@ class FileCache:
             or "no-store" in directives
             or response.headers.get("vary", "").strip() == "*"
         ):
-            _remove(path)
+            self._remove(path)
             return
         if not immutable and not (
             "etag" in response.headers
@@ -165,7 +172,7 @@ class FileCache:
         }
         if streamed:
             meta["body-sha256"] = response.body_sha256
-        _write(path, meta, response.content)
+        self._write(path, meta, response.content)
 
     def refresh(self, cached: CachedResponse, not_modified: Response) -> Response:
         """Merge a 304's validators and freshness into the entry; the stored body stands."""
@@ -182,7 +189,7 @@ class FileCache:
             headers = Headers(kept + list(updates.items()))
         path = Path(cached.key)
         if "no-store" in _directives(headers):
-            _remove(path)
+            self._remove(path)
         elif changed or _lifetime(headers) > 0:  # else nothing a later run would read changed
             meta = {
                 "status": old.status,
@@ -193,7 +200,7 @@ class FileCache:
             }
             if old.body_sha256 is not None:
                 meta["body-sha256"] = old.body_sha256
-            _write(path, meta, old.content)
+            self._write(path, meta, old.content)
         return Response(
             old.url, old.status, old.reason, headers, old.content, True, body_sha256=old.body_sha256
         )
@@ -203,7 +210,7 @@ class FileCache:
     def get_blob(self, kind: str, key: str) -> bytes | None:
         """Bytes stored under a content hash (see ``put_blob``); None when absent."""
         path = self._blob_path(kind, key)
-        entry = _read(path) if path is not None else None
+        entry = self._read(path) if path is not None else None
         if entry is None:
             return None
         with contextlib.suppress(OSError):
@@ -214,12 +221,39 @@ class FileCache:
         """Keep ``data``, which depends only on the content ``key`` hashes."""
         path = self._blob_path(kind, key)
         if path is not None:
-            _write(path, {"kind": kind, "stored": time.time()}, data)
+            self._write(path, {"kind": kind, "stored": time.time()}, data)
 
     def _blob_path(self, kind: str, key: str) -> Path | None:
         if not self.enabled or not kind.isalnum() or not key.isalnum() or len(key) < 32:
             return None
         return self.root / "blob" / kind / key[:2] / key
+
+    # -- writing behind -------------------------------------------------------------
+
+    def _write(self, path: Path, meta: dict, body: bytes) -> None:
+        writer = self._writer
+        if writer is None:
+            _write(path, meta, body)
+        else:
+            writer.put(path, meta, body)
+
+    def _read(self, path: Path) -> tuple[dict, bytes] | None:
+        writer = self._writer
+        pending = writer.get(path) if writer is not None else None
+        if pending is not None:  # written behind, not on disk yet: read as it will be
+            meta, body = pending
+            return {**meta, "length": len(body)}, body
+        return _read(path)
+
+    def _remove(self, path: Path) -> None:
+        if self._writer is not None:
+            self._writer.cancel(path)
+        _remove(path)
+
+    def close(self) -> None:
+        """Wait until every entry written behind is on disk (``background``)."""
+        if self._writer is not None:
+            self._writer.close()
 
     # -- layout ---------------------------------------------------------------------
 
@@ -295,14 +329,85 @@ def _read(path: Path) -> tuple[dict, bytes] | None:
         return None
 
 
+_GONE: tuple[dict, bytes] = ({}, b"")  # a pending removal (``_Writer.cancel``)
+
+
+class _Writer:
+    """Entries written behind, in order, by one thread; each kept in memory (``get``)
+    until it is on disk. A later entry for the same path replaces a pending one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[Path, tuple[dict, bytes]] = {}
+        self._queue: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def put(self, path: Path, meta: dict, body: bytes) -> None:
+        self._enqueue(path, (meta, body))
+
+    def _enqueue(self, path: Path, item: tuple[dict, bytes]) -> None:
+        with self._lock:
+            self._pending[path] = item
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="indexgate-cache", daemon=True
+                )
+                self._thread.start()
+        self._queue.put(path)
+
+    def get(self, path: Path) -> tuple[dict, bytes] | None:
+        with self._lock:
+            item = self._pending.get(path)
+        return None if item is _GONE else item
+
+    def cancel(self, path: Path) -> None:
+        """The entry is removed: never read from memory again, and removed from disk
+        after any write of it already under way."""
+        self._enqueue(path, _GONE)
+
+    def _run(self) -> None:
+        while True:
+            path = self._queue.get()
+            if path is None:
+                return
+            with self._lock:
+                item = self._pending.get(path)
+            if item is None:  # written already (a later put)
+                continue
+            if item is _GONE:
+                _remove(path)
+            else:
+                _write(path, *item)
+            with self._lock:
+                if self._pending.get(path) is item:
+                    del self._pending[path]
+
+    def close(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+
+
+_MADE: set[Path] = set()  # folders this process made or found: no mkdir per entry
+
+
 def _write(path: Path, meta: dict, body: bytes) -> None:
     meta = {**meta, "length": len(body)}
     head = json.dumps(meta, separators=(",", ":")).encode()
     crc = zlib.crc32(body, zlib.crc32(head))
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
+        if path.parent not in _MADE:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _MADE.add(path.parent)
+        try:
+            f = open(tmp, "wb")  # noqa: SIM115 (closed below)
+        except FileNotFoundError:  # the folder went away since: made again
+            path.parent.mkdir(parents=True, exist_ok=True)
+            f = open(tmp, "wb")  # noqa: SIM115
+        with f:
             f.write(_HEAD.pack(_MAGIC, len(head), crc))
             f.write(head)
             f.write(body)

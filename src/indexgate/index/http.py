@@ -10,7 +10,8 @@ disk answers at once).
 Carrying each exchange is the ``Transport``'s job (``indexgate.index.transport``): by
 default its ``Router``, which sends ``http://`` and HTTP/1.1-over-TLS through the lean
 HTTP/1.1 client (httpx cost ~1 ms of CPU per request and ~0.1 s of imports per run),
-hands an origin whose TLS server picks HTTP/2 by ALPN to httpx, and reads ``file://``
+hands an origin whose TLS server picks HTTP/2 by ALPN to the lean HTTP/2 client (``h2``
+on one connection), and reads ``file://``
 from disk. Tests give ``transport=`` a mock transport at the same seam.
 
 What every request sends besides ``Host``: ``User-Agent``, ``Accept: */*`` unless the

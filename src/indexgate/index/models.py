@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -63,8 +63,11 @@ def dist_files(rows: Iterable[Sequence[Any]]) -> tuple[DistFile, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True)
-class ParsedFilename:
+class ParsedFilename(NamedTuple):
+    """A wheel's or sdist's name, version and tags. A named tuple, not a frozen dataclass:
+    one is made per distinct filename a run reads (tens of thousands on real pages), and
+    a frozen dataclass's ``__init__`` cost five times as much."""
+
     name: NormalizedName
     version: Version
     kind: Literal["wheel", "sdist"]

@@ -98,8 +98,6 @@ class _JsonParser:
         s, pos, state = self._buf, self._pos, self._state
         end = len(s)
         ws = _JSON_WS.match
-        next_entry = _JSON_NEXT_ENTRY.match
-        scan = self._scan_entry
         try:
             while True:
                 pos = ws(s, pos).end()
@@ -110,17 +108,7 @@ class _JsonParser:
                     entry, pos = self._value(s, pos, final)
                     self._entry(entry)
                     state = _FILES_SEP
-                    # The files array, entry after entry, without a turn of the state
-                    # machine per separator (a page may list tens of thousands).
-                    while True:
-                        sep = next_entry(s, pos)
-                        if sep is None or sep.end() >= end:
-                            break
-                        entry, after = scan(s, sep.end())
-                        if after >= end:
-                            break  # may be cut: read again by the general path
-                        self._entry(entry)
-                        pos = after
+                    pos = self._entries(s, pos, end)
                 elif state == _FILES_SEP:
                     if c == ",":
                         state = _FILE
@@ -188,6 +176,51 @@ class _JsonParser:
             raise PageError(f"project page is not valid JSON: {exc}") from None
         self._buf, self._pos, self._state = s, pos, state
 
+    def _entries(self, s: str, pos: int, end: int) -> int:
+        """The files array, entry after entry from ``pos`` (just after an entry), without
+        a turn of the state machine per separator (a page may list tens of thousands);
+        where it stops: the end of the array, or an entry the buffer may cut (read again
+        by the general path).
+
+        Most entries of a page with native wheels are another platform's wheel of a
+        version already settled: those are dropped here, by the two set lookups of
+        ``_Files.admit``, before any other work (``_entry`` would say the same)."""
+        next_entry = _JSON_NEXT_ENTRY.match
+        scan_once = _scan_once
+        files = self._files
+        fast = files._tags_only
+        dropped, settled = files._dropped_tags, files._settled
+        while True:
+            if s.startswith(", {", pos):  # json.dumps' separator: most pages
+                start = pos + 2
+            else:
+                sep = next_entry(s, pos)
+                if sep is None:
+                    return pos
+                start = sep.end()
+            if start >= end:
+                return pos
+            try:
+                entry, after = scan_once(s, start)
+            except (StopIteration, ValueError, RecursionError):
+                return pos  # cut, or wrong: the general path reads it (and says what)
+            if after >= end:
+                return pos  # may be cut
+            if fast and type(entry) is dict:
+                filename = entry.get("filename")
+                if type(filename) is str and filename[-4:] == ".whl":
+                    head = filename.rsplit("-", 3)[0]
+                    if (
+                        filename[len(head) :] in dropped
+                        and head in settled
+                        and type(entry.get("url")) is str
+                    ):
+                        self._index += 1
+                        pos = after
+                        continue
+            self._entry(entry)
+            pos = after
+
     def _value(self, s: str, pos: int, final: bool) -> tuple[Any, int]:
         """One JSON value at ``pos`` and where it ends; _Incomplete when it may be cut."""
         try:
@@ -205,14 +238,6 @@ class _JsonParser:
         if after >= len(s) and not final:  # a number may go on in the next chunk
             raise _Incomplete
         return value, after
-
-    def _scan_entry(self, s: str, pos: int) -> tuple[Any, int]:
-        """One ``files[]`` entry (an object) at ``pos``; a scan that fails leaves the entry
-        to ``_value`` (its messages, and waiting for more of the body)."""
-        try:
-            return _scan_once(s, pos)
-        except (StopIteration, ValueError, RecursionError):
-            return None, len(s)
 
     def _invalid(self, s: str, pos: int, expected: str) -> None:
         raise PageError(f"project page is not valid JSON: expected {expected} at char {pos}")

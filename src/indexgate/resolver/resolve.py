@@ -56,7 +56,7 @@ def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[S
     if settings.cache_dir is not None:
         from indexgate.index.cache import FileCache
 
-        cache = FileCache(settings.cache_dir)
+        cache = FileCache(settings.cache_dir, background=True)
     http = HttpClient(
         concurrency=settings.concurrency,
         cache=cache,
@@ -73,6 +73,8 @@ def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[S
         yield Session(settings, bridge, http, client, finder)
     finally:
         bridge.close(http.aclose)
+        if cache is not None:
+            cache.close()  # the entries written behind are on disk
 
 
 def check(settings: Settings, sources: SourceSet) -> Report:

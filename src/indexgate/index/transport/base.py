@@ -6,7 +6,7 @@ that wanted it, fed piece by piece to a ``Sink`` as it arrived).
 retries, deadlines, throttling, redirects, credentials, the cache. A ``Transport`` only
 carries one exchange, and says in a ``TransportError`` why it could not. Its
 implementations: ``http11.Pool`` (the lean HTTP/1.1 client), ``http2.Http2Transport``
-(httpx, for servers that pick HTTP/2), ``files.FileTransport`` (``file://``), and
+(for servers that pick HTTP/2), ``files.FileTransport`` (``file://``), and
 ``router.Router``, which picks one of them per origin. Tests put their own transport
 (``tests/support/mock_transport.py``) at the same seam.
 """
@@ -62,7 +62,8 @@ class TransportError(Exception):
     """The exchange failed on the wire; asking again may work.
 
     ``name`` is what messages call the failure: the class name, or the name of the
-    httpx error it stands for (``WriteTimeout``, ``DecodingError``) on the HTTP/2 path.
+    httpx error it stands for (``WriteTimeout``, ``DecodingError``) on the test seam of the
+    HTTP/2 transport (``http2_httpx``).
     """
 
     def __init__(self, *args: object, name: str | None = None) -> None:
@@ -139,7 +140,16 @@ class DeadlineReached(TransportError):
 
 
 class Http2Selected(Exception):
-    """The TLS server chose HTTP/2 by ALPN: this origin needs an HTTP/2 client."""
+    """The TLS server chose HTTP/2 by ALPN: this origin needs an HTTP/2 client.
+
+    ``transport``: the connection that learnt it, handed over (with the ``early`` bytes the
+    server sent on it already, its HTTP/2 preface) so that the HTTP/2 client need not
+    shake hands again; None for the requests that were only waiting for it."""
+
+    def __init__(self, *args: object, transport: object = None, early: bytes = b"") -> None:
+        super().__init__(*args)
+        self.transport = transport
+        self.early = early
 
 
 class Sink(Protocol):

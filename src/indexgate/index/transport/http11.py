@@ -78,6 +78,7 @@ class _Connection(asyncio.Protocol):
         self.refusal: TLSError | None = None  # a TLS alert that ended the session while idle
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: float | None = None  # loop time: the exchange's total deadline
+        self.early: list[bytes] | None = None  # bytes before ALPN was read (TLS only)
 
     # asyncio.Protocol
 
@@ -87,6 +88,9 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         parser = self.parser
         if parser is None:  # idle: the server has nothing to say but goodbye (or junk)
+            if self.early is not None:  # just connected: maybe an HTTP/2 preface (h2)
+                self.early.append(data)
+                return
             self.close()
             return
         self.last_read = self.loop.time()
@@ -337,6 +341,8 @@ class Pool:
         loop = asyncio.get_running_loop()
         conn = _Connection(loop)
         context = self._ssl_context() if self._ssl_context is not None else None
+        if context is not None:
+            conn.early = []
         proxy = self.proxy
         raw: list[asyncio.BaseTransport] = []  # the proxy connection under a tunnel
         try:
@@ -367,19 +373,25 @@ class Pool:
                 self.refused = error
             raise error from exc
         if context is not None and conn.transport is not None:
+            ssl_object = conn.transport.get_extra_info("ssl_object")
+            if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
+                # Handed over as it is, with what the server already sent on it.
+                self.http2 = True
+                early, conn.early = b"".join(conn.early or ()), None
+                raise Http2Selected(
+                    f"{self.host}:{self.port}", transport=conn.transport, early=early
+                )
             # TLS 1.3: a server refusing the client certificate says so right after the
             # handshake; let that alert in before a request is written into a closed
             # session (a reset then hides the reason).
             await asyncio.sleep(0)
+            early, conn.early = conn.early, None
+            if early:  # an HTTP/1.1 server has nothing to say before it is asked
+                conn.close()
             if conn.refusal is not None:
                 conn.abort()
                 self.refused = conn.refusal
                 raise conn.refusal
-            ssl_object = conn.transport.get_extra_info("ssl_object")
-            if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
-                conn.abort()
-                self.http2 = True
-                raise Http2Selected(f"{self.host}:{self.port}")
         self.connects += 1
         self._open.add(conn)
         return conn

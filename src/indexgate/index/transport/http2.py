@@ -1,59 +1,65 @@
-"""The HTTP/2 transport: httpx (``http2=True``) for an origin whose TLS server picked
-``h2`` by ALPN, imported only when one does (httpx costs ~0.1 s of imports per run).
+"""The HTTP/2 transport: a lean client on one asyncio protocol per origin, with the ``h2``
+package's state machine (frames, HPACK, flow control) and nothing else.
 
-One ``httpx.AsyncClient`` per origin, with that origin's TLS context and proxy (the router
-gives them), its own redirects, auth and environment turned off: ``HttpClient`` decides
-those. httpx's failures are raised as this package's (``base``), with httpx's class name
-kept for messages, so retries and messages read the same on both transports; the body is
-read as it streams in and refused as soon as it passes the cap.
+Why not httpx here (it was the HTTP/2 path until issue 11): per DATA frame, httpcore takes
+and releases anyio locks, opens cancel scopes and asks anyio for its backend, which cost
+a third of a real run's CPU (a project page of 3 MB is ~200 frames; a run reads tens of
+megabytes), and importing httpx, httpcore and anyio cost ~55 ms per run. This does what
+``HttpClient`` needs, as ``http11`` does for HTTP/1.1:
+
+- one connection per origin, every request a stream on it (at most ``max_connections``
+  streams at once, and never more than the server allows); a connection that broke or
+  that the server ended (GOAWAY) is replaced by the next request;
+- large receive windows (16 MiB per stream and for the connection), so the server is not
+  held back and few WINDOW_UPDATE frames are sent;
+- bodies decoded (``gzip``/``deflate``) and capped as they arrive, handed piece by piece
+  to the caller's ``Sink`` when its ``SinkFactory`` wants them;
+- the idle-read timeout and the total deadline of ``http11`` (a stream that gets no byte
+  for ``read_timeout`` seconds fails with ``ReadTimeout``; ``within`` bounds the whole
+  exchange).
+
+Failures are this package's ``TransportError``s (``base``), so retries and messages read
+the same on both transports. A test may still hand in an httpx transport
+(``transport=``, e.g. ``httpx.MockTransport``): the exchange then goes through httpx
+(``http2_httpx``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
 
 from indexgate.index.transport.base import (
-    BodyTooLarge,
     CertificateError,
     ConnectError,
     ConnectTimeout,
     DeadlineReached,
-    ProxyError,
+    InvalidURL,
     RawResponse,
-    ReadError,
     ReadTimeout,
-    RemoteProtocolError,
     Request,
-    Sink,
     SinkFactory,
     TLSError,
     TransportError,
-    causes,
+    Unrecoverable,
 )
-from indexgate.index.transport.headers import Headers
-from indexgate.index.transport.tunnel import proxy_auth_refused
+from indexgate.index.transport.http2_connection import _Connection, _Stream
+from indexgate.index.transport.http11_parser import decode_content
+from indexgate.index.transport.tunnel import through_proxy
 
 if TYPE_CHECKING:
     import httpx
 
     from indexgate.index.network import Proxy
 
-# httpx's errors that have a namesake here; the others keep their name on a TransportError.
-_SAME = {
-    "ConnectError": ConnectError,
-    "ConnectTimeout": ConnectTimeout,
-    "ReadTimeout": ReadTimeout,
-    "ReadError": ReadError,
-    "RemoteProtocolError": RemoteProtocolError,
-}
+log = logging.getLogger("indexgate.http")
 
 
 class Http2Transport:
-    """httpx for one origin (or, with ``transport``, for whatever httpx transport a test
-    gives: ``httpx.MockTransport`` for the tests of this path)."""
+    """HTTP/2 to one origin (or, with ``transport``, through httpx and whatever httpx
+    transport a test gives: ``httpx.MockTransport``)."""
 
     def __init__(
         self,
@@ -64,39 +70,33 @@ class Http2Transport:
         max_connections: int,
         connect_timeout: float,
         read_timeout: float,
+        port: int = 443,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.host = host
+        self.port = port
         self.proxy = proxy
         self._ssl_context = ssl_context
-        self._max_connections = max(1, max_connections)
-        self._limit = asyncio.Semaphore(self._max_connections)
-        self._timeouts = (connect_timeout, read_timeout)
-        self._transport = transport
-        self._httpx: httpx.AsyncClient | None = None  # made on first use, again after aclose
+        self._limit = max(1, max_connections)
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._conn: _Connection | None = None
+        self._connecting: asyncio.Future[_Connection] | None = None
+        self.refused: Unrecoverable | None = None
+        self.connects = 0  # connections opened or adopted (tests and diagnostics)
+        self._httpx: Any = None
+        if transport is not None:
+            from indexgate.index.transport.http2_httpx import HttpxTransport
 
-    def _client(self) -> httpx.AsyncClient:
-        client = self._httpx
-        if client is None:
-            _no_sniffio_search()
-            import httpx
-
-            connect_timeout, read_timeout = self._timeouts
-            test = self._transport is not None
-            client = self._httpx = httpx.AsyncClient(
-                verify=self._ssl_context if self._ssl_context is not None else False,
-                http2=not test,
-                proxy=self.proxy.url if self.proxy is not None and not test else None,
-                transport=self._transport,
-                timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-                follow_redirects=False,
-                limits=httpx.Limits(
-                    max_connections=self._max_connections,
-                    max_keepalive_connections=self._max_connections,
-                ),
-                trust_env=False,
+            self._httpx = HttpxTransport(
+                host=host,
+                ssl_context=ssl_context,
+                proxy=proxy,
+                max_connections=max_connections,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                transport=transport,
             )
-        return client
 
     async def exchange(
         self,
@@ -106,8 +106,10 @@ class Http2Transport:
         within: float | None = None,
         sink: SinkFactory | None = None,
     ) -> RawResponse:
-        """The ``Transport`` seam, through httpx; the whole exchange within ``within``.
-        A body ``sink`` asks for is streamed to it as httpx decodes it (``aiter_bytes``)."""
+        """The ``Transport`` seam: ``request`` as a stream of this origin's connection,
+        the whole exchange within ``within`` seconds."""
+        if self._httpx is not None:
+            return await self._httpx.exchange(request, max_body=max_body, within=within, sink=sink)
         try:
             async with asyncio.timeout(within):
                 return await self._exchange(request, max_body, sink)
@@ -117,99 +119,153 @@ class Http2Transport:
     async def _exchange(
         self, request: Request, max_body: int, sink: SinkFactory | None
     ) -> RawResponse:
-        client = self._client()
-        async with self._limit:
-            try:
-                sent = client.build_request(
-                    request.method, _without_userinfo(request.url), headers=list(request.headers)
-                )
-                raw = await client.send(sent, stream=True)
-            except Exception as exc:
-                _raise_as_ours(exc, self.proxy, self.host)
-                raise
-            headers = Headers(raw.headers.multi_items())
-            target = None
-            if sink is not None and request.method != "HEAD":
-                target = sink(raw.status_code, headers)
-            try:
-                if request.method == "HEAD":
-                    content = b""
+        conn = await self._connection()
+        while not conn.has_room(self._limit):
+            conn.room.clear()
+            await conn.room.wait()
+            conn = await self._connection()
+        stream = conn.open(request, max_body, sink)
+        try:
+            await self._wait(conn, stream)
+        finally:
+            if not stream.done:
+                conn.cancel(stream)
+        if stream.error is not None:
+            if isinstance(stream.error, Unrecoverable):
+                self.refused = stream.error
+            raise stream.error
+        content = b"".join(stream.body)
+        if content and stream.decoder is None and "content-encoding" in stream.headers:
+            content = decode_content(content, stream.headers, max_body)
+        return RawResponse(stream.status, stream.reason, stream.headers, content, stream.sink)
+
+    async def _wait(self, conn: _Connection, stream: _Stream) -> None:
+        """Until the stream is complete; ``ReadTimeout`` after ``read_timeout`` seconds
+        without a byte of it."""
+        timeout = self._read_timeout
+        loop = conn.loop
+        timer: asyncio.TimerHandle | None = None
+
+        def check() -> None:
+            nonlocal timer
+            idle = loop.time() - stream.last_read
+            if idle >= timeout:
+                stream.fail(ReadTimeout(f"no data for {timeout:g} s"))
+            else:  # bytes came since: wait for the rest of the period
+                timer = loop.call_later(timeout - idle, check)
+
+        timer = loop.call_later(timeout, check)
+        try:
+            await stream.waiter
+        finally:
+            timer.cancel()
+
+    async def _connection(self) -> _Connection:
+        conn = self._conn
+        if conn is not None and not conn.dead:
+            return conn
+        if self.refused is not None:
+            raise self.refused
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self._connect())
+        connecting = self._connecting
+        try:
+            return await asyncio.shield(connecting)
+        finally:
+            if connecting.done() and self._connecting is connecting:
+                self._connecting = None
+
+    async def _connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        authority = self._authority()
+        host = self.host if self.host.isascii() else self.host.encode("idna").decode("ascii")
+        conn = _Connection(loop, authority)
+        raw: list[asyncio.BaseTransport] = []
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                if self.proxy is None:
+                    await loop.create_connection(
+                        lambda: conn,
+                        host,
+                        self.port,
+                        ssl=self._ssl_context,
+                        server_hostname=host if self._ssl_context is not None else None,
+                        happy_eyeballs_delay=0.25,
+                    )
                 else:
-                    content = await _read_capped(raw, max_body, target)
-            except Exception as exc:
-                _raise_as_ours(exc, self.proxy, self.host)
+                    tls = await through_proxy(
+                        self.proxy, host, self.port, loop, conn, self._ssl_context, raw
+                    )
+                    if tls is not None:
+                        conn.transport = tls
+        except BaseException as exc:
+            if conn.transport is not None:
+                conn.transport.abort()
+            for transport in raw:
+                transport.abort()  # type: ignore[attr-defined]
+            if isinstance(exc, TransportError) or not isinstance(exc, Exception):
+                if isinstance(exc, Unrecoverable):
+                    self.refused = exc
                 raise
-            finally:
-                await raw.aclose()
-        return RawResponse(raw.status_code, raw.reason_phrase, headers, content, target)
+            error = _connect_failure(exc, f"{self.host}:{self.port}", self.proxy)
+            if isinstance(error, Unrecoverable):
+                self.refused = error
+            raise error from exc
+        conn.start()
+        self.connects += 1
+        self._conn = conn
+        log.debug("HTTP/2 connection to %s:%s", self.host, self.port)
+        return conn
+
+    def adopt(self, transport: asyncio.Transport, early: bytes = b"") -> None:
+        """Take over a TLS connection on which the server picked h2 (the HTTP/1.1 pool's
+        first one, ``Http2Selected``), with the bytes it already sent: no second
+        handshake. A transport that comes when a live connection is already here is
+        closed."""
+        if self._conn is not None and not self._conn.dead:
+            transport.close()
+            return
+        conn = _Connection(asyncio.get_running_loop(), self._authority())
+        transport.set_protocol(conn)
+        conn.transport = transport
+        conn.start()
+        if early:
+            conn.data_received(early)
+        self.connects += 1
+        self._conn = conn
+
+    def _authority(self) -> str:
+        host = self.host
+        if not host.isascii():
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise InvalidURL("invalid host name") from None
+        if ":" in host:
+            host = f"[{host}]"
+        return host if self.port == 443 else f"{host}:{self.port}"
 
     async def aclose(self) -> None:
-        client, self._httpx = self._httpx, None
-        if client is not None:
-            await client.aclose()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        if self._httpx is not None:
+            await self._httpx.aclose()
 
 
-def _without_userinfo(url: str) -> str:
-    """httpx would turn a URL's userinfo into ``Authorization`` again: ``HttpClient``
-    already chose which one to send."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def _raise_as_ours(exc: Exception, proxy: Proxy | None, host: str) -> None:
-    """httpx's failures as this package's, so both transports read the same; returns
-    (and the caller re-raises ``exc``) for what is not a transport failure."""
-    import httpx
-
-    if isinstance(exc, TransportError):
-        return
-    if isinstance(exc, httpx.ProxyError) and proxy is not None:
-        text = str(exc)
-        if text.startswith(("407", "401")):  # only the proxy answers CONNECT
-            raise proxy_auth_refused(proxy, text) from exc
-        raise ProxyError(f"proxy {proxy.display}: {text}") from exc
-    for cause in causes(exc):
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            reason = cause.verify_message or str(cause.reason or cause)
-            raise CertificateError(reason, cause.verify_code) from exc
-        if isinstance(cause, ssl.SSLError) and not isinstance(
-            cause, ssl.SSLEOFError | ssl.SSLZeroReturnError
-        ):
-            reason = str(cause.reason or cause)
-            raise TLSError(f"TLS with {host} failed: {reason}", reason) from exc
-    if isinstance(exc, httpx.TransportError | httpx.DecodingError):
-        name = type(exc).__name__
-        ours = _SAME.get(name, TransportError)
-        raise ours(str(exc), name=name) from exc
-
-
-async def _read_capped(raw: httpx.Response, max_body: int, sink: Sink | None = None) -> bytes:
-    """The decoded body within the cap; with ``sink``, fed to it as it comes (returns b"")."""
-    declared = raw.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_body:
-        raise BodyTooLarge(f"body of {declared} bytes, more than {max_body}")
-    parts: list[bytes] = []
-    size = 0
-    async for part in raw.aiter_bytes():
-        size += len(part)
-        if size > max_body:
-            raise BodyTooLarge(f"body larger than {max_body} bytes")
-        if sink is not None:
-            sink.feed(part)
-        else:
-            parts.append(part)
-    return b"".join(parts)
-
-
-def _no_sniffio_search() -> None:
-    """httpcore imports ``sniffio`` on every lock it takes, inside ``try``; where sniffio is
-    not installed, each of those imports searches the whole ``sys.path`` again (40 us a
-    call, thousands a run: 2-4 % of a real run's CPU). Mark it missing once, as the import
-    system does for a module known to be absent, so those imports fail at once."""
-    import importlib.util
-    import sys
-
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
+def _connect_failure(exc: Exception, where: str, proxy: Proxy | None) -> Exception:
+    """One of this package's errors for a failed connect; OpenSSL's reasons kept."""
+    via = f" through proxy {proxy.display}" if proxy is not None else ""
+    if isinstance(exc, TimeoutError):  # before OSError: TimeoutError is one
+        return ConnectTimeout(f"timed out connecting to {where}{via}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or str(exc.reason or exc)
+        return CertificateError(reason, exc.verify_code)
+    if isinstance(exc, ssl.SSLError) and not isinstance(
+        exc, ssl.SSLEOFError | ssl.SSLZeroReturnError
+    ):
+        reason = str(exc.reason or exc)
+        return TLSError(f"TLS handshake with {where} failed: {reason}", reason)
+    if isinstance(exc, OSError):
+        return ConnectError(f"{where}{via}: {exc.strerror or exc or type(exc).__name__}")
+    return ConnectError(f"{where}{via}: {type(exc).__name__}: {exc}")

@@ -2,7 +2,7 @@
 
 ``file://`` is read from disk (``files``); ``http://`` and ``https://`` start on the lean
 HTTP/1.1 client (``http11.Pool``, one per origin), and an https origin whose server picks
-HTTP/2 by ALPN is handed to httpx (``http2``) from then on. The company network
+HTTP/2 by ALPN is handed to the HTTP/2 client (``http2``) from then on. The company network
 (``indexgate.index.network``) plugs in here: each https origin's TLS context (its index's
 ``cert:`` / ``client-cert:``, else the run's CA bundle, else the system trust store) and
 each origin's proxy (``https_proxy``, ``no_proxy``...). A TLS failure leaves with what a
@@ -96,9 +96,11 @@ class Router:
                 return await self._files.exchange(request, max_body=max_body, within=within)
             try:
                 return await pool.exchange(request, max_body=max_body, within=within, sink=sink)
-            except Http2Selected:  # nothing of the answer was read: the sink was not asked
-                log.debug("%s://%s speaks HTTP/2: using httpx for it", origin[0], origin[1])
+            except Http2Selected as selected:  # nothing of the answer was read yet
+                log.debug("%s://%s speaks HTTP/2", origin[0], origin[1])
                 h2 = self._h2.get(origin) or self._http2(origin)
+                if selected.transport is not None:  # the connection that learnt it
+                    h2.adopt(selected.transport, selected.early)  # type: ignore[arg-type]
                 return await h2.exchange(request, max_body=max_body, within=within, sink=sink)
         except CertificateError as exc:
             ca, where, _ = self._origin_tls.get(origin, (None, None, None))
@@ -130,6 +132,7 @@ class Router:
     def _http2(self, origin: Origin) -> Http2Transport:
         h2 = self._h2[origin] = Http2Transport(
             host=origin[1],
+            port=origin[2] or DEFAULT_PORTS[origin[0]],
             ssl_context=self.ssl_context(origin) if origin[0] == "https" else None,
             proxy=self.proxy(origin),
             max_connections=self._max_connections,
