@@ -235,7 +235,8 @@ class FileFetching:
         )
 
     async def _probe(self, index: IndexConfig, file: DistFile) -> ProbeResult:
-        r = await self.http.request("HEAD", file.url)
+        # In the background: nothing waits on a probe to ask for the next level.
+        r = await self.http.request("HEAD", file.url, background=True)
         again = r.status in (405, 501)  # HEAD refused
         blocked = index.policy.on_file(r.status).action is FileAction.BLOCKED
         if not again and blocked and not r.content:
@@ -243,7 +244,9 @@ class FileFetching:
             # who blocked it and why (Nexus), ask for one byte to read the reason.
             again = classify_block(r.status, r.reason, r.headers, b"").vendor == "unknown"
         if again:
-            r = await self.http.request("GET", file.url, headers={"Range": "bytes=0-0"})
+            r = await self.http.request(
+                "GET", file.url, headers={"Range": "bytes=0-0"}, background=True
+            )
         outcome = self._judge(index, file, r, "download")
         if isinstance(outcome, BlockHit):
             return ProbeResult(block=outcome)
