@@ -182,9 +182,8 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
     target = provider.target
     report = TargetReport(python=target.python, platform=target.platform)
     tracker = ConflictTracker(provider)
-    resolver: Resolver = Resolver(provider, tracker)
     try:
-        result = resolver.resolve(provider.direct, max_rounds=MAX_ROUNDS)
+        result = _resolve(provider, tracker)
     except FetchError as exc:
         report.errors.append(_fetch_problem(exc, provider))
     except IndexUnreachable as exc:
@@ -205,6 +204,20 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
     _shadow_errors(report, provider)
     report.status = _status(report, settings)
     return report
+
+
+def _resolve(provider: Provider, tracker: ConflictTracker) -> object:
+    """The resolver's result, once a pass met no block that a probe it did not wait for
+    found afterwards (``Provider.settle``, found.py): then that pass knew every block."""
+    while True:
+        try:
+            result = Resolver(provider, tracker).resolve(provider.direct, max_rounds=MAX_ROUNDS)
+        except (ResolutionImpossible, ResolutionTooDeep, FetchError, IndexUnreachable):
+            if provider.settle():
+                raise
+            continue
+        if provider.settle():
+            return result
 
 
 class ConflictTracker(BaseReporter):  # type: ignore[misc]
