@@ -18,6 +18,7 @@ Part of the Provider (``provider.py``), as a mixin.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -37,6 +38,8 @@ from indexgate.targets import Target
 
 if TYPE_CHECKING:
     from indexgate.resolver.findings import TargetFindings
+
+log = logging.getLogger("indexgate.resolve")
 
 PREPARE_AHEAD = 3  # once backtracking, later versions prepared while it looks at one
 MAX_AHEAD = 64  # ... up to this many on a long walk down one package's versions (uv: 50)
@@ -146,6 +149,7 @@ class FoundCandidates:
                 del self._prepared[key]
                 again = True
         if again:
+            log.info("a probe answered after the resolver went on found a block: resolving again")
             self.conflicts.clear()  # the next pass starts as the first did
         return not again
 
