@@ -1,22 +1,16 @@
 """Pieces of the cold run's critical path that need no server (issue 15): background
-requests (probes) queue behind the others for a host's slots, and the cache's write-behind
-thread keeps every entry readable, in order, until it is on disk."""
+requests (probes) queue behind the others for a host's slots, and a cold cache creates
+few folders (each costs as much as a file)."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from indexgate.index import cache as cache_mod
 from indexgate.index.cache import FileCache
 from indexgate.index.http import Response
 from indexgate.index.limits import HostLimit
 from indexgate.index.transport.headers import Headers
-from indexgate.index.writebehind import WriteBehind
-
-PAGE = "https://pkgs.example/simple/flask/"
-ACCEPT = {"Accept": "text/html"}
-
 
 # --- background requests --------------------------------------------------------------------
 
@@ -76,59 +70,20 @@ def test_queued_background_requests_are_let_in_up_to_their_share_only() -> None:
     assert asyncio.run(scenario()) == (3, 1)
 
 
-# --- the write-behind cache ----------------------------------------------------------------
+# --- the cache's folders --------------------------------------------------------------------
 
 
-def _page(etag: str) -> Response:
-    return Response(PAGE, 200, "OK", Headers({"etag": etag}), b"<html>flask</html>")
-
-
-def test_an_entry_is_read_back_before_and_after_the_writer_put_it_on_disk(tmp_path: Path) -> None:
-    cache = FileCache(tmp_path, write_behind=True)
-    cache.store("GET", PAGE, ACCEPT, _page('"v1"'))
-    hit = cache.lookup("GET", PAGE, ACCEPT)  # written or not yet: the same entry
-    assert hit is not None and hit.validators == {"If-None-Match": '"v1"'}
-    assert hit.response.content == b"<html>flask</html>"
-    cache.close()
-    on_disk = FileCache(tmp_path).lookup("GET", PAGE, ACCEPT)
-    assert on_disk is not None and on_disk.validators == {"If-None-Match": '"v1"'}
-
-
-def test_the_last_change_of_a_path_wins_in_the_order_given(tmp_path: Path) -> None:
-    cache = FileCache(tmp_path, write_behind=True)
-    cache.store("GET", PAGE, ACCEPT, _page('"v1"'))
-    cache.store("GET", PAGE, ACCEPT, _page('"v2"'))
-    cache.put_blob("meta", "ab" * 32, b"first")
-    cache.put_blob("meta", "ab" * 32, b"second")
-    forbidden = Response(PAGE, 403, "Forbidden", Headers({}), b"")
-    cache.store("GET", PAGE + "x/", ACCEPT, _page('"x"'))
-    cache.store("GET", PAGE + "x/", ACCEPT, forbidden)  # a 403 removes the entry
-    assert cache.get_blob("meta", "ab" * 32) == b"second"
-    assert cache.lookup("GET", PAGE + "x/", ACCEPT) is None
-    cache.close()
-    again = FileCache(tmp_path)
-    hit = again.lookup("GET", PAGE, ACCEPT)
-    assert hit is not None and hit.validators == {"If-None-Match": '"v2"'}
-    assert again.get_blob("meta", "ab" * 32) == b"second"
-    assert again.lookup("GET", PAGE + "x/", ACCEPT) is None
-
-
-def test_every_change_is_made_by_the_time_drain_returns(tmp_path: Path) -> None:
-    made: list[tuple[str, str]] = []
-    writer = WriteBehind(
-        lambda path, meta, body: made.append(("write", path.name)),
-        lambda path: made.append(("remove", path.name)),
-    )
-    for i in range(50):
-        writer.write(tmp_path / f"e{i}", {}, b"x")
-    writer.remove(tmp_path / "e3")
-    writer.drain()
-    assert made == [("write", f"e{i}") for i in range(50)] + [("remove", "e3")]
-    assert writer.pending(tmp_path / "e7") == (False, None)
-
-
-def test_a_cache_without_write_behind_writes_at_once(tmp_path: Path) -> None:
+def test_a_cold_cache_of_hundreds_of_entries_creates_sixteen_folders_per_kind(
+    tmp_path: Path,
+) -> None:
     cache = FileCache(tmp_path)
-    cache.store("GET", PAGE, ACCEPT, _page('"v1"'))
-    assert any(p.is_file() for p in (tmp_path / "v1" / "http").rglob("*"))
-    cache_mod.FileCache.close(cache)  # nothing to wait for
+    for i in range(300):
+        url = f"https://pkgs.example/simple/p{i}/"
+        cache.store("GET", url, {}, Response(url, 200, "OK", Headers({"etag": '"e"'}), b"x"))
+        cache.put_blob("metadata", f"{i:064x}"[::-1], b"Metadata-Version: 2.1")
+    for kind in ("http", "blob/metadata"):
+        folders = [p for p in (tmp_path / "v1" / kind).iterdir() if p.is_dir()]
+        assert len(folders) <= 16, kind
+        assert sum(len(list(f.iterdir())) for f in folders) == 300
+    hit = cache.lookup("GET", "https://pkgs.example/simple/p7/", {})
+    assert hit is not None and hit.validators == {"If-None-Match": '"e"'}

@@ -42,15 +42,11 @@ import zlib
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urldefrag
 
 from indexgate.index.responses import CachedResponse, Response
 from indexgate.index.transport.headers import Headers
 from indexgate.redact import strip_userinfo
-
-if TYPE_CHECKING:
-    from indexgate.index.writebehind import WriteBehind
 
 log = logging.getLogger("indexgate.cache")
 
@@ -79,17 +75,10 @@ FOREVER = float("inf")
 class FileCache:
     """The ``HttpCache`` of ``indexgate.index.responses``, in a folder."""
 
-    def __init__(self, root: Path, *, max_bytes: int = 1 << 30, write_behind: bool = False) -> None:
-        """``write_behind``: files are written by a thread (``writebehind.py``); the owner
-        calls ``close`` before the run ends."""
+    def __init__(self, root: Path, *, max_bytes: int = 1 << 30) -> None:
         self.root = Path(root) / _VERSION
         self.max_bytes = max_bytes
         self.enabled = True
-        self._writer: WriteBehind | None = None
-        if write_behind:
-            from indexgate.index.writebehind import WriteBehind
-
-            self._writer = WriteBehind(_write, _remove)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self._maybe_prune()
@@ -109,7 +98,7 @@ class FileCache:
         if not self.enabled or method != "GET":
             return None
         path = self._path(url, headers, digest)
-        entry = self._read(path)
+        entry = _read(path)
         if entry is None:
             return None
         meta, body = entry
@@ -158,7 +147,7 @@ class FileCache:
             or "no-store" in directives
             or response.headers.get("vary", "").strip() == "*"
         ):
-            self._remove(path)
+            _remove(path)
             return
         if not immutable and not (
             "etag" in response.headers
@@ -176,7 +165,7 @@ class FileCache:
         }
         if streamed:
             meta["body-sha256"] = response.body_sha256
-        self._write(path, meta, response.content)
+        _write(path, meta, response.content)
 
     def refresh(self, cached: CachedResponse, not_modified: Response) -> Response:
         """Merge a 304's validators and freshness into the entry; the stored body stands."""
@@ -193,7 +182,7 @@ class FileCache:
             headers = Headers(kept + list(updates.items()))
         path = Path(cached.key)
         if "no-store" in _directives(headers):
-            self._remove(path)
+            _remove(path)
         elif changed or _lifetime(headers) > 0:  # else nothing a later run would read changed
             meta = {
                 "status": old.status,
@@ -204,7 +193,7 @@ class FileCache:
             }
             if old.body_sha256 is not None:
                 meta["body-sha256"] = old.body_sha256
-            self._write(path, meta, old.content)
+            _write(path, meta, old.content)
         return Response(
             old.url, old.status, old.reason, headers, old.content, True, body_sha256=old.body_sha256
         )
@@ -214,7 +203,7 @@ class FileCache:
     def get_blob(self, kind: str, key: str) -> bytes | None:
         """Bytes stored under a content hash (see ``put_blob``); None when absent."""
         path = self._blob_path(kind, key)
-        entry = self._read(path) if path is not None else None
+        entry = _read(path) if path is not None else None
         if entry is None:
             return None
         with contextlib.suppress(OSError):
@@ -225,38 +214,12 @@ class FileCache:
         """Keep ``data``, which depends only on the content ``key`` hashes."""
         path = self._blob_path(kind, key)
         if path is not None:
-            self._write(path, {"kind": kind, "stored": time.time()}, data)
+            _write(path, {"kind": kind, "stored": time.time()}, data)
 
     def _blob_path(self, kind: str, key: str) -> Path | None:
         if not self.enabled or not kind.isalnum() or not key.isalnum() or len(key) < 32:
             return None
         return self.root / "blob" / kind / key[:1] / key
-
-    # -- the files, written now or by the write-behind thread ---------------------------
-
-    def close(self) -> None:
-        """Wait for the writes still under way (with ``write_behind``)."""
-        if self._writer is not None:
-            self._writer.drain()
-
-    def _read(self, path: Path) -> tuple[dict, bytes] | None:
-        if self._writer is not None:
-            waiting, entry = self._writer.pending(path)
-            if waiting:
-                return None if entry is None else ({**entry[0], "length": len(entry[1])}, entry[1])
-        return _read(path)
-
-    def _write(self, path: Path, meta: dict, body: bytes) -> None:
-        if self._writer is not None:
-            self._writer.write(path, meta, body)
-        else:
-            _write(path, meta, body)
-
-    def _remove(self, path: Path) -> None:
-        if self._writer is not None:
-            self._writer.remove(path)
-        else:
-            _remove(path)
 
     # -- layout ---------------------------------------------------------------------
     # One hex digit of fan-out: 16 folders per kind. A cold run creates about 680

@@ -57,7 +57,7 @@ def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[S
     if settings.cache_dir is not None:
         from indexgate.index.cache import FileCache
 
-        cache = FileCache(settings.cache_dir, write_behind=True)  # written while the run waits
+        cache = FileCache(settings.cache_dir)
     http = HttpClient(
         concurrency=settings.concurrency,
         cache=cache,
@@ -73,11 +73,7 @@ def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[S
     try:
         yield Session(settings, bridge, http, client, finder)
     finally:
-        try:
-            bridge.close(http.aclose)
-        finally:
-            if cache is not None:
-                cache.close()  # every entry on disk before the run ends
+        bridge.close(http.aclose)
 
 
 def check(settings: Settings, sources: SourceSet) -> Report:
