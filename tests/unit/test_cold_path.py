@@ -1,16 +1,20 @@
 """Pieces of the cold run's critical path that need no server (issue 15): background
 requests (probes) queue behind the others for a host's slots, and a cold cache creates
-few folders (each costs as much as a file)."""
+few folders (each costs as much as a file), and the resolver remembers its pin checks."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
+
+from resolvelib import AbstractProvider, BaseReporter, Resolver
 
 from indexgate.index.cache import FileCache
 from indexgate.index.http import Response
 from indexgate.index.limits import HostLimit
 from indexgate.index.transport.headers import Headers
+from indexgate.resolver.pins import PinMemoResolver
 
 # --- background requests --------------------------------------------------------------------
 
@@ -87,3 +91,58 @@ def test_a_cold_cache_of_hundreds_of_entries_creates_sixteen_folders_per_kind(
         assert sum(len(list(f.iterdir())) for f in folders) == 300
     hit = cache.lookup("GET", "https://pkgs.example/simple/p7/", {})
     assert hit is not None and hit.validators == {"If-None-Match": '"e"'}
+
+
+# --- the resolver's pin checks --------------------------------------------------------------
+
+
+class _Toy(AbstractProvider):  # type: ignore[misc]
+    """An in-memory index: name -> version -> dependencies (name, allowed versions)."""
+
+    def __init__(self, index: dict[str, dict[int, list[tuple[str, set[int]]]]]) -> None:
+        self.index = index
+        self.checks = 0
+
+    def identify(self, requirement_or_candidate: tuple[str, Any]) -> str:
+        return requirement_or_candidate[0]
+
+    def get_preference(self, identifier: str, *args: Any, **kwargs: Any) -> str:
+        return identifier
+
+    def find_matches(self, identifier: str, requirements: Any, incompatibilities: Any) -> Any:
+        allowed = set(self.index[identifier])
+        for _, versions in requirements[identifier]:
+            allowed &= versions
+        bad = {v for _, v in incompatibilities[identifier]}
+        return [(identifier, v) for v in sorted(allowed - bad, reverse=True)]
+
+    def is_satisfied_by(self, requirement: tuple[str, set[int]], candidate: Any) -> bool:
+        self.checks += 1
+        return candidate[1] in requirement[1]
+
+    def get_dependencies(self, candidate: tuple[str, int]) -> list[tuple[str, set[int]]]:
+        return self.index[candidate[0]][candidate[1]]
+
+
+def _toy_graph() -> dict[str, dict[int, list[tuple[str, set[int]]]]]:
+    """40 packages in a chain of pairs, and a conflict that forces backtracking: the
+    newest ``top`` needs ``base`` 2, which ``mid``'s newest version rules out."""
+    index: dict[str, dict[int, list[tuple[str, set[int]]]]] = {
+        "top": {2: [("base", {2}), ("mid", {1, 2})], 1: [("base", {1, 2}), ("mid", {1, 2})]},
+        "mid": {2: [("base", {1})], 1: [("base", {1, 2})]},
+        "base": {1: [], 2: []},
+    }
+    for i in range(40):
+        index[f"p{i}"] = {1: [("base", {1, 2})] + ([(f"p{i + 1}", {1})] if i < 39 else [])}
+        index["top"][2].append((f"p{i}", {1}))
+        index["top"][1].append((f"p{i}", {1}))
+    return index
+
+
+def test_remembered_pin_checks_give_resolvelibs_resolution_with_fewer_checks() -> None:
+    plain, memo = _Toy(_toy_graph()), _Toy(_toy_graph())
+    expected = Resolver(plain, BaseReporter()).resolve([("top", {1, 2})], max_rounds=500)
+    got = PinMemoResolver(memo, BaseReporter()).resolve([("top", {1, 2})], max_rounds=500)
+    assert got.mapping == expected.mapping
+    assert expected.mapping["top"] == ("top", 2) and expected.mapping["mid"] == ("mid", 1)
+    assert memo.checks < plain.checks / 2

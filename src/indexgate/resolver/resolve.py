@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from packaging.utils import NormalizedName
-from resolvelib import BaseReporter, ResolutionImpossible, Resolver
+from resolvelib import BaseReporter, ResolutionImpossible
 from resolvelib.resolvers import ResolutionTooDeep
 
 from indexgate.errors import IndexUnreachable
@@ -27,6 +27,7 @@ from indexgate.report.outcome import decide_target
 from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.finder import Finder
+from indexgate.resolver.pins import PinMemoResolver
 from indexgate.resolver.provider import Provider
 from indexgate.resolver.reuse import Reuse
 from indexgate.settings import Settings
@@ -207,7 +208,8 @@ def _resolve(provider: Provider, tracker: ConflictTracker) -> object:
     found afterwards (``Provider.settle``, found.py): then that pass knew every block."""
     while True:
         try:
-            result = Resolver(provider, tracker).resolve(provider.direct, max_rounds=MAX_ROUNDS)
+            resolver = PinMemoResolver(provider, tracker)
+            result = resolver.resolve(provider.direct, max_rounds=MAX_ROUNDS)
         except (ResolutionImpossible, ResolutionTooDeep, FetchError, IndexUnreachable):
             if provider.settle():
                 raise
