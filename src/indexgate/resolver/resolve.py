@@ -27,7 +27,7 @@ from indexgate.report.outcome import decide_target
 from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.finder import Finder
-from indexgate.resolver.pins import PinMemoResolver
+from indexgate.resolver.pins import PinMemoResolver as Resolver  # pin checks remembered
 from indexgate.resolver.provider import Provider
 from indexgate.resolver.reuse import Reuse
 from indexgate.settings import Settings
@@ -208,7 +208,7 @@ def _resolve(provider: Provider, tracker: ConflictTracker) -> object:
     found afterwards (``Provider.settle``, found.py): then that pass knew every block."""
     while True:
         try:
-            resolver = PinMemoResolver(provider, tracker)
+            resolver = Resolver(provider, tracker)
             result = resolver.resolve(provider.direct, max_rounds=MAX_ROUNDS)
         except (ResolutionImpossible, ResolutionTooDeep, FetchError, IndexUnreachable):
             if provider.settle():
