@@ -172,7 +172,7 @@ async def _metadata_and_probe(
 def _probe(client: IndexClient, index: IndexConfig, f: DistFile) -> asyncio.Future[ProbeResult]:
     """The file's probe, started; its error is raised where its result is asked for (a
     probe fetched ahead that nobody asks about fails silently)."""
-    probe = asyncio.ensure_future(client.probe(index, f))
+    probe = asyncio.ensure_future(client.probe(index, f, background=True))
     probe.add_done_callback(_retrieve)
     return probe
 
