@@ -117,7 +117,7 @@ class FakeClient:
             from_cache=True,
         )
 
-    def probe(self, index: IndexConfig, file: DistFile) -> Awaitable[ProbeResult]:
+    def probe(self, index: IndexConfig, file: DistFile, **_: object) -> Awaitable[ProbeResult]:
         return self._once(("probe", file.url), lambda: self._probe(file))
 
     async def _probe(self, file: DistFile) -> ProbeResult:

@@ -226,7 +226,7 @@ class FileCache:
     def _blob_path(self, kind: str, key: str) -> Path | None:
         if not self.enabled or not kind.isalnum() or not key.isalnum() or len(key) < 32:
             return None
-        return self.root / "blob" / kind / key[:2] / key
+        return self.root / "blob" / kind / key[:1] / key
 
     # -- writing behind -------------------------------------------------------------
 
@@ -256,6 +256,10 @@ class FileCache:
             self._writer.close()
 
     # -- layout ---------------------------------------------------------------------
+    # One hex digit of fan-out: 16 folders per kind. A cold run creates about 680
+    # entries, and with two digits also about 460 folders, each as costly to create as a
+    # file (0.5-1 ms of system time apiece on the development VM: 0.4 s of a cold run).
+    # Entries of the earlier two-digit layout are never read again; pruning removes them.
 
     def _path(self, url: str, headers: Mapping[str, str], digest: str | None) -> Path:
         lower = {k.lower(): v for k, v in headers.items()}
@@ -266,8 +270,8 @@ class FileCache:
             algo, _, value = digest.partition(":")
             value = "".join(c for c in value.lower() if c in "0123456789abcdef")[:128]
             if algo.isalnum() and len(value) >= 32:
-                return self.root / "immutable" / value[:2] / f"{algo}-{value}-{key[:16]}"
-        return self.root / "http" / key[:2] / key
+                return self.root / "immutable" / value[:1] / f"{algo}-{value}-{key[:16]}"
+        return self.root / "http" / key[:1] / key
 
     # -- size bound -----------------------------------------------------------------
 

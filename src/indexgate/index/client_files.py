@@ -221,17 +221,23 @@ class FileFetching:
     # -- probes -----------------------------------------------------------------
 
     def probe(
-        self, index: IndexConfig, file: DistFile, *, track: bool = True
+        self, index: IndexConfig, file: DistFile, *, track: bool = True, background: bool = False
     ) -> Awaitable[ProbeResult]:
-        """Is the file itself downloadable? HEAD, or a one-byte GET where HEAD is refused."""
+        """Is the file itself downloadable? HEAD, or a one-byte GET where HEAD is refused.
+
+        ``background``: nothing waits on this answer to ask for the next level (a cold
+        resolution's probes), so it goes after the pages and metadata waiting for a slot.
+        The first caller of a file's probe decides (each is made once per run).
+        """
         if track:
             self._touched.setdefault(file_key(file), (index, file))
         return self._once(
-            ("probe", file.url), lambda: _noting(self._probe(index, file), index, None, file)
+            ("probe", file.url),
+            lambda: _noting(self._probe(index, file, background), index, None, file),
         )
 
-    async def _probe(self, index: IndexConfig, file: DistFile) -> ProbeResult:
-        r = await self.http.request("HEAD", file.url)
+    async def _probe(self, index: IndexConfig, file: DistFile, background: bool) -> ProbeResult:
+        r = await self.http.request("HEAD", file.url, background=background)
         again = r.status in (405, 501)  # HEAD refused
         blocked = index.policy.on_file(r.status).action is FileAction.BLOCKED
         if not again and blocked and not r.content:
@@ -239,7 +245,9 @@ class FileFetching:
             # who blocked it and why (Nexus), ask for one byte to read the reason.
             again = classify_block(r.status, r.reason, r.headers, b"").vendor == "unknown"
         if again:
-            r = await self.http.request("GET", file.url, headers={"Range": "bytes=0-0"})
+            r = await self.http.request(
+                "GET", file.url, headers={"Range": "bytes=0-0"}, background=background
+            )
         hit = self._served(index, file, r, "download")
         if hit is not None:
             return ProbeResult(block=hit)

@@ -168,11 +168,12 @@ class HttpClient:
         deadline: Deadline,
         max_body: int,
         streaming: _Streaming | None = None,
+        background: bool = False,
     ) -> Response:
         """``_send``, plus one credential refresh when a proven origin starts saying 401."""
         origin = origin_of(url)
         used = self._credentials.get(origin)
-        args = (method, url, headers, cacheable, digest, deadline, max_body, streaming)
+        args = (method, url, headers, cacheable, digest, deadline, max_body, streaming, background)
         response = await self._send(*args)
         if used is not None and await self._credentials.refreshed(origin, used, response.status):
             response = await self._send(*args)
@@ -193,6 +194,7 @@ class HttpClient:
         max_body: int | None = None,
         sink: BodySinkFactory | None = None,
         reload: bool = False,
+        background: bool = False,
     ) -> Response:
         """One logical request: redirects followed, retried on transient failure, within
         its total deadline (``--timeout``) and the run's (``--max-time``).
@@ -203,6 +205,9 @@ class HttpClient:
         ``sink``: a 2xx body goes to the sink it makes, as it arrives (see the module's
         doc); ``max_body`` holds for the streamed bytes too. ``reload``: ask without the
         cache's validators (an answer is still stored), for a body the cache did not keep.
+        ``background``: nothing waits on the answer to ask the next thing (a probe of a
+        file), so the request takes a host's slot only when no other request is waiting
+        for one (``HostLimit``): the pages and metadata of the next level go first.
         """
         if url.startswith("file:"):
             return await self._local(method, url, self._cap(max_body), sink)
@@ -220,6 +225,7 @@ class HttpClient:
                 deadline,
                 self._cap(max_body),
                 _Streaming(sink, reload) if sink is not None or reload else None,
+                background,
             )
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 chain.append(current)
@@ -277,6 +283,7 @@ class HttpClient:
         deadline: Deadline | None = None,
         max_body: int | None = None,
         streaming: _Streaming | None = None,
+        background: bool = False,
     ) -> Response:
         origin = origin_of(url)
         deadline = deadline or self._deadline()
@@ -305,10 +312,10 @@ class HttpClient:
                 remaining = deadline.remaining()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError
-                if not limit.take():  # wait for a slot (bounded by the run's deadline)
+                if not limit.take(background):  # wait for a slot (within the run's deadline)
                     queued = True
                     async with asyncio.timeout(remaining):
-                        await limit.acquire()
+                        await limit.acquire(background)
                     queued = False
                 deadline.start()
                 try:

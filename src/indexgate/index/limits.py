@@ -89,6 +89,11 @@ class HostLimit:
     with no throttle answer, one more allowed per ``allowed`` successes (additive
     increase, as TCP recovers) up to the configured concurrency again; and no request
     starts before the time the last ``Retry-After`` named.
+
+    A background request (one nothing waits on to ask the next thing: a probe) gets a
+    slot only when no other request waits for one, and leaves a quarter of the slots (at
+    least one) to the others: a burst of probes never holds up the pages
+    and metadata that decide what to ask next.
     """
 
     def __init__(self, ceiling: int) -> None:
@@ -99,6 +104,7 @@ class HostLimit:
         self.words = ""  # what the host last said when it throttled
         self._cut_at = self._last = float("-inf")
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self._background: deque[asyncio.Future[None]] = deque()  # served after _waiters
 
     def throttled(self, wait: float | None, words: str) -> None:
         now = self._last = time.monotonic()
@@ -113,36 +119,44 @@ class HostLimit:
         """Is the host still holding requests back, or not yet trusted with all of them?"""
         return time.monotonic() < self.resume_at or self.allowed < self.ceiling
 
-    def take(self) -> bool:
+    def take(self, background: bool = False) -> bool:
         """A slot now, without waiting, if one is free (the usual case: no coroutine)."""
-        if self.active < int(self.allowed) and not self._waiters and not self.resume_at:
+        if self.active < self._room(background) and not self._waiters and not self.resume_at:
+            if background and self._background:
+                return False
             self.active += 1
             return True
         return False
+
+    def _room(self, background: bool) -> int:
+        """Slots a request of this kind may fill."""
+        allowed = int(self.allowed)
+        return allowed - max(1, allowed // 4) if background and allowed > 1 else allowed
 
     def succeeded(self) -> None:
         if self.allowed < self.ceiling and time.monotonic() - self._last >= RECOVER_AFTER:
             self.allowed = min(float(self.ceiling), self.allowed + 1 / self.allowed)
             self._wake()
 
-    async def acquire(self) -> None:
+    async def acquire(self, background: bool = False) -> None:
         delay = self.resume_at - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         elif self.resume_at:
             self.resume_at = 0.0  # the pause is over: back to the fast path
-        if self.active < int(self.allowed) and not self._waiters:
+        queue = self._background if background else self._waiters
+        if self.active < self._room(background) and not self._waiters and not queue:
             self.active += 1
             return
         waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        queue.append(waiter)
         try:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # given a slot, then cancelled: pass it on
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
+            elif waiter in queue:
+                queue.remove(waiter)
             raise
 
     def release(self) -> None:
@@ -152,6 +166,12 @@ class HostLimit:
     def _wake(self) -> None:
         while self._waiters and self.active < int(self.allowed):
             waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.active += 1
+                waiter.set_result(None)
+        room = self._room(True)
+        while self._background and not self._waiters and self.active < room:
+            waiter = self._background.popleft()
             if not waiter.done():
                 self.active += 1
                 waiter.set_result(None)

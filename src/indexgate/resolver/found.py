@@ -4,12 +4,22 @@ Preparing a candidate means reading its core metadata and probing the file that 
 installed; a candidate whose file or metadata a firewall blocks is recorded in the notes
 and skipped, so the resolver simply backtracks to the next version (or file). Once the
 resolver backtracks, later versions are fetched ahead of it.
+
+Only the metadata gates a candidate: a probe still under way when its metadata is read is
+not waited for (the probes go after the pages and metadata that decide what to ask next,
+``HostLimit``'s background requests). The candidate is taken as reachable and its probe
+kept (``_unverified``); once the resolver is done, ``settle`` waits for every such probe,
+and if one found a block, that candidate is dropped and the resolver runs again (the
+fetches are all memoized: a pass costs CPU only), until a pass met no new block. The last
+pass then knew every block of every file it looked at, as if it had waited for each probe.
 Part of the Provider (``provider.py``), as a mixin.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -29,6 +39,8 @@ from indexgate.targets import Target
 if TYPE_CHECKING:
     from indexgate.resolver.findings import TargetFindings
 
+log = logging.getLogger("indexgate.resolve")
+
 PREPARE_AHEAD = 3  # once backtracking, later versions prepared while it looks at one
 MAX_AHEAD = 64  # ... up to this many on a long walk down one package's versions (uv: 50)
 
@@ -43,6 +55,8 @@ class FoundCandidates:
     origins: dict[NormalizedName, Origin]
     _ahead: set[tuple[int, int]]
     _prepared: dict[tuple[NormalizedName, Version], Candidate | None]
+    _unverified: dict[tuple[NormalizedName, Version], asyncio.Future[ProbeResult]]
+    conflicts: Counter[str]
     _is_dead: Callable[[Candidate], bool]
 
     def _found(self, entries: list[VersionEntry], extras: frozenset[str]) -> Iterator[Candidate]:
@@ -78,11 +92,18 @@ class FoundCandidates:
         if key in self._prepared:
             return self._prepared[key]
         candidate = None
+        unverified = None
         for f in entry.files:  # one file under next-version, all suitable under next-distribution
             meta, probe = self.bridge.run(
                 lambda f=f: _metadata_and_probe(self.client, entry.index, f)
             )
-            block = meta.block or (probe.block if probe else None)
+            block = meta.block
+            unverified = None
+            if block is None and probe is not None:
+                if probe.done():
+                    block = probe.result().block  # a failed probe raises, as it would waited
+                else:
+                    unverified = probe
             if block is not None:
                 self.notes.blocks.setdefault(block.file.url, block)
                 continue
@@ -103,21 +124,62 @@ class FoundCandidates:
                 self.notes.warnings.append(_yanked(candidate, self.origins.get(key[0])))
             break
         self._prepared[key] = candidate
+        if candidate is not None and unverified is not None:
+            self._unverified[key] = unverified
         return candidate
+
+    def settle(self) -> bool:
+        """After a resolver pass: wait for the probes it did not wait for. True when none
+        found a block (the pass stands); False when one did: its candidate is dropped (it
+        is prepared again, and skipped, on the next pass) and the resolver must run again.
+        A probe that failed raises its error here, as it would have where it was waited."""
+        pending, self._unverified = self._unverified, {}
+        if not pending:
+            return True
+
+        async def every() -> None:
+            await asyncio.gather(*pending.values(), return_exceptions=True)
+
+        self.bridge.run(every)
+        again = False
+        for key, probe in pending.items():  # in the order the resolver met them
+            block = probe.result().block
+            if block is not None:
+                self.notes.blocks.setdefault(block.file.url, block)
+                del self._prepared[key]
+                again = True
+        if again:
+            log.info("a probe answered after the resolver went on found a block: resolving again")
+            self.conflicts.clear()  # the next pass starts as the first did
+        return not again
 
 
 async def _metadata_and_probe(
     client: IndexClient, index: IndexConfig, f: DistFile
-) -> tuple[MetadataResult, ProbeResult | None]:
-    """Metadata and, unless it was read from the file over the network this run, a probe
-    of the file itself (a cached read proves nothing about today's quarantine)."""
+) -> tuple[MetadataResult, asyncio.Future[ProbeResult] | None]:
+    """Metadata, and the probe of the file itself (started, not awaited) unless the
+    metadata was read from the file over the network this run (a cached read proves
+    nothing about today's quarantine)."""
     if f.metadata_url is None:
         meta = await client.metadata(index, f)
         if not meta.from_cache:
             return meta, None
-        return meta, await client.probe(index, f)
-    meta, probe = await asyncio.gather(client.metadata(index, f), client.probe(index, f))
-    return meta, probe
+        return meta, _probe(client, index, f)
+    probe = _probe(client, index, f)  # starts with the metadata read
+    return await client.metadata(index, f), probe
+
+
+def _probe(client: IndexClient, index: IndexConfig, f: DistFile) -> asyncio.Future[ProbeResult]:
+    """The file's probe, started; its error is raised where its result is asked for (a
+    probe fetched ahead that nobody asks about fails silently)."""
+    probe = asyncio.ensure_future(client.probe(index, f, background=True))
+    probe.add_done_callback(_retrieve)
+    return probe
+
+
+def _retrieve(task: asyncio.Future[ProbeResult]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _yanked(candidate: Candidate, origin: Origin | None) -> Problem:

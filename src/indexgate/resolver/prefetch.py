@@ -101,13 +101,13 @@ class Prefetcher:
             # Only the metadata gates the next level; the probe runs alongside, unwaited.
             f = files[0]
             if f.metadata_url is not None:
-                _started(self.client.probe(entry.index, f))
+                _started(self.client.probe(entry.index, f, background=True))
             try:
                 meta = await self.client.metadata(entry.index, f)
             except Exception:  # the resolver will meet and report the same error
                 return
             if meta.from_cache and f.metadata_url is None:
-                _started(self.client.probe(entry.index, f))
+                _started(self.client.probe(entry.index, f, background=True))
             if meta.metadata is None:
                 return
             for dep in meta.metadata.requires_dist:

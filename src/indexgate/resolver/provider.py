@@ -24,6 +24,7 @@ from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
 from indexgate.errors import Origin
+from indexgate.index.client import ProbeResult
 from indexgate.index.models import DistFile
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.dead import DeadVersions
@@ -78,6 +79,8 @@ class Provider(  # type: ignore[misc]
         # Conflicts each identifier took part in (uv's heuristic: decide those early).
         self.conflicts: Counter[str] = Counter()
         self._prepared: dict[tuple[NormalizedName, Version], Candidate | None] = {}
+        # Candidates taken before their file's probe answered (found.py's ``settle``).
+        self._unverified: dict[tuple[NormalizedName, Version], asyncio.Future[ProbeResult]] = {}
         # Memos: resolvelib asks for the preference of every open requirement each round;
         # without them a run re-filters the same listings thousands of times.
         self._listings: dict[NormalizedName, Listing] = {}

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from packaging.utils import NormalizedName
-from resolvelib import BaseReporter, ResolutionImpossible, Resolver
+from resolvelib import BaseReporter, ResolutionImpossible
 from resolvelib.resolvers import ResolutionTooDeep
 
 from indexgate.errors import IndexUnreachable
@@ -26,6 +26,7 @@ from indexgate.report.outcome import decide_target
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import Finder
+from indexgate.resolver.pins import PinMemoResolver as Resolver  # pin checks remembered
 from indexgate.resolver.provider import Provider
 from indexgate.resolver.reuse import Reuse
 from indexgate.settings import Settings
@@ -179,9 +180,8 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
     target = provider.target
     report = TargetReport(python=target.python, platform=target.platform)
     tracker = ConflictTracker(provider)
-    resolver: Resolver = Resolver(provider, tracker)
     try:
-        result = resolver.resolve(provider.direct, max_rounds=MAX_ROUNDS)
+        result = _resolve(provider, tracker)
     except FetchError as exc:
         report.errors.append(_fetch_problem(exc, provider))
     except IndexUnreachable as exc:
@@ -202,6 +202,21 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
     _shadow_errors(report, provider)
     report.status = _status(report, settings)
     return report
+
+
+def _resolve(provider: Provider, tracker: ConflictTracker) -> object:
+    """The resolver's result, once a pass met no block that a probe it did not wait for
+    found afterwards (``Provider.settle``, found.py): then that pass knew every block."""
+    while True:
+        try:
+            resolver = Resolver(provider, tracker)
+            result = resolver.resolve(provider.direct, max_rounds=MAX_ROUNDS)
+        except (ResolutionImpossible, ResolutionTooDeep, FetchError, IndexUnreachable):
+            if provider.settle():
+                raise
+            continue
+        if provider.settle():
+            return result
 
 
 class ConflictTracker(BaseReporter):  # type: ignore[misc]
