@@ -145,16 +145,20 @@ class HostLimit:
                 self._waiters.remove(waiter)
             raise
 
-    def release(self) -> None:
+    def release(self) -> bool:
+        """Give the slot back; True when a waiting request got it."""
         self.active -= 1
-        self._wake()
+        return self._wake()
 
-    def _wake(self) -> None:
+    def _wake(self) -> bool:
+        woke = False
         while self._waiters and self.active < int(self.allowed):
             waiter = self._waiters.popleft()
             if not waiter.done():
                 self.active += 1
                 waiter.set_result(None)
+                woke = True
+        return woke
 
 
 def retry_after(headers: Headers) -> float | None:
