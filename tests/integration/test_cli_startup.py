@@ -115,3 +115,32 @@ def test_main_with_argv_leaves_the_callers_collector_alone(cli, index) -> None:
 
     assert run.code == 0
     assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before
+
+
+def test_parsing_the_command_line_imports_no_shutil_and_help_keeps_the_terminal_width() -> None:
+    """argparse sizes a formatter on every ``add_argument``; its default one imports
+    shutil (with bz2 and lzma) for the terminal width, on every run."""
+    code = (
+        "import sys; from indexgate.gate import build_parser; "
+        "build_parser().parse_args(['check', 'requirements.txt']); "
+        "print('shutil' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(indexgate.__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "False", done.stderr
+
+    def help_lines(columns: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "indexgate", "--help"],
+            env={**env, "COLUMNS": columns},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    narrow, wide = help_lines("50"), help_lines("200")
+    assert max(len(line) for line in narrow) <= 50 < max(len(line) for line in wide)
