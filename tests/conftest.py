@@ -101,9 +101,9 @@ def _pypiserver_pool(wheelhouse: Wheelhouse) -> Iterator[_ServerPool]:
 IndexFactory = Callable[..., PypiServer]
 
 
-def _index_factory(
-    pool: _ServerPool, auth: tuple[str, str] | None
-) -> tuple[IndexFactory, list[PypiServer]]:
+def _index_factory(pool: _ServerPool, auth: tuple[str, str] | None) -> Iterator[IndexFactory]:
+    """A test's factory of pypiservers; at the end of the test it stops the fresh ones (the
+    shared ones live until the session ends)."""
     handed_out: list[PypiServer] = []
 
     def factory(packages: Iterable[PackageSpec] = (), *, fresh: bool = False) -> PypiServer:
@@ -113,7 +113,10 @@ def _index_factory(
             handed_out.append(server)
         return server
 
-    return factory, handed_out
+    yield factory
+    for server in handed_out:
+        if not server.shared:
+            server.stop()
 
 
 @pytest.fixture
@@ -122,21 +125,13 @@ def private_index(
 ) -> Iterator[IndexFactory]:
     """``private_index(["acme-core==1.0", wheel(...)]) -> PypiServer`` with htpasswd auth
     (``.credentials``), ``--disable-fallback``, 401 without credentials, 403 with wrong ones."""
-    factory, handed_out = _index_factory(_pypiserver_pool, private_credentials)
-    yield factory
-    for server in handed_out:
-        if not server.shared:
-            server.stop()
+    yield from _index_factory(_pypiserver_pool, private_credentials)
 
 
 @pytest.fixture
 def public_index(_pypiserver_pool: _ServerPool) -> Iterator[IndexFactory]:
     """``public_index([...]) -> PypiServer`` without auth."""
-    factory, handed_out = _index_factory(_pypiserver_pool, None)
-    yield factory
-    for server in handed_out:
-        if not server.shared:
-            server.stop()
+    yield from _index_factory(_pypiserver_pool, None)
 
 
 @dataclass

@@ -24,18 +24,27 @@ from typing import Any
 
 import yaml
 from actions_toolkit import core
-from actions_toolkit.command import issue_command
 
 from indexgate import gate
 from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text, read_config_file
 from indexgate.errors import InputError
-from indexgate.index.firewall import state_advice, vendor_label
+from indexgate.policy import Strategy
 from indexgate.redact import known_secrets, redact
 from indexgate.report.json_report import write_json
-from indexgate.report.model import Blocked, Problem, Report, TargetReport
-from indexgate.report.render import dependency_path, render_markdown, render_text
+from indexgate.report.model import Report
+from indexgate.report.render import render_markdown, render_stopped, render_text
 from indexgate.report.summary import summary_budget, write_summary
-from indexgate.workflow import Masker, capture_logs, collect_secrets, print_log, set_outputs
+from indexgate.workflow import (
+    Masker,
+    annotate,
+    annotate_report,
+    capture_logs,
+    collect_secrets,
+    print_log,
+    set_outputs,
+    workspace_dir,
+    workspace_relative,
+)
 
 #: Every input the entrypoint reads; action.yml declares exactly these (a test checks).
 INPUTS: tuple[str, ...] = (
@@ -55,9 +64,7 @@ INPUTS: tuple[str, ...] = (
 DEFAULTS: dict[str, str] = {"command": "check", "report-path": "indexgate-report.json"}
 OUTPUTS: tuple[str, ...] = ("status", "blocked-count", "report")
 COMMANDS = gate.COMMANDS
-STRATEGIES = ("first-index", "unsafe-first-match", "unsafe-best-match")
-
-MAX_ANNOTATIONS = 10  # the runner shows at most 10 errors and 10 warnings per step
+STRATEGIES = tuple(s.value for s in Strategy)
 
 _SPLIT = re.compile(r"[\s,]+")
 log = logging.getLogger("indexgate.action")
@@ -79,14 +86,6 @@ class Result:
 def read_inputs() -> dict[str, str]:
     """Every input, with the action's defaults where the runner set nothing."""
     return {name: core.get_input(name) or DEFAULTS.get(name, "") for name in INPUTS}
-
-
-def workspace_dir(env: Mapping[str, str]) -> Path:
-    """``$GITHUB_WORKSPACE``, else the runner's mount point, else the current directory."""
-    if env.get("GITHUB_WORKSPACE"):
-        return Path(env["GITHUB_WORKSPACE"]).resolve()
-    mount = Path("/github/workspace")
-    return mount if mount.is_dir() else Path.cwd().resolve()
 
 
 def _items(value: str, *, commas: bool = True) -> list[str]:
@@ -185,31 +184,6 @@ def _read_yaml_mapping(path: Path, label: str) -> dict[str, Any]:
 # --- running ----------------------------------------------------------------------------
 
 
-def _relative(file: str | None, workspace: Path) -> str | None:
-    """A path relative to the workspace (what annotations need), or None if outside it."""
-    if not file:
-        return None
-    path = Path(file)
-    if path.is_absolute():
-        try:
-            path = path.resolve().relative_to(workspace)
-        except ValueError:
-            return None
-    return path.as_posix() if (workspace / path).is_file() else None
-
-
-def _error_summary(report: Report, problem: Problem, report_path: str) -> str:
-    where = f" (`{problem.file}:{problem.line}`)" if problem.file and problem.line else ""
-    where = where or (f" (`{problem.file}`)" if problem.file else "")
-    text = problem.message.replace("\n", " ").replace("|", "\\|").replace("<", "&lt;")
-    return (
-        f"## {'❌' if report.status == 'fail' else '⚠️'} indexgate {report.command}: "
-        f"{report.status.upper()}\n\n"
-        f"**{problem.kind}**{where}: {text}\n\n"
-        f"The gate could not run. Details: `{report_path}`.\n"
-    )
-
-
 def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) -> Result:
     """Run the gate (``gate.run``: every failure is a report and an exit code), with the
     Action's own words for a run that stopped early: a summary of its own, and a bad
@@ -237,135 +211,14 @@ def execute(inputs: Mapping[str, str], workspace: Path, env: Mapping[str, str]) 
             base = inputs["config"].strip() or "the config file"
             problem.message = f"inputs `indexes` + {base}: {redact(result.error.problem)}"
             problem.file, problem.line = None, None
-        problem.file = _relative(problem.file, workspace)
+        problem.file = workspace_relative(problem.file, workspace)
     elif problem.kind == "internal-error":
         log.debug("internal error", exc_info=result.error)
-    summary = _error_summary(result.report, problem, report_rel)
+    summary = render_stopped(result.report, problem, report_rel)
     return Result(result.report, result.exit_code, summary)
 
 
 # --- publishing -------------------------------------------------------------------------
-
-
-def annotate(level: str, message: str, *, file: str | None, line: int | None, title: str) -> None:
-    """One workflow annotation; actions-toolkit escapes the message and the properties."""
-    props = {"file": file, "line": line if file else None, "title": title}
-    issue_command(level, {k: v for k, v in props.items() if v is not None}, redact(message))
-
-
-@dataclass(frozen=True)
-class Note:
-    message: str
-    file: str | None
-    line: int | None
-    title: str
-
-
-NoteKey = tuple[object, ...]  # what makes two annotations the same one
-
-
-def _problem_note(p: Problem, workspace: Path) -> tuple[NoteKey, Note]:
-    """An error or warning; one that ``fail-on`` made fatal names the rules (the report's
-    record, written when the target's status was decided)."""
-    file = _relative(p.file, workspace)
-    message, title = p.message, f"indexgate: {p.kind}"
-    if rules := p.fail_on:
-        spelled = ", ".join(f"`fail-on: {r}`" for r in rules)
-        message = f"{message.rstrip()} This fails the gate: {spelled}."
-        title += f" (fail-on: {rules[0]})"
-    note = Note(message, file, p.line if file else None, title)
-    return (p.kind, p.package, file, p.line, p.message), note
-
-
-def _sentence(text: str) -> str:
-    """``text`` ending in one full stop, so the next sentence is clearly a new one."""
-    text = " ".join(text.split())
-    return text if text.endswith((".", "!", "?")) else f"{text}."
-
-
-def _blocked_note(
-    b: Blocked, workspace: Path, target: TargetReport | None, rule: str | None = None
-) -> tuple[NoteKey, Note]:
-    """One blocked artifact: who blocked it and why, its link, and what the gate made of it.
-
-    A transitive one names its path (``urllib3 via acme-web``) and is anchored on the
-    requirement line that pulled it in. ``rule``: the ``fail-on`` rule that makes it fail
-    the gate, said first, so that "the resolution went around it" cannot read as a pass.
-    """
-    path, top_file, top_line = dependency_path(target, b.name) if target else ([], None, None)
-    label = f"{b.name} {b.version} (via {' → '.join(path)})" if path else f"{b.name} {b.version}"
-    # A scan in progress is not a policy block: say what it is and what to do.
-    held = "is held back (a scan in progress)" if b.state == "pending" else "is blocked"
-    message = (
-        f"{label}, file {b.file}, {held} by {vendor_label(b.vendor)} on index "
-        f"'{b.index}' (HTTP {b.status_code}). Reason: {_sentence(b.reason or 'none given')}"
-    )
-    if rule:
-        went = f"went around it with {b.fallback}" if b.fallback else "found no other version"
-        message += f" This fails the gate: `fail-on: {rule}` (the resolution {went})."
-    elif b.fallback:
-        message += f" indexgate chose {b.fallback} instead."
-    else:
-        message += " indexgate found no other version."
-    message += f" What to do: {_sentence(state_advice(b.state))}"
-    if b.details_url:  # last, so no punctuation runs into the link
-        message += f" Details: {b.details_url}"
-    file = _relative(b.file_path, workspace)
-    line = b.line
-    if file is None and path:
-        file, line = _relative(top_file, workspace), top_line
-    title = f"indexgate: {b.name} {b.version} " + (
-        "pending a scan" if b.state == "pending" else "blocked"
-    )
-    if rule:
-        title += f" (fail-on: {rule})"
-    return (b.name, b.version, b.file), Note(message, file, line if file else None, title)
-
-
-def collect_notes(report: Report, workspace: Path) -> tuple[list[Note], list[Note]]:
-    """(errors, warnings) to annotate, each once across targets.
-
-    Errors: every gate error (auth failure, no solution, blocked pin, ...), plus whatever
-    the report records as made fatal by ``fail-on`` (report/outcome.py). Warnings: blocked
-    artifacts the resolution went around, then the report's warnings. A blocked artifact of
-    a package that already has an error and no fallback is left out: the error says it.
-    """
-    errors: dict[NoteKey, Note] = {}
-    warnings: dict[NoteKey, Note] = {}
-    failed = {p.package for t in report.targets for p in t.errors if p.package}
-    for t in report.targets:
-        for p in t.errors:
-            errors.setdefault(*_problem_note(p, workspace))
-    for t in report.targets:
-        for b in t.blocked:
-            if b.name in failed and b.fallback is None:
-                continue
-            rule = b.fail_on[0] if b.fail_on else None  # recorded by report/outcome.py
-            target = errors if rule else warnings
-            key, note = _blocked_note(b, workspace, t, rule)
-            target.setdefault(key, note)
-    for p in [*report.warnings, *(w for t in report.targets for w in t.warnings)]:
-        target = errors if p.fatal else warnings
-        target.setdefault(*_problem_note(p, workspace))
-    return list(errors.values()), list(warnings.values())
-
-
-def emit_annotations(level: str, notes: list[Note], report_path: str) -> None:
-    """At most ``MAX_ANNOTATIONS``; the last one says how many more there are."""
-    shown = notes if len(notes) <= MAX_ANNOTATIONS else notes[: MAX_ANNOTATIONS - 1]
-    for n in shown:
-        annotate(level, n.message, file=n.file, line=n.line, title=n.title)
-    left = len(notes) - len(shown)
-    if left:
-        what = "error" if level == "error" else "warning"
-        annotate(
-            level,
-            f"{left} more {what}{'s' if left != 1 else ''} not annotated: "
-            f"see the job summary and {report_path}",
-            file=None,
-            line=None,
-            title=f"indexgate: {left} more",
-        )
 
 
 def publish(
@@ -389,9 +242,7 @@ def publish(
     else:
         text = "".join(f"indexgate: {p.kind}: {p.message}\n" for p in report.targets[0].errors)
     print_log(f"indexgate {report.command}: {status.upper()}", log_text + text)
-    errors, warnings = collect_notes(report, workspace)
-    emit_annotations("error", errors, report_rel)
-    emit_annotations("warning", warnings, report_rel)
+    annotate_report(report, workspace, report_rel)
     summary_path = env.get("GITHUB_STEP_SUMMARY")
     summary = result.summary
     if summary is None:
@@ -417,7 +268,7 @@ def main() -> int:
     logs = capture_logs()
     masker = Masker()
     masker.mask(collect_secrets(inputs, env, workspace))  # the very first output
-    with gate.process_heap(inputs["command"].strip().lower()):
+    with gate.gc_tuned_for(inputs["command"].strip().lower()):
         result = execute(inputs, workspace, env)
         if result.exit_code == gate.EXIT_INTERRUPTED:
             return result.exit_code  # cancelled: nothing to publish

@@ -22,7 +22,7 @@ from indexgate.gate import (
     GateResult,
     build_parser,
     failure,
-    process_heap,
+    gc_tuned_for,
     run,
 )
 
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return demo_main()
     if argv is None:
-        with process_heap(args.command):
+        with gc_tuned_for(args.command):
             return _gate(args)
     return _gate(args)
 

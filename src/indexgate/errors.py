@@ -1,6 +1,22 @@
-"""Exceptions that cross module boundaries, each mapped to one exit code by the CLI."""
+"""Exceptions that cross module boundaries, each mapped to one exit code by the CLI, and
+the ``Origin`` (file and line) that errors and annotations name."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a requirement (or option) was written: for errors and annotations. It lives
+    here, at the bottom, because every layer that reports a problem names the line."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
 
 
 class IndexgateError(Exception):
@@ -70,3 +86,16 @@ def note_context(exc: BaseException, **where: str | None) -> None:
     for key, value in where.items():
         if value and key not in context:
             context[key] = str(value)
+
+
+def read_input_bytes(path: Path, display: str, what: str) -> bytes:
+    """The bytes of an input file (``what``: "a TOML file", ...); every failure to read it
+    is an InputError that names the file as the user wrote it."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", file=display) from None
+    except IsADirectoryError:
+        raise InputError(f"is a directory, not {what}", file=display) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", file=display) from None

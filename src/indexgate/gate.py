@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from indexgate import __version__
 from indexgate.errors import IndexgateError, IndexUnreachable, InputError
+from indexgate.policy import Fallback, Strategy
 from indexgate.redact import redact
 
 if TYPE_CHECKING:
@@ -112,12 +113,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--default-index", metavar="URL")
     p.add_argument("-i", "--index-url", metavar="URL")
     p.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
-    p.add_argument(
-        "--index-strategy", choices=["first-index", "unsafe-first-match", "unsafe-best-match"]
-    )
+    p.add_argument("--index-strategy", choices=[s.value for s in Strategy])
     p.add_argument("--python-version", action="append", default=[], metavar="X.Y[.Z]")
     p.add_argument("--platform", action="append", default=[], metavar="TAG")
-    p.add_argument("--fallback", choices=["next-version", "next-distribution"])
+    p.add_argument("--fallback", choices=[f.value for f in Fallback])
     p.add_argument("--pre", action="store_true", help="allow pre-releases")
     p.add_argument("--only-binary", action="append", default=[], metavar="NAME|:all:")
     p.add_argument("--no-binary", action="append", default=[], metavar="NAME|:all:")
@@ -308,7 +307,7 @@ def _previous(args: argparse.Namespace, cwd: Path) -> dict | None:
 
 
 @contextmanager
-def process_heap(command: str) -> Iterator[None]:
+def gc_tuned_for(command: str) -> Iterator[None]:
     """Run ``command`` as a process of its own, with the cyclic GC tuned for that.
 
     The GC cost a tenth of a warm run's CPU: every full collection walked the ~60,000

@@ -27,6 +27,12 @@ def known_secrets() -> list[str]:
         return sorted(_secrets)
 
 
+def no_password() -> bytes:
+    """The passphrase callback for every client certificate load: OpenSSL must never
+    prompt on the terminal for an encrypted key's passphrase (a CI job would hang)."""
+    return b""
+
+
 def redact(text: str) -> str:
     """Remove userinfo from URLs and every registered secret from ``text``."""
     text = _USERINFO.sub(lambda m: m.group("scheme") + "***@", text)

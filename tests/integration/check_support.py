@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.packages import wheel
 
 from indexgate.cli import main
 
@@ -32,6 +33,10 @@ NETWORK_VARIABLES = (
     *(f"{name}_proxy" for name in ("http", "https", "all", "no")),
     *(f"{name}_PROXY" for name in ("HTTP", "HTTPS", "ALL", "NO")),
 )
+
+# What the company-network tests (proxies, TLS, the Action's CA) resolve.
+ACME_PACKAGES = [wheel("acme-app", "1.0", "acme-lib>=1"), wheel("acme-lib", "1.2")]
+ACME_VERSIONS = {"acme-app": "1.0", "acme-lib": "1.2"}
 
 
 @dataclass
@@ -67,9 +72,21 @@ class Run:
             w for t in self.report["targets"] for w in t["warnings"] if kind in (None, w["kind"])
         ]
 
+    @property
+    def messages(self) -> str:
+        """The messages of every target's errors, one a line."""
+        assert self.report is not None, self.err
+        return "\n".join(e["message"] for t in self.report["targets"] for e in t["errors"])
+
     def everything(self) -> str:
         """Every byte a user could see: stdout, stderr, the JSON report and the summary."""
         return "\n".join([self.out, self.err, json.dumps(self.report), self.summary or ""])
+
+
+def assert_acme_resolved(run: Run) -> None:
+    """Exit 0 with ``ACME_VERSIONS`` resolved (everything the user saw when not)."""
+    assert run.code == 0, run.everything()
+    assert run.versions() == ACME_VERSIONS
 
 
 def clean_env(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:

@@ -2,67 +2,37 @@
 
 The second run must revalidate every project page (304s), read no metadata again (no
 ``.metadata`` GET, no wheel range GET), still probe the files it picks (a quarantine that
-appeared since the first run is caught), and give the same resolution.
+appeared since the first run is caught), and give the same resolution. The index and the
+command line are tests/support/static_index.py's, shared with test_warm_reuse.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from check_support import clean_env
+from support.static_index import (
+    APP_TREE,
+    APP_TREE_RESOLVED,
+    Network,
+    check_argv,
+    write_static_index,
+)
 
 from indexgate.cli import main
-from indexgate.demo.wheels import build_wheel, read_core_metadata
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from netsim import Network
 
 pytestmark = pytest.mark.integration
 
-PACKAGES = [  # name, version, requires
-    ("app", "1.0", ["lib-a>=1", "lib-b"]),
-    ("lib-a", "1.0", ["lib-c"]),
-    ("lib-a", "2.0", ["lib-c>=1"]),
-    ("lib-b", "1.0", ['lib-c; python_version >= "3.8"']),
-    ("lib-c", "1.0", []),
-    ("lib-c", "1.1", []),
-]
-PROJECTS = sorted({name for name, _, _ in PACKAGES})
-EXPECTED = {"app": "1.0", "lib-a": "2.0", "lib-b": "1.0", "lib-c": "1.1"}
-
-
-def _build_index(root: Path) -> None:
-    """Static pages (hashes in the URL fragment), wheels and their ``.metadata`` files."""
-    files = root / "files"
-    links: dict[str, list[tuple[str, str, str]]] = {}
-    for name, version, requires in PACKAGES:
-        path = build_wheel(files, name, version, requires_dist=requires)
-        meta = read_core_metadata(path)
-        assert meta is not None
-        path.with_name(path.name + ".metadata").write_bytes(meta)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        links.setdefault(name, []).append((path.name, digest, hashlib.sha256(meta).hexdigest()))
-    for tree, pep658 in (("simple", False), ("simple658", True)):
-        for name, entries in links.items():
-            anchors = []
-            for filename, digest, meta_digest in entries:
-                attr = f' data-core-metadata="sha256={meta_digest}"' if pep658 else ""
-                href = f"../../files/{filename}#sha256={digest}"
-                anchors.append(f'<a href="{href}"{attr}>{filename}</a>')
-            page = root / tree / name / "index.html"
-            page.parent.mkdir(parents=True, exist_ok=True)
-            body = "\n".join(anchors)
-            page.write_text(f"<!DOCTYPE html><html><body>\n{body}\n</body></html>\n")
+PROJECTS = sorted({name for name, _, _ in APP_TREE})
 
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     root = tmp_path_factory.mktemp("static-index")
-    _build_index(root)
+    write_static_index(root, {"simple": False, "simple658": True})
     with Network(root, latency_ms=0) as net:
         yield net
 
@@ -71,13 +41,7 @@ def _check(net: Network, tree: str, workdir: Path, cache: Path, name: str) -> di
     reqs = workdir / "requirements.txt"
     reqs.write_text("app\n")
     report = workdir / f"{name}.json"
-    code = main(
-        [
-            "check", "-r", str(reqs), "--index-url", net.url(tree + "/"),
-            "--python-version", "3.11", "--platform", "linux_x86_64",
-            "--cache-dir", str(cache), "--report-json", str(report), "-q",
-        ]
-    )  # fmt: skip
+    code = main(check_argv(reqs, net.url(tree + "/"), cache, report))
     data = json.loads(report.read_text())
     data["exit_code"] = code
     return data
@@ -89,9 +53,7 @@ def _versions(report: dict) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in ("INDEXGATE_CACHE_DIR", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "UV_INDEX_URL"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    clean_env(monkeypatch, tmp_path)
     monkeypatch.chdir(tmp_path)
 
 
@@ -107,19 +69,19 @@ def test_second_run_revalidates_pages_and_reads_no_metadata(
     warm = network.reset()
 
     assert first["exit_code"] == second["exit_code"] == 0
-    assert _versions(first) == _versions(second) == EXPECTED
+    assert _versions(first) == _versions(second) == APP_TREE_RESOLVED
 
     cold_pages = [(m, s) for m, p, s in cold.log if p.startswith(f"/{tree}/")]
     assert sorted(cold_pages) == [("GET", 200)] * len(PROJECTS)
     cold_meta = [p for m, p, s in cold.log if m == "GET" and p.startswith("/files/")]
-    assert len(cold_meta) >= len(EXPECTED)  # metadata was read over the network once
+    assert len(cold_meta) >= len(APP_TREE_RESOLVED)  # metadata was read over the network once
 
     warm_pages = [(m, s) for m, p, s in warm.log if p.startswith(f"/{tree}/")]
     assert warm_pages == [("GET", 304)] * len(PROJECTS), warm.log
     refetched = [(m, p, s) for m, p, s in warm.log if m == "GET" and p.startswith("/files/")]
     assert refetched == [], "metadata must come from the cache on the second run"
     probes = sorted(p.rsplit("/", 1)[-1] for m, p, s in warm.log if m == "HEAD")
-    assert len(probes) == len(EXPECTED)  # each picked file is still checked for quarantine
+    assert len(probes) == len(APP_TREE_RESOLVED)  # each picked file is still checked for quarantine
     assert all(s == 200 for m, p, s in warm.log if m == "HEAD")
 
 
@@ -152,13 +114,7 @@ def test_credentials_never_reach_the_cache_dir(network: Network, tmp_path: Path)
     reqs = tmp_path / "requirements.txt"
     reqs.write_text("app\n")
     url = network.url("simple/").replace("http://", f"http://ci:{secret}@")
-    main(
-        [
-            "check", "-r", str(reqs), "--index-url", url, "--python-version", "3.11",
-            "--platform", "linux_x86_64", "--cache-dir", str(cache), "-q",
-            "--report-json", str(tmp_path / "r.json"),
-        ]
-    )  # fmt: skip
+    main(check_argv(reqs, url, cache, tmp_path / "r.json"))
     files = [p for p in cache.rglob("*") if p.is_file()]
     assert files
     for path in files:

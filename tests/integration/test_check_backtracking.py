@@ -20,9 +20,10 @@ ROUND_BUDGET = 300
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
+def cli(cli: CheckCli, monkeypatch: pytest.MonkeyPatch) -> CheckCli:
+    """conftest.py's, with the resolver's round budget these shapes must stay within."""
     monkeypatch.setattr(resolve, "MAX_ROUNDS", ROUND_BUDGET)
-    return CheckCli(tmp_path, monkeypatch, capsys)
+    return cli
 
 
 def test_a_dependency_that_conflicts_with_a_user_bound_is_backtracked_past(cli, dev_index) -> None:

@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from check_support import CheckCli
 from support.packages import wheel
 from support.pypi_process import start_pypiserver
 
@@ -24,11 +23,6 @@ PACKAGES = [
     wheel("left", "1.0", "lib<2"),
     wheel("right", "1.0", "lib>=2"),
 ]
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
 
 
 @pytest.fixture

@@ -14,11 +14,6 @@ PUBLIC = ["six==1.0", "six==2.0", "requests==2.0"]
 SOURCES = ["config", "indexgate-env", "uv-env", "uv-project", "url", "netrc"]
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
-
-
 def _configure(cli: CheckCli, source: str, url: str, user: str, password: str) -> list[str]:
     """Set up ``source`` to carry the private index's credentials; returns CLI args."""
     host_url = url.replace("http://", f"http://{user}:{password}@")

@@ -9,42 +9,23 @@ a guard against a hang. Nothing asserts a duration.
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from check_support import Run, run_subprocess
 from support.packages import wheel
 from support.scripted_server import (
     ScriptedServer,
     WheelRoutes,
     drip,
     endless_chunks,
+    http_date_in,
     huge,
     throttle,
 )
-
-_SCRUBBED = ("PIP_", "UV_", "INDEXGATE_", "GITHUB_")
-
-
-@dataclass
-class Gate:
-    code: int
-    out: str
-    err: str
-    report: dict[str, Any] | None
-
-    @property
-    def messages(self) -> str:
-        assert self.report is not None, self.err
-        return "\n".join(e["message"] for t in self.report["targets"] for e in t["errors"])
 
 
 @pytest.fixture(scope="module")
@@ -67,37 +48,18 @@ def gate(
     config: str | None = None,
     command: str = "check",
     requirement: str = "demo-pkg",
-) -> Gate:
+) -> Run:
     """``indexgate check`` of ``demo-pkg`` against the scripted index, in a clean env."""
     (tmp_path / "requirements.txt").write_text(requirement + "\n")
     if config is not None:
         (tmp_path / "indexgate.yml").write_text(config)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
-    env["HOME"] = str(tmp_path)
     report = tmp_path / "report.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "indexgate",
-            command,
-            "--no-cache",
-            "--index",
-            f"scripted={server.url}simple/",
-            "--report-json",
-            str(report),
-            *args,
-            "-r",
-            "requirements.txt",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,  # a guard against a hang, not an expectation
-    )
+    argv = [command, "--no-cache", "--index", f"scripted={server.url}simple/"]
+    argv += ["--report-json", str(report), *args, "-r", "requirements.txt"]
+    # The timeout is a guard against a hang, not an expectation.
+    done = run_subprocess(argv, cwd=tmp_path, env={"HOME": str(tmp_path)}, timeout=120)
     data = json.loads(report.read_text()) if report.is_file() else None
-    return Gate(done.returncode, done.stdout, done.stderr, data)
+    return Run(done.returncode, done.stdout, done.stderr, data)
 
 
 # --- deadlines ------------------------------------------------------------------------------
@@ -208,11 +170,6 @@ def test_a_page_over_the_configured_cap_is_refused(
 # --- throttling -----------------------------------------------------------------------------
 
 
-def _http_date_in(seconds: int) -> str:
-    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
-    return email.utils.format_datetime(when, usegmt=True)
-
-
 @pytest.mark.parametrize(
     ("status", "retry_after"),
     [(429, "1"), (429, "http-date"), (503, "0")],
@@ -222,7 +179,7 @@ def test_throttling_is_waited_out_and_the_gate_passes(
     tmp_path: Path, index: tuple[ScriptedServer, WheelRoutes], status: int, retry_after: str
 ) -> None:
     server, routes = index
-    value = _http_date_in(1) if retry_after == "http-date" else retry_after
+    value = http_date_in(1) if retry_after == "http-date" else retry_after
     server.routes[routes.page] = throttle(
         1, status=status, retry_after=value, then=server.routes[routes.page]
     )

@@ -15,11 +15,6 @@ from check_support import CheckCli
 from support.packages import wheel
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
-
-
 def _check(cli: CheckCli, index, requirements: str):
     return cli.run("--index", index.url, "--python-version", "3.12", requirements=requirements)
 

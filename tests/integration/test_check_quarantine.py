@@ -8,7 +8,6 @@ index (PEP 658 ``.metadata`` files) covers the cases where metadata and file dif
 from __future__ import annotations
 
 import pytest
-from check_support import CheckCli
 from support.packages import sdist, wheel
 
 from indexgate.demo import FirewallRule
@@ -44,11 +43,6 @@ POLICIES = (
         "remediation": "Pick another package",
     },
 )
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
 
 
 @pytest.fixture

@@ -8,16 +8,10 @@ dependency-confusion bait) and ``pubonly``.
 from __future__ import annotations
 
 import pytest
-from check_support import CheckCli
 from support.packages import wheel
 
 PRIVATE = [wheel("acme-core", "1.0", "shared>=1"), "shared==1.0", "shared==1.1"]
 PUBLIC = ["shared==2.0", "shared==1.5", "acme-core==9.0", "pubonly==1.0"]
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
 
 
 @pytest.fixture
@@ -27,6 +21,16 @@ def indexes(private_index, public_index):
 
 def _args(private, public, *extra: str) -> list[str]:
     return ["--index", f"private={private.url}", "--index", f"public={public.url}", *extra]
+
+
+def _pinned(private, public, source: str, *, explicit: bool = False) -> str:
+    """A config of both indexes, private first (``explicit`` when asked), whose
+    ``sources:`` pins ``source`` (``"package: index"``)."""
+    flag = "    explicit: true\n" if explicit else ""
+    return (
+        f"indexes:\n  - name: private\n    url: {private.url}\n{flag}"
+        f"  - name: public\n    url: {public.url}\nsources:\n  {source}\n"
+    )
 
 
 def _creds(private, password: str | None = None) -> dict[str, str]:
@@ -224,16 +228,7 @@ def test_unsafe_strategies_skip_a_refusing_index_with_a_warning(
 
 def test_explicit_index_is_used_only_through_sources(cli, indexes) -> None:
     private, public = indexes
-    config = f"""\
-indexes:
-  - name: private
-    url: {private.url}
-    explicit: true
-  - name: public
-    url: {public.url}
-sources:
-  acme-core: private
-"""
+    config = _pinned(private, public, "acme-core: private", explicit=True)
     run = cli.run(requirements="acme-core\nshared\n", config=config, env=_creds(private))
     assert run.code == 0, run.out + run.err
     # acme-core is pinned to the private index; its dependency `shared` is not, and the
@@ -247,15 +242,7 @@ sources:
 
 def test_a_package_pinned_by_sources_never_comes_from_another_index(cli, indexes) -> None:
     private, public = indexes
-    config = f"""\
-indexes:
-  - name: private
-    url: {private.url}
-  - name: public
-    url: {public.url}
-sources:
-  pubonly: private
-"""
+    config = _pinned(private, public, "pubonly: private")
     run = cli.run(requirements="pubonly\n", config=config, env=_creds(private))
     assert run.code == 1
     (error,) = run.errors()
@@ -267,15 +254,7 @@ sources:
 
 def test_a_pinned_source_wins_over_an_earlier_index(cli, indexes) -> None:
     private, public = indexes
-    config = f"""\
-indexes:
-  - name: private
-    url: {private.url}
-  - name: public
-    url: {public.url}
-sources:
-  shared: public
-"""
+    config = _pinned(private, public, "shared: public")
     run = cli.run(requirements="shared\n", config=config, env=_creds(private))
     assert run.code == 0, run.out + run.err
     assert (run.resolved("shared")["version"], run.resolved("shared")["index"]) == ("2.0", "public")

@@ -4,7 +4,6 @@ and wheel tags, resolved against real servers (issue 2)."""
 from __future__ import annotations
 
 import pytest
-from check_support import CheckCli
 from support.packages import sdist, wheel
 
 from indexgate.demo import ServerConfig
@@ -36,11 +35,6 @@ PACKAGES = [
     "ruff==0.5",
     "coverage==7.0",
 ]
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
 
 
 @pytest.fixture

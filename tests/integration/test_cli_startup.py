@@ -8,35 +8,22 @@ of its own may freeze its heap, never a caller of ``main(argv)``.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from check_support import CheckCli
+from support.probe import run_probe
 
 import indexgate
-
-# Runs ``python -m indexgate`` in-process (the same path as the console script), then
-# prints what was imported. Everything after the marker is the probe's own output.
-PROBE = """
-import gc, json, runpy, sys
-sys.argv = ["indexgate", *json.loads(sys.argv[1])]
-try:
-    runpy.run_module("indexgate", run_name="__main__", alter_sys=True)
-except SystemExit as exc:
-    code = exc.code
-print("@@probe@@" + json.dumps(
-    {"code": code, "modules": sorted(sys.modules), "frozen": gc.get_freeze_count()}
-))
-"""
 
 NOT_FOR_A_REQUIREMENTS_CHECK = {
     "yaml",
     "netrc",
     "indexgate.sources.pyproject",
+    "indexgate.sources.toml_text",
+    "indexgate.sources.uv_settings",
     "indexgate.sources.locks",
     "indexgate.drift",
     "indexgate.report.drift",
@@ -49,32 +36,14 @@ NOT_FOR_A_REQUIREMENTS_CHECK = {
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
-
-
-@pytest.fixture
 def index(public_index):
     return public_index(["lib==1.0"])
 
 
-def _probe(cwd: Path, *args: str, netrc: str = "no-such-netrc", cache: Path | None = None) -> dict:
-    """Run ``indexgate check`` as a process of its own, from the code under test (without
-    a cache unless ``cache`` is given)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INDEXGATE_", "UV_", "PIP_"))}
-    env["NETRC"] = str(cwd / netrc)
-    env["PYTHONPATH"] = str(Path(indexgate.__file__).resolve().parents[1])
+def _probe(cwd: Path, *args: str, netrc: str = "no-such-netrc") -> dict:
+    """Run ``indexgate check`` as a process of its own, from the code under test."""
     argv = ["check", *args, "--report-json", "out/report.json", "--no-cache", "-q"]
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(argv)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert "@@probe@@" in done.stdout, done.stderr
-    return json.loads(done.stdout.split("@@probe@@", 1)[1])
+    return run_probe(cwd, argv, netrc=netrc)[0]
 
 
 def test_a_requirements_check_imports_no_config_toml_lock_drift_or_text_code(
@@ -100,7 +69,7 @@ def test_the_readers_still_load_when_their_files_are_there(cli, index, tmp_path)
     )
 
     assert result["code"] == 0
-    loaded = {"yaml", "netrc", "indexgate.sources.pyproject", "indexgate.report.render"}
+    loaded = {"yaml", "netrc", "indexgate.sources.uv_settings", "indexgate.report.render"}
     assert loaded <= set(result["modules"])
 
 

@@ -35,11 +35,6 @@ def _raising(exc: BaseException) -> Callable[..., None]:
     return stand_in
 
 
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
-
-
 # --- one mapping of failures -----------------------------------------------------------
 
 

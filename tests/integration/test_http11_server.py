@@ -11,7 +11,7 @@ import ipaddress
 import logging
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,6 @@ from indexgate.index.transport.base import origin_of
 from indexgate.index.transport.http2 import Http2Transport
 from indexgate.index.transport.http11 import Pool
 from indexgate.index.transport.router import Router
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as s:
-        yield s
 
 
 def run(go: Callable[[HttpClient], Awaitable[Any]], **kwargs: Any) -> tuple[Any, HttpClient]:

@@ -18,17 +18,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from check_support import CheckCli
 from support.packages import wheel
 
 from indexgate.cli import main
 
 USER, TOKEN = "ci", "right-token-3f9a2c"
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
 
 
 def _config(

@@ -4,16 +4,10 @@ report" hint and what was being processed, no traceback (unless -vv), and a JSON
 
 from __future__ import annotations
 
-import pytest
 from check_support import CheckCli
 from support.packages import wheel
 
 PACKAGES = [wheel("app", "1.0", "lib>=1"), "lib==1.0"]
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
 
 
 def _boom(*_args: object, **_kwargs: object) -> None:

@@ -12,30 +12,17 @@ signed by a private CA and a real forward proxy.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.packages import Wheelhouse, wheel
+from check_support import ACME_VERSIONS
 from support.tinyproxy import Tinyproxy
 from support.tls import PrivateCa, TlsIndexServer
 from test_action import run_action
 
 pytestmark = pytest.mark.integration
 
-PACKAGES = [wheel("acme-app", "1.0", "acme-lib>=1"), wheel("acme-lib", "1.2")]
 PROXY_PASSWORD = "Act10n-Pr0xy-pw"
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> PrivateCa:
-    return PrivateCa(tmp_path_factory.mktemp("company-ca"))
-
-
-@pytest.fixture
-def index(ca: PrivateCa, wheelhouse: Wheelhouse) -> Iterator[TlsIndexServer]:
-    with TlsIndexServer(wheelhouse.folder(PACKAGES), ca.server_context()) as server:
-        yield server
 
 
 @pytest.fixture
@@ -48,19 +35,23 @@ def workspace(tmp_path: Path, ca: PrivateCa) -> Path:
     return ws
 
 
+def _config(workspace: Path, index: TlsIndexServer, head: str = "") -> None:
+    """The workspace's indexgate.yml: ``head``, then the one index."""
+    (workspace / "indexgate.yml").write_text(
+        f"{head}indexes:\n  - name: internal\n    url: {index.url}\n"
+    )
+
+
 def _passes(run) -> None:  # type: ignore[no-untyped-def]
     assert run.code == 0, run.stdout + run.stderr
     (target,) = run.report()["targets"]
-    assert {r["name"]: r["version"] for r in target["resolution"]} == {
-        "acme-app": "1.0",
-        "acme-lib": "1.2",
-    }
+    assert {r["name"]: r["version"] for r in target["resolution"]} == ACME_VERSIONS
 
 
-def test_without_the_ca_the_action_says_certificate(workspace: Path, index: TlsIndexServer) -> None:
-    (workspace / "indexgate.yml").write_text(
-        f"indexes:\n  - name: internal\n    url: {index.url}\n"
-    )
+def test_without_the_ca_the_action_says_certificate(
+    workspace: Path, tls_index: TlsIndexServer
+) -> None:
+    _config(workspace, tls_index)
     run = run_action(workspace, {})
     assert run.code == 3, run.stdout + run.stderr
     assert "certificate verify failed" in run.summary
@@ -68,74 +59,66 @@ def test_without_the_ca_the_action_says_certificate(workspace: Path, index: TlsI
 
 
 def test_a_committed_bundle_named_by_cert_in_the_config(
-    workspace: Path, index: TlsIndexServer
+    workspace: Path, tls_index: TlsIndexServer
 ) -> None:
     (workspace / ".github").mkdir()
     (workspace / ".github" / "indexgate.yml").write_text(
-        f"indexes:\n  - name: internal\n    url: {index.url}\n    cert: certs/company-ca.pem\n"
+        f"indexes:\n  - name: internal\n    url: {tls_index.url}\n    cert: certs/company-ca.pem\n"
     )
     _passes(run_action(workspace, {}))
 
 
 def test_cert_in_the_indexes_input_is_read_from_the_workspace(
-    workspace: Path, index: TlsIndexServer
+    workspace: Path, tls_index: TlsIndexServer
 ) -> None:
     """The Action merges the input into a temporary config: relative paths still mean the
     workspace (the working directory), not that temporary folder."""
-    indexes = f"- name: internal\n  url: {index.url}\n  cert: certs/company-ca.pem\n"
+    indexes = f"- name: internal\n  url: {tls_index.url}\n  cert: certs/company-ca.pem\n"
     _passes(run_action(workspace, {"indexes": indexes}))
 
 
 @pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "INDEXGATE_CERT"])
 def test_a_bundle_written_by_an_earlier_step_and_named_in_env(
-    workspace: Path, index: TlsIndexServer, ca: PrivateCa, variable: str
+    workspace: Path, tls_index: TlsIndexServer, ca: PrivateCa, variable: str
 ) -> None:
     (workspace / "ca-from-secret.pem").write_bytes(ca.cert.read_bytes())  # `run: echo ... >`
-    (workspace / "indexgate.yml").write_text(
-        f"indexes:\n  - name: internal\n    url: {index.url}\n"
-    )
+    _config(workspace, tls_index)
     _passes(run_action(workspace, {}, {variable: "ca-from-secret.pem"}))
 
 
 def test_proxy_variables_on_the_job_reach_the_container(
-    workspace: Path, index: TlsIndexServer, tmp_path: Path
+    workspace: Path, tls_index: TlsIndexServer, tmp_path: Path
 ) -> None:
-    (workspace / "indexgate.yml").write_text(
-        f"cert: certs/company-ca.pem\nindexes:\n  - name: internal\n    url: {index.url}\n"
-    )
+    _config(workspace, tls_index, "cert: certs/company-ca.pem\n")
     with Tinyproxy(tmp_path / "proxy", auth=("egress", PROXY_PASSWORD)) as proxy:
         run = run_action(workspace, {}, {"HTTPS_PROXY": proxy.url, "NO_PROXY": "github.com"})
         _passes(run)
-        tunnels = [r for r in proxy.requests() if r.startswith(f"CONNECT 127.0.0.1:{index.port}")]
+        tunnels = [
+            r for r in proxy.requests() if r.startswith(f"CONNECT 127.0.0.1:{tls_index.port}")
+        ]
     assert tunnels, "the index was reached through the job's proxy"
     assert PROXY_PASSWORD not in run.everything_written()
 
 
 def test_the_ca_cert_input_names_a_bundle_in_the_workspace(
-    workspace: Path, index: TlsIndexServer
+    workspace: Path, tls_index: TlsIndexServer
 ) -> None:
     """`with: ca-cert:` is the Action's spelling of --cert, read from the workspace."""
-    (workspace / "indexgate.yml").write_text(
-        f"indexes:\n  - name: internal\n    url: {index.url}\n"
-    )
+    _config(workspace, tls_index)
     _passes(run_action(workspace, {"ca-cert": "certs/company-ca.pem"}))
 
 
-def test_a_missing_ca_cert_is_an_input_error(workspace: Path, index: TlsIndexServer) -> None:
-    (workspace / "indexgate.yml").write_text(
-        f"indexes:\n  - name: internal\n    url: {index.url}\n"
-    )
+def test_a_missing_ca_cert_is_an_input_error(workspace: Path, tls_index: TlsIndexServer) -> None:
+    _config(workspace, tls_index)
     run = run_action(workspace, {"ca-cert": "certs/nope.pem"})
     assert run.code == 2, run.stdout + run.stderr
     assert "nope.pem: no such file" in run.summary
 
 
 def test_the_proxy_password_is_masked_before_anything_is_printed(
-    workspace: Path, index: TlsIndexServer, tmp_path: Path
+    workspace: Path, tls_index: TlsIndexServer, tmp_path: Path
 ) -> None:
-    (workspace / "indexgate.yml").write_text(
-        f"cert: certs/company-ca.pem\nindexes:\n  - name: internal\n    url: {index.url}\n"
-    )
+    _config(workspace, tls_index, "cert: certs/company-ca.pem\n")
     with Tinyproxy(tmp_path / "proxy", auth=("egress", PROXY_PASSWORD)) as proxy:
         run = run_action(workspace, {}, {"https_proxy": proxy.url})
     _passes(run)

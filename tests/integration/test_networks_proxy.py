@@ -4,7 +4,8 @@ HTTPS indexes are reached through a CONNECT tunnel (TLS to the index inside it),
 http ones by absolute-form requests to the proxy; proxy basic auth comes from the proxy
 URL; a 407 and a dead proxy are exit 3 naming the proxy (credentials redacted), never a
 silent direct connection; ``NO_PROXY`` bypasses it; the HTTP/2 path goes through it too.
-No credential appears in any output, ``-vv`` logs included.
+No credential appears in any output, ``-vv`` logs included. The CA, the HTTPS index it
+signed and the plain proxy are the fixtures of conftest.py.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from check_support import CheckCli, Run, run_subprocess
-from support.packages import Wheelhouse, wheel
+from check_support import CheckCli, Run, assert_acme_resolved, run_subprocess
 from support.tinyproxy import Tinyproxy, free_port
 from support.tls import H2Front, PrivateCa, TlsIndexServer
 
@@ -28,31 +28,8 @@ from indexgate.errors import IndexUnreachable
 from indexgate.index.http import HttpClient
 from indexgate.settings import Network
 
-PACKAGES = [wheel("acme-app", "1.0", "acme-lib>=1"), wheel("acme-lib", "1.2")]
 PROXY_USER, PROXY_PASSWORD = "egress", "Pr0xy-S3cret-pw"
 INDEX_USER, INDEX_PASSWORD = "ci", "Ind3x-S3cret-pw"
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> PrivateCa:
-    return PrivateCa(tmp_path_factory.mktemp("private-ca"))
-
-
-@pytest.fixture(scope="module")
-def folder(wheelhouse: Wheelhouse) -> Path:
-    return wheelhouse.folder(PACKAGES)
-
-
-@pytest.fixture
-def https_index(ca: PrivateCa, folder: Path) -> Iterator[TlsIndexServer]:
-    with TlsIndexServer(folder, ca.server_context()) as server:
-        yield server
-
-
-@pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[Tinyproxy]:
-    with Tinyproxy(tmp_path / "proxy") as running:
-        yield running
 
 
 @pytest.fixture
@@ -62,14 +39,25 @@ def auth_proxy(tmp_path: Path) -> Iterator[Tinyproxy]:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> CheckCli:  # type: ignore[no-untyped-def]
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> CheckCli:
+    """conftest.py's, in a folder of its own: the proxies keep their files beside it."""
     (tmp_path / "project").mkdir()
     return CheckCli(tmp_path / "project", monkeypatch, capsys)
 
 
-def _passes(run: Run) -> None:
-    assert run.code == 0, run.everything()
-    assert run.versions() == {"acme-app": "1.0", "acme-lib": "1.2"}
+def _https_check(
+    cli: CheckCli, ca: PrivateCa, index: TlsIndexServer, env: dict[str, str], summary: bool = False
+) -> Run:
+    """``indexgate check`` of acme-app on the HTTPS index, trusting the CA, with ``env``."""
+    return cli.run(
+        "--cert",
+        str(ca.cert),
+        "--index",
+        index.url,
+        env=env,
+        requirements="acme-app\n",
+        summary=summary,
+    )
 
 
 def _tunnels(proxy: Tinyproxy, port: int) -> list[str]:
@@ -88,81 +76,59 @@ def _no_secret(text: str, *secrets: str) -> None:
 
 
 def test_an_https_index_through_the_proxy(
-    cli: CheckCli, https_index: TlsIndexServer, proxy: Tinyproxy, ca: PrivateCa
+    cli: CheckCli, tls_index: TlsIndexServer, proxy: Tinyproxy, ca: PrivateCa
 ) -> None:
     env = {"HTTPS_PROXY": proxy.url}
-    run = cli.run(
-        "--cert", str(ca.cert), "--index", https_index.url, env=env, requirements="acme-app\n"
-    )
-    _passes(run)
-    assert _tunnels(proxy, https_index.port), proxy.requests()
+    run = _https_check(cli, ca, tls_index, env)
+    assert_acme_resolved(run)
+    assert _tunnels(proxy, tls_index.port), proxy.requests()
     assert not any(r.startswith("GET") for r in proxy.requests()), "https never in the clear"
 
 
 def test_lower_case_https_proxy_and_all_proxy(
-    cli: CheckCli, https_index: TlsIndexServer, proxy: Tinyproxy, ca: PrivateCa
+    cli: CheckCli, tls_index: TlsIndexServer, proxy: Tinyproxy, ca: PrivateCa
 ) -> None:
     for variable in ("https_proxy", "ALL_PROXY"):
         env = {variable: proxy.url}
-        run = cli.run(
-            "--cert", str(ca.cert), "--index", https_index.url, env=env, requirements="acme-app\n"
-        )
-        _passes(run)
+        run = _https_check(cli, ca, tls_index, env)
+        assert_acme_resolved(run)
         cli.monkeypatch.delenv(variable)
-    assert len(_tunnels(proxy, https_index.port)) >= 2
+    assert len(_tunnels(proxy, tls_index.port)) >= 2
 
 
 def test_basic_auth_from_the_proxy_url(
-    cli: CheckCli, https_index: TlsIndexServer, auth_proxy: Tinyproxy, ca: PrivateCa
+    cli: CheckCli, tls_index: TlsIndexServer, auth_proxy: Tinyproxy, ca: PrivateCa
 ) -> None:
     env = {"HTTPS_PROXY": auth_proxy.url}
-    run = cli.run(
-        "--cert",
-        str(ca.cert),
-        "--index",
-        https_index.url,
-        env=env,
-        requirements="acme-app\n",
-        summary=True,
-    )
-    _passes(run)
-    assert _tunnels(auth_proxy, https_index.port)
+    run = _https_check(cli, ca, tls_index, env, summary=True)
+    assert_acme_resolved(run)
+    assert _tunnels(auth_proxy, tls_index.port)
     _no_secret(run.everything(), PROXY_PASSWORD)
 
 
 def test_refused_proxy_credentials_name_the_proxy_are_exit_3_and_not_retried(
-    cli: CheckCli, https_index: TlsIndexServer, auth_proxy: Tinyproxy, ca: PrivateCa
+    cli: CheckCli, tls_index: TlsIndexServer, auth_proxy: Tinyproxy, ca: PrivateCa
 ) -> None:
     wrong = "Wr0ng-Pr0xy-pw"
     env = {"HTTPS_PROXY": auth_proxy.with_credentials(PROXY_USER, wrong)}
-    run = cli.run(
-        "--cert",
-        str(ca.cert),
-        "--index",
-        https_index.url,
-        env=env,
-        requirements="acme-app\n",
-        summary=True,
-    )
+    run = _https_check(cli, ca, tls_index, env, summary=True)
     assert run.code == 3, run.everything()
     (error,) = run.errors("index-unreachable")
     message = error["message"]
     assert f"proxy http://***@127.0.0.1:{auth_proxy.port} refused the credentials" in message
     assert "HTTPS_PROXY" in message
     assert "(401 Unauthorized)" in message, "tinyproxy refuses wrong credentials with a 401"
-    assert len(_tunnels(auth_proxy, https_index.port)) == 1, "a refusal is not retried"
-    assert https_index.tcp_connections == 0, "no direct connection instead"
+    assert len(_tunnels(auth_proxy, tls_index.port)) == 1, "a refusal is not retried"
+    assert tls_index.tcp_connections == 0, "no direct connection instead"
     _no_secret(run.everything(), wrong, PROXY_PASSWORD)
     assert PROXY_USER not in message
 
 
 def test_a_proxy_that_wants_credentials_says_where_to_put_them(
-    cli: CheckCli, https_index: TlsIndexServer, auth_proxy: Tinyproxy, ca: PrivateCa
+    cli: CheckCli, tls_index: TlsIndexServer, auth_proxy: Tinyproxy, ca: PrivateCa
 ) -> None:
     env = {"https_proxy": f"http://127.0.0.1:{auth_proxy.port}"}
-    run = cli.run(
-        "--cert", str(ca.cert), "--index", https_index.url, env=env, requirements="acme-app\n"
-    )
+    run = _https_check(cli, ca, tls_index, env)
     assert run.code == 3, run.everything()
     (error,) = run.errors("index-unreachable")
     assert f"proxy http://127.0.0.1:{auth_proxy.port} requires credentials" in error["message"]
@@ -170,38 +136,28 @@ def test_a_proxy_that_wants_credentials_says_where_to_put_them(
 
 
 def test_a_dead_proxy_is_exit_3_naming_it_never_a_direct_connection(
-    cli: CheckCli, https_index: TlsIndexServer, ca: PrivateCa
+    cli: CheckCli, tls_index: TlsIndexServer, ca: PrivateCa
 ) -> None:
     port = free_port()  # nothing listens there
     env = {"HTTPS_PROXY": f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{port}"}
-    run = cli.run(
-        "--cert",
-        str(ca.cert),
-        "--index",
-        https_index.url,
-        env=env,
-        requirements="acme-app\n",
-        summary=True,
-    )
+    run = _https_check(cli, ca, tls_index, env, summary=True)
     assert run.code == 3, run.everything()
     (error,) = run.errors("index-unreachable")
     assert (
         f"proxy http://***@127.0.0.1:{port} (from HTTPS_PROXY) could not be reached"
         in (error["message"])
     )
-    assert https_index.tcp_connections == 0, "never a silent direct connection"
+    assert tls_index.tcp_connections == 0, "never a silent direct connection"
     _no_secret(run.everything(), PROXY_PASSWORD)
 
 
 def test_a_proxy_refusing_the_tunnel_by_policy_is_exit_3_and_not_retried(
-    cli: CheckCli, https_index: TlsIndexServer, ca: PrivateCa, tmp_path: Path
+    cli: CheckCli, tls_index: TlsIndexServer, ca: PrivateCa, tmp_path: Path
 ) -> None:
     with Tinyproxy(tmp_path / "strict-proxy", extra=("ConnectPort 443",)) as strict:
         env = {"HTTPS_PROXY": strict.url}
-        run = cli.run(
-            "--cert", str(ca.cert), "--index", https_index.url, env=env, requirements="acme-app\n"
-        )
-        tunnels = _tunnels(strict, https_index.port)
+        run = _https_check(cli, ca, tls_index, env)
+        tunnels = _tunnels(strict, tls_index.port)
     assert run.code == 3, run.everything()
     (error,) = run.errors("index-unreachable")
     assert (
@@ -210,24 +166,20 @@ def test_a_proxy_refusing_the_tunnel_by_policy_is_exit_3_and_not_retried(
     )
     assert "403" in error["message"]
     assert len(tunnels) == 1, "a refusal by the proxy's policy is not retried"
-    assert https_index.tcp_connections == 0
+    assert tls_index.tcp_connections == 0
 
 
 def test_no_proxy_bypasses_the_proxy(
-    cli: CheckCli, https_index: TlsIndexServer, ca: PrivateCa
+    cli: CheckCli, tls_index: TlsIndexServer, ca: PrivateCa
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    for rule in ("127.0.0.1", "127.0.0.0/8", f"127.0.0.1:{https_index.port}", "*"):
+    for rule in ("127.0.0.1", "127.0.0.0/8", f"127.0.0.1:{tls_index.port}", "*"):
         env = {"HTTPS_PROXY": dead, "NO_PROXY": f"internal.example.com, {rule}"}
-        run = cli.run(
-            "--cert", str(ca.cert), "--index", https_index.url, env=env, requirements="acme-app\n"
-        )
-        _passes(run)
+        run = _https_check(cli, ca, tls_index, env)
+        assert_acme_resolved(run)
     # A rule for another port does not match: the (dead) proxy is used, and named.
     env = {"HTTPS_PROXY": dead, "NO_PROXY": "127.0.0.1:1"}
-    run = cli.run(
-        "--cert", str(ca.cert), "--index", https_index.url, env=env, requirements="acme-app\n"
-    )
+    run = _https_check(cli, ca, tls_index, env)
     assert run.code == 3 and "could not be reached" in run.errors()[0]["message"]
 
 
@@ -235,10 +187,10 @@ def test_no_proxy_bypasses_the_proxy(
 
 
 def test_an_http_index_through_the_proxy_with_index_credentials(
-    cli: CheckCli, folder: Path, auth_proxy: Tinyproxy
+    cli: CheckCli, acme_folder: Path, auth_proxy: Tinyproxy
 ) -> None:
     config = ServerConfig(basic_auth=(INDEX_USER, INDEX_PASSWORD))
-    with IndexServer(folder, config) as index:
+    with IndexServer(acme_folder, config) as index:
         port = index.port
         env = {
             "HTTP_PROXY": auth_proxy.url,
@@ -246,7 +198,7 @@ def test_an_http_index_through_the_proxy_with_index_credentials(
             "INDEXGATE_INDEX_INTERNAL_PASSWORD": INDEX_PASSWORD,
         }
         run = cli.run("--index", f"internal={index.url}", env=env, requirements="acme-app\n")
-        _passes(run)
+        assert_acme_resolved(run)
         assert index.access_log.entries(), "the index answered (through the proxy)"
     assert any(
         r.startswith(f"GET http://127.0.0.1:{port}/simple/acme-app/") for r in auth_proxy.requests()
@@ -255,9 +207,9 @@ def test_an_http_index_through_the_proxy_with_index_credentials(
 
 
 def test_an_http_index_behind_a_proxy_that_answers_407(
-    cli: CheckCli, folder: Path, auth_proxy: Tinyproxy
+    cli: CheckCli, acme_folder: Path, auth_proxy: Tinyproxy
 ) -> None:
-    with IndexServer(folder) as index:
+    with IndexServer(acme_folder) as index:
         env = {"http_proxy": f"http://127.0.0.1:{auth_proxy.port}"}
         run = cli.run("--index", f"internal={index.url}", env=env, requirements="acme-app\n")
         assert index.access_log.entries() == []
@@ -269,11 +221,11 @@ def test_an_http_index_behind_a_proxy_that_answers_407(
 
 
 def test_an_https_only_proxy_setting_leaves_http_direct(
-    cli: CheckCli, folder: Path, proxy: Tinyproxy
+    cli: CheckCli, acme_folder: Path, proxy: Tinyproxy
 ) -> None:
-    with IndexServer(folder) as index:
+    with IndexServer(acme_folder) as index:
         env = {"HTTPS_PROXY": proxy.url}
-        _passes(cli.run("--index", index.url, env=env, requirements="acme-app\n"))
+        assert_acme_resolved(cli.run("--index", index.url, env=env, requirements="acme-app\n"))
     assert proxy.requests() == []
 
 
@@ -281,16 +233,16 @@ def test_an_https_only_proxy_setting_leaves_http_direct(
 
 
 def test_http2_through_the_same_proxy(
-    cli: CheckCli, folder: Path, auth_proxy: Tinyproxy, ca: PrivateCa
+    cli: CheckCli, acme_folder: Path, auth_proxy: Tinyproxy, ca: PrivateCa
 ) -> None:
     with (
-        IndexServer(folder) as backend,
+        IndexServer(acme_folder) as backend,
         H2Front(backend.base_url, ca.server_context(alpn=["h2"])) as h2,
     ):
         env = {"HTTPS_PROXY": auth_proxy.url}
         url = f"{h2.base_url}/simple/"
         run = cli.run("--cert", str(ca.cert), "--index", url, env=env, requirements="acme-app\n")
-        _passes(run)
+        assert_acme_resolved(run)
         assert any(p.startswith("/simple/acme-app/") for p in h2.paths), h2.paths
     # The first tunnel found out the server speaks h2; httpx then opened its own tunnel.
     assert len(_tunnels(auth_proxy, h2.port)) >= 2, auth_proxy.requests()
@@ -301,19 +253,16 @@ def test_http2_through_the_same_proxy(
 
 
 def test_no_credential_in_any_output_or_verbose_log(
-    tmp_path: Path, folder: Path, auth_proxy: Tinyproxy, ca: PrivateCa
+    tmp_path: Path, acme_folder: Path, auth_proxy: Tinyproxy, ca: PrivateCa
 ) -> None:
     client = ca.issue("ci-runner", client=True)
     context = ca.server_context(client_ca=ca.cert)
-    key_body = [
-        line for line in client.key.read_text().splitlines() if line and "PRIVATE" not in line
-    ]
     project = tmp_path / "project"
     project.mkdir()
     (project / "requirements.txt").write_text("acme-app\n")
     config = ServerConfig(basic_auth=(INDEX_USER, INDEX_PASSWORD))
     outputs: list[str] = []
-    with TlsIndexServer(folder, context, config) as index:
+    with TlsIndexServer(acme_folder, context, config) as index:
         port = index.port
         (project / "indexgate.yml").write_text(
             "indexes:\n  - name: internal\n"
@@ -339,7 +288,7 @@ def test_no_credential_in_any_output_or_verbose_log(
             outputs += [b.decode("latin-1") for b in cached]
     # The HTTP/2 path (httpx and httpcore log at -vv) through the same proxy.
     with (
-        IndexServer(folder, config) as backend,
+        IndexServer(acme_folder, config) as backend,
         H2Front(backend.base_url, ca.server_context(alpn=["h2"])) as h2,
     ):
         (project / "indexgate.yml").write_text(
@@ -359,7 +308,7 @@ def test_no_credential_in_any_output_or_verbose_log(
     assert f"127.0.0.1:{port}" in text, "the logs did name the index"
     assert "refused the credentials" in text
     _no_secret(text, PROXY_PASSWORD, INDEX_PASSWORD, "Wr0ng-Pr0xy-pw")
-    for line in key_body:
+    for line in client.key_lines():
         assert line not in text, "the client key's contents leaked"
 
 

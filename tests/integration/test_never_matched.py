@@ -4,16 +4,10 @@ unnoticed; an index that had nothing to match is not."""
 
 from __future__ import annotations
 
-import pytest
 from check_support import CheckCli
 from support.packages import wheel
 
 PACKAGES = [wheel("app", "1.0", "lib>=1"), "lib==1.0"]
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
 
 
 def test_an_index_with_a_wrong_path_is_named_in_report_text_and_summary(

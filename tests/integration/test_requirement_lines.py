@@ -73,11 +73,6 @@ dynamic = ["dependencies", "optional-dependencies"]
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
-
-
-@pytest.fixture
 def index(public_index):
     return public_index(PACKAGES)
 

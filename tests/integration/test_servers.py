@@ -38,16 +38,19 @@ NEXUS_PHRASE = (
 
 
 def test_build_wheel_is_valid_and_deterministic(tmp_path: Path) -> None:
-    path = build_wheel(
-        tmp_path / "a",
-        "Acme.Core",
-        "1.0",
-        requires_dist=["flask>=3", 'rich; extra == "cli"'],
-        requires_python=">=3.9",
-        provides_extra=["cli"],
-        tag="cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64",
-        extra_files={"acme_core/data.txt": b"hello"},
-    )
+    def build(folder: Path) -> Path:
+        return build_wheel(
+            folder,
+            "Acme.Core",
+            "1.0",
+            requires_dist=["flask>=3", 'rich; extra == "cli"'],
+            requires_python=">=3.9",
+            provides_extra=["cli"],
+            tag="cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64",
+            extra_files={"acme_core/data.txt": b"hello"},
+        )
+
+    path = build(tmp_path / "a")
     assert path.name == "acme_core-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
     with zipfile.ZipFile(path) as archive:
         assert archive.testzip() is None
@@ -71,16 +74,7 @@ def test_build_wheel_is_valid_and_deterministic(tmp_path: Path) -> None:
         expected = hashlib.sha256(contents[name]).digest()
         assert digest == "sha256=" + base64.urlsafe_b64encode(expected).rstrip(b"=").decode()
         assert int(size) == len(contents[name])
-    again = build_wheel(
-        tmp_path / "b",
-        "Acme.Core",
-        "1.0",
-        requires_dist=["flask>=3", 'rich; extra == "cli"'],
-        requires_python=">=3.9",
-        provides_extra=["cli"],
-        tag="cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64",
-        extra_files={"acme_core/data.txt": b"hello"},
-    )
+    again = build(tmp_path / "b")
     assert again.read_bytes() == path.read_bytes()
 
 

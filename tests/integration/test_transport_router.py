@@ -7,7 +7,7 @@ scheme no transport knows is refused before any connection."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +25,6 @@ from indexgate.index.transport.router import Router
 from indexgate.settings import Network, Proxies
 
 CAP = 1 << 20
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> PrivateCa:
-    return PrivateCa(tmp_path_factory.mktemp("router-ca"))
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as s:
-        yield s
-
-
-@pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[Tinyproxy]:
-    with Tinyproxy(tmp_path / "proxy") as running:
-        yield running
 
 
 def _router(ca: PrivateCa | None = None, proxies: Proxies | None = None) -> Router:

@@ -16,11 +16,6 @@ from indexgate.index.client import page_url
 from indexgate.settings import IndexConfig
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys) -> CheckCli:
-    return CheckCli(tmp_path, monkeypatch, capsys)
-
-
 def simple_tree(root: Path, wheelhouse: Wheelhouse, *specs: str) -> Path:
     """A PEP 503 layout on disk: ``root/<project>/<files>`` (a file:// simple index)."""
     for spec in specs:

@@ -11,7 +11,6 @@ target is resolved.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -22,27 +21,22 @@ from pathlib import Path
 import pytest
 import resolvelib
 from check_support import clean_env
+from support.probe import run_probe
+from support.static_index import (
+    APP_TREE,
+    APP_TREE_RESOLVED,
+    Network,
+    check_argv,
+    write_static_index,
+)
 
-import indexgate
 from indexgate.cli import main
 from indexgate.demo import IndexServer
 from indexgate.demo.server import ServerConfig
-from indexgate.demo.wheels import build_wheel, read_core_metadata
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from netsim import Network
+from indexgate.demo.wheels import build_wheel
 
 pytestmark = pytest.mark.integration
 
-PACKAGES = [  # name, version, requires
-    ("app", "1.0", ["lib-a>=1", "lib-b"]),
-    ("lib-a", "1.0", ["lib-c"]),
-    ("lib-a", "2.0", ["lib-c>=1"]),
-    ("lib-b", "1.0", ['lib-c; python_version >= "3.8"']),
-    ("lib-c", "1.0", []),
-    ("lib-c", "1.1", []),
-]
-EXPECTED = {"app": "1.0", "lib-a": "2.0", "lib-b": "1.0", "lib-c": "1.1"}
 PICKED = {
     "app-1.0-py3-none-any.whl",
     "lib_a-2.0-py3-none-any.whl",
@@ -76,13 +70,7 @@ class Runs:
         reqs.write_text(self.requirements)
         report = self.tmp_path / f"report-{self.count}.json"
         before = self.resolver_runs
-        code = main(
-            [
-                "check", "-r", str(reqs), *(["--index-url", url] if url else []),
-                "--python-version", "3.11", "--platform", "linux_x86_64",
-                "--cache-dir", str(self.cache), "--report-json", str(report), "-q", *extra,
-            ]
-        )  # fmt: skip
+        code = main([*check_argv(reqs, url, self.cache, report), *extra])
         return code, json.loads(report.read_text()), self.resolver_runs - before
 
 
@@ -100,35 +88,17 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runs:
 # -- a static index: validators and 304s ----------------------------------------------
 
 
-def _static_index(root: Path, pep658: bool, hashes: bool = True) -> None:
-    """Static pages (hashes in the URL fragment), wheels and their ``.metadata`` files."""
-    links: dict[str, list[str]] = {}
-    for name, version, requires in PACKAGES:
-        path = build_wheel(root / "files", name, version, requires_dist=requires)
-        meta = read_core_metadata(path)
-        assert meta is not None
-        path.with_name(path.name + ".metadata").write_bytes(meta)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        attr = f' data-core-metadata="sha256={hashlib.sha256(meta).hexdigest()}"' if pep658 else ""
-        href = f"../../files/{path.name}" + (f"#sha256={digest}" if hashes else "")
-        links.setdefault(name, []).append(f'<a href="{href}"{attr}>{path.name}</a>')
-    for name, anchors in links.items():
-        page = root / "simple" / name / "index.html"
-        page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text("<!DOCTYPE html><html><body>\n" + "\n".join(anchors) + "\n</body></html>\n")
-
-
 @pytest.mark.parametrize("pep658", [False, True], ids=["range", "pep658"])
 def test_unchanged_pages_reuse_the_resolution_and_probe_every_pick(
     runs: Runs, tmp_path: Path, pep658: bool
 ) -> None:
     root = tmp_path / "index"
-    _static_index(root, pep658)
+    write_static_index(root, {"simple": pep658})
     with Network(root, latency_ms=0) as net:
         url = net.url("simple/")
         net.reset()
         code, cold, resolved = runs.check(url)
-        assert (code, resolved, _versions(cold)) == (0, 1, EXPECTED)
+        assert (code, resolved, _versions(cold)) == (0, 1, APP_TREE_RESOLVED)
         net.reset()
         code, warm, resolved = runs.check(url)
         traffic = net.reset()
@@ -136,7 +106,7 @@ def test_unchanged_pages_reuse_the_resolution_and_probe_every_pick(
     assert resolved == 0, "the resolver ran although nothing changed"
     assert warm == cold  # the same report, every field
     pages = [(m, s) for m, p, s in traffic.log if p.startswith("/simple/")]
-    assert pages == [("GET", 304)] * len(EXPECTED), traffic.log
+    assert pages == [("GET", 304)] * len(APP_TREE_RESOLVED), traffic.log
     probed = {p.rsplit("/", 1)[-1] for m, p, s in traffic.log if m == "HEAD" and s == 200}
     assert probed == PICKED, traffic.log
     assert not [e for e in traffic.log if e[0] == "GET" and e[1].startswith("/files/")]
@@ -147,7 +117,7 @@ def test_files_without_a_hash_on_their_page_are_resolved_every_time(
 ) -> None:
     """Such a file may be replaced under an unchanged page: only a resolution rereads it."""
     root = tmp_path / "index"
-    _static_index(root, pep658=False, hashes=False)
+    write_static_index(root, hashes=False)
     with Network(root, latency_ms=0) as net:
         assert runs.check(net.url("simple/"))[::2] == (0, 1)
         assert runs.check(net.url("simple/"))[::2] == (0, 1)
@@ -159,7 +129,7 @@ def test_files_without_a_hash_on_their_page_are_resolved_every_time(
 @pytest.fixture
 def dev(tmp_path: Path) -> Iterator[IndexServer]:
     root = tmp_path / "dist"
-    for name, version, requires in PACKAGES:
+    for name, version, requires in APP_TREE:
         build_wheel(root, name, version, requires_dist=requires)
     with IndexServer(root, ServerConfig()) as server:
         yield server
@@ -332,15 +302,6 @@ def test_a_pick_whose_page_changed_is_still_probed_by_the_next_reuse(
 
 
 # What a reused run imports: start-up is most of its CPU (see benchmarks/RESULTS.md).
-PROBE = """
-import json, runpy, sys
-sys.argv = ["indexgate", *json.loads(sys.argv[1])]
-try:
-    runpy.run_module("indexgate", run_name="__main__", alter_sys=True)
-except SystemExit as exc:
-    code = exc.code
-print("@@probe@@" + json.dumps({"code": code, "modules": sorted(sys.modules)}))
-"""
 NOT_FOR_A_REUSED_RUN = {
     "indexgate.index.wheelzip",  # reads wheels: the metadata is not read again
     "urllib.request",  # only for a file: URL in a requirement
@@ -358,21 +319,11 @@ def test_a_reused_run_does_not_import_what_only_a_resolution_needs(
 ) -> None:
     dev.config.pep658 = False  # the cold run reads the wheels themselves
     (tmp_path / "requirements.txt").write_text("app\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INDEXGATE_", "UV_", "PIP_"))}
-    env["NETRC"] = str(tmp_path / "no-netrc")
-    env["PYTHONPATH"] = str(Path(indexgate.__file__).resolve().parents[1])
     argv = [
         "check", "-r", "requirements.txt", "--index-url", dev.url, "--cache-dir", "cache",
         "--python-version", "3.11", "--platform", "linux_x86_64", "-v", "--format", "json",
     ]  # fmt: skip
-    runs = []
-    for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-c", PROBE, json.dumps(argv)],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert "@@probe@@" in done.stdout, done.stderr
-        runs.append((json.loads(done.stdout.split("@@probe@@", 1)[1]), done.stderr))
+    runs = [run_probe(tmp_path, argv) for _ in range(2)]
     (cold, cold_log), (warm, warm_log) = runs
     assert cold["code"] == warm["code"] == 0
     assert "reused the previous resolution" in warm_log

@@ -9,10 +9,8 @@ the limit named and what the server saw.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import email.utils
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -20,6 +18,7 @@ from support.scripted_server import (
     ScriptedServer,
     drip,
     endless_chunks,
+    http_date_in,
     huge,
     slow,
     throttle,
@@ -28,12 +27,6 @@ from support.scripted_server import (
 from indexgate.errors import DeadlineExceeded, IndexUnreachable, Throttled
 from indexgate.index import limits
 from indexgate.index.http import METADATA_MAX_BODY, HttpClient
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as s:
-        yield s
 
 
 def run(go: Callable[[HttpClient], Awaitable[Any]], **kwargs: Any) -> Any:
@@ -152,11 +145,6 @@ def test_an_endless_chunked_body_stops_at_the_cap(server: ScriptedServer) -> Non
 # --- throttling -----------------------------------------------------------------------------
 
 
-def _in(seconds: int) -> str:
-    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
-    return email.utils.format_datetime(when, usegmt=True)
-
-
 @pytest.mark.parametrize(
     ("status", "retry_after"),
     [(429, "1"), (429, "date"), (503, "0"), (429, None)],
@@ -165,7 +153,7 @@ def _in(seconds: int) -> str:
 def test_throttling_is_waited_out_then_retried(
     server: ScriptedServer, status: int, retry_after: str | None
 ) -> None:
-    value = _in(1) if retry_after == "date" else retry_after
+    value = http_date_in(1) if retry_after == "date" else retry_after
     server.routes["/simple/x/"] = throttle(1, status=status, retry_after=value)
     response = get(server, "/simple/x/", request_timeout=20.0)
     assert response.status == 200 and response.content == b"/simple/x/"

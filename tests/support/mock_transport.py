@@ -16,10 +16,14 @@ import inspect
 import json as jsonlib
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 
 from indexgate.index.transport.base import RawResponse, Request, SinkFactory
 from indexgate.index.transport.headers import Headers
 from indexgate.index.transport.http11_parser import ResponseParser, decode_content, encode_head
+
+if TYPE_CHECKING:
+    from indexgate.index.transport.http2 import Http2Transport
 
 Handler = Callable[[Request], RawResponse | Awaitable[RawResponse]]
 
@@ -101,3 +105,23 @@ def respond(
         except ValueError:
             reason = ""
     return RawResponse(status, reason, Headers(pairs), content)
+
+
+def mock_http2(handler: Callable[[Any], Any]) -> Http2Transport:
+    """The HTTP/2 transport for origin ``idx.example``, its httpx fed by
+    ``httpx.MockTransport(handler)`` (an ``httpx.Request`` in, an ``httpx.Response`` out):
+    for what no real h2 server does on demand. httpx is imported here, when asked for, as
+    the transport itself does."""
+    import httpx
+
+    from indexgate.index.transport.http2 import Http2Transport
+
+    return Http2Transport(
+        host="idx.example",
+        ssl_context=None,
+        proxy=None,
+        max_connections=4,
+        connect_timeout=5.0,
+        read_timeout=5.0,
+        transport=httpx.MockTransport(handler),
+    )

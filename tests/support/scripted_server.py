@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import email.utils
 import gzip
 import hashlib
 import html
@@ -289,6 +291,13 @@ def throttle(
         return True
 
     return handler
+
+
+def http_date_in(seconds: int) -> str:
+    """An HTTP date ``seconds`` from now, as a ``Retry-After`` may give it instead of a
+    number of seconds."""
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    return email.utils.format_datetime(when, usegmt=True)
 
 
 def slow(delay: float) -> Handler:

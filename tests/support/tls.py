@@ -29,6 +29,12 @@ class Issued:
     key: Path  # its private key (PEM)
     combined: Path  # certificate then key, as pip's --client-cert wants
 
+    def key_lines(self) -> list[str]:
+        """The base64 lines of the private key: none of them may show up in any output."""
+        return [
+            line for line in self.key.read_text().splitlines() if line and "PRIVATE" not in line
+        ]
+
 
 @dataclass
 class PrivateCa:

@@ -171,7 +171,9 @@ def test_masker_masks_each_form_once(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_annotation_escapes_message_and_properties(capsys: pytest.CaptureFixture[str]) -> None:
-    action.annotate("error", "100% sure\r\nnext: a,b", file="dir,x/a:b.txt", line=7, title="t: x,y")
+    workflow.annotate(
+        "error", "100% sure\r\nnext: a,b", file="dir,x/a:b.txt", line=7, title="t: x,y"
+    )
     assert capsys.readouterr().out == (
         "::error file=dir%2Cx/a%3Ab.txt,line=7,title=t%3A x%2Cy::100%25 sure%0D%0Anext: a,b\n"
     )
@@ -180,7 +182,7 @@ def test_annotation_escapes_message_and_properties(capsys: pytest.CaptureFixture
 def test_annotation_without_file_has_no_empty_properties(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    action.annotate("warning", "m", file=None, line=3, title="indexgate")
+    workflow.annotate("warning", "m", file=None, line=3, title="indexgate")
     assert capsys.readouterr().out == "::warning title=indexgate::m\n"
 
 
@@ -191,9 +193,9 @@ def test_at_most_ten_annotations_of_each_kind(
     blocked = [_blocked(f"pkg{i}", "2.0", i + 1) for i in range(15)]
     errors = [Problem("no-solution", f"e{i}", package=f"q{i}") for i in range(12)]
     target = TargetReport("3.12", "linux_x86_64", "fail", blocked=blocked, errors=errors)
-    errs, warns = action.collect_notes(Report("check", [target]), tmp_path)
-    action.emit_annotations("error", errs, "r.json")
-    action.emit_annotations("warning", warns, "r.json")
+    errs, warns = workflow.collect_notes(Report("check", [target]), tmp_path)
+    workflow.emit_annotations("error", errs, "r.json")
+    workflow.emit_annotations("warning", warns, "r.json")
     lines = capsys.readouterr().out.splitlines()
     error_lines = [line for line in lines if line.startswith("::error")]
     warning_lines = [line for line in lines if line.startswith("::warning")]
@@ -207,7 +209,7 @@ def test_fail_on_blocked_turns_blocked_artifacts_into_errors(tmp_path: Path) -> 
     (tmp_path / "requirements.txt").write_text("a\n")
     target = TargetReport("3.12", "linux_x86_64", blocked=[_blocked("a", "2", 1)])
     assert decide_target(target, frozenset({"blocked"})) == "fail"  # records the rule
-    errs, warns = action.collect_notes(Report("check", [target]), tmp_path)
+    errs, warns = workflow.collect_notes(Report("check", [target]), tmp_path)
     assert [n.title for n in errs] == ["indexgate: a 2 blocked (fail-on: blocked)"] and not warns
     # The rule is named, and what the resolution did is not worded like a success.
     assert "This fails the gate: `fail-on: blocked`" in errs[0].message
@@ -224,7 +226,7 @@ def test_blocked_without_fallback_of_a_failed_package_is_left_to_the_error(
         blocked=[_blocked("a", "2", 1, fallback=None)],
         errors=[Problem("no-solution", "a: every version is blocked", package="a")],
     )
-    errs, warns = action.collect_notes(Report("check", [target]), tmp_path)
+    errs, warns = workflow.collect_notes(Report("check", [target]), tmp_path)
     assert len(errs) == 1 and not warns
 
 
@@ -233,10 +235,10 @@ def test_paths_outside_the_workspace_are_not_annotated(tmp_path: Path) -> None:
     (tmp_path / "outside.txt").write_text("x")
     (tmp_path / "ws" / "r.txt").write_text("x")
     ws = tmp_path / "ws"
-    assert action._relative(str(tmp_path / "outside.txt"), ws) is None
-    assert action._relative(str(ws / "r.txt"), ws) == "r.txt"
-    assert action._relative("r.txt", ws) == "r.txt"
-    assert action._relative("missing.txt", ws) is None
+    assert workflow.workspace_relative(str(tmp_path / "outside.txt"), ws) is None
+    assert workflow.workspace_relative(str(ws / "r.txt"), ws) == "r.txt"
+    assert workflow.workspace_relative("r.txt", ws) == "r.txt"
+    assert workflow.workspace_relative("missing.txt", ws) is None
 
 
 def test_summary_stays_under_one_mebibyte(tmp_path: Path) -> None:
@@ -329,7 +331,7 @@ def test_a_pending_scan_is_not_annotated_as_a_policy_block(tmp_path: Path) -> No
     pending.state = "pending"
     target = TargetReport("3.12", "linux_x86_64", blocked=[pending, _blocked("b", "3", 1)])
     decide_target(target, frozenset())
-    _, warns = action.collect_notes(Report("check", [target]), tmp_path)
+    _, warns = workflow.collect_notes(Report("check", [target]), tmp_path)
     titles = {n.title: n.message for n in warns}
     assert "indexgate: a 2 pending a scan" in titles
     assert "is held back (a scan in progress)" in titles["indexgate: a 2 pending a scan"]

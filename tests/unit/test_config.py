@@ -9,10 +9,10 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from indexgate.config import load_settings
-from indexgate.errors import InputError
+from indexgate.errors import InputError, Origin
 from indexgate.policy import Fallback, Strategy
 from indexgate.settings import CliOptions
-from indexgate.sources.model import IndexHint, Origin, SourceSet, UvIndex
+from indexgate.sources.model import IndexHint, SourceSet, UvIndex
 
 A = "https://a.example/simple/"
 B = "https://b.example/simple/"

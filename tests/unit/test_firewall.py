@@ -16,8 +16,9 @@ from indexgate.demo.firewall_responses import (
     render_rule,
     xray_response,
 )
-from indexgate.index.firewall import classify_block, vendor_label
+from indexgate.index.firewall import classify_block
 from indexgate.index.models import BlockInfo
+from indexgate.report.model import vendor_label
 
 IQ = "https://iq.example/ui/links/repositories/quarantinedComponent/0123abcd"
 NEXUS_PHRASE = (

@@ -10,22 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from support.mock_transport import mock_http2
 
 from indexgate.errors import IndexUnreachable
 from indexgate.index.http import USER_AGENT, HttpClient
-from indexgate.index.transport.http2 import Http2Transport
 
 
 def _client(handler: Any, **kwargs: Any) -> HttpClient:
-    h2 = Http2Transport(
-        host="idx.example",
-        ssl_context=None,
-        proxy=None,
-        max_connections=4,
-        connect_timeout=5.0,
-        read_timeout=5.0,
-        transport=httpx.MockTransport(handler),
-    )
+    h2 = mock_http2(handler)
     return HttpClient(transport=h2, backoff=0.0, **kwargs)
 
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from support.mock_transport import MockTransport
+from support.mock_transport import MockTransport, mock_http2
 
 from indexgate.config import parse_size
 from indexgate.errors import DeadlineExceeded, IndexUnreachable, InputError, name_index
@@ -20,8 +20,7 @@ from indexgate.index.http import HttpClient
 from indexgate.index.limits import HostLimit, index_words, retry_after
 from indexgate.index.transport.base import RawResponse
 from indexgate.index.transport.headers import Headers
-from indexgate.index.transport.http2 import Http2Transport
-from indexgate.resolver.bridge import Bridge
+from indexgate.resolver.fetch_loop import FetchLoop
 
 
 def _raw(
@@ -158,7 +157,7 @@ def test_the_bridge_ends_a_run_whose_deadline_passed_between_waits() -> None:
     http = HttpClient(max_time=0.0001)
     http.index_names["https://idx.example/simple/"] = "internal"
     http._last_request = "GET https://u:pw@idx.example/simple/x/"  # as request() notes it
-    bridge = Bridge()
+    bridge = FetchLoop()
     bridge.check = http.check_run_deadline
 
     async def nothing() -> int:
@@ -197,15 +196,7 @@ def test_the_httpx_path_refuses_a_body_over_the_cap_as_it_streams() -> None:
         return httpx.Response(200, content=chunks())
 
     async def go() -> None:
-        h2 = Http2Transport(
-            host="idx.example",
-            ssl_context=None,
-            proxy=None,
-            max_connections=4,
-            connect_timeout=5.0,
-            read_timeout=5.0,
-            transport=httpx.MockTransport(endless),
-        )
+        h2 = mock_http2(endless)
         http = HttpClient(transport=h2, max_body=64 * 1024)
         try:
             await http.request("GET", "https://idx.example/simple/x/")

@@ -8,10 +8,10 @@ import pytest
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 
-from indexgate.errors import InputError
+from indexgate.errors import InputError, Origin
 from indexgate.sources import load_sources
 from indexgate.sources.locks import parse_pylock, parse_uv_lock
-from indexgate.sources.model import LockedFile, Origin
+from indexgate.sources.model import LockedFile
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 

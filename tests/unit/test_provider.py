@@ -11,8 +11,8 @@ from packaging.version import Version
 from resolvelib import BaseReporter, Resolver
 from support.fake_client import INDEX, FakeClient, wheel
 
-from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req
+from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import Finder, VersionEntry
 from indexgate.resolver.provider import Provider
 from indexgate.settings import Settings
@@ -25,7 +25,7 @@ def _req(text: str) -> Req:
     return Req.from_requirement(Requirement(text))
 
 
-def _provider(client: FakeClient, bridge: Bridge, reqs: Sequence[str], cls=Provider) -> Provider:
+def _provider(client: FakeClient, bridge: FetchLoop, reqs: Sequence[str], cls=Provider) -> Provider:
     settings = Settings(indexes=client.indexes)
     direct = [_req(r) for r in reqs]
     return cls(settings, TARGET, bridge, Finder(settings, client), direct, {})
@@ -34,7 +34,7 @@ def _provider(client: FakeClient, bridge: Bridge, reqs: Sequence[str], cls=Provi
 def _resolve(
     client: FakeClient, reqs: Sequence[str], cls=Provider
 ) -> tuple[Provider, dict[str, str]]:
-    bridge = Bridge()
+    bridge = FetchLoop()
     try:
         provider = _provider(client, bridge, reqs, cls)
         result = Resolver(provider, BaseReporter()).resolve(provider.direct, max_rounds=500)
@@ -95,7 +95,7 @@ def test_the_narrowed_choice_is_get_preferences_choice_every_round() -> None:
 
 def test_a_requirement_is_checked_afresh_against_each_version() -> None:
     client = FakeClient({})
-    bridge = Bridge()
+    bridge = FetchLoop()
     try:
         provider = _provider(client, bridge, [])
         req = _req("lib>=2")
@@ -121,7 +121,7 @@ def test_skipped_files_are_counted_once_whatever_the_requirement_sets() -> None:
 
 def test_a_stored_entry_never_lends_its_files_to_the_revalidated_one() -> None:
     client = FakeClient({})
-    bridge = Bridge()
+    bridge = FetchLoop()
     try:
         provider = _provider(client, bridge, [])
         old, new = wheel("lib", "1.0"), wheel("lib", "1.0", tag="cp311-cp311-manylinux1_x86_64")

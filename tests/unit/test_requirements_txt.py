@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from indexgate.errors import InputError
-from indexgate.sources.model import IndexHint, Origin
+from indexgate.errors import InputError, Origin
+from indexgate.sources.model import IndexHint
 from indexgate.sources.requirements_txt import parse_requirements_file
 
 SHA_A = "a" * 64

@@ -13,9 +13,9 @@ from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 from support.fake_client import INDEX, FakeClient, wheel
 
-from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Req
 from indexgate.resolver.dead import _bounds
+from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import Finder
 from indexgate.resolver.provider import Provider
 from indexgate.settings import Settings
@@ -81,7 +81,7 @@ def test_requires_python_counts_lower_bounds_only(requires_python: str, allowed:
 def _resolve(client: FakeClient, reqs: list[str]) -> tuple[Provider, dict[str, str] | None]:
     settings = Settings(indexes=client.indexes)
     direct = [Req.from_requirement(Requirement(r)) for r in reqs]
-    bridge = Bridge()
+    bridge = FetchLoop()
     provider = Provider(
         settings, make_target("3.11", "linux_x86_64"), bridge, Finder(settings, client), direct, {}
     )

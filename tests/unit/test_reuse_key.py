@@ -10,10 +10,11 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
+from indexgate.errors import Origin
 from indexgate.policy import Fallback, Strategy
 from indexgate.resolver.reuse import _canon, _credential_hash, inputs_key
 from indexgate.settings import IndexConfig, Settings
-from indexgate.sources.model import LocalProject, Origin, SourceRequirement, SourceSet
+from indexgate.sources.model import LocalProject, SourceRequirement, SourceSet
 from indexgate.targets import make_target
 
 URL = "https://nexus.example/repository/pypi/simple/"

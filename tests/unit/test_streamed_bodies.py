@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from support.mock_transport import MockTransport, respond
+from support.mock_transport import MockTransport, mock_http2, respond
 
 from indexgate.errors import IndexUnreachable
 from indexgate.index.cache import FileCache
@@ -404,23 +404,13 @@ def test_a_warm_run_without_a_stored_parse_asks_again_without_validators(tmp_pat
 def test_the_http2_transport_streams_to_the_sink_as_httpx_decodes() -> None:
     import httpx
 
-    from indexgate.index.transport.http2 import Http2Transport
-
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/moved":
             return httpx.Response(302, headers={"Location": "/simple/x/"}, content=b"moved")
         body = gzip.compress(DATA)
         return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=body)
 
-    h2 = Http2Transport(
-        host="idx.example",
-        ssl_context=None,
-        proxy=None,
-        max_connections=4,
-        connect_timeout=5.0,
-        read_timeout=5.0,
-        transport=httpx.MockTransport(handler),
-    )
+    h2 = mock_http2(handler)
     made: list[Collect] = []
 
     def factory(status: int, headers: Headers) -> Collect | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from indexgate import action
+from indexgate import action, workflow
 from indexgate.report.model import Blocked, DriftEntry, Problem, Report, Resolved, TargetReport
 from indexgate.report.outcome import decide_target
 from indexgate.report.render import dependency_path, render_markdown, render_text
@@ -149,7 +149,7 @@ def test_the_first_drift_run_says_there_was_no_previous_report(tmp_path: Path) -
 def test_the_annotation_keeps_the_reason_apart_from_its_link(tmp_path: Path) -> None:
     t = _target(blocked=[_blocked("urllib3", "2.6.0")])
     (tmp_path / "requirements.txt").write_text("x\nacme-web\n")
-    errors, warnings = action.collect_notes(Report("check", [t]), tmp_path)
+    errors, warnings = workflow.collect_notes(Report("check", [t]), tmp_path)
     (note,) = warnings
     assert not errors
     assert note.message.startswith("urllib3 2.6.0 (via acme-web → requests), file ")

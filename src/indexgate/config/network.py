@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from indexgate.errors import InputError
-from indexgate.redact import register_secret
+from indexgate.redact import no_password, register_secret
 from indexgate.settings import IndexConfig, Network, Proxies, Proxy
 
 # Global CA bundle variables, highest precedence first (after --cert and the config's cert:).
@@ -120,11 +120,6 @@ def check_client_cert(path: str) -> str | None:
     except (ssl.SSLError, OSError, ValueError) as exc:
         return f"{path}: not a PEM certificate with its unencrypted private key ({ssl_reason(exc)})"
     return None
-
-
-def no_password() -> bytes:
-    """Never let OpenSSL prompt on the terminal for an encrypted key's passphrase."""
-    return b""
 
 
 def ssl_reason(exc: BaseException) -> str:

@@ -20,13 +20,13 @@ from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
 from indexgate.drift.probes import Probe, Prober
+from indexgate.errors import Origin
 from indexgate.index.client import BlockHit
-from indexgate.index.firewall import vendor_label
 from indexgate.index.models import DistFile, parse_filename
-from indexgate.report.model import Blocked, DriftEntry, Problem, Resolved
+from indexgate.report.model import Blocked, DriftEntry, Problem, Resolved, vendor_label
 from indexgate.resolver.finder import VersionEntry
 from indexgate.settings import IndexConfig, Settings
-from indexgate.sources.model import LockedFile, Origin, SourceSet
+from indexgate.sources.model import LockedFile, SourceSet
 from indexgate.sources.names import filename_key
 from indexgate.targets import Target
 

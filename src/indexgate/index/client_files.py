@@ -157,11 +157,9 @@ class FileFetching:
 
         project = parse_filename(file.filename).name  # type: ignore[union-attr]
         r = await self._file_get(file, f"bytes=-{wheelzip.TAIL_SIZE}", cacheable=cacheable)
-        outcome = self._judge(index, file, r, "download")
-        if isinstance(outcome, BlockHit):
-            return MetadataResult(block=outcome)
-        if outcome is not None:
-            raise self._file_error(index, file, r)
+        hit = self._served(index, file, r, "download")
+        if hit is not None:
+            return MetadataResult(block=hit)
         try:
             if r.status != 206:  # no range support: we have the whole wheel
                 md.check_hash(r.content, file.hashes)
@@ -195,11 +193,9 @@ class FileFetching:
 
     async def _sdist_metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
         r = await self._file_get(file)
-        outcome = self._judge(index, file, r, "download")
-        if isinstance(outcome, BlockHit):
-            return MetadataResult(block=outcome)
-        if outcome is not None:
-            raise self._file_error(index, file, r)
+        hit = self._served(index, file, r, "download")
+        if hit is not None:
+            return MetadataResult(block=hit)
         try:
             md.check_hash(r.content, file.hashes)
             pkg_info = md.read_sdist_pkg_info(r.content, file.filename)
@@ -244,11 +240,9 @@ class FileFetching:
             again = classify_block(r.status, r.reason, r.headers, b"").vendor == "unknown"
         if again:
             r = await self.http.request("GET", file.url, headers={"Range": "bytes=0-0"})
-        outcome = self._judge(index, file, r, "download")
-        if isinstance(outcome, BlockHit):
-            return ProbeResult(block=outcome)
-        if outcome is not None:
-            raise self._file_error(index, file, r)
+        hit = self._served(index, file, r, "download")
+        if hit is not None:
+            return ProbeResult(block=hit)
         return ProbeResult()
 
     # -- policy glue -------------------------------------------------------------
@@ -264,6 +258,16 @@ class FileFetching:
             info = classify_block(r.status, r.reason, r.headers, r.content)
             return BlockHit(file, index.name, stage, r.status, info)
         return decision
+
+    def _served(
+        self, index: IndexConfig, file: DistFile, r: Response, stage: Stage
+    ) -> BlockHit | None:
+        """None when the index served the file, a BlockHit when it quarantined it; any
+        other refusal raises the file's FetchError."""
+        outcome = self._judge(index, file, r, stage)
+        if outcome is None or isinstance(outcome, BlockHit):
+            return outcome
+        raise self._file_error(index, file, r)
 
     def _file_error(self, index: IndexConfig, file: DistFile, r: Response) -> FetchError:
         """The error of a listed file the index would not serve (``IndexPolicy.on_file``)."""

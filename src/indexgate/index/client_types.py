@@ -13,12 +13,11 @@ from typing import Literal, Protocol, TypeVar
 from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 
-from indexgate.errors import IndexgateError, IndexUnreachable, name_index, note_context
+from indexgate.errors import IndexgateError, IndexUnreachable, Origin, name_index, note_context
 from indexgate.index.models import BlockInfo, CoreMetadata, DistFile, ParsedFilename, parse_filename
 from indexgate.redact import redact
 from indexgate.report.model import Blocked
 from indexgate.settings import IndexConfig
-from indexgate.sources.model import Origin
 
 T = TypeVar("T")
 Stage = Literal["metadata", "download"]

@@ -29,13 +29,6 @@ from typing import Any
 
 from indexgate.index.models import BlockInfo
 
-_LABELS: dict[str, str] = {
-    "nexus-firewall": "Nexus Firewall",
-    "jfrog-curation": "JFrog Curation",
-    "jfrog-xray": "JFrog Xray",
-    "unknown": "unknown firewall",
-}
-
 
 class _Lazy:
     """A regular expression compiled on first use: most runs never read a block's answer,
@@ -87,11 +80,6 @@ _MAX_HTML = 16384
 _MAX_MESSAGE = 2000
 
 
-def vendor_label(vendor: str) -> str:
-    """The human name of a vendor, for tables and messages."""
-    return _LABELS.get(vendor, _LABELS["unknown"])
-
-
 def classify_block(
     status_code: int, reason_phrase: str, headers: Mapping[str, str], body: bytes
 ) -> BlockInfo:
@@ -125,15 +113,6 @@ def _classify(
         if nexus is not None:
             return nexus
     return BlockInfo("unknown", _unknown_reason(status_code, reason_phrase, text, messages))
-
-
-def state_advice(state: str) -> str:
-    """What to do about a refused artifact of this state: the words the summary uses."""
-    if state == "pending":
-        return "scan in progress, try again later"
-    if state == "waivable":
-        return "blocked by policy, waivers allowed; request a waiver or use another version"
-    return "blocked by policy; use another version or ask your security team"
 
 
 def _curation(message: str) -> BlockInfo:

@@ -26,7 +26,7 @@ import os
 import re
 import ssl
 
-from indexgate.config.network import no_password
+from indexgate.redact import no_password
 from indexgate.settings import Network, Proxies, Proxy
 
 __all__ = ["Network", "Proxies", "Proxy", "TlsContexts", "bypasses", "proxy_for", "system_store"]

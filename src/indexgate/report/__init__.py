@@ -1,11 +1,13 @@
 """The report: what a run found, the gate's verdict on it, and its three renderings.
 
 - ``model.py``: the data model (targets, resolution, blocked artifacts, errors, warnings,
-  drift entries), field names as the JSON contract ``indexgate-report/1`` spells them.
+  drift entries), field names as the JSON contract ``indexgate-report/1`` spells them,
+  and the words for a blocked artifact's vendor and state.
 - ``outcome.py``: the gate's outcome: ``--fail-on`` rules, each target's status, and the
   record of what was fatal, decided once and read by every output.
 - ``json_report.py``: the contract JSON and its atomic, world-readable file write.
-- ``render.py``: the terminal text and the GitHub job summary (Markdown).
+- ``render.py``: the terminal text and the GitHub job summary (Markdown), and the summary
+  of a run that stopped before a result.
 - ``drift.py``: the drift section of both.
 - ``tables.py``: the table and escaping helpers the renderers share.
 - ``summary.py``: the summary file the CLI and the Action both write, within GitHub's

@@ -81,6 +81,30 @@ class Blocked:
         return bool(self.fail_on)
 
 
+# The words for a Blocked's ``vendor`` and ``state`` (read by index/firewall.py): the
+# report owns how a block is named and what to do about it; the index only classifies.
+_LABELS: dict[str, str] = {
+    "nexus-firewall": "Nexus Firewall",
+    "jfrog-curation": "JFrog Curation",
+    "jfrog-xray": "JFrog Xray",
+    "unknown": "unknown firewall",
+}
+
+
+def vendor_label(vendor: str) -> str:
+    """The human name of a vendor, for tables and messages."""
+    return _LABELS.get(vendor, _LABELS["unknown"])
+
+
+def state_advice(state: str) -> str:
+    """What to do about a refused artifact of this state: the words the summary uses."""
+    if state == "pending":
+        return "scan in progress, try again later"
+    if state == "waivable":
+        return "blocked by policy, waivers allowed; request a waiver or use another version"
+    return "blocked by policy; use another version or ask your security team"
+
+
 @dataclass
 class DriftEntry:
     """One package of a ``drift`` run, for one target: a pin (or a plain requirement).

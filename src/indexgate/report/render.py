@@ -18,9 +18,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from indexgate.index.firewall import state_advice, vendor_label
 from indexgate.report.drift import checked_pins, drift_markdown, drift_text
-from indexgate.report.model import Blocked, DriftEntry, Problem, Report, Resolved, TargetReport
+from indexgate.report.model import (
+    Blocked,
+    DriftEntry,
+    Problem,
+    Report,
+    Resolved,
+    TargetReport,
+    state_advice,
+    vendor_label,
+)
 from indexgate.report.outcome import FAIL_ON
 from indexgate.report.tables import flat, md, md_link, md_row, plural, text_table
 
@@ -422,3 +430,17 @@ def render_markdown(
     cut = assemble(0, 0).encode("utf-8")[: max(budget, 0)].decode("utf-8", errors="ignore")
     cut = cut[: cut.rfind("\n") + 1] if "\n" in cut else cut
     return (cut + note).encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+
+
+def render_stopped(report: Report, problem: Problem, report_path: str) -> str:
+    """The job summary of a run that stopped before a result (bad input, an unreachable
+    index, a bug): what stopped it and where, and where the JSON report is."""
+    where = f" (`{problem.file}:{problem.line}`)" if problem.file and problem.line else ""
+    where = where or (f" (`{problem.file}`)" if problem.file else "")
+    text = problem.message.replace("\n", " ").replace("|", "\\|").replace("<", "&lt;")
+    return (
+        f"## {'❌' if report.status == 'fail' else '⚠️'} indexgate {report.command}: "
+        f"{report.status.upper()}\n\n"
+        f"**{problem.kind}**{where}: {text}\n\n"
+        f"The gate could not run. Details: `{report_path}`.\n"
+    )

@@ -14,9 +14,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from indexgate.errors import Origin
 from indexgate.index.models import CoreMetadata, DistFile
 from indexgate.settings import IndexConfig
-from indexgate.sources.model import Origin
 
 
 def identifier(name: NormalizedName, extras: frozenset[str]) -> str:

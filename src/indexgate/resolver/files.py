@@ -18,8 +18,8 @@ from packaging.version import Version
 
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.policy import Fallback
-from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Req
+from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import Finder, Listing, VersionEntry
 from indexgate.settings import Settings
 from indexgate.targets import Target
@@ -35,7 +35,7 @@ class FileSelection:
 
     settings: Settings
     target: Target
-    bridge: Bridge
+    bridge: FetchLoop
     finder: Finder
     constraints: Mapping[NormalizedName, list[Req]]
     notes: TargetFindings

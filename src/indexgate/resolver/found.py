@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from indexgate.errors import Origin
 from indexgate.index.client import IndexClient, MetadataResult, ProbeResult
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.report.model import Problem
-from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate
+from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import VersionEntry
 from indexgate.settings import IndexConfig
-from indexgate.sources.model import Origin
 from indexgate.targets import Target
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class FoundCandidates:
     """The Provider's candidate preparation (metadata, probe, blocks) and lazy sequence."""
 
     target: Target
-    bridge: Bridge
+    bridge: FetchLoop
     client: IndexClient
     notes: TargetFindings
     origins: dict[NormalizedName, Origin]

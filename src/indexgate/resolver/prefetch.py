@@ -3,7 +3,7 @@
 A listing starts the metadata read of its likeliest candidate, whose dependencies'
 listings start in turn, so the network works ahead of the resolver. On a warm run the
 walk starts from the pages the cache holds, while they revalidate (``_walk_stored``).
-Runs on the bridge's event loop while the resolver waits (see bridge.py).
+Runs on the bridge's event loop while the resolver waits (see fetch_loop.py).
 Part of the Provider (``provider.py``), as a mixin.
 """
 
@@ -19,8 +19,8 @@ from packaging.version import Version
 
 from indexgate.index.client import IndexClient
 from indexgate.index.models import DistFile
-from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Req
+from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import Finder, Listing
 from indexgate.targets import Target
 
@@ -29,7 +29,7 @@ class Prefetcher:
     """The Provider's prefetch walk."""
 
     target: Target
-    bridge: Bridge
+    bridge: FetchLoop
     finder: Finder
     client: IndexClient
     _prefetched: set[tuple[NormalizedName, frozenset[str]]]

@@ -6,7 +6,7 @@ file selection (``files.py``: usable versions and files per target), the found
 candidates (``found.py``: lazy preparation that skips blocked ones), the prefetch walk
 (``prefetch.py``) and the dead-version bookkeeping (``dead.py``).
 
-Everything here runs in one thread (see bridge.py): the resolver's calls, and the
+Everything here runs in one thread (see fetch_loop.py): the resolver's calls, and the
 prefetches on the event loop while the resolver waits.
 """
 
@@ -23,17 +23,17 @@ from packaging.version import Version
 from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
+from indexgate.errors import Origin
 from indexgate.index.models import DistFile
-from indexgate.resolver.bridge import Bridge
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.dead import DeadVersions
+from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.files import FileSelection
 from indexgate.resolver.finder import Finder, Listing, VersionEntry
 from indexgate.resolver.findings import TargetFindings
 from indexgate.resolver.found import FoundCandidates
 from indexgate.resolver.prefetch import Prefetcher
 from indexgate.settings import Settings
-from indexgate.sources.model import Origin
 from indexgate.targets import Target
 
 CONFLICT_EARLY = 5  # conflicts after which a package is decided before others (uv's number)
@@ -46,7 +46,7 @@ class Provider(  # type: ignore[misc]
         self,
         settings: Settings,
         target: Target,
-        bridge: Bridge,
+        bridge: FetchLoop,
         finder: Finder,
         direct: Sequence[Req],
         constraints: Mapping[NormalizedName, list[Req]],

@@ -22,12 +22,11 @@ from indexgate.index.client import (
     TargetFilter,
     never_matched,
 )
-from indexgate.index.firewall import vendor_label
 from indexgate.index.http import HttpClient
 from indexgate.redact import redact
-from indexgate.report.model import Problem, Report, Resolved, TargetReport
+from indexgate.report.model import Problem, Report, Resolved, TargetReport, vendor_label
 from indexgate.report.outcome import decide_target
-from indexgate.resolver.bridge import Bridge
+from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import Finder
 from indexgate.resolver.reuse import Reuse
 from indexgate.settings import Settings
@@ -47,7 +46,7 @@ class Session:
     """The network side of one run, shared by every target (and by drift)."""
 
     settings: Settings
-    bridge: Bridge
+    bridge: FetchLoop
     http: HttpClient
     client: IndexClient
     finder: Finder
@@ -57,7 +56,7 @@ class Session:
 def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[Session]:
     """``only_usable``: pages keep only the files one of the targets can install (check);
     drift reads whole pages."""
-    bridge = Bridge()
+    bridge = FetchLoop()
     cache = None
     if settings.cache_dir is not None:
         from indexgate.index.cache import FileCache
@@ -94,7 +93,7 @@ def check(settings: Settings, sources: SourceSet) -> Report:
         if reused is not None:
             report.targets, never = reused
         else:
-            # One thread (see bridge.py): every target's prefetches start now, then each
+            # One thread (see fetch_loop.py): every target's prefetches start now, then each
             # target resolves in turn, the network working for the later ones meanwhile.
             providers = [start_target(session, sources, t) for t in settings.targets]
             report.targets = [finish_target(session, p) for p in providers]

@@ -4,6 +4,13 @@ Besides the sources given, the working directory's uv configuration (uv.toml, an
 ``[tool.uv]`` index setup of a pyproject.toml that is not itself a source) is read too,
 as uv would, so a repository needs no second copy of its index setup.
 
+The readers: ``requirements_txt.py`` (pip's syntax), ``pyproject.py`` (PEP 621
+``[project]`` and PEP 735 groups), ``uv_settings.py`` (``[tool.uv]`` and uv.toml),
+``locks.py`` (pylock.toml, uv.lock), with ``toml_text.py`` (TOML with file:line origins),
+``locations.py`` (lines that name a location, not an index project), ``projects.py`` (what
+local projects and direct references bring), ``names.py`` (names compared as the specs
+define them) and ``model.py`` (the plain data they all return).
+
 Each reader is imported when a file of its kind is read: a ``check`` of a requirements
 file never loads the TOML and lock-file readers.
 """
@@ -66,13 +73,13 @@ def load_sources(
         read_static(result, cwd)
     uv_toml = cwd / "uv.toml"
     if uv_toml.is_file():
-        from indexgate.sources.pyproject import parse_uv_toml
+        from indexgate.sources.uv_settings import parse_uv_toml
 
         result.uv_indexes.extend(parse_uv_toml(uv_toml, display="uv.toml"))
         result.files.append("uv.toml")
     project = cwd / "pyproject.toml"
     if project.is_file() and not any(_same(project, path) for _, path in given):
-        from indexgate.sources.pyproject import read_uv_settings
+        from indexgate.sources.uv_settings import read_uv_settings
 
         merge_into(result, read_uv_settings(project, display="pyproject.toml"))
     return result

@@ -20,10 +20,10 @@ from urllib.parse import unquote, urlsplit
 from packaging.markers import InvalidMarker, Marker
 from packaging.utils import canonicalize_name
 
-from indexgate.errors import InputError
+from indexgate.errors import InputError, Origin
 from indexgate.index.models import parse_filename
 from indexgate.redact import redact, strip_userinfo
-from indexgate.sources.model import DirectReference, LocalProject, Origin
+from indexgate.sources.model import DirectReference, LocalProject
 
 VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip")

@@ -22,17 +22,16 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
-from indexgate.errors import InputError
+from indexgate.errors import InputError, Origin
 from indexgate.redact import redact, strip_userinfo
 from indexgate.sources.model import (
     DirectReference,
     LockedFile,
     LockedPackage,
-    Origin,
     SourceRequirement,
     SourceSet,
 )
-from indexgate.sources.pyproject import TomlText, load_toml
+from indexgate.sources.toml_text import TomlText, file_line, load_toml
 
 # Marker variables that only mean something inside a lock (PEP 751 ``extras`` /
 # ``dependency_groups``, uv's conflict markers on ``extra``/``group``): a requirement
@@ -48,7 +47,7 @@ def parse_pylock(path: Path, *, display: str | None = None) -> SourceSet:
     version = data.get("lock-version")
     if not isinstance(version, str) or version.split(".")[0] != "1":
         at = toml.origin(toml.key("lock-version", 0))
-        raise InputError(f"unsupported lock-version {version!r} (expected 1.x)", *_at(at))
+        raise InputError(f"unsupported lock-version {version!r} (expected 1.x)", *file_line(at))
     out = SourceSet(files=[display], requires_python=_requires_python(data, toml))
     packages = _entries(data, "packages", toml)
     headers = toml.headers("packages", array=True)
@@ -60,13 +59,13 @@ def parse_pylock(path: Path, *, display: str | None = None) -> SourceSet:
             continue  # a local folder is the project's own: nothing to gate
         version = package.get("version")
         if not isinstance(version, str):
-            raise InputError(f"package '{name}' has no version", *_at(origin))
+            raise InputError(f"package '{name}' has no version", *file_line(origin))
         files: list[LockedFile] = []
         if "sdist" in package:
             files.append(_pylock_file(package["sdist"], name, "sdist", origin))
         wheels = package.get("wheels", [])
         if not isinstance(wheels, list):
-            raise InputError(f"package '{name}': 'wheels' must be an array", *_at(origin))
+            raise InputError(f"package '{name}': 'wheels' must be an array", *file_line(origin))
         files.extend(_pylock_file(wheel, name, "wheel", origin) for wheel in wheels)
         marker = _marker(package.get("marker"), name, origin)
         index = package.get("index")
@@ -85,23 +84,18 @@ def parse_pylock(path: Path, *, display: str | None = None) -> SourceSet:
 
 def _pylock_file(entry: Any, package: str, kind: str, origin: Origin) -> LockedFile:
     if not isinstance(entry, dict):
-        raise InputError(f"package '{package}': {kind} must be a table", *_at(origin))
-    url = entry.get("url")
-    location = url if isinstance(url, str) else entry.get("path")
-    filename = entry.get("name") or _last_segment(location)
+        raise InputError(f"package '{package}': {kind} must be a table", *file_line(origin))
+    filename = _file_name(entry, "name")
     if not isinstance(filename, str) or not filename:
-        raise InputError(f"package '{package}': a {kind} has no name, url or path", *_at(origin))
+        raise InputError(
+            f"package '{package}': a {kind} has no name, url or path", *file_line(origin)
+        )
     hashes = entry.get("hashes", {})
     if not isinstance(hashes, dict) or not all(isinstance(v, str) for v in hashes.values()):
         message = f"package '{package}': {filename}: 'hashes' must map algorithm to hex digest"
-        raise InputError(message, *_at(origin))
-    return LockedFile(
-        filename=filename,
-        url=url if isinstance(url, str) else None,
-        hashes={algorithm.lower(): digest.lower() for algorithm, digest in hashes.items()},
-        size=_size(entry.get("size")),
-        upload_time=_time(entry.get("upload-time")),
-    )
+        raise InputError(message, *file_line(origin))
+    lowered = {algorithm.lower(): digest.lower() for algorithm, digest in hashes.items()}
+    return _locked_file(entry, filename, lowered)
 
 
 def parse_uv_lock(path: Path, *, display: str | None = None) -> SourceSet:
@@ -111,7 +105,7 @@ def parse_uv_lock(path: Path, *, display: str | None = None) -> SourceSet:
     version = data.get("version")
     if version != 1:
         at = toml.origin(toml.key("version", 0))
-        raise InputError(f"unsupported uv.lock version {version!r} (expected 1)", *_at(at))
+        raise InputError(f"unsupported uv.lock version {version!r} (expected 1)", *file_line(at))
     out = SourceSet(files=[display], requires_python=_requires_python(data, toml))
     packages = _entries(data, "package", toml)
     headers = toml.headers("package", array=True)
@@ -126,13 +120,13 @@ def parse_uv_lock(path: Path, *, display: str | None = None) -> SourceSet:
             continue
         version = package.get("version")
         if not isinstance(version, str):
-            raise InputError(f"package '{name}' has no version", *_at(origin))
+            raise InputError(f"package '{name}' has no version", *file_line(origin))
         files: list[LockedFile] = []
         if "sdist" in package:
             files.append(_uv_file(package["sdist"], name, origin))
         wheels = package.get("wheels", [])
         if not isinstance(wheels, list):
-            raise InputError(f"package '{name}': 'wheels' must be an array", *_at(origin))
+            raise InputError(f"package '{name}': 'wheels' must be an array", *file_line(origin))
         files.extend(_uv_file(wheel, name, origin) for wheel in wheels)
         marker = _marker(markers.get(number), name, origin)
         locked = LockedPackage(
@@ -187,20 +181,31 @@ def _direct(
 
 def _uv_file(entry: Any, package: str, origin: Origin) -> LockedFile:
     if not isinstance(entry, dict):
-        raise InputError(f"package '{package}': a file entry must be a table", *_at(origin))
-    url = entry.get("url")
-    location = url if isinstance(url, str) else entry.get("path")
-    filename = entry.get("filename") or _last_segment(location)
+        raise InputError(f"package '{package}': a file entry must be a table", *file_line(origin))
+    filename = _file_name(entry, "filename")
     if not isinstance(filename, str) or not filename:
-        raise InputError(f"package '{package}': a file has no url or path", *_at(origin))
+        raise InputError(f"package '{package}': a file has no url or path", *file_line(origin))
     hashes: dict[str, str] = {}
     written = entry.get("hash")
     if written is not None:
         algorithm, _, digest = str(written).partition(":")
         if not digest:
             message = f"package '{package}': {filename}: hash {written!r} is not algorithm:hex"
-            raise InputError(message, *_at(origin))
+            raise InputError(message, *file_line(origin))
         hashes[algorithm.lower()] = digest.lower()
+    return _locked_file(entry, filename, hashes)
+
+
+def _file_name(entry: dict[str, Any], key: str) -> Any:
+    """A lock's file entry's filename: as written under ``key`` (the two formats name it
+    differently), else the last segment of its url, else of its path."""
+    url = entry.get("url")
+    return entry.get(key) or _last_segment(url if isinstance(url, str) else entry.get("path"))
+
+
+def _locked_file(entry: dict[str, Any], filename: str, hashes: dict[str, str]) -> LockedFile:
+    """The fields both lock formats spell alike: url, size and upload time."""
+    url = entry.get("url")
     return LockedFile(
         filename=filename,
         url=url if isinstance(url, str) else None,
@@ -315,7 +320,7 @@ def _pin(locked: LockedPackage, marker: Marker | None) -> SourceRequirement:
         requirement = Requirement(f"{locked.name}=={locked.version}")
     except InvalidRequirement:
         message = f"package '{locked.name}': invalid version {locked.version!r}"
-        raise InputError(message, *_at(locked.origin)) from None
+        raise InputError(message, *file_line(locked.origin)) from None
     requirement.marker = marker
     hashes = sorted(
         {
@@ -342,14 +347,16 @@ def _marker(value: Any, name: str, origin: Origin) -> Marker | None:
         return Marker(value)
     except InvalidMarker as exc:
         reason = str(exc).splitlines()[0]
-        raise InputError(f"package '{name}': invalid marker: {reason}", *_at(origin)) from None
+        raise InputError(
+            f"package '{name}': invalid marker: {reason}", *file_line(origin)
+        ) from None
 
 
 def _entries(data: dict[str, Any], key: str, toml: TomlText) -> list[dict[str, Any]]:
     entries = data.get(key, [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         at = toml.origin(toml.key(key, 0))
-        raise InputError(f"'{key}' must be an array of tables", *_at(at))
+        raise InputError(f"'{key}' must be an array of tables", *file_line(at))
     return entries
 
 
@@ -366,11 +373,11 @@ def _name(
         at = match.start() if match else None
     origin = toml.origin(at if at is not None else start)
     if not isinstance(name, str) or not name:
-        raise InputError(f"[[{table}]] entry {number + 1} has no name", *_at(origin))
+        raise InputError(f"[[{table}]] entry {number + 1} has no name", *file_line(origin))
     try:
         Requirement(name)
     except InvalidRequirement:
-        raise InputError(f"invalid package name {name!r}", *_at(origin)) from None
+        raise InputError(f"invalid package name {name!r}", *file_line(origin)) from None
     return name, origin
 
 
@@ -382,7 +389,7 @@ def _requires_python(data: dict[str, Any], toml: TomlText) -> SpecifierSet | Non
         return SpecifierSet(str(value))
     except InvalidSpecifier:
         at = toml.origin(toml.key("requires-python", 0))
-        raise InputError(f"invalid requires-python {value!r}", *_at(at)) from None
+        raise InputError(f"invalid requires-python {value!r}", *file_line(at)) from None
 
 
 def _last_segment(location: Any) -> str | None:
@@ -400,7 +407,3 @@ def _time(value: Any) -> str | None:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value if isinstance(value, str) else None
-
-
-def _at(origin: Origin) -> tuple[str, int | None]:
-    return origin.file, origin.line

@@ -11,16 +11,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a requirement (or option) was written: for errors and annotations."""
-
-    file: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line is not None else self.file
+from indexgate.errors import Origin
 
 
 @dataclass(frozen=True)

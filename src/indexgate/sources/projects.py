@@ -29,19 +29,14 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from indexgate.errors import InputError
+from indexgate.errors import InputError, Origin
 from indexgate.index import metadata as md
 from indexgate.index.models import CoreMetadata
 from indexgate.report.model import Problem, TargetReport
 from indexgate.sources.locations import display_path
-from indexgate.sources.model import (
-    DirectReference,
-    LocalProject,
-    Origin,
-    SourceRequirement,
-    SourceSet,
-)
-from indexgate.sources.pyproject import _and_marker, load_toml, parse_pyproject
+from indexgate.sources.model import DirectReference, LocalProject, SourceRequirement, SourceSet
+from indexgate.sources.pyproject import and_marker, parse_pyproject
+from indexgate.sources.toml_text import load_toml
 
 if TYPE_CHECKING:
     from indexgate.settings import IndexConfig, Settings
@@ -232,7 +227,7 @@ def _static_project(project: LocalProject) -> tuple[NormalizedName | None, Sourc
 def _with_marker(
     entries: list[SourceRequirement], marker: Marker | None
 ) -> list[SourceRequirement]:
-    return [_and_marker(e, marker) for e in entries] if marker is not None else entries
+    return [and_marker(e, marker) for e in entries] if marker is not None else entries
 
 
 def _drop_provided(sources: SourceSet) -> None:

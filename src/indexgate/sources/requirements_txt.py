@@ -20,14 +20,13 @@ from typing import NoReturn
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from indexgate.errors import InputError
+from indexgate.errors import InputError, Origin, read_input_bytes
 from indexgate.redact import redact
 from indexgate.sources.locations import classify, is_url, unnamed_location
 from indexgate.sources.model import (
     DirectReference,
     IndexHint,
     LocalProject,
-    Origin,
     SourceRequirement,
     SourceSet,
 )
@@ -156,14 +155,7 @@ def _parse(
 
 
 def _read(path: Path, display: str) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", file=display) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a requirements file", file=display) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", file=display) from None
+    data = read_input_bytes(path, display, "a requirements file")
     # pip honours BOMs (PowerShell's `>` writes UTF-16); everything else is UTF-8.
     encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), "utf-8")
     try:

@@ -8,12 +8,12 @@ import threading
 
 import pytest
 
-from indexgate.resolver.bridge import Bridge
+from indexgate.resolver.fetch_loop import FetchLoop
 
 
 @pytest.fixture
 def bridge():
-    b = Bridge()
+    b = FetchLoop()
     yield b
     if not b.loop.is_closed():
         b.close()
@@ -81,7 +81,7 @@ def test_a_failed_prefetch_nobody_asks_about_is_not_reported_as_unretrieved(brid
 
 
 def test_close_cancels_what_nobody_waited_for_then_cleans_up() -> None:
-    bridge = Bridge()
+    bridge = FetchLoop()
     cancelled = asyncio.Event()
     cleaned: list[bool] = []
 

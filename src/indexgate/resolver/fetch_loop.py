@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 
 class Pending(Generic[T]):
-    """A fetch started on the bridge; ``result()`` runs the loop until it is done."""
+    """A fetch started on the fetch loop; ``result()`` runs the loop until it is done."""
 
     def __init__(
         self,
@@ -40,7 +40,7 @@ class Pending(Generic[T]):
         return self._task.result()
 
 
-class Bridge:
+class FetchLoop:
     """An event loop driven by the thread that waits on it.
 
     Not for use from a coroutine running on the loop (it cannot wait synchronously).
