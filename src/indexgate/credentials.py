@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -181,6 +180,8 @@ def obtain(
         password = _run(shlex.split(password_command), index_name, "password-command")
         return username, _password(password, index_name, "password-command")
     if keyring_provider == "subprocess":
+        import shutil  # here: with bz2 and lzma, 2 ms of every run's start-up otherwise
+
         keyring = shutil.which("keyring", path=os.environ.get("PATH"))
         if keyring is None:
             raise InputError(

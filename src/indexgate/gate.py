@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,9 +60,28 @@ def _seconds(text: str) -> float:
     return value
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, sized as ``shutil.get_terminal_size`` would size it, without
+    importing ``shutil`` (and bz2, lzma) on every run: argparse makes a formatter for
+    each ``add_argument``, not only for ``--help``."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24):
+        try:
+            columns = int(os.environ.get("COLUMNS", ""))
+        except ValueError:
+            columns = 0
+        if columns <= 0:
+            try:
+                columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+            except (AttributeError, ValueError, OSError):
+                columns = 80
+        super().__init__(prog, indent_increment, max_help_position, width=columns - 2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="indexgate",
+        formatter_class=_HelpFormatter,
         description=(
             "Resolve Python requirements against private indexes: fail closed on auth "
             "failures, backtrack past quarantined artifacts, name every blocked one."
@@ -69,9 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"indexgate {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    check = sub.add_parser("check", help="resolve and gate (the pull-request status check)")
-    drift = sub.add_parser("drift", help="the scheduled quarantine-drift report")
-    sub.add_parser("demo", help="the whole gate against built-in local indexes, no network")
+    kind = {"formatter_class": _HelpFormatter}
+    check = sub.add_parser("check", help="resolve and gate (the pull-request status check)", **kind)
+    drift = sub.add_parser("drift", help="the scheduled quarantine-drift report", **kind)
+    sub.add_parser("demo", help="the whole gate against built-in local indexes, no network", **kind)
     for p in (check, drift):
         _common(p)
     drift.add_argument("--previous-report", metavar="PATH", help="last run's JSON report")

@@ -8,10 +8,15 @@ of its own may freeze its heap, never a caller of ``main(argv)``.
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from support.probe import run_probe
+
+import indexgate
 
 NOT_FOR_A_REQUIREMENTS_CHECK = {
     "yaml",
@@ -80,3 +85,35 @@ def test_main_with_argv_leaves_the_callers_collector_alone(cli, index) -> None:
 
     assert run.code == 0
     assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before
+
+
+def test_parsing_the_command_line_imports_no_shutil_and_help_keeps_the_terminal_width() -> None:
+    """argparse sizes a formatter on every ``add_argument``; its default one imports
+    shutil (with bz2 and lzma) for the terminal width, on every run."""
+    # -S: no .pth file runs at start-up (a machine's own may import certifi, hence shutil);
+    # the site-packages folders are still searched, so the test sees indexgate's imports only.
+    code = (
+        "import site, sys; sys.path.extend(site.getsitepackages()); "
+        "from indexgate.gate import build_parser; "
+        "build_parser().parse_args(['check', 'requirements.txt']); "
+        "print('shutil' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(indexgate.__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "False", done.stderr
+
+    def help_lines(columns: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "indexgate", "--help"],
+            env={**env, "COLUMNS": columns},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    narrow, wide = help_lines("50"), help_lines("200")
+    assert max(len(line) for line in narrow) <= 50 < max(len(line) for line in wide)

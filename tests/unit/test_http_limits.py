@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from support.mock_transport import mock_http2
+from support.mock_transport import MockTransport, mock_http2
 
 from indexgate.config import parse_size
 from indexgate.errors import DeadlineExceeded, IndexUnreachable, InputError, name_index
@@ -230,3 +230,55 @@ def test_sizes_read_as_curl_reads_them(value: object, size: int) -> None:
 def test_a_bad_size_is_an_input_error_naming_where(value: object) -> None:
     with pytest.raises(InputError, match=r"cfg.yml:3: `max-body-size` must be a size"):
         parse_size(value, "max-body-size", "cfg.yml", 3)
+
+
+# --- handing a freed slot on ------------------------------------------------------------------
+
+
+def test_release_says_whether_a_waiting_request_got_the_slot() -> None:
+    async def scenario() -> tuple[bool, bool]:
+        limit = HostLimit(1)
+        assert limit.take()
+        waiting = asyncio.ensure_future(limit.acquire())
+        await asyncio.sleep(0)  # queued behind the slot in use
+        handed = limit.release()
+        await waiting
+        alone = limit.release()  # nobody waits now
+        return handed, alone
+
+    assert asyncio.run(scenario()) == (True, False)
+
+
+def test_a_request_waiting_for_the_hosts_slot_goes_out_before_the_answer_that_freed_it_is_used():
+    """With one slot, the second request waits; when the first answer arrives the second
+    request is sent before the first answer reaches its caller (so the connection does
+    not idle while that answer is processed)."""
+    events: list[str] = []
+
+    async def scenario() -> None:
+        first_answer = asyncio.Event()
+
+        async def handler(request):  # type: ignore[no-untyped-def]
+            name = request.url.rsplit("/", 1)[-1]
+            events.append(f"send {name}")
+            if name == "a":
+                await first_answer.wait()
+            return _raw(200, b"ok")
+
+        http = HttpClient(concurrency=1, transport=MockTransport(handler))
+
+        async def get(name: str) -> None:
+            await http.request("GET", f"http://index.test/{name}")
+            events.append(f"got {name}")
+
+        a = asyncio.ensure_future(get("a"))
+        b = asyncio.ensure_future(get("b"))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert events == ["send a"]  # b waits for the only slot
+        first_answer.set()
+        await asyncio.gather(a, b)
+        await http.aclose()
+
+    asyncio.run(scenario())
+    assert events.index("send b") < events.index("got a")

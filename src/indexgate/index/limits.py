@@ -159,22 +159,27 @@ class HostLimit:
                 queue.remove(waiter)
             raise
 
-    def release(self) -> None:
+    def release(self) -> bool:
+        """Give the slot back; True when a waiting request got it."""
         self.active -= 1
-        self._wake()
+        return self._wake()
 
-    def _wake(self) -> None:
+    def _wake(self) -> bool:
+        woke = False
         while self._waiters and self.active < int(self.allowed):
             waiter = self._waiters.popleft()
             if not waiter.done():
                 self.active += 1
                 waiter.set_result(None)
+                woke = True
         room = self._room(True)
         while self._background and not self._waiters and self.active < room:
             waiter = self._background.popleft()
             if not waiter.done():
                 self.active += 1
                 waiter.set_result(None)
+                woke = True
+        return woke
 
 
 def retry_after(headers: Headers) -> float | None:

@@ -6,6 +6,7 @@ candidates (``candidates.py``) and provider (``provider.py``, with its file sele
 versions in ``dead.py`` and what a target saw besides its answer in ``findings.py``),
 the event loop that lets the synchronous resolver wait on async fetches
 (``fetch_loop.py``), ``check``, which resolves every target and turns the outcome into a
-report (``resolve.py``), and the reuse of the previous outcome when nothing it depended
-on changed (``reuse.py``).
+report (``resolve.py``, with the resolver's reporter of conflicts in ``conflicts.py``,
+imported only when a target is resolved), and the reuse of the previous outcome when
+nothing it depended on changed (``reuse.py``).
 """

@@ -1,4 +1,8 @@
-"""Resolve each target and turn the outcome (or the reason there is none) into a report."""
+"""Resolve each target and turn the outcome (or the reason there is none) into a report.
+
+A check whose previous outcome is reused (``reuse``) runs no resolver: resolvelib, the
+provider and the candidates are imported when a target is resolved, not at start-up.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,9 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
-from resolvelib import BaseReporter, ResolutionImpossible
-from resolvelib.resolvers import ResolutionTooDeep
 
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import (
@@ -23,15 +26,17 @@ from indexgate.index.http import HttpClient
 from indexgate.redact import redact
 from indexgate.report.model import Problem, Report, Resolved, TargetReport, vendor_label
 from indexgate.report.outcome import decide_target
-from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import Finder
-from indexgate.resolver.pins import PinMemoResolver as Resolver  # pin checks remembered
-from indexgate.resolver.provider import Provider
 from indexgate.resolver.reuse import Reuse
 from indexgate.settings import Settings
 from indexgate.sources.model import SourceSet
 from indexgate.targets import Target
+
+if TYPE_CHECKING:
+    from indexgate.resolver.candidates import Candidate, Req
+    from indexgate.resolver.conflicts import ConflictTracker
+    from indexgate.resolver.provider import Provider
 
 log = logging.getLogger("indexgate.resolve")
 MAX_ROUNDS = 20000
@@ -144,6 +149,8 @@ def refused_targets(
 
 
 def direct_requirements(sources: SourceSet, target: Target) -> tuple[list[Req], dict]:
+    from indexgate.resolver.candidates import Req
+
     direct: list[Req] = []
     constraints: dict[NormalizedName, list[Req]] = {}
     for sr in sources.requirements:
@@ -158,6 +165,8 @@ def direct_requirements(sources: SourceSet, target: Target) -> tuple[list[Req], 
 
 def start_target(session: Session, sources: SourceSet, target: Target) -> Provider:
     """The target's provider, its direct requirements' prefetches started."""
+    from indexgate.resolver.provider import Provider
+
     direct, constraints = direct_requirements(sources, target)
     provider = Provider(
         session.settings,
@@ -176,6 +185,11 @@ def start_target(session: Session, sources: SourceSet, target: Target) -> Provid
 
 def finish_target(session: Session, provider: Provider) -> TargetReport:
     """Resolve the provider's target and report the outcome."""
+    from resolvelib import ResolutionImpossible
+    from resolvelib.resolvers import ResolutionTooDeep
+
+    from indexgate.resolver.conflicts import ConflictTracker
+
     settings = session.settings
     target = provider.target
     report = TargetReport(python=target.python, platform=target.platform)
@@ -207,9 +221,14 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
 def _resolve(provider: Provider, tracker: ConflictTracker) -> object:
     """The resolver's result, once a pass met no block that a probe it did not wait for
     found afterwards (``Provider.settle``, found.py): then that pass knew every block."""
+    from resolvelib import ResolutionImpossible
+    from resolvelib.resolvers import ResolutionTooDeep
+
+    from indexgate.resolver.pins import PinMemoResolver  # pin checks remembered
+
     while True:
         try:
-            resolver = Resolver(provider, tracker)
+            resolver = PinMemoResolver(provider, tracker)
             result = resolver.resolve(provider.direct, max_rounds=MAX_ROUNDS)
         except (ResolutionImpossible, ResolutionTooDeep, FetchError, IndexUnreachable):
             if provider.settle():
@@ -217,56 +236,6 @@ def _resolve(provider: Provider, tracker: ConflictTracker) -> object:
             continue
         if provider.settle():
             return result
-
-
-class ConflictTracker(BaseReporter):  # type: ignore[misc]
-    """Counts the conflicts each package takes part in, for the provider's priorities
-    (uv's: a package that keeps conflicting is decided early) and for the message when
-    the resolver gives up: the requirements that kept clashing, as uv names them."""
-
-    def __init__(self, provider: Provider) -> None:
-        self.provider = provider
-        # name -> requirement text -> who asked, for the conflicts seen
-        self.clashes: dict[str, dict[str, str]] = {}
-
-    def resolving_conflicts(self, causes: Sequence) -> None:
-        counted: set[str] = set()
-        for cause in causes:
-            req = cause.requirement
-            for name in (req.name, cause.parent.name if cause.parent is not None else None):
-                if name is not None and name not in counted:
-                    counted.add(name)
-                    self.provider.conflicts[name] += 1
-            who = req.requested_by if cause.parent is None else str(cause.parent)
-            asked = self.clashes.setdefault(req.name, {})
-            if len(asked) < 50:
-                asked.setdefault(str(req), who)
-
-    def too_deep(self) -> Problem:
-        """The gave-up error, naming the packages whose requirements kept conflicting."""
-        top = self.provider.conflicts.most_common(4)
-        if not top:
-            return Problem(kind="no-solution", message="resolution took too many rounds")
-        parts = []
-        for name, count in top:
-            asked = self.clashes.get(name)
-            text = f"{name} ({count} conflicts"
-            if asked:
-                shown = list(asked.items())[:3]
-                text += ": " + ", ".join(f"{r} from {who}" for r, who in shown)
-            parts.append(text + ")")
-        name = top[0][0]
-        origin = self.provider.origins.get(name)  # type: ignore[call-overload]
-        return Problem(
-            kind="no-solution",
-            package=name,
-            message=(
-                f"resolution took too many rounds ({MAX_ROUNDS}) and gave up; the requirements "
-                "that kept conflicting: " + "; ".join(parts)
-            ),
-            file=origin.file if origin else None,
-            line=origin.line if origin else None,
-        )
 
 
 def _shadow_errors(report: TargetReport, provider: Provider) -> None:

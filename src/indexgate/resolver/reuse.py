@@ -153,17 +153,10 @@ class Reuse:
         # Every revalidation and probe at once; each says whether its answer is the same.
         # The first that differs ends the wait: the resolution starts while the others
         # finish (their answers are memoized for it, and their errors left for it to meet).
-        tasks = [asyncio.ensure_future(check) for check in checks]
-        for task in tasks:
-            task.add_done_callback(_seen)
-        for next_done in asyncio.as_completed(tasks):
-            try:
-                outcome = await next_done
-            except Exception as exc:
-                outcome = f"{type(exc).__name__}: {exc}"
-            if outcome is not True:
-                log.info("previous resolution not reused (%s): resolving", redact(str(outcome)))
-                return None
+        outcome = await _first_difference([asyncio.ensure_future(check) for check in checks])
+        if outcome is not True:
+            log.info("previous resolution not reused (%s): resolving", redact(str(outcome)))
+            return None
         log.info(
             "reused the previous resolution: %d pages unchanged, %d files probed",
             len(pages),
@@ -314,10 +307,35 @@ async def _metadata_and_probe(
     )
 
 
-def _seen(task: asyncio.Future[Any]) -> None:
-    """A check nobody waits for any more: its error is the resolution's to meet."""
-    if not task.cancelled():
-        task.exception()
+async def _first_difference(tasks: list[asyncio.Future[bool | str]]) -> bool | str:
+    """True when every check answered True; else the first other answer (an error in
+    words), as soon as it comes. One wake-up for the caller, not one per check: a warm run
+    has hundreds. A check still running then is nobody's to wait for: its error (if any)
+    is the resolution's to meet."""
+    verdict: asyncio.Future[bool | str] = asyncio.get_running_loop().create_future()
+    left = len(tasks)
+
+    def done(task: asyncio.Future[bool | str]) -> None:
+        nonlocal left
+        left -= 1
+        if task.cancelled():
+            outcome: bool | str = "cancelled"
+        elif (error := task.exception()) is not None:  # marks the error as retrieved
+            outcome = f"{type(error).__name__}: {error}"
+        else:
+            outcome = task.result()
+        if verdict.done():
+            return
+        if outcome is not True:
+            verdict.set_result(outcome)
+        elif left == 0:
+            verdict.set_result(True)
+
+    if not tasks:
+        return True
+    for task in tasks:
+        task.add_done_callback(done)
+    return await verdict
 
 
 def _block_identity(blocked: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,10 +23,29 @@ from indexgate.index.transport.headers import Headers
 Origin = tuple[str, str, int | None]  # scheme, lower-case host, port as written (or None)
 
 
+_ORIGINS: dict[str, Origin] = {}  # "scheme://authority" -> its origin
+
+
 def origin_of(url: str) -> Origin:
-    """Who a URL talks to: credentials, TLS settings and transports are per origin."""
-    parts = urlsplit(url)
-    return (parts.scheme, (parts.hostname or "").lower(), parts.port)
+    """Who a URL talks to: credentials, TLS settings and transports are per origin.
+
+    Asked three times per request (limits, credentials, transport), so parsed once per
+    distinct ``scheme://authority`` prefix: a warm run's 450 requests go to one origin."""
+    start = url.find("://")
+    end = len(url)
+    if start > 0:
+        for stop in "/?#":
+            found = url.find(stop, start + 3)
+            if 0 <= found < end:
+                end = found
+    prefix = url[:end]
+    origin = _ORIGINS.get(prefix)
+    if origin is None:
+        parts = urlsplit(prefix)
+        origin = (parts.scheme, (parts.hostname or "").lower(), parts.port)
+        if len(_ORIGINS) < 1024 and "@" not in prefix:  # no userinfo kept; never a leak
+            _ORIGINS[prefix] = origin
+    return origin
 
 
 def causes(exc: BaseException) -> list[BaseException]:
