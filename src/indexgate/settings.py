@@ -44,7 +44,7 @@ class Proxy:
     port: int
     display: str  # scheme://host:port, with *** for any credentials
     variable: str  # the environment variable it came from
-    url: str = field(repr=False)  # with credentials: for httpx
+    url: str = field(repr=False)  # with credentials: for the HTTP client
     authorization: str | None = field(default=None, repr=False)  # Proxy-Authorization value
 
     def __str__(self) -> str:

@@ -126,9 +126,9 @@ def print_log(title: str, text: str) -> None:
 class _LogFilter(logging.Filter):
     """indexgate's own messages, without tracebacks unless ``RUNNER_DEBUG=1``.
 
-    In debug mode indexgate's one line per request shows (``indexgate.http``, redacted), and
-    httpx's where an HTTP/2 index goes through httpx; httpcore's wire-level lines are not
-    kept (they would echo response headers such as cookies).
+    In debug mode indexgate's one line per request shows (``indexgate.http``, redacted); the
+    h2 and hpack libraries' own lines are not kept (they would echo headers such as
+    cookies).
     """
 
     def __init__(self, debug: bool) -> None:
@@ -138,8 +138,7 @@ class _LogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.debug:
             record.exc_info, record.exc_text, record.stack_info = None, None, None
-        allowed = ("indexgate", "httpx") if self.debug else ("indexgate",)
-        return record.name.split(".")[0] in allowed
+        return record.name.split(".")[0] == "indexgate"
 
 
 def capture_logs() -> io.StringIO:

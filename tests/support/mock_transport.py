@@ -23,7 +23,7 @@ from indexgate.index.transport.headers import Headers
 from indexgate.index.transport.http11_parser import ResponseParser, decode_content, encode_head
 
 if TYPE_CHECKING:
-    from indexgate.index.transport.http2 import Http2Transport
+    from support.httpx_transport import HttpxTransport
 
 Handler = Callable[[Request], RawResponse | Awaitable[RawResponse]]
 
@@ -107,16 +107,15 @@ def respond(
     return RawResponse(status, reason, Headers(pairs), content)
 
 
-def mock_http2(handler: Callable[[Any], Any]) -> Http2Transport:
-    """The HTTP/2 transport for origin ``idx.example``, its httpx fed by
-    ``httpx.MockTransport(handler)`` (an ``httpx.Request`` in, an ``httpx.Response`` out):
-    for what no real h2 server does on demand. httpx is imported here, when asked for, as
-    the transport itself does."""
+def mock_http2(handler: Callable[[Any], Any]) -> HttpxTransport:
+    """A transport for origin ``idx.example`` at the same seam as the HTTP/2 one, its httpx
+    fed by ``httpx.MockTransport(handler)`` (an ``httpx.Request`` in, an ``httpx.Response``
+    out): for what no real h2 server does on demand."""
     import httpx
 
-    from indexgate.index.transport.http2 import Http2Transport
+    from support.httpx_transport import HttpxTransport
 
-    return Http2Transport(
+    return HttpxTransport(
         host="idx.example",
         ssl_context=None,
         proxy=None,

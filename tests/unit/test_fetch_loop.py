@@ -1,4 +1,4 @@
-"""The bridge: the resolver's thread drives the event loop only while it waits."""
+"""The fetch_loop: the resolver's thread drives the event loop only while it waits."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from indexgate.resolver.fetch_loop import FetchLoop
 
 
 @pytest.fixture
-def bridge():
+def fetch_loop():
     b = FetchLoop()
     yield b
     if not b.loop.is_closed():
         b.close()
 
 
-def test_submitted_work_waits_for_the_next_wait_and_runs_in_the_callers_thread(bridge) -> None:
+def test_submitted_work_waits_for_the_next_wait_and_runs_in_the_callers_thread(fetch_loop) -> None:
     seen: list[str] = []
 
     async def prefetch() -> None:
@@ -28,13 +28,13 @@ def test_submitted_work_waits_for_the_next_wait_and_runs_in_the_callers_thread(b
     async def answer() -> int:
         return 42
 
-    bridge.submit(prefetch)
+    fetch_loop.submit(prefetch)
     assert seen == []  # nothing runs behind the resolver's back
-    assert bridge.run(answer) == 42
+    assert fetch_loop.run(answer) == 42
     assert seen == [threading.current_thread().name]
 
 
-def test_waiting_for_one_answer_lets_earlier_fetches_progress(bridge) -> None:
+def test_waiting_for_one_answer_lets_earlier_fetches_progress(fetch_loop) -> None:
     log: list[str] = []
 
     async def early() -> str:
@@ -47,26 +47,26 @@ def test_waiting_for_one_answer_lets_earlier_fetches_progress(bridge) -> None:
         log.append("later")
         return "later"
 
-    first = bridge.submit(early)
-    assert bridge.run(later) == "later"
+    first = fetch_loop.submit(early)
+    assert fetch_loop.run(later) == "later"
     assert log == ["early", "later"]
     assert first.done() and first.result() == "early"
 
 
-def test_a_fetch_error_reaches_whoever_asks_for_the_result(bridge) -> None:
+def test_a_fetch_error_reaches_whoever_asks_for_the_result(fetch_loop) -> None:
     async def fails() -> None:
         raise ValueError("boom")
 
-    pending = bridge.submit(fails)
+    pending = fetch_loop.submit(fails)
     with pytest.raises(ValueError, match="boom"):
         pending.result()
     with pytest.raises(ValueError, match="boom"):
-        bridge.run(fails)
+        fetch_loop.run(fails)
 
 
-def test_a_failed_prefetch_nobody_asks_about_is_not_reported_as_unretrieved(bridge) -> None:
+def test_a_failed_prefetch_nobody_asks_about_is_not_reported_as_unretrieved(fetch_loop) -> None:
     reported: list[dict] = []
-    bridge.loop.set_exception_handler(lambda loop, context: reported.append(context))
+    fetch_loop.loop.set_exception_handler(lambda loop, context: reported.append(context))
 
     async def fails() -> None:
         raise ValueError("nobody asks")
@@ -74,14 +74,14 @@ def test_a_failed_prefetch_nobody_asks_about_is_not_reported_as_unretrieved(brid
     async def other() -> None:
         await asyncio.sleep(0.01)
 
-    bridge.submit(fails)
-    bridge.run(other)
+    fetch_loop.submit(fails)
+    fetch_loop.run(other)
     gc.collect()  # a task whose exception was never retrieved complains when collected
     assert reported == []
 
 
 def test_close_cancels_what_nobody_waited_for_then_cleans_up() -> None:
-    bridge = FetchLoop()
+    fetch_loop = FetchLoop()
     cancelled = asyncio.Event()
     cleaned: list[bool] = []
 
@@ -98,8 +98,8 @@ def test_close_cancels_what_nobody_waited_for_then_cleans_up() -> None:
     async def tick() -> None:
         await asyncio.sleep(0)
 
-    bridge.submit(forever)
-    bridge.run(tick)  # started, now sleeping
-    bridge.close(cleanup)
+    fetch_loop.submit(forever)
+    fetch_loop.run(tick)  # started, now sleeping
+    fetch_loop.close(cleanup)
     assert cleaned == [True]
-    assert bridge.loop.is_closed()
+    assert fetch_loop.loop.is_closed()

@@ -150,28 +150,28 @@ def test_a_retry_after_holds_every_new_request_to_the_host() -> None:
     assert limit.resume_at > 0 and limit.throttling()
 
 
-# --- the run deadline in the bridge --------------------------------------------------------
+# --- the run deadline in the fetch_loop --------------------------------------------------------
 
 
 def test_the_bridge_ends_a_run_whose_deadline_passed_between_waits() -> None:
     http = HttpClient(max_time=0.0001)
     http.index_names["https://idx.example/simple/"] = "internal"
     http._last_request = "GET https://u:pw@idx.example/simple/x/"  # as request() notes it
-    bridge = FetchLoop()
-    bridge.check = http.check_run_deadline
+    fetch_loop = FetchLoop()
+    fetch_loop.check = http.check_run_deadline
 
     async def nothing() -> int:
         return 1
 
     try:
         with pytest.raises(DeadlineExceeded, match=r"--max-time") as info:
-            bridge.run(nothing)
+            fetch_loop.run(nothing)
         assert info.value.limit == "--max-time"
         assert isinstance(info.value, IndexUnreachable)  # exit 3
         assert str(info.value).startswith("index 'internal': the run deadline (--max-time")
         assert "the last request: GET https://idx.example/simple/x/" in str(info.value)
     finally:
-        bridge.close()  # cleaning up is not subject to the deadline
+        fetch_loop.close()  # cleaning up is not subject to the deadline
 
 
 def test_name_index_prefixes_once() -> None:

@@ -25,21 +25,23 @@ def _req(text: str) -> Req:
     return Req.from_requirement(Requirement(text))
 
 
-def _provider(client: FakeClient, bridge: FetchLoop, reqs: Sequence[str], cls=Provider) -> Provider:
+def _provider(
+    client: FakeClient, fetch_loop: FetchLoop, reqs: Sequence[str], cls=Provider
+) -> Provider:
     settings = Settings(indexes=client.indexes)
     direct = [_req(r) for r in reqs]
-    return cls(settings, TARGET, bridge, Finder(settings, client), direct, {})
+    return cls(settings, TARGET, fetch_loop, Finder(settings, client), direct, {})
 
 
 def _resolve(
     client: FakeClient, reqs: Sequence[str], cls=Provider
 ) -> tuple[Provider, dict[str, str]]:
-    bridge = FetchLoop()
+    fetch_loop = FetchLoop()
     try:
-        provider = _provider(client, bridge, reqs, cls)
+        provider = _provider(client, fetch_loop, reqs, cls)
         result = Resolver(provider, BaseReporter()).resolve(provider.direct, max_rounds=500)
     finally:
-        bridge.close()
+        fetch_loop.close()
     return provider, {name: str(c.version) for name, c in result.mapping.items()}
 
 
@@ -95,9 +97,9 @@ def test_the_narrowed_choice_is_get_preferences_choice_every_round() -> None:
 
 def test_a_requirement_is_checked_afresh_against_each_version() -> None:
     client = FakeClient({})
-    bridge = FetchLoop()
+    fetch_loop = FetchLoop()
     try:
-        provider = _provider(client, bridge, [])
+        provider = _provider(client, fetch_loop, [])
         req = _req("lib>=2")
 
         def candidate(version: str) -> Candidate:
@@ -105,7 +107,7 @@ def test_a_requirement_is_checked_afresh_against_each_version() -> None:
 
         answers = [provider.is_satisfied_by(req, candidate(v)) for v in ("1.0", "2.0", "1.0")]
     finally:
-        bridge.close()
+        fetch_loop.close()
     assert answers == [False, True, False]
 
 
@@ -121,9 +123,9 @@ def test_skipped_files_are_counted_once_whatever_the_requirement_sets() -> None:
 
 def test_a_stored_entry_never_lends_its_files_to_the_revalidated_one() -> None:
     client = FakeClient({})
-    bridge = FetchLoop()
+    fetch_loop = FetchLoop()
     try:
-        provider = _provider(client, bridge, [])
+        provider = _provider(client, fetch_loop, [])
         old, new = wheel("lib", "1.0"), wheel("lib", "1.0", tag="cp311-cp311-manylinux1_x86_64")
         stored = VersionEntry(Version("1.0"), INDEX, (old,))
         fresh = VersionEntry(Version("1.0"), INDEX, (old, new))
@@ -131,7 +133,7 @@ def test_a_stored_entry_never_lends_its_files_to_the_revalidated_one() -> None:
         assert provider._files_for_target("lib", stored, none, none)[0] == (old,)
         assert provider._files_for_target("lib", fresh, none, none)[0] == (new,)  # best tag
     finally:
-        bridge.close()
+        fetch_loop.close()
 
 
 CHAIN = {"app": {"1.0": ["lib-b"]}, "lib-b": {"1.0": ["lib-c"]}, "lib-c": {"1.0": []}}

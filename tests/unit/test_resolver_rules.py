@@ -81,16 +81,21 @@ def test_requires_python_counts_lower_bounds_only(requires_python: str, allowed:
 def _resolve(client: FakeClient, reqs: list[str]) -> tuple[Provider, dict[str, str] | None]:
     settings = Settings(indexes=client.indexes)
     direct = [Req.from_requirement(Requirement(r)) for r in reqs]
-    bridge = FetchLoop()
+    fetch_loop = FetchLoop()
     provider = Provider(
-        settings, make_target("3.11", "linux_x86_64"), bridge, Finder(settings, client), direct, {}
+        settings,
+        make_target("3.11", "linux_x86_64"),
+        fetch_loop,
+        Finder(settings, client),
+        direct,
+        {},
     )
     try:
         result = Resolver(provider, BaseReporter()).resolve(direct, max_rounds=200)
     except ResolutionImpossible:
         return provider, None
     finally:
-        bridge.close()
+        fetch_loop.close()
     return provider, {name: str(c.version) for name, c in result.mapping.items()}
 
 

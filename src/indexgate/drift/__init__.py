@@ -68,7 +68,7 @@ def drift(
             report.targets = refused_targets(settings, refused, drift=True)
             return report
         run = DriftRun(session, now)
-        results = session.bridge.run(lambda: run.all(pins, targets))
+        results = session.fetch_loop.run(lambda: run.all(pins, targets))
         report.warnings.extend(never_matched(session.client))
         log.info("%d requests, %d bytes", session.http.stats.requests, session.http.stats.bytes)
     for target in targets:

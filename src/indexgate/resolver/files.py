@@ -35,7 +35,7 @@ class FileSelection:
 
     settings: Settings
     target: Target
-    bridge: FetchLoop
+    fetch_loop: FetchLoop
     finder: Finder
     constraints: Mapping[NormalizedName, list[Req]]
     notes: TargetFindings
@@ -50,7 +50,7 @@ class FileSelection:
     def listing(self, name: NormalizedName) -> Listing:
         listing = self._listings.get(name)
         if listing is None:
-            listing = self.bridge.run(lambda: self.finder.listing(name))
+            listing = self.fetch_loop.run(lambda: self.finder.listing(name))
             for w in listing.warnings:
                 if w not in self.notes.warnings:
                     self.notes.warnings.append(w)

@@ -49,7 +49,7 @@ class FoundCandidates:
     """The Provider's candidate preparation (metadata, probe, blocks) and lazy sequence."""
 
     target: Target
-    bridge: FetchLoop
+    fetch_loop: FetchLoop
     client: IndexClient
     notes: TargetFindings
     origins: dict[NormalizedName, Origin]
@@ -85,7 +85,7 @@ class FoundCandidates:
         if key in self._ahead:
             return
         self._ahead.add(key)
-        self.bridge.submit(lambda: _metadata_and_probe(self.client, entry.index, f))
+        self.fetch_loop.submit(lambda: _metadata_and_probe(self.client, entry.index, f))
 
     def _prepare(self, entry: VersionEntry) -> Candidate | None:
         key = (parse_filename(entry.files[0].filename).name, entry.version)  # type: ignore[union-attr]
@@ -94,7 +94,7 @@ class FoundCandidates:
         candidate = None
         unverified = None
         for f in entry.files:  # one file under next-version, all suitable under next-distribution
-            meta, probe = self.bridge.run(
+            meta, probe = self.fetch_loop.run(
                 lambda f=f: _metadata_and_probe(self.client, entry.index, f)
             )
             block = meta.block
@@ -140,7 +140,7 @@ class FoundCandidates:
         async def every() -> None:
             await asyncio.gather(*pending.values(), return_exceptions=True)
 
-        self.bridge.run(every)
+        self.fetch_loop.run(every)
         again = False
         for key, probe in pending.items():  # in the order the resolver met them
             block = probe.result().block

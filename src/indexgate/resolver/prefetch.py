@@ -3,7 +3,7 @@
 A listing starts the metadata read of its likeliest candidate, whose dependencies'
 listings start in turn, so the network works ahead of the resolver. On a warm run the
 walk starts from the pages the cache holds, while they revalidate (``_walk_stored``).
-Runs on the bridge's event loop while the resolver waits (see fetch_loop.py).
+Runs on the fetch_loop's event loop while the resolver waits (see fetch_loop.py).
 Part of the Provider (``provider.py``), as a mixin.
 """
 
@@ -29,7 +29,7 @@ class Prefetcher:
     """The Provider's prefetch walk."""
 
     target: Target
-    bridge: FetchLoop
+    fetch_loop: FetchLoop
     finder: Finder
     client: IndexClient
     _prefetched: set[tuple[NormalizedName, frozenset[str]]]
@@ -44,7 +44,7 @@ class Prefetcher:
         if key in self._prefetched:
             return
         self._prefetched.add(key)
-        self.bridge.submit(lambda: self._prefetch(req))
+        self.fetch_loop.submit(lambda: self._prefetch(req))
 
     async def _prefetch(self, req: Req) -> None:
         listing = self.finder.listing(req.name)

@@ -47,14 +47,14 @@ class Provider(  # type: ignore[misc]
         self,
         settings: Settings,
         target: Target,
-        bridge: FetchLoop,
+        fetch_loop: FetchLoop,
         finder: Finder,
         direct: Sequence[Req],
         constraints: Mapping[NormalizedName, list[Req]],
     ) -> None:
         self.settings = settings
         self.target = target
-        self.bridge = bridge
+        self.fetch_loop = fetch_loop
         self.finder = finder
         self.client = finder.client  # the finder's: one memo of every fetch
         self.constraints = constraints

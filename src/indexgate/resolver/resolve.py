@@ -47,7 +47,7 @@ class Session:
     """The network side of one run, shared by every target (and by drift)."""
 
     settings: Settings
-    bridge: FetchLoop
+    fetch_loop: FetchLoop
     http: HttpClient
     client: IndexClient
     finder: Finder
@@ -57,7 +57,7 @@ class Session:
 def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[Session]:
     """``only_usable``: pages keep only the files one of the targets can install (check);
     drift reads whole pages."""
-    bridge = FetchLoop()
+    fetch_loop = FetchLoop()
     cache = None
     if settings.cache_dir is not None:
         from indexgate.index.cache import FileCache
@@ -71,14 +71,14 @@ def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[S
         max_body=settings.max_body_size,
         network=settings.network,
     )
-    bridge.check = http.check_run_deadline  # the run deadline also ends a computing resolver
+    fetch_loop.check = http.check_run_deadline  # the run deadline also ends a computing resolver
     keep = TargetFilter(settings.targets) if only_usable else None
     client = IndexClient(http, settings.indexes, allow_build=settings.allow_build, keep=keep)
     finder = Finder(settings, client)
     try:
-        yield Session(settings, bridge, http, client, finder)
+        yield Session(settings, fetch_loop, http, client, finder)
     finally:
-        bridge.close(http.aclose)
+        fetch_loop.close(http.aclose)
         if cache is not None:
             cache.close()  # the entries written behind are on disk
 
@@ -92,7 +92,7 @@ def check(settings: Settings, sources: SourceSet) -> Report:
             return report
         # Nothing changed since a run with these inputs: its outcome, without resolving.
         reuse = Reuse.prepare(session.client, settings, sources)
-        reused = session.bridge.run(reuse.attempt) if reuse is not None else None
+        reused = session.fetch_loop.run(reuse.attempt) if reuse is not None else None
         if reused is not None:
             report.targets, never = reused
         else:
@@ -126,7 +126,7 @@ def prove_credentials(session: Session) -> list[Problem]:
     project page is asked of any index: the failures, empty when all passed."""
     from indexgate.index import authcheck
 
-    return session.bridge.run(
+    return session.fetch_loop.run(
         lambda: authcheck.prove_credentials(session.client.prove, session.settings.indexes)
     )
 
@@ -171,7 +171,7 @@ def start_target(session: Session, sources: SourceSet, target: Target) -> Provid
     provider = Provider(
         session.settings,
         target,
-        session.bridge,
+        session.fetch_loop,
         session.finder,
         direct,
         constraints,

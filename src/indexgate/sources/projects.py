@@ -305,7 +305,9 @@ def read_direct_wheels(
             hashes = {k: v.lower() for k, v in digest.items() if k in ("sha256", "sha512")}
             file = DistFile(filename=filename, url=url, hashes=hashes)
             try:
-                result = session.bridge.run(lambda f=file, i=index: session.client.metadata(i, f))
+                result = session.fetch_loop.run(
+                    lambda f=file, i=index: session.client.metadata(i, f)
+                )
             except IndexgateError:  # unreachable, refused: reported as not gated
                 continue
             if result.metadata is None:

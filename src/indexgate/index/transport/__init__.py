@@ -12,7 +12,7 @@ talks to this package only through ``Transport.exchange``.
 - ``http11`` (``Pool``), ``http11_parser``, ``tunnel``: the lean HTTP/1.1 client, its
   message parser, and CONNECT tunnels through proxies;
 - ``http2``, ``http2_connection``: the lean HTTP/2 client (h2 on an asyncio protocol), for
-  origins whose TLS server picks HTTP/2 by ALPN (httpx only as the tests' mock seam);
+  origins whose TLS server picks HTTP/2 by ALPN (the tests' httpx mock sits at the same seam);
 - ``files``: ``file://``, read from disk.
 
 Tests put their own transport at the same seam (``tests/support/mock_transport.py``).

@@ -81,8 +81,8 @@ class TransportError(Exception):
     """The exchange failed on the wire; asking again may work.
 
     ``name`` is what messages call the failure: the class name, or the name of the
-    httpx error it stands for (``WriteTimeout``, ``DecodingError``) on the test seam of the
-    HTTP/2 transport (``http2_httpx``).
+    library error it stands for (``WriteTimeout``, ``DecodingError``: the tests' httpx
+    transport at this seam names its failures so).
     """
 
     def __init__(self, *args: object, name: str | None = None) -> None:

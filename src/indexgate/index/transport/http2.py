@@ -19,9 +19,8 @@ megabytes), and importing httpx, httpcore and anyio cost ~55 ms per run. This do
   exchange).
 
 Failures are this package's ``TransportError``s (``base``), so retries and messages read
-the same on both transports. A test may still hand in an httpx transport
-(``transport=``, e.g. ``httpx.MockTransport``): the exchange then goes through httpx
-(``http2_httpx``).
+the same on both transports. Tests that need answers no real h2 server gives on demand put
+an httpx-backed transport at the same ``Transport`` seam (``tests/support``).
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from indexgate.index.transport.base import (
     CertificateError,
@@ -50,16 +49,13 @@ from indexgate.index.transport.http11_parser import decode_content
 from indexgate.index.transport.tunnel import through_proxy
 
 if TYPE_CHECKING:
-    import httpx
-
     from indexgate.index.network import Proxy
 
 log = logging.getLogger("indexgate.http")
 
 
 class Http2Transport:
-    """HTTP/2 to one origin (or, with ``transport``, through httpx and whatever httpx
-    transport a test gives: ``httpx.MockTransport``)."""
+    """HTTP/2 to one origin: every request a stream of one connection."""
 
     def __init__(
         self,
@@ -71,7 +67,6 @@ class Http2Transport:
         connect_timeout: float,
         read_timeout: float,
         port: int = 443,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -84,19 +79,6 @@ class Http2Transport:
         self._connecting: asyncio.Future[_Connection] | None = None
         self.refused: Unrecoverable | None = None
         self.connects = 0  # connections opened or adopted (tests and diagnostics)
-        self._httpx: Any = None
-        if transport is not None:
-            from indexgate.index.transport.http2_httpx import HttpxTransport
-
-            self._httpx = HttpxTransport(
-                host=host,
-                ssl_context=ssl_context,
-                proxy=proxy,
-                max_connections=max_connections,
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                transport=transport,
-            )
 
     async def exchange(
         self,
@@ -108,8 +90,6 @@ class Http2Transport:
     ) -> RawResponse:
         """The ``Transport`` seam: ``request`` as a stream of this origin's connection,
         the whole exchange within ``within`` seconds."""
-        if self._httpx is not None:
-            return await self._httpx.exchange(request, max_body=max_body, within=within, sink=sink)
         try:
             async with asyncio.timeout(within):
                 return await self._exchange(request, max_body, sink)
@@ -249,8 +229,6 @@ class Http2Transport:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-        if self._httpx is not None:
-            await self._httpx.aclose()
 
 
 def _connect_failure(exc: Exception, where: str, proxy: Proxy | None) -> Exception:

@@ -146,7 +146,7 @@ class Router:
         the run's CA bundle, else the system trust store (OpenSSL's default paths, so
         ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` work, as pip with truststore on Linux); ALPN
         offers h2 and http/1.1. One context per distinct combination, shared by the
-        HTTP/1.1 pools and httpx."""
+        HTTP/1.1 pools and the HTTP/2 connections."""
         ca, _where, client_cert = self._origin_tls.get(origin, (None, None, None))
         return self._tls.get(ca, client_cert)
 

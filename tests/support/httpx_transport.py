@@ -1,7 +1,6 @@
-"""httpx under the HTTP/2 transport's seam, for tests only: ``http2.Http2Transport``
-given an httpx transport (``httpx.MockTransport``) sends through this. Real HTTP/2
-origins go through ``http2``'s own client (httpx's per-frame cost was a third of a real
-run's CPU).
+"""httpx at the ``Transport`` seam, for tests: an ``httpx.MockTransport`` answers what no
+real h2 server gives on demand (``mock_transport.mock_http2``). indexgate's own HTTP/2
+client is ``indexgate.index.transport.http2``; httpx is a test dependency only.
 
 One ``httpx.AsyncClient`` per origin, with that origin's TLS context and proxy (the router
 gives them), its own redirects, auth and environment turned off: ``HttpClient`` decides
