@@ -11,10 +11,10 @@ For each set (``benchmarks/corpus/<name>.txt``, a plain requirements file), in t
 run: ``uv pip compile`` and ``indexgate check``, each cold (a fresh, empty cache
 directory), as child processes, after one untimed run of both (``--no-prime`` skips it:
 a proxy or CDN between this machine and the index would otherwise make the first tool of
-each set pay for both tools' first fetches), the median of ``--repeat`` runs. It prints wall time, CPU time (user + system) and peak
-RSS of each, their ratios, whether the ``name==version`` pins are identical, and the
-geometric mean of the cold wall ratios. Exit 1 when any set crashed, failed, differed
-from uv or exceeded 300 MB.
+each set pay for both tools' first fetches), the median of ``--repeat`` runs. It prints
+wall time, CPU time (user + system) and peak RSS of each, their ratios, whether the
+``name==version`` pins are identical, and the geometric mean of the cold wall ratios.
+Exit 1 when any set crashed, failed, differed from uv or exceeded 300 MB.
 
 Trust: indexgate runs without any certificate variable (``SSL_CERT_FILE``,
 ``REQUESTS_CA_BUNDLE``, ...), so the run proves it trusts the operating system's store by
