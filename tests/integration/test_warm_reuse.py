@@ -180,6 +180,24 @@ def test_a_changed_setting_resolves_in_full(runs: Runs, dev: IndexServer) -> Non
     assert (code, resolved) == (0, 1)
 
 
+def test_a_changed_config_file_resolves_in_full(
+    runs: Runs, dev: IndexServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "indexgate.yml"
+    config.write_text("fallback: next-version\n")
+    assert runs.check(dev.url, "--config", str(config))[::2] == (0, 1)
+    assert runs.check(dev.url, "--config", str(config))[::2] == (0, 0)  # unchanged: reused
+    config.write_text("fallback: next-distribution\n")
+    assert runs.check(dev.url, "--config", str(config))[::2] == (0, 1)
+
+
+def test_changed_targets_resolve_in_full(runs: Runs, dev: IndexServer) -> None:
+    assert runs.check(dev.url)[::2] == (0, 1)
+    assert runs.check(dev.url)[::2] == (0, 0)
+    code, report, resolved = runs.check(dev.url, "--platform", "macosx_14_0_arm64")
+    assert (code, resolved, len(report["targets"])) == (0, 2, 2)
+
+
 def test_a_pick_quarantined_since_resolves_in_full_and_names_it(
     runs: Runs, dev: IndexServer
 ) -> None:

@@ -60,6 +60,37 @@ def test_a_10000_file_page_parses_to_every_file(files: list[GenFile], kind: str)
 
 
 @pytest.mark.parametrize("kind", ["json", "html"])
+def test_a_10000_file_page_parses_without_a_url_parse_per_file(
+    files: list[GenFile], kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linear and cheap by structure, not by a clock: the per-file urljoin / urlsplit that
+    took 57 % of a real run (issue 11) happen a bounded number of times per page (once per
+    folder shape), not once per file."""
+    calls = [0]
+
+    def counting(function):
+        def counted(*args, **kwargs):
+            calls[0] += 1
+            return function(*args, **kwargs)
+
+        return counted
+
+    for module, name in [
+        (page, "urljoin"),
+        (page, "urlsplit"),
+        (page, "urldefrag"),
+        (page, "urlunsplit"),
+        (simple_html, "urlsplit"),
+    ]:
+        monkeypatch.setattr(module, name, counting(getattr(module, name)))
+    page._join_folder.cache_clear()
+    body, content_type = body_of(kind, files)
+    parsed = parse_project_page(body, content_type, BASE, project="bigpkg")
+    assert len(parsed) == N
+    assert calls[0] <= 20, calls[0]
+
+
+@pytest.mark.parametrize("kind", ["json", "html"])
 def test_fed_in_pieces_it_parses_the_same(files: list[GenFile], kind: str) -> None:
     body, content_type = body_of(kind, files[:600])
     whole = [dist_row(d) for d in parse_project_page(body, content_type, BASE)]
