@@ -203,7 +203,7 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
     except ResolutionImpossible as exc:
         report.errors.extend(explain(exc.causes, provider))
     except ResolutionTooDeep:
-        report.errors.append(tracker.too_deep())
+        report.errors.append(tracker.too_deep(MAX_ROUNDS))
     else:
         report.resolution = _resolution(result)
     notes = provider.notes
