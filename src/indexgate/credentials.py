@@ -2,10 +2,11 @@
 
 Used by the run (``indexgate.config.indexes`` asks ``discover`` for each index) and by the
 Action's masking (``collect_secrets``, in the Action's workflow module, asks
-``secrets_in_env`` and ``secrets_in_config_text`` before anything is printed). The sources, first found wins: the
-config's ``username``/``password``; ``INDEXGATE_INDEX_<NAME>_USERNAME``/``_PASSWORD``;
-``UV_INDEX_<NAME>_USERNAME``/``_PASSWORD``; the URL's userinfo; netrc for the URL's host;
-then the index's token provider, when it has one and no password was found.
+``secrets_in_env`` and ``secrets_in_config_text`` before anything is printed). The
+sources, first found wins: the config's ``username``/``password``;
+``INDEXGATE_INDEX_<NAME>_USERNAME``/``_PASSWORD``; ``UV_INDEX_<NAME>_USERNAME``/``_PASSWORD``;
+the URL's userinfo; netrc for the URL's host; then the index's token provider, when it has
+one and no password was found.
 
 Token providers: short-lived credentials from the tools teams already use. CodeArtifact,
 Artifact Registry and Azure Artifacts hand out tokens that last hours, through their CLIs or
