@@ -147,6 +147,10 @@ def _response(url: str, raw: RawResponse) -> Response:
 class HttpCache(Protocol):
     """What the client needs of a persistent cache (``indexgate.index.cache``)."""
 
+    #: False when the cache could not be set up (a read-only home): it then keeps nothing,
+    #: so a run that would reuse what it keeps (resolver/reuse.py) does not try.
+    enabled: bool
+
     def lookup(
         self, method: str, url: str, headers: Mapping[str, str], digest: str | None = None
     ) -> CachedResponse | None: ...
