@@ -78,8 +78,7 @@ class IndexClient(PageFetching, FileFetching):
             http.add_credentials(index.url, index.auth)
             if index.cert or index.client_cert:
                 http.add_tls(index.url, index.cert, index.client_cert, index.name)
-            # For the run deadline's message; test doubles of HttpClient may not keep names.
-            getattr(http, "index_names", {}).setdefault(index.url, index.name)
+            http.index_names.setdefault(index.url, index.name)  # for the deadline's message
             if index.auth is not None:
                 http.add_refresher(
                     index.url,
