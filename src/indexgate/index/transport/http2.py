@@ -44,7 +44,7 @@ from indexgate.index.transport.base import (
     TransportError,
     Unrecoverable,
 )
-from indexgate.index.transport.http2_connection import _Connection, _Stream
+from indexgate.index.transport.http2_connection import Http2Connection, Http2Stream
 from indexgate.index.transport.http11_parser import decode_content
 from indexgate.index.transport.tunnel import through_proxy
 
@@ -75,8 +75,8 @@ class Http2Transport:
         self._limit = max(1, max_connections)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-        self._conn: _Connection | None = None
-        self._connecting: asyncio.Future[_Connection] | None = None
+        self._conn: Http2Connection | None = None
+        self._connecting: asyncio.Future[Http2Connection] | None = None
         self.refused: Unrecoverable | None = None
         self.connects = 0  # connections opened or adopted (tests and diagnostics)
 
@@ -119,7 +119,7 @@ class Http2Transport:
             content = decode_content(content, stream.headers, max_body)
         return RawResponse(stream.status, stream.reason, stream.headers, content, stream.sink)
 
-    async def _wait(self, conn: _Connection, stream: _Stream) -> None:
+    async def _wait(self, conn: Http2Connection, stream: Http2Stream) -> None:
         """Until the stream is complete; ``ReadTimeout`` after ``read_timeout`` seconds
         without a byte of it."""
         timeout = self._read_timeout
@@ -140,7 +140,7 @@ class Http2Transport:
         finally:
             timer.cancel()
 
-    async def _connection(self) -> _Connection:
+    async def _connection(self) -> Http2Connection:
         conn = self._conn
         if conn is not None and not conn.dead:
             return conn
@@ -155,11 +155,11 @@ class Http2Transport:
             if connecting.done() and self._connecting is connecting:
                 self._connecting = None
 
-    async def _connect(self) -> _Connection:
+    async def _connect(self) -> Http2Connection:
         loop = asyncio.get_running_loop()
         authority = self._authority()
         host = self.host if self.host.isascii() else self.host.encode("idna").decode("ascii")
-        conn = _Connection(loop, authority)
+        conn = Http2Connection(loop, authority)
         raw: list[asyncio.BaseTransport] = []
         try:
             async with asyncio.timeout(self._connect_timeout):
@@ -205,7 +205,7 @@ class Http2Transport:
         if self._conn is not None and not self._conn.dead:
             transport.close()
             return
-        conn = _Connection(asyncio.get_running_loop(), self._authority())
+        conn = Http2Connection(asyncio.get_running_loop(), self._authority())
         transport.set_protocol(conn)
         conn.transport = transport
         conn.start()
