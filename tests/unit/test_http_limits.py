@@ -1,7 +1,7 @@
 """The pieces of throttling that need no server: reading ``Retry-After``, quoting what the
 index said, the per-host concurrency that halves on a 429 and recovers, and the run
 deadline checked between the resolver's waits. The behaviour against real sockets is in
-tests/integration/test_wire_deadlines.py and test_check_deadlines.py."""
+tests/integration/test_http_deadlines.py and test_check_deadlines.py."""
 
 from __future__ import annotations
 
