@@ -13,6 +13,7 @@ implementations: ``http11.Pool`` (the lean HTTP/1.1 client), ``http2.Http2Transp
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -135,6 +136,26 @@ class TLSError(Unrecoverable):
         super().__init__(message)
         self.alert = alert  # OpenSSL's reason, e.g. TLSV13_ALERT_CERTIFICATE_REQUIRED
         self.hint = ""  # what to do about it (the router knows the origin's client cert)
+
+
+def tls_alert(exc: BaseException | None) -> TLSError | None:
+    """The refusal of a server that ended the TLS session with an alert, else None.
+
+    TLS 1.3: a server that refuses the client certificate says so with an alert after the
+    handshake, so it arrives when the connection is lost, not when it is made."""
+    if isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
+        reason = str(exc.reason)
+        return TLSError(f"the server ended the TLS session: {reason}", reason)
+    return None
+
+
+def lost_answer(exc: BaseException | None) -> TransportError:
+    """What a connection lost before the answer was complete means (HTTP/1.1 and /2)."""
+    alert = tls_alert(exc)
+    if alert is not None:
+        return alert
+    why = f": {exc}" if exc else ""
+    return ReadError(f"connection closed before the answer was complete{why}")
 
 
 class ProxyError(ConnectError):

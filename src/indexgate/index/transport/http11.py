@@ -51,6 +51,8 @@ from indexgate.index.transport.base import (
     TLSError,
     TransportError,
     Unrecoverable,
+    lost_answer,
+    tls_alert,
 )
 from indexgate.index.transport.http11_parser import ResponseParser, decode_content, encode_head
 from indexgate.index.transport.tunnel import proxy_auth_refused, through_proxy
@@ -159,9 +161,7 @@ class _Connection(asyncio.Protocol):
     def _end_of_stream(self, exc: Exception | None) -> None:
         parser = self.parser
         if parser is None or parser.done:
-            if isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
-                reason = str(exc.reason)
-                self.refusal = TLSError(f"the server ended the TLS session: {reason}", reason)
+            self.refusal = tls_alert(exc) or self.refusal
             return
         try:
             done = parser.feed_eof()
@@ -170,14 +170,8 @@ class _Connection(asyncio.Protocol):
             return
         if done:
             self._wake()
-        elif isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
-            # TLS 1.3: a server that refuses the client certificate says so with an alert
-            # after the handshake, so it arrives here, on the first read.
-            reason = str(exc.reason)
-            self._fail(TLSError(f"the server ended the TLS session: {reason}", reason))
-        else:
-            why = f": {exc}" if exc else ""
-            self._fail(ReadError(f"connection closed before the answer was complete{why}"))
+        else:  # a TLS alert on the first read: a refused client certificate (TLS 1.3)
+            self._fail(lost_answer(exc))
 
     def _wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +19,7 @@ from indexgate.index.transport.base import (
     Request,
     Sink,
     SinkFactory,
-    TLSError,
+    lost_answer,
 )
 from indexgate.index.transport.headers import Headers
 from indexgate.index.transport.http11_parser import StreamDecoder, request_target
@@ -282,12 +281,7 @@ class Http2Connection(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
-            reason = str(exc.reason)
-            self._broken(TLSError(f"the server ended the TLS session: {reason}", reason))
-        else:
-            why = f": {exc}" if exc else ""
-            self._broken(ReadError(f"connection closed before the answer was complete{why}"))
+        self._broken(lost_answer(exc))
 
     def _broken(self, error: Exception) -> None:
         self.dead = True
