@@ -16,10 +16,13 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from indexgate.index.transport.headers import Headers
+
+if TYPE_CHECKING:
+    from indexgate.index.network import Proxy
 
 Origin = tuple[str, str, int | None]  # scheme, lower-case host, port as written (or None)
 
@@ -177,6 +180,25 @@ class InvalidURL(Unrecoverable):
 class DeadlineReached(TransportError):
     """The caller's total deadline for the exchange passed (however fast bytes came):
     asking again would not help."""
+
+
+def connect_failure(exc: Exception, where: str, proxy: Proxy | None) -> Exception:
+    """One of this package's errors for a failed connect (HTTP/1.1 and /2); OpenSSL's
+    reasons kept."""
+    via = f" through proxy {proxy.display}" if proxy is not None else ""
+    if isinstance(exc, TimeoutError):  # before OSError: TimeoutError is one
+        return ConnectTimeout(f"timed out connecting to {where}{via}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or str(exc.reason or exc)
+        return CertificateError(reason, exc.verify_code)
+    if isinstance(exc, ssl.SSLError) and not isinstance(
+        exc, ssl.SSLEOFError | ssl.SSLZeroReturnError
+    ):
+        reason = str(exc.reason or exc)
+        return TLSError(f"TLS handshake with {where} failed: {reason}", reason)
+    if isinstance(exc, OSError):  # refused, unreachable, DNS, a closed tunnel
+        return ConnectError(f"{where}{via}: {exc.strerror or exc or type(exc).__name__}")
+    return ConnectError(f"{where}{via}: {type(exc).__name__}: {exc}")
 
 
 class Http2Selected(Exception):

@@ -38,9 +38,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from indexgate.index.transport.base import (
-    CertificateError,
-    ConnectError,
-    ConnectTimeout,
     DeadlineReached,
     Http2Selected,
     RawResponse,
@@ -51,6 +48,7 @@ from indexgate.index.transport.base import (
     TLSError,
     TransportError,
     Unrecoverable,
+    connect_failure,
     lost_answer,
     tls_alert,
 )
@@ -362,7 +360,7 @@ class Pool:
                 if isinstance(exc, Unrecoverable):
                     self.refused = exc
                 raise
-            error = self._connect_failure(exc, proxy)
+            error = connect_failure(exc, f"{self.host}:{self.port}", proxy)
             if isinstance(error, Unrecoverable):
                 self.refused = error
             raise error from exc
@@ -389,24 +387,6 @@ class Pool:
         self.connects += 1
         self._open.add(conn)
         return conn
-
-    def _connect_failure(self, exc: Exception, proxy: Proxy | None) -> Exception:
-        """One of this module's errors for a failed connect; OpenSSL's reasons kept."""
-        where = f"{self.host}:{self.port}"
-        via = f" through proxy {proxy.display}" if proxy is not None else ""
-        if isinstance(exc, TimeoutError):  # before OSError: TimeoutError is one
-            return ConnectTimeout(f"timed out connecting to {where}{via}")
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            reason = exc.verify_message or str(exc.reason or exc)
-            return CertificateError(reason, exc.verify_code)
-        if isinstance(exc, ssl.SSLError) and not isinstance(
-            exc, ssl.SSLEOFError | ssl.SSLZeroReturnError
-        ):
-            reason = str(exc.reason or exc)
-            return TLSError(f"TLS handshake with {where} failed: {reason}", reason)
-        if isinstance(exc, OSError):  # refused, unreachable, DNS, a closed tunnel
-            return ConnectError(f"{where}{via}: {exc.strerror or exc or type(exc).__name__}")
-        return ConnectError(f"{where}{via}: {type(exc).__name__}: {exc}")
 
     @property
     def idle_count(self) -> int:

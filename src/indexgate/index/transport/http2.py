@@ -31,18 +31,15 @@ import ssl
 from typing import TYPE_CHECKING
 
 from indexgate.index.transport.base import (
-    CertificateError,
-    ConnectError,
-    ConnectTimeout,
     DeadlineReached,
     InvalidURL,
     RawResponse,
     ReadTimeout,
     Request,
     SinkFactory,
-    TLSError,
     TransportError,
     Unrecoverable,
+    connect_failure,
 )
 from indexgate.index.transport.http2_connection import Http2Connection, Http2Stream
 from indexgate.index.transport.http11_parser import decode_content
@@ -187,7 +184,7 @@ class Http2Transport:
                 if isinstance(exc, Unrecoverable):
                     self.refused = exc
                 raise
-            error = _connect_failure(exc, f"{self.host}:{self.port}", self.proxy)
+            error = connect_failure(exc, f"{self.host}:{self.port}", self.proxy)
             if isinstance(error, Unrecoverable):
                 self.refused = error
             raise error from exc
@@ -229,21 +226,3 @@ class Http2Transport:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-
-
-def _connect_failure(exc: Exception, where: str, proxy: Proxy | None) -> Exception:
-    """One of this package's errors for a failed connect; OpenSSL's reasons kept."""
-    via = f" through proxy {proxy.display}" if proxy is not None else ""
-    if isinstance(exc, TimeoutError):  # before OSError: TimeoutError is one
-        return ConnectTimeout(f"timed out connecting to {where}{via}")
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        reason = exc.verify_message or str(exc.reason or exc)
-        return CertificateError(reason, exc.verify_code)
-    if isinstance(exc, ssl.SSLError) and not isinstance(
-        exc, ssl.SSLEOFError | ssl.SSLZeroReturnError
-    ):
-        reason = str(exc.reason or exc)
-        return TLSError(f"TLS handshake with {where} failed: {reason}", reason)
-    if isinstance(exc, OSError):
-        return ConnectError(f"{where}{via}: {exc.strerror or exc or type(exc).__name__}")
-    return ConnectError(f"{where}{via}: {type(exc).__name__}: {exc}")
