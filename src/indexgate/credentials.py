@@ -1,11 +1,12 @@
 """Credential discovery: the one place that knows where an index's credentials come from.
 
 Used by the run (``indexgate.config.indexes`` asks ``discover`` for each index) and by the
-Action's masking (``indexgate.action.collect_secrets`` asks ``secrets_in_env`` and
-``secrets_in_config`` before anything is printed). The sources, first found wins: the
-config's ``username``/``password``; ``INDEXGATE_INDEX_<NAME>_USERNAME``/``_PASSWORD``;
-``UV_INDEX_<NAME>_USERNAME``/``_PASSWORD``; the URL's userinfo; netrc for the URL's host;
-then the index's token provider, when it has one and no password was found.
+Action's masking (``collect_secrets``, in the Action's workflow module, asks
+``secrets_in_env`` and ``secrets_in_config_text`` before anything is printed). The
+sources, first found wins: the config's ``username``/``password``;
+``INDEXGATE_INDEX_<NAME>_USERNAME``/``_PASSWORD``; ``UV_INDEX_<NAME>_USERNAME``/``_PASSWORD``;
+the URL's userinfo; netrc for the URL's host; then the index's token provider, when it has
+one and no password was found.
 
 Token providers: short-lived credentials from the tools teams already use. CodeArtifact,
 Artifact Registry and Azure Artifacts hand out tokens that last hours, through their CLIs or
@@ -25,6 +26,7 @@ during a run (a 401 after a 200 from that index): one refresh, through the same 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -158,6 +160,32 @@ def secrets_in_config(data: object, expand: Callable[[str], str]) -> set[str]:
     elif isinstance(data, list):
         for item in data:
             found |= secrets_in_config(item, expand)
+    return found
+
+
+_PASSWORD_LINE = re.compile(
+    r"""^[\s-]*["']?password["']?\s*:\s*(?P<value>\S.*?)(?:\s+#.*)?\s*$""", re.M
+)
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+
+
+def secrets_in_config_text(text: str, expand: Callable[[str], str]) -> set[str]:
+    """Every password and URL userinfo in a config's text, for masking before any check.
+
+    Lenient on purpose: a regex for ``password:`` lines and URLs besides the YAML parser,
+    so that a config that fails to parse still has its passwords masked before the error
+    about it is printed."""
+    import yaml  # only the Action masks; the run reads its config elsewhere
+
+    found: set[str] = set()
+    for match in _PASSWORD_LINE.finditer(text):
+        value = match["value"]
+        found.add(expand(value))
+        found.add(expand(value.strip("\"'")))
+    for url in _URL_IN_TEXT.findall(text):
+        found |= url_secrets(expand(url))
+    with contextlib.suppress(yaml.YAMLError):
+        found |= secrets_in_config(yaml.safe_load(text), expand)
     return found
 
 

@@ -193,18 +193,6 @@ class IndexPolicy:
         return FileDecision(action, status, kind)
 
 
-def page_decision(
-    status: int,
-    strategy: Strategy,
-    ignore_error_codes: frozenset[int],
-    index_name: str,
-    *,
-    refused: str | None = None,
-) -> PageDecision:
-    """``IndexPolicy.on_page`` for a bare code list (kept for callers that hold no index)."""
-    return IndexPolicy(index_name, strategy, ignore_error_codes).on_page(status, refused=refused)
-
-
 def project_page_action(
     status: int, strategy: Strategy, ignore_error_codes: frozenset[int]
 ) -> PageAction:

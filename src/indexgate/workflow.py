@@ -14,11 +14,9 @@ level as the runner shows them. Only the Action imports this module (and
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
-import re
 import secrets
 import sys
 from collections.abc import Iterable, Mapping
@@ -26,12 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-import yaml
 from actions_toolkit import core
 from actions_toolkit.command import issue_command
 
 from indexgate.config import DEFAULT_CONFIG_PATHS, expand_vars
-from indexgate.credentials import secrets_in_config, secrets_in_env, url_secrets
+from indexgate.credentials import secrets_in_config_text, secrets_in_env
 from indexgate.redact import known_secrets, redact
 from indexgate.report.json_report import REPORT_MODE
 from indexgate.report.model import (
@@ -44,10 +41,6 @@ from indexgate.report.model import (
 )
 from indexgate.report.render import dependency_path
 
-_PASSWORD_LINE = re.compile(
-    r"""^[\s-]*["']?password["']?\s*:\s*(?P<value>\S.*?)(?:\s+#.*)?\s*$""", re.M
-)
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 MAX_ANNOTATIONS = 10  # the runner shows at most 10 errors and 10 warnings per step
 
 
@@ -59,9 +52,8 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
 def collect_secrets(inputs: Mapping[str, str], env: Mapping[str, str], workspace: Path) -> set[str]:
     """Every credential visible before the run: env passwords, URL userinfo, config files.
 
-    Where credentials come from is ``indexgate.credentials``'s to say; this adds only a
-    lenient reading (a regex besides the YAML parser), so that even a config that fails to
-    parse has its passwords masked before the error about it is printed.
+    Where credentials come from is ``indexgate.credentials``'s to say (its lenient reading
+    of a config text masks even a config that fails to parse); this only gathers the texts.
     """
     found = secrets_in_env(env)
     texts = [inputs.get("indexes", "")]
@@ -72,14 +64,7 @@ def collect_secrets(inputs: Mapping[str, str], env: Mapping[str, str], workspace
         except (OSError, UnicodeDecodeError):
             continue
     for text in texts:
-        for match in _PASSWORD_LINE.finditer(text):
-            value = match["value"]
-            found.add(_expand(value, env))
-            found.add(_expand(value.strip("\"'"), env))
-        for url in _URL.findall(text):
-            found |= url_secrets(_expand(url, env))
-        with contextlib.suppress(yaml.YAMLError):
-            found |= secrets_in_config(yaml.safe_load(text), lambda v: _expand(v, env))
+        found |= secrets_in_config_text(text, lambda v: _expand(v, env))
     found |= set(known_secrets())
     return {s for s in found if s.strip()}
 

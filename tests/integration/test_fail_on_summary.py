@@ -35,7 +35,10 @@ def test_the_cli_says_which_fail_on_rule_failed_the_gate(
     assert code == 1
     out = capsys.readouterr().out
     assert "indexgate check: FAIL" in out
-    assert "Failed by fail-on: blocked: acme-web 2.1.0" in out
+    # The blocked artifacts are listed in the order the run met them (probes run
+    # concurrently), so the line is read for the one it must name, not for its order.
+    failed_by = next(line for line in out.splitlines() if line.startswith("Failed by fail-on: "))
+    assert failed_by.startswith("Failed by fail-on: blocked: ") and "acme-web 2.1.0" in failed_by
     assert "urllib3 via acme-web 2.6.0" in out
     md = summary.read_text()
     assert "### Failed by `fail-on`" in md and "`fail-on: blocked` (3 findings)" in md

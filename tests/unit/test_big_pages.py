@@ -170,7 +170,7 @@ def test_urls_are_joined_as_urljoin_joins_them() -> None:
     fast = 0
     for _ in range(4000):
         base, href = rng.choice(BASES), hrefs(rng)
-        url, hashes, last = page._split_url(base, href)
+        url, hashes, last = page.split_url(base, href)
         joined, fragment = urldefrag(urljoin(base, href))
         assert url == joined, (base, href)
         if last is not None:
@@ -208,7 +208,7 @@ def test_a_tag_or_entry_across_many_chunks_is_read_in_linear_time(
     read again only once what is unread has doubled: the characters looked at stay
     within a small multiple of the page's size (no timing, a count)."""
     seen = [0]
-    scan, run = simple_html._Scanner.scan, simple_json._JsonParser._run
+    scan, run = simple_html._Scanner.scan, simple_json.JsonParser._run
 
     def counting_scan(self, text: str, final: bool):
         seen[0] += len(text)
@@ -219,7 +219,7 @@ def test_a_tag_or_entry_across_many_chunks_is_read_in_linear_time(
         run(self, final)
 
     monkeypatch.setattr(simple_html._Scanner, "scan", counting_scan)
-    monkeypatch.setattr(simple_json._JsonParser, "_run", counting_run)
+    monkeypatch.setattr(simple_json.JsonParser, "_run", counting_run)
     long = "y" * 2_000_000
     pages = {
         "text/html": f'<a href="x-1.0.tar.gz" data-yanked="{long}">x-1.0.tar.gz</a>'.encode(),

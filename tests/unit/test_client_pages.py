@@ -50,6 +50,7 @@ class FakeHttp:
         self.bodies = dict(bodies)
         self.requests: list[str] = []
         self.from_cache = False
+        self.index_names: dict[str, str] = {}  # as HttpClient keeps them, for messages
 
     def add_credentials(self, url: str, auth: tuple[str, str] | None) -> None:
         return None

@@ -1,7 +1,8 @@
-"""The HTTP/2 transport's httpx seam for tests (``Http2Transport(transport=...)``, through
-``http2_httpx``) under ``HttpClient``, fed by ``httpx.MockTransport``: what httpx is given,
-and how httpx's failures read. The real HTTP/2 client against a real h2 server is in
-tests/integration/test_http2_client.py and tests/integration/test_transport_router.py."""
+"""``HttpClient`` over the tests' httpx transport at the ``Transport`` seam
+(``support.httpx_transport.HttpxTransport``, made by ``mock_transport.mock_http2`` and fed
+by ``httpx.MockTransport``): what reaches the seam, and how a transport's failures read.
+httpx is a test dependency only; indexgate's own HTTP/2 client against a real h2 server is
+in tests/integration/test_http2_client.py and tests/integration/test_transport_router.py."""
 
 from __future__ import annotations
 

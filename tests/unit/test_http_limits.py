@@ -1,7 +1,7 @@
 """The pieces of throttling that need no server: reading ``Retry-After``, quoting what the
 index said, the per-host concurrency that halves on a 429 and recovers, and the run
 deadline checked between the resolver's waits. The behaviour against real sockets is in
-tests/integration/test_wire_deadlines.py and test_check_deadlines.py."""
+tests/integration/test_http_deadlines.py and test_check_deadlines.py."""
 
 from __future__ import annotations
 
@@ -180,12 +180,14 @@ def test_name_index_prefixes_once() -> None:
     assert str(exc) == "index 'internal': GET http://x/: no complete answer"
 
 
-# --- the cap on the httpx path (HTTP/2 origins) ----------------------------------------------
+# --- the cap on a body that streams without end (a mock at the Transport seam) ---------------
 
 
 def test_the_httpx_path_refuses_a_body_over_the_cap_as_it_streams() -> None:
-    """The HTTP/2 transport itself, its httpx fed by ``httpx.MockTransport`` (an endless
-    body no real server test can bound), under ``HttpClient``."""
+    """``HttpClient`` over the tests' httpx transport at the seam (``mock_http2``), fed an
+    endless body no real server test can bound: the cap stops it and it is not retried.
+    indexgate's own HTTP/2 client keeps the cap against a real h2 server
+    (tests/integration/test_http2_client.py)."""
     import httpx
 
     def endless(request: httpx.Request) -> httpx.Response:

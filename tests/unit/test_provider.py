@@ -118,7 +118,7 @@ def test_skipped_files_are_counted_once_whatever_the_requirement_sets() -> None:
     pages[("idx", "lib")] = [wheel("lib", "2.0", requires_python=">=3.12"), wheel("lib", "1.0")]
     provider, pins = _resolve(FakeClient(pages, requires), ["app"])
     assert pins["lib"] == "1.0"
-    assert provider.notes.excluded["lib"] == {"requires Python >=3.12": 1}
+    assert provider.findings.excluded["lib"] == {"requires Python >=3.12": 1}
 
 
 def test_a_stored_entry_never_lends_its_files_to_the_revalidated_one() -> None:

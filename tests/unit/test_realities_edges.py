@@ -22,7 +22,7 @@ from indexgate.index.authcheck import check_index, login_page
 from indexgate.index.http import HttpClient, Response
 from indexgate.index.transport.base import RawResponse, Request
 from indexgate.index.transport.headers import Headers
-from indexgate.policy import PageAction, Strategy, page_decision
+from indexgate.policy import IndexPolicy, PageAction, PageDecision, Strategy
 from indexgate.redact import redact
 from indexgate.settings import CliOptions, IndexConfig
 from indexgate.sources.model import SourceSet
@@ -121,7 +121,17 @@ def test_login_page_recognition() -> None:
 
 
 def test_page_decision_is_the_one_place() -> None:
-    decide = page_decision
+    def decide(
+        status: int,
+        strategy: Strategy,
+        ignore: frozenset[int],
+        name: str,
+        *,
+        refused: str | None = None,
+    ) -> PageDecision:
+        """The index's policy value decides (policy.page_decision, its bare-list twin, is gone)."""
+        return IndexPolicy(name, strategy, ignore).on_page(status, refused=refused)
+
     assert decide(200, Strategy.FIRST_INDEX, frozenset(), "i").action is PageAction.USE
     assert decide(404, Strategy.FIRST_INDEX, frozenset(), "i").action is PageAction.NEXT
     auth = decide(401, Strategy.FIRST_INDEX, frozenset(), "i")

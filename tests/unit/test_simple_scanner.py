@@ -11,7 +11,7 @@ import pytest
 
 from indexgate.index import simple, simple_html
 from indexgate.index.models import dist_row
-from indexgate.index.page import _split_url
+from indexgate.index.page import split_url
 from indexgate.index.simple import parse_project_page
 from indexgate.index.simple_html import _parse_anchors, _scan_anchors
 
@@ -268,7 +268,7 @@ def test_last_segment_is_the_url_paths_last_segment(base: str) -> None:
     ]
     fast = 0
     for href in hrefs:
-        url, _hashes, last = _split_url(base, href)
+        url, _hashes, last = split_url(base, href)
         if last is not None:
             fast += 1
             assert last == urlsplit(url).path.rsplit("/", 1)[-1], (base, href)

@@ -64,7 +64,7 @@ INDEX_KEYS: tuple[str, ...] = (
     "quarantine-codes",
     *INDEX_STRING_KEYS,
 )
-_EXPANDED_INDEX_KEYS = ("url", "username", "password", "cert", "client-cert")
+EXPANDED_INDEX_KEYS = ("url", "username", "password", "cert", "client-cert")
 _CONFIG_ENUMS: dict[str, type] = {"index-strategy": Strategy, "fallback": Fallback}
 _FORMATS = ("simple", "flat")
 

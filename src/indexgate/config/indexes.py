@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from indexgate.config.file import (
-    _EXPANDED_INDEX_KEYS,
+    EXPANDED_INDEX_KEYS,
     ConfigDoc,
     check_indexes,
     index_label,
@@ -186,7 +186,7 @@ def config_entry(raw: dict[str, Any], i: int, doc: ConfigDoc, env: Mapping[str, 
 
     def text(key: str) -> str | None:
         value = raw.get(key)
-        if value is None or key not in _EXPANDED_INDEX_KEYS:
+        if value is None or key not in EXPANDED_INDEX_KEYS:
             return value
         line = doc.lines.at(raw, key)
         return expand_vars(value, env, file=doc.path, line=line, what=f"{label}: {key}")

@@ -17,6 +17,8 @@ from packaging.version import Version
 from indexgate.drift.pins import Pin, age_days, group, uploaded
 from indexgate.errors import IndexgateError
 from indexgate.index.client import IndexClient
+from indexgate.policy import PageAction, Strategy
+from indexgate.resolver.finder import judge_page
 from indexgate.settings import IndexConfig, Settings
 
 __all__ = ["hidden_versions"]
@@ -41,7 +43,7 @@ async def hidden_versions(
     except IndexgateError as exc:
         log.info("upstream page of %s on %s not read: %s", pin.name, upstream.name, exc)
         return None
-    if not 200 <= page.status < 300:
+    if judge_page(page, Strategy.FIRST_INDEX).action is not PageAction.USE:
         return None
     pre = settings.pre or bool(pin.specifier.prereleases)
     pre = pre or (pin.version is not None and pin.version.is_prerelease)

@@ -38,7 +38,7 @@ from indexgate.index.models import DistFile
 from indexgate.policy import PageAction, Strategy
 from indexgate.redact import redact
 from indexgate.report.model import Problem
-from indexgate.resolver.finder import VersionEntry, decide, refusal
+from indexgate.resolver.finder import VersionEntry, judge_page, refusal
 from indexgate.resolver.resolve import Session
 from indexgate.settings import IndexConfig
 from indexgate.targets import Target
@@ -111,7 +111,7 @@ class DriftRun:
             kept = tuple(w for w in listing.warnings if w.kind != "shadowed-name")
             return Listing(listing.entries, listing.searched, kept)
         page = await self.client.project_page(index, pin.name)
-        decision = decide(page, Strategy.FIRST_INDEX)
+        decision = judge_page(page, Strategy.FIRST_INDEX)
         if decision.action is PageAction.USE:
             return Listing(tuple(group(page.files, index)), (index.name,))
         if decision.action is PageAction.NEXT:

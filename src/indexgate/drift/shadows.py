@@ -20,8 +20,8 @@ from indexgate.drift.pins import Pin, PinOutcome, problem
 from indexgate.errors import IndexgateError
 from indexgate.index.client import IndexClient
 from indexgate.index.models import parse_filename
-from indexgate.policy import Strategy
-from indexgate.resolver.finder import VersionEntry, mirrors
+from indexgate.policy import PageAction, Strategy
+from indexgate.resolver.finder import VersionEntry, judge_page, mirrors
 from indexgate.settings import IndexConfig, Settings
 
 __all__ = ["ShadowCheck"]
@@ -65,7 +65,11 @@ class ShadowCheck:
             except IndexgateError as exc:
                 log.info("shadow check of %s on %s skipped: %s", name, other.name, exc)
                 continue
-            if not 200 <= page.status < 300 or not page.files:
+            # not there, or refused (a login page): only a page it serves can shadow ours
+            if (
+                judge_page(page, Strategy.FIRST_INDEX).action is not PageAction.USE
+                or not page.files
+            ):
                 continue
             ours = [f for e in entries if e.index == index for f in e.files]
             if mirrors(ours, page.files):

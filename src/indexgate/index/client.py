@@ -24,7 +24,7 @@ from typing import Any
 from indexgate.credentials import refresher
 from indexgate.index import authcheck
 from indexgate.index.client_files import FileFetching, file_key
-from indexgate.index.client_pages import PageFetching, _StoredPage, never_matched, page_url
+from indexgate.index.client_pages import PageFetching, StoredPage, never_matched, page_url
 from indexgate.index.client_types import (
     BlockHit,
     FetchError,
@@ -78,8 +78,7 @@ class IndexClient(PageFetching, FileFetching):
             http.add_credentials(index.url, index.auth)
             if index.cert or index.client_cert:
                 http.add_tls(index.url, index.cert, index.client_cert, index.name)
-            # For the run deadline's message; test doubles of HttpClient may not keep names.
-            getattr(http, "index_names", {}).setdefault(index.url, index.name)
+            http.index_names.setdefault(index.url, index.name)  # for the deadline's message
             if index.auth is not None:
                 http.add_refresher(
                     index.url,
@@ -92,7 +91,7 @@ class IndexClient(PageFetching, FileFetching):
                     ),
                 )
         self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
-        self._stored: dict[str, _StoredPage | None] = {}  # page URL -> last stored parse
+        self._stored: dict[str, StoredPage | None] = {}  # page URL -> last stored parse
         self._proofs: dict[str, tuple[float, asyncio.Future[Problem | None]]] = {}
         self._touched: dict[str, tuple[IndexConfig, DistFile]] = {}  # by ``file_key``
 

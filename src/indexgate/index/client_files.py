@@ -23,8 +23,8 @@ from indexgate.index.client_types import (
     ProbeResult,
     Stage,
     T,
-    _noting,
-    _project,
+    file_project,
+    noting,
 )
 from indexgate.index.firewall import classify_block
 from indexgate.index.http import METADATA_MAX_BODY, HttpClient, Response
@@ -90,7 +90,7 @@ class FileFetching:
         if track:
             self._touched.setdefault(key, (index, file))
         return self._once(
-            ("metadata", key), lambda: _noting(self._metadata(index, file), index, None, file)
+            ("metadata", key), lambda: noting(self._metadata(index, file), index, None, file)
         )
 
     async def _metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
@@ -233,7 +233,7 @@ class FileFetching:
             self._touched.setdefault(file_key(file), (index, file))
         return self._once(
             ("probe", file.url),
-            lambda: _noting(self._probe(index, file, background), index, None, file),
+            lambda: noting(self._probe(index, file, background), index, None, file),
         )
 
     async def _probe(self, index: IndexConfig, file: DistFile, background: bool) -> ProbeResult:
@@ -285,7 +285,7 @@ class FileFetching:
             decision.message(index.name, file.filename),
             index=index.name,
             status=r.status,
-            package=_project(file),
+            package=file_project(file),
         )
 
 

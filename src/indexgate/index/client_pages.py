@@ -1,5 +1,5 @@
 """Project pages, simple and flat: fetched once per run, parsed as they stream in
-(``_PageSink``), their parse kept in the cache (``_StoredPage``) so a page that did not
+(``_PageSink``), their parse kept in the cache (``StoredPage``) so a page that did not
 change is not parsed again; and the run-wide bookkeeping of the pages answered
 (``page_answers``, ``pages_read``, ``never_matched``). Part of ``IndexClient``
 (``client.py``), as a mixin.
@@ -24,8 +24,8 @@ from indexgate.index.client_types import (
     PageResult,
     T,
     TargetFilter,
-    _noting,
-    _unreadable,
+    noting,
+    unreadable,
 )
 from indexgate.index.http import BodySinkFactory, HttpClient, Response
 from indexgate.index.models import DistFile, dist_files, dist_row
@@ -44,7 +44,7 @@ class PageFetching:
     keep: TargetFilter | None
     _variant: str
     _tasks: dict[tuple[str, str], asyncio.Future[Any]]
-    _stored: dict[str, _StoredPage | None]
+    _stored: dict[str, StoredPage | None]
 
     if TYPE_CHECKING:  # the core's, in client.py
 
@@ -63,11 +63,11 @@ class PageFetching:
         if index.format == "flat":
             return self._once(
                 ("flat", f"{index.url}#{name}"),
-                lambda: _noting(self._flat(index, name), index, name),
+                lambda: noting(self._flat(index, name), index, name),
             )
         return self._once(
             ("page", page_url(index.url, name)),
-            lambda: _noting(self._simple(index, name), index, name),
+            lambda: noting(self._simple(index, name), index, name),
         )
 
     def stored_page(self, index: IndexConfig, name: str) -> PageResult | None:
@@ -145,10 +145,10 @@ class PageFetching:
             r, key = await self._page_answer(url, name, reload=True)
         if sink is not None:
             if sink.error is not None:
-                raise _unreadable(index, f"page for {name}", sink.error)
+                raise unreadable(index, f"page for {name}", sink.error)
             kept = sink.files
         elif r.body_sha256 is not None:  # not even asking again gave the bytes
-            raise _unreadable(index, f"page for {name}", "its bytes could not be read again")
+            raise unreadable(index, f"page for {name}", "its bytes could not be read again")
         else:  # a body at hand (an older cache entry, a test double): parsed here
             try:
                 kept = tuple(
@@ -157,11 +157,11 @@ class PageFetching:
                     )
                 )
             except simple.PageError as exc:
-                raise _unreadable(index, f"page for {name}", exc) from None
+                raise unreadable(index, f"page for {name}", exc) from None
         cache = self.http.cache
         if cache is not None:  # stored_page answers from the cache only
             cache.put_blob(_PAGE_KIND, self._page_slot(url), _page_blob(key, r.status, kept))
-            self._stored[url] = _StoredPage(key, r.status, kept)
+            self._stored[url] = StoredPage(key, r.status, kept)
         return PageResult(index, name, r.status, kept, key=key)
 
     def page_answers(self) -> dict[str, tuple[IndexConfig, list[PageResult]]]:
@@ -192,7 +192,7 @@ class PageFetching:
     def _page_slot(self, url: str) -> str:
         return _page_slot(url, self._variant)
 
-    def _stored_page(self, url: str) -> _StoredPage | None:
+    def _stored_page(self, url: str) -> StoredPage | None:
         """The parsed page last stored for ``url`` (read from the cache once per run)."""
         if url in self._stored:
             return self._stored[url]
@@ -227,7 +227,7 @@ class PageFetching:
         try:
             return simple.parse_flat_page(r.content, r.content_type, r.url, keep=self.keep)
         except simple.PageError as exc:
-            raise _unreadable(index, "flat page", exc) from None
+            raise unreadable(index, "flat page", exc) from None
 
 
 def never_matched(client: PageFetching) -> list[Problem]:
@@ -347,7 +347,7 @@ def _page_slot(url: str, variant: str = "") -> str:
 
 
 @dataclass(frozen=True)
-class _StoredPage:
+class StoredPage:
     key: str  # ``_page_key`` of the bytes it was parsed from
     status: int
     files: tuple[DistFile, ...]  # already filtered to the project's own files
@@ -359,7 +359,7 @@ def _page_blob(key: str, status: int, files: tuple[DistFile, ...]) -> bytes:
     return json.dumps([key, status, rows], separators=(",", ":")).encode()
 
 
-def _load_page(raw: bytes | None) -> _StoredPage | None:
+def _load_page(raw: bytes | None) -> StoredPage | None:
     """A ``_page_blob``; None when absent or not of this format (never an exception)."""
     if raw is None:
         return None
@@ -367,6 +367,6 @@ def _load_page(raw: bytes | None) -> _StoredPage | None:
         key, status, rows = json.loads(raw)
         if not isinstance(key, str) or not isinstance(status, int):
             return None
-        return _StoredPage(key, status, dist_files(rows))
+        return StoredPage(key, status, dist_files(rows))
     except (ValueError, TypeError):
         return None

@@ -1,7 +1,7 @@
 """The index client's result and error types, shared by its parts: what a page, a
 metadata read or a probe answers (``PageResult``, ``MetadataResult``, ``ProbeResult``,
 ``BlockHit``), the error that stops a target (``FetchError``), the page filter
-(``TargetFilter``), and the helpers every fetch wraps its work in (``_noting``).
+(``TargetFilter``), and the helpers every fetch wraps its work in (``noting``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class TargetFilter:
     """
 
     # Whether a wheel is kept depends on its tags alone: the page parser may remember the
-    # answer per tag string (``page._Files.admit``).
+    # answer per tag string (``page.Files.admit``).
     decides_by_tags = True
 
     def __init__(self, targets: Sequence[_Ranks]) -> None:
@@ -145,7 +145,7 @@ class ProbeResult:
     block: BlockHit | None = None
 
 
-async def _noting(
+async def noting(
     work: Awaitable[T], index: IndexConfig, name: str | None, file: DistFile | None = None
 ) -> T:
     """``work``, its unreachable-index errors (deadlines, throttling) naming the index, and
@@ -156,12 +156,12 @@ async def _noting(
     except IndexUnreachable as exc:
         raise name_index(exc, index.name) from None
     except Exception as exc:
-        package = name or (_project(file) if file is not None else None)
+        package = name or (file_project(file) if file is not None else None)
         note_context(exc, package=package, index=index.name, file=file.filename if file else None)
         raise
 
 
-def _unreadable(index: IndexConfig, what: str, exc: Exception | str) -> FetchError:
+def unreadable(index: IndexConfig, what: str, exc: Exception | str) -> FetchError:
     """An index answer we cannot read: fail closed, as if the index were unreachable."""
     return FetchError(
         "index-unreachable",
@@ -170,6 +170,6 @@ def _unreadable(index: IndexConfig, what: str, exc: Exception | str) -> FetchErr
     )
 
 
-def _project(file: DistFile) -> str | None:
+def file_project(file: DistFile) -> str | None:
     parsed = parse_filename(file.filename)
     return parsed.name if parsed else None

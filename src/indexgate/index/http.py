@@ -52,11 +52,11 @@ from indexgate.index.responses import (
     HttpCache,
     Response,
     Stats,
-    _delivered,
-    _response,
-    _Streaming,
-    _Tee,
-    _tee_factory,
+    Streaming,
+    Tee,
+    delivered,
+    tee_factory,
+    to_response,
 )
 from indexgate.index.transport.base import (
     BodyTooLarge,
@@ -167,7 +167,7 @@ class HttpClient:
         digest: str | None,
         deadline: Deadline,
         max_body: int,
-        streaming: _Streaming | None = None,
+        streaming: Streaming | None = None,
         background: bool = False,
     ) -> Response:
         """``_send``, plus one credential refresh when a proven origin starts saying 401."""
@@ -224,7 +224,7 @@ class HttpClient:
                 digest,
                 deadline,
                 self._cap(max_body),
-                _Streaming(sink, reload) if sink is not None or reload else None,
+                Streaming(sink, reload) if sink is not None or reload else None,
                 background,
             )
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
@@ -241,14 +241,14 @@ class HttpClient:
     ) -> Response:
         """A ``file://`` URL: the disk's answer as it is (nothing to retry or cache; read
         whole, then fed to ``sink``)."""
-        factory = _tee_factory(sink, url)
+        factory = tee_factory(sink, url)
         try:
             raw = await self.transport.exchange(
                 Request(method, url), max_body=max_body, within=None, sink=factory
             )
         except BodyTooLarge as exc:
             raise IndexUnreachable(f"{url}: {exc}") from None
-        return _response(url, _delivered(method, raw, factory))
+        return to_response(url, delivered(method, raw, factory))
 
     def _cap(self, max_body: int | None) -> int:
         return self._max_body if max_body is None else min(max_body, self._max_body)
@@ -282,7 +282,7 @@ class HttpClient:
         digest: str | None = None,
         deadline: Deadline | None = None,
         max_body: int | None = None,
-        streaming: _Streaming | None = None,
+        streaming: Streaming | None = None,
         background: bool = False,
     ) -> Response:
         origin = origin_of(url)
@@ -290,7 +290,7 @@ class HttpClient:
         max_body = self._max_body if max_body is None else max_body
         request_headers = dict(headers)
         auth = self._credentials.get(origin)
-        factory = _tee_factory(streaming.sink if streaming else None, url)
+        factory = tee_factory(streaming.sink if streaming else None, url)
         cached = None
         if cacheable and self.cache is not None and not (streaming and streaming.reload):
             cached = self.cache.lookup(method, url, request_headers, digest)
@@ -355,8 +355,8 @@ class HttpClient:
                     raise self._unreachable(url, last_error) from None
                 await deadline.pause(self._pause(failures), method, url, last_error)
                 continue
-            raw = _delivered(method, raw, factory)
-            size = raw.sink.size if isinstance(raw.sink, _Tee) else len(raw.content)
+            raw = delivered(method, raw, factory)
+            size = raw.sink.size if isinstance(raw.sink, Tee) else len(raw.content)
             self.stats.count(method, size)
             if raw.status == 429 or (raw.status == 503 and "retry-after" in raw.headers):
                 throttles += 1
@@ -373,7 +373,7 @@ class HttpClient:
                 await deadline.pause(self._pause(failures), method, url, last_error)
                 continue
             limit.succeeded()
-            response = _response(url, raw)
+            response = to_response(url, raw)
             if log.isEnabledFor(logging.DEBUG):  # redact() is not free; most runs are not -v
                 log.debug("%s %s -> %d (%d bytes)", method, redact(url), raw.status, size)
             if cached is not None and response.status == 304:

@@ -1,6 +1,6 @@
 """The page model and filter shared by the HTML and JSON readers.
 
-What a project page turns into: ``_Files`` keeps the files of the project that a target
+What a project page turns into: ``Files`` keeps the files of the project that a target
 can install (``keep``), with a valid ``requires-python``, a stand-in for a version all of
 whose files were dropped (so a failure can say why), and the ``<base>`` a page may give
 late. Also the URL and hash-fragment rules both readers apply to a file's link, the
@@ -25,12 +25,12 @@ from indexgate.redact import redact
 log = logging.getLogger("indexgate.index")
 
 _HASH_NAMES = frozenset({"md5", "sha1", "sha224", "sha256", "sha384", "sha512"})
-_HASH_FRAGMENT = re.compile(r"^([A-Za-z0-9]+)=([0-9A-Za-z]+)$")
+HASH_FRAGMENT = re.compile(r"^([A-Za-z0-9]+)=([0-9A-Za-z]+)$")
 
 # Hash names as pages spell them, and the one string each is kept as.
-_HASH_KEYS = {name: name for name in _HASH_NAMES}
+HASH_KEYS = {name: name for name in _HASH_NAMES}
 
-_SHA256_VALUE = re.compile(r"sha256=([0-9a-f]+)")
+SHA256_VALUE = re.compile(r"sha256=([0-9a-f]+)")
 
 Keep = Callable[[ParsedFilename], bool]
 """Which files a run can use (``IndexClient``'s target filter); None keeps every file."""
@@ -40,7 +40,7 @@ class PageError(ValueError):
     """A project page or folder that cannot be read as a list of files."""
 
 
-class _Files:
+class Files:
     """The kept files of one page, and the reasons others were dropped (logged)."""
 
     def __init__(self, base_url: str, project: str | None, keep: Keep | None) -> None:
@@ -165,7 +165,7 @@ class _Files:
             base = self.base()
             for at, href, used in self._hrefs:
                 if used != base:
-                    files[at] = replace(files[at], url=_split_url(base, href)[0])
+                    files[at] = replace(files[at], url=split_url(base, href)[0])
         self.files, self._stand_ins, self._hrefs = [], {}, []
         self._dropped_tags, self._settled = set(), set()
         return files
@@ -174,7 +174,7 @@ class _Files:
 # --- shared helpers -----------------------------------------------------------------------
 
 
-def _split_url(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
+def split_url(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
     """Absolute URL without fragment, the ``#<hash>=<hex>`` fragment as a hash dict, and
     the URL path's last segment when known without splitting the URL again.
 
@@ -214,8 +214,8 @@ def _split_url(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
     return url, _fragment_hashes(fragment), None
 
 
-def _last_segment(href: str) -> str:
-    """The last path segment ``_split_url`` would find (decoded), or "" when that is not
+def last_segment(href: str) -> str:
+    """The last path segment ``split_url`` would find (decoded), or "" when that is not
     plain to see (a query, params, a dot segment, a bare host...)."""
     path = href.partition("#")[0]
     last = path[path.rfind("/") + 1 :]
@@ -233,12 +233,12 @@ _NOT_PLAIN = re.compile(r"[?;\\\s]")
 def _fragment_hashes(fragment: str | None) -> dict[str, str]:
     if not fragment:
         return {}
-    plain = _SHA256_VALUE.fullmatch(fragment)  # nearly every link: the answer, quicker
+    plain = SHA256_VALUE.fullmatch(fragment)  # nearly every link: the answer, quicker
     if plain is not None:
         return {"sha256": plain.group(1)}
-    match = _HASH_FRAGMENT.match(fragment)
+    match = HASH_FRAGMENT.match(fragment)
     if match and match.group(1).lower() in _HASH_NAMES:
-        return {_HASH_KEYS[match.group(1).lower()]: match.group(2).lower()}
+        return {HASH_KEYS[match.group(1).lower()]: match.group(2).lower()}
     return {}
 
 
@@ -281,11 +281,11 @@ def _join_folder(base: str, folder: str) -> str | None:
     return joined
 
 
-def _media_type(content_type: str | None) -> str:
+def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def _charset(content_type: str | None) -> str:
+def page_charset(content_type: str | None) -> str:
     for param in (content_type or "").split(";")[1:]:
         key, _, value = param.partition("=")
         if key.strip().lower() == "charset":

@@ -1,8 +1,8 @@
 """What ``HttpClient`` (``http.py``) hands its callers and its cache: the answer
 (``Response``), the run's wire statistics (``Stats``), the cache's interface
 (``HttpCache``, ``CachedResponse``), and the streamed-body plumbing between the transport
-and a caller's ``BodySink`` (``_Tee`` counts and hashes the body as it passes;
-``_delivered`` feeds a body a transport buffered; ``_response`` closes the sink).
+and a caller's ``BodySink`` (``Tee`` counts and hashes the body as it passes;
+``delivered`` feeds a body a transport buffered; ``to_response`` closes the sink).
 """
 
 from __future__ import annotations
@@ -70,14 +70,14 @@ class Stats:
 
 
 @dataclass(frozen=True)
-class _Streaming:
+class Streaming:
     """How one logical request streams: the caller's sink factory, and ``reload``."""
 
     sink: BodySinkFactory | None
     reload: bool = False
 
 
-class _Tee:
+class Tee:
     """Between the transport and the caller's sink: counts and hashes the body (the
     cache keeps its hash, the page key is made of it) as it passes."""
 
@@ -97,7 +97,7 @@ class _Tee:
         return self._hash.hexdigest()
 
 
-def _tee_factory(sink: BodySinkFactory | None, url: str) -> SinkFactory | None:
+def tee_factory(sink: BodySinkFactory | None, url: str) -> SinkFactory | None:
     """What the transport is given for a request to ``url``: each call (one per
     attempt) a new sink from the caller's factory, for 2xx answers only."""
     if sink is None:
@@ -107,12 +107,12 @@ def _tee_factory(sink: BodySinkFactory | None, url: str) -> SinkFactory | None:
         if not 200 <= status < 300:  # redirects, refusals, errors: buffered as ever
             return None
         inner = sink(url, status, headers)
-        return None if inner is None else _Tee(inner)
+        return None if inner is None else Tee(inner)
 
     return factory
 
 
-def _delivered(method: str, raw: RawResponse, factory: SinkFactory | None) -> RawResponse:
+def delivered(method: str, raw: RawResponse, factory: SinkFactory | None) -> RawResponse:
     """``raw`` with its body in the sink ``factory`` makes, when the transport buffered a
     body the caller wanted streamed (``file://``, a test transport); else ``raw``."""
     if factory is None or raw.sink is not None or method == "HEAD":
@@ -126,11 +126,11 @@ def _delivered(method: str, raw: RawResponse, factory: SinkFactory | None) -> Ra
     return replace(raw, content=b"", sink=target)
 
 
-def _response(url: str, raw: RawResponse) -> Response:
+def to_response(url: str, raw: RawResponse) -> Response:
     """The answer ``HttpClient`` hands on; a streamed body's sink is closed here, once the
     transport read the whole body."""
     tee = raw.sink
-    if not isinstance(tee, _Tee):
+    if not isinstance(tee, Tee):
         return Response(url, raw.status, raw.reason, raw.headers, raw.content)
     tee.inner.close()
     return Response(
@@ -146,6 +146,10 @@ def _response(url: str, raw: RawResponse) -> Response:
 
 class HttpCache(Protocol):
     """What the client needs of a persistent cache (``indexgate.index.cache``)."""
+
+    #: False when the cache could not be set up (a read-only home): it then keeps nothing,
+    #: so a run that would reuse what it keeps (resolver/reuse.py) does not try.
+    enabled: bool
 
     def lookup(
         self, method: str, url: str, headers: Mapping[str, str], digest: str | None = None

@@ -26,13 +26,13 @@ from packaging.utils import canonicalize_name
 
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.index.page import (
+    Files,
     Keep,
     PageError,
-    _Files,
-    _media_type,
+    media_type,
 )
-from indexgate.index.simple_html import _HtmlParser
-from indexgate.index.simple_json import _JsonParser
+from indexgate.index.simple_html import HtmlParser
+from indexgate.index.simple_json import JsonParser
 
 __all__ = [
     "ACCEPT",
@@ -144,14 +144,14 @@ class PageParser:
         keep: Keep | None = None,
         html: bool = False,
     ) -> None:
-        self._files = _Files(base_url, canonicalize_name(project) if project else None, keep)
+        self._files = Files(base_url, canonicalize_name(project) if project else None, keep)
         self._content_type = content_type
-        media = _media_type(content_type)
-        self._impl: _JsonParser | _HtmlParser | None = None
+        media = media_type(content_type)
+        self._impl: JsonParser | HtmlParser | None = None
         if html:
-            self._impl = _HtmlParser(self._files, content_type)
+            self._impl = HtmlParser(self._files, content_type)
         elif media == "application/json" or media.endswith("+json"):
-            self._impl = _JsonParser(self._files)
+            self._impl = JsonParser(self._files)
         self._head = b""  # leading whitespace seen before the kind of page is known
 
     def feed(self, data: bytes | memoryview) -> None:
@@ -163,15 +163,15 @@ class PageParser:
                 return
             self._head = b""
             if stripped[:1] == b"{":
-                self._impl = _JsonParser(self._files)
+                self._impl = JsonParser(self._files)
             else:
-                self._impl = _HtmlParser(self._files, self._content_type)
+                self._impl = HtmlParser(self._files, self._content_type)
             data = head
         self._impl.feed(data)
 
     def close(self) -> list[DistFile]:
         if self._impl is None:  # an empty (or blank) body: an HTML page without links
-            self._impl = _HtmlParser(self._files, self._content_type)
+            self._impl = HtmlParser(self._files, self._content_type)
             self._impl.feed(self._head)
         self._impl.close()
         return self._files.result()

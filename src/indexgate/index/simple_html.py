@@ -2,7 +2,7 @@
 
 Anchors are found by a strict, fast scanner on plain markup (``_Scanner``) and by
 html.parser from the first tag it refuses on (``_AnchorParser``); each anchor is checked
-and handed to the page model (``page._Files``). Also reads find-links pages.
+and handed to the page model (``page.Files``). Also reads find-links pages.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from urllib.parse import unquote, urlsplit
 
 from indexgate.index.models import DistFile, parse_filename
 from indexgate.index.page import (
-    _HASH_FRAGMENT,
-    _SHA256_VALUE,
+    HASH_FRAGMENT,
+    SHA256_VALUE,
+    Files,
     PageError,
-    _charset,
-    _Files,
-    _last_segment,
-    _split_url,
+    last_segment,
+    page_charset,
+    split_url,
 )
 
 
@@ -78,13 +78,13 @@ def _parse_anchors(text: str) -> tuple[list[tuple[dict[str, str | None], str]], 
     return anchors, parser.base_href
 
 
-class _HtmlParser:
+class HtmlParser:
     """The fast scanner below while the page is plain markup; html.parser from the first
     piece of markup it cannot vouch for, to the end (both see the same anchors)."""
 
-    def __init__(self, files: _Files, content_type: str | None) -> None:
+    def __init__(self, files: Files, content_type: str | None) -> None:
         self._files = files
-        self._decoder = codecs.getincrementaldecoder(_charset(content_type))(errors="replace")
+        self._decoder = codecs.getincrementaldecoder(page_charset(content_type))(errors="replace")
         self._scanner: _Scanner | None = _Scanner(self._anchor) if FAST_SCAN else None
         self._parser: _AnchorParser | None = None
         self._text = ""  # decoded and not yet scanned (from a "<" on)
@@ -153,10 +153,10 @@ class _HtmlParser:
         base = files.base()
         href = href.strip()
         if files.filtering:  # find out before resolving the URL
-            parsed = parse_filename(_last_segment(href))
+            parsed = parse_filename(last_segment(href))
             if parsed is not None and not files.wanted(parsed):
                 return
-        url, hashes, last = _split_url(base, href)
+        url, hashes, last = split_url(base, href)
         filename = urlsplit(url).path.rsplit("/", 1)[-1] if last is None else last
         if "%" in filename:
             filename = unquote(filename)
@@ -393,13 +393,13 @@ def _html_metadata(value: str | None) -> dict[str, str] | None:
     """``true`` offers metadata without a hash, ``<hash>=<hex>`` with one, else none."""
     if value is None:
         return None
-    plain = _SHA256_VALUE.fullmatch(value)  # nearly every link: the answer, quicker
+    plain = SHA256_VALUE.fullmatch(value)  # nearly every link: the answer, quicker
     if plain is not None:
         return {"sha256": plain.group(1)}
     value = value.strip()
     if value.lower() == "false" or not value:
         return None
-    match = _HASH_FRAGMENT.match(value)
+    match = HASH_FRAGMENT.match(value)
     if match:
         return {match.group(1).lower(): match.group(2).lower()}
     return {}  # "true", or a malformed value: offered, nothing to verify against (as pip)

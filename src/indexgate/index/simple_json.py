@@ -1,7 +1,7 @@
 """The JSON project page reader (PEP 691, 700, 714), incremental.
 
 The top-level object is read key by key and the ``files`` array entry by entry, each
-entry checked and handed to the page model (``page._Files``) as soon as it is complete.
+entry checked and handed to the page model (``page.Files``) as soon as it is complete.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 
 from indexgate.index.models import DistFile
 from indexgate.index.page import (
-    _HASH_KEYS,
+    HASH_KEYS,
+    Files,
     PageError,
-    _Files,
-    _split_url,
+    split_url,
 )
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")
@@ -32,7 +32,7 @@ class _Incomplete(Exception):
     """The buffer ends inside the value being read: wait for more of the body."""
 
 
-class _JsonParser:
+class JsonParser:
     """The top-level object read key by key; the ``files`` array entry by entry.
 
     Each value is read by the json module's own scanner (C) from a buffer that holds
@@ -40,7 +40,7 @@ class _JsonParser:
     buffer has at least doubled, so an entry, however long, costs linear time.
     """
 
-    def __init__(self, files: _Files) -> None:
+    def __init__(self, files: Files) -> None:
         self._files = files
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")("surrogatepass")
         self._buf = ""
@@ -184,7 +184,7 @@ class _JsonParser:
 
         Most entries of a page with native wheels are another platform's wheel of a
         version already settled: those are dropped here, by the two set lookups of
-        ``_Files.admit``, before any other work (``_entry`` would say the same)."""
+        ``Files.admit``, before any other work (``_entry`` would say the same)."""
         next_entry = _JSON_NEXT_ENTRY.match
         scan_once = _scan_once
         files = self._files
@@ -272,7 +272,7 @@ class _JsonParser:
                 return
         else:
             requires_python = None
-        url, fragment_hashes, _ = _split_url(files.base_url, url)
+        url, fragment_hashes, _ = split_url(files.base_url, url)
         hashes = _hash_dict(get("hashes"), index, filename, "hashes") or {}
         if fragment_hashes:
             for key, value in fragment_hashes.items():
@@ -337,7 +337,7 @@ def _hash_dict(value: object, index: int, filename: str, key: str) -> dict[str, 
         for k, v in value.items():
             if type(k) is not str or type(v) is not str:
                 break
-            out[_HASH_KEYS.get(k) or k.lower()] = v if v.islower() else v.lower()
+            out[HASH_KEYS.get(k) or k.lower()] = v if v.islower() else v.lower()
         else:
             return out
     where = f"files[{index}] ({filename})"

@@ -38,10 +38,10 @@ FAIL_ON: dict[str, frozenset[str]] = {
 }
 
 
-def blocked_findings(blocked: Iterable[object]) -> set[str]:
+def blocked_findings(blocked: Iterable[Blocked]) -> set[str]:
     """What ``blocked[]`` entries add to the findings ``--fail-on`` may name: ``blocked``
     for any entry, ``pending`` for one whose scan is still in progress."""
-    states = {getattr(b, "state", "blocked") for b in blocked}
+    states = {b.state for b in blocked}
     return ({"blocked"} if states else set()) | ({"pending"} if "pending" in states else set())
 
 

@@ -40,8 +40,11 @@ class ConflictTracker(BaseReporter):  # type: ignore[misc]
             if len(asked) < 50:
                 asked.setdefault(str(req), who)
 
-    def too_deep(self) -> Problem:
-        """The gave-up error, naming the packages whose requirements kept conflicting."""
+    def too_deep(self, max_rounds: int) -> Problem:
+        """The gave-up error, naming the packages whose requirements kept conflicting.
+
+        ``max_rounds`` is the resolver's budget, passed in (not imported from resolve.py:
+        that would be an import circle)."""
         top = self.provider.conflicts.most_common(4)
         if not top:
             return Problem(kind="no-solution", message="resolution took too many rounds")
@@ -53,8 +56,6 @@ class ConflictTracker(BaseReporter):  # type: ignore[misc]
                 shown = list(asked.items())[:3]
                 text += ": " + ", ".join(f"{r} from {who}" for r, who in shown)
             parts.append(text + ")")
-        from indexgate.resolver.resolve import MAX_ROUNDS as max_rounds
-
         name = top[0][0]
         origin = self.provider.origins.get(name)  # type: ignore[call-overload]
         return Problem(

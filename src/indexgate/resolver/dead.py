@@ -30,7 +30,7 @@ class DeadVersions:
 
     settings: Settings
     constraints: Mapping[NormalizedName, list[Req]]
-    notes: TargetFindings
+    findings: TargetFindings
     _root: dict[NormalizedName, list[Req]]
     _dead: dict[tuple[str, Version], Req]
     _ascending: dict[int, tuple[dict[Version, VersionEntry], list[Version]]]
@@ -158,7 +158,7 @@ class DeadVersions:
             )
         else:
             steps[-1] += ", which no usable version meets"
-            skipped = self.notes.excluded.get(dep.name)
+            skipped = self.findings.excluded.get(dep.name)
             if skipped:
                 steps[-1] += (
                     " (skipped: "

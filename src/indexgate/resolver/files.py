@@ -38,7 +38,7 @@ class FileSelection:
     fetch_loop: FetchLoop
     finder: Finder
     constraints: Mapping[NormalizedName, list[Req]]
-    notes: TargetFindings
+    findings: TargetFindings
     _root: dict[NormalizedName, list[Req]]
     _pins_memo: dict[NormalizedName, frozenset[Version]]
     _listings: dict[NormalizedName, Listing]
@@ -52,8 +52,8 @@ class FileSelection:
         if listing is None:
             listing = self.fetch_loop.run(lambda: self.finder.listing(name))
             for w in listing.warnings:
-                if w not in self.notes.warnings:
-                    self.notes.warnings.append(w)
+                if w not in self.findings.warnings:
+                    self.findings.warnings.append(w)
             self._listings[name] = listing
         return listing
 
@@ -140,9 +140,9 @@ class FileSelection:
                 files, skipped = self._files_for_target(name, entry, exact, hashes)
                 for why in skipped:
                     if why == "hash":
-                        self.notes.hash_mismatch.setdefault(name, entry.version)
+                        self.findings.hash_mismatch.setdefault(name, entry.version)
                     else:
-                        self.notes.exclude(name, why)
+                        self.findings.exclude(name, why)
                 if files:
                     usable[entry.version] = VersionEntry(entry.version, entry.index, files)
             self._usable_memo[key] = usable
@@ -157,7 +157,7 @@ class FileSelection:
     ) -> tuple[tuple[DistFile, ...], list[str]]:
         """Files of one version this target would install, best first; and why others not.
 
-        Pure (no notes written): the prefetcher calls it too, with stored listings.
+        Pure (no findings written): the prefetcher calls it too, with stored listings.
         """
         # By the entry's identity (kept alive by the memo): a stored listing's entry for
         # a version may list other files than the revalidated one's.

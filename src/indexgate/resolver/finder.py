@@ -77,7 +77,7 @@ class Finder:
         warnings: list[Problem] = []
         found: list[PageResult] = []
         for page in pages:
-            decision = decide(page, self.settings.strategy)
+            decision = judge_page(page, self.settings.strategy)
             if decision.action is PageAction.USE:
                 found.append(page)
             elif decision.action is PageAction.SKIP_WITH_WARNING:
@@ -118,7 +118,7 @@ class Finder:
             page = self.client.stored_page(index, name)
             if page is None:
                 return None
-            action = decide(page, strategy).action
+            action = judge_page(page, strategy).action
             if action is PageAction.USE and first_only:
                 return Listing(name, tuple(self._versions(page)), ())
             if action is PageAction.USE:
@@ -149,7 +149,7 @@ class Finder:
         for index in indexes:
             searched.append(index.name)
             page = await self._page(index, name)
-            decision = decide(page, Strategy.FIRST_INDEX)
+            decision = judge_page(page, Strategy.FIRST_INDEX)
             if decision.action is PageAction.USE:
                 return Listing(name, tuple(self._versions(page)), tuple(searched))
             if decision.action is PageAction.NEXT:
@@ -182,8 +182,12 @@ def _skipped(page: PageResult) -> Problem:
     )
 
 
-def decide(page: PageResult, strategy: Strategy) -> PageDecision:
-    """What this page's answer means under ``strategy`` (the index's ``IndexPolicy``)."""
+def judge_page(page: PageResult, strategy: Strategy) -> PageDecision:
+    """What this page's answer means under ``strategy`` (the index's ``IndexPolicy``).
+
+    The one judge of a project page: every listing path here and drift's (the lock file's
+    index, the shadow check, an ``upstream:``'s page) ask it, so a login page or an auth
+    failure reads the same everywhere."""
     return page.index.policy.under(strategy).on_page(page.status, refused=page.refused)
 
 

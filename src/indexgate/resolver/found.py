@@ -1,7 +1,7 @@
 """The found candidates: the lazy sequence ``find_matches`` hands the resolver.
 
 Preparing a candidate means reading its core metadata and probing the file that would be
-installed; a candidate whose file or metadata a firewall blocks is recorded in the notes
+installed; a candidate whose file or metadata a firewall blocks is recorded in the findings
 and skipped, so the resolver simply backtracks to the next version (or file). Once the
 resolver backtracks, later versions are fetched ahead of it.
 
@@ -51,7 +51,7 @@ class FoundCandidates:
     target: Target
     fetch_loop: FetchLoop
     client: IndexClient
-    notes: TargetFindings
+    findings: TargetFindings
     origins: dict[NormalizedName, Origin]
     _ahead: set[tuple[int, int]]
     _prepared: dict[tuple[NormalizedName, Version], Candidate | None]
@@ -105,23 +105,23 @@ class FoundCandidates:
                 else:
                     unverified = probe
             if block is not None:
-                self.notes.blocks.setdefault(block.file.url, block)
+                self.findings.blocks.setdefault(block.file.url, block)
                 continue
             if meta.metadata is None:
-                self.notes.unusable.setdefault(key[0], []).append(meta.unusable or "unusable")
+                self.findings.unusable.setdefault(key[0], []).append(meta.unusable or "unusable")
                 continue
             m = meta.metadata
             if m.name != key[0] or m.version != entry.version:
-                self.notes.unusable.setdefault(key[0], []).append(
+                self.findings.unusable.setdefault(key[0], []).append(
                     f"{f.filename}: metadata says {m.name} {m.version}"
                 )
                 continue
             if not self.target.allows_python(m.requires_python):
-                self.notes.exclude(key[0], f"requires Python {m.requires_python}")
+                self.findings.exclude(key[0], f"requires Python {m.requires_python}")
                 continue
             candidate = Candidate(key[0], entry.version, f, entry.index, m)
             if f.yanked:
-                self.notes.warnings.append(_yanked(candidate, self.origins.get(key[0])))
+                self.findings.warnings.append(_yanked(candidate, self.origins.get(key[0])))
             break
         self._prepared[key] = candidate
         if candidate is not None and unverified is not None:
@@ -145,7 +145,7 @@ class FoundCandidates:
         for key, probe in pending.items():  # in the order the resolver met them
             block = probe.result().block
             if block is not None:
-                self.notes.blocks.setdefault(block.file.url, block)
+                self.findings.blocks.setdefault(block.file.url, block)
                 del self._prepared[key]
                 again = True
         if again:

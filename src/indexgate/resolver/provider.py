@@ -58,7 +58,7 @@ class Provider(  # type: ignore[misc]
         self.finder = finder
         self.client = finder.client  # the finder's: one memo of every fetch
         self.constraints = constraints
-        self.notes = TargetFindings()
+        self.findings = TargetFindings()
         self.direct = list(direct)
         self._direct = {r.id for r in direct}
         self._pinned = {r.id for r in direct if r.exact_version is not None}

@@ -179,7 +179,7 @@ def start_target(session: Session, sources: SourceSet, target: Target) -> Provid
     if sources.direct:  # pkg @ https://..., git+...: reported, not resolved
         from indexgate.sources.projects import not_from_index
 
-        provider.notes.warnings.extend(not_from_index(sources, target))
+        provider.findings.warnings.extend(not_from_index(sources, target))
     return provider
 
 
@@ -203,16 +203,16 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
     except ResolutionImpossible as exc:
         report.errors.extend(explain(exc.causes, provider))
     except ResolutionTooDeep:
-        report.errors.append(tracker.too_deep())
+        report.errors.append(tracker.too_deep(MAX_ROUNDS))
     else:
         report.resolution = _resolution(result)
-    notes = provider.notes
+    findings = provider.findings
     chosen = {r.name: r.version for r in report.resolution}
     report.blocked = [
         hit.to_report(chosen.get(hit.name), provider.origins.get(hit.name))
-        for hit in notes.blocks.values()
+        for hit in findings.blocks.values()
     ]
-    report.warnings = list(notes.warnings)
+    report.warnings = list(findings.warnings)
     _shadow_errors(report, provider)
     report.status = _status(report, settings)
     return report
@@ -306,7 +306,7 @@ def explain(causes: Sequence, provider: Provider) -> list[Problem]:
     for cause in causes:
         by_name.setdefault(cause.requirement.name, []).append(cause)
     problems = []
-    notes = provider.notes
+    findings = provider.findings
     for name, infos in by_name.items():
         reqs = [i.requirement for i in infos]
         origin = next((r.origin for r in reqs if r.origin), None) or provider.origins.get(name)
@@ -318,7 +318,7 @@ def explain(causes: Sequence, provider: Provider) -> list[Problem]:
         limits = [*reqs, *provider.constraints.get(name, [])]
         blocks = [
             h
-            for h in notes.blocks.values()
+            for h in findings.blocks.values()
             if h.name == name
             and all(r.specifier.contains(h.version, prereleases=True) for r in limits)
         ]
@@ -333,7 +333,7 @@ def explain(causes: Sequence, provider: Provider) -> list[Problem]:
             if pinned:
                 kind = "blocked-pin"
                 origin = pinned[0].origin
-        elif name in notes.hash_mismatch:
+        elif name in findings.hash_mismatch:
             kind = "hash-mismatch"
             message = f"{name}: no file of {name} on the index matches the --hash values of {asked}"
         else:
@@ -374,7 +374,7 @@ def _unmet_direct(provider: Provider) -> list[Problem]:
     it, rather than the last requirement the resolver happened to try. Blocked artifacts
     keep their own explanation (the causes path)."""
     problems = []
-    blocked = {h.name for h in provider.notes.blocks.values()}
+    blocked = {h.name for h in provider.findings.blocks.values()}
     for req in provider.direct:
         if req.name in blocked or not provider.cannot_be_met(req):
             continue
@@ -405,7 +405,7 @@ def _why(hit: BlockHit) -> str:
 
 
 def _exclusions(provider: Provider, name: NormalizedName) -> str:
-    notes = provider.notes
-    parts = [f"{n} file(s) skipped: {why}" for why, n in notes.excluded.get(name, {}).items()]
-    parts += notes.unusable.get(name, [])[:3]
+    findings = provider.findings
+    parts = [f"{n} file(s) skipped: {why}" for why, n in findings.excluded.get(name, {}).items()]
+    parts += findings.unusable.get(name, [])[:3]
     return "; ".join(parts)

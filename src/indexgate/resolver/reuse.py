@@ -115,7 +115,7 @@ class Reuse:
     def prepare(cls, client: IndexClient, settings: Settings, sources: SourceSet) -> Reuse | None:
         """None without a cache that keeps blobs, or for a run that is never reused."""
         cache = client.http.cache
-        if cache is None or not getattr(cache, "enabled", False):
+        if cache is None or not cache.enabled:
             return None
         try:
             key = inputs_key(settings, sources)

@@ -13,12 +13,16 @@ implementations: ``http11.Pool`` (the lean HTTP/1.1 client), ``http2.Http2Transp
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from indexgate.index.transport.headers import Headers
+
+if TYPE_CHECKING:
+    from indexgate.index.network import Proxy
 
 Origin = tuple[str, str, int | None]  # scheme, lower-case host, port as written (or None)
 
@@ -137,6 +141,26 @@ class TLSError(Unrecoverable):
         self.hint = ""  # what to do about it (the router knows the origin's client cert)
 
 
+def tls_alert(exc: BaseException | None) -> TLSError | None:
+    """The refusal of a server that ended the TLS session with an alert, else None.
+
+    TLS 1.3: a server that refuses the client certificate says so with an alert after the
+    handshake, so it arrives when the connection is lost, not when it is made."""
+    if isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
+        reason = str(exc.reason)
+        return TLSError(f"the server ended the TLS session: {reason}", reason)
+    return None
+
+
+def lost_answer(exc: BaseException | None) -> TransportError:
+    """What a connection lost before the answer was complete means (HTTP/1.1 and /2)."""
+    alert = tls_alert(exc)
+    if alert is not None:
+        return alert
+    why = f": {exc}" if exc else ""
+    return ReadError(f"connection closed before the answer was complete{why}")
+
+
 class ProxyError(ConnectError):
     """The proxy could not be reached, or did not open the tunnel (retried)."""
 
@@ -156,6 +180,25 @@ class InvalidURL(Unrecoverable):
 class DeadlineReached(TransportError):
     """The caller's total deadline for the exchange passed (however fast bytes came):
     asking again would not help."""
+
+
+def connect_failure(exc: Exception, where: str, proxy: Proxy | None) -> Exception:
+    """One of this package's errors for a failed connect (HTTP/1.1 and /2); OpenSSL's
+    reasons kept."""
+    via = f" through proxy {proxy.display}" if proxy is not None else ""
+    if isinstance(exc, TimeoutError):  # before OSError: TimeoutError is one
+        return ConnectTimeout(f"timed out connecting to {where}{via}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or str(exc.reason or exc)
+        return CertificateError(reason, exc.verify_code)
+    if isinstance(exc, ssl.SSLError) and not isinstance(
+        exc, ssl.SSLEOFError | ssl.SSLZeroReturnError
+    ):
+        reason = str(exc.reason or exc)
+        return TLSError(f"TLS handshake with {where} failed: {reason}", reason)
+    if isinstance(exc, OSError):  # refused, unreachable, DNS, a closed tunnel
+        return ConnectError(f"{where}{via}: {exc.strerror or exc or type(exc).__name__}")
+    return ConnectError(f"{where}{via}: {type(exc).__name__}: {exc}")
 
 
 class Http2Selected(Exception):

@@ -38,9 +38,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from indexgate.index.transport.base import (
-    CertificateError,
-    ConnectError,
-    ConnectTimeout,
     DeadlineReached,
     Http2Selected,
     RawResponse,
@@ -51,6 +48,9 @@ from indexgate.index.transport.base import (
     TLSError,
     TransportError,
     Unrecoverable,
+    connect_failure,
+    lost_answer,
+    tls_alert,
 )
 from indexgate.index.transport.http11_parser import ResponseParser, decode_content, encode_head
 from indexgate.index.transport.tunnel import proxy_auth_refused, through_proxy
@@ -159,9 +159,7 @@ class _Connection(asyncio.Protocol):
     def _end_of_stream(self, exc: Exception | None) -> None:
         parser = self.parser
         if parser is None or parser.done:
-            if isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
-                reason = str(exc.reason)
-                self.refusal = TLSError(f"the server ended the TLS session: {reason}", reason)
+            self.refusal = tls_alert(exc) or self.refusal
             return
         try:
             done = parser.feed_eof()
@@ -170,14 +168,8 @@ class _Connection(asyncio.Protocol):
             return
         if done:
             self._wake()
-        elif isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
-            # TLS 1.3: a server that refuses the client certificate says so with an alert
-            # after the handshake, so it arrives here, on the first read.
-            reason = str(exc.reason)
-            self._fail(TLSError(f"the server ended the TLS session: {reason}", reason))
-        else:
-            why = f": {exc}" if exc else ""
-            self._fail(ReadError(f"connection closed before the answer was complete{why}"))
+        else:  # a TLS alert on the first read: a refused client certificate (TLS 1.3)
+            self._fail(lost_answer(exc))
 
     def _wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -368,7 +360,7 @@ class Pool:
                 if isinstance(exc, Unrecoverable):
                     self.refused = exc
                 raise
-            error = self._connect_failure(exc, proxy)
+            error = connect_failure(exc, f"{self.host}:{self.port}", proxy)
             if isinstance(error, Unrecoverable):
                 self.refused = error
             raise error from exc
@@ -395,24 +387,6 @@ class Pool:
         self.connects += 1
         self._open.add(conn)
         return conn
-
-    def _connect_failure(self, exc: Exception, proxy: Proxy | None) -> Exception:
-        """One of this module's errors for a failed connect; OpenSSL's reasons kept."""
-        where = f"{self.host}:{self.port}"
-        via = f" through proxy {proxy.display}" if proxy is not None else ""
-        if isinstance(exc, TimeoutError):  # before OSError: TimeoutError is one
-            return ConnectTimeout(f"timed out connecting to {where}{via}")
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            reason = exc.verify_message or str(exc.reason or exc)
-            return CertificateError(reason, exc.verify_code)
-        if isinstance(exc, ssl.SSLError) and not isinstance(
-            exc, ssl.SSLEOFError | ssl.SSLZeroReturnError
-        ):
-            reason = str(exc.reason or exc)
-            return TLSError(f"TLS handshake with {where} failed: {reason}", reason)
-        if isinstance(exc, OSError):  # refused, unreachable, DNS, a closed tunnel
-            return ConnectError(f"{where}{via}: {exc.strerror or exc or type(exc).__name__}")
-        return ConnectError(f"{where}{via}: {type(exc).__name__}: {exc}")
 
     @property
     def idle_count(self) -> int:

@@ -30,7 +30,7 @@ from indexgate.index.transport.headers import Headers
 if TYPE_CHECKING:
     from indexgate.index.network import Proxy
 
-_HEAD_LIMIT = 64 * 1024  # status line and headers of one answer
+HEAD_LIMIT = 64 * 1024  # status line and headers of one answer
 _LINE_LIMIT = 8 * 1024  # one chunk-size or trailer line
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _UNSAFE_TARGET = re.compile(r"[^\x21-\x7e]|[\"<>\\^`{|}]")
@@ -151,7 +151,7 @@ class ResponseParser:
             if bare >= 0:
                 end, skip = bare, 2
             if end < 0:
-                if len(buf) > _HEAD_LIMIT:
+                if len(buf) > HEAD_LIMIT:
                     raise RemoteProtocolError("response head too large")
                 self._scan = len(buf)
                 return False

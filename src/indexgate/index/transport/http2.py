@@ -31,20 +31,17 @@ import ssl
 from typing import TYPE_CHECKING
 
 from indexgate.index.transport.base import (
-    CertificateError,
-    ConnectError,
-    ConnectTimeout,
     DeadlineReached,
     InvalidURL,
     RawResponse,
     ReadTimeout,
     Request,
     SinkFactory,
-    TLSError,
     TransportError,
     Unrecoverable,
+    connect_failure,
 )
-from indexgate.index.transport.http2_connection import _Connection, _Stream
+from indexgate.index.transport.http2_connection import Http2Connection, Http2Stream
 from indexgate.index.transport.http11_parser import decode_content
 from indexgate.index.transport.tunnel import through_proxy
 
@@ -75,8 +72,8 @@ class Http2Transport:
         self._limit = max(1, max_connections)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-        self._conn: _Connection | None = None
-        self._connecting: asyncio.Future[_Connection] | None = None
+        self._conn: Http2Connection | None = None
+        self._connecting: asyncio.Future[Http2Connection] | None = None
         self.refused: Unrecoverable | None = None
         self.connects = 0  # connections opened or adopted (tests and diagnostics)
 
@@ -119,7 +116,7 @@ class Http2Transport:
             content = decode_content(content, stream.headers, max_body)
         return RawResponse(stream.status, stream.reason, stream.headers, content, stream.sink)
 
-    async def _wait(self, conn: _Connection, stream: _Stream) -> None:
+    async def _wait(self, conn: Http2Connection, stream: Http2Stream) -> None:
         """Until the stream is complete; ``ReadTimeout`` after ``read_timeout`` seconds
         without a byte of it."""
         timeout = self._read_timeout
@@ -140,7 +137,7 @@ class Http2Transport:
         finally:
             timer.cancel()
 
-    async def _connection(self) -> _Connection:
+    async def _connection(self) -> Http2Connection:
         conn = self._conn
         if conn is not None and not conn.dead:
             return conn
@@ -155,11 +152,11 @@ class Http2Transport:
             if connecting.done() and self._connecting is connecting:
                 self._connecting = None
 
-    async def _connect(self) -> _Connection:
+    async def _connect(self) -> Http2Connection:
         loop = asyncio.get_running_loop()
         authority = self._authority()
         host = self.host if self.host.isascii() else self.host.encode("idna").decode("ascii")
-        conn = _Connection(loop, authority)
+        conn = Http2Connection(loop, authority)
         raw: list[asyncio.BaseTransport] = []
         try:
             async with asyncio.timeout(self._connect_timeout):
@@ -187,7 +184,7 @@ class Http2Transport:
                 if isinstance(exc, Unrecoverable):
                     self.refused = exc
                 raise
-            error = _connect_failure(exc, f"{self.host}:{self.port}", self.proxy)
+            error = connect_failure(exc, f"{self.host}:{self.port}", self.proxy)
             if isinstance(error, Unrecoverable):
                 self.refused = error
             raise error from exc
@@ -205,7 +202,7 @@ class Http2Transport:
         if self._conn is not None and not self._conn.dead:
             transport.close()
             return
-        conn = _Connection(asyncio.get_running_loop(), self._authority())
+        conn = Http2Connection(asyncio.get_running_loop(), self._authority())
         transport.set_protocol(conn)
         conn.transport = transport
         conn.start()
@@ -229,21 +226,3 @@ class Http2Transport:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-
-
-def _connect_failure(exc: Exception, where: str, proxy: Proxy | None) -> Exception:
-    """One of this package's errors for a failed connect; OpenSSL's reasons kept."""
-    via = f" through proxy {proxy.display}" if proxy is not None else ""
-    if isinstance(exc, TimeoutError):  # before OSError: TimeoutError is one
-        return ConnectTimeout(f"timed out connecting to {where}{via}")
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        reason = exc.verify_message or str(exc.reason or exc)
-        return CertificateError(reason, exc.verify_code)
-    if isinstance(exc, ssl.SSLError) and not isinstance(
-        exc, ssl.SSLEOFError | ssl.SSLZeroReturnError
-    ):
-        reason = str(exc.reason or exc)
-        return TLSError(f"TLS handshake with {where} failed: {reason}", reason)
-    if isinstance(exc, OSError):
-        return ConnectError(f"{where}{via}: {exc.strerror or exc or type(exc).__name__}")
-    return ConnectError(f"{where}{via}: {type(exc).__name__}: {exc}")

@@ -1,6 +1,6 @@
 """One HTTP/2 connection for ``http2.Http2Transport``: the ``h2`` state machine on an
-asyncio protocol (``_Connection``), and each request's answer as it arrives on its stream
-(``_Stream``: decoded, capped, handed to a sink). Split from ``http2`` for size; see its
+asyncio protocol (``Http2Connection``), and each request's answer as it arrives on its stream
+(``Http2Stream``: decoded, capped, handed to a sink). Split from ``http2`` for size; see its
 docstring for why this client exists.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +19,7 @@ from indexgate.index.transport.base import (
     Request,
     Sink,
     SinkFactory,
-    TLSError,
+    lost_answer,
 )
 from indexgate.index.transport.headers import Headers
 from indexgate.index.transport.http11_parser import StreamDecoder, request_target
@@ -66,7 +65,7 @@ def _quiet_hpack() -> None:
             logger.setLevel(logging.INFO)
 
 
-class _Stream:
+class Http2Stream:
     """One request's answer as it arrives on its stream."""
 
     __slots__ = (
@@ -156,7 +155,7 @@ class _Stream:
             self.waiter.set_result(None)
 
 
-class _Connection(asyncio.Protocol):
+class Http2Connection(asyncio.Protocol):
     """One HTTP/2 connection: the ``h2`` state machine between the socket and the streams."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, authority: str) -> None:
@@ -180,7 +179,7 @@ class _Connection(asyncio.Protocol):
         )
         self.h2 = h2.connection.H2Connection(config=config)
         self.transport: asyncio.Transport | None = None
-        self.streams: dict[int, _Stream] = {}
+        self.streams: dict[int, Http2Stream] = {}
         self.dead = False
         self.refused: Exception | None = None  # why the connection ended, for new streams
         self.room = asyncio.Event()  # a stream closed: another may open
@@ -251,7 +250,7 @@ class _Connection(asyncio.Protocol):
                 self.room.set()
         self._flush()
 
-    def _deliver(self, stream: _Stream, stream_id: int, step: Any, value: Any) -> None:
+    def _deliver(self, stream: Http2Stream, stream_id: int, step: Any, value: Any) -> None:
         """``step(value)``; a failure (the cap, a sink's decoder) ends that stream only."""
         try:
             step(value)
@@ -282,12 +281,7 @@ class _Connection(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or ""):
-            reason = str(exc.reason)
-            self._broken(TLSError(f"the server ended the TLS session: {reason}", reason))
-        else:
-            why = f": {exc}" if exc else ""
-            self._broken(ReadError(f"connection closed before the answer was complete{why}"))
+        self._broken(lost_answer(exc))
 
     def _broken(self, error: Exception) -> None:
         self.dead = True
@@ -311,8 +305,8 @@ class _Connection(asyncio.Protocol):
         remote = self.h2.remote_settings.max_concurrent_streams
         return len(self.streams) < min(limit, remote)
 
-    def open(self, request: Request, max_body: int, sink: SinkFactory | None) -> _Stream:
-        """Send ``request`` on a new stream; its answer fills the ``_Stream``."""
+    def open(self, request: Request, max_body: int, sink: SinkFactory | None) -> Http2Stream:
+        """Send ``request`` on a new stream; its answer fills the ``Http2Stream``."""
         if self.dead:
             raise self.refused or ReadError("connection closed before the request was sent")
         parts = urlsplit(request.url)
@@ -329,7 +323,7 @@ class _Connection(asyncio.Protocol):
             elif lower not in _HOP_BY_HOP:
                 headers.append((lower, value))
         stream_id = self.h2.get_next_available_stream_id()
-        stream = _Stream(self.loop.create_future(), request.method == "HEAD", max_body, sink)
+        stream = Http2Stream(self.loop.create_future(), request.method == "HEAD", max_body, sink)
         stream.last_read = self.loop.time()
         stream.stream_id = stream_id
         self.streams[stream_id] = stream
@@ -341,7 +335,7 @@ class _Connection(asyncio.Protocol):
         self._flush()
         return stream
 
-    def cancel(self, stream: _Stream) -> None:
+    def cancel(self, stream: Http2Stream) -> None:
         """Give up on a stream (a timeout, a cancelled task): the server may stop too."""
         if self.streams.get(stream.stream_id) is stream:
             del self.streams[stream.stream_id]

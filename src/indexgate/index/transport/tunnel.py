@@ -19,7 +19,7 @@ from indexgate.index.transport.base import (
     ProxyRefused,
     RemoteProtocolError,
 )
-from indexgate.index.transport.http11_parser import _HEAD_LIMIT, encode_request
+from indexgate.index.transport.http11_parser import HEAD_LIMIT, encode_request
 
 if TYPE_CHECKING:
     from indexgate.index.network import Proxy
@@ -39,7 +39,7 @@ class _TunnelAnswer(asyncio.Protocol):
         self._buf += data
         end = self._buf.find(b"\r\n\r\n")
         if end < 0:
-            if len(self._buf) > _HEAD_LIMIT:
+            if len(self._buf) > HEAD_LIMIT:
                 self.answer.set_exception(RemoteProtocolError("proxy answer head too large"))
             return
         line = bytes(self._buf[: self._buf.find(b"\r\n")]).decode("latin-1")
