@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
+from packaging.version import InvalidVersion, Version
 
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import (
@@ -24,7 +25,14 @@ from indexgate.index.client import (
 )
 from indexgate.index.http import HttpClient
 from indexgate.redact import redact
-from indexgate.report.model import Problem, Report, Resolved, TargetReport, vendor_label
+from indexgate.report.model import (
+    Blocked,
+    Problem,
+    Report,
+    Resolved,
+    TargetReport,
+    vendor_label,
+)
 from indexgate.report.outcome import decide_target
 from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import Finder
@@ -208,10 +216,12 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
         report.resolution = _resolution(result)
     findings = provider.findings
     chosen = {r.name: r.version for r in report.resolution}
-    report.blocked = [
-        hit.to_report(chosen.get(hit.name), provider.origins.get(hit.name))
-        for hit in findings.blocks.values()
-    ]
+    report.blocked = in_report_order(
+        [
+            hit.to_report(chosen.get(hit.name), provider.origins.get(hit.name))
+            for hit in findings.blocks.values()
+        ]
+    )
     report.warnings = list(findings.warnings)
     _shadow_errors(report, provider)
     report.status = _status(report, settings)
@@ -236,6 +246,21 @@ def _resolve(provider: Provider, tracker: ConflictTracker) -> object:
             continue
         if provider.settle():
             return result
+
+
+def in_report_order(blocks: list[Blocked]) -> list[Blocked]:
+    """Blocks by package, newest version first, then file: the same order on every run
+    (probes run concurrently and answer in any order), so that reports compare."""
+    by_file = sorted(blocks, key=lambda b: (b.file, b.index))
+    by_version = sorted(by_file, key=_version_key, reverse=True)
+    return sorted(by_version, key=lambda b: b.name)
+
+
+def _version_key(blocked: Blocked) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(blocked.version))
+    except InvalidVersion:
+        return (0, blocked.version)
 
 
 def _shadow_errors(report: TargetReport, provider: Provider) -> None:
