@@ -28,10 +28,10 @@ from actions_toolkit import core
 from indexgate import gate
 from indexgate.config import DEFAULT_CONFIG_PATHS, config_from_yaml_text, read_config_file
 from indexgate.errors import InputError
+from indexgate.model import Report
 from indexgate.policy import Strategy
 from indexgate.redact import known_secrets, redact
 from indexgate.report.json_report import write_json
-from indexgate.report.model import Report
 from indexgate.report.render import render_markdown, render_stopped, render_text
 from indexgate.report.summary import summary_budget, write_summary
 from indexgate.workflow import (

@@ -27,7 +27,7 @@ from indexgate.gate import (
 )
 
 if TYPE_CHECKING:
-    from indexgate.report.model import Report
+    from indexgate.model import Report
 
 log = logging.getLogger("indexgate")
 

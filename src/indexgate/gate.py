@@ -28,7 +28,7 @@ from indexgate.policy import Fallback, Strategy
 from indexgate.redact import redact
 
 if TYPE_CHECKING:
-    from indexgate.report.model import Problem, Report
+    from indexgate.model import Problem, Report
     from indexgate.settings import Settings
     from indexgate.sources.model import SourceSet
 
@@ -200,7 +200,7 @@ def failure(command: str, exc: BaseException) -> GateResult:
     IndexgateError its own code, a bug 4 with a report naming what was being processed,
     an interrupt 130. The report has ``status: fail`` for exit code 1, else ``error``."""
     from indexgate.internal import EXIT_INTERNAL, internal_problem, internal_report
-    from indexgate.report.model import Problem, Report, TargetReport
+    from indexgate.model import Problem, Report, TargetReport
 
     known = command if command in COMMANDS else "check"
     if isinstance(exc, KeyboardInterrupt):

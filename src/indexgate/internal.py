@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Literal
 
+from indexgate.model import Problem, Report, TargetReport
 from indexgate.redact import redact
-from indexgate.report.model import Problem, Report, TargetReport
 
 EXIT_INTERNAL = 4
 _KEYS = ("package", "index", "file", "source")

@@ -1,4 +1,6 @@
-"""Index policy in one place: what each HTTP status means, per index and strategy.
+"""Policy in one place: what each HTTP status means, per index and strategy; the names of
+the strategies and fallbacks; and what ``--fail-on`` may name (``FAIL_ON``: the gate's
+decision itself is ``report.outcome``'s).
 
 Two separate lists, on purpose (see the contract): ``ignore-error-codes`` say "this
 project is not here, try the next index" for a *project page*; ``quarantine-codes`` say
@@ -26,6 +28,19 @@ class Strategy(StrEnum):
 class Fallback(StrEnum):
     NEXT_VERSION = "next-version"
     NEXT_DISTRIBUTION = "next-distribution"
+
+
+# What ``--fail-on`` may name, and the warning kinds each one makes fatal. The order is the
+# order rules are named in (the summary's "Failed by", an annotation's title).
+FAIL_ON: dict[str, frozenset[str]] = {
+    "blocked": frozenset(),  # any blocked artifact, even one the resolution went around
+    "warnings": frozenset(),  # any warning at all
+    "yanked": frozenset({"yanked-pin"}),
+    "shadowed": frozenset({"shadowed-name"}),
+    "stuck": frozenset({"stuck"}),
+    "pending": frozenset(),  # a blocked[] entry whose state is pending (a scan in progress)
+    "not-from-index": frozenset({"not-from-index"}),
+}
 
 
 class PageAction(Enum):

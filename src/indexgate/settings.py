@@ -22,7 +22,7 @@ from indexgate.policy import DEFAULT_QUARANTINE_CODES, Fallback, IndexPolicy, St
 from indexgate.targets import Target
 
 if TYPE_CHECKING:
-    from indexgate.report.model import Problem
+    from indexgate.model import Problem
 
 # Requests in flight per index host. uv's default (50 concurrent downloads) is what
 # Artifactory and Nexus already see from CI today; a server that throttles bursts (JFrog

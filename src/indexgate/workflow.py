@@ -29,9 +29,7 @@ from actions_toolkit.command import issue_command
 
 from indexgate.config import DEFAULT_CONFIG_PATHS, expand_vars
 from indexgate.credentials import secrets_in_config_text, secrets_in_env
-from indexgate.redact import known_secrets, redact
-from indexgate.report.json_report import REPORT_MODE
-from indexgate.report.model import (
+from indexgate.model import (
     Blocked,
     Problem,
     Report,
@@ -39,6 +37,8 @@ from indexgate.report.model import (
     state_advice,
     vendor_label,
 )
+from indexgate.redact import known_secrets, redact
+from indexgate.report.json_report import REPORT_MODE
 from indexgate.report.render import dependency_path
 
 MAX_ANNOTATIONS = 10  # the runner shows at most 10 errors and 10 warnings per step

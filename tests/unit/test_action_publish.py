@@ -10,8 +10,8 @@ import pytest
 
 from indexgate import action, workflow
 from indexgate.errors import InputError
+from indexgate.model import Blocked, Problem, Report, Resolved, TargetReport
 from indexgate.report.json_report import write_json
-from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
 from indexgate.report.outcome import decide_target
 from indexgate.report.summary import SUMMARY_LIMIT, summary_budget, write_summary
 

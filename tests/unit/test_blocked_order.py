@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from indexgate.report.model import Blocked
+from indexgate.model import Blocked
 from indexgate.resolver.resolve import in_report_order
 
 

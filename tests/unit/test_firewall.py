@@ -18,7 +18,7 @@ from indexgate.demo.firewall_responses import (
 )
 from indexgate.index.firewall import classify_block
 from indexgate.index.models import BlockInfo
-from indexgate.report.model import vendor_label
+from indexgate.model import vendor_label
 
 IQ = "https://iq.example/ui/links/repositories/quarantinedComponent/0123abcd"
 NEXUS_PHRASE = (

@@ -11,7 +11,7 @@ import pytest
 from indexgate.demo.firewall_responses import FirewallRule, render_rule
 from indexgate.index.firewall import classify_block
 from indexgate.index.models import BlockInfo
-from indexgate.report.model import state_advice
+from indexgate.model import state_advice
 
 ON_DEMAND = (
     "Package test:1.0.0 download was blocked by JFrog Packages Curation service due to the "

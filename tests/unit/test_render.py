@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from indexgate.model import Blocked, Problem, Report, Resolved, TargetReport
 from indexgate.report.drift import drift_markdown, drift_text
 from indexgate.report.json_report import to_json, write_json
-from indexgate.report.model import Blocked, Problem, Report, Resolved, TargetReport
 from indexgate.report.render import render_markdown, render_text
 
 NEXUS_URL = "https://iq.example.com/ui/links/repositories/quarantinedComponent/abc"
@@ -430,7 +430,7 @@ def test_the_drift_renderer_and_the_shared_helpers_do_not_import_render() -> Non
         return {n for n in names if n.startswith("indexgate")}
 
     assert imported("indexgate.report.drift") == {
-        "indexgate.report.model",
+        "indexgate.model",
         "indexgate.report.tables",
     }
     assert imported("indexgate.report.tables") == set()

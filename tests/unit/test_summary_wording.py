@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from indexgate import action, workflow
-from indexgate.report.model import Blocked, DriftEntry, Problem, Report, Resolved, TargetReport
+from indexgate.model import Blocked, DriftEntry, Problem, Report, Resolved, TargetReport
 from indexgate.report.outcome import decide_target
 from indexgate.report.render import dependency_path, render_markdown, render_text
 

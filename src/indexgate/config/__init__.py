@@ -27,8 +27,7 @@ from indexgate.config.network import network_settings
 from indexgate.config.values import binary_set, enum_value, expand_vars, parse_size
 from indexgate.config.yaml_lines import YamlLines, load_yaml, load_yaml_lines
 from indexgate.errors import InputError
-from indexgate.policy import Fallback, Strategy
-from indexgate.report.outcome import FAIL_ON
+from indexgate.policy import FAIL_ON, Fallback, Strategy
 from indexgate.settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_BODY,

@@ -17,11 +17,11 @@ from indexgate.config.values import parse_size
 from indexgate.config.yaml_lines import YamlLines, load_yaml_lines
 from indexgate.errors import InputError
 from indexgate.policy import (
+    FAIL_ON,
     Fallback,
     Strategy,
 )
 from indexgate.redact import strip_userinfo
-from indexgate.report.outcome import FAIL_ON
 
 DEFAULT_CONFIG_PATHS = (".github/indexgate.yml", "indexgate.yml")
 

@@ -27,9 +27,9 @@ from indexgate.config.values import expand_vars
 from indexgate.config.yaml_lines import load_yaml_lines
 from indexgate.credentials import discover
 from indexgate.errors import InputError
+from indexgate.model import Problem
 from indexgate.policy import IndexPolicy, env_name
 from indexgate.redact import strip_userinfo
-from indexgate.report.model import Problem
 from indexgate.settings import (
     CliOptions,
     IndexConfig,

@@ -23,7 +23,7 @@ from indexgate.demo.firewall_responses import FirewallRule
 from indexgate.demo.server import IndexServer, ServerConfig
 from indexgate.demo.wheels import build_wheel
 from indexgate.gate import GateResult, run
-from indexgate.report.model import Report
+from indexgate.model import Report
 from indexgate.report.render import render_markdown, render_text
 
 USER = "ci-bot"

@@ -8,7 +8,7 @@ a few at a time, until one is allowed: that answers "upgrade available" and "stu
 quarantine" without walking a whole history. Every URL is probed at most once per run
 (the client memoizes) and at most ``max_probes_per_package`` per package.
 
-The per-package ``drift`` section of each target is a list of ``DriftEntry`` (report/model.py)
+The per-package ``drift`` section of each target is a list of ``DriftEntry`` (indexgate/model.py)
 whose facts are JSON-shaped (so the renderers and the next run's ``--previous-report`` read
 the same facts); changes.py compares with that. Rendering is report/drift.py's.
 
@@ -38,8 +38,7 @@ from indexgate.drift.changes import read_previous
 from indexgate.drift.pins import Pin, collect_pins
 from indexgate.drift.run import DriftRun
 from indexgate.index.client import never_matched
-from indexgate.report.model import Problem, Report, Status, TargetReport
-from indexgate.report.outcome import decide_target
+from indexgate.model import Problem, Report, TargetReport
 from indexgate.resolver.resolve import open_session, prove_credentials, refused_targets
 from indexgate.settings import Settings
 from indexgate.sources.model import SourceSet
@@ -97,15 +96,7 @@ def drift(
             for outcome in per_target.values():
                 listed.setdefault(outcome.entry.name, set()).update(outcome.candidates)
         report.changes = changes_since(report, previous, listed)
-    for t in report.targets:
-        t.status = _status(t, settings)
     return report
-
-
-def _status(t: TargetReport, settings: Settings) -> Status:
-    """The target's status; report/outcome.py also records what ``fail-on`` made fatal
-    (blocked pins, entries stuck in quarantine or hidden, shadowed names, warnings)."""
-    return decide_target(t, settings.fail_on)
 
 
 def _extend_unique(into: list[Problem], items: Iterable[Problem]) -> None:

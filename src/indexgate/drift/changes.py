@@ -16,7 +16,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from indexgate.errors import InputError
-from indexgate.report.model import SCHEMA, Report
+from indexgate.model import SCHEMA, Report
 
 __all__ = ["changes", "read_previous"]
 

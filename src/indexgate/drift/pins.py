@@ -4,7 +4,7 @@ Pins come from lock files (``pylock.toml``, ``uv.lock``) and requirement lines (
 lines pin a version; other lines pin nothing and only ask for upgrades). Checking a pin
 finds the file the target would install on the index that lists it, compares the hashes
 the lock or ``--hash`` records, and probes that file (probes.py). A pin's findings are a
-``PinOutcome``: its ``DriftEntry`` (report/model.py) and what it adds to the target.
+``PinOutcome``: its ``DriftEntry`` (indexgate/model.py) and what it adds to the target.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from indexgate.drift.probes import Probe, Prober
 from indexgate.errors import Origin
 from indexgate.index.client import BlockHit
 from indexgate.index.models import DistFile, parse_filename
-from indexgate.report.model import Blocked, DriftEntry, Problem, Resolved, vendor_label
+from indexgate.model import Blocked, DriftEntry, Problem, Resolved, vendor_label
 from indexgate.resolver.finder import VersionEntry
 from indexgate.settings import IndexConfig, Settings
 from indexgate.sources.model import LockedFile, SourceSet

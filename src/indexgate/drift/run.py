@@ -35,9 +35,9 @@ from indexgate.drift.shadows import ShadowCheck
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import FetchError
 from indexgate.index.models import DistFile
+from indexgate.model import Problem
 from indexgate.policy import PageAction, Strategy
 from indexgate.redact import redact
-from indexgate.report.model import Problem
 from indexgate.resolver.finder import VersionEntry, judge_page, refusal
 from indexgate.resolver.resolve import Session
 from indexgate.settings import IndexConfig

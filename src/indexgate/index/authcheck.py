@@ -35,9 +35,9 @@ from packaging.utils import canonicalize_name
 from indexgate.errors import IndexUnreachable
 from indexgate.index import simple
 from indexgate.index.http import HttpClient, Response, origin_of
+from indexgate.model import Problem
 from indexgate.policy import env_name
 from indexgate.redact import redact
-from indexgate.report.model import Problem
 from indexgate.settings import IndexConfig
 
 _PASSWORD_FIELD = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password\b", re.IGNORECASE)

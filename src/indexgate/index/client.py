@@ -37,7 +37,7 @@ from indexgate.index.client_types import (
 )
 from indexgate.index.http import HttpClient
 from indexgate.index.models import DistFile
-from indexgate.report.model import Problem
+from indexgate.model import Problem
 from indexgate.settings import IndexConfig
 
 __all__ = [

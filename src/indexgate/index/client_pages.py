@@ -30,9 +30,9 @@ from indexgate.index.client_types import (
 from indexgate.index.http import BodySinkFactory, HttpClient, Response
 from indexgate.index.models import DistFile, dist_files, dist_row
 from indexgate.index.transport.headers import Headers
+from indexgate.model import Problem
 from indexgate.policy import PageAction
 from indexgate.redact import redact, strip_userinfo
-from indexgate.report.model import Problem
 from indexgate.settings import IndexConfig
 
 

@@ -15,8 +15,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import IndexgateError, IndexUnreachable, Origin, name_index, note_context
 from indexgate.index.models import BlockInfo, CoreMetadata, DistFile, ParsedFilename, parse_filename
+from indexgate.model import Blocked
 from indexgate.redact import redact
-from indexgate.report.model import Blocked
 from indexgate.settings import IndexConfig
 
 T = TypeVar("T")

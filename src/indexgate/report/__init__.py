@@ -1,8 +1,10 @@
 """The report: what a run found, the gate's verdict on it, and its three renderings.
 
-- ``model.py``: the data model (targets, resolution, blocked artifacts, errors, warnings,
-  drift entries), field names as the JSON contract ``indexgate-report/1`` spells them,
-  and the words for a blocked artifact's vendor and state.
+The data model itself (targets, resolution, blocked artifacts, errors, warnings, drift
+entries, and the words for a blocked artifact's vendor and state) is ``indexgate.model``,
+at the bottom of the layers: the index client and the resolver build it, this package
+decides and renders.
+
 - ``outcome.py``: the gate's outcome: ``--fail-on`` rules, each target's status, and the
   record of what was fatal, decided once and read by every output.
 - ``json_report.py``: the contract JSON and its atomic, world-readable file write.

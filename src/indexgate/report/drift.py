@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexgate.report.model import DriftEntry, Report, vendor_label
+from indexgate.model import DriftEntry, Report, vendor_label
 from indexgate.report.tables import md, md_link, md_row, plural, text_table
 
 OPEN_ROWS = 20  # rows shown before the rest is folded

@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from indexgate.report.model import Report
+from indexgate.model import Report
 
 __all__ = ["make_dirs", "to_json", "write_json", "write_text"]
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from indexgate.report.model import Blocked, DriftEntry, Problem, Report, Status, TargetReport
+from indexgate.model import Blocked, DriftEntry, Problem, Report, Status, TargetReport
+from indexgate.policy import FAIL_ON
 
 __all__ = [
-    "FAIL_ON",
     "blocked_findings",
     "decide_report",
     "decide_target",
@@ -24,18 +24,6 @@ __all__ = [
     "fatal_warning",
     "target_status",
 ]
-
-# What ``--fail-on`` may name, and the warning kinds each one makes fatal. The order is the
-# order rules are named in (the summary's "Failed by", an annotation's title).
-FAIL_ON: dict[str, frozenset[str]] = {
-    "blocked": frozenset(),  # any blocked artifact, even one the resolution went around
-    "warnings": frozenset(),  # any warning at all
-    "yanked": frozenset({"yanked-pin"}),
-    "shadowed": frozenset({"shadowed-name"}),
-    "stuck": frozenset({"stuck"}),
-    "pending": frozenset(),  # a blocked[] entry whose state is pending (a scan in progress)
-    "not-from-index": frozenset({"not-from-index"}),
-}
 
 
 def blocked_findings(blocked: Iterable[Blocked]) -> set[str]:
@@ -100,9 +88,13 @@ def decide_target(t: TargetReport, fail_on: frozenset[str]) -> Status:
 
 
 def decide_report(report: Report, fail_on: frozenset[str]) -> Status:
-    """Record which run-wide warnings ``fail_on`` makes fatal (an index that matched no
-    project, an implicit default index not checked): under ``fail-on: warnings`` they fail
-    the gate as a target's warnings do. The report's status follows from both."""
+    """Decide every target (``decide_target``) and record which run-wide warnings
+    ``fail_on`` makes fatal (an index that matched no project, an implicit default index not
+    checked): under ``fail-on: warnings`` they fail the gate as a target's warnings do. The
+    report's status follows from both. Called once per run, by ``gate``, for ``check`` and
+    ``drift`` alike: the runs hand over findings, this decides."""
+    for t in report.targets:
+        decide_target(t, fail_on)
     for w in report.warnings:
         _mark(w, fatal_rules(w.kind, fail_on))
     return report.status

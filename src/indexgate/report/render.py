@@ -18,8 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from indexgate.report.drift import checked_pins, drift_markdown, drift_text
-from indexgate.report.model import (
+from indexgate.model import (
     Blocked,
     DriftEntry,
     Problem,
@@ -29,7 +28,8 @@ from indexgate.report.model import (
     state_advice,
     vendor_label,
 )
-from indexgate.report.outcome import FAIL_ON
+from indexgate.policy import FAIL_ON
+from indexgate.report.drift import checked_pins, drift_markdown, drift_text
 from indexgate.report.tables import flat, md, md_link, md_row, plural, text_table
 
 __all__ = ["dependency_path", "fail_on_reasons", "render_markdown", "render_text"]

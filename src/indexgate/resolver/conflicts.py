@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from resolvelib import BaseReporter
 
-from indexgate.report.model import Problem
+from indexgate.model import Problem
 
 if TYPE_CHECKING:
     from indexgate.resolver.provider import Provider

@@ -21,9 +21,9 @@ from packaging.version import Version
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import FetchError, IndexClient, PageResult
 from indexgate.index.models import DistFile, parse_filename
+from indexgate.model import Problem
 from indexgate.policy import PageAction, PageDecision, Strategy
 from indexgate.redact import redact
-from indexgate.report.model import Problem
 from indexgate.settings import IndexConfig, Settings
 
 

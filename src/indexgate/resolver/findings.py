@@ -11,7 +11,7 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from indexgate.index.client import BlockHit
-from indexgate.report.model import Problem
+from indexgate.model import Problem
 
 
 @dataclass

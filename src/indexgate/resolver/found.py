@@ -29,7 +29,7 @@ from packaging.version import Version
 from indexgate.errors import Origin
 from indexgate.index.client import IndexClient, MetadataResult, ProbeResult
 from indexgate.index.models import DistFile, parse_filename
-from indexgate.report.model import Problem
+from indexgate.model import Problem
 from indexgate.resolver.candidates import Candidate
 from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import VersionEntry

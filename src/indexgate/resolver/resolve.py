@@ -24,8 +24,7 @@ from indexgate.index.client import (
     never_matched,
 )
 from indexgate.index.http import HttpClient
-from indexgate.redact import redact
-from indexgate.report.model import (
+from indexgate.model import (
     Blocked,
     Problem,
     Report,
@@ -33,7 +32,7 @@ from indexgate.report.model import (
     TargetReport,
     vendor_label,
 )
-from indexgate.report.outcome import decide_target
+from indexgate.redact import redact
 from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import Finder
 from indexgate.resolver.reuse import Reuse
@@ -112,8 +111,7 @@ def check(settings: Settings, sources: SourceSet) -> Report:
                 from indexgate.sources.projects import supplied_locally
 
                 for t in report.targets:
-                    if supplied_locally(sources, t):
-                        t.status = _status(t, settings)  # type: ignore[assignment]
+                    supplied_locally(sources, t)
             never = never_matched(session.client)
             if reuse is not None:
                 reuse.record(report.targets, never)
@@ -151,7 +149,6 @@ def refused_targets(
             errors=[replace(p) for p in problems],
             drift=[] if drift else None,
         )
-        t.status = _status(t, settings)  # type: ignore[assignment]
         targets.append(t)
     return targets
 
@@ -198,7 +195,6 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
 
     from indexgate.resolver.conflicts import ConflictTracker
 
-    settings = session.settings
     target = provider.target
     report = TargetReport(python=target.python, platform=target.platform)
     tracker = ConflictTracker(provider)
@@ -224,7 +220,6 @@ def finish_target(session: Session, provider: Provider) -> TargetReport:
     )
     report.warnings = list(findings.warnings)
     _shadow_errors(report, provider)
-    report.status = _status(report, settings)
     return report
 
 
@@ -276,11 +271,6 @@ def _shadow_errors(report: TargetReport, provider: Provider) -> None:
         if origin is not None:
             w = replace(w, file=origin.file, line=origin.line)
         report.errors.append(w)
-
-
-def _status(report: TargetReport, settings: Settings) -> str:
-    """The target's status; report/outcome.py also records what ``fail-on`` made fatal."""
-    return decide_target(report, settings.fail_on)
 
 
 def _resolution(result: object) -> list[Resolved]:

@@ -51,9 +51,9 @@ from indexgate.index.client import (
     file_key,
 )
 from indexgate.index.models import DistFile, dist_files, dist_row
+from indexgate.model import Blocked, Problem, Resolved, TargetReport
 from indexgate.policy import Strategy
 from indexgate.redact import redact
-from indexgate.report.model import Blocked, Problem, Resolved, TargetReport
 from indexgate.settings import IndexConfig, Settings
 from indexgate.sources.model import SourceSet
 

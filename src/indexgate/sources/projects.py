@@ -32,7 +32,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from indexgate.errors import InputError, Origin
 from indexgate.index import metadata as md
 from indexgate.index.models import CoreMetadata
-from indexgate.report.model import Problem, TargetReport
+from indexgate.model import Problem, TargetReport
 from indexgate.sources.locations import display_path
 from indexgate.sources.model import DirectReference, LocalProject, SourceRequirement, SourceSet
 from indexgate.sources.pyproject import and_marker, parse_pyproject

@@ -1,6 +1,9 @@
-"""The report's data model: one model, rendered as JSON, text and Markdown.
+"""The data a run produces: one model, built by the index client, the resolver and drift,
+decided on by ``report.outcome`` and rendered as JSON, text and Markdown by ``report/``.
 
-Owns the shape of a report (targets, resolution, blocked artifacts, errors, warnings,
+Plain data at the bottom of the layers (as uv keeps its types in a crate of their own that
+the client and the resolver share): it imports nothing of indexgate. Owns the shape of a
+report (targets, resolution, blocked artifacts, errors, warnings,
 drift entries, changes) and its conversion to the contract's dict. Field names follow the
 JSON contract (``indexgate-report/1``) so that ``to_dict`` is a plain conversion and every
 renderer reads the same facts. The status of each target and the record of what
