@@ -52,7 +52,7 @@ def _frames(tb: TracebackType | None) -> list[Any]:
 
 def _facts(key: str, value: Any, module: str) -> list[tuple[str, str]]:
     """(field, text) pairs a frame local tells, by its type (imports kept lazy)."""
-    from indexgate.index.models import DistFile, parse_filename
+    from indexgate.dists.models import DistFile, parse_filename
     from indexgate.resolver.candidates import Candidate, Req
     from indexgate.resolver.finder import VersionEntry
     from indexgate.settings import IndexConfig

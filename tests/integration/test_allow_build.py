@@ -73,7 +73,7 @@ def test_builds_needing_the_same_requirements_share_one_environment_without_pip(
     ~3 s of CPU per build)."""
     import subprocess
 
-    from indexgate.index import build
+    from indexgate.dists import build
 
     before = set(build._ENVS)
     metadata = []

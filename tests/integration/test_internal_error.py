@@ -16,7 +16,7 @@ def _boom(*_args: object, **_kwargs: object) -> None:
 
 def test_a_bug_reading_metadata_names_package_index_and_file(cli: CheckCli, public_index) -> None:
     index = public_index(PACKAGES)
-    cli.monkeypatch.setattr("indexgate.index.metadata.parse_core_metadata", _boom)
+    cli.monkeypatch.setattr("indexgate.dists.metadata.parse_core_metadata", _boom)
     run = cli.run(
         "--index",
         f"corp={index.url}",
@@ -112,7 +112,7 @@ def test_the_action_maps_a_bug_to_exit_4_with_what_was_processed(
 
     index = public_index(PACKAGES)
     (tmp_path / "requirements.txt").write_text("app\n")
-    monkeypatch.setattr("indexgate.index.metadata.parse_core_metadata", _boom)
+    monkeypatch.setattr("indexgate.dists.metadata.parse_core_metadata", _boom)
     inputs = {name: action.DEFAULTS.get(name, "") for name in action.INPUTS}
     inputs["indexes"] = f"- name: corp\n  url: {index.url}\n  default: true\n"
     result = action.execute(inputs, tmp_path, {"PATH": "/usr/bin:/bin"})

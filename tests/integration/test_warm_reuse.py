@@ -325,7 +325,7 @@ def test_a_pick_whose_page_changed_is_still_probed_by_the_next_reuse(
 
 # What a reused run imports: start-up is most of its CPU (see benchmarks/RESULTS.md).
 NOT_FOR_A_REUSED_RUN = {
-    "indexgate.index.wheelzip",  # reads wheels: the metadata is not read again
+    "indexgate.dists.wheelzip",  # reads wheels: the metadata is not read again
     "urllib.request",  # only for a file: URL in a requirement
     "http",  # HTTPStatus: only to classify a blocked answer
     # the resolver: a reused run resolves nothing
@@ -351,7 +351,7 @@ def test_a_reused_run_does_not_import_what_only_a_resolution_needs(
     assert "reused the previous resolution" in warm_log
     assert "reused" not in cold_log
     # the probe sees what a run loads
-    assert {"indexgate.index.wheelzip", "resolvelib"} <= set(cold["modules"])
+    assert {"indexgate.dists.wheelzip", "resolvelib"} <= set(cold["modules"])
     assert set(warm["modules"]) & NOT_FOR_A_REUSED_RUN == set()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from indexgate.demo._http import BackgroundServer, QuietHandler
-from indexgate.index.models import parse_filename
+from indexgate.dists.models import parse_filename
 
 
 class _Handler(QuietHandler):

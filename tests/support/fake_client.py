@@ -14,8 +14,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from indexgate.dists.models import CoreMetadata, DistFile, parse_filename
 from indexgate.index.client import MetadataResult, PageResult, ProbeResult
-from indexgate.index.models import CoreMetadata, DistFile, parse_filename
 from indexgate.settings import IndexConfig
 
 INDEX = IndexConfig(name="idx", url="https://idx.example/simple/")

@@ -13,9 +13,9 @@ from urllib.parse import urldefrag, urljoin
 import pytest
 from support.pagegen import FILES_PER_VERSION, GenFile, generate, html_page, json_page
 
+from indexgate.dists.models import DistFile, dist_row, parse_filename
 from indexgate.index import page, simple, simple_html, simple_json
 from indexgate.index.client import TargetFilter
-from indexgate.index.models import DistFile, dist_row, parse_filename
 from indexgate.index.simple import PageParser, parse_project_page
 from indexgate.targets import make_target
 

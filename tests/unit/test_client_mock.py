@@ -17,10 +17,10 @@ from support.mock_transport import MockTransport, respond
 
 from indexgate.demo.firewall_responses import nexus_response, xray_response
 from indexgate.demo.wheels import build_wheel, read_core_metadata
+from indexgate.dists.models import DistFile
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import FetchError, IndexClient
 from indexgate.index.http import HttpClient
-from indexgate.index.models import DistFile
 from indexgate.index.transport.base import ConnectError, RawResponse, ReadTimeout, Request
 from indexgate.settings import IndexConfig
 

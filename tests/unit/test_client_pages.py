@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from indexgate.dists.models import DistFile, dist_row
 from indexgate.index import client_pages as client_mod
 from indexgate.index import simple
 from indexgate.index.cache import FileCache
 from indexgate.index.client import IndexClient, PageResult
 from indexgate.index.http import Response
-from indexgate.index.models import DistFile, dist_row
 from indexgate.settings import IndexConfig
 
 INDEX = IndexConfig(name="idx", url="https://idx.example/simple/")

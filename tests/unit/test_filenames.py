@@ -8,8 +8,8 @@ import random
 import pytest
 from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
-from indexgate.index import models
-from indexgate.index.models import parse_filename
+from indexgate.dists import models
+from indexgate.dists.models import parse_filename
 
 
 def reference(filename: str) -> tuple[object, ...] | None:

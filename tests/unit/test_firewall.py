@@ -16,8 +16,8 @@ from indexgate.demo.firewall_responses import (
     render_rule,
     xray_response,
 )
+from indexgate.dists.models import BlockInfo
 from indexgate.index.firewall import classify_block
-from indexgate.index.models import BlockInfo
 from indexgate.model import vendor_label
 
 IQ = "https://iq.example/ui/links/repositories/quarantinedComponent/0123abcd"

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from indexgate.demo.firewall_responses import FirewallRule, render_rule
+from indexgate.dists.models import BlockInfo
 from indexgate.index.firewall import classify_block
-from indexgate.index.models import BlockInfo
 from indexgate.model import state_advice
 
 ON_DEMAND = (

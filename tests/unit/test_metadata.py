@@ -14,8 +14,8 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from indexgate.index import metadata as metadata_module
-from indexgate.index.metadata import (
+from indexgate.dists import metadata as metadata_module
+from indexgate.dists.metadata import (
     HashMismatch,
     MetadataError,
     check_hash,

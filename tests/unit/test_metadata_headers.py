@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from indexgate.index.metadata import _headers
+from indexgate.dists.metadata import _headers
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 

@@ -7,8 +7,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from indexgate.dists.models import CoreMetadata
 from indexgate.errors import Origin
-from indexgate.index.models import CoreMetadata
 from indexgate.sources.projects import from_metadata
 from indexgate.targets import make_target
 

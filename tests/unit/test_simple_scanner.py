@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from indexgate.dists.models import dist_row
 from indexgate.index import simple, simple_html
-from indexgate.index.models import dist_row
 from indexgate.index.page import split_url
 from indexgate.index.simple import parse_project_page
 from indexgate.index.simple_html import _parse_anchors, _scan_anchors

@@ -11,8 +11,8 @@ from unittest import mock
 
 import pytest
 
-from indexgate.index.metadata import MetadataError
-from indexgate.index.wheelzip import (
+from indexgate.dists.metadata import MetadataError
+from indexgate.dists.wheelzip import (
     MAX_METADATA_SIZE,
     TAIL_SIZE,
     MetadataLocation,

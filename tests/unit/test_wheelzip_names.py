@@ -8,9 +8,9 @@ import zipfile
 
 import pytest
 
-from indexgate.index import wheelzip
-from indexgate.index.metadata import MetadataError
-from indexgate.index.wheelzip import (
+from indexgate.dists import wheelzip
+from indexgate.dists.metadata import MetadataError
+from indexgate.dists.wheelzip import (
     MetadataLocation,
     NeedRange,
     extract_member,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from indexgate.index.models import parse_filename
+from indexgate.dists.models import parse_filename
 
 RuleFormat = Literal[
     "nexus",

@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 from indexgate.demo._http import BackgroundServer, QuietHandler, basic_credentials
 from indexgate.demo.firewall_responses import FirewallRule, coerce_rule, render_rule
 from indexgate.demo.wheels import read_core_metadata, requires_python_of
-from indexgate.index.models import parse_filename
+from indexgate.dists.models import parse_filename
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "text/html; charset=utf-8"

@@ -19,10 +19,10 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
+from indexgate.dists.models import DistFile, parse_filename
 from indexgate.drift.probes import Probe, Prober
 from indexgate.errors import Origin
 from indexgate.index.client import BlockHit
-from indexgate.index.models import DistFile, parse_filename
 from indexgate.model import Blocked, DriftEntry, Problem, Resolved, vendor_label
 from indexgate.resolver.finder import VersionEntry
 from indexgate.settings import IndexConfig, Settings

@@ -15,8 +15,8 @@ from typing import Any, Literal
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from indexgate.dists.models import DistFile
 from indexgate.index.client import BlockHit, FetchError, IndexClient
-from indexgate.index.models import DistFile
 from indexgate.resolver.finder import VersionEntry
 from indexgate.settings import IndexConfig
 

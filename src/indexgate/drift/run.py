@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from packaging.markers import Marker
 from packaging.version import Version
 
+from indexgate.dists.models import DistFile
 from indexgate.drift.hidden import hidden_versions
 from indexgate.drift.pins import (
     Listing,
@@ -34,7 +35,6 @@ from indexgate.drift.probes import Probe, Prober
 from indexgate.drift.shadows import ShadowCheck
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import FetchError
-from indexgate.index.models import DistFile
 from indexgate.model import Problem
 from indexgate.policy import PageAction, Strategy
 from indexgate.redact import redact

@@ -16,10 +16,10 @@ from typing import Any
 
 from packaging.utils import NormalizedName
 
+from indexgate.dists.models import parse_filename
 from indexgate.drift.pins import Pin, PinOutcome, problem
 from indexgate.errors import IndexgateError
 from indexgate.index.client import IndexClient
-from indexgate.index.models import parse_filename
 from indexgate.policy import PageAction, Strategy
 from indexgate.resolver.finder import VersionEntry, judge_page, mirrors
 from indexgate.settings import IndexConfig, Settings

@@ -6,9 +6,10 @@ redirects; ``origin_auth.py``: credentials per origin; ``limits.py``: deadlines 
 throttling; ``cache.py``; ``responses.py``: its answers), company networks
 (``network.py``) and carrying the bytes (``transport/``); reading project pages
 (``simple.py``, with the page model in ``page.py`` and the readers in ``simple_json.py``,
-``simple_html.py``), core metadata (``metadata.py``, ``wheelzip.py``, ``build.py``), what a
-repository firewall says when it refuses a file (``firewall.py``), proving credentials
-(``authcheck.py``), and the client the resolver and drift call (``client.py``; its pages
-in ``client_pages.py``, metadata and probes in ``client_files.py``, shared result types
-in ``client_types.py``) with the plain data it hands back (``models.py``).
+``simple_html.py``), fetching core metadata (the formats themselves are
+``indexgate.dists``), what a repository firewall says when it refuses a file
+(``firewall.py``), proving credentials (``authcheck.py``), and the client the resolver and
+drift call (``client.py``; its pages in ``client_pages.py``, metadata and probes in
+``client_files.py``, shared result types in ``client_types.py``). The plain data it hands
+back is ``indexgate.dists.models`` and ``indexgate.model``.
 """

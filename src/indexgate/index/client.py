@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from indexgate.credentials import refresher
+from indexgate.dists.models import DistFile
 from indexgate.index import authcheck
 from indexgate.index.client_files import FileFetching, file_key
 from indexgate.index.client_pages import PageFetching, StoredPage, never_matched, page_url
@@ -36,7 +37,6 @@ from indexgate.index.client_types import (
     TargetFilter,
 )
 from indexgate.index.http import HttpClient
-from indexgate.index.models import DistFile
 from indexgate.model import Problem
 from indexgate.settings import IndexConfig
 

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from indexgate.index import metadata as md
+from indexgate.dists import metadata as md
+from indexgate.dists.models import DistFile, parse_filename
 from indexgate.index.client_types import (
     BlockHit,
     FetchError,
@@ -28,13 +29,12 @@ from indexgate.index.client_types import (
 )
 from indexgate.index.firewall import classify_block
 from indexgate.index.http import METADATA_MAX_BODY, HttpClient, Response
-from indexgate.index.models import DistFile, parse_filename
 from indexgate.policy import FileAction, FileDecision
 from indexgate.redact import redact, strip_userinfo
 from indexgate.settings import IndexConfig
 
 if TYPE_CHECKING:
-    from indexgate.index import wheelzip
+    from indexgate.dists import wheelzip
 
 log = logging.getLogger("indexgate.index")
 
@@ -141,7 +141,7 @@ class FileFetching:
 
         With the wheel's hash known, the cache keeps the METADATA found, not the ranges.
         """
-        from indexgate.index import wheelzip  # not needed by a run that reads no wheel
+        from indexgate.dists import wheelzip  # not needed by a run that reads no wheel
 
         key = _metadata_key(file)
         stored = self._blob("metadata", key)
@@ -210,7 +210,7 @@ class FileFetching:
                     "a wheel of this version, or --allow-build, would be needed)"
                 )
         # --allow-build: the user asked for the build backend to run (imported only then).
-        from indexgate.index.build import build_metadata
+        from indexgate.dists.build import build_metadata
 
         try:
             built = await asyncio.to_thread(build_metadata, r.content, file.filename, self.indexes)

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from indexgate.dists.models import DistFile, dist_files, dist_row
 from indexgate.index import authcheck, simple
 from indexgate.index.client_types import (
     FetchError,
@@ -28,7 +29,6 @@ from indexgate.index.client_types import (
     unreadable,
 )
 from indexgate.index.http import BodySinkFactory, HttpClient, Response
-from indexgate.index.models import DistFile, dist_files, dist_row
 from indexgate.index.transport.headers import Headers
 from indexgate.model import Problem
 from indexgate.policy import PageAction

@@ -13,8 +13,8 @@ from typing import Literal, Protocol, TypeVar
 from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 
+from indexgate.dists.models import BlockInfo, CoreMetadata, DistFile, ParsedFilename, parse_filename
 from indexgate.errors import IndexgateError, IndexUnreachable, Origin, name_index, note_context
-from indexgate.index.models import BlockInfo, CoreMetadata, DistFile, ParsedFilename, parse_filename
 from indexgate.model import Blocked
 from indexgate.redact import redact
 from indexgate.settings import IndexConfig

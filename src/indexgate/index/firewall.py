@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
-from indexgate.index.models import BlockInfo
+from indexgate.dists.models import BlockInfo
 
 
 class _Lazy:

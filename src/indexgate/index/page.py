@@ -19,7 +19,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
 
 from packaging.version import Version
 
-from indexgate.index.models import DistFile, ParsedFilename, parse_filename, requires_python_text
+from indexgate.dists.models import DistFile, ParsedFilename, parse_filename, requires_python_text
 from indexgate.redact import redact
 
 log = logging.getLogger("indexgate.index")

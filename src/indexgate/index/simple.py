@@ -24,7 +24,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from indexgate.index.models import DistFile, parse_filename
+from indexgate.dists.models import DistFile, parse_filename
 from indexgate.index.page import (
     Files,
     Keep,

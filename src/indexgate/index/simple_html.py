@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from itertools import chain
 from urllib.parse import unquote, urlsplit
 
-from indexgate.index.models import DistFile, parse_filename
+from indexgate.dists.models import DistFile, parse_filename
 from indexgate.index.page import (
     HASH_FRAGMENT,
     SHA256_VALUE,

@@ -12,7 +12,7 @@ import re
 from json.decoder import scanstring
 from typing import Any
 
-from indexgate.index.models import DistFile
+from indexgate.dists.models import DistFile
 from indexgate.index.page import (
     HASH_KEYS,
     Files,

@@ -14,8 +14,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from indexgate.dists.models import CoreMetadata, DistFile
 from indexgate.errors import Origin
-from indexgate.index.models import CoreMetadata, DistFile
 from indexgate.settings import IndexConfig
 
 

@@ -16,7 +16,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from indexgate.index.models import DistFile, parse_filename
+from indexgate.dists.models import DistFile, parse_filename
 from indexgate.policy import Fallback
 from indexgate.resolver.candidates import Req
 from indexgate.resolver.fetch_loop import FetchLoop

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from indexgate.dists.models import DistFile, parse_filename
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import FetchError, IndexClient, PageResult
-from indexgate.index.models import DistFile, parse_filename
 from indexgate.model import Problem
 from indexgate.policy import PageAction, PageDecision, Strategy
 from indexgate.redact import redact

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from indexgate.dists.models import DistFile, parse_filename
 from indexgate.errors import Origin
 from indexgate.index.client import IndexClient, MetadataResult, ProbeResult
-from indexgate.index.models import DistFile, parse_filename
 from indexgate.model import Problem
 from indexgate.resolver.candidates import Candidate
 from indexgate.resolver.fetch_loop import FetchLoop

@@ -17,8 +17,8 @@ from typing import Any
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from indexgate.dists.models import DistFile
 from indexgate.index.client import IndexClient
-from indexgate.index.models import DistFile
 from indexgate.resolver.candidates import Req
 from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import Finder, Listing

@@ -23,9 +23,9 @@ from packaging.version import Version
 from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
+from indexgate.dists.models import DistFile
 from indexgate.errors import Origin
 from indexgate.index.client import ProbeResult
-from indexgate.index.models import DistFile
 from indexgate.resolver.candidates import Candidate, Req
 from indexgate.resolver.dead import DeadVersions
 from indexgate.resolver.fetch_loop import FetchLoop

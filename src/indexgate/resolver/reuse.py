@@ -44,13 +44,13 @@ from pathlib import Path
 from typing import Any
 
 import indexgate
+from indexgate.dists.models import DistFile, dist_files, dist_row
 from indexgate.index.client import (
     IndexClient,
     MetadataResult,
     ProbeResult,
     file_key,
 )
-from indexgate.index.models import DistFile, dist_files, dist_row
 from indexgate.model import Blocked, Problem, Resolved, TargetReport
 from indexgate.policy import Strategy
 from indexgate.redact import redact

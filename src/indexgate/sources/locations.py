@@ -20,8 +20,8 @@ from urllib.parse import unquote, urlsplit
 from packaging.markers import InvalidMarker, Marker
 from packaging.utils import canonicalize_name
 
+from indexgate.dists.models import parse_filename
 from indexgate.errors import InputError, Origin
-from indexgate.index.models import parse_filename
 from indexgate.redact import redact, strip_userinfo
 from indexgate.sources.model import DirectReference, LocalProject
 

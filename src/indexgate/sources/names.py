@@ -7,7 +7,7 @@ name normalization). Comparing the strings reported a false ``missing-pin``.
 
 from __future__ import annotations
 
-from indexgate.index.models import parse_filename
+from indexgate.dists.models import parse_filename
 
 _SDIST_SUFFIXES = (".tar.gz", ".zip")
 

@@ -4,7 +4,7 @@
   dependencies, the optional-dependencies of the extras asked for, requires-python) is
   read without running anything. Dynamic dependencies (``dynamic = ["dependencies"]``, a
   ``setup.py`` project) need ``--allow-build``: then its own build backend runs on a copy
-  of the folder in a throw-away environment (``index/build.py``); without it, exit 2.
+  of the folder in a throw-away environment (``dists/build.py``); without it, exit 2.
 - A direct reference (URL, VCS, local archive) is not from an index: a ``not-from-index``
   warning on each target it applies to (``--fail-on not-from-index`` makes it fatal). A
   local wheel's (or static sdist's) METADATA is read, so its dependencies are gated; a
@@ -29,9 +29,9 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
+from indexgate.dists import metadata as md
+from indexgate.dists.models import CoreMetadata
 from indexgate.errors import InputError, Origin
-from indexgate.index import metadata as md
-from indexgate.index.models import CoreMetadata
 from indexgate.model import Problem, TargetReport
 from indexgate.sources.locations import display_path
 from indexgate.sources.model import DirectReference, LocalProject, SourceRequirement, SourceSet
@@ -94,7 +94,7 @@ def build_pending(sources: SourceSet, settings: Settings) -> None:
             file=first.origin.file,
             line=first.origin.line,
         )
-    from indexgate.index.build import build_project_metadata
+    from indexgate.dists.build import build_project_metadata
 
     for project in sources.pending_builds:
         try:
@@ -266,7 +266,7 @@ def _read_archive(ref: DirectReference, sources: SourceSet) -> DirectReference:
     try:
         data = path.read_bytes()
         if path.name.lower().endswith(".whl"):
-            from indexgate.index import wheelzip
+            from indexgate.dists import wheelzip
 
             meta = md.parse_core_metadata(wheelzip.metadata_from_whole_wheel(data, ref.name))
         else:
@@ -294,8 +294,8 @@ def read_direct_wheels(
     ]
     if not todo:
         return
+    from indexgate.dists.models import DistFile
     from indexgate.errors import IndexgateError
-    from indexgate.index.models import DistFile
 
     with open_session(settings) as session:
         for position, ref, index in todo:
@@ -321,7 +321,7 @@ def read_direct_wheels(
 
 def _index_for(url: str, settings: Settings) -> IndexConfig | None:
     """The first index on the URL's origin, for a wheel or sdist URL; else None."""
-    from indexgate.index.models import parse_filename
+    from indexgate.dists.models import parse_filename
 
     parts = urlsplit(url.partition("#")[0])
     if parse_filename(unquote(parts.path.rsplit("/", 1)[-1])) is None:

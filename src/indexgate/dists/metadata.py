@@ -24,7 +24,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from indexgate.index.models import CoreMetadata
+from indexgate.dists.models import CoreMetadata
 
 __all__ = [
     "HashMismatch",

@@ -27,7 +27,7 @@ from io import BytesIO
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from indexgate.index.metadata import MetadataError
+from indexgate.dists.metadata import MetadataError
 from indexgate.redact import redact
 from indexgate.settings import IndexConfig
 

@@ -1,4 +1,5 @@
-"""Plain data the index client hands to the resolver: files, metadata, blocks."""
+"""Plain data about distributions: filenames, the files an index lists, their core metadata
+(what the index client hands to the resolver, and what the inputs read of local files)."""
 
 from __future__ import annotations
 

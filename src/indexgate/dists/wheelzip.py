@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
-from indexgate.index.metadata import MetadataError
+from indexgate.dists.metadata import MetadataError
 
 __all__ = [
     "MAX_METADATA_SIZE",
