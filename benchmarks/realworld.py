@@ -31,6 +31,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,7 +43,6 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 sys.path.insert(0, str(Path(__file__).parent))
-from run import uv_binary  # one way to find uv, shared with the benchmark
 
 CORPUS = Path(__file__).parent / "corpus"
 RSS_LIMIT_MB = 300
@@ -135,6 +135,20 @@ def uv_trust_option(uv: str) -> str:
     ``--native-tls``."""
     text = subprocess.run([uv, "pip", "compile", "--help"], capture_output=True, text=True).stdout
     return "--system-certs" if "--system-certs" in text else "--native-tls"
+
+
+def uv_binary() -> str:
+    """uv from the bench extra (its wheel), else from the PATH; the benchmark finds it
+    the same way (run.py imports this)."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if found is None:
+            sys.exit("uv is not installed: pip install -e '.[bench]'")
+        return found
 
 
 def clean_env(home: Path) -> dict[str, str]:

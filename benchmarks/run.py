@@ -46,6 +46,7 @@ from packaging.utils import canonicalize_name
 sys.path.insert(0, str(Path(__file__).parent))
 from genindex import GENERATOR_VERSION, generate
 from netsim import Network
+from realworld import CERT_VARS, uv_binary
 
 VARIANTS = {"range": "simple/", "pep658": "simple658/"}
 LAST_CPU = [0.0]
@@ -63,18 +64,6 @@ class Measure:
     maxrss_mb: float
     cpu: float  # user + system seconds of the tool's process
     resolution: dict[str, str] = field(repr=False)
-
-
-def uv_binary() -> str:
-    try:
-        from uv import find_uv_bin
-
-        return str(find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        found = shutil.which("uv")
-        if found is None:
-            sys.exit("uv is not installed: pip install -e '.[bench]'")
-        return found
 
 
 def timed(cmd: list[str], workdir: Path, env: dict[str, str]) -> tuple[float, float, int]:
@@ -140,7 +129,6 @@ def cert_variables() -> tuple[str, ...]:
     """Variables that hand a tool a CA bundle (``realworld.CERT_VARS``): uv runs without
     them, so indexgate does too (loading and checking a bundle it would not use for an
     http:// index costs it ~20 ms that uv never pays)."""
-    from realworld import CERT_VARS  # imported here: realworld imports this module
 
     return CERT_VARS
 

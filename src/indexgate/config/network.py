@@ -13,13 +13,13 @@ from __future__ import annotations
 import base64
 import os
 import re
+import ssl
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from indexgate.errors import InputError
-from indexgate.index.network import check_ca_bundle, check_client_cert
-from indexgate.redact import register_secret
+from indexgate.redact import no_password, register_secret
 from indexgate.settings import IndexConfig, Network, Proxies, Proxy
 
 # Global CA bundle variables, highest precedence first (after --cert and the config's cert:).
@@ -91,6 +91,53 @@ def global_cert(
         if env.get(name, "").strip():
             return env[name].strip(), name
     return None, None
+
+
+_CHECKED: dict[str, ssl.SSLContext] = {}  # bundles checked by loading them, not yet used
+
+
+def check_ca_bundle(path: str) -> str | None:
+    """Why ``path`` cannot verify anything (None: it is a usable PEM CA bundle).
+
+    The check loads the bundle into the TLS context the run will verify with, and keeps
+    it for ``checked_context``: loading a bundle of a few hundred certificates costs
+    20-40 ms, once is enough."""
+    if not os.path.exists(path):
+        return f"{path}: no such file"
+    try:
+        if os.path.isdir(path):
+            context = ssl.create_default_context(capath=path)
+        else:
+            context = ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return f"{path}: not a PEM CA bundle ({ssl_reason(exc)})"
+    if not os.path.isdir(path) and not context.get_ca_certs():
+        return f"{path}: no CA certificate in it"
+    _CHECKED[path] = context
+    return None
+
+
+def checked_context(path: str) -> ssl.SSLContext | None:
+    """The context ``check_ca_bundle`` loaded ``path`` into, once (the caller changes it:
+    ALPN, a client certificate); None when it was not checked in this process."""
+    return _CHECKED.pop(path, None)
+
+
+def check_client_cert(path: str) -> str | None:
+    """Why ``path`` is not a PEM certificate with its unencrypted key (None: it is)."""
+    if not os.path.isfile(path):
+        return f"{path}: no such file"
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_cert_chain(path, password=no_password)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return f"{path}: not a PEM certificate with its unencrypted private key ({ssl_reason(exc)})"
+    return None
+
+
+def ssl_reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason) if reason else (getattr(exc, "strerror", None) or str(exc))
 
 
 def network_settings(

@@ -1,8 +1,7 @@
 """Company networks on the wire: the TLS contexts that verify each index, and which proxy a
 request goes through. Built from the plain data of ``indexgate.settings.Network``, which
-``indexgate.config.network`` reads; the checks that a CA bundle or a client certificate
-is usable live here (``check_ca_bundle`` keeps the context it loaded, for the run to verify
-with: one load of the bundle per run).
+``indexgate.config.network`` reads and checks (its ``check_ca_bundle`` keeps the context
+it loaded, for the run to verify with: one load of the bundle per run).
 
 Trust, as pip (with truststore) and uv (``--native-tls``) do it: by default the operating
 system's trust store, which on Linux is OpenSSL's default paths, so ``SSL_CERT_FILE`` and
@@ -28,6 +27,7 @@ import os
 import re
 import ssl
 
+from indexgate.config.network import checked_context
 from indexgate.redact import no_password
 from indexgate.settings import Network, Proxies, Proxy
 
@@ -37,59 +37,9 @@ __all__ = [
     "Proxy",
     "TlsContexts",
     "bypasses",
-    "check_ca_bundle",
-    "check_client_cert",
     "proxy_for",
-    "ssl_reason",
     "system_store",
 ]
-
-
-_CHECKED: dict[str, ssl.SSLContext] = {}  # bundles checked by loading them, not yet used
-
-
-def check_ca_bundle(path: str) -> str | None:
-    """Why ``path`` cannot verify anything (None: it is a usable PEM CA bundle).
-
-    The check loads the bundle into the TLS context the run will verify with, and keeps
-    it for ``checked_context``: loading a bundle of a few hundred certificates costs
-    20-40 ms, once is enough."""
-    if not os.path.exists(path):
-        return f"{path}: no such file"
-    try:
-        if os.path.isdir(path):
-            context = ssl.create_default_context(capath=path)
-        else:
-            context = ssl.create_default_context(cafile=path)
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        return f"{path}: not a PEM CA bundle ({ssl_reason(exc)})"
-    if not os.path.isdir(path) and not context.get_ca_certs():
-        return f"{path}: no CA certificate in it"
-    _CHECKED[path] = context
-    return None
-
-
-def checked_context(path: str) -> ssl.SSLContext | None:
-    """The context ``check_ca_bundle`` loaded ``path`` into, once (the caller changes it:
-    ALPN, a client certificate); None when it was not checked in this process."""
-    return _CHECKED.pop(path, None)
-
-
-def check_client_cert(path: str) -> str | None:
-    """Why ``path`` is not a PEM certificate with its unencrypted key (None: it is)."""
-    if not os.path.isfile(path):
-        return f"{path}: no such file"
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        context.load_cert_chain(path, password=no_password)
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        return f"{path}: not a PEM certificate with its unencrypted private key ({ssl_reason(exc)})"
-    return None
-
-
-def ssl_reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None)
-    return str(reason) if reason else (getattr(exc, "strerror", None) or str(exc))
 
 
 _HASHED = re.compile(r"[0-9a-f]{8}\.[0-9]+")
