@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.tls import PrivateCa
+from support.tls import LoopServer, PrivateCa
 
 from indexgate.index.transport.base import (
     BodyTooLarge,
@@ -30,34 +29,13 @@ def _body(n: int) -> bytes:
     return bytes(i % 251 for i in range(n))
 
 
-class H2Server:
+class H2Server(LoopServer):
     """An HTTP/2 server: ``/bytes/N`` answers N bytes, ``/gzip/N`` the same gzipped,
     ``/stall`` answers nothing, ``/bye`` answers then ends the connection (GOAWAY)."""
 
     def __init__(self, context: Any) -> None:
-        self.context = context
-        self.connections = 0
-        self.paths: list[str] = []
+        super().__init__(context)
         self.headers: list[dict[bytes, bytes]] = []
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> H2Server:
-        self._thread.start()
-
-        async def start() -> int:
-            self._server = await self.loop.create_server(
-                self._protocol, "127.0.0.1", 0, ssl=self.context
-            )
-            return self._server.sockets[0].getsockname()[1]
-
-        self.port = asyncio.run_coroutine_threadsafe(start(), self.loop).result(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self._server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
 
     def _protocol(self) -> asyncio.Protocol:
         import h2.config

@@ -226,23 +226,18 @@ def _linger(request: Any) -> None:
         pass
 
 
-class H2Front:
-    """An HTTP/2-only TLS server (ALPN h2, the ``h2`` package httpx[http2] brings) that
-    answers each request by asking ``backend`` (an http:// index) the same path."""
+class LoopServer:
+    """A TLS server on an asyncio loop of its own thread, on 127.0.0.1 and a free port:
+    the test HTTP/2 servers' lifecycle (subclasses give ``_protocol``)."""
 
-    def __init__(self, backend: str, context: ssl.SSLContext) -> None:
-        self.backend = backend.rstrip("/")
+    def __init__(self, context: ssl.SSLContext | Any) -> None:
         self.context = context
         self.paths: list[str] = []
         self.connections = 0
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
-    @property
-    def base_url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> H2Front:
+    def __enter__(self) -> Self:
         self._thread.start()
 
         async def start() -> int:
@@ -258,6 +253,22 @@ class H2Front:
         self.loop.call_soon_threadsafe(self._server.close)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+
+    def _protocol(self) -> asyncio.Protocol:
+        raise NotImplementedError
+
+
+class H2Front(LoopServer):
+    """An HTTP/2-only TLS server (ALPN h2, on the ``h2`` package) that answers each request
+    by asking ``backend`` (an http:// index) the same path."""
+
+    def __init__(self, backend: str, context: ssl.SSLContext) -> None:
+        super().__init__(context)
+        self.backend = backend.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
 
     def _ask_backend(self, path: str, headers: dict[str, str]) -> tuple[int, list, bytes]:
         wanted = {k: v for k, v in headers.items() if k in ("accept", "range", "authorization")}
