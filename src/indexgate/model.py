@@ -2,9 +2,10 @@
 decided on by ``report.outcome`` and rendered as JSON, text and Markdown by ``report/``.
 
 Plain data at the bottom of the layers (as uv keeps its types in a crate of their own that
-the client and the resolver share): it imports nothing of indexgate. Owns the shape of a
-report (targets, resolution, blocked artifacts, errors, warnings,
-drift entries, changes) and its conversion to the contract's dict. Field names follow the
+the client and the resolver share): it imports nothing of indexgate but its sibling
+``drift_model.py``, the typed facts of a drift entry. Owns the shape of a report (targets,
+resolution, blocked artifacts, errors, warnings, drift entries, changes) and its
+conversion to the contract's dict. Field names follow the
 JSON contract (``indexgate-report/1``) so that ``to_dict`` is a plain conversion and every
 renderer reads the same facts. The status of each target and the record of what
 ``--fail-on`` made fatal are filled in by :mod:`indexgate.report.outcome`.
@@ -15,6 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any, Literal
+
+from indexgate.drift_model import (
+    HiddenVersions,
+    LatestVersion,
+    PinnedFile,
+    ProbedFile,
+    ShadowedName,
+    StuckVersions,
+    entry_fields,
+)
 
 Status = Literal["pass", "fail", "error"]
 ErrorKind = Literal[
@@ -112,10 +123,11 @@ def state_advice(state: str) -> str:
 class DriftEntry:
     """One package of a ``drift`` run, for one target: a pin (or a plain requirement).
 
-    The top level is typed; the facts below it (``pin``, ``latest``, ``stuck``,
-    ``shadowed``, ``hidden``, ``probed``) stay the JSON's own dicts, which the next run
-    reads back with ``--previous-report``. ``to_dict`` writes every field, in this order,
-    as the JSON always had them.
+    Typed throughout: the facts found (``pin``, ``latest``, ``stuck``, ``shadowed``,
+    ``hidden``, ``probed``) are the small dataclasses of :mod:`indexgate.drift_model`,
+    None where nothing was found.
+    ``to_dict`` writes every field, in this order, as the JSON always had them;
+    ``from_dict`` reads an entry of a previous report back (drift/changes.py).
     """
 
     name: str
@@ -123,14 +135,14 @@ class DriftEntry:
     requirement: str | None  # ``flask>=3`` when nothing is pinned
     source: str  # where the pin comes from (``uv.lock:12``)
     index: str | None = None
-    pin: dict[str, Any] | None = None  # the pinned file: version, file, status, hash, ...
-    latest: dict[str, Any] | None = None  # the newest version listed, with its probe status
+    pin: PinnedFile | None = None  # the pinned file: version, file, status, hash, ...
+    latest: LatestVersion | None = None  # the newest version listed, with its probe status
     newest_allowed: str | None = None
     upgrade: str | None = None
-    stuck: dict[str, Any] | None = None  # newer versions the firewall blocks, and since when
-    shadowed: dict[str, Any] | None = None  # the same name on later indexes
-    hidden: dict[str, Any] | None = None  # versions the upstream lists and this index hides
-    probed: list[dict[str, Any]] = field(default_factory=list)
+    stuck: StuckVersions | None = None  # newer versions the firewall blocks, and since when
+    shadowed: ShadowedName | None = None  # the same name on later indexes
+    hidden: HiddenVersions | None = None  # versions the upstream lists and this index hides
+    probed: list[ProbedFile] = field(default_factory=list)  # newest first
     probe_cap: bool = False
     # With --previous-report only (drift/changes.py): None, not compared (no key in the
     # JSON); {} compared, nothing changed (null); else the versions per kind of change.
@@ -143,10 +155,31 @@ class DriftEntry:
         return bool(self.fail_on)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {name: _copy(getattr(self, name)) for name in _ENTRY_FIELDS}
+        data: dict[str, Any] = {
+            "name": self.name,
+            "pinned": self.pinned,
+            "requirement": self.requirement,
+            "source": self.source,
+            "index": self.index,
+            "pin": _dict(self.pin),
+            "latest": _dict(self.latest),
+            "newest_allowed": self.newest_allowed,
+            "upgrade": self.upgrade,
+            "stuck": _dict(self.stuck),
+            "shadowed": _dict(self.shadowed),
+            "hidden": _dict(self.hidden),
+            "probed": [p.to_dict() for p in self.probed],
+            "probe_cap": self.probe_cap,
+        }
         if self.changes is not None:
             data["changes"] = _copy(self.changes) or None
         return _fatal({**data, "fail_on": self.fail_on})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DriftEntry:
+        """An entry as ``to_dict`` wrote it (a previous report); a fact that cannot be read
+        is None, and an entry without a name a ValueError."""
+        return cls(**entry_fields(data))
 
 
 @dataclass
@@ -198,11 +231,6 @@ class Report:
         return data
 
 
-_ENTRY_FIELDS = tuple(
-    f.name for f in fields(DriftEntry) if f.name not in ("changes", "fail_on")
-)  # the keys every drift entry has
-
-
 @cache
 def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
@@ -223,6 +251,13 @@ def _copy(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
     return value
+
+
+def _dict(
+    fact: PinnedFile | LatestVersion | StuckVersions | ShadowedName | HiddenVersions | None,
+) -> dict[str, Any] | None:
+    """A drift fact's JSON object, or null where nothing was found."""
+    return None if fact is None else fact.to_dict()
 
 
 def _clean(d: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,16 @@ from packaging.version import Version
 from indexgate.cli import main
 from indexgate.drift import collect_pins
 from indexgate.drift.changes import changes, read_previous
+from indexgate.drift_model import (
+    HiddenVersion,
+    HiddenVersions,
+    LatestVersion,
+    PinnedFile,
+    ProbedFile,
+    ShadowedName,
+    ShadowingIndex,
+    StuckVersions,
+)
 from indexgate.errors import InputError
 from indexgate.model import DriftEntry, Report, TargetReport
 from indexgate.report.render import render_markdown, render_text
@@ -26,9 +36,9 @@ def entry(name: str, pinned: str, probed: dict[str, str], latest: str, **extra: 
         requirement=None,
         source="uv.lock:1",
         index="internal",
-        pin={"version": pinned, "file": f"{name}-{pinned}.whl", "status": probed[pinned]},
-        latest={"version": latest, "status": probed.get(latest, "unprobed")},
-        probed=[{"version": v, "file": f"{name}-{v}.whl", "status": s} for v, s in probed.items()],
+        pin=PinnedFile(pinned, f"{name}-{pinned}.whl", probed[pinned]),
+        latest=LatestVersion(latest, status=probed.get(latest, "unprobed")),
+        probed=[ProbedFile(v, f"{name}-{v}.whl", "internal", s) for v, s in probed.items()],
         **extra,
     )
 
@@ -138,14 +148,11 @@ def huge_report(n: int) -> Report:
     entries = []
     for i in range(n):
         e = entry(f"package-{i:05d}", "1.0", {"1.0": "blocked", "2.0": "blocked"}, "2.0")
-        e.probed[0].update(vendor="nexus-firewall", reason="REQUESTED ITEM IS QUARANTINED " * 4)
-        e.stuck = {"versions": ["2.0"], "since": "2025-01-01T00:00:00Z", "age_days": 300}
+        e.probed[0].vendor = "nexus-firewall"
+        e.probed[0].reason = "REQUESTED ITEM IS QUARANTINED " * 4
+        e.stuck = StuckVersions(["2.0"], "2025-01-01T00:00:00Z", 300)
         e.upgrade = "1.5"
-        e.shadowed = {
-            "index": "internal",
-            "on": [{"index": "pypi", "versions": ["9"] * 40}],
-            "severity": "warning",
-        }
+        e.shadowed = ShadowedName("internal", [ShadowingIndex("pypi", ["9"] * 40)], "warning")
         entries.append(e)
     released = [{"name": f"package-{i:05d}", "version": "3.0"} for i in range(n)]
     return drift_report(*entries, changes={"newly_blocked": [], "released": released})
@@ -203,4 +210,62 @@ def test_a_typed_entry_writes_the_json_keys_in_their_order() -> None:
     )
     # A copy: editing the dict leaves the entry as it was.
     data["probed"][0]["status"] = "edited"
-    assert e.probed[0]["status"] == "allowed"
+    assert e.probed[0].status == "allowed"
+
+
+def test_typed_facts_write_their_optional_keys_only_when_set() -> None:
+    """The facts' JSON is the contract's: ``hash``, ``yanked``/``yanked_reason`` and
+    ``upload_time`` on a pin, a probe's firewall verdict, only when there is one."""
+    pin = PinnedFile("1.0")
+    assert pin.to_dict() == {"version": "1.0", "file": None, "status": "missing"}
+    pin.file, pin.status, pin.hash, pin.yanked = "a-1.0.whl", "allowed", "match", True
+    pin.upload_time = "2025-01-01T00:00:00Z"
+    assert list(pin.to_dict()) == [
+        *("version", "file", "status", "hash", "yanked", "yanked_reason", "upload_time")
+    ]
+    assert pin.to_dict()["yanked_reason"] is None  # the key is there for a yanked file
+    probe = ProbedFile("2.0", "a-2.0.whl", "internal", "allowed")
+    assert list(probe.to_dict()) == ["version", "file", "index", "status"]
+    probe.status, probe.vendor, probe.reason, probe.state = (
+        "blocked",
+        "jfrog-xray",
+        "CVE",
+        "blocked",
+    )
+    assert list(probe.to_dict()) == [
+        "version",
+        "file",
+        "index",
+        "status",
+        "vendor",
+        "reason",
+        "state",
+    ]
+
+
+def test_a_previous_entry_reads_back_as_it_was_written() -> None:
+    """``from_dict`` is ``to_dict``'s inverse for every fact, so the next run compares with
+    what this run found; facts of the wrong shape are left out, not a crash."""
+    e = entry("a", "1.0", {"2.0": "blocked", "1.0": "allowed"}, "2.0", upgrade="1.5")
+    assert e.pin is not None and e.latest is not None
+    e.pin.hash, e.pin.yanked, e.pin.yanked_reason = "mismatch", True, "broken"
+    e.latest.upload_time, e.latest.age_days = "2025-01-01T00:00:00Z", 3
+    e.probed[0].vendor, e.probed[0].reason, e.probed[0].state = "nexus-firewall", "Q", "pending"
+    e.probed[0].details_url = "https://iq.example.com/x"
+    e.stuck = StuckVersions(["2.0"], "2025-01-01T00:00:00Z", 300)
+    e.shadowed = ShadowedName("internal", [ShadowingIndex("public", ["9", "8"])], "error")
+    e.hidden = HiddenVersions("internal", "public", [HiddenVersion("3.0", None, None)], None, None)
+    e.changes, e.fail_on = {}, ["stuck", "shadowed"]
+    data = json.loads(json.dumps(e.to_dict()))
+
+    again = DriftEntry.from_dict(data)
+
+    assert again == e and again.to_dict() == e.to_dict()
+    assert DriftEntry.from_dict({**data, "changes": {"released": ["1.2"]}}).changes == {
+        "released": ["1.2"]
+    }
+    assert DriftEntry.from_dict({k: v for k, v in data.items() if k != "changes"}).changes is None
+    odd = DriftEntry.from_dict(
+        {"name": "b", "latest": "3.0", "probed": [1, {"status": "blocked"}, {"version": "1"}]}
+    )
+    assert (odd.latest, odd.pin, [p.version for p in odd.probed]) == (None, None, ["1"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from indexgate.drift_model import HiddenVersions, ShadowedName, StuckVersions
 from indexgate.model import Blocked, DriftEntry, Problem, Report, TargetReport
 from indexgate.report.json_report import to_json
 from indexgate.report.outcome import decide_target
@@ -76,9 +77,9 @@ def test_decide_records_blocked_and_pending_artifacts() -> None:
 
 
 def test_decide_records_stuck_hidden_and_shadowed_drift_entries() -> None:
-    stuck = _entry("a", stuck={"versions": ["2.0"]})
-    hidden = _entry("b", hidden={"versions": []})
-    shadowed = _entry("c", shadowed={"index": "x", "on": [], "severity": "high"})
+    stuck = _entry("a", stuck=StuckVersions(["2.0"]))
+    hidden = _entry("b", hidden=HiddenVersions("x", "upstream", []))
+    shadowed = _entry("c", shadowed=ShadowedName("x", [], "high"))
     fine = _entry("d")
     t = TargetReport("3.12", "linux_x86_64", drift=[stuck, hidden, shadowed, fine])
     assert decide_target(t, frozenset({"stuck"})) == "fail"

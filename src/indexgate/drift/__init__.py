@@ -8,9 +8,11 @@ a few at a time, until one is allowed: that answers "upgrade available" and "stu
 quarantine" without walking a whole history. Every URL is probed at most once per run
 (the client memoizes) and at most ``max_probes_per_package`` per package.
 
-The per-package ``drift`` section of each target is a list of ``DriftEntry`` (indexgate/model.py)
-whose facts are JSON-shaped (so the renderers and the next run's ``--previous-report`` read
-the same facts); changes.py compares with that. Rendering is report/drift.py's.
+The per-package ``drift`` section of each target is a list of ``DriftEntry``
+(indexgate/model.py) whose facts are typed (indexgate/drift_model.py), each written as the
+JSON's object and read back from it, so the renderers and the next run's
+``--previous-report`` read the same facts; changes.py compares with that. Rendering is
+report/drift.py's.
 
 This package owns the drift run; its public face is ``drift()`` and ``read_previous``:
 

@@ -1,9 +1,10 @@
 """What changed since the last drift report (``--previous-report``).
 
 The previous run's JSON is the only memory between runs, so everything compared here is
-read from its ``drift`` entries: each probed version's status and the newest version
-listed. A claim needs evidence on both sides: "released" means blocked then, allowed now;
-"newly blocked" means allowed then (or published since) and blocked now.
+read from its ``drift`` entries (read back with ``DriftEntry.from_dict``): each probed
+version's status and the newest version listed. A claim needs evidence on both sides:
+"released" means blocked then, allowed now; "newly blocked" means allowed then (or
+published since) and blocked now.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from indexgate.drift_model import ProbedFile
 from indexgate.errors import InputError
-from indexgate.model import SCHEMA, Report
+from indexgate.model import SCHEMA, DriftEntry, Report
 
-__all__ = ["changes", "read_previous"]
+__all__ = ["changes", "previous_entries", "read_previous"]
 
 
 def read_previous(path: Path, display: str) -> dict[str, Any]:
@@ -49,22 +51,30 @@ def read_previous(path: Path, display: str) -> dict[str, Any]:
     return data
 
 
-def _facts(entries: Iterable[Any]) -> tuple[dict[tuple[str, str], dict], dict[str, Version]]:
+def previous_entries(previous: dict[str, Any]) -> list[DriftEntry]:
+    """The drift entries of a previous report; one that has no name is left out."""
+    entries = []
+    for target in previous.get("targets", []):
+        for data in target.get("drift") or []:
+            if isinstance(data, dict) and isinstance(data.get("name"), str):
+                entries.append(DriftEntry.from_dict(data))
+    return entries
+
+
+def _facts(
+    entries: Iterable[DriftEntry],
+) -> tuple[dict[tuple[str, str], ProbedFile], dict[str, Version]]:
     """(name, version) -> probe (blocked wins over allowed) and name -> newest listed."""
-    probes: dict[tuple[str, str], dict] = {}
+    probes: dict[tuple[str, str], ProbedFile] = {}
     latest: dict[str, Version] = {}
     for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            continue
-        name = entry["name"]
-        newest = _version((entry.get("latest") or {}).get("version"))
+        name = entry.name
+        newest = _version(entry.latest.version) if entry.latest is not None else None
         if newest is not None and (name not in latest or newest > latest[name]):
             latest[name] = newest
-        for probe in entry.get("probed") or []:
-            if not isinstance(probe, dict) or not isinstance(probe.get("version"), str):
-                continue
-            key = (name, probe["version"])
-            if key not in probes or probe.get("status") == "blocked":
+        for probe in entry.probed:
+            key = (name, probe.version)
+            if key not in probes or probe.status == "blocked":
                 probes[key] = probe
     return probes, latest
 
@@ -78,23 +88,18 @@ def changes(
     published since. A version that was not probed last time is never claimed. ``listed``
     holds the versions an install could take now, per package.
     """
-    old, old_latest = _facts(e for t in previous.get("targets", []) for e in t.get("drift") or [])
-    new, _ = _facts(e.to_dict() for t in report.targets for e in t.drift or [])
+    old, old_latest = _facts(previous_entries(previous))
+    new, _ = _facts(e for t in report.targets for e in t.drift or [])
     newly_blocked, released = [], []
     for (name, version), probe in sorted(new.items()):
         before = old.get((name, version))
         v = _version(version)
         fresh = name in old_latest and v is not None and v > old_latest[name]
-        item = {
-            "name": name,
-            "version": version,
-            "file": probe.get("file"),
-            "index": probe.get("index"),
-        }
-        was = before.get("status") if before else None
-        if probe.get("status") == "blocked" and (was == "allowed" or (before is None and fresh)):
+        item = {"name": name, "version": version, "file": probe.file, "index": probe.index}
+        was = before.status if before else None
+        if probe.status == "blocked" and (was == "allowed" or (before is None and fresh)):
             newly_blocked.append(item)
-        elif probe.get("status") == "allowed" and was == "blocked":
+        elif probe.status == "allowed" and was == "blocked":
             released.append(item)
     published = [
         {"name": name, "version": str(v)}

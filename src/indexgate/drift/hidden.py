@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 from packaging.version import Version
 
 from indexgate.drift.pins import Pin, age_days, group, uploaded
+from indexgate.drift_model import HiddenVersion, HiddenVersions
 from indexgate.errors import IndexgateError
 from indexgate.index.client import IndexClient
 from indexgate.policy import PageAction, Strategy
@@ -33,7 +33,7 @@ async def hidden_versions(
     index: IndexConfig,
     listed: set[Version],
     now: dt.datetime,
-) -> dict[str, Any] | None:
+) -> HiddenVersions | None:
     """Versions ``index``'s upstream publishes that its page (``listed``) does not list."""
     upstream = next((i for i in settings.indexes if i.name == index.upstream), None)
     if upstream is None:
@@ -47,7 +47,7 @@ async def hidden_versions(
         return None
     pre = settings.pre or bool(pin.specifier.prereleases)
     pre = pre or (pin.version is not None and pin.version.is_prerelease)
-    rows = []
+    rows: list[HiddenVersion] = []
     for entry in group(page.files, upstream):
         v = entry.version
         if v in listed or (v.is_prerelease and not pre):
@@ -57,15 +57,15 @@ async def hidden_versions(
         if pin.version is None and not pin.specifier.contains(v, prereleases=True):
             continue
         stamp = uploaded(entry)
-        rows.append({"version": str(v), "upload_time": stamp, "age_days": age_days(stamp, now)})
+        rows.append(HiddenVersion(str(v), stamp, age_days(stamp, now)))
     if not rows:
         return None
-    dated = [r for r in rows if r["age_days"] is not None]
-    oldest = max(dated, key=lambda r: r["age_days"]) if dated else None
-    return {
-        "index": index.name,
-        "upstream": upstream.name,
-        "versions": rows,
-        "since": oldest["upload_time"] if oldest else None,
-        "age_days": oldest["age_days"] if oldest else None,
-    }
+    dated = [(r.age_days, r) for r in rows if r.age_days is not None]
+    oldest = max(dated, key=lambda d: d[0])[1] if dated else None
+    return HiddenVersions(
+        index.name,
+        upstream.name,
+        rows,
+        since=oldest.upload_time if oldest else None,
+        age_days=oldest.age_days if oldest else None,
+    )

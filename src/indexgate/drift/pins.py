@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from packaging.markers import Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -21,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from indexgate.dists.models import DistFile, parse_filename
 from indexgate.drift.probes import Probe, Prober
+from indexgate.drift_model import PinnedFile
 from indexgate.errors import Origin
 from indexgate.index.client import BlockHit
 from indexgate.model import Blocked, DriftEntry, Problem, Resolved, vendor_label
@@ -179,7 +179,7 @@ async def check_pin(
 ) -> Probe | None:
     """Find the pinned file the target installs, compare hashes, probe it."""
     where = f"{pin.name}=={pin.version}"
-    state: dict[str, Any] = {"version": str(pin.version), "file": None, "status": "missing"}
+    state = PinnedFile(str(pin.version))  # file None, status missing: until found
     out.entry.pin = state
     if entry is None:
         searched = ", ".join(f"'{s}'" for s in found.searched) or "no index"
@@ -202,7 +202,7 @@ async def check_pin(
             out.errors.append(problem("missing-pin", message, pin, index=index.name))
             return None
         file = on_index.get(filename_key(chosen.filename))
-        state["file"] = chosen.filename
+        state.file = chosen.filename
         if file is None:
             message = (
                 f"{chosen.filename} ({where}) is no longer on index '{index.name}', "
@@ -219,11 +219,11 @@ async def check_pin(
             message = f"no file of {where} on index '{index.name}' suits {target.label}"
             out.errors.append(problem("missing-pin", message, pin, index=index.name))
             return None
-        state["file"] = file.filename
+        state.file = file.filename
         if pin.hashes:
             comparable = any(_comparable(f, pin.hashes) for f in suitable)
             hash_state = "match" if matching else "mismatch" if comparable else "unchecked"
-    state["hash"] = hash_state
+    state.hash = hash_state
     if hash_state == "mismatch":
         message = (
             f"{file.filename} ({where}) on index '{index.name}' no longer has the hash "
@@ -232,16 +232,16 @@ async def check_pin(
         )
         out.errors.append(problem("hash-mismatch", message, pin, index=index.name))
     if file.yanked:
-        state["yanked"] = True
-        state["yanked_reason"] = file.yanked_reason
+        state.yanked = True
+        state.yanked_reason = file.yanked_reason
         reason = f": {file.yanked_reason}" if file.yanked_reason else ""
         message = f"{where} was yanked from index '{index.name}'{reason}"
         out.warnings.append(problem("yanked-pin", message, pin, index=index.name))
     if file.upload_time:
-        state["upload_time"] = file.upload_time
+        state.upload_time = file.upload_time
     prober.budget(pin.name).take(file.url, force=True)
     probe = await prober.probe(entry.version, index, file)
-    state["status"] = probe.status
+    state.status = probe.status
     out.resolved = Resolved(pin.name, str(pin.version), index.name, file.filename, [])
     out.resolved.requested_by.append(str(pin.origin))
     if probe.block is not None:

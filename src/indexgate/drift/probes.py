@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from indexgate.dists.models import DistFile
+from indexgate.drift_model import ProbedFile
 from indexgate.index.client import BlockHit, FetchError, IndexClient
 from indexgate.resolver.finder import VersionEntry
 from indexgate.settings import IndexConfig
@@ -38,22 +39,19 @@ class Probe:
     message: str | None = None
     kind: str | None = None  # the FetchError kind when the probe failed
 
-    def as_dict(self) -> dict[str, Any]:
-        """The probe as the drift entry's ``probed`` list records it (JSON-shaped)."""
-        out: dict[str, Any] = {
-            "version": str(self.version),
-            "file": self.file.filename,
-            "index": self.index.name,
-            "status": self.status,
-        }
-        if self.file.upload_time:
-            out["upload_time"] = self.file.upload_time
+    def fact(self) -> ProbedFile:
+        """The probe as the drift entry's ``probed`` list records it."""
+        out = ProbedFile(
+            str(self.version),
+            self.file.filename,
+            self.index.name,
+            self.status,
+            upload_time=self.file.upload_time or None,
+        )
         if self.block is not None:
-            out["vendor"] = self.block.info.vendor
-            out["reason"] = self.block.info.reason
-            out["state"] = self.block.info.state
-            if self.block.info.details_url:
-                out["details_url"] = self.block.info.details_url
+            info = self.block.info
+            out.vendor, out.reason, out.state = info.vendor, info.reason, info.state
+            out.details_url = info.details_url or None
         return out
 
 

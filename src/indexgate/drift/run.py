@@ -33,6 +33,7 @@ from indexgate.drift.pins import (
 )
 from indexgate.drift.probes import Probe, Prober
 from indexgate.drift.shadows import ShadowCheck
+from indexgate.drift_model import LatestVersion, StuckVersions
 from indexgate.errors import IndexUnreachable
 from indexgate.index.client import FetchError
 from indexgate.model import Problem
@@ -184,12 +185,12 @@ class DriftRun:
         newest = max(listed, default=None)
         if newest is not None:
             stamp = uploaded(by_version[newest])
-            entry.latest = {
-                "version": str(newest),
-                "upload_time": stamp,
-                "age_days": age_days(stamp, self.now),
-                "status": status[newest].status if newest in status else "unprobed",
-            }
+            entry.latest = LatestVersion(
+                str(newest),
+                stamp,
+                age_days(stamp, self.now),
+                status[newest].status if newest in status else "unprobed",
+            )
         entry.newest_allowed = str(newest_allowed) if newest_allowed is not None else None
         if entry.index is None and newest_allowed is not None:
             entry.index = by_version[newest_allowed].index.name
@@ -203,14 +204,12 @@ class DriftRun:
         )
         if held:
             since = uploaded(by_version[held[-1].version])
-            entry.stuck = {
-                "versions": [str(p.version) for p in held],
-                "since": since,
-                "age_days": age_days(since, self.now),
-            }
+            entry.stuck = StuckVersions(
+                [str(p.version) for p in held], since, age_days(since, self.now)
+            )
             fallback = str(pin.version or newest_allowed or "") or None
             out.blocked.extend(p.block.to_report(fallback, pin.origin) for p in held if p.block)
-        entry.probed = [p.as_dict() for p in sorted(probed, key=lambda p: p.version)[::-1]]
+        entry.probed = [p.fact() for p in sorted(probed, key=lambda p: p.version)[::-1]]
 
 
 def _applies(marker: Marker | None, target: Target) -> bool:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from packaging.utils import NormalizedName
 
 from indexgate.dists.models import parse_filename
 from indexgate.drift.pins import Pin, PinOutcome, problem
+from indexgate.drift_model import ShadowedName, ShadowingIndex
 from indexgate.errors import IndexgateError
 from indexgate.index.client import IndexClient
 from indexgate.policy import PageAction, Strategy
@@ -35,11 +35,11 @@ class ShadowCheck:
     def __init__(self, settings: Settings, client: IndexClient) -> None:
         self.settings = settings
         self.client = client
-        self._tasks: dict[tuple[str, str], asyncio.Future[dict[str, Any] | None]] = {}
+        self._tasks: dict[tuple[str, str], asyncio.Future[ShadowedName | None]] = {}
 
     def check(
         self, name: NormalizedName, index: IndexConfig, entries: Sequence[VersionEntry]
-    ) -> asyncio.Future[dict[str, Any] | None]:
+    ) -> asyncio.Future[ShadowedName | None]:
         """The drift entry's ``shadowed`` fact for ``name`` listed first on ``index``."""
         key = (name, index.name)
         task = self._tasks.get(key)
@@ -50,7 +50,7 @@ class ShadowCheck:
 
     async def _check(
         self, name: NormalizedName, index: IndexConfig, entries: Sequence[VersionEntry]
-    ) -> dict[str, Any] | None:
+    ) -> ShadowedName | None:
         """The same name on a later index, unless that index serves the very same files.
 
         A later index holding every file of ours byte for byte (same sha256) is a mirror of
@@ -58,7 +58,7 @@ class ShadowCheck:
         """
         indexes = self.settings.indexes
         later = [i for i in indexes[indexes.index(index) + 1 :] if not i.explicit]
-        found = []
+        found: list[ShadowingIndex] = []
         for other in later:
             try:
                 page = await self.client.project_page(other, name)
@@ -75,31 +75,30 @@ class ShadowCheck:
             if mirrors(ours, page.files):
                 continue
             versions = {p.version for f in page.files if (p := parse_filename(f.filename))}
-            found.append(
-                {"index": other.name, "versions": [str(v) for v in sorted(versions, reverse=True)]}
-            )
+            newest_first = [str(v) for v in sorted(versions, reverse=True)]
+            found.append(ShadowingIndex(other.name, newest_first))
         if not found:
             return None
         unsafe = self.settings.strategy is not Strategy.FIRST_INDEX
         severity = "error" if unsafe and name not in self.settings.sources else "warning"
-        return {"index": index.name, "on": found, "severity": severity}
+        return ShadowedName(index.name, found, severity)
 
-    def report(self, pin: Pin, shadow: dict[str, Any], out: PinOutcome) -> None:
+    def report(self, pin: Pin, shadow: ShadowedName, out: PinOutcome) -> None:
         """The shadowed-name problem: an error where the strategy may take the other one."""
-        on = "; ".join(f"'{s['index']}' ({_some(s['versions'])})" for s in shadow["on"])
+        on = "; ".join(f"'{s.index}' ({_some(s.versions)})" for s in shadow.on)
         message = (
-            f"{pin.name} comes from index '{shadow['index']}' but the name also exists on {on}: "
+            f"{pin.name} comes from index '{shadow.index}' but the name also exists on {on}: "
             "a dependency-confusion risk"
         )
-        if shadow["severity"] == "error":
+        if shadow.severity == "error":
             message += (
                 f"; under {self.settings.strategy} an install may take the other project. "
                 "Pin the package to its index (`sources:`) or use first-index"
             )
-            out.errors.append(problem("shadowed-name", message, pin, index=shadow["index"]))
+            out.errors.append(problem("shadowed-name", message, pin, index=shadow.index))
         else:
             message += "; first-index keeps it on its own index as long as that index lists it"
-            out.warnings.append(problem("shadowed-name", message, pin, index=shadow["index"]))
+            out.warnings.append(problem("shadowed-name", message, pin, index=shadow.index))
 
 
 def _some(versions: Sequence[str], n: int = 5) -> str:

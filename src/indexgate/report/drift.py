@@ -6,8 +6,9 @@ shadowed, changes since the last run). The drift run itself is :mod:`indexgate.d
 This module imports the report model, the shared helpers of :mod:`indexgate.report.tables`
 and the firewalls' vendor labels, never render.py (render.py calls into it).
 
-Rows are read from the per-package ``DriftEntry`` of each target (the JSON's facts), so
-the three outputs say the same thing. Identical rows of several targets become one row.
+Rows are read from the per-package ``DriftEntry`` of each target (its typed facts, which
+are the JSON's), so the three outputs say the same thing. Identical rows of several
+targets become one row.
 The Markdown keeps itself small: counts first, the first rows of each table open, the
 rest folded in ``<details>``, and beyond a byte budget rows are cut with a pointer to the
 JSON report, so a summary for thousands of packages stays under GitHub's 1 MiB.
@@ -17,9 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from indexgate.model import DriftEntry, Report, vendor_label
+from indexgate.model import DriftEntry, ProbedFile, Report, vendor_label
 from indexgate.report.tables import md, md_link, md_row, plural, text_table
 
 OPEN_ROWS = 20  # rows shown before the rest is folded
@@ -66,30 +66,29 @@ def sections(report: Report) -> list[Section]:
         label = f"{t.python} {t.platform}"
         for e in t.drift or []:
             name, source, index = e.name, e.source, e.index
-            pin = e.pin or {}
+            pin = e.pin
             problem, link = _pin_problem(e)
             if problem:
-                pinned = e.pinned
-                add(blocked, link, label, name, pinned, pin.get("file"), index, problem, source)
-            if pin.get("yanked"):
-                reason = pin.get("yanked_reason")
+                pinned, file = e.pinned, pin.file if pin else None
+                add(blocked, link, label, name, pinned, file, index, problem, source)
+            if pin and pin.yanked:
                 add(
                     yanked,
                     None,
                     label,
                     name,
-                    pin["version"],
-                    pin.get("file"),
+                    pin.version,
+                    pin.file,
                     index,
-                    reason,
+                    pin.yanked_reason,
                     source,
                 )
             if e.stuck:
                 st = e.stuck
-                since = _since(st.get("since"), st.get("age_days"))
-                firewall = _firewall(_probe(e, st["versions"][0]) if st["versions"] else {})
+                since = _since(st.since, st.age_days)
+                firewall = _firewall(_probe(e, st.versions[0]) if st.versions else None)
                 allowed = e.newest_allowed or "none"
-                versions = _few(st["versions"])
+                versions = _few(st.versions)
                 add(
                     stuck,
                     None,
@@ -103,20 +102,20 @@ def sections(report: Report) -> list[Section]:
                 )
             if e.hidden:
                 hd = e.hidden
-                versions = _few([v["version"] for v in hd["versions"]])
-                since = _since(hd.get("since"), hd.get("age_days"))
+                versions = _few([v.version for v in hd.versions])
+                since = _since(hd.since, hd.age_days)
                 pinned = e.pinned or "-"
-                add(hidden, None, label, name, pinned, versions, since, hd["index"], hd["upstream"])
+                add(hidden, None, label, name, pinned, versions, since, hd.index, hd.upstream)
             if e.upgrade:
-                latest = e.latest or {}
-                newest = latest.get("version") or ""
-                if newest and latest.get("status") not in (None, "allowed", "unprobed"):
-                    newest += f" ({latest['status']})"
+                latest = e.latest
+                newest = latest.version if latest else ""
+                if newest and latest and latest.status not in ("allowed", "unprobed"):
+                    newest += f" ({latest.status})"
                 add(upgrades, None, label, name, e.pinned, e.upgrade, newest, source)
             if e.shadowed:
                 sh = e.shadowed
-                on = "; ".join(f"{o['index']}: {_few(o['versions'], 10)}" for o in sh["on"])
-                add(shadowed, None, label, name, sh["index"], on, sh["severity"], source)
+                on = "; ".join(f"{o.index}: {_few(o.versions, 10)}" for o in sh.on)
+                add(shadowed, None, label, name, sh.index, on, sh.severity, source)
     n = len(report.targets)
     for (_, cells), (section, link, labels) in grouped.items():
         targets = "all" if len(labels) == n else ", ".join(labels)
@@ -242,31 +241,31 @@ def _row_md(section: Section, i: int) -> str:
 # --- cells --------------------------------------------------------------------------
 
 
-def _probe(entry: DriftEntry, version: str) -> dict[str, Any]:
-    return next((p for p in entry.probed if p.get("version") == version), {})
+def _probe(entry: DriftEntry, version: str) -> ProbedFile | None:
+    return next((p for p in entry.probed if p.version == version), None)
 
 
-def _firewall(probe: dict[str, Any]) -> str:
-    if not probe.get("vendor"):
+def _firewall(probe: ProbedFile | None) -> str:
+    if probe is None or not probe.vendor:
         return ""
-    return f"{vendor_label(probe['vendor'])}: {probe.get('reason') or ''}".rstrip(": ")
+    return f"{vendor_label(probe.vendor)}: {probe.reason or ''}".rstrip(": ")
 
 
 def _pin_problem(entry: DriftEntry) -> tuple[str, str | None]:
     """What is wrong with the pinned file ("" when nothing), and a details URL."""
     pin = entry.pin
-    if not pin:
+    if pin is None:
         return "", None
     problems, link = [], None
-    if pin.get("status") == "blocked":
-        hit = _probe(entry, pin.get("version", ""))
+    if pin.status == "blocked":
+        hit = _probe(entry, pin.version)
         problems.append(f"blocked by {_firewall(hit) or 'the index'}")
-        link = hit.get("details_url")
-    elif pin.get("status") == "missing":
-        problems.append("missing from the index" if pin.get("file") else "version not listed")
-    elif pin.get("status") == "error":
+        link = hit.details_url if hit else None
+    elif pin.status == "missing":
+        problems.append("missing from the index" if pin.file else "version not listed")
+    elif pin.status == "error":
         problems.append("could not be checked")
-    if pin.get("hash") == "mismatch":
+    if pin.hash == "mismatch":
         problems.append("hash mismatch")
     return "; ".join(problems), link
 
