@@ -279,7 +279,7 @@ def _run(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> tuple[R
         raise
     from indexgate.report.outcome import decide_report
 
-    decide_report(report, settings.fail_on)  # run-wide warnings that fail-on made fatal
+    decide_report(report, settings.fail_on)  # each target's status, what fail-on made fatal
     return report, settings
 
 
