@@ -30,6 +30,7 @@ __all__ = [
     "HashMismatch",
     "MetadataError",
     "check_hash",
+    "header_section",
     "parse_core_metadata",
     "read_sdist_pkg_info",
     "static_sdist_metadata",
@@ -51,8 +52,11 @@ class HashMismatch(MetadataError):
 
 
 def parse_core_metadata(data: bytes) -> CoreMetadata:
-    """The resolver's view of a METADATA / PKG-INFO file (email-header format)."""
-    headers = _headers(data)
+    """The resolver's view of a METADATA / PKG-INFO file (email-header format).
+
+    Only ``header_section(data)`` is read: the description after it never matters.
+    """
+    headers = _wanted_headers(data)
     name = _single(headers, "name")
     version = _single(headers, "version")
     if not name or not version:
@@ -188,11 +192,48 @@ def _headers(data: bytes) -> dict[str, list[str]]:
 _HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[\t ]")
 
 
+def header_section(data: bytes) -> bytes:
+    """The bytes up to the first blank line: all that ``parse_core_metadata`` reads, so
+    a cache may keep these alone (``parse_core_metadata`` of them is the same)."""
+    lf = data.find(b"\n\n")
+    # A CRLF blank line only matters before ``lf``: no need to scan the description for one.
+    crlf = data.find(b"\r\n\r\n", 0, lf + 4) if lf >= 0 else data.find(b"\r\n\r\n")
+    ends = [at for at in (lf + 1 if lf >= 0 else -1, crlf + 2 if crlf >= 0 else -1) if at > 0]
+    return data[: min(ends, default=len(data))]
+
+
 def _header_lines(data: bytes) -> list[bytes]:
     """The lines up to the first blank one at the latest (the description is not split)."""
-    lf, crlf = data.find(b"\n\n"), data.find(b"\r\n\r\n")
-    ends = [at for at in (lf + 1 if lf >= 0 else -1, crlf + 2 if crlf >= 0 else -1) if at > 0]
-    return data[: min(ends, default=len(data))].splitlines(keepends=True)
+    return header_section(data).splitlines(keepends=True)
+
+
+# Every line a plain ``name:value`` (what wheel builders write), the last one may lack "\n".
+_PLAIN = re.compile(rb"(?:[\x21-\x39\x3b-\x7e]+:[^\n]*\n)*(?:[\x21-\x39\x3b-\x7e]+:[^\n]*)?")
+# The fields ``parse_core_metadata`` reads, each at the start of a line ("\n" is prepended).
+_WANTED = re.compile(
+    rb"\n(metadata-version|name|version|requires-dist|requires-python|provides-extra|dynamic)"
+    rb":[ \t]*([^\n]*)",
+    re.I,
+)
+
+
+def _wanted_headers(data: bytes) -> dict[str, list[str]]:
+    """``_headers``' values of the fields ``_WANTED`` names (the others may be missing),
+    by one regular expression over the section when every line is a plain ``name:value``;
+    anything else (continuations, ``From `` lines, lines starting with ``:``, a CR, a line
+    ending the section early) goes through ``_headers`` itself."""
+    block = header_section(data)
+    if b"\r" in block or _PLAIN.fullmatch(block) is None:
+        return _headers(data)
+    result: dict[str, list[str]] = {}
+    for m in _WANTED.finditer(b"\n" + block):
+        raw = m.group(2)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        result.setdefault(m.group(1).decode("ascii").lower(), []).append(text.strip())
+    return result
 
 
 def _add_header(result: dict[str, list[str]], name: bytes, lines: list[bytes]) -> None:
