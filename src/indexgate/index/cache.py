@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -315,7 +316,8 @@ class FileCache:
 def _read(path: Path) -> tuple[dict, bytes] | None:
     """The entry's metadata and body; None when missing, partial or corrupt."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb", buffering=0) as f:  # unbuffered: no isatty, no lseek
+            raw = f.read()
         magic, head_len, crc = _HEAD.unpack_from(raw)
         if magic != _MAGIC or zlib.crc32(memoryview(raw)[_HEAD.size :]) != crc:
             raise ValueError("bad checksum")
@@ -394,36 +396,60 @@ class _Writer:
             thread.join()
 
 
-_MADE: set[Path] = set()  # folders this process made or found: no mkdir per entry
+_MADE: set[str] = set()  # folders this process made or found: no mkdir per entry
+_TMP_TOKEN = os.urandom(4).hex()  # with the pid and a counter: a temporary name nobody else has
+_TMP_COUNT = itertools.count()
+_CREATE = (
+    os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
 
 
 def _write(path: Path, meta: dict, body: bytes) -> None:
+    """One entry: a temporary file written with one ``writev``, then renamed into place.
+
+    Plain ``os`` calls, not ``open()``: a buffered file costs an ``fstat``, an ``ioctl``
+    and an ``lseek`` more per entry, and three ``write`` calls instead of one.
+    """
     meta = {**meta, "length": len(body)}
     head = json.dumps(meta, separators=(",", ":")).encode()
     crc = zlib.crc32(body, zlib.crc32(head))
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    parts = [_HEAD.pack(_MAGIC, len(head), crc), head, body]
+    target = os.fspath(path)
+    folder = os.path.dirname(target)
+    tmp = f"{target}.{os.getpid()}.{_TMP_TOKEN}{next(_TMP_COUNT)}.tmp"
     try:
-        if path.parent not in _MADE:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _MADE.add(path.parent)
+        if folder not in _MADE:
+            os.makedirs(folder, exist_ok=True)
+            _MADE.add(folder)
         try:
-            f = open(tmp, "wb")  # noqa: SIM115 (closed below)
+            fd = os.open(tmp, _CREATE, 0o666)
         except FileNotFoundError:  # the folder went away since: made again
-            path.parent.mkdir(parents=True, exist_ok=True)
-            f = open(tmp, "wb")  # noqa: SIM115
-        with f:
-            f.write(_HEAD.pack(_MAGIC, len(head), crc))
-            f.write(head)
-            f.write(body)
-        os.replace(tmp, path)
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(tmp, _CREATE, 0o666)
+        try:
+            _write_all(fd, parts)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
     except OSError as exc:  # a full disk must not fail the gate
         log.debug("cache write failed: %s", exc)
         _remove(tmp)
 
 
-def _remove(path: Path) -> None:
+def _write_all(fd: int, parts: list[bytes]) -> None:
+    """Every byte of ``parts``: ``writev`` may write fewer (a signal, a nearly full disk)."""
+    writev = getattr(os, "writev", None)  # not on Windows
+    written = writev(fd, parts) if writev is not None else 0
+    if written == sum(map(len, parts)):
+        return
+    rest = memoryview(b"".join(parts))[written:]
+    while rest:
+        rest = rest[os.write(fd, rest) :]
+
+
+def _remove(path: Path | str) -> None:
     with contextlib.suppress(OSError):
-        path.unlink()
+        os.unlink(path)
 
 
 def _directives(headers: Headers) -> dict[str, str]:
