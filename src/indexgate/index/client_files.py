@@ -139,7 +139,9 @@ class FileFetching:
     async def _wheel_metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
         """Range requests: the tail (central directory, usually METADATA too), then one more.
 
-        With the wheel's hash known, the cache keeps the METADATA found, not the ranges.
+        With the wheel's hash known, the cache keeps the METADATA found, not the ranges,
+        and of it only the header section, all a parse reads (``md.header_section``): the
+        description is often nine tenths of the bytes.
         """
         from indexgate.dists import wheelzip  # not needed by a run that reads no wheel
 
@@ -152,7 +154,7 @@ class FileFetching:
         def found(data: bytes, from_cache: bool) -> MetadataResult:
             result = self._parse(file, _noop, data)
             if result.metadata is not None and not from_cache:
-                self._store_blob("metadata", key, data)
+                self._store_blob("metadata", key, md.header_section(data))
             return replace(result, from_cache=from_cache)
 
         project = parse_filename(file.filename).name  # type: ignore[union-attr]
