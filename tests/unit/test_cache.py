@@ -247,8 +247,8 @@ def test_prune_drops_least_recently_used_past_the_bound(tmp_path: Path) -> None:
     assert c.prune() > 0
     left = [p for p in (tmp_path / "v1" / "http").rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in left) <= 10_000
-    assert c._path("https://pkgs.example/simple/p9/", ACCEPT, None) in left
-    assert c._path("https://pkgs.example/simple/p0/", ACCEPT, None) not in left
+    assert Path(c._path("https://pkgs.example/simple/p9/", ACCEPT, None)) in left
+    assert Path(c._path("https://pkgs.example/simple/p0/", ACCEPT, None)) not in left
 
 
 def _writer(root: str, n: int) -> None:
