@@ -12,7 +12,8 @@ Two kinds of entries:
   (Whether the file may still be downloaded is another question: the index client probes
   the file itself when its metadata came from here.)
 - ``blob/<kind>/``: what the index client derived from immutable bytes, by their hash: the
-  core metadata it read from a wheel's byte ranges (so a warm run re-reads no zip), and
+  core metadata it read from a wheel's byte ranges (its header section: a warm run re-reads
+  no zip, and no description it would not read either), and
   parsed project pages (so a 304 costs no HTML parsing).
 
 A streamed answer (a project page parsed as it arrived, never held whole) is kept
@@ -214,7 +215,7 @@ class FileCache:
         """Bytes stored under a content hash (see ``put_blob``); None when absent."""
         path = self._blob_path(kind, key)
         entry = self._read(path) if path is not None else None
-        if entry is None:
+        if path is None or entry is None:
             return None
         with contextlib.suppress(OSError):
             os.utime(path)
