@@ -168,3 +168,96 @@ def test_the_resolver_uses_the_revalidated_page_not_the_stored_one() -> None:
     assert pins == {"app": "1.0", "lib-b": "1.0", "lib-c": "2.0"}
     # The stored pages were walked (the old pick's dependency was asked for) all the same.
     assert "ask lib-d" in client.log
+
+
+class _Recounted(Provider):
+    """Asserts, every round, that the preferences read with the remembered version counts
+    are those of a provider given a plain mapping (which recounts every time)."""
+
+    rounds = 0
+
+    def narrow_requirement_selection(self, identifiers, resolutions, candidates, information,
+                                     backtrack_causes) -> Iterable[str]:  # fmt: skip
+        identifiers = list(identifiers)
+        plain = {i: list(information[i]) for i in information}
+        remembered = self._preference_key(information, set())
+        recounted = self._preference_key(plain, set())
+        assert [remembered(i) for i in identifiers] == [recounted(i) for i in identifiers]
+        type(self).rounds += 1
+        return super().narrow_requirement_selection(
+            identifiers, resolutions, candidates, information, backtrack_causes
+        )
+
+
+def test_remembered_version_counts_are_the_recounted_ones_every_round() -> None:
+    # c stays open while b, then a, narrow it (2 versions, then 1); a 2.0 is tried first
+    # and fails on c.
+    pages, requires = _index(
+        {
+            "app": {"1.0": ["a", "b"]},
+            "a": {"2.0": ["c<2"], "1.0": ["c<3"]},
+            "b": {"1.0": ["c>=2", "d"]},
+            "c": {"3.0": [], "2.0": [], "1.0": []},
+            "d": {"3.0": [], "2.0": [], "1.0": []},
+        }
+    )
+    provider, pins = _resolve(FakeClient(pages, requires), ["app"], _Recounted)
+    assert pins == {"app": "1.0", "a": "1.0", "b": "1.0", "c": "2.0", "d": "3.0"}
+    assert _Recounted.rounds >= 3
+    assert provider._counts  # the remembered path was the one taken
+
+
+def _entries_of(provider: Provider, reqs: Sequence[Req]) -> list[str]:
+    return [str(e.version) for e in provider._entries("lib", list(reqs))]
+
+
+def test_entries_narrowed_from_the_set_before_are_the_fully_computed_ones() -> None:
+    versions = ["3.0", "2.1", "2.0rc1", "2.0", "1.5", "1.0"]
+    pages = {("idx", "lib"): [wheel("lib", v) for v in versions]}
+    reqs = [_req("lib>=1.5"), _req("lib"), _req("lib!=2.1"), _req("lib<3")]
+    fetch_loop = FetchLoop()
+    try:
+        stepwise = _provider(FakeClient(pages), fetch_loop, [])
+        steps = [_entries_of(stepwise, reqs[: n + 1]) for n in range(len(reqs))]
+        assert stepwise._narrowed("lib", reqs) is not None  # the narrowing path is taken
+        for n in range(len(reqs)):
+            fresh = _provider(FakeClient(pages), fetch_loop, [])
+            assert fresh._narrowed("lib", reqs[: n + 1]) is None  # nothing to narrow from
+            assert steps[n] == _entries_of(fresh, reqs[: n + 1])
+    finally:
+        fetch_loop.close()
+    assert steps[-1] == ["2.0", "1.5", "2.0rc1"]  # finals first, then the pre-release
+
+
+def test_a_requirement_with_hashes_is_never_narrowed_from_the_set_before() -> None:
+    good, other = wheel("lib", "2.0"), wheel("lib", "1.0", digest="1" * 64)
+    pages = {("idx", "lib"): [good, other]}
+    hashed = Req.from_requirement(Requirement("lib"), hashes=(f"sha256:{'1' * 64}",))
+    fetch_loop = FetchLoop()
+    try:
+        provider = _provider(FakeClient(pages), fetch_loop, [])
+        plain = _req("lib")
+        assert _entries_of(provider, [plain]) == ["2.0", "1.0"]
+        assert provider._narrowed("lib", [plain, hashed]) is None
+        assert _entries_of(provider, [plain, hashed]) == ["1.0"]  # its hash's file
+    finally:
+        fetch_loop.close()
+
+
+def test_the_lazy_prerelease_order_is_the_eager_one() -> None:
+    versions = ["3.0a1", "2.0", "2.0b2", "1.0", "0.9.dev1"]
+    entries = [VersionEntry(Version(v), INDEX, (wheel("lib", v),)) for v in versions]
+    fetch_loop = FetchLoop()
+    try:
+        for pre in (False, True):
+            settings = Settings(indexes=(INDEX,), pre=pre)
+            provider = Provider(
+                settings, TARGET, fetch_loop, Finder(settings, FakeClient({})), [], {}
+            )
+            lazy = [e.version for e in provider._in_prerelease_order(entries)]
+            assert lazy == provider._prerelease_order([e.version for e in entries])
+            assert (str(lazy[0]), str(lazy[-1])) == (
+                ("3.0a1", "0.9.dev1") if pre else ("2.0", "0.9.dev1")
+            )
+    finally:
+        fetch_loop.close()
