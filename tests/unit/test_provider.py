@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from packaging.requirements import Requirement
 from packaging.version import Version
@@ -261,3 +262,54 @@ def test_the_lazy_prerelease_order_is_the_eager_one() -> None:
             )
     finally:
         fetch_loop.close()
+
+
+class _ReadOverNetwork(FakeClient):
+    """Metadata read from the file itself this run (not the cache): no probe is needed."""
+
+    def __init__(self, *args, hide_reads: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.hide_reads = hide_reads  # as if no read were ever started before the ask
+
+    async def _metadata(self, file):
+        return replace(await super()._metadata(file), from_cache=False)
+
+    def metadata_started(self, file):
+        return None if self.hide_reads else super().metadata_started(file)
+
+
+class _Counting(FetchLoop):
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken = 0
+
+    def take(self, future):
+        self.taken += 1
+        return super().take(future)
+
+
+def test_metadata_read_already_is_taken_as_the_loop_would_have_given_it() -> None:
+    packages = {
+        "app": {"1.0": ["lib-b", "lib-c<2"]},
+        "lib-b": {"2.0": ["lib-c>=2"], "1.0": ["lib-c"]},  # backtracks: lib-b 2.0 fails
+        "lib-c": {"2.0": [], "1.0": []},
+    }
+    outcomes, taken = [], []
+    for hide in (False, True):
+        pages, requires = _index(packages)  # wheels without a .metadata file: read from them
+        pages = {k: [replace(f, metadata_hashes=None) for f in v] for k, v in pages.items()}
+        client = _ReadOverNetwork(pages, requires, hide_reads=hide)
+        fetch_loop = _Counting()
+        try:
+            for _ in range(2):  # the second pass finds every read over (settle's case)
+                provider = _provider(client, fetch_loop, ["app"])
+                fetch_loop.taken = 0
+                result = Resolver(provider, BaseReporter()).resolve(provider.direct, max_rounds=50)
+        finally:
+            fetch_loop.close()
+        pins = {name: str(c.version) for name, c in result.mapping.items()}
+        outcomes.append((pins, sorted(provider._prepared), client.log.count("probe")))
+        taken.append(fetch_loop.taken)
+    assert taken[0] > taken[1]  # the reads were taken as they were (listings are, both times)
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == {"app": "1.0", "lib-b": "1.0", "lib-c": "1.0"}

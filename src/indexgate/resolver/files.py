@@ -50,7 +50,11 @@ class FileSelection:
     def listing(self, name: NormalizedName) -> Listing:
         listing = self._listings.get(name)
         if listing is None:
-            listing = self.fetch_loop.run(lambda: self.finder.listing(name))
+            started = self.finder.started(name)
+            if started is not None and started.done():
+                listing = self.fetch_loop.take(started)
+            else:
+                listing = self.fetch_loop.run(lambda: self.finder.listing(name))
             for w in listing.warnings:
                 if w not in self.findings.warnings:
                     self.findings.warnings.append(w)
