@@ -313,3 +313,18 @@ def test_metadata_read_already_is_taken_as_the_loop_would_have_given_it() -> Non
     assert taken[0] > taken[1]  # the reads were taken as they were (listings are, both times)
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0] == {"app": "1.0", "lib-b": "1.0", "lib-c": "1.0"}
+
+
+def test_only_resolvelibs_plain_view_of_the_criteria_is_read_through() -> None:
+    from operator import attrgetter
+
+    from resolvelib.structs import IteratorMapping
+
+    from indexgate.resolver.provider import _criteria_of
+
+    criteria: dict = {"lib": object()}
+    assert _criteria_of(IteratorMapping(criteria, attrgetter("information"))) is criteria
+    appended = IteratorMapping(criteria, attrgetter("information"), {"lib": ["more"]})
+    assert _criteria_of(appended) is None  # a requirement on top: the mapping is read
+    assert _criteria_of(IteratorMapping(criteria, attrgetter("candidates"))) is None
+    assert _criteria_of({"lib": []}) is None

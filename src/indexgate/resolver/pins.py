@@ -36,7 +36,8 @@ if _SUPPORTED:
             # The check is called ~300 times a round: an instance attribute (a plain
             # function, found before the class's method) saves building a bound method
             # and the ``state`` property on each call.
-            self._is_current_pin_satisfying = self._pin_check()
+            if isinstance(getattr(self, "_states", None), list):  # else: resolvelib's own
+                self._is_current_pin_satisfying = self._pin_check()
 
         def _pin_check(self) -> Any:
             checks: dict[Any, tuple[Any, Any, bool]] = {}

@@ -243,11 +243,15 @@ def _criteria_of(information: Mapping[str, Iterator[RequirementInformation]]) ->
     """The criteria behind resolvelib's ``information`` mapping, when it is the plain view
     of each criterion's ``information`` (its ``IteratorMapping``, nothing appended); else
     None, and the preference reads the mapping as any provider would."""
-    if type(information) is not IteratorMapping or information._appends:
+    if type(information) is not IteratorMapping:
         return None
-    if repr(information._accessor) != "operator.attrgetter('information')":
+    criteria = getattr(information, "_mapping", None)
+    accessor = getattr(information, "_accessor", None)
+    if getattr(information, "_appends", True) or not isinstance(criteria, dict):
         return None
-    return information._mapping
+    if repr(accessor) != "operator.attrgetter('information')":
+        return None
+    return criteria
 
 
 def _causes(backtrack_causes: Sequence[RequirementInformation]) -> set[str]:
