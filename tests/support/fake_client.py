@@ -107,6 +107,9 @@ class FakeClient:
     def metadata(self, index: IndexConfig, file: DistFile) -> Awaitable[MetadataResult]:
         return self._once(("metadata", file.url), lambda: self._metadata(file))
 
+    def metadata_started(self, file: DistFile) -> asyncio.Future[MetadataResult] | None:
+        return self._tasks.get(("metadata", file.url))
+
     async def _metadata(self, file: DistFile) -> MetadataResult:
         self.log.append(f"metadata {file.filename}")
         parsed = parse_filename(file.filename)

@@ -103,3 +103,33 @@ def test_close_cancels_what_nobody_waited_for_then_cleans_up() -> None:
     fetch_loop.close(cleanup)
     assert cleaned == [True]
     assert fetch_loop.loop.is_closed()
+
+
+def test_taking_a_finished_fetch_turns_the_loop_once_and_checks_the_deadline(fetch_loop) -> None:
+    started: list[str] = []
+
+    async def prefetch() -> None:
+        started.append("prefetch")
+        await asyncio.sleep(0)
+        started.append("prefetch again")
+
+    async def fails() -> None:
+        raise ValueError("boom")
+
+    done = fetch_loop.loop.create_future()
+    done.set_result("listing")
+    failed = fetch_loop.loop.create_task(fails())
+    fetch_loop.run(lambda: asyncio.sleep(0))  # runs ``fails`` to its end
+    fetch_loop.submit(prefetch)
+    assert fetch_loop.take(done) == "listing"
+    with pytest.raises(ValueError, match="boom"):
+        fetch_loop.take(failed)
+    # one turn each: answers that arrived meanwhile are read, as at any wait; no more
+    assert started == ["prefetch", "prefetch again"]
+
+    def past_deadline() -> None:
+        raise TimeoutError("run deadline")
+
+    fetch_loop.check = past_deadline
+    with pytest.raises(TimeoutError):
+        fetch_loop.take(done)

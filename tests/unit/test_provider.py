@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from packaging.requirements import Requirement
 from packaging.version import Version
@@ -168,3 +169,162 @@ def test_the_resolver_uses_the_revalidated_page_not_the_stored_one() -> None:
     assert pins == {"app": "1.0", "lib-b": "1.0", "lib-c": "2.0"}
     # The stored pages were walked (the old pick's dependency was asked for) all the same.
     assert "ask lib-d" in client.log
+
+
+class _Recounted(Provider):
+    """Asserts, every round, that the preferences read with the remembered version counts
+    are those of a provider given a plain mapping (which recounts every time)."""
+
+    rounds = 0
+
+    def narrow_requirement_selection(self, identifiers, resolutions, candidates, information,
+                                     backtrack_causes) -> Iterable[str]:  # fmt: skip
+        identifiers = list(identifiers)
+        plain = {i: list(information[i]) for i in information}
+        remembered = self._preference_key(information, set())
+        recounted = self._preference_key(plain, set())
+        assert [remembered(i) for i in identifiers] == [recounted(i) for i in identifiers]
+        type(self).rounds += 1
+        return super().narrow_requirement_selection(
+            identifiers, resolutions, candidates, information, backtrack_causes
+        )
+
+
+def test_remembered_version_counts_are_the_recounted_ones_every_round() -> None:
+    # c stays open while b, then a, narrow it (2 versions, then 1); a 2.0 is tried first
+    # and fails on c.
+    pages, requires = _index(
+        {
+            "app": {"1.0": ["a", "b"]},
+            "a": {"2.0": ["c<2"], "1.0": ["c<3"]},
+            "b": {"1.0": ["c>=2", "d"]},
+            "c": {"3.0": [], "2.0": [], "1.0": []},
+            "d": {"3.0": [], "2.0": [], "1.0": []},
+        }
+    )
+    provider, pins = _resolve(FakeClient(pages, requires), ["app"], _Recounted)
+    assert pins == {"app": "1.0", "a": "1.0", "b": "1.0", "c": "2.0", "d": "3.0"}
+    assert _Recounted.rounds >= 3
+    assert provider._counts  # the remembered path was the one taken
+
+
+def _entries_of(provider: Provider, reqs: Sequence[Req]) -> list[str]:
+    return [str(e.version) for e in provider._entries("lib", list(reqs))]
+
+
+def test_entries_narrowed_from_the_set_before_are_the_fully_computed_ones() -> None:
+    versions = ["3.0", "2.1", "2.0rc1", "2.0", "1.5", "1.0"]
+    pages = {("idx", "lib"): [wheel("lib", v) for v in versions]}
+    reqs = [_req("lib>=1.5"), _req("lib"), _req("lib!=2.1"), _req("lib<3")]
+    fetch_loop = FetchLoop()
+    try:
+        stepwise = _provider(FakeClient(pages), fetch_loop, [])
+        steps = [_entries_of(stepwise, reqs[: n + 1]) for n in range(len(reqs))]
+        assert stepwise._narrowed("lib", reqs) is not None  # the narrowing path is taken
+        for n in range(len(reqs)):
+            fresh = _provider(FakeClient(pages), fetch_loop, [])
+            assert fresh._narrowed("lib", reqs[: n + 1]) is None  # nothing to narrow from
+            assert steps[n] == _entries_of(fresh, reqs[: n + 1])
+    finally:
+        fetch_loop.close()
+    assert steps[-1] == ["2.0", "1.5", "2.0rc1"]  # finals first, then the pre-release
+
+
+def test_a_requirement_with_hashes_is_never_narrowed_from_the_set_before() -> None:
+    good, other = wheel("lib", "2.0"), wheel("lib", "1.0", digest="1" * 64)
+    pages = {("idx", "lib"): [good, other]}
+    hashed = Req.from_requirement(Requirement("lib"), hashes=(f"sha256:{'1' * 64}",))
+    fetch_loop = FetchLoop()
+    try:
+        provider = _provider(FakeClient(pages), fetch_loop, [])
+        plain = _req("lib")
+        assert _entries_of(provider, [plain]) == ["2.0", "1.0"]
+        assert provider._narrowed("lib", [plain, hashed]) is None
+        assert _entries_of(provider, [plain, hashed]) == ["1.0"]  # its hash's file
+    finally:
+        fetch_loop.close()
+
+
+def test_the_lazy_prerelease_order_is_the_eager_one() -> None:
+    versions = ["3.0a1", "2.0", "2.0b2", "1.0", "0.9.dev1"]
+    entries = [VersionEntry(Version(v), INDEX, (wheel("lib", v),)) for v in versions]
+    fetch_loop = FetchLoop()
+    try:
+        for pre in (False, True):
+            settings = Settings(indexes=(INDEX,), pre=pre)
+            provider = Provider(
+                settings, TARGET, fetch_loop, Finder(settings, FakeClient({})), [], {}
+            )
+            lazy = [e.version for e in provider._in_prerelease_order(entries)]
+            assert lazy == provider._prerelease_order([e.version for e in entries])
+            assert (str(lazy[0]), str(lazy[-1])) == (
+                ("3.0a1", "0.9.dev1") if pre else ("2.0", "0.9.dev1")
+            )
+    finally:
+        fetch_loop.close()
+
+
+class _ReadOverNetwork(FakeClient):
+    """Metadata read from the file itself this run (not the cache): no probe is needed."""
+
+    def __init__(self, *args, hide_reads: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.hide_reads = hide_reads  # as if no read were ever started before the ask
+
+    async def _metadata(self, file):
+        return replace(await super()._metadata(file), from_cache=False)
+
+    def metadata_started(self, file):
+        return None if self.hide_reads else super().metadata_started(file)
+
+
+class _Counting(FetchLoop):
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken = 0
+
+    def take(self, future):
+        self.taken += 1
+        return super().take(future)
+
+
+def test_metadata_read_already_is_taken_as_the_loop_would_have_given_it() -> None:
+    packages = {
+        "app": {"1.0": ["lib-b", "lib-c<2"]},
+        "lib-b": {"2.0": ["lib-c>=2"], "1.0": ["lib-c"]},  # backtracks: lib-b 2.0 fails
+        "lib-c": {"2.0": [], "1.0": []},
+    }
+    outcomes, taken = [], []
+    for hide in (False, True):
+        pages, requires = _index(packages)  # wheels without a .metadata file: read from them
+        pages = {k: [replace(f, metadata_hashes=None) for f in v] for k, v in pages.items()}
+        client = _ReadOverNetwork(pages, requires, hide_reads=hide)
+        fetch_loop = _Counting()
+        try:
+            for _ in range(2):  # the second pass finds every read over (settle's case)
+                provider = _provider(client, fetch_loop, ["app"])
+                fetch_loop.taken = 0
+                result = Resolver(provider, BaseReporter()).resolve(provider.direct, max_rounds=50)
+        finally:
+            fetch_loop.close()
+        pins = {name: str(c.version) for name, c in result.mapping.items()}
+        outcomes.append((pins, sorted(provider._prepared), client.log.count("probe")))
+        taken.append(fetch_loop.taken)
+    assert taken[0] > taken[1]  # the reads were taken as they were (listings are, both times)
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == {"app": "1.0", "lib-b": "1.0", "lib-c": "1.0"}
+
+
+def test_only_resolvelibs_plain_view_of_the_criteria_is_read_through() -> None:
+    from operator import attrgetter
+
+    from resolvelib.structs import IteratorMapping
+
+    from indexgate.resolver.provider import _criteria_of
+
+    criteria: dict = {"lib": object()}
+    assert _criteria_of(IteratorMapping(criteria, attrgetter("information"))) is criteria
+    appended = IteratorMapping(criteria, attrgetter("information"), {"lib": ["more"]})
+    assert _criteria_of(appended) is None  # a requirement on top: the mapping is read
+    assert _criteria_of(IteratorMapping(criteria, attrgetter("candidates"))) is None
+    assert _criteria_of({"lib": []}) is None

@@ -62,6 +62,10 @@ class FileFetching:
         """Every file whose metadata or downloadability this run asked about, first first."""
         return list(self._touched.values())
 
+    def metadata_started(self, file: DistFile) -> asyncio.Future[MetadataResult] | None:
+        """The file's metadata read if this run started it (done or not), else None."""
+        return self._tasks.get(("metadata", file_key(file)))
+
     def block_found(self, file: DistFile) -> BlockHit | Literal["unknown"] | None:
         """The block this run's metadata read, else its probe, of ``file`` met (the order
         a resolution reads them in); None when those made found none; "unknown" when one

@@ -9,7 +9,7 @@ same requirement sets every round. Part of the Provider (``provider.py``), as a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import SpecifierSet
@@ -50,7 +50,11 @@ class FileSelection:
     def listing(self, name: NormalizedName) -> Listing:
         listing = self._listings.get(name)
         if listing is None:
-            listing = self.fetch_loop.run(lambda: self.finder.listing(name))
+            started = self.finder.started(name)
+            if started is not None and started.done():
+                listing = self.fetch_loop.take(started)
+            else:
+                listing = self.fetch_loop.run(lambda: self.finder.listing(name))
             for w in listing.warnings:
                 if w not in self.findings.warnings:
                     self.findings.warnings.append(w)
@@ -72,28 +76,54 @@ class FileSelection:
         return memo[1]
 
     def _compute_entries(self, name: NormalizedName, reqs: list[Req]) -> list[VersionEntry]:
+        narrowed = self._narrowed(name, reqs)
+        if narrowed is not None:
+            return narrowed
         listing = self.listing(name)
         hashes = frozenset(h for r in reqs for h in r.hashes)
         usable = self._usable(name, listing, self._user_pins(name), hashes)
-        allowed = list(usable)
+        allowed = list(usable.values())
         seen: set[SpecifierSet] = set()
         for r in [*reqs, *self.constraints.get(name, [])]:
             spec = r.specifier
             if not spec or spec in seen:  # an empty set allows every version
                 continue
             seen.add(spec)
-            verdicts = self._verdicts.get(spec)
-            if verdicts is None:
-                verdicts = self._verdicts[spec] = {}
-            kept = []
-            for v in allowed:
-                ok = verdicts.get(v)
-                if ok is None:
-                    ok = verdicts[v] = spec.contains(v, prereleases=True)
-                if ok:
-                    kept.append(v)
-            allowed = kept
-        return [usable[v] for v in self._prerelease_order(allowed)]
+            allowed = self._allowed(spec, allowed)
+        return [usable[v] for v in self._prerelease_order([e.version for e in allowed])]
+
+    def _narrowed(self, name: NormalizedName, reqs: list[Req]) -> list[VersionEntry] | None:
+        """The entries of ``reqs`` from those of all but its last requirement, when known.
+
+        resolvelib adds one requirement at a time (the criterion's, then the new one), so
+        the set before it was usually just computed: filtering that answer by the one new
+        specifier gives the full computation's (filters commute, and the pre-release
+        order is a stable partition), without re-checking every other specifier. Not when
+        the new requirement brings hashes (they change which files are usable).
+        """
+        if len(reqs) < 2 or reqs[-1].hashes:
+            return None
+        before = reqs[:-1]
+        memo = self._entry_memo.get((hash(name), *map(id, before)))
+        if memo is None or memo[0] != before:
+            return None
+        spec = reqs[-1].specifier
+        return self._allowed(spec, memo[1]) if spec else memo[1]
+
+    def _allowed(self, spec: SpecifierSet, entries: list[VersionEntry]) -> list[VersionEntry]:
+        """The entries whose version ``spec`` allows, in order (pre-releases included:
+        their place is decided later), each answer remembered per (equal) specifier."""
+        verdicts = self._verdicts.get(spec)
+        if verdicts is None:
+            verdicts = self._verdicts[spec] = {}
+        kept = []
+        for e in entries:
+            ok = verdicts.get(e.version)
+            if ok is None:
+                ok = verdicts[e.version] = spec.contains(e.version, prereleases=True)
+            if ok:
+                kept.append(e)
+        return kept
 
     def _user_pins(self, name: NormalizedName) -> frozenset[Version]:
         """The versions the user pinned with ``==``/``===`` (requirement or constraint):
@@ -119,6 +149,20 @@ class FileSelection:
         if len(finals) == len(versions):
             return versions
         return finals + [v for v in versions if v.is_prerelease]
+
+    def _in_prerelease_order(self, entries: Iterable[VersionEntry]) -> Iterator[VersionEntry]:
+        """``entries`` in ``_prerelease_order``'s order, lazily: a reader that stops at the
+        first it can use (the prefetch) looks at no more than that."""
+        if self.settings.pre:
+            yield from entries
+            return
+        later = []
+        for entry in entries:
+            if entry.version.is_prerelease:
+                later.append(entry)
+            else:
+                yield entry
+        yield from later
 
     def _usable(
         self,
@@ -161,7 +205,7 @@ class FileSelection:
         """
         # By the entry's identity (kept alive by the memo): a stored listing's entry for
         # a version may list other files than the revalidated one's.
-        key = (id(entry), entry.version in exact, hashes)
+        key = (id(entry), bool(exact) and entry.version in exact, hashes)
         memo = self._files_memo.get(key)
         if memo is None or memo[0] is not entry:
             memo = self._files_memo[key] = (entry, self._filter_files(name, entry, exact, hashes))
@@ -179,10 +223,12 @@ class FileSelection:
         skipped: list[str] = []
         target = self.target
         allows_python, tag_rank = target.allows_python, target.tag_rank
-        take_wheels = not self.settings.source_only(name)
-        take_sdists = not self.settings.binary_only(name)
-        pinned = entry.version in exact
-        for f in entry.files:  # thousands per run: kept tight
+        settings = self.settings
+        # thousands of calls per run: kept tight (no --no-binary / --only-binary: both)
+        take_wheels = not settings.no_binary or not settings.source_only(name)
+        take_sdists = not settings.only_binary or not settings.binary_only(name)
+        pinned = bool(exact) and entry.version in exact
+        for f in entry.files:
             parsed = parse_filename(f.filename)
             if parsed is None:
                 continue
@@ -200,10 +246,16 @@ class FileSelection:
                     wheels.append((rank, f))
             elif take_sdists:
                 sdists.append(f)
-        files = [f for _, f in sorted(wheels, key=lambda x: x[0])] + sdists
-        if self.settings.fallback is Fallback.NEXT_VERSION:
+        if len(wheels) > 1:
+            wheels.sort(key=_rank)  # stable: equal ranks keep the page's order
+        files = (*(f for _, f in wheels), *sdists)
+        if settings.fallback is Fallback.NEXT_VERSION:
             files = files[:1]
-        return tuple(files), skipped
+        return files, skipped
+
+
+def _rank(wheel: tuple[int, DistFile]) -> int:
+    return wheel[0]
 
 
 def _hash_allowed(f: DistFile, hashes: frozenset[str]) -> bool:

@@ -69,6 +69,10 @@ class Finder:
             self._tasks[name] = task
         return task
 
+    def started(self, name: NormalizedName) -> asyncio.Future[Listing] | None:
+        """The package's listing if it was asked for already (done or not), else None."""
+        return self._tasks.get(name)
+
     async def _find(self, name: NormalizedName) -> Listing:
         indexes = self.eligible(name)
         if self._first_index_only(name):

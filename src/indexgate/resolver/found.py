@@ -94,9 +94,7 @@ class FoundCandidates:
         candidate = None
         unverified = None
         for f in entry.files:  # one file under next-version, all suitable under next-distribution
-            meta, probe = self.fetch_loop.run(
-                lambda f=f: _metadata_and_probe(self.client, entry.index, f)
-            )
+            meta, probe = self._read(entry.index, f)
             block = meta.block
             unverified = None
             if block is None and probe is not None:
@@ -127,6 +125,24 @@ class FoundCandidates:
         if candidate is not None and unverified is not None:
             self._unverified[key] = unverified
         return candidate
+
+    def _read(
+        self, index: IndexConfig, f: DistFile
+    ) -> tuple[MetadataResult, asyncio.Future[ProbeResult] | None]:
+        """``_metadata_and_probe``'s answer; taken as it is when the prefetch already read
+        the metadata from the file itself (no probe to start: the read proved the file
+        downloadable), else through the loop."""
+        read = self.client.metadata_started(f)
+        if (
+            f.metadata_url is None
+            and read is not None
+            and read.done()
+            and not read.cancelled()
+            and read.exception() is None  # an error: raised through the loop, as ever
+            and not read.result().from_cache
+        ):
+            return self.fetch_loop.take(self.client.metadata(index, f)), None
+        return self.fetch_loop.run(lambda: _metadata_and_probe(self.client, index, f))
 
     def settle(self) -> bool:
         """After a resolver pass: wait for the probes it did not wait for. True when none

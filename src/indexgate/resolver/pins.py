@@ -33,18 +33,28 @@ if _SUPPORTED:
     class _PinMemoResolution(_Resolution):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self._pin_checks: dict[Any, tuple[Any, Any, bool]] = {}
+            # The check is called ~300 times a round: an instance attribute (a plain
+            # function, found before the class's method) saves building a bound method
+            # and the ``state`` property on each call.
+            if isinstance(getattr(self, "_states", None), list):  # else: resolvelib's own
+                self._is_current_pin_satisfying = self._pin_check()
 
-        def _is_current_pin_satisfying(self, name: Any, criterion: Any) -> bool:
-            pin = self.state.mapping.get(name)
-            if pin is None:
-                return False
-            last = self._pin_checks.get(name)
-            if last is not None and last[0] is criterion and last[1] is pin:
-                return last[2]
-            ok: bool = super()._is_current_pin_satisfying(name, criterion)
-            self._pin_checks[name] = (criterion, pin, ok)  # keeps both alive: ids stay theirs
-            return ok
+        def _pin_check(self) -> Any:
+            checks: dict[Any, tuple[Any, Any, bool]] = {}
+            full = _Resolution._is_current_pin_satisfying
+
+            def is_current_pin_satisfying(name: Any, criterion: Any) -> bool:
+                pin = self._states[-1].mapping.get(name)
+                if pin is None:
+                    return False
+                last = checks.get(name)
+                if last is not None and last[0] is criterion and last[1] is pin:
+                    return last[2]
+                ok: bool = full(self, name, criterion)
+                checks[name] = (criterion, pin, ok)  # keeps both alive: ids stay theirs
+                return ok
+
+            return is_current_pin_satisfying
 
 
 class PinMemoResolver(Resolver):  # type: ignore[misc]

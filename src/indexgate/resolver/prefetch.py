@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from packaging.utils import NormalizedName
-from packaging.version import Version
 
 from indexgate.dists.models import DistFile
 from indexgate.index.client import IndexClient
 from indexgate.resolver.candidates import Req
 from indexgate.resolver.fetch_loop import FetchLoop
-from indexgate.resolver.finder import Finder, Listing
+from indexgate.resolver.finder import Finder, Listing, VersionEntry
 from indexgate.targets import Target
 
 
@@ -35,7 +34,7 @@ class Prefetcher:
     _prefetched: set[tuple[NormalizedName, frozenset[str]]]
     _guesses: deque[Req]
     _walker: asyncio.Future[None] | None
-    _prerelease_order: Callable[[list[Version]], list[Version]]
+    _in_prerelease_order: Callable[[Iterable[VersionEntry]], Iterator[VersionEntry]]
     _files_for_target: Callable[..., tuple[tuple[DistFile, ...], list[str]]]
 
     def prefetch(self, req: Req) -> None:
@@ -86,15 +85,11 @@ class Prefetcher:
     async def _follow(self, req: Req, listing: Listing) -> None:
         """Read the likeliest candidate's metadata; prefetch its dependencies."""
         # The versions the resolver will consider, pre-releases by the same rule as there
-        # (a wrong guess here costs a sequential fetch later, on the critical path).
-        allowed = [
-            e.version
-            for e in listing.entries
-            if e.files and req.specifier.contains(e.version, prereleases=True)
-        ]
-        by_version = {e.version: e for e in listing.entries}
-        for version in self._prerelease_order(allowed):
-            entry = by_version[version]
+        # (a wrong guess here costs a sequential fetch later, on the critical path); only
+        # as far as the first with a file for the target (usually the newest).
+        for entry in self._in_prerelease_order(listing.entries):
+            if not entry.files or not req.specifier.contains(entry.version, prereleases=True):
+                continue
             files, _ = self._files_for_target(req.name, entry, frozenset(), frozenset())
             if not files:
                 continue
