@@ -328,3 +328,21 @@ def test_only_resolvelibs_plain_view_of_the_criteria_is_read_through() -> None:
     assert _criteria_of(appended) is None  # a requirement on top: the mapping is read
     assert _criteria_of(IteratorMapping(criteria, attrgetter("candidates"))) is None
     assert _criteria_of({"lib": []}) is None
+
+
+def test_arbitrary_equality_is_answered_by_each_versions_text_not_remembered() -> None:
+    # 1.0 == 1.0.0 as versions, but ``===1.0`` compares texts: a verdict remembered for one
+    # must never answer for the other.
+    from packaging.specifiers import SpecifierSet
+
+    short = VersionEntry(Version("1.0"), INDEX, ())
+    long = VersionEntry(Version("1.0.0"), INDEX, ())
+    fetch_loop = FetchLoop()
+    try:
+        provider = _provider(FakeClient({}), fetch_loop, [])
+        spec = SpecifierSet("===1.0")
+        assert provider._allowed(spec, [short]) == [short]
+        assert provider._allowed(spec, [long]) == []
+        assert provider._allowed(SpecifierSet("==1.0"), [long]) == [long]
+    finally:
+        fetch_loop.close()

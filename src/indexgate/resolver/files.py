@@ -112,7 +112,10 @@ class FileSelection:
 
     def _allowed(self, spec: SpecifierSet, entries: list[VersionEntry]) -> list[VersionEntry]:
         """The entries whose version ``spec`` allows, in order (pre-releases included:
-        their place is decided later), each answer remembered per (equal) specifier."""
+        their place is decided later), each answer remembered per (equal) specifier and
+        (equal) version, except under ``===``, whose answer depends on the version's text."""
+        if any(s.operator == "===" for s in spec):  # compares texts: 1.0 is not 1.0.0
+            return [e for e in entries if spec.contains(e.version, prereleases=True)]
         verdicts = self._verdicts.get(spec)
         if verdicts is None:
             verdicts = self._verdicts[spec] = {}
