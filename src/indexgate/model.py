@@ -15,17 +15,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from functools import cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from indexgate.drift_model import (
-    HiddenVersions,
-    LatestVersion,
-    PinnedFile,
-    ProbedFile,
-    ShadowedName,
-    StuckVersions,
-    entry_fields,
-)
+if TYPE_CHECKING:  # a check run builds no drift entry: their types load with drift only
+    from indexgate.drift_model import (
+        HiddenVersions,
+        LatestVersion,
+        PinnedFile,
+        ProbedFile,
+        ShadowedName,
+        StuckVersions,
+    )
 
 Status = Literal["pass", "fail", "error"]
 ErrorKind = Literal[
@@ -64,6 +64,8 @@ class Problem:
 
 @dataclass
 class Resolved:
+    """One pinned package of a target's resolution, and the file it installs."""
+
     name: str
     version: str
     index: str | None
@@ -73,6 +75,8 @@ class Resolved:
 
 @dataclass
 class Blocked:
+    """One artifact the index refused (a firewall, a quarantine), and why."""
+
     name: str
     version: str
     file: str
@@ -179,11 +183,15 @@ class DriftEntry:
     def from_dict(cls, data: dict[str, Any]) -> DriftEntry:
         """An entry as ``to_dict`` wrote it (a previous report); a fact that cannot be read
         is None, and an entry without a name a ValueError."""
+        from indexgate.drift_model import entry_fields
+
         return cls(**entry_fields(data))
 
 
 @dataclass
 class TargetReport:
+    """The outcome of one target: its resolution, blocks, errors and warnings."""
+
     python: str
     platform: str
     status: Status = "pass"
@@ -196,6 +204,8 @@ class TargetReport:
 
 @dataclass
 class Report:
+    """The whole run's report: what every renderer reads."""
+
     command: Literal["check", "drift"]
     targets: list[TargetReport] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)  # run-wide (e.g. unchecked default)

@@ -76,6 +76,8 @@ class Network:
 
 @dataclass(frozen=True)
 class IndexConfig:
+    """One index of the run: its URL, credentials, network settings and policy."""
+
     name: str
     url: str  # no userinfo: credentials live in username/password
     username: str | None = field(default=None, repr=False)
@@ -110,6 +112,8 @@ class IndexConfig:
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything a run decides before its first request (the loader builds it)."""
+
     indexes: tuple[IndexConfig, ...]
     strategy: Strategy = Strategy.FIRST_INDEX
     targets: tuple[Target, ...] = ()

@@ -348,6 +348,8 @@ def _page_slot(url: str, variant: str = "") -> str:
 
 @dataclass(frozen=True)
 class StoredPage:
+    """A page parse kept in the cache, by the hash of the bytes it was read from."""
+
     key: str  # ``_page_key`` of the bytes it was parsed from
     status: int
     files: tuple[DistFile, ...]  # already filtered to the project's own files

@@ -80,6 +80,8 @@ class FetchError(IndexgateError):
 
 @dataclass(frozen=True)
 class PageResult:
+    """One project page of one index, as a target may use it."""
+
     index: IndexConfig
     name: NormalizedName
     status: int  # 200 found, 404 not listed (also for flat indexes without the project)
@@ -134,6 +136,8 @@ class BlockHit:
 
 @dataclass(frozen=True)
 class MetadataResult:
+    """The core metadata of one file, or why it cannot be had."""
+
     metadata: CoreMetadata | None = None
     block: BlockHit | None = None
     unusable: str | None = None  # why this file cannot be used (never a block)
@@ -142,6 +146,8 @@ class MetadataResult:
 
 @dataclass(frozen=True)
 class ProbeResult:
+    """What probing a file found: a block, or None when the file is served."""
+
     block: BlockHit | None = None
 
 

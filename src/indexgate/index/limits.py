@@ -22,6 +22,7 @@ from collections import deque
 from indexgate.errors import DeadlineExceeded, Throttled
 from indexgate.index.transport.base import RawResponse
 from indexgate.index.transport.headers import Headers
+from indexgate.lazy_re import LazyPattern
 from indexgate.redact import redact
 
 log = logging.getLogger("indexgate.http")
@@ -206,7 +207,7 @@ def _http_date(value: str) -> dt.datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)
+_TAG = LazyPattern(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)  # throttled pages only
 _WORDS_LIMIT = 200
 
 

@@ -35,6 +35,8 @@ at a 2xx answer with a body: the sink for that body, or None to have it buffered
 
 @dataclass(frozen=True)
 class Response:
+    """One answer as the index client reads it (redirects followed)."""
+
     url: str
     status: int
     reason: str
@@ -178,6 +180,8 @@ class HttpCache(Protocol):
 
 @dataclass(frozen=True)
 class CachedResponse:
+    """A stored answer, whether it is still fresh, and how to revalidate it."""
+
     response: Response
     fresh: bool
     validators: dict[str, str]

@@ -16,6 +16,8 @@ from indexgate.errors import Origin
 
 @dataclass(frozen=True)
 class SourceRequirement:
+    """One requirement as read from an input, with where it was written."""
+
     requirement: Requirement
     origin: Origin
     hashes: tuple[str, ...] = ()  # "sha256:<hex>" as written with --hash
@@ -50,6 +52,8 @@ class UvIndex:
 
 @dataclass(frozen=True)
 class LockedFile:
+    """One file of a locked package, as the lock file names it."""
+
     filename: str
     url: str | None = None
     hashes: dict[str, str] = field(default_factory=dict)  # algorithm -> hex digest
