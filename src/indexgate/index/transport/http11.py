@@ -49,6 +49,7 @@ from indexgate.index.transport.base import (
     TransportError,
     Unrecoverable,
     connect_failure,
+    eyeballs_delay,
     lost_answer,
     tls_alert,
 )
@@ -210,6 +211,7 @@ class Pool:
     ) -> None:
         self.host = host
         self.port = port
+        self._eyeballs = eyeballs_delay(host)
         self.proxy = proxy  # http: absolute-form requests to it; https: a CONNECT tunnel
         self._ssl_context = ssl_context
         self._limit = asyncio.Semaphore(max(1, max_connections))
@@ -346,7 +348,7 @@ class Pool:
                         self.port,
                         ssl=context,
                         server_hostname=self.host if context is not None else None,
-                        happy_eyeballs_delay=0.25,
+                        happy_eyeballs_delay=self._eyeballs,
                     )
                 else:
                     tls = await through_proxy(proxy, self.host, self.port, loop, conn, context, raw)
