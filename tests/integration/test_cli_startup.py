@@ -38,6 +38,10 @@ NOT_FOR_A_REQUIREMENTS_CHECK = {
     "optparse",
     "shlex",
     "indexgate.drift_model",
+    # a plain-http index, no proxy: neither the HTTP/2 client nor the proxy tunnel
+    "indexgate.index.transport.http2",
+    "indexgate.index.transport.http2_connection",
+    "indexgate.index.transport.tunnel",
 }
 
 

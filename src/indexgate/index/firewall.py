@@ -20,7 +20,6 @@ Each answer also gets a *state*, because not every refusal is a policy decision:
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -233,6 +232,8 @@ def _json_messages(data: Any) -> Iterator[str]:
 
 def _strip_html(text: str) -> str:
     """Visible text of an HTML error page (else its title), in time linear in its size."""
+    import html  # here: html.entities is big, and only a block's page is read as HTML
+
     text = text[:_MAX_HTML]
     if "<" not in text:
         return _clean(text)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
-import html
 import json
 import logging
 import random
@@ -26,6 +25,7 @@ from indexgate.lazy_re import LazyPattern
 from indexgate.redact import redact
 
 log = logging.getLogger("indexgate.http")
+_NEVER = float("inf")  # a deadline that is not set (asked twice per request)
 
 # Throttle answers (429, 503 with Retry-After) waited out per request, besides the
 # deadlines; and the longest exponential pause of a 429 that names no Retry-After.
@@ -48,7 +48,7 @@ class Deadline:
         self.timeout = timeout
         self.run_at = run_at
         self.started = False
-        self.at = float("inf") if run_at is None else run_at  # time.monotonic()
+        self.at = _NEVER if run_at is None else run_at  # time.monotonic()
         self.limit, self.seconds, self.what = "--max-time", max_time or 0.0, "run deadline"
 
     def start(self) -> None:
@@ -62,7 +62,7 @@ class Deadline:
 
     def remaining(self) -> float | None:
         """Seconds left; None when nothing bounds the request yet."""
-        return None if self.at == float("inf") else self.at - time.monotonic()
+        return None if self.at == _NEVER else self.at - time.monotonic()
 
     def expired(self, method: str, url: str, last_error: str, held: str = "") -> DeadlineExceeded:
         """The error for this deadline; ``held``: what the host said when it throttled, if
@@ -236,6 +236,8 @@ def _body_text(raw: RawResponse) -> str:
             found = None
         if found:
             text = found
+    import html  # here: only a throttled answer's page is read as HTML
+
     text = html.unescape(_TAG.sub(" ", text))
     text = "".join(c if c.isprintable() else " " for c in text)
     return " ".join(text.split())

@@ -54,7 +54,6 @@ from indexgate.index.transport.base import (
     tls_alert,
 )
 from indexgate.index.transport.http11_parser import ResponseParser, decode_content, encode_head
-from indexgate.index.transport.tunnel import proxy_auth_refused, through_proxy
 
 if TYPE_CHECKING:
     from indexgate.index.network import Proxy
@@ -241,6 +240,8 @@ class Pool:
         head = encode_head(request, proxy)
         raw = await self.request(request.method, head, max_body=max_body, within=within, sink=sink)
         if proxy is not None and raw.status == 407:  # only a proxy answers 407
+            from indexgate.index.transport.tunnel import proxy_auth_refused
+
             raise proxy_auth_refused(proxy, f"407 {raw.reason}")
         return raw
 
@@ -351,6 +352,8 @@ class Pool:
                         happy_eyeballs_delay=self._eyeballs,
                     )
                 else:
+                    from indexgate.index.transport.tunnel import through_proxy  # proxies only
+
                     tls = await through_proxy(proxy, self.host, self.port, loop, conn, context, raw)
                     if tls is not None:
                         conn.transport = tls
