@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import ssl
 import time
 from collections.abc import Mapping
@@ -416,6 +415,8 @@ class HttpClient:
 
     def _pause(self, failures: int) -> float:
         """The backoff before retry number ``failures``: exponential, with jitter."""
+        import random  # here: only a failed request needs it
+
         return self._backoff * (2 ** (failures - 1)) * (1 + random.random())
 
     def _request(

@@ -9,20 +9,21 @@ the index said when it throttled is quoted in the messages (``index_words``).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import email.utils
 import json
 import logging
-import random
 import re
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 from indexgate.errors import DeadlineExceeded, Throttled
 from indexgate.index.transport.base import RawResponse
 from indexgate.index.transport.headers import Headers
 from indexgate.lazy_re import LazyPattern
 from indexgate.redact import redact
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 log = logging.getLogger("indexgate.http")
 _NEVER = float("inf")  # a deadline that is not set (asked twice per request)
@@ -195,11 +196,17 @@ def retry_after(headers: Headers) -> float | None:
     when = _http_date(value)
     if when is None:
         return None
+    import datetime as dt
+
     now = _http_date(headers.get("date", "")) or dt.datetime.now(dt.UTC)
     return max(0.0, (when - now).total_seconds())
 
 
 def _http_date(value: str) -> dt.datetime | None:
+    # Imported here: email.utils (with datetime, calendar, random) is for HTTP-dates only.
+    import datetime as dt
+    import email.utils
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -276,6 +283,8 @@ def throttle_wait(
     wait = retry_after(raw.headers)
     limit.throttled(wait, words)
     if wait is None:  # no Retry-After: exponential from half a second, jittered
+        import random  # here: only a throttled run needs it
+
         wait = max(backoff, 0.5) * 2 ** (throttles - 1) * (1 + random.random() / 2)
         wait = min(MAX_THROTTLE_PAUSE, wait)
     log.info("%s %s: throttled (HTTP %d), waiting %.3g s", method, redact(url), raw.status, wait)
