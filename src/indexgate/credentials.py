@@ -29,13 +29,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shlex
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from indexgate.errors import InputError
+from indexgate.lazy_re import LazyPattern
 from indexgate.policy import env_name
 from indexgate.redact import redact, register_secret, strip_userinfo
 
@@ -163,10 +163,10 @@ def secrets_in_config(data: object, expand: Callable[[str], str]) -> set[str]:
     return found
 
 
-_PASSWORD_LINE = re.compile(
+_PASSWORD_LINE = LazyPattern(  # config files only
     r"""^[\s-]*["']?password["']?\s*:\s*(?P<value>\S.*?)(?:\s+#.*)?\s*$""", re.M
 )
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+_URL_IN_TEXT = LazyPattern(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 
 
 def secrets_in_config_text(text: str, expand: Callable[[str], str]) -> set[str]:
@@ -205,6 +205,8 @@ def obtain(
     """``(username, password)`` from the index's provider; InputError (exit 2) when the
     provider cannot give one, naming the index and what to check."""
     if password_command:
+        import shlex  # here: password commands are rare
+
         password = _run(shlex.split(password_command), index_name, "password-command")
         return username, _password(password, index_name, "password-command")
     if keyring_provider == "subprocess":

@@ -11,8 +11,9 @@ the wrong type is None, a fact without its required strings is left out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from indexgate.records import record
 
 __all__ = [
     "HiddenVersion",
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@record
 class PinnedFile:
     """``pin``: the pinned file the target installs, as its index lists it (drift/pins.py)."""
 
@@ -62,7 +63,7 @@ class PinnedFile:
         )
 
 
-@dataclass
+@record
 class LatestVersion:
     """``latest``: the newest version an install could take, and what its probe said."""
 
@@ -85,7 +86,7 @@ class LatestVersion:
         return cls(_need(data, "version"), _str(data.get("upload_time")), _int(data), status)
 
 
-@dataclass
+@record
 class StuckVersions:
     """``stuck``: newer versions the firewall blocks, newest first, and since when."""
 
@@ -101,7 +102,7 @@ class StuckVersions:
         return cls(_strs(data.get("versions")), _str(data.get("since")), _int(data))
 
 
-@dataclass
+@record
 class ShadowingIndex:
     """One later index that lists the same name for another project (``shadowed.on[]``)."""
 
@@ -116,7 +117,7 @@ class ShadowingIndex:
         return cls(_need(data, "index"), _strs(data.get("versions")))
 
 
-@dataclass
+@record
 class ShadowedName:
     """``shadowed``: the name also on later indexes; ``error`` where the strategy may take
     the other project, else ``warning`` (drift/shadows.py)."""
@@ -135,7 +136,7 @@ class ShadowedName:
         return cls(_need(data, "index"), on, _str(data.get("severity")) or "warning")
 
 
-@dataclass
+@record
 class HiddenVersion:
     """One version an ``upstream:`` publishes that the index's page leaves out."""
 
@@ -151,7 +152,7 @@ class HiddenVersion:
         return cls(_need(data, "version"), _str(data.get("upload_time")), _int(data))
 
 
-@dataclass
+@record
 class HiddenVersions:
     """``hidden``: what ``upstream`` lists and ``index`` hides (drift/hidden.py), and since
     when the oldest of them waits."""
@@ -178,7 +179,7 @@ class HiddenVersions:
         return cls(_need(data, "index"), upstream, versions, since, _int(data))
 
 
-@dataclass
+@record
 class ProbedFile:
     """One file probed (``probed[]``); a blocked one names its firewall's verdict."""
 

@@ -18,13 +18,13 @@ import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from indexgate import __version__
 from indexgate.errors import IndexgateError, IndexUnreachable, InputError
 from indexgate.policy import Fallback, Strategy
+from indexgate.records import record
 from indexgate.redact import redact
 
 if TYPE_CHECKING:
@@ -66,8 +66,21 @@ class _HelpFormatter(argparse.HelpFormatter):
     each ``add_argument``, not only for ``--help``."""
 
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24):
+        super().__init__(prog, indent_increment, max_help_position, width=_columns() - 2)
+
+
+_COLUMNS: dict[str, int] = {}  # $COLUMNS -> the width it gives (one lookup per parser build)
+
+
+def _columns() -> int:
+    """The terminal's width, as ``shutil.get_terminal_size`` finds it: ``$COLUMNS``, else
+    the terminal's, else 80. Asked once per value of ``$COLUMNS``: argparse makes a
+    formatter for each of the ~60 ``add_argument`` calls, and each asked the terminal again."""
+    env = os.environ.get("COLUMNS", "")
+    columns = _COLUMNS.get(env)
+    if columns is None:
         try:
-            columns = int(os.environ.get("COLUMNS", ""))
+            columns = int(env)
         except ValueError:
             columns = 0
         if columns <= 0:
@@ -75,10 +88,24 @@ class _HelpFormatter(argparse.HelpFormatter):
                 columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
             except (AttributeError, ValueError, OSError):
                 columns = 80
-        super().__init__(prog, indent_increment, max_help_position, width=columns - 2)
+        _COLUMNS[env] = columns
+    return columns
 
 
-def build_parser() -> argparse.ArgumentParser:
+COMMANDS = ("check", "drift", "demo")
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names (its first word that is not an option), if it is one."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line. ``only``: the command about to be parsed (``command_of``); the
+    others' subparsers are then left without their options (the same parse, the same
+    messages: argparse reads the options of the chosen command only), which is half the
+    cost of building the parser on every run."""
     parser = argparse.ArgumentParser(
         prog="indexgate",
         formatter_class=_HelpFormatter,
@@ -93,12 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="resolve and gate (the pull-request status check)", **kind)
     drift = sub.add_parser("drift", help="the scheduled quarantine-drift report", **kind)
     sub.add_parser("demo", help="the whole gate against built-in local indexes, no network", **kind)
-    for p in (check, drift):
-        _common(p)
-    drift.add_argument("--previous-report", metavar="PATH", help="last run's JSON report")
-    drift.add_argument(
-        "--max-probes-per-package", type=_positive, metavar="N", help="probe cap (default 20)"
-    )
+    if only in (None, "check"):
+        _common(check)
+    if only in (None, "drift"):
+        _common(drift)
+        drift.add_argument("--previous-report", metavar="PATH", help="last run's JSON report")
+        drift.add_argument(
+            "--max-probes-per-package", type=_positive, metavar="N", help="probe cap (default 20)"
+        )
     return parser
 
 
@@ -158,7 +187,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="count", default=0)
 
 
-@dataclass
+@record
 class GateResult:
     """What one run of the gate came to: always a report and an exit code.
 
@@ -185,7 +214,8 @@ def run(
     ``args``: parsed options, or a command line that is already valid (argparse would exit
     2 with its usage otherwise). Never raises, not even on a bug or an interrupt."""
     if not isinstance(args, argparse.Namespace):
-        args = build_parser().parse_args(list(args))
+        argv = list(args)
+        args = build_parser(command_of(argv)).parse_args(argv)
     try:
         report, settings = _run(args, cwd or Path.cwd(), os.environ if env is None else env)
     except (Exception, KeyboardInterrupt) as exc:

@@ -13,19 +13,21 @@ renderer reads the same facts. The status of each target and the record of what
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from functools import cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from indexgate.drift_model import (
-    HiddenVersions,
-    LatestVersion,
-    PinnedFile,
-    ProbedFile,
-    ShadowedName,
-    StuckVersions,
-    entry_fields,
-)
+from indexgate.records import record
+
+if TYPE_CHECKING:  # a check run builds no drift entry: their types load with drift only
+    from indexgate.drift_model import (
+        HiddenVersions,
+        LatestVersion,
+        PinnedFile,
+        ProbedFile,
+        ShadowedName,
+        StuckVersions,
+    )
 
 Status = Literal["pass", "fail", "error"]
 ErrorKind = Literal[
@@ -40,7 +42,7 @@ ErrorKind = Literal[
 SCHEMA = "indexgate-report/1"
 
 
-@dataclass
+@record
 class Problem:
     """An error or a warning. ``file``/``line`` point at the requirement at fault."""
 
@@ -62,8 +64,10 @@ class Problem:
         return bool(self.fail_on)
 
 
-@dataclass
+@record
 class Resolved:
+    """One pinned package of a target's resolution, and the file it installs."""
+
     name: str
     version: str
     index: str | None
@@ -71,8 +75,10 @@ class Resolved:
     requested_by: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Blocked:
+    """One artifact the index refused (a firewall, a quarantine), and why."""
+
     name: str
     version: str
     file: str
@@ -119,7 +125,7 @@ def state_advice(state: str) -> str:
     return "blocked by policy; use another version or ask your security team"
 
 
-@dataclass
+@record
 class DriftEntry:
     """One package of a ``drift`` run, for one target: a pin (or a plain requirement).
 
@@ -179,11 +185,15 @@ class DriftEntry:
     def from_dict(cls, data: dict[str, Any]) -> DriftEntry:
         """An entry as ``to_dict`` wrote it (a previous report); a fact that cannot be read
         is None, and an entry without a name a ValueError."""
+        from indexgate.drift_model import entry_fields
+
         return cls(**entry_fields(data))
 
 
-@dataclass
+@record
 class TargetReport:
+    """The outcome of one target: its resolution, blocks, errors and warnings."""
+
     python: str
     platform: str
     status: Status = "pass"
@@ -194,8 +204,10 @@ class TargetReport:
     drift: list[DriftEntry] | None = None  # per-package drift section (drift command)
 
 
-@dataclass
+@record
 class Report:
+    """The whole run's report: what every renderer reads."""
+
     command: Literal["check", "drift"]
     targets: list[TargetReport] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)  # run-wide (e.g. unchecked default)

@@ -13,10 +13,11 @@ drift ask its ``on_page``, probes and metadata fetches its ``on_file``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Protocol
 from urllib.parse import urlsplit
+
+from indexgate.records import record
 
 
 class Strategy(StrEnum):
@@ -69,7 +70,7 @@ def default_ignore_error_codes(url: str) -> frozenset[int]:
     return _HOST_IGNORE_DEFAULTS.get(urlsplit(url).hostname or "", frozenset())
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PageDecision:
     """What a project-page answer means, with what to tell the user when it stops."""
 
@@ -79,7 +80,7 @@ class PageDecision:
     advice: str = ""  # what to do about it
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FileDecision:
     """What a file or ``.metadata`` answer means, with the error kind and the advice when
     the answer stops the target (the project page listed the file, so it must be there)."""
@@ -108,7 +109,7 @@ class _IndexLike(Protocol):
     def quarantine_codes(self) -> frozenset[int]: ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IndexPolicy:
     """One index's status-code policy as a value (issue 14; as uv's ``StatusCodeStrategy``).
 

@@ -11,7 +11,7 @@ are built from this data in ``indexgate.index.network``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from packaging.utils import NormalizedName
 
 from indexgate.policy import DEFAULT_QUARANTINE_CODES, Fallback, IndexPolicy, Strategy
+from indexgate.records import record
 from indexgate.targets import Target
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ DEFAULT_MAX_BODY = 200 * 1024 * 1024  # the largest answer read (--max-body-size
 # -- the network, as data -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Proxy:
     """One forward proxy; ``display`` is safe to show, ``url`` and ``authorization`` are not."""
 
@@ -51,7 +52,7 @@ class Proxy:
         return self.display
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Proxies:
     """The proxies of a run, as the environment gave them, and the ``no_proxy`` rules
     (parsed by ``indexgate.config.network``, matched by ``indexgate.index.network``)."""
@@ -61,7 +62,7 @@ class Proxies:
     no_proxy: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Network:
     """What a run's HTTP client needs to know of the network (built by the config loader;
     ``indexgate.index.network`` makes TLS contexts and picks proxies from it)."""
@@ -74,8 +75,10 @@ class Network:
 # -- indexes and the run ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IndexConfig:
+    """One index of the run: its URL, credentials, network settings and policy."""
+
     name: str
     url: str  # no userinfo: credentials live in username/password
     username: str | None = field(default=None, repr=False)
@@ -108,8 +111,10 @@ class IndexConfig:
         return IndexPolicy.for_index(self)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Settings:
+    """Everything a run decides before its first request (the loader builds it)."""
+
     indexes: tuple[IndexConfig, ...]
     strategy: Strategy = Strategy.FIRST_INDEX
     targets: tuple[Target, ...] = ()
@@ -140,7 +145,7 @@ class Settings:
         return bool({":all:", name} & self.no_binary) and name not in self.only_binary
 
 
-@dataclass
+@record
 class CliOptions:
     """What the command line says; None means "not given"."""
 

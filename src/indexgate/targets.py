@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 
 from packaging.markers import Marker
@@ -13,11 +12,13 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.version import Version
 
 from indexgate.errors import InputError
+from indexgate.lazy_re import LazyPattern
+from indexgate.records import record
 
 # ubuntu-latest (24.04): glibc 2.39.
 _UBUNTU_GLIBC = 39
 _ALIASES = {"linux_x86_64": "x86_64", "linux_aarch64": "aarch64"}
-_PLATFORM_RE = re.compile(
+_PLATFORM_RE = LazyPattern(  # not for linux_x86_64 and the like (_ALIASES)
     r"^(?:(?P<ml>manylinux)_(?P<glibc_major>\d+)_(?P<glibc_minor>\d+)_(?P<ml_arch>\w+)"
     r"|(?P<musl>musllinux)_(?P<musl_major>\d+)_(?P<musl_minor>\d+)_(?P<musl_arch>\w+)"
     r"|macosx_(?P<mac_major>\d+)_(?P<mac_minor>\d+)_(?P<mac_arch>\w+)"
@@ -26,8 +27,10 @@ _PLATFORM_RE = re.compile(
 _MACHINE = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "arm64", "universal2": "arm64"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Target:
+    """One target environment: a Python version and a platform, as the user wrote them."""
+
     python: str  # as the user wrote it: "3.12" or "3.12.4"
     platform: str  # as the user wrote it: "linux_x86_64"
     _platforms: tuple[str, ...] = field(compare=False, repr=False, default=())

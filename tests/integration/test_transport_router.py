@@ -79,6 +79,29 @@ def test_plain_http_goes_to_the_origins_http11_pool_directly(server: ScriptedSer
     assert server.requests[0].headers["host"] == f"127.0.0.1:{server.port}"
 
 
+def test_an_ip_address_is_connected_without_a_happy_eyeballs_race(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name's addresses are raced (IPv6 and IPv4: a dead one must not stall the connect);
+    an IP address has one address, so it is connected to directly (the race costs a task,
+    an event and a timer per connection)."""
+    delays: list[float | None] = []
+    connect = asyncio.base_events.BaseEventLoop.create_connection
+
+    async def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
+        delays.append(kwargs.get("happy_eyeballs_delay"))
+        return await connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "create_connection", recording)
+    by_name = f"http://localhost:{server.port}/"
+
+    async def go(r: Router) -> list[bytes]:
+        return [(await _get(r, url + "ok/1")).content for url in (server.url, by_name)]
+
+    assert _with(_router(), go) == [b"/ok/1", b"/ok/1"]
+    assert delays == [None, 0.25]
+
+
 def test_http11_over_tls_stays_on_the_pool(ca: PrivateCa) -> None:
     with ScriptedServer(ca.server_context(alpn=["http/1.1"])) as tls:
         router = _router(ca)

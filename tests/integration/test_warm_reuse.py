@@ -116,6 +116,22 @@ def test_unchanged_pages_reuse_the_resolution_and_probe_every_pick(
     assert not [e for e in traffic.log if e[0] == "GET" and e[1].startswith("/files/")]
 
 
+def test_a_run_whose_pages_all_answer_304_imports_no_page_parser(tmp_path: Path) -> None:
+    """The page parsers (with html.parser and html.entities) are imported when a page's
+    bytes arrive; a reused run whose every page is unchanged (304) reads none."""
+    root = tmp_path / "index"
+    write_static_index(root, {"simple": True})
+    (tmp_path / "requirements.txt").write_text("app\n")
+    with Network(root, latency_ms=0) as net:
+        argv = check_argv(Path("requirements.txt"), net.url("simple/"), Path("c"), Path("r.json"))
+        (cold, _), (warm, warm_log) = [run_probe(tmp_path, [*argv, "-vv"]) for _ in range(2)]
+    assert cold["code"] == warm["code"] == 0
+    assert "reused the previous resolution" in warm_log
+    parsers = {"indexgate.index.simple", "html.parser", "html.entities"}
+    assert parsers <= set(cold["modules"])
+    assert parsers & set(warm["modules"]) == set()
+
+
 def test_files_without_a_hash_on_their_page_are_resolved_every_time(
     runs: Runs, tmp_path: Path
 ) -> None:
@@ -333,6 +349,8 @@ NOT_FOR_A_REUSED_RUN = {
     "indexgate.resolver.provider",
     "indexgate.resolver.candidates",
     "indexgate.resolver.conflicts",
+    # a plain-http index: no HTTP/2 client
+    "indexgate.index.transport.http2",
 }
 
 
@@ -351,7 +369,9 @@ def test_a_reused_run_does_not_import_what_only_a_resolution_needs(
     assert "reused the previous resolution" in warm_log
     assert "reused" not in cold_log
     # the probe sees what a run loads
-    assert {"indexgate.dists.wheelzip", "resolvelib"} <= set(cold["modules"])
+    assert {"indexgate.dists.wheelzip", "resolvelib", "indexgate.index.simple"} <= set(
+        cold["modules"]
+    )
     assert set(warm["modules"]) & NOT_FOR_A_REUSED_RUN == set()
 
 

@@ -314,6 +314,32 @@ def test_report_summary_and_outputs_are_readable_by_the_runner_user(
     assert "status<<" in output.read_text() and summary.read_text() == "## indexgate\n"
 
 
+def test_the_report_write_leaves_no_temporary_file_and_draws_a_free_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report goes through a private temporary file beside it (not tempfile's: its
+    import costs every run): a name already taken is drawn again, never overwritten, and
+    a failed write removes its temporary file and keeps the old report."""
+    report = tmp_path / "gate.json"
+    taken = tmp_path / f".gate.json.{'00' * 6}.tmp"
+    taken.write_text("someone else's")
+    draws = iter([b"\0" * 6, b"\1" * 6, b"\2" * 6])
+    monkeypatch.setattr("os.urandom", lambda n: next(draws))
+    write_json(Report("check", []), report)
+    assert json.loads(report.read_text())["status"] == "fail"
+    assert taken.read_text() == "someone else's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [taken.name, "gate.json"]
+
+    def refuse(src: object, dst: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        write_json(Report("check", [TargetReport("3.12", "linux_x86_64")]), report)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [taken.name, "gate.json"]
+    assert json.loads(report.read_text())["status"] == "fail"
+
+
 def test_the_runners_own_files_keep_their_mode(tmp_path: Path, strict_umask: None) -> None:
     """The runner creates GITHUB_STEP_SUMMARY for the step; appending does not chmod it."""
     summary = tmp_path / "summary.md"

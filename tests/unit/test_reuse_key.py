@@ -85,3 +85,36 @@ def test_runs_that_cannot_be_reused_have_no_key() -> None:
     local = _sources()
     local.local_projects.append(LocalProject(Path("lib"), "./lib", Origin("requirements.txt", 2)))
     assert inputs_key(_settings(), local) is None  # read from disk, not from the pages
+
+
+def test_the_code_fingerprint_names_each_source_file_as_a_sorted_walk_does(
+    tmp_path: Path,
+) -> None:
+    """A changed install must never reuse an outcome the old code produced: every ``.py``
+    file by its path, size and mtime, this folder's files before its subfolders', sorted,
+    with no ``__pycache__`` and nothing else."""
+    from indexgate.resolver.reuse import _fingerprint_folder
+
+    for rel, text in [
+        ("b.py", "bb"),
+        ("a.py", "a"),
+        ("notes.txt", "x"),
+        ("z/inner.py", "i"),
+        ("m/deep/d.py", "dd"),
+        ("__pycache__/a.cpython-311.py", "c"),
+    ]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+
+    def row(rel: str) -> str:
+        st = (tmp_path / rel).stat()
+        return f"{rel}:{st.st_size}:{st.st_mtime_ns}"
+
+    parts: list[str] = []
+    _fingerprint_folder(str(tmp_path), "", parts)
+    assert parts == [row(r) for r in ("a.py", "b.py", "m/deep/d.py", "z/inner.py")]
+
+    (tmp_path / "m/deep/d.py").write_text("changed")
+    again: list[str] = []
+    _fingerprint_folder(str(tmp_path), "", again)
+    assert again != parts and again[2] == row("m/deep/d.py")

@@ -24,6 +24,11 @@ def _reference(url: str) -> tuple[str, str, int | None]:
         "HTTPS://Nexus.Example:443/repository/pypi/simple/",
         "https://host?x=/y",
         "https://host#frag/more",
+        "https://host?x#y/z",
+        "https://host#x?y/z",
+        "https://host/a?b#c",
+        "https://host:8443?q",
+        "://host/x",
         "https://[::1]:8443/simple/",
         "http://host",
         "file:///tmp/wheels/x.whl",
@@ -46,3 +51,20 @@ def test_a_bad_port_is_refused_every_time() -> None:
 def test_urls_with_credentials_are_never_remembered() -> None:
     origin_of("https://user:hunter2@private.example/simple/")
     assert not any("hunter2" in key for key in base._ORIGINS)
+
+
+@pytest.mark.parametrize(
+    ("host", "delay"),
+    [
+        ("127.0.0.1", None),
+        ("::1", None),
+        ("fe80::1%eth0", None),
+        ("nexus.example", 0.25),
+        ("localhost", 0.25),  # ::1 and 127.0.0.1: raced
+        ("127.0.0.1.nip.io", 0.25),
+    ],
+)
+def test_only_names_race_their_addresses(host: str, delay: float | None) -> None:
+    """An IP address has one address to try: no happy-eyeballs race (its task, event and
+    timer per connection) for it."""
+    assert base.eyeballs_delay(host) == delay

@@ -13,10 +13,11 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from indexgate.errors import InputError
+from indexgate.lazy_re import LazyPattern
 
 # ``${VAR}``, ``${VAR:-default}`` (unset or empty), ``${VAR-default}`` (unset), ``$${`` (a
 # literal ``${``), and any other ``${`` (a mistake, e.g. GitHub's ``${{ }}``, in strict mode).
-_VAR = re.compile(
+_VAR = LazyPattern(  # only for values that hold a $
     r"\$(?:(?P<escape>\$)(?=\{)|\{(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"(?:(?P<op>:?-)(?P<default>[^}]*))?\})?)"
 )
@@ -73,7 +74,7 @@ def expand_vars(
     return _VAR.sub(one, value)
 
 
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?", re.IGNORECASE)
+_SIZE = LazyPattern(r"(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 

@@ -33,14 +33,14 @@ from urllib.parse import urlsplit
 from packaging.utils import canonicalize_name
 
 from indexgate.errors import IndexUnreachable
-from indexgate.index import simple
 from indexgate.index.http import HttpClient, Response, origin_of
+from indexgate.lazy_re import LazyPattern
 from indexgate.model import Problem
 from indexgate.policy import env_name
 from indexgate.redact import redact
 from indexgate.settings import IndexConfig
 
-_PASSWORD_FIELD = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password\b", re.IGNORECASE)
+_PASSWORD_FIELD = LazyPattern(rb"<input\b[^>]*\btype\s*=\s*[\"']?password\b", re.IGNORECASE)
 SNIFF = 65536  # a login form sits near the top of its page (bytes read for it)
 REPROVE_AFTER = 60.0  # seconds: a 404 after this long since the last proof proves again
 
@@ -82,7 +82,9 @@ async def check_index(http: HttpClient, index: IndexConfig) -> Problem | None:
     if index.format == "flat" and project is not None:
         url = index.url  # a flat page has no per-project pages
         project = None
-    accept = {"Accept": simple.ACCEPT}
+    from indexgate.index.client_pages import ACCEPT  # here: client_pages imports this module
+
+    accept = {"Accept": ACCEPT}
     try:
         r = await http.request("HEAD", url, headers=accept)
         if r.status in (405, 501):  # HEAD refused: the first bytes are enough

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.dists.models import DistFile, dist_files, dist_row
-from indexgate.index import authcheck, simple
+from indexgate.index import authcheck
 from indexgate.index.client_types import (
     FetchError,
     PageResult,
@@ -32,8 +32,20 @@ from indexgate.index.http import BodySinkFactory, HttpClient, Response
 from indexgate.index.transport.headers import Headers
 from indexgate.model import Problem
 from indexgate.policy import PageAction
+from indexgate.records import record
 from indexgate.redact import redact, strip_userinfo
 from indexgate.settings import IndexConfig
+
+if TYPE_CHECKING:
+    from indexgate.index import simple
+
+# ``simple.ACCEPT`` (PEP 691 negotiation), which a test keeps equal: the page parsers
+# (``simple``, with html.parser and html.entities) are imported when a page is first read,
+# and a warm run whose pages all answer 304 reads none.
+ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.01"
+)
 
 
 class PageFetching:
@@ -101,7 +113,7 @@ class PageFetching:
         r = await self.http.request(
             "GET",
             url,
-            headers={"Accept": simple.ACCEPT},
+            headers={"Accept": ACCEPT},
             cacheable=True,
             sink=self._page_sink(name),
             reload=reload,
@@ -112,6 +124,8 @@ class PageFetching:
         """A new page parser for each attempt at the page (a retry starts afresh)."""
 
         def make(url: str, status: int, headers: Headers) -> _PageSink:
+            from indexgate.index import simple
+
             parser = simple.PageParser(
                 headers.get("content-type"), url, project=name, keep=self.keep
             )
@@ -150,6 +164,8 @@ class PageFetching:
         elif r.body_sha256 is not None:  # not even asking again gave the bytes
             raise unreadable(index, f"page for {name}", "its bytes could not be read again")
         else:  # a body at hand (an older cache entry, a test double): parsed here
+            from indexgate.index import simple
+
             try:
                 kept = tuple(
                     simple.parse_project_page(
@@ -204,10 +220,14 @@ class PageFetching:
         listing = await self._once(("flat", index.url), lambda: self._flat_listing(index))
         if isinstance(listing, int):
             return PageResult(index, name, listing)
+        from indexgate.index import simple
+
         files = tuple(simple.files_for_project(listing, name))
         return PageResult(index, name, 200 if files else 404, files)
 
     async def _flat_listing(self, index: IndexConfig) -> list[DistFile] | int:
+        from indexgate.index import simple
+
         if index.url.startswith("file:"):
             path = Path(unquote(urlsplit(index.url).path))
             if path.is_dir():
@@ -305,9 +325,12 @@ class _PageSink:
     (``authcheck.login_page``). A page that does not parse is kept as ``error`` (a sink
     never raises: the transport is mid-read); the files are ``files`` once closed."""
 
-    __slots__ = ("_parser", "error", "files", "head")
+    __slots__ = ("_failure", "_parser", "error", "files", "head")
 
     def __init__(self, parser: simple.PageParser) -> None:
+        from indexgate.index.simple import PageError  # loaded with the parser already
+
+        self._failure = PageError
         self._parser: simple.PageParser | None = parser
         self.head = b""
         self.files: tuple[DistFile, ...] = ()
@@ -320,7 +343,7 @@ class _PageSink:
             return
         try:
             self._parser.feed(data)
-        except simple.PageError as exc:
+        except self._failure as exc:
             self.error, self._parser = exc, None
 
     def close(self) -> None:
@@ -329,7 +352,7 @@ class _PageSink:
             return
         try:
             self.files = tuple(parser.close())
-        except simple.PageError as exc:
+        except self._failure as exc:
             self.error = exc
 
 
@@ -340,14 +363,16 @@ _PAGE_KIND = "page3"
 def _page_slot(url: str, variant: str = "") -> str:
     """Where a page URL's parse is kept: one slot per URL (and target filter), so it can
     be found (and replaced) without the page's bytes."""
-    text = f"{strip_userinfo(url)}\0{simple.ACCEPT}"
+    text = f"{strip_userinfo(url)}\0{ACCEPT}"
     if variant:
         text += f"\0{variant}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StoredPage:
+    """A page parse kept in the cache, by the hash of the bytes it was read from."""
+
     key: str  # ``_page_key`` of the bytes it was parsed from
     status: int
     files: tuple[DistFile, ...]  # already filtered to the project's own files

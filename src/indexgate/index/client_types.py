@@ -7,7 +7,7 @@ metadata read or a probe answers (``PageResult``, ``MetadataResult``, ``ProbeRes
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal, Protocol, TypeVar
 
 from packaging.tags import Tag
@@ -16,6 +16,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from indexgate.dists.models import BlockInfo, CoreMetadata, DistFile, ParsedFilename, parse_filename
 from indexgate.errors import IndexgateError, IndexUnreachable, Origin, name_index, note_context
 from indexgate.model import Blocked
+from indexgate.records import record
 from indexgate.redact import redact
 from indexgate.settings import IndexConfig
 
@@ -78,8 +79,10 @@ class FetchError(IndexgateError):
         super().__init__(redact(message))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PageResult:
+    """One project page of one index, as a target may use it."""
+
     index: IndexConfig
     name: NormalizedName
     status: int  # 200 found, 404 not listed (also for flat indexes without the project)
@@ -92,7 +95,7 @@ class PageResult:
     key: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BlockHit:
     """A quarantined artifact: the firewall refused the file or its metadata."""
 
@@ -132,16 +135,20 @@ class BlockHit:
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MetadataResult:
+    """The core metadata of one file, or why it cannot be had."""
+
     metadata: CoreMetadata | None = None
     block: BlockHit | None = None
     unusable: str | None = None  # why this file cannot be used (never a block)
     from_cache: bool = False  # no request reached the index: the file was not probed
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProbeResult:
+    """What probing a file found: a block, or None when the file is served."""
+
     block: BlockHit | None = None
 
 

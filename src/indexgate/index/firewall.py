@@ -20,7 +20,6 @@ Each answer also gets a *state*, because not every refusal is a policy decision:
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -28,32 +27,16 @@ from functools import cache
 from typing import Any
 
 from indexgate.dists.models import BlockInfo
-
-
-class _Lazy:
-    """A regular expression compiled on first use: most runs never read a block's answer,
-    and start-up is part of every run."""
-
-    __slots__ = ("_args", "_compiled")
-
-    def __init__(self, pattern: str, flags: int = 0) -> None:
-        self._args = (pattern, flags)
-        self._compiled: re.Pattern[str] | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._compiled is None:
-            self._compiled = re.compile(*self._args)
-        return getattr(self._compiled, name)
-
+from indexgate.lazy_re import LazyPattern
 
 # "---->>> REQUESTED ITEM IS QUARANTINED ---->>> FOR DETAILS SEE ---->>> <url> <<<----"
-_NEXUS = _Lazy(
+_NEXUS = LazyPattern(
     r"-*>>>\s*(?P<reason>.*?)\s*-*>>>\s*FOR\s+DETAILS\s+SEE\s*-*>>>\s*(?P<url>\S+?)\s*(?:<<<|$)",
     re.IGNORECASE | re.DOTALL,
 )
-_NEXUS_BARE = _Lazy(r"REQUESTED\s+ITEM\s+IS\s+QUARANTINED", re.IGNORECASE)
-_CURATION = _Lazy(r"blocked\s+by\s+JFrog\s+Packages\s+Curation", re.IGNORECASE)
-_XRAY = _Lazy(
+_NEXUS_BARE = LazyPattern(r"REQUESTED\s+ITEM\s+IS\s+QUARANTINED", re.IGNORECASE)
+_CURATION = LazyPattern(r"blocked\s+by\s+JFrog\s+Packages\s+Curation", re.IGNORECASE)
+_XRAY = LazyPattern(
     r"Artifact\s+download\s+request\s+rejected|download\s+blocking\s+policy\s+configured\s+in\s+Xray",
     re.IGNORECASE,
 )
@@ -63,17 +46,17 @@ _WAIVERS = "[waivers allowed]"
 # Xray and Nexus wordings for "not decided yet" (the scanner down, a scan not finished, a
 # component the firewall does not know yet). Their exact texts vary by version, so these
 # are phrases, searched case-insensitively in the vendor's message.
-_UNDECIDED = re.compile(
+_UNDECIDED = LazyPattern(
     r"\b(?:unavailable|not\s+available|unreachable|could\s+not\s+be\s+(?:reached|evaluated)"
     r"|not\s+(?:yet\s+)?(?:been\s+)?scanned|unscanned|scan\s+(?:is\s+)?(?:still\s+)?in\s+progress"
     r"|pending|component\s+unknown|unknown\s+component|not\s+yet\s+evaluated)\b",
     re.IGNORECASE,
 )
 _POLICY_FIELDS = ("policy", "condition", "explanation", "remediation")
-_POLICY_GROUP = _Lazy(r"\{([^{}]*)\}")
-_HIDDEN = _Lazy(r"<(script|style|head)\b")  # searched in lower-cased text
-_TAG = _Lazy(r"<[^<>]*>")
-_SPACE = _Lazy(r"\s+")
+_POLICY_GROUP = LazyPattern(r"\{([^{}]*)\}")
+_HIDDEN = LazyPattern(r"<(script|style|head)\b")  # searched in lower-cased text
+_TAG = LazyPattern(r"<[^<>]*>")
+_SPACE = LazyPattern(r"\s+")
 
 MAX_REASON = 300
 _MAX_HTML = 16384
@@ -249,6 +232,8 @@ def _json_messages(data: Any) -> Iterator[str]:
 
 def _strip_html(text: str) -> str:
     """Visible text of an HTML error page (else its title), in time linear in its size."""
+    import html  # here: html.entities is big, and only a block's page is read as HTML
+
     text = text[:_MAX_HTML]
     if "<" not in text:
         return _clean(text)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import ssl
 import time
 from collections.abc import Mapping
@@ -174,9 +173,9 @@ class HttpClient:
         origin = origin_of(url)
         used = self._credentials.get(origin)
         args = (method, url, headers, cacheable, digest, deadline, max_body, streaming, background)
-        response = await self._send(*args)
+        response = await self._send(*args, origin=origin)
         if used is not None and await self._credentials.refreshed(origin, used, response.status):
-            response = await self._send(*args)
+            response = await self._send(*args, origin=origin)
         return response
 
     async def aclose(self) -> None:
@@ -284,8 +283,12 @@ class HttpClient:
         max_body: int | None = None,
         streaming: Streaming | None = None,
         background: bool = False,
+        *,
+        origin: Origin | None = None,
     ) -> Response:
-        origin = origin_of(url)
+        """One request, retried; ``origin``: ``url``'s, when the caller has it already."""
+        if origin is None:
+            origin = origin_of(url)
         deadline = deadline or self._deadline()
         max_body = self._max_body if max_body is None else max_body
         request_headers = dict(headers)
@@ -412,6 +415,8 @@ class HttpClient:
 
     def _pause(self, failures: int) -> float:
         """The backoff before retry number ``failures``: exponential, with jitter."""
+        import random  # here: only a failed request needs it
+
         return self._backoff * (2 ** (failures - 1)) * (1 + random.random())
 
     def _request(

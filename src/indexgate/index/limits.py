@@ -9,22 +9,24 @@ the index said when it throttled is quoted in the messages (``index_words``).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import email.utils
-import html
 import json
 import logging
-import random
 import re
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 from indexgate.errors import DeadlineExceeded, Throttled
 from indexgate.index.transport.base import RawResponse
 from indexgate.index.transport.headers import Headers
+from indexgate.lazy_re import LazyPattern
 from indexgate.redact import redact
 
+if TYPE_CHECKING:
+    import datetime as dt
+
 log = logging.getLogger("indexgate.http")
+_NEVER = float("inf")  # a deadline that is not set (asked twice per request)
 
 # Throttle answers (429, 503 with Retry-After) waited out per request, besides the
 # deadlines; and the longest exponential pause of a 429 that names no Retry-After.
@@ -47,7 +49,7 @@ class Deadline:
         self.timeout = timeout
         self.run_at = run_at
         self.started = False
-        self.at = float("inf") if run_at is None else run_at  # time.monotonic()
+        self.at = _NEVER if run_at is None else run_at  # time.monotonic()
         self.limit, self.seconds, self.what = "--max-time", max_time or 0.0, "run deadline"
 
     def start(self) -> None:
@@ -61,7 +63,7 @@ class Deadline:
 
     def remaining(self) -> float | None:
         """Seconds left; None when nothing bounds the request yet."""
-        return None if self.at == float("inf") else self.at - time.monotonic()
+        return None if self.at == _NEVER else self.at - time.monotonic()
 
     def expired(self, method: str, url: str, last_error: str, held: str = "") -> DeadlineExceeded:
         """The error for this deadline; ``held``: what the host said when it throttled, if
@@ -194,11 +196,17 @@ def retry_after(headers: Headers) -> float | None:
     when = _http_date(value)
     if when is None:
         return None
+    import datetime as dt
+
     now = _http_date(headers.get("date", "")) or dt.datetime.now(dt.UTC)
     return max(0.0, (when - now).total_seconds())
 
 
 def _http_date(value: str) -> dt.datetime | None:
+    # Imported here: email.utils (with datetime, calendar, random) is for HTTP-dates only.
+    import datetime as dt
+    import email.utils
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -206,7 +214,7 @@ def _http_date(value: str) -> dt.datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)
+_TAG = LazyPattern(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)  # throttled pages only
 _WORDS_LIMIT = 200
 
 
@@ -235,6 +243,8 @@ def _body_text(raw: RawResponse) -> str:
             found = None
         if found:
             text = found
+    import html  # here: only a throttled answer's page is read as HTML
+
     text = html.unescape(_TAG.sub(" ", text))
     text = "".join(c if c.isprintable() else " " for c in text)
     return " ".join(text.split())
@@ -273,6 +283,8 @@ def throttle_wait(
     wait = retry_after(raw.headers)
     limit.throttled(wait, words)
     if wait is None:  # no Retry-After: exponential from half a second, jittered
+        import random  # here: only a throttled run needs it
+
         wait = max(backoff, 0.5) * 2 ** (throttles - 1) * (1 + random.random() / 2)
         wait = min(MAX_THROTTLE_PAUSE, wait)
     log.info("%s %s: throttled (HTTP %d), waiting %.3g s", method, redact(url), raw.status, wait)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Protocol
 
 from indexgate.index.transport.base import RawResponse, Sink, SinkFactory
 from indexgate.index.transport.headers import Headers
+from indexgate.records import record
 
 _FEED_SLICE = 1 << 20  # a buffered body is fed to a sink in slices of this size
 
@@ -33,8 +34,10 @@ BodySinkFactory = Callable[[str, int, Headers], "BodySink | None"]
 at a 2xx answer with a body: the sink for that body, or None to have it buffered."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Response:
+    """One answer as the index client reads it (redirects followed)."""
+
     url: str
     status: int
     reason: str
@@ -53,7 +56,7 @@ class Response:
         return self.headers.get("content-type")
 
 
-@dataclass
+@record
 class Stats:
     """What the run cost on the wire; the benchmark prints these."""
 
@@ -69,7 +72,7 @@ class Stats:
         self.by_method[method] = self.by_method.get(method, 0) + 1
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Streaming:
     """How one logical request streams: the caller's sink factory, and ``reload``."""
 
@@ -176,8 +179,10 @@ class HttpCache(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CachedResponse:
+    """A stored answer, whether it is still fresh, and how to revalidate it."""
+
     response: Response
     fresh: bool
     validators: dict[str, str]

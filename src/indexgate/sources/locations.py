@@ -22,14 +22,15 @@ from packaging.utils import canonicalize_name
 
 from indexgate.dists.models import parse_filename
 from indexgate.errors import InputError, Origin
+from indexgate.lazy_re import LazyPattern
 from indexgate.redact import redact, strip_userinfo
 from indexgate.sources.model import DirectReference, LocalProject
 
 VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-_EXTRAS = re.compile(r"^(.+?)(\[[^\]]*\])$")
-_EGG = re.compile(r"(?:^|&)egg=([^&]+)")
+_EXTRAS = LazyPattern(r"^(.+?)(\[[^\]]*\])$")
+_EGG = LazyPattern(r"(?:^|&)egg=([^&]+)")
 
 Location = LocalProject | DirectReference
 

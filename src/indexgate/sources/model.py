@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Literal
 
@@ -12,10 +12,13 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import Origin
+from indexgate.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SourceRequirement:
+    """One requirement as read from an input, with where it was written."""
+
     requirement: Requirement
     origin: Origin
     hashes: tuple[str, ...] = ()  # "sha256:<hex>" as written with --hash
@@ -26,7 +29,7 @@ class SourceRequirement:
         return canonicalize_name(self.requirement.name)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IndexHint:
     """An index option found inside a source (requirements-file options, uv config)."""
 
@@ -35,7 +38,7 @@ class IndexHint:
     origin: Origin
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class UvIndex:
     """One ``[[tool.uv.index]]`` / uv.toml ``[[index]]`` entry, as written."""
 
@@ -48,8 +51,10 @@ class UvIndex:
     ignore_error_codes: tuple[int, ...] | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LockedFile:
+    """One file of a locked package, as the lock file names it."""
+
     filename: str
     url: str | None = None
     hashes: dict[str, str] = field(default_factory=dict)  # algorithm -> hex digest
@@ -57,7 +62,7 @@ class LockedFile:
     upload_time: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LockedPackage:
     """A pinned package from a lock file or a ``==``-pinned requirements line (drift)."""
 
@@ -69,7 +74,7 @@ class LockedPackage:
     marker: Marker | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LocalProject:
     """``-e <path>`` or a local project path: its own dependencies are gated, from its
     static metadata (PEP 621), or built with ``--allow-build`` when they are dynamic."""
@@ -82,7 +87,7 @@ class LocalProject:
     editable: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DirectReference:
     """A direct URL, VCS or local archive requirement: not from an index (``not-from-index``).
 
@@ -99,7 +104,7 @@ class DirectReference:
     extras: frozenset[str] = frozenset()
 
 
-@dataclass
+@record
 class SourceSet:
     """Everything read from the sources of one run."""
 

@@ -10,15 +10,17 @@ Remote includes are refused.
 from __future__ import annotations
 
 import codecs
-import optparse
 import os
 import re
-import shlex
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from packaging.requirements import InvalidRequirement, Requirement
+
+if TYPE_CHECKING:
+    import optparse
 
 from indexgate.errors import InputError, Origin, read_input_bytes
 from indexgate.redact import redact
@@ -75,17 +77,31 @@ class _Unterminated(Exception):
         self.first = first
 
 
-class _OptionParser(optparse.OptionParser):
-    """optparse that raises instead of printing usage and exiting."""
+class _NoOptions:
+    """The options of a line that names none: each unset, as optparse's defaults are
+    (most lines are a bare requirement; optparse is imported for the others only)."""
 
-    def error(self, msg: str) -> NoReturn:
-        raise _OptionError(msg)
-
-    def exit(self, status: int = 0, msg: str | None = None) -> NoReturn:
-        raise _OptionError(msg or "invalid options")
+    def __getattr__(self, name: str) -> Any:
+        return None
 
 
-def _build_parser() -> optparse.OptionParser:
+_NO_OPTIONS = cast("optparse.Values", _NoOptions())
+
+
+@cache
+def _parser() -> optparse.OptionParser:
+    """pip's options of a requirements file, made on the first line that has some."""
+    import optparse
+
+    class _OptionParser(optparse.OptionParser):
+        """optparse that raises instead of printing usage and exiting."""
+
+        def error(self, msg: str) -> NoReturn:
+            raise _OptionError(msg)
+
+        def exit(self, status: int = 0, msg: str | None = None) -> NoReturn:
+            raise _OptionError(msg or "invalid options")
+
     parser = _OptionParser(add_help_option=False, usage=optparse.SUPPRESS_USAGE)
     add = parser.add_option
     add("-r", "--requirement", action="append", dest="requirements")
@@ -106,9 +122,6 @@ def _build_parser() -> optparse.OptionParser:
     add("--config-settings", action="append", dest="config_settings")
     add("--global-option", action="append", dest="global_option")
     return parser
-
-
-_PARSER = _build_parser()
 
 
 def parse_requirements_file(
@@ -213,12 +226,17 @@ def _split_args_options(line: str) -> tuple[str, str]:
 
 
 def _parse_options(options: str, origin: Origin) -> optparse.Values:
+    if not options:
+        return _NO_OPTIONS
+    import shlex
+
     try:
         tokens = shlex.split(options)
     except ValueError as exc:
         raise _error(f"cannot split options: {exc}", origin) from None
     try:
-        opts, leftover = _PARSER.parse_args(tokens, _PARSER.get_default_values())
+        parser = _parser()
+        opts, leftover = parser.parse_args(tokens, parser.get_default_values())
     except _OptionError as exc:
         message = str(exc)
         if message.startswith("no such option: "):

@@ -49,11 +49,11 @@ from indexgate.index.transport.base import (
     TransportError,
     Unrecoverable,
     connect_failure,
+    eyeballs_delay,
     lost_answer,
     tls_alert,
 )
 from indexgate.index.transport.http11_parser import ResponseParser, decode_content, encode_head
-from indexgate.index.transport.tunnel import proxy_auth_refused, through_proxy
 
 if TYPE_CHECKING:
     from indexgate.index.network import Proxy
@@ -210,6 +210,7 @@ class Pool:
     ) -> None:
         self.host = host
         self.port = port
+        self._eyeballs = eyeballs_delay(host)
         self.proxy = proxy  # http: absolute-form requests to it; https: a CONNECT tunnel
         self._ssl_context = ssl_context
         self._limit = asyncio.Semaphore(max(1, max_connections))
@@ -239,6 +240,8 @@ class Pool:
         head = encode_head(request, proxy)
         raw = await self.request(request.method, head, max_body=max_body, within=within, sink=sink)
         if proxy is not None and raw.status == 407:  # only a proxy answers 407
+            from indexgate.index.transport.tunnel import proxy_auth_refused
+
             raise proxy_auth_refused(proxy, f"407 {raw.reason}")
         return raw
 
@@ -346,9 +349,11 @@ class Pool:
                         self.port,
                         ssl=context,
                         server_hostname=self.host if context is not None else None,
-                        happy_eyeballs_delay=0.25,
+                        happy_eyeballs_delay=self._eyeballs,
                     )
                 else:
+                    from indexgate.index.transport.tunnel import through_proxy  # proxies only
+
                     tls = await through_proxy(proxy, self.host, self.port, loop, conn, context, raw)
                     if tls is not None:
                         conn.transport = tls

@@ -40,6 +40,7 @@ from indexgate.index.transport.base import (
     TransportError,
     Unrecoverable,
     connect_failure,
+    eyeballs_delay,
 )
 from indexgate.index.transport.http2_connection import Http2Connection, Http2Stream
 from indexgate.index.transport.http11_parser import decode_content
@@ -167,7 +168,7 @@ class Http2Transport:
                         self.port,
                         ssl=self._ssl_context,
                         server_hostname=host if self._ssl_context is not None else None,
-                        happy_eyeballs_delay=0.25,
+                        happy_eyeballs_delay=eyeballs_delay(host),
                     )
                 else:
                     tls = await through_proxy(

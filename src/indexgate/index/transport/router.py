@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from typing import TYPE_CHECKING
 
 from indexgate.index.network import Network, Proxy, TlsContexts, proxy_for
 from indexgate.index.transport.base import (
@@ -28,8 +29,10 @@ from indexgate.index.transport.base import (
     origin_of,
 )
 from indexgate.index.transport.files import FileTransport
-from indexgate.index.transport.http2 import Http2Transport
 from indexgate.index.transport.http11 import Pool
+
+if TYPE_CHECKING:
+    from indexgate.index.transport.http2 import Http2Transport
 
 log = logging.getLogger("indexgate.http")
 
@@ -130,6 +133,9 @@ class Router:
         return pool
 
     def _http2(self, origin: Origin) -> Http2Transport:
+        # Imported here: only an https origin whose server picks h2 needs the HTTP/2 client.
+        from indexgate.index.transport.http2 import Http2Transport
+
         h2 = self._h2[origin] = Http2Transport(
             host=origin[1],
             port=origin[2] or DEFAULT_PORTS[origin[0]],

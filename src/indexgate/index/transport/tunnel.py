@@ -18,6 +18,7 @@ from indexgate.index.transport.base import (
     ProxyError,
     ProxyRefused,
     RemoteProtocolError,
+    eyeballs_delay,
 )
 from indexgate.index.transport.http11_parser import HEAD_LIMIT, encode_request
 
@@ -94,7 +95,10 @@ async def through_proxy(
     if context is None:
         try:
             await loop.create_connection(
-                lambda: conn, proxy.host, proxy.port, happy_eyeballs_delay=0.25
+                lambda: conn,
+                proxy.host,
+                proxy.port,
+                happy_eyeballs_delay=eyeballs_delay(proxy.host),
             )
         except OSError as exc:
             raise _proxy_unreachable(proxy, exc) from exc
@@ -102,7 +106,10 @@ async def through_proxy(
     tunnel = _TunnelAnswer(loop, proxy)
     try:
         transport, _ = await loop.create_connection(
-            lambda: tunnel, proxy.host, proxy.port, happy_eyeballs_delay=0.25
+            lambda: tunnel,
+            proxy.host,
+            proxy.port,
+            happy_eyeballs_delay=eyeballs_delay(proxy.host),
         )
     except OSError as exc:
         raise _proxy_unreachable(proxy, exc) from exc
