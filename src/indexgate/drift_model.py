@@ -11,9 +11,8 @@ the wrong type is None, a fact without its required strings is left out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar
-
-from indexgate.records import record
 
 __all__ = [
     "HiddenVersion",
@@ -28,7 +27,7 @@ __all__ = [
 ]
 
 
-@record
+@dataclass
 class PinnedFile:
     """``pin``: the pinned file the target installs, as its index lists it (drift/pins.py)."""
 
@@ -63,7 +62,7 @@ class PinnedFile:
         )
 
 
-@record
+@dataclass
 class LatestVersion:
     """``latest``: the newest version an install could take, and what its probe said."""
 
@@ -86,7 +85,7 @@ class LatestVersion:
         return cls(_need(data, "version"), _str(data.get("upload_time")), _int(data), status)
 
 
-@record
+@dataclass
 class StuckVersions:
     """``stuck``: newer versions the firewall blocks, newest first, and since when."""
 
@@ -102,7 +101,7 @@ class StuckVersions:
         return cls(_strs(data.get("versions")), _str(data.get("since")), _int(data))
 
 
-@record
+@dataclass
 class ShadowingIndex:
     """One later index that lists the same name for another project (``shadowed.on[]``)."""
 
@@ -117,7 +116,7 @@ class ShadowingIndex:
         return cls(_need(data, "index"), _strs(data.get("versions")))
 
 
-@record
+@dataclass
 class ShadowedName:
     """``shadowed``: the name also on later indexes; ``error`` where the strategy may take
     the other project, else ``warning`` (drift/shadows.py)."""
@@ -136,7 +135,7 @@ class ShadowedName:
         return cls(_need(data, "index"), on, _str(data.get("severity")) or "warning")
 
 
-@record
+@dataclass
 class HiddenVersion:
     """One version an ``upstream:`` publishes that the index's page leaves out."""
 
@@ -152,7 +151,7 @@ class HiddenVersion:
         return cls(_need(data, "version"), _str(data.get("upload_time")), _int(data))
 
 
-@record
+@dataclass
 class HiddenVersions:
     """``hidden``: what ``upstream`` lists and ``index`` hides (drift/hidden.py), and since
     when the oldest of them waits."""
@@ -179,7 +178,7 @@ class HiddenVersions:
         return cls(_need(data, "index"), upstream, versions, since, _int(data))
 
 
-@record
+@dataclass
 class ProbedFile:
     """One file probed (``probed[]``); a blocked one names its firewall's verdict."""
 

@@ -20,6 +20,7 @@ import os
 import secrets
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -36,7 +37,6 @@ from indexgate.model import (
     state_advice,
     vendor_label,
 )
-from indexgate.records import record
 from indexgate.redact import known_secrets, redact
 from indexgate.report.json_report import REPORT_MODE
 from indexgate.report.render import dependency_path
@@ -168,7 +168,7 @@ def annotate(level: str, message: str, *, file: str | None, line: int | None, ti
     issue_command(level, {k: v for k, v in props.items() if v is not None}, redact(message))
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Note:
     message: str
     file: str | None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from indexgate.model import (
@@ -28,7 +29,6 @@ from indexgate.model import (
     vendor_label,
 )
 from indexgate.policy import FAIL_ON
-from indexgate.records import record
 from indexgate.report.drift import checked_pins, drift_markdown, drift_text
 from indexgate.report.tables import flat, md, md_link, md_row, plural, text_table
 
@@ -258,7 +258,7 @@ def _code(text: str) -> str:
     return f"{fence} {text} {fence}" if runs else f"`{text}`"
 
 
-@record
+@dataclass
 class _MdTable:
     """A titled table whose rows can be capped when the summary must shrink."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import InputError, Origin
-from indexgate.records import record
 from indexgate.redact import redact
 from indexgate.sources.model import SourceRequirement, SourceSet
 from indexgate.sources.toml_text import (
@@ -46,7 +45,7 @@ def parse_requirement(text: Any, origin: Origin, what: str) -> SourceRequirement
     return SourceRequirement(requirement, origin)  # a URL is read as a location later
 
 
-@record
+@dataclass
 class _Project:
     name: NormalizedName | None
     base: list[SourceRequirement]

@@ -12,11 +12,11 @@ import bisect
 import re
 import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from indexgate.errors import InputError, Origin, read_input_bytes
-from indexgate.records import record
 
 _TOML_POSITION = re.compile(r"\s*\((?:at line (\d+), column \d+|at end of document)\)$")
 
@@ -85,7 +85,7 @@ def _key(part: str) -> str:
     return rf"(?:{escaped}|\"{escaped}\"|'{escaped}')"
 
 
-@record
+@dataclass
 class ListCursor:
     """Walks one list's strings in order, so a repeated string gets its own line."""
 
