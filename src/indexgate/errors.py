@@ -3,12 +3,11 @@ the ``Origin`` (file and line) that errors and annotations name."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from indexgate.records import record
 
-
-@record(frozen=True)
+@dataclass(frozen=True)
 class Origin:
     """Where a requirement (or option) was written: for errors and annotations. It lives
     here, at the bottom, because every layer that reports a problem names the line."""

@@ -18,13 +18,13 @@ import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from indexgate import __version__
 from indexgate.errors import IndexgateError, IndexUnreachable, InputError
 from indexgate.policy import Fallback, Strategy
-from indexgate.records import record
 from indexgate.redact import redact
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="count", default=0)
 
 
-@record
+@dataclass
 class GateResult:
     """What one run of the gate came to: always a report and an exit code.
 

@@ -13,11 +13,9 @@ renderer reads the same facts. The status of each target and the record of what
 
 from __future__ import annotations
 
-from dataclasses import field, fields
+from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
-
-from indexgate.records import record
 
 if TYPE_CHECKING:  # a check run builds no drift entry: their types load with drift only
     from indexgate.drift_model import (
@@ -42,7 +40,7 @@ ErrorKind = Literal[
 SCHEMA = "indexgate-report/1"
 
 
-@record
+@dataclass
 class Problem:
     """An error or a warning. ``file``/``line`` point at the requirement at fault."""
 
@@ -64,7 +62,7 @@ class Problem:
         return bool(self.fail_on)
 
 
-@record
+@dataclass
 class Resolved:
     """One pinned package of a target's resolution, and the file it installs."""
 
@@ -75,7 +73,7 @@ class Resolved:
     requested_by: list[str] = field(default_factory=list)
 
 
-@record
+@dataclass
 class Blocked:
     """One artifact the index refused (a firewall, a quarantine), and why."""
 
@@ -125,7 +123,7 @@ def state_advice(state: str) -> str:
     return "blocked by policy; use another version or ask your security team"
 
 
-@record
+@dataclass
 class DriftEntry:
     """One package of a ``drift`` run, for one target: a pin (or a plain requirement).
 
@@ -190,7 +188,7 @@ class DriftEntry:
         return cls(**entry_fields(data))
 
 
-@record
+@dataclass
 class TargetReport:
     """The outcome of one target: its resolution, blocks, errors and warnings."""
 
@@ -204,7 +202,7 @@ class TargetReport:
     drift: list[DriftEntry] | None = None  # per-package drift section (drift command)
 
 
-@record
+@dataclass
 class Report:
     """The whole run's report: what every renderer reads."""
 

@@ -13,11 +13,10 @@ drift ask its ``on_page``, probes and metadata fetches its ``on_file``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Protocol
 from urllib.parse import urlsplit
-
-from indexgate.records import record
 
 
 class Strategy(StrEnum):
@@ -70,7 +69,7 @@ def default_ignore_error_codes(url: str) -> frozenset[int]:
     return _HOST_IGNORE_DEFAULTS.get(urlsplit(url).hostname or "", frozenset())
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class PageDecision:
     """What a project-page answer means, with what to tell the user when it stops."""
 
@@ -80,7 +79,7 @@ class PageDecision:
     advice: str = ""  # what to do about it
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class FileDecision:
     """What a file or ``.metadata`` answer means, with the error kind and the advice when
     the answer stops the target (the project page listed the file, so it must be there)."""
@@ -109,7 +108,7 @@ class _IndexLike(Protocol):
     def quarantine_codes(self) -> frozenset[int]: ...
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class IndexPolicy:
     """One index's status-code policy as a value (issue 14; as uv's ``StatusCodeStrategy``).
 

@@ -11,7 +11,7 @@ are built from this data in ``indexgate.index.network``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Literal
 from packaging.utils import NormalizedName
 
 from indexgate.policy import DEFAULT_QUARANTINE_CODES, Fallback, IndexPolicy, Strategy
-from indexgate.records import record
 from indexgate.targets import Target
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ DEFAULT_MAX_BODY = 200 * 1024 * 1024  # the largest answer read (--max-body-size
 # -- the network, as data -----------------------------------------------------------------
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Proxy:
     """One forward proxy; ``display`` is safe to show, ``url`` and ``authorization`` are not."""
 
@@ -52,7 +51,7 @@ class Proxy:
         return self.display
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Proxies:
     """The proxies of a run, as the environment gave them, and the ``no_proxy`` rules
     (parsed by ``indexgate.config.network``, matched by ``indexgate.index.network``)."""
@@ -62,7 +61,7 @@ class Proxies:
     no_proxy: tuple[str, ...] = ()
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Network:
     """What a run's HTTP client needs to know of the network (built by the config loader;
     ``indexgate.index.network`` makes TLS contexts and picks proxies from it)."""
@@ -75,7 +74,7 @@ class Network:
 # -- indexes and the run ----------------------------------------------------------------
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class IndexConfig:
     """One index of the run: its URL, credentials, network settings and policy."""
 
@@ -111,7 +110,7 @@ class IndexConfig:
         return IndexPolicy.for_index(self)
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Settings:
     """Everything a run decides before its first request (the loader builds it)."""
 
@@ -145,7 +144,7 @@ class Settings:
         return bool({":all:", name} & self.no_binary) and name not in self.only_binary
 
 
-@record
+@dataclass
 class CliOptions:
     """What the command line says; None means "not given"."""
 

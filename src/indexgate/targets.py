@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import field
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from packaging.markers import Marker
@@ -13,7 +13,6 @@ from packaging.version import Version
 
 from indexgate.errors import InputError
 from indexgate.lazy_re import LazyPattern
-from indexgate.records import record
 
 # ubuntu-latest (24.04): glibc 2.39.
 _UBUNTU_GLIBC = 39
@@ -27,7 +26,7 @@ _PLATFORM_RE = LazyPattern(  # not for linux_x86_64 and the like (_ALIASES)
 _MACHINE = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "arm64", "universal2": "arm64"}
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Target:
     """One target environment: a Python version and a platform, as the user wrote them."""
 

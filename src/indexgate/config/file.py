@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from indexgate.policy import (
     Fallback,
     Strategy,
 )
-from indexgate.records import record
 from indexgate.redact import strip_userinfo
 
 DEFAULT_CONFIG_PATHS = (".github/indexgate.yml", "indexgate.yml")
@@ -70,7 +69,7 @@ _CONFIG_ENUMS: dict[str, type] = {"index-strategy": Strategy, "fallback": Fallba
 _FORMATS = ("simple", "flat")
 
 
-@record
+@dataclass
 class ConfigDoc:
     """One parsed config: where it came from, its data, and the line of each key and item."""
 

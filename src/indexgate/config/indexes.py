@@ -11,6 +11,7 @@ without userinfo) are dropped and each index is named once; names must be unique
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,7 +29,6 @@ from indexgate.credentials import discover
 from indexgate.errors import InputError
 from indexgate.model import Problem
 from indexgate.policy import IndexPolicy, env_name
-from indexgate.records import record
 from indexgate.redact import strip_userinfo
 from indexgate.settings import (
     CliOptions,
@@ -39,7 +39,7 @@ from indexgate.sources.model import SourceSet
 PYPI_URL = "https://pypi.org/simple/"
 
 
-@record
+@dataclass
 class Entry:
     """An index as declared somewhere, before credentials and codes are settled."""
 

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -32,7 +32,6 @@ from indexgate.index.http import BodySinkFactory, HttpClient, Response
 from indexgate.index.transport.headers import Headers
 from indexgate.model import Problem
 from indexgate.policy import PageAction
-from indexgate.records import record
 from indexgate.redact import redact, strip_userinfo
 from indexgate.settings import IndexConfig
 
@@ -369,7 +368,7 @@ def _page_slot(url: str, variant: str = "") -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class StoredPage:
     """A page parse kept in the cache, by the hash of the bytes it was read from."""
 

@@ -7,7 +7,7 @@ metadata read or a probe answers (``PageResult``, ``MetadataResult``, ``ProbeRes
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
 from packaging.tags import Tag
@@ -16,7 +16,6 @@ from packaging.utils import NormalizedName, canonicalize_name
 from indexgate.dists.models import BlockInfo, CoreMetadata, DistFile, ParsedFilename, parse_filename
 from indexgate.errors import IndexgateError, IndexUnreachable, Origin, name_index, note_context
 from indexgate.model import Blocked
-from indexgate.records import record
 from indexgate.redact import redact
 from indexgate.settings import IndexConfig
 
@@ -79,7 +78,7 @@ class FetchError(IndexgateError):
         super().__init__(redact(message))
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class PageResult:
     """One project page of one index, as a target may use it."""
 
@@ -95,7 +94,7 @@ class PageResult:
     key: str | None = field(default=None, compare=False)
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class BlockHit:
     """A quarantined artifact: the firewall refused the file or its metadata."""
 
@@ -135,7 +134,7 @@ class BlockHit:
         )
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class MetadataResult:
     """The core metadata of one file, or why it cannot be had."""
 
@@ -145,7 +144,7 @@ class MetadataResult:
     from_cache: bool = False  # no request reached the index: the file was not probed
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class ProbeResult:
     """What probing a file found: a block, or None when the file is served."""
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import field, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from indexgate.index.transport.base import RawResponse, Sink, SinkFactory
 from indexgate.index.transport.headers import Headers
-from indexgate.records import record
 
 _FEED_SLICE = 1 << 20  # a buffered body is fed to a sink in slices of this size
 
@@ -34,7 +33,7 @@ BodySinkFactory = Callable[[str, int, Headers], "BodySink | None"]
 at a 2xx answer with a body: the sink for that body, or None to have it buffered."""
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Response:
     """One answer as the index client reads it (redirects followed)."""
 
@@ -56,7 +55,7 @@ class Response:
         return self.headers.get("content-type")
 
 
-@record
+@dataclass
 class Stats:
     """What the run cost on the wire; the benchmark prints these."""
 
@@ -72,7 +71,7 @@ class Stats:
         self.by_method[method] = self.by_method.get(method, 0) + 1
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Streaming:
     """How one logical request streams: the caller's sink factory, and ``reload``."""
 
@@ -179,7 +178,7 @@ class HttpCache(Protocol):
         ...
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class CachedResponse:
     """A stored answer, whether it is still fresh, and how to revalidate it."""
 

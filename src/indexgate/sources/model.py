@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -12,10 +12,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import Origin
-from indexgate.records import record
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class SourceRequirement:
     """One requirement as read from an input, with where it was written."""
 
@@ -29,7 +28,7 @@ class SourceRequirement:
         return canonicalize_name(self.requirement.name)
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class IndexHint:
     """An index option found inside a source (requirements-file options, uv config)."""
 
@@ -38,7 +37,7 @@ class IndexHint:
     origin: Origin
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class UvIndex:
     """One ``[[tool.uv.index]]`` / uv.toml ``[[index]]`` entry, as written."""
 
@@ -51,7 +50,7 @@ class UvIndex:
     ignore_error_codes: tuple[int, ...] | None = None
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class LockedFile:
     """One file of a locked package, as the lock file names it."""
 
@@ -62,7 +61,7 @@ class LockedFile:
     upload_time: str | None = None
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class LockedPackage:
     """A pinned package from a lock file or a ``==``-pinned requirements line (drift)."""
 
@@ -74,7 +73,7 @@ class LockedPackage:
     marker: Marker | None = None
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class LocalProject:
     """``-e <path>`` or a local project path: its own dependencies are gated, from its
     static metadata (PEP 621), or built with ``--allow-build`` when they are dynamic."""
@@ -87,7 +86,7 @@ class LocalProject:
     editable: bool = False
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class DirectReference:
     """A direct URL, VCS or local archive requirement: not from an index (``not-from-index``).
 
@@ -104,7 +103,7 @@ class DirectReference:
     extras: frozenset[str] = frozenset()
 
 
-@record
+@dataclass
 class SourceSet:
     """Everything read from the sources of one run."""
 

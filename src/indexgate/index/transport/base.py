@@ -16,11 +16,11 @@ from __future__ import annotations
 import ipaddress
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from indexgate.index.transport.headers import Headers
-from indexgate.records import record
 
 if TYPE_CHECKING:
     from indexgate.index.network import Proxy
@@ -80,7 +80,7 @@ def causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-@record(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)
 class Request:
     """One exchange to carry: ``url`` absolute (its userinfo, if any, is never sent as
     such: ``HttpClient`` turned it into ``Authorization`` already); ``headers`` in the
@@ -246,7 +246,7 @@ SinkFactory = Callable[[int, Headers], "Sink | None"]
 to be read: a ``Sink`` to stream that body into, or None to have it buffered as usual."""
 
 
-@record(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)
 class RawResponse:
     """One whole answer, its body decoded (``Content-Encoding``) and within the cap.
 
