@@ -3,8 +3,10 @@
 Start-up is paid on every CI run, so tests assert which modules a kind of run leaves out;
 only a fresh process shows that (the test process has imported everything long before).
 The child runs the package as ``python -m indexgate`` does (the console script's path),
-then prints, after a marker, the exit code, the modules imported and the number of objects
-start-up froze; everything before the marker is the run's own output.
+then prints, after a marker, the exit code, the modules the run imported (not those the
+interpreter's start-up had, such as a ``.pth`` file's: a machine's site-packages is not
+indexgate's start-up) and the number of objects start-up froze; everything before the
+marker is the run's own output.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import indexgate
 MARKER = "@@probe@@"
 PROBE = f"""
 import gc, json, runpy, sys
+before = set(sys.modules)
 sys.argv = ["indexgate", *json.loads(sys.argv[1])]
 try:
     runpy.run_module("indexgate", run_name="__main__", alter_sys=True)
 except SystemExit as exc:
     code = exc.code
 print("{MARKER}" + json.dumps(
-    {{"code": code, "modules": sorted(sys.modules), "frozen": gc.get_freeze_count()}}
+    {{"code": code, "modules": sorted(set(sys.modules) - before), "frozen": gc.get_freeze_count()}}
 ))
 """
 
