@@ -44,7 +44,6 @@ import threading
 import time
 import zlib
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urldefrag
 
@@ -478,6 +477,8 @@ def _lifetime(headers: Headers) -> float:
             return 0.0
     expires, date = headers.get("expires"), headers.get("date")
     if expires and date:
+        from email.utils import parsedate_to_datetime  # here: few indexes send Expires
+
         try:
             delta = parsedate_to_datetime(expires) - parsedate_to_datetime(date)
             return max(0.0, delta.total_seconds())
