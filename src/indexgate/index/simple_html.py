@@ -16,14 +16,16 @@ from html.parser import HTMLParser
 from itertools import chain
 from urllib.parse import unquote, urlsplit
 
-from indexgate.dists.models import DistFile, parse_filename
+from indexgate.dists.models import DistFile, parse_filename, requires_python_text
 from indexgate.index.page import (
     HASH_FRAGMENT,
     SHA256_VALUE,
     Files,
     PageError,
+    fragment_hashes,
     last_segment,
     page_charset,
+    split_plain,
     split_url,
 )
 
@@ -85,12 +87,13 @@ class HtmlParser:
     def __init__(self, files: Files, content_type: str | None) -> None:
         self._files = files
         self._decoder = codecs.getincrementaldecoder(page_charset(content_type))(errors="replace")
-        self._scanner: _Scanner | None = _Scanner(self._anchor) if FAST_SCAN else None
+        self._scanner: _Scanner | None = _Scanner(self._anchor, self._link) if FAST_SCAN else None
         self._parser: _AnchorParser | None = None
         self._text = ""  # decoded and not yet scanned (from a "<" on)
         self._pending: list[str] = []  # decoded after _text, not yet scanned
         self._pending_len = 0
         self._need = 0  # scan again once this many characters are unscanned
+        self._tags_only = files._tags_only
         if self._scanner is None:
             self._parser = _AnchorParser(self._anchor)
 
@@ -146,42 +149,91 @@ class HtmlParser:
             self._files.base_href = parser.base_href
 
     def _anchor(self, attrs: dict[str, str | None], anchor_text: str) -> None:
-        href = attrs.get("href")
+        yanked = attrs.get("data-yanked")
+        if yanked is None and "data-yanked" in attrs:
+            yanked = ""  # a bare attribute: yanked, without a reason (as an empty one)
+        key = "data-core-metadata" if "data-core-metadata" in attrs else "data-dist-info-metadata"
+        self._link(
+            attrs.get("href"),
+            attrs.get("data-requires-python"),
+            yanked,
+            None,
+            attrs.get(key),
+            anchor_text,
+        )
+
+    def _link(
+        self,
+        href: str | None,
+        requires_python: str | None,
+        yanked: str | None,
+        dist_info_metadata: str | None,
+        core_metadata: str | None,
+        anchor_text: str,
+    ) -> None:
+        """One anchor, by the attributes that matter (unescaped; None: absent), and its
+        text: the file it links to, if a target can use it, handed to ``Files``. The
+        scanner calls it with what its usual-anchor pattern captured, ``_anchor`` with
+        what html.parser (or the scanner's general path) found."""
         if not href:
             return
         files = self._files
-        base = files.base()
+        base = files.base() if files.base_href else files.base_url
         href = href.strip()
-        if files.filtering:  # find out before resolving the URL
-            parsed = parse_filename(last_segment(href))
-            if parsed is not None and not files.wanted(parsed):
+        plain = split_plain(base, href)
+        if plain is not None:  # nearly every link: no URL parse, nothing done twice
+            url, filename, sha256, fragment = plain
+            if "%" in filename:
+                filename = unquote(filename)
+            if self._tags_only and filename[-4:] == ".whl":  # Files.dropped, inline
+                head = filename.rsplit("-", 3)[0]
+                if filename[len(head) :] in files._dropped_tags and head in files._settled:
+                    return  # another platform's wheel of a settled version: most of a page
+            parsed = parse_filename(filename)
+            if parsed is not None:
+                admitted = files.admit(filename, parsed)
+            elif parse_filename(anchor_text) is not None:  # the text names the file
+                admitted = files.admit(anchor_text)
+                filename = anchor_text
+            else:
+                admitted = files.admit(filename)  # (logged)
+            if admitted is None:
                 return
-        url, hashes, last = split_url(base, href)
-        filename = urlsplit(url).path.rsplit("/", 1)[-1] if last is None else last
-        if "%" in filename:
-            filename = unquote(filename)
-        if parse_filename(filename) is None and parse_filename(anchor_text) is not None:
-            filename = anchor_text  # the text names the file, the URL does not
-        admitted = files.admit(filename)
-        if admitted is None:
-            return
-        requires_python = files.requires_python(
-            filename, (attrs.get("data-requires-python") or "").strip()
-        )
-        if requires_python is False:
-            return
-        yanked = "data-yanked" in attrs
-        key = "data-core-metadata" if "data-core-metadata" in attrs else "data-dist-info-metadata"
+            hashes = {"sha256": sha256} if sha256 is not None else fragment_hashes(fragment)
+        else:
+            if files.filtering:  # find out before resolving the URL
+                parsed = parse_filename(last_segment(href))
+                if parsed is not None and not files.wanted(parsed):
+                    return
+            url, hashes, last = split_url(base, href)
+            filename = urlsplit(url).path.rsplit("/", 1)[-1] if last is None else last
+            if "%" in filename:
+                filename = unquote(filename)
+            if parse_filename(filename) is None and parse_filename(anchor_text) is not None:
+                filename = anchor_text  # the text names the file, the URL does not
+            admitted = files.admit(filename)
+            if admitted is None:
+                return
+        if requires_python:
+            requires_python = requires_python.strip()
+            valid = requires_python_text(requires_python) if requires_python else None
+            if valid is None and requires_python:
+                files.requires_python(filename, requires_python)  # logs why it is dropped
+                return
+            requires_python = valid
+        else:
+            requires_python = None
+        metadata = core_metadata if core_metadata is not None else dist_info_metadata
         dist = DistFile(
             filename,
             url,
             hashes,
-            requires_python,  # type: ignore[arg-type]
-            yanked,
-            (attrs.get("data-yanked") or None) if yanked else None,
-            _html_metadata(attrs.get(key)),
+            requires_python,
+            yanked is not None,
+            yanked or None,
+            None if metadata is None else _html_metadata(metadata),
         )
-        files.add(*admitted, dist, href, base)
+        files.add(admitted[0], admitted[1], dist, href, base)
 
 
 # --- the fast path: what _AnchorParser finds, on pages of plain, well-formed markup -------
@@ -206,15 +258,28 @@ _ATTR = (  # groups: the name, the value as written (quotes included; empty when
 _ATTRS = re.compile(_ATTR)
 _ANY_ATTRS = re.sub(r"\((?!\?)", "(?:", _ATTR)  # the same, without groups
 # Each token is one piece of markup and the text after it (up to the next "<"). The first
-# alternative is the usual anchor, whole, with the line breaks after it: ``<a ...>text</a>``
+# alternatives are an anchor, whole, with the line breaks after it: ``<a ...>text</a>``
 # then any ``<br>``, ``<br/>`` (tags without attributes: nothing for the anchor parser).
+# The very first takes the usual anchor of index pages, whose attributes that matter it
+# captures itself: ``href``, then optionally ``data-requires-python``, ``data-yanked`` and
+# the metadata attributes (both names, either order), each once, separated by one space,
+# double-quoted; the scanner unescapes the values with a reference (``&``) in them.
+_BR_TAIL = rf"</[aA]{_WS}*>[^<]*(?:<[bB][rR]{_WS}*/?>[^<]*)*"
+_USUAL_ANCHOR = (
+    r'<a href="([^"]*)"'  # 1 href
+    r'(?: data-requires-python="([^"]*)")?'  # 2
+    r'(?: data-yanked="([^"]*)")?'  # 3
+    r'(?: data-dist-info-metadata="([^"]*)"(?: data-core-metadata="([^"]*)")?'  # 4 5
+    r'| data-core-metadata="([^"]*)"(?: data-dist-info-metadata="([^"]*)")?)?'  # 6 7
+    r">([^<]*)</a>[^<]*(?:<br ?/?>[^<]*)*"  # 8 text
+)
 _TOKEN = re.compile(
-    rf"<[aA]((?:{_ANY_ATTRS})*){_WS}*>([^<]*)</[aA]{_WS}*>[^<]*"  # 1 attributes, 2 text
-    rf"(?:<[bB][rR]{_WS}*/?>[^<]*)*"
-    rf"|<([A-Za-z][A-Za-z0-9]*)((?:{_ANY_ATTRS})*){_WS}*(/?)>([^<]*)"  # 3 tag 4 attrs 5 / 6
-    rf"|</([A-Za-z][A-Za-z0-9]*){_WS}*>([^<]*)"  # 7 end tag, 8 text
+    rf"{_USUAL_ANCHOR}"  # groups 1-8
+    rf"|<[aA]((?:{_ANY_ATTRS})*){_WS}*>([^<]*){_BR_TAIL}"  # 9 attributes, 10 text
+    rf"|<([A-Za-z][A-Za-z0-9]*)((?:{_ANY_ATTRS})*){_WS}*(/?)>([^<]*)"  # 11 tag 12 attrs 13 / 14
+    rf"|</([A-Za-z][A-Za-z0-9]*){_WS}*>([^<]*)"  # 15 end tag, 16 text
     r"|(?:<!--(?!-?>)(?:[^<>-]|-(?!-))*-->"  # a comment without "--", "<", ">" inside
-    rf"|<![Dd][Oo][Cc][Tt][Yy][Pp][Ee]{_WS}[^<>\"']*>)([^<]*)"  # or a doctype; 9 text
+    rf"|<![Dd][Oo][Cc][Tt][Yy][Pp][Ee]{_WS}[^<>\"']*>)([^<]*)"  # or a doctype; 17 text
 )
 # Elements whose content html.parser reads as raw text (in some versions): accepted only
 # with plain text inside (then every version sees the same), outside anchors.
@@ -232,12 +297,40 @@ class _Scanner:
     over. Without ``final`` it reads up to the last ``<`` (a tag may be cut there).
     """
 
-    def __init__(self, on_anchor: Callable[[dict[str, str | None], str], None]) -> None:
+    def __init__(
+        self,
+        on_anchor: Callable[[dict[str, str | None], str], None],
+        on_link: Callable[[str, str | None, str | None, str | None, str | None, str], None]
+        | None = None,
+    ) -> None:
         self.on_anchor = on_anchor
+        # The usual anchor, by the attributes that matter (as ``HtmlParser._link`` takes
+        # them); by default, as the attributes html.parser would give to ``on_anchor``.
+        self.on_link = on_link if on_link is not None else self._as_anchor
         self.attrs: dict[str, str | None] | None = None  # the open anchor (with markup inside)
         self.chunks: list[str] = []
         self.consumed = 0
         self._started = False  # the first "<" was seen (text before it is nobody's)
+
+    def _as_anchor(
+        self,
+        href: str,
+        requires_python: str | None,
+        yanked: str | None,
+        dist_info_metadata: str | None,
+        core_metadata: str | None,
+        text: str,
+    ) -> None:
+        attrs: dict[str, str | None] = {"href": href}
+        for name, value in (
+            ("data-requires-python", requires_python),
+            ("data-yanked", yanked),
+            ("data-dist-info-metadata", dist_info_metadata),
+            ("data-core-metadata", core_metadata),
+        ):
+            if value is not None:
+                attrs[name] = value
+        self.on_anchor(attrs, text)
 
     def scan(self, text: str, final: bool) -> int | None:
         pos = 0
@@ -253,63 +346,95 @@ class _Scanner:
             return None
         if text.find("\x00", pos, limit) >= 0:
             return pos
-        emit = self.on_anchor
+        emit, link = self.on_anchor, self.on_link
         attrs, chunks = self.attrs, self.chunks
         raw_text: str | None = None  # the raw-text element just opened, from raw_start
         raw_start = pos
         stop: int | None = None
-        for m in _TOKEN.finditer(text, pos, limit):
-            start = m.start()
-            if start != pos:
-                stop = pos
-                break
+        match = _TOKEN.scanner(text, pos, limit).match  # each token where the last ended
+        while (m := match()) is not None:
+            start = pos
             kind = m.lastindex
+            if kind == 8 and raw_text is None:  # the usual anchor (closing any open one)
+                href, requires_python, yanked, dist_info, core, core2, dist_info2, anchor = (
+                    m.groups()[:8]
+                )
+                end = m.end()
+                amps = text.count("&", start, end)
+                if amps:  # a reference in a value (unescaped), unless ambiguous
+                    if requires_python is not None and "&" in requires_python:  # "&gt;"
+                        amps -= requires_python.count("&")
+                        requires_python = _unescape_value(requires_python)
+                        if requires_python is None:
+                            stop = start
+                            break
+                    if amps:
+                        others = _unescape_others(
+                            (href, yanked, dist_info, core, core2, dist_info2, anchor)
+                        )
+                        if others is None:
+                            stop = start
+                            break
+                        href, yanked, dist_info, core, core2, dist_info2, anchor = others
+                pos = end
+                if attrs is not None:
+                    emit(attrs, "".join(chunks).strip())
+                    attrs = None
+                link(
+                    href,
+                    requires_python,
+                    yanked,
+                    dist_info if dist_info is not None else dist_info2,
+                    core if core is not None else core2,
+                    anchor.strip(),
+                )
+                continue
             if raw_text is not None:  # its content must be plain text, then its end tag
-                if kind != 8 or m.group(7).lower() != raw_text:
+                if kind != 16 or m.group(15).lower() != raw_text:
                     stop = start
                     break
                 raw_text = None
-            elif kind == 2:  # a whole anchor (closing any open one first)
-                found = _anchor_attrs(m.group(1))
+            elif kind == 10:  # another whole anchor (closing any open one first)
+                found = _anchor_attrs(m.group(9))
                 if found is None:
                     stop = start
                     break
                 if attrs is not None:
                     emit(attrs, "".join(chunks).strip())
                     attrs = None
-                emit(found, _text(m.group(2)).strip())
+                anchor = m.group(10)
+                emit(found, (_unescape(anchor) if "&" in anchor else anchor).strip())
                 pos = m.end()
                 continue
-            elif kind == 6:
-                tag = m.group(3).lower()
+            elif kind == 14:
+                tag = m.group(11).lower()
                 if tag == "a":
-                    found = _anchor_attrs(m.group(4))
+                    found = _anchor_attrs(m.group(12))
                     if found is None:
                         stop = start
                         break
                     if attrs is not None:
                         emit(attrs, "".join(chunks).strip())
                     attrs, chunks = found, []
-                    if m.group(5):  # <a .../>: opened and closed
+                    if m.group(13):  # <a .../>: opened and closed
                         emit(attrs, "")
                         attrs = None
                 elif tag in _RAW_TEXT:
-                    if attrs is not None or "&" in m.group(6):
+                    if attrs is not None or "&" in m.group(14):
                         stop = start
                         break
                     raw_text, raw_start = tag, start
                 elif tag in _REFUSED:
                     stop = start
                     break
-            elif kind == 8 and attrs is not None and m.group(7) in ("a", "A"):
+            elif kind == 16 and attrs is not None and m.group(15) in ("a", "A"):
                 emit(attrs, "".join(chunks).strip())
                 attrs = None
             if attrs is not None and m.group(kind):
                 chunks.append(_text(m.group(kind)))
             pos = m.end()
-        else:
-            if pos != limit:
-                stop = pos
+        if stop is None and pos != limit:  # no token where the last ended
+            stop = pos
         self.attrs, self.chunks = attrs, chunks
         if raw_text is not None:  # html.parser (or the next call) reads it from its tag
             if stop is not None or final:
@@ -337,6 +462,22 @@ FAST_SCAN = True  # False: every HTML page goes to html.parser (tests compare th
 
 def _text(data: str) -> str:
     return _unescape(data) if "&" in data else data
+
+
+def _unescape_others(values: tuple[str | None, ...]) -> tuple[str | None, ...] | None:
+    """The usual anchor's other values (``requires-python`` apart), then its text, with
+    references unescaped; None when an "&" in a value is ambiguous (html.parser reads the
+    anchor then)."""
+    out: list[str | None] = []
+    for value in values[:-1]:
+        if value is not None and "&" in value:
+            value = _unescape_value(value)
+            if value is None:
+                return None
+        out.append(value)
+    text = values[-1]
+    out.append(_unescape(text) if text and "&" in text else text)
+    return tuple(out)
 
 
 def _anchor_attrs(raw: str) -> dict[str, str | None] | None:
