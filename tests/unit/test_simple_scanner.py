@@ -11,9 +11,10 @@ import pytest
 
 from indexgate.dists.models import dist_row
 from indexgate.index import simple, simple_html
+from indexgate.index.html_scan import _scan_anchors
 from indexgate.index.page import split_url
 from indexgate.index.simple import parse_project_page
-from indexgate.index.simple_html import _parse_anchors, _scan_anchors
+from indexgate.index.simple_html import _parse_anchors
 
 BASE = "https://idx.example.com/simple/foo/"
 SHA = "sha256=" + "ab" * 32
