@@ -11,9 +11,12 @@ import pytest
 
 from indexgate.dists.models import dist_row
 from indexgate.index import simple, simple_html
+from indexgate.index.client import TargetFilter
+from indexgate.index.html_scan import _scan_anchors
 from indexgate.index.page import split_url
 from indexgate.index.simple import parse_project_page
-from indexgate.index.simple_html import _parse_anchors, _scan_anchors
+from indexgate.index.simple_html import _parse_anchors
+from indexgate.targets import make_target
 
 BASE = "https://idx.example.com/simple/foo/"
 SHA = "sha256=" + "ab" * 32
@@ -236,6 +239,57 @@ def test_generated_pages(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
         for size in (1, 7, 64):
             assert in_pieces(body, size) == expected, (size, text_)
     assert 50 < scanned < 300, "both paths must be exercised"
+
+
+# --- the usual anchor, read by the scanner's first pattern --------------------------------
+
+USUAL_HREFS = [WHEEL, f"../../f/{WHEEL}#{SHA}", f"https://h.example/p/{WHEEL}#{SHA}", "", " x.whl "]
+USUAL_HREFS += [f"{WHEEL}?a=1&amp;b=2", "a&b.whl", "foo-1.0.tar.gz#md5=AB", f"/f/{WHEEL}#sha256="]
+USUAL_VALUES = ["", "true", "false", SHA, "&gt;=3.8", "&lt;4,&gt;=3", "a &amp; b", "a & b"]
+USUAL_VALUES += ["&notit;x", "x&#39;y", " &gt;= 3.8 ", ">= '2.7'", "sha256=AB", "md5=ab"]
+METADATA = [(), ("dist-info",), ("core",), ("dist-info", "core"), ("core", "dist-info")]
+METADATA += [("core", "core")]
+
+
+def usual_anchor(r: random.Random) -> str:
+    """An anchor of the shape the first pattern takes (or nearly: a duplicate, odd text)."""
+    out = f'<a href="{r.choice(USUAL_HREFS)}"'
+    if r.random() < 0.6:
+        out += f' data-requires-python="{r.choice(USUAL_VALUES)}"'
+    if r.random() < 0.3:
+        out += f' data-yanked="{r.choice(USUAL_VALUES)}"'
+    for name in r.choice(METADATA):
+        out += f' data-{name}-metadata="{r.choice(USUAL_VALUES)}"'
+    text = r.choice([WHEEL, "foo-1.0.tar.gz", " x &amp; y ", "", "a &notit; b", "1>0"])
+    return out + f">{text}</a>" + r.choice(["", "<br/>\n", "<br />\n", "\n", "<br>", "<BR>"])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_usual_anchors_give_what_html_parser_gives(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first pattern's captures, unescaped, are html.parser's attributes; the files
+    kept from them (every file, or a target's) are html.parser's, whole or in pieces."""
+    rng = random.Random(seed)
+    keep = TargetFilter([make_target("3.12", "linux_x86_64")])
+    scanned = 0
+    for _ in range(150):
+        anchors = [usual_anchor(rng) for _ in range(rng.randint(1, 8))]
+        text_ = page(*anchors) if rng.random() < 0.7 else "".join(anchors)
+        fast = _scan_anchors(text_)
+        if fast is not None:
+            scanned += 1
+            assert fast == _parse_anchors(text_)[0], text_
+        body = text_.encode()
+        expected = by_html_parser(body, monkeypatch)
+        assert fields(parse_project_page(body, "text/html", BASE)) == expected, text_
+        assert in_pieces(body, 7) == expected, text_
+        with monkeypatch.context() as m:
+            m.setattr(simple_html, "FAST_SCAN", False)
+            slow = parse_project_page(body, "text/html", BASE, project="foo", keep=keep)
+        fast_kept = parse_project_page(body, "text/html", BASE, project="foo", keep=keep)
+        assert fields(fast_kept) == fields(slow), text_
+    assert 20 < scanned < 150, "both paths must be exercised"
 
 
 # --- the last path segment the fast href path hands back -------------------------------

@@ -17,6 +17,7 @@ from dataclasses import replace
 from functools import lru_cache
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
 
+from packaging.tags import Tag
 from packaging.version import Version
 
 from indexgate.dists.models import DistFile, ParsedFilename, parse_filename, requires_python_text
@@ -66,6 +67,8 @@ class Files:
         self._tags_only = bool(getattr(keep, "decides_by_tags", False))
         self._dropped_tags: set[str] = set()  # "-<py>-<abi>-<plat>.whl" that keep drops
         self._settled: set[str] = set()  # "<name>-<version>[-<build>]" already kept/stood in
+        self._keeps: dict[frozenset[Tag], bool] = {}  # keep's answer by a wheel's tags
+        self._last_kept: tuple[str, Version] | None = None  # in _kept_versions
 
     def where(self) -> str:
         return redact(self.base_url)
@@ -78,38 +81,57 @@ class Files:
             self._joined_base = urljoin(self.base_url, self.base_href)
         return self._joined_base
 
-    def admit(self, filename: str) -> tuple[ParsedFilename, bool] | None:
+    def admit(
+        self, filename: str, parsed: ParsedFilename | None = None
+    ) -> tuple[ParsedFilename, bool] | None:
         """Whether to read the file's entry on: None when it is not used, else its parsed
-        name and whether ``keep`` keeps it (False: it may stand in for its version)."""
-        if self._tags_only and filename.endswith(".whl"):
-            head = filename.rsplit("-", 3)[0]
-            tags = filename[len(head) :]
-            if tags in self._dropped_tags and head in self._settled:
-                return None  # what the checks below would say, found by two set lookups
-        else:
-            head = tags = ""
-        parsed = parse_filename(filename)
+        name and whether ``keep`` keeps it (False: it may stand in for its version).
+        ``parsed``: ``parse_filename(filename)``, not None, from a caller that checked
+        ``dropped(filename)`` first."""
         if parsed is None:
-            if filename.endswith((".whl", ".tar.gz", ".zip")):  # named like a dist, but not one
-                log.info(
-                    "%s: skipping %s: not a valid wheel or sdist name (a malformed version or "
-                    "tag; the file cannot be used)",
-                    self.where(),
-                    filename,
-                )
-            return None
+            if self._tags_only and filename.endswith(".whl"):
+                head = filename.rsplit("-", 3)[0]
+                if filename[len(head) :] in self._dropped_tags and head in self._settled:
+                    return None  # what the checks below would say, by two set lookups
+            parsed = parse_filename(filename)
+            if parsed is None:
+                if filename.endswith((".whl", ".tar.gz", ".zip")):  # named like a dist
+                    log.info(
+                        "%s: skipping %s: not a valid wheel or sdist name (a malformed "
+                        "version or tag; the file cannot be used)",
+                        self.where(),
+                        filename,
+                    )
+                return None
         if self.project is not None and parsed.name != self.project:
             return None
         keep = self.keep
-        if keep is None or keep(parsed):
+        if keep is None:
+            return parsed, True
+        if self._tags_only and parsed.kind == "wheel":  # by its tags: asked once per set
+            kept = self._keeps.get(parsed.tags)
+            if kept is None:
+                kept = self._keeps[parsed.tags] = keep(parsed)
+        else:
+            kept = keep(parsed)
+        if kept:
             return parsed, True
         version = (parsed.name, parsed.version)
         if version in self._kept_versions or version in self._stand_ins:
-            if tags:  # a valid wheel name: both halves parsed, as they will be again
-                self._dropped_tags.add(tags)
+            if self._tags_only and filename.endswith(".whl"):  # both halves parsed
+                head = filename.rsplit("-", 3)[0]
+                self._dropped_tags.add(filename[len(head) :])
                 self._settled.add(head)
             return None
         return parsed, False
+
+    def dropped(self, filename: str) -> bool:
+        """Whether ``filename`` is another platform's wheel of a version already kept or
+        stood in for, by the two set lookups of ``admit`` (False: not known to be)."""
+        if not filename.endswith(".whl"):
+            return False
+        head = filename.rsplit("-", 3)[0]
+        return filename[len(head) :] in self._dropped_tags and head in self._settled
 
     def wanted(self, parsed: ParsedFilename) -> bool:
         """What ``admit`` says of a valid filename, without logging."""
@@ -149,7 +171,10 @@ class Files:
             self._stand_ins.setdefault((parsed.name, parsed.version), (dist, href, base))
             return
         if self.keep is not None:  # else no file stands in: none is dropped
-            self._kept_versions.add((parsed.name, parsed.version))
+            last = self._last_kept  # a version's files come together: one add for them
+            if last is None or last[1] is not parsed.version or last[0] != parsed.name:
+                self._last_kept = (parsed.name, parsed.version)
+                self._kept_versions.add(self._last_kept)
         if href is not None and base is not None:
             self._hrefs.append((len(self.files), href, base))
         self.files.append(dist)
@@ -179,39 +204,58 @@ def split_url(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
     the URL path's last segment when known without splitting the URL again.
 
     What ``urldefrag(urljoin(base, href))`` gives, without parsing a URL per file in the
-    usual shapes (a page has thousands of links): an absolute ``http(s)`` URL of plain
-    characters is already what urljoin would give; a relative one (``../../f/x.whl``,
-    ``/f/x.whl``, ``x.whl``) is its folder's join with the base, once per page and
-    number of ``..``, followed by plain segments.
+    usual shapes (a page has thousands of links): see ``split_plain``; other folder shapes
+    are resolved once per page and folder, and the rest by urljoin.
     """
-    absolute = _PLAIN_ABSOLUTE.fullmatch(href)
-    if absolute is not None:  # as urljoin leaves it, unless a segment is "." or "..", or ""
-        url, last, sha256, fragment = absolute.groups()
-        if last[0] != "." and "/." not in url and url.find("//", 8) < 0:
-            if sha256 is not None:
-                return url, {"sha256": sha256}, last
-            return url, _fragment_hashes(fragment), last
+    plain = split_plain(base, href)
+    if plain is not None:
+        url, last, sha256, fragment = plain
+        if sha256 is not None:
+            return url, {"sha256": sha256}, last
+        return url, fragment_hashes(fragment), last
+    return _split_other(base, href)
+
+
+def split_plain(base: str, href: str) -> tuple[str, str, str | None, str | None] | None:
+    """``split_url``'s answer for a link of the usual shapes, taken apart by one regular
+    expression and no URL parse: the absolute URL, its last segment (as written), then the
+    fragment's sha256 or else the fragment (for ``fragment_hashes``); None for any other
+    shape. An absolute ``http(s)`` URL of plain characters is already what urljoin would
+    give; a relative one (``../../f/x.whl``, ``/f/x.whl``, ``x.whl``) is its folder's join
+    with the base, once per page and number of ``..``, followed by plain segments. Plain:
+    no segment is empty or starts with "." (no "." or ".." to resolve). The page readers
+    call it first, so that a file they drop costs no more than this."""
+    if href.startswith("http"):
+        absolute = _PLAIN_ABSOLUTE.fullmatch(href)
+        if absolute is not None:
+            return absolute.groups()  # type: ignore[return-value]
     relative = _PLAIN_RELATIVE.fullmatch(href)
-    if relative is not None:  # its folder's join with the base, then plain segments
-        ups, rest, last, sha256, fragment = relative.groups()
-        lead = ups or "./"
-        if rest[0] == "/" and not ups:  # from the host's root
-            lead, rest = "/", rest[1:]
-        if last[0] != "." and rest[0] not in "./" and "/." not in rest and "//" not in rest:
-            joined = _join_folder(base, lead)
-            if joined is not None:
-                hashes = {"sha256": sha256} if sha256 is not None else _fragment_hashes(fragment)
-                return joined + rest, hashes, last
+    if relative is None:
+        return None
+    ups, root, rest, last, sha256, fragment = relative.groups()
+    if root:
+        if ups:
+            return None  # "..//x": an empty segment
+        joined = _join_folder(base, "/")  # from the host's root
+    else:
+        joined = _join_folder(base, ups or "./")
+    if joined is None:
+        return None
+    return joined + rest, last, sha256, fragment
+
+
+def _split_other(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
+    """``split_url`` for a link ``split_plain`` does not take."""
     fast = _FAST_HREF.fullmatch(href)
     folder = _join_folder(base, fast.group(1)) if fast else None
     if fast and folder is not None:
         # Another folder shape (``./a/../b/``...): resolved once per page and folder.
-        return folder + fast.group(2), _fragment_hashes(fast.group(3)), fast.group(2)
+        return folder + fast.group(2), fragment_hashes(fast.group(3)), fast.group(2)
     try:
         url, fragment = urldefrag(urljoin(base, href))
     except ValueError as exc:  # e.g. a malformed IPv6 host
         raise PageError(f"invalid URL {href!r}: {exc}") from exc
-    return url, _fragment_hashes(fragment), None
+    return url, fragment_hashes(fragment), None
 
 
 def last_segment(href: str) -> str:
@@ -230,7 +274,8 @@ def last_segment(href: str) -> str:
 _NOT_PLAIN = re.compile(r"[?;\\\s]")
 
 
-def _fragment_hashes(fragment: str | None) -> dict[str, str]:
+def fragment_hashes(fragment: str | None) -> dict[str, str]:
+    """A link's ``#<hash>=<hex>`` fragment as a hash dict (empty for any other)."""
     if not fragment:
         return {}
     plain = SHA256_VALUE.fullmatch(fragment)  # nearly every link: the answer, quicker
@@ -242,16 +287,18 @@ def _fragment_hashes(fragment: str | None) -> dict[str, str]:
     return {}
 
 
-# Absolute: scheme, a host of plain characters, a path of plain characters (no "." or ".."
-# segments and no "//": checked besides). Relative: the same path characters, no ":"
-# (that would make its first segment a scheme).
+# Absolute: scheme, a host of plain characters, a path of plain characters. Relative: the
+# same path characters, no ":" (that would make its first segment a scheme). No segment
+# (nor the host) is empty or starts with ".". Possessive repeats: nothing is read twice.
+_SEGMENT = r"[A-Za-z0-9_~%!$&'()*+,=@-][A-Za-z0-9._~%!$&'()*+,=@-]*+"
+_SEGMENT_COLON = r"[A-Za-z0-9_~%!$&'()*+,=:@-][A-Za-z0-9._~%!$&'()*+,=:@-]*+"
+_FRAGMENT = r"(?:#(?:sha256=([0-9a-f]++)|([^\t\r\n]*+)))?"  # a sha256, or any other
 _PLAIN_ABSOLUTE = re.compile(  # 1 the URL, 2 its last segment, 3 a sha256 or 4 any fragment
-    r"(https?://[A-Za-z0-9._~%!$&'()*+,=:@-]+/(?:[A-Za-z0-9._~%!$&'()*+,=:@/-]*/)?"
-    r"([A-Za-z0-9._~%!$&'()*+,=:@-]+))(?:#(?:sha256=([0-9a-f]+)|([^\t\r\n]*)))?"
+    rf"(https?://{_SEGMENT_COLON}/(?:{_SEGMENT_COLON}/)*+({_SEGMENT_COLON})){_FRAGMENT}"
 )
-_PLAIN_RELATIVE = re.compile(  # 1 "../"s, 2 the rest, 3 its last segment, 4 sha256, 5 fragment
-    r"((?:\.\./)*)(/?(?:[A-Za-z0-9._~%!$&'()*+,=@/-]*/)?([A-Za-z0-9._~%!$&'()*+,=@-]+))"
-    r"(?:#(?:sha256=([0-9a-f]+)|([^\t\r\n]*)))?"
+_PLAIN_RELATIVE = re.compile(  # 1 "../"s, 2 a leading "/", 3 the rest, 4 its last segment,
+    # 5 sha256, 6 fragment
+    rf"((?:\.\./)*+)(/?)((?:{_SEGMENT}/)*+({_SEGMENT})){_FRAGMENT}"
 )
 # A folder without query, params, fragment, backslashes or whitespace, then a last segment
 # of plain characters (never "." or ".."), then optionally a plain "name=value" fragment.

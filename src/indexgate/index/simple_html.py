@@ -1,6 +1,6 @@
 """The HTML project page reader (PEP 503, 592, 658, 714), incremental.
 
-Anchors are found by a strict, fast scanner on plain markup (``_Scanner``) and by
+Anchors are found by a strict, fast scanner on plain markup (``html_scan._Scanner``) and by
 html.parser from the first tag it refuses on (``_AnchorParser``); each anchor is checked
 and handed to the page model (``page.Files``). Also reads find-links pages.
 """
@@ -8,22 +8,21 @@ and handed to the page model (``page.Files``). Also reads find-links pages.
 from __future__ import annotations
 
 import codecs
-import re
 from collections.abc import Callable
-from functools import lru_cache
-from html import unescape
 from html.parser import HTMLParser
-from itertools import chain
 from urllib.parse import unquote, urlsplit
 
-from indexgate.dists.models import DistFile, parse_filename
+from indexgate.dists.models import new_dist, parse_filename, requires_python_text
+from indexgate.index.html_scan import _Scanner
 from indexgate.index.page import (
     HASH_FRAGMENT,
     SHA256_VALUE,
     Files,
     PageError,
+    fragment_hashes,
     last_segment,
     page_charset,
+    split_plain,
     split_url,
 )
 
@@ -85,12 +84,13 @@ class HtmlParser:
     def __init__(self, files: Files, content_type: str | None) -> None:
         self._files = files
         self._decoder = codecs.getincrementaldecoder(page_charset(content_type))(errors="replace")
-        self._scanner: _Scanner | None = _Scanner(self._anchor) if FAST_SCAN else None
+        self._scanner: _Scanner | None = _Scanner(self._anchor, self._link) if FAST_SCAN else None
         self._parser: _AnchorParser | None = None
         self._text = ""  # decoded and not yet scanned (from a "<" on)
         self._pending: list[str] = []  # decoded after _text, not yet scanned
         self._pending_len = 0
         self._need = 0  # scan again once this many characters are unscanned
+        self._tags_only = files._tags_only
         if self._scanner is None:
             self._parser = _AnchorParser(self._anchor)
 
@@ -146,247 +146,94 @@ class HtmlParser:
             self._files.base_href = parser.base_href
 
     def _anchor(self, attrs: dict[str, str | None], anchor_text: str) -> None:
-        href = attrs.get("href")
+        yanked = attrs.get("data-yanked")
+        if yanked is None and "data-yanked" in attrs:
+            yanked = ""  # a bare attribute: yanked, without a reason (as an empty one)
+        key = "data-core-metadata" if "data-core-metadata" in attrs else "data-dist-info-metadata"
+        self._link(
+            attrs.get("href"),
+            attrs.get("data-requires-python"),
+            yanked,
+            None,
+            attrs.get(key),
+            anchor_text,
+        )
+
+    def _link(
+        self,
+        href: str | None,
+        requires_python: str | None,
+        yanked: str | None,
+        dist_info_metadata: str | None,
+        core_metadata: str | None,
+        anchor_text: str,
+    ) -> None:
+        """One anchor, by the attributes that matter (unescaped; None: absent), and its
+        text: the file it links to, if a target can use it, handed to ``Files``. The
+        scanner calls it with what its usual-anchor pattern captured, ``_anchor`` with
+        what html.parser (or the scanner's general path) found."""
         if not href:
             return
         files = self._files
-        base = files.base()
+        base = files.base() if files.base_href else files.base_url
         href = href.strip()
-        if files.filtering:  # find out before resolving the URL
-            parsed = parse_filename(last_segment(href))
-            if parsed is not None and not files.wanted(parsed):
+        plain = split_plain(base, href)
+        if plain is not None:  # nearly every link: no URL parse, nothing done twice
+            url, filename, sha256, fragment = plain
+            if "%" in filename:
+                filename = unquote(filename)
+            if self._tags_only and filename[-4:] == ".whl":  # Files.dropped, inline
+                head = filename.rsplit("-", 3)[0]
+                if filename[len(head) :] in files._dropped_tags and head in files._settled:
+                    return  # another platform's wheel of a settled version: most of a page
+            parsed = parse_filename(filename)
+            if parsed is not None:
+                admitted = files.admit(filename, parsed)
+            elif parse_filename(anchor_text) is not None:  # the text names the file
+                admitted = files.admit(anchor_text)
+                filename = anchor_text
+            else:
+                admitted = files.admit(filename)  # (logged)
+            if admitted is None:
                 return
-        url, hashes, last = split_url(base, href)
-        filename = urlsplit(url).path.rsplit("/", 1)[-1] if last is None else last
-        if "%" in filename:
-            filename = unquote(filename)
-        if parse_filename(filename) is None and parse_filename(anchor_text) is not None:
-            filename = anchor_text  # the text names the file, the URL does not
-        admitted = files.admit(filename)
-        if admitted is None:
-            return
-        requires_python = files.requires_python(
-            filename, (attrs.get("data-requires-python") or "").strip()
-        )
-        if requires_python is False:
-            return
-        yanked = "data-yanked" in attrs
-        key = "data-core-metadata" if "data-core-metadata" in attrs else "data-dist-info-metadata"
-        dist = DistFile(
+            hashes = {"sha256": sha256} if sha256 is not None else fragment_hashes(fragment)
+        else:
+            if files.filtering:  # find out before resolving the URL
+                parsed = parse_filename(last_segment(href))
+                if parsed is not None and not files.wanted(parsed):
+                    return
+            url, hashes, last = split_url(base, href)
+            filename = urlsplit(url).path.rsplit("/", 1)[-1] if last is None else last
+            if "%" in filename:
+                filename = unquote(filename)
+            if parse_filename(filename) is None and parse_filename(anchor_text) is not None:
+                filename = anchor_text  # the text names the file, the URL does not
+            admitted = files.admit(filename)
+            if admitted is None:
+                return
+        if requires_python:
+            requires_python = requires_python.strip()
+            valid = requires_python_text(requires_python) if requires_python else None
+            if valid is None and requires_python:
+                files.requires_python(filename, requires_python)  # logs why it is dropped
+                return
+            requires_python = valid
+        else:
+            requires_python = None
+        metadata = core_metadata if core_metadata is not None else dist_info_metadata
+        dist = new_dist(
             filename,
             url,
             hashes,
-            requires_python,  # type: ignore[arg-type]
-            yanked,
-            (attrs.get("data-yanked") or None) if yanked else None,
-            _html_metadata(attrs.get(key)),
+            requires_python,
+            yanked is not None,
+            yanked or None,
+            None if metadata is None else _html_metadata(metadata),
         )
-        files.add(*admitted, dist, href, base)
-
-
-# --- the fast path: what _AnchorParser finds, on pages of plain, well-formed markup -------
-#
-# A simple-API page is a list of anchors; html.parser spends most of its time on generic
-# tokenizing. The scanner below accepts only a strict subset of HTML on which every
-# html.parser of the supported Pythons (their tolerant rules changed over the 3.11-3.14
-# security releases) gives the same events: tags with plain names and attributes separated
-# by ASCII whitespace, one "=" before each value, quoted values, unquoted values without
-# whitespace, quotes, "<" or ">", end tags without attributes, doctype, comments without
-# "--", "<" or ">" inside, text. Anything else (``<base>``, ``<?``, a stray "<", a NUL,
-# raw-text elements with markup or references inside, an anchor's duplicate attribute)
-# hands the rest of the page, from that tag on, to html.parser (the anchors before it are
-# the same either way, whichever chunk it comes in); tests/unit/test_simple_scanner.py
-# holds both to the same answers, whole and fed in pieces.
-
-_WS = r"[ \t\n\r\f]"
-_ATTR = (  # groups: the name, the value as written (quotes included; empty when none)
-    rf"{_WS}+([A-Za-z_:][-A-Za-z0-9_:.]*)"
-    rf"(?:{_WS}*={_WS}*(\"[^\"]*\"|'[^']*'|[^\s\"'=<>`][^\s\"'<>`]*))?"
-)
-_ATTRS = re.compile(_ATTR)
-_ANY_ATTRS = re.sub(r"\((?!\?)", "(?:", _ATTR)  # the same, without groups
-# Each token is one piece of markup and the text after it (up to the next "<"). The first
-# alternative is the usual anchor, whole, with the line breaks after it: ``<a ...>text</a>``
-# then any ``<br>``, ``<br/>`` (tags without attributes: nothing for the anchor parser).
-_TOKEN = re.compile(
-    rf"<[aA]((?:{_ANY_ATTRS})*){_WS}*>([^<]*)</[aA]{_WS}*>[^<]*"  # 1 attributes, 2 text
-    rf"(?:<[bB][rR]{_WS}*/?>[^<]*)*"
-    rf"|<([A-Za-z][A-Za-z0-9]*)((?:{_ANY_ATTRS})*){_WS}*(/?)>([^<]*)"  # 3 tag 4 attrs 5 / 6
-    rf"|</([A-Za-z][A-Za-z0-9]*){_WS}*>([^<]*)"  # 7 end tag, 8 text
-    r"|(?:<!--(?!-?>)(?:[^<>-]|-(?!-))*-->"  # a comment without "--", "<", ">" inside
-    rf"|<![Dd][Oo][Cc][Tt][Yy][Pp][Ee]{_WS}[^<>\"']*>)([^<]*)"  # or a doctype; 9 text
-)
-# Elements whose content html.parser reads as raw text (in some versions): accepted only
-# with plain text inside (then every version sees the same), outside anchors.
-_RAW_TEXT = frozenset(
-    {"script", "style", "xmp", "iframe", "noembed", "noframes", "noscript", "textarea", "title"}
-)
-_REFUSED = frozenset({"base", "plaintext"})
-
-
-class _Scanner:
-    """``_AnchorParser``'s anchors, read by regular expressions, chunk by chunk.
-
-    ``scan`` reads a text that starts where the last call stopped (``consumed``) and
-    returns None once it read all it could vouch for, or where html.parser must take
-    over. Without ``final`` it reads up to the last ``<`` (a tag may be cut there).
-    """
-
-    def __init__(self, on_anchor: Callable[[dict[str, str | None], str], None]) -> None:
-        self.on_anchor = on_anchor
-        self.attrs: dict[str, str | None] | None = None  # the open anchor (with markup inside)
-        self.chunks: list[str] = []
-        self.consumed = 0
-        self._started = False  # the first "<" was seen (text before it is nobody's)
-
-    def scan(self, text: str, final: bool) -> int | None:
-        pos = 0
-        if not self._started:
-            pos = text.find("<")
-            if pos < 0:
-                self.consumed = len(text)
-                return None
-            self._started = True
-        limit = len(text) if final else text.rfind("<")
-        if limit <= pos:
-            self.consumed = pos
-            return None
-        if text.find("\x00", pos, limit) >= 0:
-            return pos
-        emit = self.on_anchor
-        attrs, chunks = self.attrs, self.chunks
-        raw_text: str | None = None  # the raw-text element just opened, from raw_start
-        raw_start = pos
-        stop: int | None = None
-        for m in _TOKEN.finditer(text, pos, limit):
-            start = m.start()
-            if start != pos:
-                stop = pos
-                break
-            kind = m.lastindex
-            if raw_text is not None:  # its content must be plain text, then its end tag
-                if kind != 8 or m.group(7).lower() != raw_text:
-                    stop = start
-                    break
-                raw_text = None
-            elif kind == 2:  # a whole anchor (closing any open one first)
-                found = _anchor_attrs(m.group(1))
-                if found is None:
-                    stop = start
-                    break
-                if attrs is not None:
-                    emit(attrs, "".join(chunks).strip())
-                    attrs = None
-                emit(found, _text(m.group(2)).strip())
-                pos = m.end()
-                continue
-            elif kind == 6:
-                tag = m.group(3).lower()
-                if tag == "a":
-                    found = _anchor_attrs(m.group(4))
-                    if found is None:
-                        stop = start
-                        break
-                    if attrs is not None:
-                        emit(attrs, "".join(chunks).strip())
-                    attrs, chunks = found, []
-                    if m.group(5):  # <a .../>: opened and closed
-                        emit(attrs, "")
-                        attrs = None
-                elif tag in _RAW_TEXT:
-                    if attrs is not None or "&" in m.group(6):
-                        stop = start
-                        break
-                    raw_text, raw_start = tag, start
-                elif tag in _REFUSED:
-                    stop = start
-                    break
-            elif kind == 8 and attrs is not None and m.group(7) in ("a", "A"):
-                emit(attrs, "".join(chunks).strip())
-                attrs = None
-            if attrs is not None and m.group(kind):
-                chunks.append(_text(m.group(kind)))
-            pos = m.end()
-        else:
-            if pos != limit:
-                stop = pos
-        self.attrs, self.chunks = attrs, chunks
-        if raw_text is not None:  # html.parser (or the next call) reads it from its tag
-            if stop is not None or final:
-                return raw_start
-            self.consumed = raw_start
-            return None
-        if stop is not None:
-            return stop
-        if final and attrs is not None:
-            emit(attrs, "".join(chunks).strip())
-            self.attrs = None
-        self.consumed = pos
-        return None
-
-
-def _scan_anchors(text: str) -> list[tuple[dict[str, str | None], str]] | None:
-    """``_AnchorParser``'s anchors, or None when the page is not of the plain kind."""
-    anchors: list[tuple[dict[str, str | None], str]] = []
-    scanner = _Scanner(lambda attrs, text: anchors.append((attrs, text)))
-    return anchors if scanner.scan(text, final=True) is None else None
+        files.add(admitted[0], admitted[1], dist, href, base)
 
 
 FAST_SCAN = True  # False: every HTML page goes to html.parser (tests compare the two)
-
-
-def _text(data: str) -> str:
-    return _unescape(data) if "&" in data else data
-
-
-def _anchor_attrs(raw: str) -> dict[str, str | None] | None:
-    """An anchor's attributes as html.parser gives them; None for a duplicate name."""
-    pairs = _PLAIN_ATTR.findall(raw)
-    # Only the usual ' name="value"' attributes, when the matches cover the whole text.
-    if 4 * len(pairs) + sum(map(len, chain.from_iterable(pairs))) == len(raw):
-        plain: dict[str, str | None] = dict(pairs)
-        if len(plain) != len(pairs):
-            return None
-        if "&" in raw:
-            for name, value in pairs:
-                if "&" in value:
-                    unescaped = _unescape_value(value)
-                    if unescaped is None:
-                        return None
-                    plain[name] = unescaped
-        return plain
-    found = _ATTRS.findall(raw)
-    attrs: dict[str, str | None] = {}
-    for name, written in found:
-        value: str | None = written
-        if not written:
-            value = None
-        else:
-            if written[0] in "\"'":
-                value = written = written[1:-1]
-            if "&" in written:
-                if _AMBIGUOUS_REF.search(written):
-                    return None
-                value = _unescape(written)
-        attrs[name.lower()] = value
-    return attrs if len(attrs) == len(found) else None
-
-
-# The usual attributes: lower-case names, one space before each, double-quoted values.
-_PLAIN_ATTR = re.compile(r' ([a-z][-a-z0-9_:.]*)="([^"]*)"')
-
-
-@lru_cache(maxsize=1024)
-def _unescape_value(value: str) -> str | None:
-    """An attribute value with references, unescaped; None when an "&" is ambiguous."""
-    return None if _AMBIGUOUS_REF.search(value) else unescape(value)
-
-
-# The same few escaped values (``&gt;=3.8``) come back on every line of a page.
-_unescape = lru_cache(maxsize=1024)(unescape)
-# An "&" that does not start a complete reference: HTML5 reads some of these differently
-# in attribute values (``&notit=``), and so might a future html.parser.
-_AMBIGUOUS_REF = re.compile(r"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
 
 
 def _html_metadata(value: str | None) -> dict[str, str] | None:

@@ -12,11 +12,13 @@ import re
 from json.decoder import scanstring
 from typing import Any
 
-from indexgate.dists.models import DistFile
+from indexgate.dists.models import new_dist, requires_python_text
 from indexgate.index.page import (
     HASH_KEYS,
     Files,
     PageError,
+    fragment_hashes,
+    split_plain,
     split_url,
 )
 
@@ -267,15 +269,22 @@ class JsonParser:
             for key, kind in (("requires-python", str), ("upload-time", str), ("size", int)):
                 _optional(entry, key, kind, where)
         if requires_python:
-            requires_python = files.requires_python(filename, requires_python)
-            if requires_python is False:
+            valid = requires_python_text(requires_python)
+            if valid is None:
+                files.requires_python(filename, requires_python)  # logs why it is dropped
                 return
+            requires_python = valid
         else:
             requires_python = None
-        url, fragment_hashes, _ = split_url(files.base_url, url)
+        plain = split_plain(files.base_url, url)
+        if plain is not None:  # the usual URL: no fragment, most often
+            url, _, sha256, fragment = plain
+            in_url = {"sha256": sha256} if sha256 is not None else fragment_hashes(fragment)
+        else:
+            url, in_url, _ = split_url(files.base_url, url)
         hashes = _hash_dict(get("hashes"), index, filename, "hashes") or {}
-        if fragment_hashes:
-            for key, value in fragment_hashes.items():
+        if in_url:
+            for key, value in in_url.items():
                 hashes.setdefault(key, value)
         yanked, reason = get("yanked"), None
         if yanked is None:
@@ -288,12 +297,12 @@ class JsonParser:
             metadata = {}
         elif metadata is False:
             metadata = None
-        else:
+        elif metadata is not None:
             metadata = _hash_dict(metadata, index, filename, key)
-        dist = DistFile(
+        dist = new_dist(
             filename, url, hashes, requires_python, yanked, reason, metadata, upload_time, size
         )
-        files.add(*admitted, dist)
+        files.add(admitted[0], admitted[1], dist)
 
 
 def _check_api_version(meta: object) -> None:
