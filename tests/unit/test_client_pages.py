@@ -172,11 +172,3 @@ def test_stored_page_is_read_once_per_run(
     prefetched = client.stored_page(INDEX, "flask")
     assert fetch(client, "flask") == prefetched
     assert reads == [client_mod._PAGE_KIND]
-
-
-def test_the_pages_accept_header_is_the_parsers_own() -> None:
-    """client_pages keeps its own copy of PEP 691's Accept (so that a run whose pages all
-    answer 304 never imports the parsers): it must say what the parsers expect."""
-    from indexgate.index import client_pages, simple
-
-    assert client_pages.ACCEPT == simple.ACCEPT

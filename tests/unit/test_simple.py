@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from indexgate.index.client_types import ACCEPT
 from indexgate.index.simple import (
-    ACCEPT,
     PageError,
     PageParser,
     files_for_project,

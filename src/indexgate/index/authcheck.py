@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from packaging.utils import canonicalize_name
 
 from indexgate.errors import IndexUnreachable
+from indexgate.index.client_types import ACCEPT
 from indexgate.index.http import HttpClient, Response, origin_of
 from indexgate.lazy_re import LazyPattern
 from indexgate.model import Problem
@@ -82,8 +83,6 @@ async def check_index(http: HttpClient, index: IndexConfig) -> Problem | None:
     if index.format == "flat" and project is not None:
         url = index.url  # a flat page has no per-project pages
         project = None
-    from indexgate.index.client_pages import ACCEPT  # here: client_pages imports this module
-
     accept = {"Accept": ACCEPT}
     try:
         r = await http.request("HEAD", url, headers=accept)

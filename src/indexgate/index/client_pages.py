@@ -21,6 +21,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from indexgate.dists.models import DistFile, dist_files, dist_row
 from indexgate.index import authcheck
 from indexgate.index.client_types import (
+    ACCEPT,
     FetchError,
     PageResult,
     T,
@@ -37,14 +38,6 @@ from indexgate.settings import IndexConfig
 
 if TYPE_CHECKING:
     from indexgate.index import simple
-
-# ``simple.ACCEPT`` (PEP 691 negotiation), which a test keeps equal: the page parsers
-# (``simple``, with html.parser and html.entities) are imported when a page is first read,
-# and a warm run whose pages all answer 304 reads none.
-ACCEPT = (
-    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
-    "text/html;q=0.01"
-)
 
 
 class PageFetching:

@@ -1,7 +1,8 @@
 """The index client's result and error types, shared by its parts: what a page, a
 metadata read or a probe answers (``PageResult``, ``MetadataResult``, ``ProbeResult``,
 ``BlockHit``), the error that stops a target (``FetchError``), the page filter
-(``TargetFilter``), and the helpers every fetch wraps its work in (``noting``).
+(``TargetFilter``), the Accept header of a page request (``ACCEPT``), and the helpers
+every fetch wraps its work in (``noting``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ from indexgate.errors import IndexgateError, IndexUnreachable, Origin, name_inde
 from indexgate.model import Blocked
 from indexgate.redact import redact
 from indexgate.settings import IndexConfig
+
+# What every page request asks for (PEP 691 content negotiation): JSON first, HTML for
+# older servers and mirrors; the page readers take whichever comes.
+ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.01"
+)
+
 
 T = TypeVar("T")
 Stage = Literal["metadata", "download"]

@@ -35,7 +35,6 @@ from indexgate.index.simple_html import HtmlParser
 from indexgate.index.simple_json import JsonParser
 
 __all__ = [
-    "ACCEPT",
     "PageError",
     "PageParser",
     "files_for_project",
@@ -43,12 +42,6 @@ __all__ = [
     "parse_flat_page",
     "parse_project_page",
 ]
-
-# PEP 691 content negotiation: JSON first, HTML for older servers and mirrors.
-ACCEPT = (
-    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
-    "text/html;q=0.01"
-)
 
 CHUNK = 1 << 20  # bytes handed to the parser at a time when the whole body is at hand
 
