@@ -56,7 +56,7 @@ def parse_core_metadata(data: bytes) -> CoreMetadata:
 
     Only ``header_section(data)`` is read: the description after it never matters.
     """
-    headers = _wanted_headers(data)
+    headers = _headers(data)
     name = _single(headers, "name")
     version = _single(headers, "version")
     if not name or not version:
@@ -205,35 +205,6 @@ def header_section(data: bytes) -> bytes:
 def _header_lines(data: bytes) -> list[bytes]:
     """The lines up to the first blank one at the latest (the description is not split)."""
     return header_section(data).splitlines(keepends=True)
-
-
-# Every line a plain ``name:value`` (what wheel builders write), the last one may lack "\n".
-_PLAIN = re.compile(rb"(?:[\x21-\x39\x3b-\x7e]+:[^\n]*\n)*(?:[\x21-\x39\x3b-\x7e]+:[^\n]*)?")
-# The fields ``parse_core_metadata`` reads, each at the start of a line ("\n" is prepended).
-_WANTED = re.compile(
-    rb"\n(metadata-version|name|version|requires-dist|requires-python|provides-extra|dynamic)"
-    rb":[ \t]*([^\n]*)",
-    re.I,
-)
-
-
-def _wanted_headers(data: bytes) -> dict[str, list[str]]:
-    """``_headers``' values of the fields ``_WANTED`` names (the others may be missing),
-    by one regular expression over the section when every line is a plain ``name:value``;
-    anything else (continuations, ``From `` lines, lines starting with ``:``, a CR, a line
-    ending the section early) goes through ``_headers`` itself."""
-    block = header_section(data)
-    if b"\r" in block or _PLAIN.fullmatch(block) is None:
-        return _headers(data)
-    result: dict[str, list[str]] = {}
-    for m in _WANTED.finditer(b"\n" + block):
-        raw = m.group(2)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
-        result.setdefault(m.group(1).decode("ascii").lower(), []).append(text.strip())
-    return result
 
 
 def _add_header(result: dict[str, list[str]], name: bytes, lines: list[bytes]) -> None:

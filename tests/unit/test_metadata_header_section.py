@@ -1,5 +1,5 @@
-"""Core metadata's header fields by the quick path (``_wanted_headers``) against the
-line-by-line reader (``_headers``), and the header section a cache keeps of a METADATA."""
+"""The header section a cache keeps of a METADATA: all that a parse reads, so parsing it
+gives what parsing the whole file gives, on any mix of header lines."""
 
 from __future__ import annotations
 
@@ -10,15 +10,6 @@ import pytest
 from indexgate.dists import metadata as md
 from indexgate.dists.metadata import MetadataError, header_section, parse_core_metadata
 
-WANTED = {
-    "metadata-version",
-    "name",
-    "version",
-    "requires-dist",
-    "requires-python",
-    "provides-extra",
-    "dynamic",
-}
 LINES = [
     b"Metadata-Version: 2.1",
     b"Name: foo",
@@ -64,40 +55,21 @@ def outcome(data: bytes) -> object:
 
 
 @pytest.mark.parametrize("seed", range(300))
-def test_quick_fields_are_the_line_readers_on_any_header_section(seed: int) -> None:
+def test_the_header_section_parses_as_the_whole_file(seed: int) -> None:
     rng = random.Random(seed)
-    kind = seed % 3  # 0: plain lines only (the quick path), 1: one odd line among them
+    kind = seed % 3  # 0: plain lines only, 1: one odd line among them, 2: any lines
     pool, ends = (LINES, [b"\n"]) if kind < 2 else (LINES + ODD, ENDS)
     lines = [rng.choice(pool) + rng.choice(ends) for _ in range(rng.randint(0, 12))]
     if kind == 1:
         lines.insert(rng.randint(0, len(lines)), rng.choice(ODD) + b"\n")
     data = b"".join(lines) + rng.choice([b"", b"\n", b"\nBody\nName: body\n", b"\r\n\r\nBody"])
-    quick = {k: v for k, v in md._wanted_headers(data).items() if k in WANTED}
-    assert quick == {k: v for k, v in md._headers(data).items() if k in WANTED}
     assert md._headers(header_section(data)) == md._headers(data)
     assert outcome(header_section(data)) == outcome(data)
 
 
-def test_plain_metadata_takes_the_quick_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    data = b"Metadata-Version: 2.1\nName: foo\nVersion: 1.0\nRequires-Dist: bar>=1\n\nBody: x\n"
-
-    def refuse(_: bytes) -> dict[str, list[str]]:
-        raise AssertionError("the line-by-line reader was used")
-
-    monkeypatch.setattr(md, "_headers", refuse)
-    meta = parse_core_metadata(data)
-    assert (meta.name, str(meta.version), [str(r) for r in meta.requires_dist]) == (
-        "foo",
-        "1.0",
-        ["bar>=1"],
-    )
-    with pytest.raises(AssertionError):  # a continuation line needs the reader
-        md._wanted_headers(b"Name: foo\nSummary: a\n  b\nVersion: 1\n")
-
-
 def test_a_line_that_ends_the_section_early_hides_the_fields_after_it() -> None:
     data = b"Name: foo\nVersion: 1.0\nnot a header\nRequires-Dist: bar\n"
-    assert md._wanted_headers(data) == {"name": ["foo"], "version": ["1.0"]}
+    assert md._headers(data) == {"name": ["foo"], "version": ["1.0"]}
     assert parse_core_metadata(data).requires_dist == ()
 
 
