@@ -225,80 +225,25 @@ class _Entry:
 _METADATA_SUFFIXES = (b".dist-info/METADATA", b".dist-info/METADATA\n")
 
 
-def _central_entries(cd: bytes, count: int, cd_offset: int) -> tuple[list[_Entry], list[int]]:
-    """The entries that may be METADATA, and the local header offset of every entry.
-
-    Most wheels take ``_walk``, which reads five fields per entry instead of seventeen (a
-    cold run walks tens of thousands of entries); anything it is not sure of (ZIP64 values,
-    a bad signature, a short or truncated directory) is read again by ``_walk_exactly``,
-    so both the answers and the errors are that function's.
-    """
-    walked = _walk(cd, count)
-    return walked if walked is not None else _walk_exactly(cd, count, cd_offset)
-
-
-# Signature, name/extra/comment lengths and local header offset of a central entry.
-_CENTRAL_WALK = struct.Struct("<I24xHHH8xI")
+# Signature, sizes, name/extra/comment lengths and local header offset of a central entry:
+# the fields every entry needs (a cold run walks tens of thousands of entries); the other
+# ten (``_CENTRAL``) are read only for a name that may be METADATA's.
+_CENTRAL_WALK = struct.Struct("<I16xIIHHH8xI")
 _CENTRAL_SIG_INT = int.from_bytes(_CENTRAL_SIG, "little")
-_FFFFFFFF = b"\xff\xff\xff\xff"
 
 
-def _walk(cd: bytes, count: int) -> tuple[list[_Entry], list[int]] | None:
-    """``_walk_exactly``'s answer for a well-formed directory without ZIP64 values, else None.
-
-    No four 0xFF bytes anywhere means no field is 0xFFFFFFFF, so no ZIP64 extra is read;
-    the names that may be METADATA's are found by one search of the whole directory, and
-    only the entries whose name ends where one of those matches ends are read in full.
-    """
-    if _FFFFFFFF in cd:
-        return None
-    name_ends: set[int] = set()
-    at = cd.find(_METADATA_SUFFIXES[0])
-    while at != -1:
-        end = at + len(_METADATA_SUFFIXES[0])
-        name_ends.update((end, end + 1))  # the name may end with a newline as well
-        at = cd.find(_METADATA_SUFFIXES[0], end)
-    offsets: list[int] = []
-    append, unpack, size = offsets.append, _CENTRAL_WALK.unpack_from, _CENTRAL_WALK.size
-    maybe: list[int] = []
-    pos = 0
-    try:
-        for _ in range(count):
-            sig, name_len, extra_len, comment_len, offset = unpack(cd, pos)
-            if sig != _CENTRAL_SIG_INT:
-                return None
-            append(offset)
-            name_end = pos + size + name_len
-            if name_end in name_ends:
-                maybe.append(pos)
-            pos = name_end + extra_len + comment_len
-    except struct.error:  # fewer entries than ``count``, or the last one cut short
-        return None
-    if pos > len(cd):  # the last entry runs past the directory
-        return None
-    candidates = []
-    for pos in maybe:
-        fields = _CENTRAL.unpack_from(cd, pos)
-        raw_name = cd[pos + size : pos + size + fields[10]]
-        if raw_name.endswith(_METADATA_SUFFIXES):
-            flags, method, crc, csize, usize = fields[3], fields[4], fields[7], fields[8], fields[9]
-            name = _decode_name(raw_name, flags)
-            candidates.append(_Entry(name, flags, method, crc, csize, usize, fields[16]))
-    return candidates, offsets
-
-
-def _walk_exactly(cd: bytes, count: int, cd_offset: int) -> tuple[list[_Entry], list[int]]:
-    """``_central_entries``, entry by entry, with every check and its exact error."""
+def _central_entries(cd: bytes, count: int, cd_offset: int) -> tuple[list[_Entry], list[int]]:
+    """The entries that may be METADATA, and the local header offset of every entry."""
     candidates: list[_Entry] = []
     offsets: list[int] = []
-    unpack, size, total = _CENTRAL.unpack_from, _CENTRAL.size, len(cd)
+    unpack, size, total = _CENTRAL_WALK.unpack_from, _CENTRAL_WALK.size, len(cd)
     pos = 0
     while pos < total and len(offsets) < count:
-        if pos + size > total or cd[pos : pos + 4] != _CENTRAL_SIG:
+        if pos + size > total:
             raise MetadataError(f"corrupt central directory at offset {cd_offset + pos}")
-        fields = unpack(cd, pos)
-        usize, csize, offset = fields[9], fields[8], fields[16]
-        name_len, extra_len, comment_len = fields[10], fields[11], fields[12]
+        sig, csize, usize, name_len, extra_len, comment_len, offset = unpack(cd, pos)
+        if sig != _CENTRAL_SIG_INT:
+            raise MetadataError(f"corrupt central directory at offset {cd_offset + pos}")
         name_at = pos + size
         end = name_at + name_len + extra_len + comment_len
         if end > total:
@@ -307,10 +252,10 @@ def _walk_exactly(cd: bytes, count: int, cd_offset: int) -> tuple[list[_Entry], 
             extra = cd[name_at + name_len : name_at + name_len + extra_len]
             usize, csize, offset = _zip64_values(extra, usize, csize, offset)
         offsets.append(offset)
-        raw_name = cd[name_at : name_at + name_len]
-        if raw_name.endswith(_METADATA_SUFFIXES):
+        if cd.endswith(_METADATA_SUFFIXES, name_at, name_at + name_len):
+            fields = _CENTRAL.unpack_from(cd, pos)
             flags, method, crc = fields[3], fields[4], fields[7]
-            name = _decode_name(raw_name, flags)
+            name = _decode_name(cd[name_at : name_at + name_len], flags)
             candidates.append(_Entry(name, flags, method, crc, csize, usize, offset))
         pos = end
     if len(offsets) < count:
