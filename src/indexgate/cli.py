@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING
 from indexgate.gate import (
     EXIT_INTERRUPTED,
     GateResult,
-    build_parser,
-    command_of,
     failure,
     gc_tuned_for,
+    parse_args,
     run,
 )
 
@@ -68,7 +67,7 @@ def emit(report: Report, args: argparse.Namespace, env: Mapping[str, str]) -> No
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``indexgate`` command; ``argv`` None means this process's own command line."""
     words = sys.argv[1:] if argv is None else argv
-    args = build_parser(command_of(words)).parse_args(words)
+    args = parse_args(words)
     level = (
         logging.WARNING - 10 * args.verbose + 10 * args.quiet
         if hasattr(args, "verbose")

@@ -92,13 +92,17 @@ def _columns() -> int:
     return columns
 
 
-COMMANDS = ("check", "drift", "demo")
-
-
 def command_of(argv: Sequence[str]) -> str | None:
-    """The command ``argv`` names (its first word that is not an option), if it is one."""
+    """The command ``argv`` names (its first word that is not an option), if it is one:
+    a gate command, or ``demo``, which the command line has too."""
     word = next((a for a in argv if not a.startswith("-")), None)
-    return word if word in COMMANDS else None
+    return word if word in (*COMMANDS, "demo") else None
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """``argv`` parsed by the parser of the command it names (exit 2 with the usage when
+    it is not a valid command line)."""
+    return build_parser(command_of(argv)).parse_args(argv)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -215,7 +219,7 @@ def run(
     2 with its usage otherwise). Never raises, not even on a bug or an interrupt."""
     if not isinstance(args, argparse.Namespace):
         argv = list(args)
-        args = build_parser(command_of(argv)).parse_args(argv)
+        args = parse_args(argv)
     try:
         report, settings = _run(args, cwd or Path.cwd(), os.environ if env is None else env)
     except (Exception, KeyboardInterrupt) as exc:

@@ -388,6 +388,7 @@ def test_indexes_input_replaces_same_named_config_index(
     [
         ({"index-strategy": "fastest"}, {}, None, "input `index-strategy` must be one of"),
         ({"command": "deploy"}, {}, None, "input `command` must be one of"),
+        ({"command": "demo"}, {}, None, "input `command` must be one of check, drift, not"),
         ({"indexes": "name: private"}, {}, None, "must be a YAML list of indexes"),
         (
             {},
@@ -411,7 +412,15 @@ def test_indexes_input_replaces_same_named_config_index(
             "",
         ),
     ],
-    ids=["strategy", "command", "indexes-not-a-list", "config-yaml", "config-key", "requirement"],
+    ids=[
+        "strategy",
+        "command",
+        "command-demo",
+        "indexes-not-a-list",
+        "config-yaml",
+        "config-key",
+        "requirement",
+    ],
 )
 def test_bad_input_is_exit_2_with_an_error_annotation(
     workspace: Path,
