@@ -171,43 +171,6 @@ def test_the_resolver_uses_the_revalidated_page_not_the_stored_one() -> None:
     assert "ask lib-d" in client.log
 
 
-class _Recounted(Provider):
-    """Asserts, every round, that the preferences read with the remembered version counts
-    are those of a provider given a plain mapping (which recounts every time)."""
-
-    rounds = 0
-
-    def narrow_requirement_selection(self, identifiers, resolutions, candidates, information,
-                                     backtrack_causes) -> Iterable[str]:  # fmt: skip
-        identifiers = list(identifiers)
-        plain = {i: list(information[i]) for i in information}
-        remembered = self._preference_key(information, set())
-        recounted = self._preference_key(plain, set())
-        assert [remembered(i) for i in identifiers] == [recounted(i) for i in identifiers]
-        type(self).rounds += 1
-        return super().narrow_requirement_selection(
-            identifiers, resolutions, candidates, information, backtrack_causes
-        )
-
-
-def test_remembered_version_counts_are_the_recounted_ones_every_round() -> None:
-    # c stays open while b, then a, narrow it (2 versions, then 1); a 2.0 is tried first
-    # and fails on c.
-    pages, requires = _index(
-        {
-            "app": {"1.0": ["a", "b"]},
-            "a": {"2.0": ["c<2"], "1.0": ["c<3"]},
-            "b": {"1.0": ["c>=2", "d"]},
-            "c": {"3.0": [], "2.0": [], "1.0": []},
-            "d": {"3.0": [], "2.0": [], "1.0": []},
-        }
-    )
-    provider, pins = _resolve(FakeClient(pages, requires), ["app"], _Recounted)
-    assert pins == {"app": "1.0", "a": "1.0", "b": "1.0", "c": "2.0", "d": "3.0"}
-    assert _Recounted.rounds >= 3
-    assert provider._counts  # the remembered path was the one taken
-
-
 def _entries_of(provider: Provider, reqs: Sequence[Req]) -> list[str]:
     return [str(e.version) for e in provider._entries("lib", list(reqs))]
 
@@ -245,7 +208,7 @@ def test_a_requirement_with_hashes_is_never_narrowed_from_the_set_before() -> No
         fetch_loop.close()
 
 
-def test_the_lazy_prerelease_order_is_the_eager_one() -> None:
+def test_finals_come_before_prereleases_unless_pre() -> None:
     versions = ["3.0a1", "2.0", "2.0b2", "1.0", "0.9.dev1"]
     entries = [VersionEntry(Version(v), INDEX, (wheel("lib", v),)) for v in versions]
     fetch_loop = FetchLoop()
@@ -255,11 +218,8 @@ def test_the_lazy_prerelease_order_is_the_eager_one() -> None:
             provider = Provider(
                 settings, TARGET, fetch_loop, Finder(settings, FakeClient({})), [], {}
             )
-            lazy = [e.version for e in provider._in_prerelease_order(entries)]
-            assert lazy == provider._prerelease_order([e.version for e in entries])
-            assert (str(lazy[0]), str(lazy[-1])) == (
-                ("3.0a1", "0.9.dev1") if pre else ("2.0", "0.9.dev1")
-            )
+            order = [str(e.version) for e in provider._in_prerelease_order(entries)]
+            assert order == (versions if pre else ["2.0", "1.0", "3.0a1", "2.0b2", "0.9.dev1"])
     finally:
         fetch_loop.close()
 
@@ -313,21 +273,6 @@ def test_metadata_read_already_is_taken_as_the_loop_would_have_given_it() -> Non
     assert taken[0] > taken[1]  # the reads were taken as they were (listings are, both times)
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0] == {"app": "1.0", "lib-b": "1.0", "lib-c": "1.0"}
-
-
-def test_only_resolvelibs_plain_view_of_the_criteria_is_read_through() -> None:
-    from operator import attrgetter
-
-    from resolvelib.structs import IteratorMapping
-
-    from indexgate.resolver.provider import _criteria_of
-
-    criteria: dict = {"lib": object()}
-    assert _criteria_of(IteratorMapping(criteria, attrgetter("information"))) is criteria
-    appended = IteratorMapping(criteria, attrgetter("information"), {"lib": ["more"]})
-    assert _criteria_of(appended) is None  # a requirement on top: the mapping is read
-    assert _criteria_of(IteratorMapping(criteria, attrgetter("candidates"))) is None
-    assert _criteria_of({"lib": []}) is None
 
 
 def test_arbitrary_equality_is_answered_by_each_versions_text_not_remembered() -> None:

@@ -90,7 +90,7 @@ class FileSelection:
                 continue
             seen.add(spec)
             allowed = self._allowed(spec, allowed)
-        return [usable[v] for v in self._prerelease_order([e.version for e in allowed])]
+        return list(self._in_prerelease_order(allowed))
 
     def _narrowed(self, name: NormalizedName, reqs: list[Req]) -> list[VersionEntry] | None:
         """The entries of ``reqs`` from those of all but its last requirement, when known.
@@ -140,22 +140,13 @@ class FileSelection:
             self._pins_memo[name] = pins
         return pins
 
-    def _prerelease_order(self, versions: list[Version]) -> list[Version]:
+    def _in_prerelease_order(self, entries: Iterable[VersionEntry]) -> Iterator[VersionEntry]:
         """Final releases first, then pre-releases, each in the strategy's order (uv's
         default: a pre-release is taken only when no final release in range will do, even
         where a specifier names a pre-release: packse's
         ``package-prerelease-specified-mixed-available`` and
-        ``package-prereleases-specifier-boundary``). ``--pre``: the strategy's order."""
-        if self.settings.pre:
-            return versions
-        finals = [v for v in versions if not v.is_prerelease]
-        if len(finals) == len(versions):
-            return versions
-        return finals + [v for v in versions if v.is_prerelease]
-
-    def _in_prerelease_order(self, entries: Iterable[VersionEntry]) -> Iterator[VersionEntry]:
-        """``entries`` in ``_prerelease_order``'s order, lazily: a reader that stops at the
-        first it can use (the prefetch) looks at no more than that."""
+        ``package-prereleases-specifier-boundary``). ``--pre``: the strategy's order.
+        Lazily: a reader that stops at the first it can use (the prefetch) looks at no more."""
         if self.settings.pre:
             yield from entries
             return

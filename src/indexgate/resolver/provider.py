@@ -21,7 +21,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 from resolvelib import AbstractProvider
-from resolvelib.structs import IteratorMapping, RequirementInformation
+from resolvelib.structs import RequirementInformation
 
 from indexgate.dists.models import DistFile
 from indexgate.errors import Origin
@@ -85,7 +85,6 @@ class Provider(  # type: ignore[misc]
         # without them a run re-filters the same listings thousands of times.
         self._listings: dict[NormalizedName, Listing] = {}
         self._names: dict[str, NormalizedName] = {}  # identifier -> project name
-        self._counts: dict[str, tuple[Any, int]] = {}  # identifier -> (information, count)
         self._entry_memo: dict[tuple[int, ...], tuple[list[Req], list[VersionEntry]]] = {}
         self._usable_memo: dict[tuple[Any, ...], dict[Version, VersionEntry]] = {}
         # Whether a specifier allows a version, per (equal) specifier: the same requirement
@@ -135,30 +134,15 @@ class Provider(  # type: ignore[misc]
         information: Mapping[str, Iterator[RequirementInformation]],
         causes: set[str],
     ) -> Callable[[str], tuple[bool, bool, bool, bool, int, str]]:
-        """The preference of each identifier this round (the lower, the sooner decided).
-
-        Asked for every open identifier every round (14,000 times on the benchmark),
-        nearly always about the same requirements: the count of versions they allow is
-        remembered per identifier, keyed by the criterion's information list itself (kept
-        alive here). resolvelib never changes that list (its documented contract: a new
-        criterion, with a new list, for each requirement added or parent dropped).
-        """
-        criteria = _criteria_of(information)
-        names, counts, conflicts = self._names, self._counts, self.conflicts
+        """The preference of each identifier this round (the lower, the sooner decided):
+        open conflicts first, then pinned and direct ones, then the fewest versions left
+        (``_entries`` remembers the count's list per requirement set)."""
+        names, conflicts = self._names, self.conflicts
         pinned, direct = self._pinned, self._direct
 
         def key(identifier: str) -> tuple[bool, bool, bool, bool, int, str]:
             name = names.get(identifier) or self._name(identifier)
-            if criteria is None:
-                count = len(self._entries(name, [i.requirement for i in information[identifier]]))
-            else:
-                infos = criteria[identifier].information
-                memo = counts.get(identifier)
-                if memo is not None and memo[0] is infos:
-                    count = memo[1]
-                else:
-                    count = len(self._entries(name, [i.requirement for i in infos]))
-                    counts[identifier] = (infos, count)
+            count = len(self._entries(name, [i.requirement for i in information[identifier]]))
             return (
                 identifier not in causes and name not in causes,
                 conflicts.get(name, 0) < CONFLICT_EARLY,  # get: no Counter.__missing__ call
@@ -237,21 +221,6 @@ class Provider(  # type: ignore[misc]
             deps.append(Req.from_requirement(req, parent=parent))
         self._deps_memo[key] = deps
         return deps
-
-
-def _criteria_of(information: Mapping[str, Iterator[RequirementInformation]]) -> Any:
-    """The criteria behind resolvelib's ``information`` mapping, when it is the plain view
-    of each criterion's ``information`` (its ``IteratorMapping``, nothing appended); else
-    None, and the preference reads the mapping as any provider would."""
-    if type(information) is not IteratorMapping:
-        return None
-    criteria = getattr(information, "_mapping", None)
-    accessor = getattr(information, "_accessor", None)
-    if getattr(information, "_appends", True) or not isinstance(criteria, dict):
-        return None
-    if repr(accessor) != "operator.attrgetter('information')":
-        return None
-    return criteria
 
 
 def _causes(backtrack_causes: Sequence[RequirementInformation]) -> set[str]:
