@@ -19,25 +19,15 @@ T = TypeVar("T")
 class Pending(Generic[T]):
     """A fetch started on the fetch loop; ``result()`` runs the loop until it is done."""
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        task: asyncio.Future[T],
-        check: Callable[[], None] | None = None,
-    ) -> None:
-        self._loop = loop
+    def __init__(self, fetch_loop: FetchLoop, task: asyncio.Future[T]) -> None:
+        self._fetch_loop = fetch_loop
         self._task = task
-        self._check = check
 
     def done(self) -> bool:
         return self._task.done()
 
     def result(self) -> T:
-        if self._check is not None:  # the run's deadline: ends a resolver that computes
-            self._check()
-        if not self._task.done():
-            self._loop.run_until_complete(self._task)
-        return self._task.result()
+        return self._fetch_loop.take(self._task)
 
 
 class FetchLoop:
@@ -57,22 +47,26 @@ class FetchLoop:
         result; a prefetch nobody asks about fails silently (no "never retrieved" log)."""
         task = self.loop.create_task(_call(factory))
         task.add_done_callback(_retrieve)
-        return Pending(self.loop, task, self.check)
+        return Pending(self, task)
 
     def run(self, factory: Callable[[], Awaitable[T]]) -> T:
         return self.submit(factory).result()
 
     def take(self, future: asyncio.Future[T]) -> T:
-        """The result of a fetch that is already over (its error raised, as ``run`` would),
-        after one turn of the loop: the deadline checked and the answers that arrived
-        meanwhile read, as at any wait, without a task and the turns of waiting for it.
+        """The result of a fetch on this loop (its error raised), the loop run until it is
+        over; the run's deadline checked first (it ends a resolver that computes).
 
-        The prefetch has nearly every listing and metadata read over before the resolver
-        asks (448 of 450 on the benchmark's cold run): ``run`` cost three times as much."""
+        A fetch already over costs one turn of the loop (the answers that arrived meanwhile
+        are read, as at any wait), not a task and the turns of waiting for it: the prefetch
+        has nearly every listing and metadata read over before the resolver asks (448 of
+        450 on the benchmark's cold run)."""
         if self.check is not None:
             self.check()
-        self.loop.stop()  # asyncio's idiom: run_forever then polls once and returns
-        self.loop.run_forever()
+        if future.done():
+            self.loop.stop()  # asyncio's idiom: run_forever then polls once and returns
+            self.loop.run_forever()
+        else:
+            self.loop.run_until_complete(future)
         return future.result()
 
     def close(self, cleanup: Callable[[], Awaitable[None]] | None = None) -> None:
