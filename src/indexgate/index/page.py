@@ -89,10 +89,8 @@ class Files:
         ``parsed``: ``parse_filename(filename)``, not None, from a caller that checked
         ``dropped(filename)`` first."""
         if parsed is None:
-            if self._tags_only and filename.endswith(".whl"):
-                head = filename.rsplit("-", 3)[0]
-                if filename[len(head) :] in self._dropped_tags and head in self._settled:
-                    return None  # what the checks below would say, by two set lookups
+            if self.dropped(filename):
+                return None  # what the checks below would say, by two set lookups
             parsed = parse_filename(filename)
             if parsed is None:
                 if filename.endswith((".whl", ".tar.gz", ".zip")):  # named like a dist
@@ -127,8 +125,9 @@ class Files:
 
     def dropped(self, filename: str) -> bool:
         """Whether ``filename`` is another platform's wheel of a version already kept or
-        stood in for, by the two set lookups of ``admit`` (False: not known to be)."""
-        if not filename.endswith(".whl"):
+        stood in for, by two set lookups (False: not known to be). Most of the links of a
+        page with native wheels are: the readers ask before any other work."""
+        if not self._tags_only or not filename.endswith(".whl"):
             return False
         head = filename.rsplit("-", 3)[0]
         return filename[len(head) :] in self._dropped_tags and head in self._settled

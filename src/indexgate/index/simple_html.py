@@ -12,7 +12,7 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 from urllib.parse import unquote, urlsplit
 
-from indexgate.dists.models import new_dist, parse_filename, requires_python_text
+from indexgate.dists.models import new_dist, parse_filename
 from indexgate.index.html_scan import _Scanner
 from indexgate.index.page import (
     HASH_FRAGMENT,
@@ -90,7 +90,6 @@ class HtmlParser:
         self._pending: list[str] = []  # decoded after _text, not yet scanned
         self._pending_len = 0
         self._need = 0  # scan again once this many characters are unscanned
-        self._tags_only = files._tags_only
         if self._scanner is None:
             self._parser = _AnchorParser(self._anchor)
 
@@ -175,17 +174,15 @@ class HtmlParser:
         if not href:
             return
         files = self._files
-        base = files.base() if files.base_href else files.base_url
+        base = files.base()
         href = href.strip()
         plain = split_plain(base, href)
         if plain is not None:  # nearly every link: no URL parse, nothing done twice
             url, filename, sha256, fragment = plain
             if "%" in filename:
                 filename = unquote(filename)
-            if self._tags_only and filename[-4:] == ".whl":  # Files.dropped, inline
-                head = filename.rsplit("-", 3)[0]
-                if filename[len(head) :] in files._dropped_tags and head in files._settled:
-                    return  # another platform's wheel of a settled version: most of a page
+            if files.dropped(filename):
+                return  # another platform's wheel of a settled version: most of a page
             parsed = parse_filename(filename)
             if parsed is not None:
                 admitted = files.admit(filename, parsed)
@@ -211,15 +208,9 @@ class HtmlParser:
             admitted = files.admit(filename)
             if admitted is None:
                 return
-        if requires_python:
-            requires_python = requires_python.strip()
-            valid = requires_python_text(requires_python) if requires_python else None
-            if valid is None and requires_python:
-                files.requires_python(filename, requires_python)  # logs why it is dropped
-                return
-            requires_python = valid
-        else:
-            requires_python = None
+        requires_python = files.requires_python(filename, (requires_python or "").strip())
+        if requires_python is False:
+            return
         metadata = core_metadata if core_metadata is not None else dist_info_metadata
         dist = new_dist(
             filename,

@@ -12,13 +12,11 @@ import re
 from json.decoder import scanstring
 from typing import Any
 
-from indexgate.dists.models import new_dist, requires_python_text
+from indexgate.dists.models import new_dist
 from indexgate.index.page import (
     HASH_KEYS,
     Files,
     PageError,
-    fragment_hashes,
-    split_plain,
     split_url,
 )
 
@@ -185,13 +183,11 @@ class JsonParser:
         by the general path).
 
         Most entries of a page with native wheels are another platform's wheel of a
-        version already settled: those are dropped here, by the two set lookups of
-        ``Files.admit``, before any other work (``_entry`` would say the same)."""
+        version already settled: those are dropped here, by ``Files.dropped``, before any
+        other work (``_entry`` would say the same)."""
         next_entry = _JSON_NEXT_ENTRY.match
         scan_once = _scan_once
-        files = self._files
-        fast = files._tags_only
-        dropped, settled = files._dropped_tags, files._settled
+        dropped = self._files.dropped
         while True:
             if s.startswith(", {", pos):  # json.dumps' separator: most pages
                 start = pos + 2
@@ -208,18 +204,15 @@ class JsonParser:
                 return pos  # cut, or wrong: the general path reads it (and says what)
             if after >= end:
                 return pos  # may be cut
-            if fast and type(entry) is dict:
-                filename = entry.get("filename")
-                if type(filename) is str and filename[-4:] == ".whl":
-                    head = filename.rsplit("-", 3)[0]
-                    if (
-                        filename[len(head) :] in dropped
-                        and head in settled
-                        and type(entry.get("url")) is str
-                    ):
-                        self._index += 1
-                        pos = after
-                        continue
+            if (
+                type(entry) is dict
+                and type(filename := entry.get("filename")) is str
+                and dropped(filename)
+                and type(entry.get("url")) is str
+            ):
+                self._index += 1
+                pos = after
+                continue
             self._entry(entry)
             pos = after
 
@@ -268,20 +261,10 @@ class JsonParser:
             where = f"files[{index}] ({filename})"
             for key, kind in (("requires-python", str), ("upload-time", str), ("size", int)):
                 _optional(entry, key, kind, where)
-        if requires_python:
-            valid = requires_python_text(requires_python)
-            if valid is None:
-                files.requires_python(filename, requires_python)  # logs why it is dropped
-                return
-            requires_python = valid
-        else:
-            requires_python = None
-        plain = split_plain(files.base_url, url)
-        if plain is not None:  # the usual URL: no fragment, most often
-            url, _, sha256, fragment = plain
-            in_url = {"sha256": sha256} if sha256 is not None else fragment_hashes(fragment)
-        else:
-            url, in_url, _ = split_url(files.base_url, url)
+        requires_python = files.requires_python(filename, requires_python)
+        if requires_python is False:
+            return
+        url, in_url, _ = split_url(files.base_url, url)
         hashes = _hash_dict(get("hashes"), index, filename, "hashes") or {}
         if in_url:
             for key, value in in_url.items():
