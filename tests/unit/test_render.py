@@ -416,8 +416,8 @@ def test_drift_hooks_are_empty_without_drift() -> None:
 
 def test_the_drift_renderer_and_the_shared_helpers_do_not_import_render() -> None:
     """No import circle: render.py calls into report/drift.py, which imports only the model
-    (model.py, and drift_model.py for a type), the shared helpers (report/tables.py, which imports no indexgate module); the
-    firewalls' vendor labels are the model's."""
+    (model.py, and drift_model.py for a type) and the shared helpers (report/tables.py,
+    which imports no indexgate module); the firewalls' vendor labels are the model's."""
     import ast
     import importlib
 
