@@ -5,6 +5,7 @@ few folders (each costs as much as a file), and the resolver remembers its pin c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +147,61 @@ def test_remembered_pin_checks_give_resolvelibs_resolution_with_fewer_checks() -
     assert got.mapping == expected.mapping
     assert expected.mapping["top"] == ("top", 2) and expected.mapping["mid"] == ("mid", 1)
     assert memo.checks < plain.checks / 2
+
+
+# --- the first requests -----------------------------------------------------------------
+
+
+class _Started(Exception):
+    pass
+
+
+def test_check_asks_the_direct_requirements_pages_before_it_loads_the_resolver(
+    monkeypatch: Any,
+) -> None:
+    # A cold run's first answers are a round trip away and loading the resolver is CPU:
+    # the pages of the direct requirements (those whose marker holds) are asked first.
+    from types import SimpleNamespace
+
+    from packaging.requirements import Requirement
+    from support.fake_client import FakeClient, wheel
+
+    from indexgate.errors import Origin
+    from indexgate.resolver import resolve
+    from indexgate.resolver.fetch_loop import FetchLoop
+    from indexgate.resolver.finder import Finder
+    from indexgate.settings import Settings
+    from indexgate.sources.model import SourceRequirement, SourceSet
+    from indexgate.targets import make_target
+
+    client = FakeClient({("idx", "a"): [wheel("a", "1.0")], ("idx", "b"): [wheel("b", "1.0")]})
+    settings = Settings(indexes=client.indexes, targets=(make_target("3.11", "linux_x86_64"),))
+    origin = Origin("requirements.txt", 1)
+    sources = SourceSet(
+        requirements=[
+            SourceRequirement(Requirement("a"), origin),
+            SourceRequirement(Requirement('b; python_version < "3"'), origin),
+        ]
+    )
+
+    @contextlib.contextmanager
+    def session(settings: Settings, *, only_usable: bool = False) -> Any:
+        fetch_loop = FetchLoop()
+        try:
+            yield resolve.Session(settings, fetch_loop, None, client, Finder(settings, client))  # type: ignore[arg-type]
+        finally:
+            fetch_loop.close()
+
+    asked_by_then: list[list[str]] = []
+
+    def start_target(*_: object) -> None:
+        asked_by_then.append([e for e in client.log if e.startswith("ask ")])
+        raise _Started
+
+    monkeypatch.setattr(resolve, "open_session", session)
+    monkeypatch.setattr(resolve, "start_target", start_target)
+    monkeypatch.setattr(client, "http", SimpleNamespace(cache=None))  # no reuse
+    monkeypatch.setattr(client, "prove", None, raising=False)  # no credentials to prove
+    with contextlib.suppress(_Started):
+        resolve.check(settings, sources)
+    assert asked_by_then == [["ask a"]]

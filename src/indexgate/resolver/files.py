@@ -42,7 +42,7 @@ class FileSelection:
     _root: dict[NormalizedName, list[Req]]
     _pins_memo: dict[NormalizedName, frozenset[Version]]
     _listings: dict[NormalizedName, Listing]
-    _entry_memo: dict[tuple[int, ...], tuple[list[Req], list[VersionEntry]]]
+    _entry_memo: dict[tuple[Any, ...], tuple[tuple[Req, ...], list[VersionEntry]]]
     _usable_memo: dict[tuple[Any, ...], dict[Version, VersionEntry]]
     _verdicts: dict[SpecifierSet, dict[Version, bool]]
     _files_memo: dict[tuple[Any, ...], tuple[VersionEntry, tuple[tuple[DistFile, ...], list[str]]]]
@@ -62,20 +62,21 @@ class FileSelection:
         return listing
 
     def _entries(self, name: NormalizedName, reqs: Iterable[Req]) -> list[VersionEntry]:
-        """The versions this target may use, in the strategy's order, files best first."""
-        reqs = list(reqs)
-        # Keyed by the requirement objects' identities; the memo keeps them alive, so an
-        # id cannot be reused by another object while its entry exists.
-        key = (hash(name), *map(id, reqs))
+        """The versions this target may use, in the strategy's order, files best first.
+
+        Keyed by the name and the requirement objects' identities: the entry keeps those
+        objects alive, so no other object can have their ids while it exists, and an equal
+        key means the very same requirements (no comparison of them needed)."""
+        reqs = tuple(reqs)
+        key = (name, *map(id, reqs))
         memo = self._entry_memo.get(key)
-        if memo is None or memo[0] != reqs:
+        if memo is None:
             if len(self._entry_memo) >= ENTRY_MEMO_MAX:  # bounded: a long backtrack
                 self._entry_memo.clear()  # meets ever new requirement sets
-            memo = (reqs, self._compute_entries(name, reqs))
-            self._entry_memo[key] = memo
+            memo = self._entry_memo[key] = (reqs, self._compute_entries(name, reqs))
         return memo[1]
 
-    def _compute_entries(self, name: NormalizedName, reqs: list[Req]) -> list[VersionEntry]:
+    def _compute_entries(self, name: NormalizedName, reqs: tuple[Req, ...]) -> list[VersionEntry]:
         narrowed = self._narrowed(name, reqs)
         if narrowed is not None:
             return narrowed
@@ -92,7 +93,7 @@ class FileSelection:
             allowed = self._allowed(spec, allowed)
         return list(self._in_prerelease_order(allowed))
 
-    def _narrowed(self, name: NormalizedName, reqs: list[Req]) -> list[VersionEntry] | None:
+    def _narrowed(self, name: NormalizedName, reqs: tuple[Req, ...]) -> list[VersionEntry] | None:
         """The entries of ``reqs`` from those of all but its last requirement, when known.
 
         resolvelib adds one requirement at a time (the criterion's, then the new one), so
@@ -103,9 +104,8 @@ class FileSelection:
         """
         if len(reqs) < 2 or reqs[-1].hashes:
             return None
-        before = reqs[:-1]
-        memo = self._entry_memo.get((hash(name), *map(id, before)))
-        if memo is None or memo[0] != before:
+        memo = self._entry_memo.get((name, *map(id, reqs[:-1])))
+        if memo is None:
             return None
         spec = reqs[-1].specifier
         return self._allowed(spec, memo[1]) if spec else memo[1]
@@ -242,7 +242,9 @@ class FileSelection:
                 sdists.append(f)
         if len(wheels) > 1:
             wheels.sort(key=_rank)  # stable: equal ranks keep the page's order
-        files = (*(f for _, f in wheels), *sdists)
+            files = (*[f for _, f in wheels], *sdists)
+        else:  # the usual page: one wheel for the target, or none
+            files = (wheels[0][1], *sdists) if wheels else tuple(sdists)
         if settings.fallback is Fallback.NEXT_VERSION:
             files = files[:1]
         return files, skipped

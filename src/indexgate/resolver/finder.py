@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
@@ -27,8 +28,12 @@ from indexgate.redact import redact
 from indexgate.settings import IndexConfig, Settings
 
 
-@dataclass(frozen=True)
-class VersionEntry:
+class VersionEntry(NamedTuple):
+    """One version of a listing and its files. A named tuple, not a frozen dataclass
+    (``ParsedFilename``'s reason): one is made per version of every page, and again per
+    version a target can use, thousands a run, and a frozen dataclass's ``__init__``
+    costs twice as much."""
+
     version: Version
     index: IndexConfig
     files: tuple[DistFile, ...]

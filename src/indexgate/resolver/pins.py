@@ -47,10 +47,13 @@ if _SUPPORTED:
                 pin = self._states[-1].mapping.get(name)
                 if pin is None:
                     return False
-                last = checks.get(name)
-                if last is not None and last[0] is criterion and last[1] is pin:
-                    return last[2]
-                ok: bool = full(self, name, criterion)
+                try:  # the usual case: the answer stands (an unpacking, no indexing)
+                    last_criterion, last_pin, ok = checks[name]
+                    if last_criterion is criterion and last_pin is pin:
+                        return ok
+                except KeyError:
+                    pass
+                ok = full(self, name, criterion)
                 checks[name] = (criterion, pin, ok)  # keeps both alive: ids stay theirs
                 return ok
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
@@ -38,6 +39,7 @@ from indexgate.settings import Settings
 from indexgate.targets import Target
 
 CONFLICT_EARLY = 5  # conflicts after which a package is decided before others (uv's number)
+_requirement = attrgetter("requirement")  # of a RequirementInformation
 
 
 class Provider(  # type: ignore[misc]
@@ -85,7 +87,7 @@ class Provider(  # type: ignore[misc]
         # without them a run re-filters the same listings thousands of times.
         self._listings: dict[NormalizedName, Listing] = {}
         self._names: dict[str, NormalizedName] = {}  # identifier -> project name
-        self._entry_memo: dict[tuple[int, ...], tuple[list[Req], list[VersionEntry]]] = {}
+        self._entry_memo: dict[tuple[Any, ...], tuple[tuple[Req, ...], list[VersionEntry]]] = {}
         self._usable_memo: dict[tuple[Any, ...], dict[Version, VersionEntry]] = {}
         # Whether a specifier allows a version, per (equal) specifier: the same requirement
         # of many parents, and every round's re-filtering, ask it again and again.
@@ -142,7 +144,7 @@ class Provider(  # type: ignore[misc]
 
         def key(identifier: str) -> tuple[bool, bool, bool, bool, int, str]:
             name = names.get(identifier) or self._name(identifier)
-            count = len(self._entries(name, [i.requirement for i in information[identifier]]))
+            count = len(self._entries(name, map(_requirement, information[identifier])))
             return (
                 identifier not in causes and name not in causes,
                 conflicts.get(name, 0) < CONFLICT_EARLY,  # get: no Counter.__missing__ call

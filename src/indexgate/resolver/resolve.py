@@ -6,13 +6,14 @@ provider and the candidates are imported when a target is resolved, not at start
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from packaging.utils import NormalizedName
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from indexgate.errors import IndexUnreachable
@@ -37,7 +38,7 @@ from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import Finder
 from indexgate.resolver.reuse import Reuse
 from indexgate.settings import Settings
-from indexgate.sources.model import SourceSet
+from indexgate.sources.model import SourceRequirement, SourceSet
 from indexgate.targets import Target
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("indexgate.resolve")
 MAX_ROUNDS = 20000
+SEND_MOMENT = 0.001  # seconds the loop runs for the first requests to go out
 
 
 @dataclass
@@ -103,6 +105,9 @@ def check(settings: Settings, sources: SourceSet) -> Report:
         if reused is not None:
             report.targets, never = reused
         else:
+            # The direct requirements' pages go out before the resolver's modules load
+            # (resolvelib, the provider): the loading is CPU, the answers a round trip away.
+            session.fetch_loop.run(lambda: ask_direct_pages(session, sources))
             # One thread (see fetch_loop.py): every target's prefetches start now, then each
             # target resolves in turn, the network working for the later ones meanwhile.
             providers = [start_target(session, sources, t) for t in settings.targets]
@@ -153,18 +158,33 @@ def refused_targets(
     return targets
 
 
+async def ask_direct_pages(session: Session, sources: SourceSet) -> None:
+    """Start the listing of every target's direct requirements, then let the loop run for
+    a moment: long enough for the fetches to send their requests (a few turns of the
+    loop, whatever the transport's steps), far shorter than the round trip they wait."""
+    for target in session.settings.targets:
+        for sr in applicable(sources.requirements, target):
+            session.finder.listing(canonicalize_name(sr.requirement.name))
+    await asyncio.sleep(SEND_MOMENT)
+
+
+def applicable(
+    requirements: Iterable[SourceRequirement], target: Target
+) -> Iterator[SourceRequirement]:
+    """The requirements whose marker holds on ``target``."""
+    return (sr for sr in requirements if target.evaluate(sr.requirement.marker))
+
+
 def direct_requirements(sources: SourceSet, target: Target) -> tuple[list[Req], dict]:
     from indexgate.resolver.candidates import Req
 
     direct: list[Req] = []
     constraints: dict[NormalizedName, list[Req]] = {}
-    for sr in sources.requirements:
-        if target.evaluate(sr.requirement.marker):
-            direct.append(Req.from_requirement(sr.requirement, origin=sr.origin, hashes=sr.hashes))
-    for sr in sources.constraints:
-        if target.evaluate(sr.requirement.marker):
-            req = Req.from_requirement(sr.requirement, origin=sr.origin)
-            constraints.setdefault(req.name, []).append(req)
+    for sr in applicable(sources.requirements, target):
+        direct.append(Req.from_requirement(sr.requirement, origin=sr.origin, hashes=sr.hashes))
+    for sr in applicable(sources.constraints, target):
+        req = Req.from_requirement(sr.requirement, origin=sr.origin)
+        constraints.setdefault(req.name, []).append(req)
     return direct, constraints
 
 
