@@ -242,9 +242,7 @@ class FileSelection:
                 sdists.append(f)
         if len(wheels) > 1:
             wheels.sort(key=_rank)  # stable: equal ranks keep the page's order
-            files = (*[f for _, f in wheels], *sdists)
-        else:  # the usual page: one wheel for the target, or none
-            files = (wheels[0][1], *sdists) if wheels else tuple(sdists)
+        files = (*[f for _, f in wheels], *sdists)
         if settings.fallback is Fallback.NEXT_VERSION:
             files = files[:1]
         return files, skipped
