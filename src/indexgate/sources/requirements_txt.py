@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import optparse
 
 from indexgate.errors import InputError, Origin, read_input_bytes
+from indexgate.lazy_re import LazyPattern
 from indexgate.redact import redact
 from indexgate.sources.locations import classify, is_url, unnamed_location
 from indexgate.sources.model import (
@@ -36,8 +37,9 @@ from indexgate.sources.model import (
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _OPTION_START = re.compile(r"(?:^|\s)(?=-)")
-_HASH = re.compile(r"^(sha256|sha384|sha512):([0-9a-fA-F]+)$")
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+# Compiled on first use: only --hash values, and -r/-c/--find-links targets, need them.
+_HASH = LazyPattern(r"^(sha256|sha384|sha512):([0-9a-fA-F]+)$")
+_URL = LazyPattern(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
