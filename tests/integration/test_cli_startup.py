@@ -87,6 +87,15 @@ def test_a_check_process_freezes_its_start_up_heap(cli, index, tmp_path) -> None
     assert _probe(tmp_path, "--index", index.url)["frozen"] > 10_000
 
 
+def test_a_check_process_collects_young_objects_only_every_million_allocations(
+    cli, index, tmp_path
+) -> None:
+    """A run's data lives until exit: a pass at the default 700, or at 100,000, walks it
+    again for the little garbage it finds (see ``gate.gc_tuned_for``)."""
+    cli.write("requirements.txt", "lib\n")
+    assert _probe(tmp_path, "--index", index.url)["threshold"] == 1_000_000
+
+
 def test_main_with_argv_leaves_the_callers_collector_alone(cli, index) -> None:
     before = (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled())
 

@@ -30,7 +30,8 @@ try:
 except SystemExit as exc:
     code = exc.code
 print("{MARKER}" + json.dumps(
-    {{"code": code, "modules": sorted(set(sys.modules) - before), "frozen": gc.get_freeze_count()}}
+    {{"code": code, "modules": sorted(set(sys.modules) - before), "frozen": gc.get_freeze_count(),
+     "threshold": gc.get_threshold()[0]}}
 ))
 """
 
@@ -40,7 +41,7 @@ def run_probe(
 ) -> tuple[dict[str, Any], str]:
     """``indexgate *argv`` in ``cwd``, from the code under test, with none of the caller's
     ``INDEXGATE_``, ``UV_`` or ``PIP_`` variables and ``cwd/netrc`` as the netrc file.
-    Returns ``{"code", "modules", "frozen"}`` and the process's stderr (its log)."""
+    Returns ``{"code", "modules", "frozen", "threshold"}`` and the process's stderr (its log)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INDEXGATE_", "UV_", "PIP_"))}
     env["NETRC"] = str(cwd / netrc)
     env["PYTHONPATH"] = str(Path(indexgate.__file__).resolve().parents[1])
