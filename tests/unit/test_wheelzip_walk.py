@@ -7,6 +7,7 @@ import io
 import random
 import struct
 import zipfile
+from unittest import mock
 
 import pytest
 
@@ -76,6 +77,72 @@ def test_a_damaged_directory_gives_an_answer_or_a_metadata_error(seed: int) -> N
         candidates, offsets = answer
         assert len(offsets) == args[1]
         assert all(e.name.rstrip("\n").endswith(".dist-info/METADATA") for e in candidates)
+
+
+def reference_walk(cd: bytes, count: int, cd_offset: int) -> tuple[list[object], list[int]]:
+    """The walk as it was before it read the METADATA names and ZIP64 values apart: every
+    field of every entry in turn, one entry after the other (the oracle of the test below)."""
+    candidates: list[object] = []
+    offsets: list[int] = []
+    pos = 0
+    while pos < len(cd) and len(offsets) < count:
+        if pos + 46 > len(cd):
+            raise MetadataError(f"corrupt central directory at offset {cd_offset + pos}")
+        fields = struct.unpack_from("<4sHHHHHHIIIHHHHHII", cd, pos)
+        sig, flags, method, crc, csize, usize = fields[0], *fields[3:5], *fields[7:10]
+        name_len, extra_len, comment_len, offset = *fields[10:13], fields[16]
+        if sig != b"PK\x01\x02":
+            raise MetadataError(f"corrupt central directory at offset {cd_offset + pos}")
+        end = pos + 46 + name_len + extra_len + comment_len
+        if end > len(cd):
+            raise MetadataError(f"truncated central directory at offset {cd_offset + pos}")
+        if 0xFFFFFFFF in (usize, csize, offset):
+            extra = cd[pos + 46 + name_len : pos + 46 + name_len + extra_len]
+            usize, csize, offset = wheelzip._zip64_values(extra, usize, csize, offset)
+        offsets.append(offset)
+        raw = cd[pos + 46 : pos + 46 + name_len]
+        if raw.endswith((b".dist-info/METADATA", b".dist-info/METADATA\n")):
+            name = wheelzip._decode_name(raw, flags)
+            candidates.append(wheelzip._Entry(name, flags, method, crc, csize, usize, offset))
+        pos = end
+    if len(offsets) < count:
+        raise MetadataError(f"central directory lists {len(offsets)} of {count} entries")
+    return candidates, offsets
+
+
+def zip64_directory() -> tuple[bytes, int, int]:
+    """A directory whose entries keep their sizes and offsets in ZIP64 extra fields."""
+    with mock.patch.object(zipfile, "ZIP64_LIMIT", 10):
+        return directory(build([*MEMBERS, "foo-1.0.dist-info/METADATA\n"]))
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_a_damaged_directory_gives_what_a_field_by_field_walk_gives(seed: int) -> None:
+    """The same candidates and offsets, or the same MetadataError (the first damage met
+    in the directory's order, a short ZIP64 extra field included), as the oracle."""
+    rng = random.Random(seed)
+    cd, count, offset = zip64_directory() if seed % 2 else directory(build(MEMBERS))
+    for _ in range(20):
+        damaged = bytearray(cd)
+        for _ in range(rng.randint(0, 4)):
+            damaged[rng.randrange(len(damaged))] = rng.choice(
+                [0, 1, 0x0A, 0x20, 0xFF, rng.randrange(256)]
+            )
+        cut = rng.choice([len(cd), len(cd) - 1, len(cd) - 30, rng.randrange(len(cd))])
+        args = (bytes(damaged[:cut]), rng.choice([count, count - 1, count + 1, 0, 1]), offset)
+        assert outcome(wheelzip._central_entries, *args) == outcome(reference_walk, *args)
+
+
+def test_a_short_zip64_extra_field_is_reported_before_later_damage() -> None:
+    cd, count, offset = zip64_directory()
+    second = 46 + len(MEMBERS[0])  # the first entry has no extra field (its offset is 0)
+    extra = second + 46 + len(MEMBERS[1])  # the second's ZIP64 field: tag, size, 3 values
+    assert struct.unpack_from("<HH", cd, extra) == (1, 24)
+    damaged = bytearray(cd)
+    damaged[extra + 2] = 16  # too short for the three values it should hold
+    damaged[-46:-42] = b"XXXX"  # and the last entry is no entry
+    with pytest.raises(MetadataError, match="ZIP64 extra field is too short"):
+        wheelzip._central_entries(bytes(damaged), count, offset)
 
 
 def test_metadata_text_in_a_comment_or_a_longer_name_is_no_candidate() -> None:

@@ -24,6 +24,7 @@ import io
 import re
 import struct
 import zlib
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
@@ -219,48 +220,102 @@ class _Entry:
     header_offset: int
 
 
-# The end of every name ``_METADATA_NAME`` can match, as raw bytes: with either encoding a
-# name may have, ASCII comes only from the same ASCII bytes, so names without it are
-# never decoded (wheels with thousands of files have one METADATA).
-_METADATA_SUFFIXES = (b".dist-info/METADATA", b".dist-info/METADATA\n")
+# The end of every name ``_METADATA_NAME`` can match, as raw bytes (its ``$`` also
+# matches before a final newline): with either encoding a name may have, ASCII comes only
+# from the same ASCII bytes, so a name is read only where these bytes end it (wheels with
+# thousands of files have one METADATA).
+_METADATA_END = b".dist-info/METADATA"
+_NEWLINE = ord("\n")
 
-
-# Signature, sizes, name/extra/comment lengths and local header offset of a central entry:
-# the fields every entry needs (a cold run walks tens of thousands of entries); the other
-# ten (``_CENTRAL``) are read only for a name that may be METADATA's.
-_CENTRAL_WALK = struct.Struct("<I16xIIHHH8xI")
+# Signature, name/extra/comment lengths and local header offset of a central entry: what
+# the walk reads of every entry (a cold run walks a hundred thousand); the other fields
+# (``_CENTRAL``) are read only for an entry whose name may be METADATA's.
+_CENTRAL_WALK = struct.Struct("<I24xHHH8xI")
 _CENTRAL_SIG_INT = int.from_bytes(_CENTRAL_SIG, "little")
+_SIZES_AND_OFFSET = struct.Struct("<20xII14xI")  # compressed, uncompressed, header offset
+_ZIP64_SENTINEL = b"\xff\xff\xff\xff"  # a 32-bit field whose value is in the ZIP64 extra
 
 
 def _central_entries(cd: bytes, count: int, cd_offset: int) -> tuple[list[_Entry], list[int]]:
-    """The entries that may be METADATA, and the local header offset of every entry."""
+    """The entries that may be METADATA, and the local header offset of every entry.
+
+    Each entry's lengths say where the next one begins, so every entry is visited (and a
+    damaged one found), but the walk does the least per entry (``_walk``): the ZIP64
+    values and the METADATA names, which few entries have, are looked for in the whole
+    directory's bytes at once (``bytes.find``) and read only where they are. The errors
+    are those of one walk reading every field in turn: a short ZIP64 extra field is
+    reported before any damage further on.
+    """
+    starts, offsets, damage = _walk(cd, count, cd_offset)
+    if _ZIP64_SENTINEL in cd:  # some entry may keep its sizes or offset in a ZIP64 extra
+        for i, start in enumerate(starts):
+            offsets[i] = _sizes_and_offset(cd, start)[2]
+    if damage is not None:
+        raise MetadataError(damage)
+    return _metadata_entries(cd, starts), offsets
+
+
+def _metadata_entries(cd: bytes, starts: list[int]) -> list[_Entry]:
+    """The entries (starting at ``starts``, in order) whose name ends like METADATA's:
+    where ``_METADATA_END`` occurs in ``cd``, the entry it falls in, if it ends its name."""
     candidates: list[_Entry] = []
-    offsets: list[int] = []
-    unpack, size, total = _CENTRAL_WALK.unpack_from, _CENTRAL_WALK.size, len(cd)
-    pos = 0
-    while pos < total and len(offsets) < count:
-        if pos + size > total:
-            raise MetadataError(f"corrupt central directory at offset {cd_offset + pos}")
-        sig, csize, usize, name_len, extra_len, comment_len, offset = unpack(cd, pos)
-        if sig != _CENTRAL_SIG_INT:
-            raise MetadataError(f"corrupt central directory at offset {cd_offset + pos}")
-        name_at = pos + size
-        end = name_at + name_len + extra_len + comment_len
-        if end > total:
-            raise MetadataError(f"truncated central directory at offset {cd_offset + pos}")
-        if 0xFFFFFFFF in (usize, csize, offset):
-            extra = cd[name_at + name_len : name_at + name_len + extra_len]
-            usize, csize, offset = _zip64_values(extra, usize, csize, offset)
-        offsets.append(offset)
-        if cd.endswith(_METADATA_SUFFIXES, name_at, name_at + name_len):
-            fields = _CENTRAL.unpack_from(cd, pos)
+    at = cd.find(_METADATA_END)
+    while at >= 0 and starts:
+        start = starts[bisect_right(starts, at) - 1]  # starts[0] is 0
+        fields = _CENTRAL.unpack_from(cd, start)
+        name_at = start + _CENTRAL.size
+        name_end = name_at + fields[10]
+        after = at + len(_METADATA_END)  # the name ends here, or after a newline here
+        if name_at <= at and (
+            name_end == after or (name_end == after + 1 and cd[after] == _NEWLINE)
+        ):
             flags, method, crc = fields[3], fields[4], fields[7]
-            name = _decode_name(cd[name_at : name_at + name_len], flags)
+            csize, usize, offset = _sizes_and_offset(cd, start)
+            name = _decode_name(cd[name_at:name_end], flags)
             candidates.append(_Entry(name, flags, method, crc, csize, usize, offset))
-        pos = end
-    if len(offsets) < count:
-        raise MetadataError(f"central directory lists {len(offsets)} of {count} entries")
-    return candidates, offsets
+        at = cd.find(_METADATA_END, after)
+    return candidates
+
+
+def _walk(cd: bytes, count: int, cd_offset: int) -> tuple[list[int], list[int], str | None]:
+    """The start of each of the first ``count`` entries in ``cd`` and its local header
+    offset (as the 32-bit field says), up to the first damaged entry; then what is wrong
+    with that one, or None. One unpack per entry: a ``struct.error`` says the bytes ran
+    out, a sum over the lengths says where an entry ends (checked at the next one)."""
+    starts: list[int] = []
+    offsets: list[int] = []
+    unpack, pos, total = _CENTRAL_WALK.unpack_from, 0, len(cd)
+    try:
+        for _ in range(count):
+            sig, name_len, extra_len, comment_len, offset = unpack(cd, pos)
+            if sig != _CENTRAL_SIG_INT:
+                return starts, offsets, f"corrupt central directory at offset {cd_offset + pos}"
+            starts.append(pos)
+            offsets.append(offset)
+            pos += _CENTRAL.size + name_len + extra_len + comment_len
+    except struct.error:  # fewer bytes left at ``pos`` than an entry's fixed fields
+        if pos < total:
+            return starts, offsets, f"corrupt central directory at offset {cd_offset + pos}"
+    if pos > total:  # the last entry's name, extra field or comment runs past the end
+        last = starts.pop()
+        offsets.pop()
+        return starts, offsets, f"truncated central directory at offset {cd_offset + last}"
+    if len(starts) < count:
+        return starts, offsets, f"central directory lists {len(starts)} of {count} entries"
+    return starts, offsets, None
+
+
+def _sizes_and_offset(cd: bytes, start: int) -> tuple[int, int, int]:
+    """Compressed and uncompressed size and local header offset of the entry at
+    ``start``, from its ZIP64 extra field where the 32-bit field is 0xFFFFFFFF."""
+    csize, usize, offset = _SIZES_AND_OFFSET.unpack_from(cd, start)
+    if 0xFFFFFFFF in (usize, csize, offset):
+        _sig, name_len, extra_len, _c, _o = _CENTRAL_WALK.unpack_from(cd, start)
+        extra_at = start + _CENTRAL.size + name_len
+        usize, csize, offset = _zip64_values(
+            cd[extra_at : extra_at + extra_len], usize, csize, offset
+        )
+    return csize, usize, offset
 
 
 def _zip64_values(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:

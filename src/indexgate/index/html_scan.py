@@ -41,13 +41,13 @@ _ANY_ATTRS = re.sub(r"\((?!\?)", "(?:", _ATTR)  # the same, without groups
 # the metadata attributes (both names, either order), each once, separated by one space,
 # double-quoted; the scanner unescapes the values with a reference (``&``) in them.
 _BR_TAIL = rf"</[aA]{_WS}*>[^<]*(?:<[bB][rR]{_WS}*/?>[^<]*)*"
-_USUAL_ANCHOR = (
-    r'<a href="([^"]*)"'  # 1 href
-    r'(?: data-requires-python="([^"]*)")?'  # 2
-    r'(?: data-yanked="([^"]*)")?'  # 3
-    r'(?: data-dist-info-metadata="([^"]*)"(?: data-core-metadata="([^"]*)")?'  # 4 5
-    r'| data-core-metadata="([^"]*)"(?: data-dist-info-metadata="([^"]*)")?)?'  # 6 7
-    r">([^<]*)</a>[^<]*(?:<br ?/?>[^<]*)*"  # 8 text
+_USUAL_ANCHOR = (  # possessive repeats: what each one stops at cannot be what it took
+    r'<a href="([^"]*+)"'  # 1 href
+    r'(?: data-requires-python="([^"]*+)")?'  # 2
+    r'(?: data-yanked="([^"]*+)")?'  # 3
+    r'(?: data-dist-info-metadata="([^"]*+)"(?: data-core-metadata="([^"]*+)")?'  # 4 5
+    r'| data-core-metadata="([^"]*+)"(?: data-dist-info-metadata="([^"]*+)")?)?'  # 6 7
+    r">([^<]*+)</a>[^<]*+(?:<br ?/?>[^<]*+)*+"  # 8 text
 )
 _TOKEN = re.compile(
     rf"{_USUAL_ANCHOR}"  # groups 1-8

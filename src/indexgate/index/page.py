@@ -126,8 +126,9 @@ class Files:
     def dropped(self, filename: str) -> bool:
         """Whether ``filename`` is another platform's wheel of a version already kept or
         stood in for, by two set lookups (False: not known to be). Most of the links of a
-        page with native wheels are: the readers ask before any other work."""
-        if not self._tags_only or not filename.endswith(".whl"):
+        page with native wheels are: the readers ask before any other work. Nothing is,
+        while no tag set was dropped (a page of pure-Python wheels, say)."""
+        if not self._dropped_tags or not filename.endswith(".whl"):
             return False
         head = filename.rsplit("-", 3)[0]
         return filename[len(head) :] in self._dropped_tags and head in self._settled
@@ -227,11 +228,12 @@ def split_plain(base: str, href: str) -> tuple[str, str, str | None, str | None]
     if href.startswith("http"):
         absolute = _PLAIN_ABSOLUTE.fullmatch(href)
         if absolute is not None:
-            return absolute.groups()  # type: ignore[return-value]
+            url, sha256, fragment = absolute.groups()
+            return url, url[url.rfind("/") + 1 :], sha256, fragment
     relative = _PLAIN_RELATIVE.fullmatch(href)
     if relative is None:
         return None
-    ups, root, rest, last, sha256, fragment = relative.groups()
+    ups, root, rest, sha256, fragment = relative.groups()
     if root:
         if ups:
             return None  # "..//x": an empty segment
@@ -240,7 +242,7 @@ def split_plain(base: str, href: str) -> tuple[str, str, str | None, str | None]
         joined = _join_folder(base, ups or "./")
     if joined is None:
         return None
-    return joined + rest, last, sha256, fragment
+    return joined + rest, rest[rest.rfind("/") + 1 :], sha256, fragment
 
 
 def _split_other(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
@@ -288,16 +290,17 @@ def fragment_hashes(fragment: str | None) -> dict[str, str]:
 
 # Absolute: scheme, a host of plain characters, a path of plain characters. Relative: the
 # same path characters, no ":" (that would make its first segment a scheme). No segment
-# (nor the host) is empty or starts with ".". Possessive repeats: nothing is read twice.
+# (nor the host) is empty or starts with ".". Possessive repeats: nothing is read twice
+# (each "/" starts the next segment, so the last one is not matched as a folder first;
+# the caller takes it from after the last "/").
 _SEGMENT = r"[A-Za-z0-9_~%!$&'()*+,=@-][A-Za-z0-9._~%!$&'()*+,=@-]*+"
 _SEGMENT_COLON = r"[A-Za-z0-9_~%!$&'()*+,=:@-][A-Za-z0-9._~%!$&'()*+,=:@-]*+"
 _FRAGMENT = r"(?:#(?:sha256=([0-9a-f]++)|([^\t\r\n]*+)))?"  # a sha256, or any other
-_PLAIN_ABSOLUTE = re.compile(  # 1 the URL, 2 its last segment, 3 a sha256 or 4 any fragment
-    rf"(https?://{_SEGMENT_COLON}/(?:{_SEGMENT_COLON}/)*+({_SEGMENT_COLON})){_FRAGMENT}"
+_PLAIN_ABSOLUTE = re.compile(  # 1 the URL, 2 a sha256 or 3 any fragment
+    rf"(https?://{_SEGMENT_COLON}(?:/{_SEGMENT_COLON})++){_FRAGMENT}"
 )
-_PLAIN_RELATIVE = re.compile(  # 1 "../"s, 2 a leading "/", 3 the rest, 4 its last segment,
-    # 5 sha256, 6 fragment
-    rf"((?:\.\./)*+)(/?)((?:{_SEGMENT}/)*+({_SEGMENT})){_FRAGMENT}"
+_PLAIN_RELATIVE = re.compile(  # 1 "../"s, 2 a leading "/", 3 the rest, 4 sha256, 5 fragment
+    rf"((?:\.\./)*+)(/?)({_SEGMENT}(?:/{_SEGMENT})*+){_FRAGMENT}"
 )
 # A folder without query, params, fragment, backslashes or whitespace, then a last segment
 # of plain characters (never "." or ".."), then optionally a plain "name=value" fragment.
