@@ -457,3 +457,33 @@ def test_local_folders_are_flat_indexes(tmp_path, wheel_file) -> None:
     assert [f.filename for f in page.files] == [wheel_file.name]
     assert missing.status == 404
     assert meta.metadata is not None and meta.metadata.name == "pkg"
+
+
+def test_fetches_cancelled_before_their_first_step_leave_no_coroutine_unawaited(
+    mock, wheel_file
+) -> None:
+    """A run that ends (a failed target, an interrupt) cancels fetches that never started;
+    Python would warn, on stderr, of each inner coroutine already made for them."""
+    import gc
+    import warnings
+
+    data = wheel_file.read_bytes()
+    seen = mock(lambda r: respond(200))
+
+    async def start_and_cancel(http: HttpClient) -> None:
+        client = IndexClient(http, (INDEX,))
+        fetches = [
+            client.probe(INDEX, _file(URL, data)),
+            client.metadata(INDEX, _file(URL, data)),
+            client.project_page(INDEX, "pkg"),
+        ]
+        for fetch in fetches:
+            fetch.cancel()  # before the loop ever runs them
+        await asyncio.gather(*fetches, return_exceptions=True)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run(start_and_cancel)
+        gc.collect()
+    assert seen == []
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []

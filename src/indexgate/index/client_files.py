@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from indexgate.dists import metadata as md
@@ -94,7 +95,8 @@ class FileFetching:
         if track:
             self._touched.setdefault(key, (index, file))
         return self._once(
-            ("metadata", key), lambda: noting(self._metadata(index, file), index, None, file)
+            ("metadata", key),
+            lambda: noting(partial(self._metadata, index, file), index, None, file),
         )
 
     async def _metadata(self, index: IndexConfig, file: DistFile) -> MetadataResult:
@@ -239,7 +241,7 @@ class FileFetching:
             self._touched.setdefault(file_key(file), (index, file))
         return self._once(
             ("probe", file.url),
-            lambda: noting(self._probe(index, file, background), index, None, file),
+            lambda: noting(partial(self._probe, index, file, background), index, None, file),
         )
 
     async def _probe(self, index: IndexConfig, file: DistFile, background: bool) -> ProbeResult:

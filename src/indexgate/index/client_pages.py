@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -67,11 +68,11 @@ class PageFetching:
         if index.format == "flat":
             return self._once(
                 ("flat", f"{index.url}#{name}"),
-                lambda: noting(self._flat(index, name), index, name),
+                lambda: noting(partial(self._flat, index, name), index, name),
             )
         return self._once(
             ("page", page_url(index.url, name)),
-            lambda: noting(self._simple(index, name), index, name),
+            lambda: noting(partial(self._simple, index, name), index, name),
         )
 
     def stored_page(self, index: IndexConfig, name: str) -> PageResult | None:

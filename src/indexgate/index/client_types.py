@@ -7,7 +7,7 @@ every fetch wraps its work in (``noting``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
@@ -161,13 +161,20 @@ class ProbeResult:
 
 
 async def noting(
-    work: Awaitable[T], index: IndexConfig, name: str | None, file: DistFile | None = None
+    work: Callable[[], Awaitable[T]],
+    index: IndexConfig,
+    name: str | None,
+    file: DistFile | None = None,
 ) -> T:
-    """``work``, its unreachable-index errors (deadlines, throttling) naming the index, and
-    the package, index and file it was about noted on any bug it raises (the
-    internal-error report names them; see ``errors.note_context``)."""
+    """``work()``, its unreachable-index errors (deadlines, throttling) naming the index,
+    and the package, index and file it was about noted on any bug it raises (the
+    internal-error report names them; see ``errors.note_context``).
+
+    ``work`` is called here, not by the caller: a fetch's task cancelled before its first
+    step (a run ending) then leaves no coroutine that was never awaited behind.
+    """
     try:
-        return await work
+        return await work()
     except IndexUnreachable as exc:
         raise name_index(exc, index.name) from None
     except Exception as exc:
