@@ -27,6 +27,14 @@ class BodySink(Protocol):
 
     def close(self) -> None: ...
 
+    def summary(self, answer: Response) -> bytes | None:
+        """What the cache keeps of the body in its stead, in the answer's own entry (a
+        project page's parse), or None to keep nothing; asked only when the cache stores
+        ``answer`` (closed, its ``body_sha256`` set). A cached answer hands it back as
+        ``Response.summary`` for the sink's owner to read: its format, and what besides
+        the body it depends on, are the owner's to record and check."""
+        ...
+
 
 BodySinkFactory = Callable[[str, int, Headers], "BodySink | None"]
 """Called with the answer's URL (after redirects), status and headers, once per attempt
@@ -49,6 +57,9 @@ class Response:
     # The body's sha256 (hex) when ``content`` does not hold it: a streamed answer, or a
     # cached one whose body the cache did not keep (its hash only).
     body_sha256: str | None = None
+    # A cached streamed answer: what its sink made of the body (``BodySink.summary``), kept
+    # in the body's stead; None when the sink kept nothing.
+    summary: bytes | None = field(default=None, repr=False)
 
     @property
     def content_type(self) -> str | None:
