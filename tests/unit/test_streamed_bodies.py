@@ -381,7 +381,8 @@ def test_a_streamed_page_is_cached_by_its_hash_and_revalidated_next_run(
 
 def test_a_warm_run_without_a_stored_parse_asks_again_without_validators(tmp_path: Path) -> None:
     """Another target filter has no stored parse of the page, and the cache kept only
-    the page's hash: the client asks for the page again, whole, and parses it."""
+    the page's hash and the first filter's parse: the client asks for the page again,
+    whole, and parses it."""
     cache = FileCache(tmp_path)
     server = EtagServer()
     _fetch(cache, server)
