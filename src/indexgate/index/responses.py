@@ -20,8 +20,9 @@ _FEED_SLICE = 1 << 20  # a buffered body is fed to a sink in slices of this size
 
 class BodySink(Protocol):
     """What a streamed body goes to (``HttpClient.request(sink=...)``): ``feed`` with
-    each piece as it arrives, ``close`` once the body is complete. Neither may raise: a
-    sink keeps its own failure (a page that does not parse) for its owner to read."""
+    each piece as it arrives, ``close`` once the body is complete, ``summary`` when the
+    cache keeps the answer. None may raise: a sink keeps its own failure (a page that
+    does not parse) for its owner to read."""
 
     def feed(self, data: bytes) -> None: ...
 
@@ -175,13 +176,16 @@ class HttpCache(Protocol):
         headers: Mapping[str, str],
         response: Response,
         digest: str | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Keep ``response`` for later runs: a streamed one as its body's hash and its
+        sink's ``summary`` (handed back as ``Response.summary``), not its bytes."""
+        ...
 
     def refresh(self, cached: CachedResponse, not_modified: Response) -> Response: ...
 
     def get_blob(self, kind: str, key: str) -> bytes | None:
-        """Bytes kept under a content hash (a parsed page, a wheel's metadata); None when
-        absent."""
+        """Bytes kept under a content hash (a wheel's metadata, a reused outcome); None
+        when absent."""
         ...
 
     def put_blob(self, kind: str, key: str, data: bytes) -> None:
