@@ -164,7 +164,7 @@ def test_a_streamed_answer_keeps_its_sinks_summary_in_its_one_entry(tmp_path: Pa
     by a lookup and by a 304's refresh (which keeps it in the rewritten entry)."""
     c = FileCache(tmp_path)
     c.store("GET", PAGE, ACCEPT, streamed(b"the parse", etag='"v1"'))
-    assert len([p for p in (tmp_path / "v1" / "http").rglob("*") if p.is_file()]) == 1
+    assert len([p for p in (tmp_path / "v1" / "answers").rglob("*") if p.is_file()]) == 1
     assert not (tmp_path / "v1" / "blob").exists()
     hit = c.lookup("GET", PAGE, ACCEPT)
     assert hit is not None and hit.response.summary == b"the parse"
@@ -246,7 +246,7 @@ def test_credentials_never_reach_keys_or_files(tmp_path: Path) -> None:
 
 
 def _only_entry(root: Path) -> Path:
-    (entry,) = [p for p in (root / "v1" / "http").rglob("*") if p.is_file()]
+    (entry,) = [p for p in (root / "v1" / "answers").rglob("*") if p.is_file()]
     return entry
 
 
@@ -288,10 +288,27 @@ def test_prune_drops_least_recently_used_past_the_bound(tmp_path: Path) -> None:
         entry = c._path(url, ACCEPT, None)
         os.utime(entry, (1_000_000 + i, 1_000_000 + i))  # p0 least recently used
     assert c.prune() > 0
-    left = [p for p in (tmp_path / "v1" / "http").rglob("*") if p.is_file()]
+    left = [p for p in (tmp_path / "v1" / "answers").rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in left) <= 10_000
     assert Path(c._path("https://pkgs.example/simple/p9/", ACCEPT, None)) in left
     assert Path(c._path("https://pkgs.example/simple/p0/", ACCEPT, None)) not in left
+
+
+def test_answers_of_the_earlier_layout_are_never_read_and_are_pruned(tmp_path: Path) -> None:
+    """``http/`` held answers whose streamed body slot was empty, and an older indexgate
+    still reads it: this layout's answers are in ``answers/``, so neither reads the
+    other's (an older one would take a page's summary for its body); pruning removes the
+    old ones."""
+    c = FileCache(tmp_path)
+    c.store("GET", PAGE, ACCEPT, streamed(b"the parse", etag='"v1"'))
+    entry = _only_entry(tmp_path)
+    assert entry.parent.parent == tmp_path / "v1" / "answers"
+    old = tmp_path / "v1" / "http" / entry.parent.name / entry.name
+    old.parent.mkdir(parents=True)
+    entry.rename(old)
+    assert FileCache(tmp_path).lookup("GET", PAGE, ACCEPT) is None
+    assert old.exists()
+    assert FileCache(tmp_path, max_bytes=1).prune() == 1 and not old.exists()
 
 
 def _writer(root: str, n: int) -> None:
@@ -395,7 +412,7 @@ def test_entries_written_behind_are_read_back_at_once_and_on_disk_after_close(
     c = FileCache(tmp_path, background=True)
     c.store("GET", PAGE, ACCEPT, page(etag='"v1"'))
     c.put_blob("metadata", "ab" * 32, b"Metadata-Version: 2.1")
-    assert not any(p.is_file() for p in (tmp_path / "v1" / "http").rglob("*"))
+    assert not any(p.is_file() for p in (tmp_path / "v1" / "answers").rglob("*"))
     hit = c.lookup("GET", PAGE, ACCEPT)
     assert hit is not None and hit.response.content == b"<html>flask</html>"
     assert c.get_blob("metadata", "ab" * 32) == b"Metadata-Version: 2.1"

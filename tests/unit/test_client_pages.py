@@ -122,7 +122,7 @@ def test_a_page_is_kept_as_one_cache_file(cache: FileCache, tmp_path: Path) -> N
     a cold run creates one file per page, not two."""
     fetch(client_of(cache, Server({URL: BODY})), "flask")
     files = [p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()]
-    assert [p.parts[:2] for p in files if p.name != ".pruned"] == [("v1", "http")]
+    assert [p.parts[:2] for p in files if p.name != ".pruned"] == [("v1", "answers")]
 
 
 def test_stored_page_is_none_without_cache_entry_or_for_flat_and_file_indexes(

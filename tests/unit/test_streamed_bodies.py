@@ -357,7 +357,7 @@ def test_a_streamed_page_is_cached_by_its_hash_and_revalidated_next_run(
     server = EtagServer()
     cold = _fetch(cache, server)
     assert cold.files[0].filename == "flask-1.0-py3-none-any.whl"
-    entries = [p for p in (tmp_path / "v1" / "http").rglob("*") if p.is_file()]
+    entries = [p for p in (tmp_path / "v1" / "answers").rglob("*") if p.is_file()]
     assert len(entries) == 1
     assert entries[0].stat().st_size < 2000 < len(server.body)  # the hash, not the page
 

@@ -2,8 +2,8 @@
 
 Two kinds of entries:
 
-- ``http/``: project pages and files without a known hash, keyed by method, URL (without
-  userinfo or fragment), ``Accept`` and ``Range``. They follow ``Cache-Control``: fresh
+- ``answers/``: project pages and files without a known hash, keyed by method, URL
+  (without userinfo or fragment), ``Accept`` and ``Range``. They follow ``Cache-Control``: fresh
   while ``max-age``/``Expires`` say so (or forever with ``immutable``), otherwise
   revalidated with ``If-None-Match``/``If-Modified-Since``; a 304 refreshes the entry.
   A static index sends no ``Cache-Control``, so every run revalidates its pages, as uv does.
@@ -20,7 +20,9 @@ compact, in one file: its headers, its body's sha256 (``body-sha256``) and, in t
 stead, what its sink made of it (``BodySink.summary``: the page's parse). A warm run
 revalidates it as any other entry, and a 304 hands the summary back with the answer
 (``Response.summary``): the index client checks that it holds a parse of those bytes for
-its target filter, and asks again without validators when it does not.
+its target filter, and asks again without validators when it does not. ``http/`` held the
+entries of the layout before: never read again (nor ``answers/`` by an older indexgate
+sharing the folder, which would read a summary as the body), and pruned.
 
 Only 200, 206 and 404 are kept: a 401/403 must be asked again next run (an auth failure
 re-checked, a blocked artifact re-probed). No credential enters a key or a file: keys are
@@ -277,7 +279,7 @@ class FileCache:
             if algo.isalnum() and len(value) >= 32:
                 name = f"{algo}-{value}-{key[:16]}"
                 return f"{self._base}{_SEP}immutable{_SEP}{value[:1]}{_SEP}{name}"
-        return f"{self._base}{_SEP}http{_SEP}{key[:1]}{_SEP}{key}"
+        return f"{self._base}{_SEP}answers{_SEP}{key[:1]}{_SEP}{key}"
 
     # -- size bound -----------------------------------------------------------------
 
@@ -293,7 +295,7 @@ class FileCache:
         """Drop stale temporary files, then least recently used entries past the bound."""
         entries: list[tuple[float, int, Path]] = []
         now = time.time()
-        for top in ("http", "immutable", "blob"):
+        for top in ("answers", "immutable", "blob", "http"):  # http/: an earlier layout
             for dirpath, _, filenames in os.walk(self.root / top):
                 for name in filenames:
                     path = Path(dirpath) / name
