@@ -1,12 +1,12 @@
 """A persistent HTTP cache for index answers, safe for concurrent runs and free of secrets.
 
-Two kinds of entries:
+Three kinds of entries:
 
 - ``answers/``: project pages and files without a known hash, keyed by method, URL
-  (without userinfo or fragment), ``Accept`` and ``Range``. They follow ``Cache-Control``: fresh
-  while ``max-age``/``Expires`` say so (or forever with ``immutable``), otherwise
-  revalidated with ``If-None-Match``/``If-Modified-Since``; a 304 refreshes the entry.
-  A static index sends no ``Cache-Control``, so every run revalidates its pages, as uv does.
+  (without userinfo or fragment), ``Accept`` and ``Range``. They follow ``Cache-Control``:
+  fresh while ``max-age``/``Expires`` say so (or forever with ``immutable``), otherwise
+  revalidated with ``If-None-Match``/``If-Modified-Since``; a 304 refreshes the entry. A
+  static index sends no ``Cache-Control``, so every run revalidates its pages, as uv does.
 - ``immutable/``: ``.metadata`` files and wheel byte ranges whose hash the page gave,
   stored under that hash: the bytes of a hash never change, so they are never revalidated.
   (Whether the file may still be downloaded is another question: the index client probes
