@@ -137,6 +137,49 @@ def test_304_refresh_keeps_the_body_and_takes_new_validators(tmp_path: Path) -> 
     assert again.validators["If-None-Match"] == '"v2"'
 
 
+class Parsed:
+    """A sink that has read a page, and sums it up as ``data`` (``BodySink.summary``)."""
+
+    def __init__(self, data: bytes | None) -> None:
+        self.data = data
+
+    def feed(self, data: bytes) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def summary(self, answer: Response) -> bytes | None:
+        return self.data
+
+
+def streamed(summary: bytes | None, **headers: str) -> Response:
+    """A page answer whose body went to a sink: its hash, no bytes."""
+    hdrs = Headers({k.replace("_", "-"): v for k, v in headers.items()})
+    return Response(PAGE, 200, "OK", hdrs, b"", sink=Parsed(summary), body_sha256="cd" * 32)
+
+
+def test_a_streamed_answer_keeps_its_sinks_summary_in_its_one_entry(tmp_path: Path) -> None:
+    """Headers, the body's hash and what the sink made of the body: one file, handed back
+    by a lookup and by a 304's refresh (which keeps it in the rewritten entry)."""
+    c = FileCache(tmp_path)
+    c.store("GET", PAGE, ACCEPT, streamed(b"the parse", etag='"v1"'))
+    assert len([p for p in (tmp_path / "v1" / "answers").rglob("*") if p.is_file()]) == 1
+    assert not (tmp_path / "v1" / "blob").exists()
+    hit = c.lookup("GET", PAGE, ACCEPT)
+    assert hit is not None and hit.response.summary == b"the parse"
+    assert hit.response.content == b"" and hit.response.body_sha256 == "cd" * 32
+    refreshed = c.refresh(hit, page(304, b"", etag='"v2"'))
+    assert refreshed.summary == b"the parse" and refreshed.body_sha256 == "cd" * 32
+    again = FileCache(tmp_path).lookup("GET", PAGE, ACCEPT)
+    assert again is not None and again.validators["If-None-Match"] == '"v2"'
+    assert again.response.summary == b"the parse" and again.response.content == b""
+    c.store("GET", PAGE, ACCEPT, streamed(None, etag='"v3"'))  # nothing to keep: the hash
+    hit = c.lookup("GET", PAGE, ACCEPT)
+    assert hit is not None and hit.response.summary is None
+    assert hit.response.body_sha256 == "cd" * 32 and hit.validators["If-None-Match"] == '"v3"'
+
+
 # --- immutable file bytes ------------------------------------------------------------
 
 
@@ -203,7 +246,7 @@ def test_credentials_never_reach_keys_or_files(tmp_path: Path) -> None:
 
 
 def _only_entry(root: Path) -> Path:
-    (entry,) = [p for p in (root / "v1" / "http").rglob("*") if p.is_file()]
+    (entry,) = [p for p in (root / "v1" / "answers").rglob("*") if p.is_file()]
     return entry
 
 
@@ -245,10 +288,27 @@ def test_prune_drops_least_recently_used_past_the_bound(tmp_path: Path) -> None:
         entry = c._path(url, ACCEPT, None)
         os.utime(entry, (1_000_000 + i, 1_000_000 + i))  # p0 least recently used
     assert c.prune() > 0
-    left = [p for p in (tmp_path / "v1" / "http").rglob("*") if p.is_file()]
+    left = [p for p in (tmp_path / "v1" / "answers").rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in left) <= 10_000
     assert Path(c._path("https://pkgs.example/simple/p9/", ACCEPT, None)) in left
     assert Path(c._path("https://pkgs.example/simple/p0/", ACCEPT, None)) not in left
+
+
+def test_answers_of_the_earlier_layout_are_never_read_and_are_pruned(tmp_path: Path) -> None:
+    """``http/`` held answers whose streamed body slot was empty, and an older indexgate
+    still reads it: this layout's answers are in ``answers/``, so neither reads the
+    other's (an older one would take a page's summary for its body); pruning removes the
+    old ones."""
+    c = FileCache(tmp_path)
+    c.store("GET", PAGE, ACCEPT, streamed(b"the parse", etag='"v1"'))
+    entry = _only_entry(tmp_path)
+    assert entry.parent.parent == tmp_path / "v1" / "answers"
+    old = tmp_path / "v1" / "http" / entry.parent.name / entry.name
+    old.parent.mkdir(parents=True)
+    entry.rename(old)
+    assert FileCache(tmp_path).lookup("GET", PAGE, ACCEPT) is None
+    assert old.exists()
+    assert FileCache(tmp_path, max_bytes=1).prune() == 1 and not old.exists()
 
 
 def _writer(root: str, n: int) -> None:
@@ -351,16 +411,16 @@ def test_entries_written_behind_are_read_back_at_once_and_on_disk_after_close(
     monkeypatch.setattr(cache_mod, "_write", slow_write)
     c = FileCache(tmp_path, background=True)
     c.store("GET", PAGE, ACCEPT, page(etag='"v1"'))
-    c.put_blob("page3", "ab" * 32, b"parsed page")
-    assert not any(p.is_file() for p in (tmp_path / "v1" / "http").rglob("*"))
+    c.put_blob("metadata", "ab" * 32, b"Metadata-Version: 2.1")
+    assert not any(p.is_file() for p in (tmp_path / "v1" / "answers").rglob("*"))
     hit = c.lookup("GET", PAGE, ACCEPT)
     assert hit is not None and hit.response.content == b"<html>flask</html>"
-    assert c.get_blob("page3", "ab" * 32) == b"parsed page"
+    assert c.get_blob("metadata", "ab" * 32) == b"Metadata-Version: 2.1"
     gate.set()
     c.close()
     again = FileCache(tmp_path)  # another run: only what is on disk
     assert again.lookup("GET", PAGE, ACCEPT) is not None
-    assert again.get_blob("page3", "ab" * 32) == b"parsed page"
+    assert again.get_blob("metadata", "ab" * 32) == b"Metadata-Version: 2.1"
 
 
 def test_an_entry_removed_while_it_is_being_written_is_gone_from_disk_too(

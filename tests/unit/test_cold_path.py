@@ -86,7 +86,7 @@ def test_a_cold_cache_of_hundreds_of_entries_creates_sixteen_folders_per_kind(
         url = f"https://pkgs.example/simple/p{i}/"
         cache.store("GET", url, {}, Response(url, 200, "OK", Headers({"etag": '"e"'}), b"x"))
         cache.put_blob("metadata", f"{i:064x}"[::-1], b"Metadata-Version: 2.1")
-    for kind in ("http", "blob/metadata"):
+    for kind in ("answers", "blob/metadata"):
         folders = [p for p in (tmp_path / "v1" / kind).iterdir() if p.is_dir()]
         assert len(folders) <= 16, kind
         assert sum(len(list(f.iterdir())) for f in folders) == 300

@@ -357,7 +357,7 @@ def test_a_streamed_page_is_cached_by_its_hash_and_revalidated_next_run(
     server = EtagServer()
     cold = _fetch(cache, server)
     assert cold.files[0].filename == "flask-1.0-py3-none-any.whl"
-    entries = [p for p in (tmp_path / "v1" / "http").rglob("*") if p.is_file()]
+    entries = [p for p in (tmp_path / "v1" / "answers").rglob("*") if p.is_file()]
     assert len(entries) == 1
     assert entries[0].stat().st_size < 2000 < len(server.body)  # the hash, not the page
 
@@ -381,7 +381,8 @@ def test_a_streamed_page_is_cached_by_its_hash_and_revalidated_next_run(
 
 def test_a_warm_run_without_a_stored_parse_asks_again_without_validators(tmp_path: Path) -> None:
     """Another target filter has no stored parse of the page, and the cache kept only
-    the page's hash: the client asks for the page again, whole, and parses it."""
+    the page's hash and the first filter's parse: the client asks for the page again,
+    whole, and parses it."""
     cache = FileCache(tmp_path)
     server = EtagServer()
     _fetch(cache, server)

@@ -1,25 +1,28 @@
 """A persistent HTTP cache for index answers, safe for concurrent runs and free of secrets.
 
-Two kinds of entries:
+Three kinds of entries:
 
-- ``http/``: project pages and files without a known hash, keyed by method, URL (without
-  userinfo or fragment), ``Accept`` and ``Range``. They follow ``Cache-Control``: fresh
-  while ``max-age``/``Expires`` say so (or forever with ``immutable``), otherwise
-  revalidated with ``If-None-Match``/``If-Modified-Since``; a 304 refreshes the entry.
-  A static index sends no ``Cache-Control``, so every run revalidates its pages, as uv does.
+- ``answers/``: project pages and files without a known hash, keyed by method, URL
+  (without userinfo or fragment), ``Accept`` and ``Range``. They follow ``Cache-Control``:
+  fresh while ``max-age``/``Expires`` say so (or forever with ``immutable``), otherwise
+  revalidated with ``If-None-Match``/``If-Modified-Since``; a 304 refreshes the entry. A
+  static index sends no ``Cache-Control``, so every run revalidates its pages, as uv does.
 - ``immutable/``: ``.metadata`` files and wheel byte ranges whose hash the page gave,
   stored under that hash: the bytes of a hash never change, so they are never revalidated.
   (Whether the file may still be downloaded is another question: the index client probes
   the file itself when its metadata came from here.)
 - ``blob/<kind>/``: what the index client derived from immutable bytes, by their hash: the
   core metadata it read from a wheel's byte ranges (its header section: a warm run re-reads
-  no zip, and no description it would not read either), and
-  parsed project pages (so a 304 costs no HTML parsing).
+  no zip, and no description it would not read either), and a reused run's outcome.
 
 A streamed answer (a project page parsed as it arrived, never held whole) is kept
-compact: its headers and its body's sha256 (``body-sha256``), not the body. A warm run
-revalidates it as any other entry; on a 304 the index client finds the page's parse under
-that hash (``blob/``), and asks again without validators if it has none.
+compact, in one file: its headers, its body's sha256 (``body-sha256``) and, in the body's
+stead, what its sink made of it (``BodySink.summary``: the page's parse). A warm run
+revalidates it as any other entry, and a 304 hands the summary back with the answer
+(``Response.summary``): the index client checks that it holds a parse of those bytes for
+its target filter, and asks again without validators when it does not. ``http/`` held the
+entries of the layout before: never read again (nor ``answers/`` by an older indexgate
+sharing the folder, which would read a summary as the body), and pruned.
 
 Only 200, 206 and 404 are kept: a 401/403 must be asked again next run (an auth failure
 re-checked, a blocked artifact re-probed). No credential enters a key or a file: keys are
@@ -44,6 +47,7 @@ import threading
 import time
 import zlib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urldefrag
 
@@ -99,11 +103,7 @@ class FileCache:
     # -- the HttpCache protocol -----------------------------------------------------
 
     def lookup(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        digest: str | None = None,
+        self, method: str, url: str, headers: Mapping[str, str], digest: str | None = None
     ) -> CachedResponse | None:
         if not self.enabled or method != "GET":
             return None
@@ -121,10 +121,13 @@ class FileCache:
             self._remove(path)
             return None
         sha = meta.get("body-sha256")
-        body_sha256 = sha if isinstance(sha, str) and not body else None
-        response = Response(
-            url, status, reason, stored_headers, body, True, body_sha256=body_sha256
-        )
+        if isinstance(sha, str):  # streamed: the body slot keeps its sink's summary
+            summary = body or None
+            response = Response(
+                url, status, reason, stored_headers, b"", True, body_sha256=sha, summary=summary
+            )
+        else:
+            response = Response(url, status, reason, stored_headers, body, True)
         validators = {}
         if "etag" in stored_headers:
             validators["If-None-Match"] = stored_headers["etag"]
@@ -173,9 +176,11 @@ class FileCache:
             "stored": time.time(),
             "immutable": immutable,
         }
-        if streamed:
+        body = response.content
+        if streamed:  # in the body's stead: what its sink made of it
             meta["body-sha256"] = response.body_sha256
-        self._write(path, meta, response.content)
+            body = (response.sink.summary(response) if response.sink else None) or b""
+        self._write(path, meta, body)
 
     def refresh(self, cached: CachedResponse, not_modified: Response) -> Response:
         """Merge a 304's validators and freshness into the entry; the stored body stands."""
@@ -203,10 +208,8 @@ class FileCache:
             }
             if old.body_sha256 is not None:
                 meta["body-sha256"] = old.body_sha256
-            self._write(path, meta, old.content)
-        return Response(
-            old.url, old.status, old.reason, headers, old.content, True, body_sha256=old.body_sha256
-        )
+            self._write(path, meta, old.content if old.body_sha256 is None else old.summary or b"")
+        return replace(old, headers=headers)
 
     # -- derived, immutable data ---------------------------------------------------
 
@@ -259,9 +262,10 @@ class FileCache:
             self._writer.close()
 
     # -- layout ---------------------------------------------------------------------
-    # One hex digit of fan-out: 16 folders per kind. A cold run creates about 680
-    # entries, and with two digits also about 460 folders, each as costly to create as a
-    # file (0.5-1 ms of system time apiece on the development VM: 0.4 s of a cold run).
+    # One hex digit of fan-out: 16 folders per kind. A cold run of the benchmark created
+    # about 680 entries (450 since a page's parse is in its entry), and with two digits
+    # also about 460 folders, each as costly to create as a file (0.5-1 ms of system time
+    # apiece on the development VM: 0.4 s of a cold run).
     # Entries of the earlier two-digit layout are never read again; pruning removes them.
 
     def _path(self, url: str, headers: Mapping[str, str], digest: str | None) -> str:
@@ -275,7 +279,7 @@ class FileCache:
             if algo.isalnum() and len(value) >= 32:
                 name = f"{algo}-{value}-{key[:16]}"
                 return f"{self._base}{_SEP}immutable{_SEP}{value[:1]}{_SEP}{name}"
-        return f"{self._base}{_SEP}http{_SEP}{key[:1]}{_SEP}{key}"
+        return f"{self._base}{_SEP}answers{_SEP}{key[:1]}{_SEP}{key}"
 
     # -- size bound -----------------------------------------------------------------
 
@@ -291,7 +295,7 @@ class FileCache:
         """Drop stale temporary files, then least recently used entries past the bound."""
         entries: list[tuple[float, int, Path]] = []
         now = time.time()
-        for top in ("http", "immutable", "blob"):
+        for top in ("answers", "immutable", "blob", "http"):  # http/: an earlier layout
             for dirpath, _, filenames in os.walk(self.root / top):
                 for name in filenames:
                     path = Path(dirpath) / name

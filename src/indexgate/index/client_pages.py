@@ -1,6 +1,7 @@
 """Project pages, simple and flat: fetched once per run, parsed as they stream in
-(``_PageSink``), their parse kept in the cache (``StoredPage``) so a page that did not
-change is not parsed again; and the run-wide bookkeeping of the pages answered
+(``_PageSink``), their parse kept in the page's own cache entry (``_PageSink.summary``,
+read back as a ``StoredPage``) so a page that did not change is not parsed again; and the
+run-wide bookkeeping of the pages answered
 (``page_answers``, ``pages_read``, ``never_matched``). Part of ``IndexClient``
 (``client.py``), as a mixin.
 """
@@ -34,7 +35,7 @@ from indexgate.index.http import BodySinkFactory, HttpClient, Response
 from indexgate.index.transport.headers import Headers
 from indexgate.model import Problem
 from indexgate.policy import PageAction
-from indexgate.redact import redact, strip_userinfo
+from indexgate.redact import redact
 from indexgate.settings import IndexConfig
 
 if TYPE_CHECKING:
@@ -58,8 +59,6 @@ class PageFetching:
         ) -> Awaitable[T]: ...
 
         async def _still_refused(self, index: IndexConfig) -> str | None: ...
-
-        def _blob(self, kind: str, key: str | None) -> bytes | None: ...
 
     # -- project pages -------------------------------------------------------------
 
@@ -101,20 +100,28 @@ class PageFetching:
         return self._once(("answer", url), lambda: self._page_answer(url, name))
 
     async def _page_answer(
-        self, url: str, name: NormalizedName, *, reload: bool = False
+        self,
+        url: str,
+        name: NormalizedName,
+        *,
+        reload: bool = False,
+        carried: bytes | None = None,
     ) -> tuple[Response, str | None]:
         r = await self.http.request(
             "GET",
             url,
             headers={"Accept": ACCEPT},
             cacheable=True,
-            sink=self._page_sink(name),
+            sink=self._page_sink(name, carried),
             reload=reload,
         )
         return r, (_page_key(r, self._variant) if 200 <= r.status < 300 else None)
 
-    def _page_sink(self, name: NormalizedName) -> BodySinkFactory:
-        """A new page parser for each attempt at the page (a retry starts afresh)."""
+    def _page_sink(self, name: NormalizedName, carried: bytes | None) -> BodySinkFactory:
+        """A new page parser for each attempt at the page (a retry starts afresh).
+        ``carried``: the summary of the page's cached answer, whose parses for other
+        target filters the new entry keeps while they still hold (``_PageSink.summary``).
+        """
 
         def make(url: str, status: int, headers: Headers) -> _PageSink:
             from indexgate.index import simple
@@ -122,7 +129,7 @@ class PageFetching:
             parser = simple.PageParser(
                 headers.get("content-type"), url, project=name, keep=self.keep
             )
-            return _PageSink(parser)
+            return _PageSink(parser, self._variant, carried)
 
         return make
 
@@ -138,18 +145,19 @@ class PageFetching:
             login = authcheck.login_page(replace(r, content=sink.head) if sink else r, url, name)
             if sink is not None:
                 sink.head = b""  # read once; the answer stays memoized for the run
-            if login is not None:  # never stored as a page: a refusal, not a page
+            if login is not None:  # a refusal, not a page (nor kept as one: ``summary``)
                 return PageResult(index, name, r.status, refused=login)
             # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
             assert key is not None  # a 2xx answer
-            stored = self._stored_page(url)
+            stored = self._stored_page(url, r)
             if stored is not None and stored.key == key:
                 return PageResult(index, name, r.status, stored.files, key=key)
             if sink is not None or r.body_sha256 is None or reloaded:
                 break
-            # The cache kept this page's hash, not its bytes, and no parse of them (another
-            # target filter, a pruned entry): ask for the page again, without validators.
-            r, key = await self._page_answer(url, name, reload=True)
+            # The cache kept this page's hash, not its bytes, and no parse of them for this
+            # target filter (another filter's only, an older cache's entry): ask for the
+            # page again, without validators; its new entry keeps the other filters' parses.
+            r, key = await self._page_answer(url, name, reload=True, carried=r.summary)
         if sink is not None:
             if sink.error is not None:
                 raise unreadable(index, f"page for {name}", sink.error)
@@ -167,9 +175,7 @@ class PageFetching:
                 )
             except simple.PageError as exc:
                 raise unreadable(index, f"page for {name}", exc) from None
-        cache = self.http.cache
-        if cache is not None:  # stored_page answers from the cache only
-            cache.put_blob(_PAGE_KIND, self._page_slot(url), _page_blob(key, r.status, kept))
+        if self.http.cache is not None:  # stored_page answers from the cache only
             self._stored[url] = StoredPage(key, r.status, kept)
         return PageResult(index, name, r.status, kept, key=key)
 
@@ -196,16 +202,19 @@ class PageFetching:
                 out.append(task.result())
         return out
 
-    # -- what the cache keeps besides HTTP answers (``HttpCache.get_blob``) ------------
+    # -- what the cache keeps of a page besides its headers (``Response.summary``) ------
 
-    def _page_slot(self, url: str) -> str:
-        return _page_slot(url, self._variant)
-
-    def _stored_page(self, url: str) -> StoredPage | None:
-        """The parsed page last stored for ``url`` (read from the cache once per run)."""
+    def _stored_page(self, url: str, answer: Response | None = None) -> StoredPage | None:
+        """The parse the cache keeps with ``url``'s page for this run's target filter, read
+        once per run: from ``answer`` (the page's answer, as the cache gave it), else
+        from the page's cache entry, without any network."""
         if url in self._stored:
             return self._stored[url]
-        stored = _load_page(self._blob(_PAGE_KIND, self._page_slot(url)))
+        if answer is None:
+            cache = self.http.cache
+            cached = cache.lookup("GET", url, {"Accept": ACCEPT}) if cache is not None else None
+            answer = cached.response if cached is not None else None
+        stored = _load_page(answer, self._variant) if answer is not None else None
         self._stored[url] = stored
         return stored
 
@@ -316,15 +325,18 @@ class _PageSink:
     """A project page's body as it streams in (``HttpClient.request(sink=...)``): fed to
     its ``simple.PageParser``, with the first bytes kept for the login-form check
     (``authcheck.login_page``). A page that does not parse is kept as ``error`` (a sink
-    never raises: the transport is mid-read); the files are ``files`` once closed."""
+    never raises: the transport is mid-read); the files are ``files`` once closed, and
+    ``summary`` is what the cache keeps of them."""
 
-    __slots__ = ("_failure", "_parser", "error", "files", "head")
+    __slots__ = ("_carried", "_failure", "_parser", "_variant", "error", "files", "head")
 
-    def __init__(self, parser: simple.PageParser) -> None:
+    def __init__(self, parser: simple.PageParser, variant: str, carried: bytes | None) -> None:
         from indexgate.index.simple import PageError  # loaded with the parser already
 
         self._failure = PageError
         self._parser: simple.PageParser | None = parser
+        self._variant = variant
+        self._carried = carried
         self.head = b""
         self.files: tuple[DistFile, ...] = ()
         self.error: simple.PageError | None = None
@@ -348,18 +360,34 @@ class _PageSink:
         except self._failure as exc:
             self.error = exc
 
+    def summary(self, answer: Response) -> bytes | None:
+        """The parse, for the cache to keep in the page's entry instead of its bytes
+        (``BodySink.summary``; ``_load_page`` reads it back from a cached answer).
 
-# The blob kind names the format: entries of another format are simply never read.
-_PAGE_KIND = "page3"
+        JSON: ``_PAGE_FORMAT``, then one ``[variant, page key, rows]`` per target filter
+        (``_page_key``, ``dist_row``): this sink's first, then those of the page's previous
+        entry (``carried``) whose key says they were read from these same bytes, up to
+        ``_PARSES_KEPT`` in all, so runs of two filters on one cache do not take turns
+        fetching the page whole. None for a page that did not parse or is a login form:
+        never kept as a page, so a later 304 asks for it again and finds the form.
+        """
+        if self.error is not None:
+            return None
+        if authcheck.login_page(replace(answer, content=self.head), answer.url) is not None:
+            return None
+        rows = [dist_row(f) for f in self.files]
+        parses: list[list[Any]] = [[self._variant, _page_key(answer, self._variant), rows]]
+        for variant, key, kept in _parses(self._carried):
+            if len(parses) == _PARSES_KEPT:
+                break
+            if variant != self._variant and key == _page_key(answer, variant):
+                parses.append([variant, key, kept])
+        return json.dumps([_PAGE_FORMAT, *parses], separators=(",", ":")).encode()
 
 
-def _page_slot(url: str, variant: str = "") -> str:
-    """Where a page URL's parse is kept: one slot per URL (and target filter), so it can
-    be found (and replaced) without the page's bytes."""
-    text = f"{strip_userinfo(url)}\0{ACCEPT}"
-    if variant:
-        text += f"\0{variant}"
-    return hashlib.sha256(text.encode()).hexdigest()
+# The summary's first item names its format: summaries of another format are never read.
+_PAGE_FORMAT = "page4"
+_PARSES_KEPT = 4  # target filters whose parse of a page its cache entry keeps
 
 
 @dataclass(frozen=True)
@@ -371,20 +399,31 @@ class StoredPage:
     files: tuple[DistFile, ...]  # already filtered to the project's own files
 
 
-def _page_blob(key: str, status: int, files: tuple[DistFile, ...]) -> bytes:
-    """The page as JSON arrays (``dist_row``), after its key and status."""
-    rows = [dist_row(f) for f in files]
-    return json.dumps([key, status, rows], separators=(",", ":")).encode()
-
-
-def _load_page(raw: bytes | None) -> StoredPage | None:
-    """A ``_page_blob``; None when absent or not of this format (never an exception)."""
-    if raw is None:
-        return None
+def _parses(summary: bytes | None) -> list[list[Any]]:
+    """The ``[variant, page key, rows]`` a ``_PageSink.summary`` holds; none when absent
+    or not of this format (never an exception)."""
+    if summary is None:
+        return []
     try:
-        key, status, rows = json.loads(raw)
-        if not isinstance(key, str) or not isinstance(status, int):
-            return None
-        return StoredPage(key, status, dist_files(rows))
+        tag, *parses = json.loads(summary)
     except (ValueError, TypeError):
+        return []
+    if tag != _PAGE_FORMAT:
+        return []
+    return [p for p in parses if isinstance(p, list) and len(p) == 3 and isinstance(p[2], list)]
+
+
+def _load_page(answer: Response, variant: str) -> StoredPage | None:
+    """The parse ``answer``'s summary keeps for ``variant``, when made from the answer's
+    very bytes (its page key, ``_page_key``, says so); None when there is none."""
+    parses = _parses(answer.summary)
+    if not parses:
         return None
+    key = _page_key(answer, variant)
+    for _, stored_key, rows in parses:
+        if stored_key == key:
+            try:
+                return StoredPage(key, answer.status, dist_files(rows))
+            except (ValueError, TypeError):
+                return None
+    return None

@@ -20,12 +20,21 @@ _FEED_SLICE = 1 << 20  # a buffered body is fed to a sink in slices of this size
 
 class BodySink(Protocol):
     """What a streamed body goes to (``HttpClient.request(sink=...)``): ``feed`` with
-    each piece as it arrives, ``close`` once the body is complete. Neither may raise: a
-    sink keeps its own failure (a page that does not parse) for its owner to read."""
+    each piece as it arrives, ``close`` once the body is complete, ``summary`` when the
+    cache keeps the answer. None may raise: a sink keeps its own failure (a page that
+    does not parse) for its owner to read."""
 
     def feed(self, data: bytes) -> None: ...
 
     def close(self) -> None: ...
+
+    def summary(self, answer: Response) -> bytes | None:
+        """What the cache keeps of the body in its stead, in the answer's own entry (a
+        project page's parse), or None to keep nothing; asked only when the cache stores
+        ``answer`` (closed, its ``body_sha256`` set). A cached answer hands it back as
+        ``Response.summary`` for the sink's owner to read: its format, and what besides
+        the body it depends on, are the owner's to record and check."""
+        ...
 
 
 BodySinkFactory = Callable[[str, int, Headers], "BodySink | None"]
@@ -49,6 +58,9 @@ class Response:
     # The body's sha256 (hex) when ``content`` does not hold it: a streamed answer, or a
     # cached one whose body the cache did not keep (its hash only).
     body_sha256: str | None = None
+    # A cached streamed answer: what its sink made of the body (``BodySink.summary``), kept
+    # in the body's stead; None when the sink kept nothing.
+    summary: bytes | None = field(default=None, repr=False)
 
     @property
     def content_type(self) -> str | None:
@@ -164,13 +176,16 @@ class HttpCache(Protocol):
         headers: Mapping[str, str],
         response: Response,
         digest: str | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Keep ``response`` for later runs: a streamed one as its body's hash and its
+        sink's ``summary`` (handed back as ``Response.summary``), not its bytes."""
+        ...
 
     def refresh(self, cached: CachedResponse, not_modified: Response) -> Response: ...
 
     def get_blob(self, kind: str, key: str) -> bytes | None:
-        """Bytes kept under a content hash (a parsed page, a wheel's metadata); None when
-        absent."""
+        """Bytes kept under a content hash (a wheel's metadata, a reused outcome); None
+        when absent."""
         ...
 
     def put_blob(self, kind: str, key: str, data: bytes) -> None:
