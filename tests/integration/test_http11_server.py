@@ -22,7 +22,7 @@ from support.tls import H2Front
 
 from indexgate.errors import IndexUnreachable
 from indexgate.index.http import HttpClient
-from indexgate.index.transport.base import origin_of
+from indexgate.index.transport.base import DeadlineReached, Request, origin_of
 from indexgate.index.transport.http2 import Http2Transport
 from indexgate.index.transport.http11 import Pool
 from indexgate.index.transport.router import Router
@@ -225,6 +225,56 @@ def test_a_stalled_server_is_a_read_timeout(server: ScriptedServer, path: str) -
     with pytest.raises(IndexUnreachable, match="ReadTimeout"):
         run(lambda http: http.request("GET", server.url + path), timeout=0.2, retries=2)
     assert len(server.requests) == 2
+
+
+def test_a_connection_keeps_one_timer_across_its_exchanges(server: ScriptedServer) -> None:
+    async def go(http: HttpClient) -> list[object]:
+        timers = []
+        for i in range(4):
+            await http.request("GET", server.url + f"ok/{i}")
+            (conn,) = pool_of(http, server.url)._idle
+            timers.append(conn._timer)
+        return timers
+
+    timers, _ = run(go, timeout=30.0)
+    assert server.connections == 1
+    assert timers[0] is not None and all(timer is timers[0] for timer in timers)
+
+
+def test_a_stall_after_a_fast_answer_on_a_kept_connection_is_a_read_timeout(
+    server: ScriptedServer,
+) -> None:
+    async def go(http: HttpClient) -> None:
+        await http.request("GET", server.url + "ok/1")
+        await http.request("GET", server.url + "stall")
+
+    with pytest.raises(IndexUnreachable, match="ReadTimeout"):
+        run(go, timeout=0.3, retries=1)
+    assert [r.connection for r in server.requests] == [1, 1]
+
+
+def test_a_deadline_sooner_than_the_kept_timer_still_ends_the_exchange(
+    server: ScriptedServer,
+) -> None:
+    async def go() -> None:
+        pool = Pool(
+            "127.0.0.1",
+            server.port,
+            ssl_context=None,
+            max_connections=1,
+            connect_timeout=5.0,
+            read_timeout=30.0,  # the first exchange keeps a timer due in 30 s
+            max_body=1000,
+        )
+        try:
+            await pool.exchange(Request("GET", server.url + "ok/1"))
+            with pytest.raises(DeadlineReached):
+                await pool.exchange(Request("GET", server.url + "stall"), within=0.3)
+        finally:
+            await pool.aclose()
+
+    asyncio.run(go())
+    assert [r.connection for r in server.requests] == [1, 1]
 
 
 def test_a_refused_connection_is_a_connect_error() -> None:

@@ -157,27 +157,6 @@ class HttpClient:
         """How to get new credentials for an origin when its token expires mid-run."""
         self._credentials.add_refresher(url, refresh)
 
-    async def _send_authed(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        cacheable: bool,
-        digest: str | None,
-        deadline: Deadline,
-        max_body: int,
-        streaming: Streaming | None = None,
-        background: bool = False,
-    ) -> Response:
-        """``_send``, plus one credential refresh when a proven origin starts saying 401."""
-        origin = origin_of(url)
-        used = self._credentials.get(origin)
-        args = (method, url, headers, cacheable, digest, deadline, max_body, streaming, background)
-        response = await self._send(*args, origin=origin)
-        if used is not None and await self._credentials.refreshed(origin, used, response.status):
-            response = await self._send(*args, origin=origin)
-        return response
-
     async def aclose(self) -> None:
         """Close every connection (the client may still be used: it opens new ones)."""
         await self.transport.aclose()
@@ -212,20 +191,21 @@ class HttpClient:
             return await self._local(method, url, self._cap(max_body), sink)
         deadline = self._deadline()
         self._last_request = f"{method} {url}"
+        headers = headers or {}
+        cap = self._cap(max_body)
+        streaming = Streaming(sink, reload) if sink is not None or reload else None
         current = url
         chain: list[str] = []
         for _ in range(_MAX_REDIRECTS + 1):
-            response = await self._send_authed(
-                method,
-                current,
-                headers or {},
-                cacheable,
-                digest,
-                deadline,
-                self._cap(max_body),
-                Streaming(sink, reload) if sink is not None or reload else None,
-                background,
-            )
+            origin = origin_of(current)
+            used = self._credentials.get(origin)
+            args = (method, current, origin, headers, cacheable, digest, deadline, cap, streaming)
+            response = await self._send(*args, background, auth=used)
+            # A proven origin that starts saying 401: one refresh of its credentials.
+            if used is not None and await self._credentials.refreshed(
+                origin, used, response.status
+            ):
+                response = await self._send(*args, background, auth=self._credentials.get(origin))
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 chain.append(current)
                 current = urljoin(current, response.headers["location"])
@@ -276,23 +256,20 @@ class HttpClient:
         self,
         method: str,
         url: str,
+        origin: Origin,
         headers: Mapping[str, str],
         cacheable: bool,
-        digest: str | None = None,
-        deadline: Deadline | None = None,
-        max_body: int | None = None,
-        streaming: Streaming | None = None,
-        background: bool = False,
+        digest: str | None,
+        deadline: Deadline,
+        max_body: int,
+        streaming: Streaming | None,
+        background: bool,
         *,
-        origin: Origin | None = None,
+        auth: tuple[str, str] | None,
     ) -> Response:
-        """One request, retried; ``origin``: ``url``'s, when the caller has it already."""
-        if origin is None:
-            origin = origin_of(url)
-        deadline = deadline or self._deadline()
-        max_body = self._max_body if max_body is None else max_body
+        """One request to ``url`` (of ``origin``, carrying ``auth``, the origin's
+        credentials), retried; redirects and credential refreshes are ``request``'s."""
         request_headers = dict(headers)
-        auth = self._credentials.get(origin)
         factory = tee_factory(streaming.sink if streaming else None, url)
         cached = None
         if cacheable and self.cache is not None and not (streaming and streaming.reload):

@@ -26,7 +26,7 @@ Every failure is a ``TransportError`` (``base``; the class names are httpx's:
 ``DeadlineReached`` and the ``Unrecoverable`` ones: a certificate that does not verify, a
 TLS handshake the server refused, a proxy that refused its credentials (407). The
 idle-read timeout restarts with every byte; a request's total deadline
-(``Pool.request(within=...)``) does not, so a server that drips one byte a second still
+(``Pool.exchange(within=...)``) does not, so a server that drips one byte a second still
 meets it. Proxies: ``tunnel``.
 """
 
@@ -76,7 +76,8 @@ class _Connection(asyncio.Protocol):
         self.last_read = 0.0
         self.error: Exception | None = None  # a TransportError, or what a sink raised
         self.refusal: TLSError | None = None  # a TLS alert that ended the session while idle
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # kept between exchanges
+        self._timeout = 0.0  # the exchange's idle-read timeout
         self._deadline: float | None = None  # loop time: the exchange's total deadline
         self.early: list[bytes] | None = None  # bytes before ALPN was read (TLS only)
 
@@ -109,7 +110,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.dead = True
-        self._end_of_stream(exc)
+        self._end_of_stream(exc)  # the exchange in flight, if any, is over
+        self._stop_timer()
 
     # the exchange
 
@@ -118,7 +120,13 @@ class _Connection(asyncio.Protocol):
     ) -> None:
         """Send ``head``; return when ``parser`` holds the whole answer: ``ReadTimeout``
         after ``timeout`` seconds without a byte, ``DeadlineReached`` at ``deadline``
-        (loop time) whatever came. One timer serves both."""
+        (loop time) whatever came.
+
+        One timer serves both, and it outlives the exchange: the next exchange on this
+        connection keeps it when it is due no later than that exchange needs (when it
+        fires early, ``_check_timeout`` sets it again for the rest of the period). A
+        timer made and cancelled per request cost a handle and two heap operations of the
+        loop's timer queue each time; now a connection makes about one per ``timeout``."""
         if self.dead or self.transport is None:  # closed by the server since we got it
             raise self.refusal or ReadError("connection closed before the request was sent")
         self.parser = parser
@@ -126,33 +134,37 @@ class _Connection(asyncio.Protocol):
         self.waiter = waiter = self.loop.create_future()
         self.last_read = now = self.loop.time()
         self._deadline = deadline
-        delay = timeout if deadline is None else min(timeout, deadline - now)
-        self._timer = self.loop.call_later(delay, self._check_timeout, timeout)
+        self._timeout = timeout
+        due = now + (timeout if deadline is None else min(timeout, deadline - now))
+        timer = self._timer
+        if timer is None or timer.when() > due:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self.loop.call_at(due, self._check_timeout)
         try:
             self.transport.write(head)
             await waiter
         finally:
-            if self._timer is not None:  # the latest one, if the period was extended
-                self._timer.cancel()
-                self._timer = None
             self.parser = None
             self.waiter = None
         if self.error is not None:
             raise self.error
 
-    def _check_timeout(self, timeout: float) -> None:
+    def _check_timeout(self) -> None:
+        self._timer = None
         waiter = self.waiter
-        if waiter is None or waiter.done():
+        if waiter is None or waiter.done():  # idle: the next exchange sets a new one
             return
         now = self.loop.time()
         deadline = self._deadline
         if deadline is not None and now >= deadline:
             self._fail(DeadlineReached("the deadline passed before the answer was complete"))
             return
+        timeout = self._timeout
         idle = now - self.last_read
         if idle < timeout:  # bytes came since: wait for the rest of the period
             delay = timeout - idle if deadline is None else min(timeout - idle, deadline - now)
-            self._timer = self.loop.call_later(delay, self._check_timeout, timeout)
+            self._timer = self.loop.call_later(delay, self._check_timeout)
             return
         self._fail(ReadTimeout(f"no data for {timeout:g} s"))
 
@@ -181,13 +193,20 @@ class _Connection(asyncio.Protocol):
         self.abort()  # broken: no TLS goodbye to wait for
         self._wake()
 
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def close(self) -> None:
         self.dead = True
+        self._stop_timer()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
     def abort(self) -> None:
         self.dead = True
+        self._stop_timer()
         if self.transport is not None:
             self.transport.abort()
 
@@ -234,33 +253,18 @@ class Pool:
         within: float | None = None,
         sink: SinkFactory | None = None,
     ) -> RawResponse:
-        """The ``Transport`` seam: ``request`` on one of this origin's connections; through
-        a plain-http proxy, a 407 is the proxy refusing its credentials (never retried)."""
-        proxy = self.proxy if self._ssl_context is None else None
-        head = encode_head(request, proxy)
-        raw = await self.request(request.method, head, max_body=max_body, within=within, sink=sink)
-        if proxy is not None and raw.status == 407:  # only a proxy answers 407
-            from indexgate.index.transport.tunnel import proxy_auth_refused
-
-            raise proxy_auth_refused(proxy, f"407 {raw.reason}")
-        return raw
-
-    async def request(
-        self,
-        method: str,
-        head: bytes,
-        *,
-        max_body: int | None = None,
-        within: float | None = None,
-        sink: SinkFactory | None = None,
-    ) -> RawResponse:
-        """One exchange: ``head`` is ``encode_head``'s bytes (GET and HEAD only).
+        """The ``Transport`` seam: ``request`` (GET or HEAD) on one of this origin's
+        connections.
 
         ``max_body`` lowers the pool's cap on the answer for this request; ``within`` is
         the seconds left of the caller's total deadline: waiting for a connection slot,
         connecting and the whole answer must fit, else ``DeadlineReached``. ``sink``: see
-        ``ResponseParser`` (the body it wants is fed to it as it arrives).
+        ``ResponseParser`` (the body it wants is fed to it as it arrives). Through a
+        plain-http proxy, a 407 is the proxy refusing its credentials (never retried).
         """
+        proxy = self.proxy if self._ssl_context is None else None
+        head = encode_head(request, proxy)
+        method = request.method
         cap = self._max_body if max_body is None else max_body
         deadline = None if within is None else asyncio.get_running_loop().time() + within
         if deadline is not None and self._limit.locked():  # a wait: bound it
@@ -299,6 +303,10 @@ class Pool:
         content = parser.body
         if content and "content-encoding" in parser.headers:
             content = decode_content(content, parser.headers, cap)
+        if proxy is not None and parser.status == 407:  # only a proxy answers 407
+            from indexgate.index.transport.tunnel import proxy_auth_refused
+
+            raise proxy_auth_refused(proxy, f"407 {parser.reason}")
         return RawResponse(parser.status, parser.reason, parser.headers, content, parser.sink)
 
     def _checkout(self) -> _Connection | None:
