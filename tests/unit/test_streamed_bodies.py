@@ -97,6 +97,19 @@ def test_the_sink_gets_the_body_the_buffer_would_have_held(raw: bytes) -> None:
     assert one_by_one.sink.body == whole.body  # type: ignore[union-attr]
 
 
+def test_a_content_length_body_read_after_its_head_is_handed_on_as_it_came() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n"
+    piece = b"hello world"
+    parser = ResponseParser("GET", CAP, lambda status, headers: Collect())
+    assert not parser.feed(head)
+    assert parser.feed(piece)
+    assert isinstance(parser.sink, Collect) and parser.sink.pieces[0] is piece  # not copied
+    buffered = ResponseParser("GET", CAP)
+    assert not buffered.feed(head)
+    assert buffered.feed(piece)
+    assert buffered.body is piece
+
+
 def test_pieces_reach_the_sink_before_the_body_is_complete() -> None:
     parser = ResponseParser("GET", CAP, lambda status, headers: Collect())
     assert not parser.feed(CHUNKED[:60])

@@ -77,39 +77,37 @@ class ResponseParser:
         self._chunks = bytearray()
 
     def feed(self, data: bytes) -> bool:
-        """Take the next bytes; True once the answer is complete."""
+        """Take the next bytes; True once the answer is complete.
+
+        The body's bytes are not gathered into the parser's buffer first: a body that
+        came in the same read as the head is split off it in one copy, and one that fits
+        in a read is taken as it came (streamed, it goes to the sink as it is)."""
         if self._state == _DONE:
             if data:
                 self.keep_alive = False  # bytes nobody asked for: do not reuse
             return True
         if data:
             self.received = True
-            self._buf += data
-        state = self._state
-        if state == _HEAD:
-            if not self._parse_head():
+        while self._state == _HEAD:
+            split = self._split_head(data)
+            if split is None:
                 return False
-            state = self._state
-            if state == _DONE:  # no body: HEAD, 204, 304
-                return True
-        if state == _LENGTH:
-            buf = self._buf
-            if self._out is not None:  # streamed: pass on what came, keep nothing
-                take = min(len(buf), self._need)
-                if take:
-                    self._need -= take
-                    self._emit(_take(buf, take))
-                if self._need:
-                    return False
-                if buf:
+            head, data = split
+            self._read_head(head)
+            if 100 <= self.status < 200:
+                if self.status == 101:
+                    raise RemoteProtocolError("unexpected 101 Switching Protocols")
+                continue  # informational: the real answer follows
+            self._frame()
+            if self._state == _DONE:  # no body: HEAD, 204, 304
+                if data:  # bytes past the answer: do not trust this connection again
                     self.keep_alive = False
-                return self._finish()
-            if len(buf) < self._need:
-                return False
-            if len(buf) > self._need:
-                self.keep_alive = False
-            self.body = bytes(buf) if len(buf) == self._need else bytes(buf[: self._need])
-            return self._finish()
+                return True
+        state = self._state
+        if state == _LENGTH:
+            return self._feed_length(data)
+        if data:
+            self._buf += data
         if state == _UNTIL_CLOSE:
             if self._size + len(self._buf) > self.max_body:
                 raise BodyTooLarge(f"body larger than {self.max_body} bytes")
@@ -118,6 +116,31 @@ class ResponseParser:
                 self._emit(_take(self._buf, len(self._buf)))
             return False
         return self._parse_chunks()
+
+    def _feed_length(self, data: bytes) -> bool:
+        """A body of ``Content-Length`` bytes (``self._need`` of them still to come)."""
+        need = self._need
+        if self._out is not None:  # streamed: pass on what came, keep nothing
+            take = min(len(data), need)
+            if take:
+                self._need = need = need - take
+                self._emit(data if take == len(data) else data[:take])
+            if need:
+                return False
+            if len(data) > take:
+                self.keep_alive = False
+            return self._finish()
+        buf = self._buf
+        if buf or len(data) < need:  # the body comes in pieces: kept until it is whole
+            buf += data
+            if len(buf) < need:
+                return False
+            data = bytes(buf)
+        if len(data) > need:
+            self.keep_alive = False
+            data = data[:need]
+        self.body = data
+        return self._finish()
 
     def feed_eof(self) -> bool:
         """The server closed the connection: True if that completed the answer."""
@@ -141,30 +164,31 @@ class ResponseParser:
         self._chunks = bytearray()
         return True
 
-    def _parse_head(self) -> bool:
-        while True:
-            buf = self._buf
-            start = max(0, self._scan - 3)
-            end = buf.find(b"\n\r\n", start)
-            skip = 3
-            bare = buf.find(b"\n\n", start, end + 1 if end >= 0 else len(buf))
-            if bare >= 0:
-                end, skip = bare, 2
-            if end < 0:
-                if len(buf) > HEAD_LIMIT:
-                    raise RemoteProtocolError("response head too large")
-                self._scan = len(buf)
-                return False
-            head = bytes(buf[:end])
-            del buf[: end + skip]
-            self._scan = 0
-            self._read_head(head)
-            if 100 <= self.status < 200:
-                if self.status == 101:
-                    raise RemoteProtocolError("unexpected 101 Switching Protocols")
-                continue  # informational: the real answer follows
-            self._frame()
-            return True
+    def _split_head(self, data: bytes) -> tuple[bytes, bytes] | None:
+        """The head at the start of the bytes kept so far and ``data``, and the bytes after
+        it; None (``data`` kept) while the head is not complete."""
+        buf = self._buf
+        search: bytes | bytearray = data
+        if buf:  # the head began in an earlier read
+            buf += data
+            search = buf
+        start = max(0, self._scan - 3)
+        end = search.find(b"\n\r\n", start)
+        skip = 3
+        bare = search.find(b"\n\n", start, end + 1 if end >= 0 else len(search))
+        if bare >= 0:
+            end, skip = bare, 2
+        if end < 0:
+            if search is data:
+                buf += data
+            if len(buf) > HEAD_LIMIT:
+                raise RemoteProtocolError("response head too large")
+            self._scan = len(buf)
+            return None
+        self._scan = 0
+        head, rest = bytes(search[:end]), bytes(search[end + skip :])
+        buf.clear()
+        return head, rest
 
     def _read_head(self, head: bytes) -> None:
         try:
@@ -216,8 +240,6 @@ class ResponseParser:
         self.keep_alive = self.version == "1.1" and "close" not in connection
         status = self.status
         if self.method == "HEAD" or status in (204, 304):
-            if self._buf:  # bytes past the answer: do not trust this connection again
-                self.keep_alive = False
             self.body = b""
             self._finish()
             return
