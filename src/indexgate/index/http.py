@@ -23,8 +23,9 @@ Streaming (``request(sink=...)``): a 2xx body the caller wants as it arrives (a 
 page, parsed incrementally) goes to a ``BodySink`` the caller's factory makes per
 attempt; the transport feeds it piece by piece, so the body is never held whole. The
 answer then carries the sink and the body's sha256 (``Response.body_sha256``) instead of
-its bytes, and the cache keeps that hash, not the body. Redirects and other answers are
-buffered as before; a failed attempt's sink is dropped and the next attempt gets a new one.
+its bytes, and the cache keeps that hash and the sink's ``summary`` (a page's parse), not
+the body. Redirects and other answers are buffered as before; a failed attempt's sink is
+dropped and the next attempt gets a new one.
 
 The types this module hands on (``Response``, ``Stats``, ``HttpCache``...) and the
 streaming plumbing live in ``responses`` (``Response`` and ``BodySinkFactory`` are also
