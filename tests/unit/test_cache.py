@@ -80,6 +80,24 @@ def test_expires_gives_freshness(tmp_path: Path) -> None:
     assert hit is not None and hit.fresh
 
 
+def test_expires_in_another_form_than_date_still_gives_freshness(tmp_path: Path) -> None:
+    """RFC 9110 allows three HTTP-date forms; one without a zone ("-0000") is UTC too, as
+    ``Retry-After`` reads it (``headers.http_date``): not a naive date that cannot be
+    compared with an aware one, which made the answer stale."""
+    c = FileCache(tmp_path)
+    date = "Mon, 01 Jan 2024 00:00:00 GMT"
+    c.store("GET", PAGE, ACCEPT, page(date=date, expires="Mon, 01 Jan 2024 01:00:00 -0000"))
+    hit = c.lookup("GET", PAGE, ACCEPT)
+    assert hit is not None and hit.fresh
+
+
+def test_an_expires_that_is_no_date_means_revalidate(tmp_path: Path) -> None:
+    c = FileCache(tmp_path)
+    c.store("GET", PAGE, ACCEPT, page(date="Mon, 01 Jan 2024 00:00:00 GMT", expires="0", etag="x"))
+    hit = c.lookup("GET", PAGE, ACCEPT)
+    assert hit is not None and not hit.fresh
+
+
 def test_no_cache_stores_but_always_revalidates(tmp_path: Path) -> None:
     c = FileCache(tmp_path)
     c.store("GET", PAGE, ACCEPT, page(cache_control="no-cache, max-age=600", etag='"v1"'))

@@ -52,7 +52,7 @@ from pathlib import Path
 from urllib.parse import urldefrag
 
 from indexgate.index.responses import CachedResponse, Response
-from indexgate.index.transport.headers import Headers
+from indexgate.index.transport.headers import Headers, http_date
 from indexgate.redact import strip_userinfo
 
 log = logging.getLogger("indexgate.cache")
@@ -481,13 +481,9 @@ def _lifetime(headers: Headers) -> float:
             return 0.0
     expires, date = headers.get("expires"), headers.get("date")
     if expires and date:
-        from email.utils import parsedate_to_datetime  # here: few indexes send Expires
-
-        try:
-            delta = parsedate_to_datetime(expires) - parsedate_to_datetime(date)
-            return max(0.0, delta.total_seconds())
-        except (TypeError, ValueError):
-            return 0.0
+        until, now = http_date(expires), http_date(date)
+        if until is not None and now is not None:
+            return max(0.0, (until - now).total_seconds())
     return 0.0
 
 

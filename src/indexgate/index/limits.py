@@ -14,16 +14,12 @@ import logging
 import re
 import time
 from collections import deque
-from typing import TYPE_CHECKING
 
 from indexgate.errors import DeadlineExceeded, Throttled
 from indexgate.index.transport.base import RawResponse
-from indexgate.index.transport.headers import Headers
+from indexgate.index.transport.headers import Headers, http_date
 from indexgate.lazy_re import LazyPattern
 from indexgate.redact import redact
-
-if TYPE_CHECKING:
-    import datetime as dt
 
 log = logging.getLogger("indexgate.http")
 _NEVER = float("inf")  # a deadline that is not set (asked twice per request)
@@ -193,25 +189,13 @@ def retry_after(headers: Headers) -> float | None:
         return None
     if value.isascii() and value.isdigit():
         return float(value) if len(value) < 10 else 1e9
-    when = _http_date(value)
+    when = http_date(value)
     if when is None:
         return None
     import datetime as dt
 
-    now = _http_date(headers.get("date", "")) or dt.datetime.now(dt.UTC)
+    now = http_date(headers.get("date", "")) or dt.datetime.now(dt.UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-def _http_date(value: str) -> dt.datetime | None:
-    # Imported here: email.utils (with datetime, calendar, random) is for HTTP-dates only.
-    import datetime as dt
-    import email.utils
-
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 _TAG = LazyPattern(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)  # throttled pages only

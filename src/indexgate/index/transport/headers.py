@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping
-from typing import overload
+from typing import TYPE_CHECKING, overload
+
+if TYPE_CHECKING:
+    import datetime
 
 
 class Headers(Mapping[str, str]):
@@ -82,3 +85,18 @@ def _joined(items: list[tuple[str, str]]) -> dict[str, str]:
         old = joined.get(k)
         joined[k] = v if old is None else f"{old}, {v}"
     return joined
+
+
+def http_date(value: str) -> datetime.datetime | None:
+    """An HTTP-date (``Retry-After``, ``Expires``, ``Date``: any of RFC 9110's three forms)
+    as an aware datetime, in UTC when it names no zone; None when it is not one."""
+    # Imported here: email.utils (with calendar and random) is for HTTP-dates only, which
+    # few answers carry.
+    import datetime
+    import email.utils
+
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=datetime.UTC)
