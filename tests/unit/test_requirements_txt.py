@@ -399,3 +399,14 @@ def test_display_defaults_to_the_path(tmp_path: Path) -> None:
     result = parse_requirements_file(path)
     assert result.requirements[0].origin.file == str(path)
     assert os.path.isabs(result.requirements[0].origin.file)
+
+
+def test_a_line_without_options_reads_as_the_option_parsers_defaults() -> None:
+    """Bare lines skip optparse; what they read must be exactly its defaults (the same
+    option names, all unset), and an option name that does not exist is an error, not a
+    silent None."""
+    from indexgate.sources import requirements_txt as rt
+
+    assert vars(rt._NO_OPTIONS) == vars(rt._parser().get_default_values())
+    with pytest.raises(AttributeError):
+        rt._NO_OPTIONS.hash  # noqa: B018  (the option is "hashes")

@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -79,15 +80,31 @@ class _Unterminated(Exception):
         self.first = first
 
 
-class _NoOptions:
-    """The options of a line that names none: each unset, as optparse's defaults are
-    (most lines are a bare requirement; optparse is imported for the others only)."""
+# pip's options of a requirements file: flags, optparse's action, and where the value goes.
+_OPTIONS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("-r", "--requirement"), "append", "requirements"),
+    (("-c", "--constraint"), "append", "constraints"),
+    (("-e", "--editable"), "append", "editables"),
+    (("-i", "--index-url"), "store", "index_url"),
+    (("--extra-index-url",), "append", "extra_index_urls"),
+    (("--no-index",), "store_true", "no_index"),
+    (("-f", "--find-links"), "append", "find_links"),
+    (("--pre",), "store_true", "pre"),
+    (("--only-binary",), "append", "only_binary"),
+    (("--no-binary",), "append", "no_binary"),
+    (("--prefer-binary",), "store_true", "prefer_binary"),
+    (("--require-hashes",), "store_true", "require_hashes"),
+    (("--trusted-host",), "append", "trusted_host"),
+    (("--use-feature",), "append", "use_feature"),
+    (("--hash",), "append", "hashes"),
+    (("--config-settings",), "append", "config_settings"),
+    (("--global-option",), "append", "global_option"),
+)
 
-    def __getattr__(self, name: str) -> Any:
-        return None
-
-
-_NO_OPTIONS = cast("optparse.Values", _NoOptions())
+# The options of a line that names none: each unset, as optparse's defaults are (most
+# lines are a bare requirement; optparse is imported for the others only). A name that is
+# not one of ``_OPTIONS`` is an AttributeError here too.
+_NO_OPTIONS = cast("optparse.Values", SimpleNamespace(**{dest: None for *_, dest in _OPTIONS}))
 
 
 @cache
@@ -105,24 +122,8 @@ def _parser() -> optparse.OptionParser:
             raise _OptionError(msg or "invalid options")
 
     parser = _OptionParser(add_help_option=False, usage=optparse.SUPPRESS_USAGE)
-    add = parser.add_option
-    add("-r", "--requirement", action="append", dest="requirements")
-    add("-c", "--constraint", action="append", dest="constraints")
-    add("-e", "--editable", action="append", dest="editables")
-    add("-i", "--index-url", dest="index_url")
-    add("--extra-index-url", action="append", dest="extra_index_urls")
-    add("--no-index", action="store_true", dest="no_index")
-    add("-f", "--find-links", action="append", dest="find_links")
-    add("--pre", action="store_true", dest="pre")
-    add("--only-binary", action="append", dest="only_binary")
-    add("--no-binary", action="append", dest="no_binary")
-    add("--prefer-binary", action="store_true", dest="prefer_binary")
-    add("--require-hashes", action="store_true", dest="require_hashes")
-    add("--trusted-host", action="append", dest="trusted_host")
-    add("--use-feature", action="append", dest="use_feature")
-    add("--hash", action="append", dest="hashes")
-    add("--config-settings", action="append", dest="config_settings")
-    add("--global-option", action="append", dest="global_option")
+    for flags, action, dest in _OPTIONS:
+        parser.add_option(*flags, action=action, dest=dest)
     return parser
 
 
