@@ -179,21 +179,7 @@ class HtmlParser:
         plain = split_plain(base, href)
         if plain is not None:  # nearly every link: no URL parse, nothing done twice
             url, filename, sha256, fragment = plain
-            if "%" in filename:
-                filename = unquote(filename)
-            if files.dropped(filename):
-                return  # another platform's wheel of a settled version: most of a page
-            parsed = parse_filename(filename)
-            if parsed is not None:
-                admitted = files.admit(filename, parsed)
-            elif parse_filename(anchor_text) is not None:  # the text names the file
-                admitted = files.admit(anchor_text)
-                filename = anchor_text
-            else:
-                admitted = files.admit(filename)  # (logged)
-            if admitted is None:
-                return
-            hashes = {"sha256": sha256} if sha256 is not None else fragment_hashes(fragment)
+            hashes = None  # read from the fragment once the file is admitted
         else:
             if files.filtering:  # find out before resolving the URL
                 parsed = parse_filename(last_segment(href))
@@ -201,13 +187,22 @@ class HtmlParser:
                     return
             url, hashes, last = split_url(base, href)
             filename = urlsplit(url).path.rsplit("/", 1)[-1] if last is None else last
-            if "%" in filename:
-                filename = unquote(filename)
-            if parse_filename(filename) is None and parse_filename(anchor_text) is not None:
-                filename = anchor_text  # the text names the file, the URL does not
-            admitted = files.admit(filename)
-            if admitted is None:
-                return
+        if "%" in filename:
+            filename = unquote(filename)
+        if files.dropped(filename):
+            return  # another platform's wheel of a settled version: most of a page
+        parsed = parse_filename(filename)
+        if parsed is not None:
+            admitted = files.admit(filename, parsed)
+        elif parse_filename(anchor_text) is not None:  # the text names the file, the URL not
+            admitted = files.admit(anchor_text)
+            filename = anchor_text
+        else:
+            admitted = files.admit(filename)  # (logged)
+        if admitted is None:
+            return
+        if hashes is None:
+            hashes = {"sha256": sha256} if sha256 is not None else fragment_hashes(fragment)
         requires_python = files.requires_python(filename, (requires_python or "").strip())
         if requires_python is False:
             return
