@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from support.mock_transport import MockTransport, respond
+from support.sinks import Summarized
 
 from indexgate.dists.models import dist_row
 from indexgate.index import client_pages as client_mod
@@ -142,22 +143,6 @@ def test_stored_page_is_none_without_cache_entry_or_for_flat_and_file_indexes(
     assert server.requests == [URL]
 
 
-class Summary:
-    """A sink that has read a page and keeps ``data`` as its summary."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def feed(self, data: bytes) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-    def summary(self, answer: Response) -> bytes | None:
-        return self.data
-
-
 def test_unreadable_or_foreign_stored_pages_are_none(cache: FileCache) -> None:
     fetch(client_of(cache, Server({URL: BODY})), "flask")
     hit = cache.lookup("GET", URL, {"Accept": ACCEPT})
@@ -173,7 +158,7 @@ def test_unreadable_or_foreign_stored_pages_are_none(cache: FileCache) -> None:
         json.dumps([tag, ["other", "0" * 64, rows]]).encode(),  # another filter's only
         json.dumps([tag, [variant, key, [["x"]]]]).encode(),  # rows of another shape
     ):
-        streamed = Response(URL, 200, "OK", headers, b"", sink=Summary(junk), body_sha256="ab")
+        streamed = Response(URL, 200, "OK", headers, b"", sink=Summarized(junk), body_sha256="ab")
         cache.store("GET", URL, {"Accept": ACCEPT}, streamed)
         assert cache.lookup("GET", URL, {"Accept": ACCEPT}).response.summary == junk  # type: ignore[union-attr]
         assert client_of(cache, Server({})).stored_page(INDEX, "flask") is None, junk
