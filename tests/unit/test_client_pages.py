@@ -198,9 +198,9 @@ def test_stored_page_is_read_once_per_run(
     reads: list[str] = []
     real = client_mod._load_page
 
-    def counting(answer: Response, variant: str) -> client_mod.StoredPage | None:
+    def counting(answer: Response, variant: str, name: str) -> client_mod.StoredPage | None:
         reads.append(answer.url)
-        return real(answer, variant)
+        return real(answer, variant, name)
 
     monkeypatch.setattr(client_mod, "_load_page", counting)
     client = client_of(cache, server)
@@ -322,3 +322,61 @@ def test_a_page_that_does_not_parse_is_never_kept(cache: FileCache) -> None:
         with pytest.raises(FetchError, match="page for flask"):
             fetch(client_of(cache, server), "flask")
     assert len(server.seen) == 3  # cold; then a 304 with no parse, and the page again
+
+
+# --- pages that redirect ------------------------------------------------------------------
+
+SHARED = b"""<html><body>
+<a href="/f/foo-1.0-py3-none-any.whl">foo-1.0-py3-none-any.whl</a>
+<a href="/f/bar-2.0-py3-none-any.whl">bar-2.0-py3-none-any.whl</a>
+</body></html>"""
+
+
+class Redirecting(Server):
+    """``redirects``: page URL -> the URL it answers 302 to (on another host, say)."""
+
+    def __init__(self, bodies: Mapping[str, bytes], redirects: Mapping[str, str]) -> None:
+        super().__init__(bodies)
+        self.redirects = dict(redirects)
+
+    def __call__(self, request: Request) -> RawResponse:
+        target = self.redirects.get(request.url)
+        if target is None:
+            return super().__call__(request)
+        self.seen.append(request)
+        return respond(302, headers={"Location": target})
+
+
+def test_two_projects_whose_pages_redirect_to_one_url_each_get_their_own_files(
+    cache: FileCache,
+) -> None:
+    """The parse kept with the shared URL's entry is one project's files only: the other
+    project must not be handed it on a 304."""
+    shared = "https://cdn.example/all/"
+    server = Redirecting({shared: SHARED}, {URL: shared, INDEX.url + "bar/": shared})
+    for _ in range(2):  # cold, then warm (304s)
+        client = client_of(cache, server)
+        assert [f.filename for f in fetch(client, "flask").files] == []
+        assert [f.filename for f in fetch(client, "bar").files] == ["bar-2.0-py3-none-any.whl"]
+
+
+def test_a_redirected_page_is_revalidated_once_after_a_prefetch_found_nothing(
+    cache: FileCache,
+) -> None:
+    """Its parse is kept under the URL it came from, where the prefetch's look-up of the
+    asked URL does not find it; the 304 still hands it back, so the page is not asked
+    for again whole."""
+    moved = "https://idx.example/simple2/flask/"
+    server = Redirecting({moved: BODY}, {URL: moved})
+    fetch(client_of(cache, server), "flask")
+    server.seen.clear()
+
+    client = client_of(cache, server)
+    assert client.stored_page(INDEX, "flask") is None
+    page = fetch(client, "flask")
+
+    assert len(page.files) == 4
+    assert [(r.url, r.header("If-None-Match") is not None) for r in server.seen] == [
+        (URL, False),
+        (moved, True),
+    ]

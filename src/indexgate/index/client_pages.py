@@ -85,7 +85,7 @@ class PageFetching:
         if index.format == "flat" or not index.url.startswith(("http:", "https:")):
             return None
         name = canonicalize_name(name)
-        stored = self._stored_page(page_url(index.url, name))
+        stored = self._stored_page(page_url(index.url, name), name)
         if stored is None:
             return None
         return PageResult(index, name, stored.status, stored.files)
@@ -115,7 +115,7 @@ class PageFetching:
             sink=self._page_sink(name, carried),
             reload=reload,
         )
-        return r, (_page_key(r, self._variant) if 200 <= r.status < 300 else None)
+        return r, (_page_key(r, self._variant, name) if 200 <= r.status < 300 else None)
 
     def _page_sink(self, name: NormalizedName, carried: bytes | None) -> BodySinkFactory:
         """A new page parser for each attempt at the page (a retry starts afresh).
@@ -129,7 +129,7 @@ class PageFetching:
             parser = simple.PageParser(
                 headers.get("content-type"), url, project=name, keep=self.keep
             )
-            return _PageSink(parser, self._variant, carried)
+            return _PageSink(parser, name, self._variant, carried)
 
         return make
 
@@ -147,16 +147,21 @@ class PageFetching:
                 sink.head = b""  # read once; the answer stays memoized for the run
             if login is not None:  # a refusal, not a page (nor kept as one: ``summary``)
                 return PageResult(index, name, r.status, refused=login)
-            # A page whose bytes an earlier run parsed (a 304, say) is not parsed again.
+            # A page whose bytes an earlier run parsed (a 304, say) is not parsed again:
+            # its parse is in the answer the cache gave (under the URL it came from, after
+            # any redirect), unless this run read it already.
             assert key is not None  # a 2xx answer
-            stored = self._stored_page(url, r)
+            stored = self._stored.get(url)
+            if stored is None or stored.key != key:
+                stored = _load_page(r, self._variant, name)
             if stored is not None and stored.key == key:
                 return PageResult(index, name, r.status, stored.files, key=key)
             if sink is not None or r.body_sha256 is None or reloaded:
                 break
             # The cache kept this page's hash, not its bytes, and no parse of them for this
-            # target filter (another filter's only, an older cache's entry): ask for the
-            # page again, without validators; its new entry keeps the other filters' parses.
+            # target filter (another filter's only; a login form or a page that did not
+            # parse, which keep none): ask for the page again, without validators; its new
+            # entry keeps the other filters' parses.
             r, key = await self._page_answer(url, name, reload=True, carried=r.summary)
         if sink is not None:
             if sink.error is not None:
@@ -204,17 +209,15 @@ class PageFetching:
 
     # -- what the cache keeps of a page besides its headers (``Response.summary``) ------
 
-    def _stored_page(self, url: str, answer: Response | None = None) -> StoredPage | None:
+    def _stored_page(self, url: str, name: NormalizedName) -> StoredPage | None:
         """The parse the cache keeps with ``url``'s page for this run's target filter, read
-        once per run: from ``answer`` (the page's answer, as the cache gave it), else
-        from the page's cache entry, without any network."""
+        from the page's cache entry once per run, without any network. (A page that
+        redirects is kept under the URL it came from: none is found here for it.)"""
         if url in self._stored:
             return self._stored[url]
-        if answer is None:
-            cache = self.http.cache
-            cached = cache.lookup("GET", url, {"Accept": ACCEPT}) if cache is not None else None
-            answer = cached.response if cached is not None else None
-        stored = _load_page(answer, self._variant) if answer is not None else None
+        cache = self.http.cache
+        cached = cache.lookup("GET", url, {"Accept": ACCEPT}) if cache is not None else None
+        stored = _load_page(cached.response, self._variant, name) if cached is not None else None
         self._stored[url] = stored
         return stored
 
@@ -312,12 +315,14 @@ def page_url(base: str, name: str) -> str:
     return f"{base}{name}/" if base.endswith("/") else f"{base}/{name}/"
 
 
-def _page_key(r: Response, variant: str) -> str:
-    """What a parsed page depends on: its URL, media type and bytes (by their sha256:
-    a streamed page's bytes are hashed as they pass, never kept), and which files the
-    run keeps (``variant``: the target filter's label)."""
+def _page_key(r: Response, variant: str, name: NormalizedName) -> str:
+    """What a parsed page depends on: its URL (after any redirect), media type and bytes
+    (by their sha256: a streamed page's bytes are hashed as they pass, never kept), which
+    files the run keeps (``variant``: the target filter's label), and the project asked
+    for (a parse keeps that project's files only, and two projects' pages may redirect
+    to one URL)."""
     body = r.body_sha256 or hashlib.sha256(r.content).hexdigest()
-    text = f"page-v2\0{r.url}\0{r.content_type}\0{variant}\0{body}"
+    text = f"page-v3\0{name}\0{r.url}\0{r.content_type}\0{variant}\0{body}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -328,13 +333,20 @@ class _PageSink:
     never raises: the transport is mid-read); the files are ``files`` once closed, and
     ``summary`` is what the cache keeps of them."""
 
-    __slots__ = ("_carried", "_failure", "_parser", "_variant", "error", "files", "head")
+    __slots__ = ("_carried", "_failure", "_name", "_parser", "_variant", "error", "files", "head")
 
-    def __init__(self, parser: simple.PageParser, variant: str, carried: bytes | None) -> None:
+    def __init__(
+        self,
+        parser: simple.PageParser,
+        name: NormalizedName,
+        variant: str,
+        carried: bytes | None,
+    ) -> None:
         from indexgate.index.simple import PageError  # loaded with the parser already
 
         self._failure = PageError
         self._parser: simple.PageParser | None = parser
+        self._name = name
         self._variant = variant
         self._carried = carried
         self.head = b""
@@ -376,11 +388,12 @@ class _PageSink:
         if authcheck.login_page(replace(answer, content=self.head), answer.url) is not None:
             return None
         rows = [dist_row(f) for f in self.files]
-        parses: list[list[Any]] = [[self._variant, _page_key(answer, self._variant), rows]]
+        name = self._name
+        parses: list[list[Any]] = [[self._variant, _page_key(answer, self._variant, name), rows]]
         for variant, key, kept in _parses(self._carried):
             if len(parses) == _PARSES_KEPT:
                 break
-            if variant != self._variant and key == _page_key(answer, variant):
+            if variant != self._variant and key == _page_key(answer, variant, name):
                 parses.append([variant, key, kept])
         return json.dumps([_PAGE_FORMAT, *parses], separators=(",", ":")).encode()
 
@@ -413,13 +426,14 @@ def _parses(summary: bytes | None) -> list[list[Any]]:
     return [p for p in parses if isinstance(p, list) and len(p) == 3 and isinstance(p[2], list)]
 
 
-def _load_page(answer: Response, variant: str) -> StoredPage | None:
-    """The parse ``answer``'s summary keeps for ``variant``, when made from the answer's
-    very bytes (its page key, ``_page_key``, says so); None when there is none."""
+def _load_page(answer: Response, variant: str, name: NormalizedName) -> StoredPage | None:
+    """The parse ``answer``'s summary keeps for ``variant`` and project ``name``, when
+    made from the answer's very bytes (its page key, ``_page_key``, says so); None when
+    there is none."""
     parses = _parses(answer.summary)
     if not parses:
         return None
-    key = _page_key(answer, variant)
+    key = _page_key(answer, variant, name)
     for _, stored_key, rows in parses:
         if stored_key == key:
             try:
