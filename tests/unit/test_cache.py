@@ -392,6 +392,32 @@ def test_a_fresh_page_is_still_asked_for_when_credentials_are_configured(tmp_pat
     assert SECRET.encode() not in all_bytes(tmp_path)
 
 
+def test_a_fresh_page_stored_for_credentials_is_asked_for_again_without_them(
+    tmp_path: Path,
+) -> None:
+    """The cache never reuses an answer across credentials: a run without them (or with
+    others) must hear the server say 401, not get the private page from the cache."""
+    seen: list[Request] = []
+    private = _mocked_client(_serve(seen, "max-age=600"), cache=FileCache(tmp_path))
+    private.add_credentials(PAGE, ("ci", SECRET))
+    _get(private)
+    anonymous = _mocked_client(_serve(seen, "max-age=600"), cache=FileCache(tmp_path))
+    _get(anonymous)
+    assert len(seen) == 2 and anonymous.stats.cache_hits == 0
+    assert seen[1].header("authorization") is None
+    assert SECRET.encode() not in all_bytes(tmp_path)
+
+
+def test_an_answer_to_credentials_stays_never_fresh_after_a_304(tmp_path: Path) -> None:
+    c = FileCache(tmp_path)
+    c.store("GET", PAGE, ACCEPT, page(cache_control="max-age=600", etag='"v"'), authed=True)
+    hit = c.lookup("GET", PAGE, ACCEPT)
+    assert hit is not None and not hit.fresh and hit.authed
+    c.refresh(hit, page(status=304, cache_control="max-age=900", etag='"v2"'))
+    again = c.lookup("GET", PAGE, ACCEPT)
+    assert again is not None and not again.fresh and again.validators["If-None-Match"] == '"v2"'
+
+
 # --- writing behind (``background=True``, as a run opens its cache) ----------------------------
 
 

@@ -15,22 +15,23 @@ Three kinds of entries:
   core metadata it read from a wheel's byte ranges (its header section: a warm run re-reads
   no zip, and no description it would not read either), and a reused run's outcome.
 
-A streamed answer (a project page parsed as it arrived, never held whole) is kept
-compact, in one file: its headers, its body's sha256 (``body-sha256``) and, in the body's
-stead, what its sink made of it (``BodySink.summary``: the page's parse). A warm run
-revalidates it as any other entry, and a 304 hands the summary back with the answer
-(``Response.summary``): the index client checks that it holds a parse of those bytes for
-its target filter, and asks again without validators when it does not. ``http/`` held the
-entries of the layout before: never read again (nor ``answers/`` by an older indexgate
-sharing the folder, which would read a summary as the body), and pruned.
+A streamed answer (a project page parsed as it arrived, never held whole) is kept in one
+file: its headers, its body's sha256 (``body-sha256``) and, in the body's stead, what its
+sink made of it (``BodySink.summary``: the page's parse), handed back with a 304
+(``Response.summary``); the index client asks again without validators when that is not a
+parse of those bytes for its target filter and project. Entries of the earlier layout
+(``http/``, ``blob/page3/``) are never read again (nor ``answers/`` by an older indexgate
+sharing the folder), and go first once the folder is past its bound (least recently used).
 
 Only 200, 206 and 404 are kept: a 401/403 must be asked again next run (an auth failure
-re-checked, a blocked artifact re-probed). No credential enters a key or a file: keys are
-hashes of userinfo-free URLs, and only an allowlist of response headers is written (never
-``Authorization``, ``Set-Cookie`` or ``WWW-Authenticate``). Each entry is one file written
-to a temporary name and renamed into place, so two runs sharing the folder never see half
-an entry; anything unreadable is a miss. Least recently used entries go when the folder
-grows past ``max_bytes``.
+re-checked, a blocked artifact re-probed). An answer to a request with credentials is
+never fresh (``authed``; a hashed file's bytes aside): whoever asks next, with other
+credentials or none, revalidates, and only the server's 304 to that request lets the body
+be reused. No credential enters a key or a file: keys are hashes of userinfo-free URLs,
+and only an allowlist of response headers is written (never ``Authorization``,
+``Set-Cookie`` or ``WWW-Authenticate``). Each entry is one file written to a temporary
+name and renamed into place, so two runs sharing the folder never see half an entry;
+anything unreadable is a miss. Least recently used entries go past ``max_bytes``.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ class FileCache:
             stored_headers = Headers(meta["headers"])
             status, reason = int(meta["status"]), str(meta["reason"])
             immutable = bool(meta.get("immutable", False))
-            fresh = immutable or _age(meta) < _lifetime(stored_headers)
+            authed = bool(meta.get("authed", False))
+            fresh = immutable or (not authed and _age(meta) < _lifetime(stored_headers))
         except (KeyError, TypeError, ValueError):
             self._remove(path)
             return None
@@ -137,7 +139,7 @@ class FileCache:
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # recently used: pruned last
-        return CachedResponse(response, fresh, validators, path)
+        return CachedResponse(response, fresh, validators, path, authed)
 
     def store(
         self,
@@ -146,6 +148,8 @@ class FileCache:
         headers: Mapping[str, str],
         response: Response,
         digest: str | None = None,
+        *,
+        authed: bool = False,
     ) -> None:
         if not self.enabled or method != "GET":
             return
@@ -175,6 +179,7 @@ class FileCache:
             "headers": kept,
             "stored": time.time(),
             "immutable": immutable,
+            "authed": authed,
         }
         body = response.content
         if streamed:  # in the body's stead: what its sink made of it
@@ -205,6 +210,7 @@ class FileCache:
                 "headers": [(k, v) for k, v in headers.items() if k.lower() in KEPT_HEADERS],
                 "stored": time.time(),
                 "immutable": False,
+                "authed": cached.authed,
             }
             if old.body_sha256 is not None:
                 meta["body-sha256"] = old.body_sha256
@@ -262,11 +268,9 @@ class FileCache:
             self._writer.close()
 
     # -- layout ---------------------------------------------------------------------
-    # One hex digit of fan-out: 16 folders per kind. A cold run of the benchmark created
-    # about 680 entries (450 since a page's parse is in its entry), and with two digits
-    # also about 460 folders, each as costly to create as a file (0.5-1 ms of system time
-    # apiece on the development VM: 0.4 s of a cold run).
-    # Entries of the earlier two-digit layout are never read again; pruning removes them.
+    # One hex digit of fan-out: 16 folders per kind. A cold run of the benchmark creates
+    # about 450 entries, and with two digits also about 460 folders, each as costly to
+    # create as a file (0.25-1 ms of system time apiece on the development VM).
 
     def _path(self, url: str, headers: Mapping[str, str], digest: str | None) -> str:
         lower = {k.lower(): v for k, v in headers.items()}

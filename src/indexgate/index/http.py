@@ -361,7 +361,9 @@ class HttpClient:
                 self.stats.revalidated += 1
                 return self.cache.refresh(cached, response)  # type: ignore[union-attr]
             if cacheable and self.cache is not None:
-                self.cache.store(method, url, request_headers, response, digest)
+                self.cache.store(
+                    method, url, request_headers, response, digest, authed=auth is not None
+                )
             return response
 
     def _unreachable(self, url: str, last_error: str) -> IndexUnreachable:

@@ -176,9 +176,13 @@ class HttpCache(Protocol):
         headers: Mapping[str, str],
         response: Response,
         digest: str | None = None,
+        *,
+        authed: bool = False,
     ) -> None:
         """Keep ``response`` for later runs: a streamed one as its body's hash and its
-        sink's ``summary`` (handed back as ``Response.summary``), not its bytes."""
+        sink's ``summary`` (handed back as ``Response.summary``), not its bytes.
+        ``authed``: the request carried credentials, so the answer is never served again
+        without asking the server (``CachedResponse.authed``)."""
         ...
 
     def refresh(self, cached: CachedResponse, not_modified: Response) -> Response: ...
@@ -201,3 +205,7 @@ class CachedResponse:
     fresh: bool
     validators: dict[str, str]
     key: str
+    # The answer was given to a request with credentials: never fresh (unless its bytes are
+    # named by a hash), so another run, with other credentials or none, asks the server
+    # again, and only the server's 304 to that run's own request lets it reuse the body.
+    authed: bool = False
