@@ -48,3 +48,20 @@ def test_masking_reads_url_userinfo_and_config_passwords() -> None:
     config = {"indexes": [{"url": "https://u:url-pw@h.example/", "password": "${PW}"}]}
     found = secrets_in_config(config, lambda v: v.replace("${PW}", env["PW"]))
     assert found == {"url-pw", "from-env"}
+
+
+def test_a_request_that_read_the_credentials_before_a_refresh_does_not_restore_them() -> None:
+    """A request reads its credentials, waits for a slot, and meanwhile they are
+    refreshed: its late header is of the old ones, and every later request's of the new."""
+    from indexgate.index.origin_auth import OriginCredentials, basic
+    from indexgate.index.transport.base import origin_of
+
+    url = "https://idx.example/simple/"
+    creds = OriginCredentials()
+    creds.add(url, ("ci", "old"))
+    origin = origin_of(url)
+
+    assert creds.authorization(origin, ("ci", "old"), url) == basic("ci", "old")
+    assert creds.authorization(origin, ("ci", "new"), url) == basic("ci", "new")
+    assert creds.authorization(origin, ("ci", "old"), url) == basic("ci", "old")  # the late one
+    assert creds.authorization(origin, ("ci", "new"), url) == basic("ci", "new")

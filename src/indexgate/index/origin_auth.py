@@ -35,7 +35,8 @@ class OriginCredentials:
 
     def __init__(self) -> None:
         self._auth: dict[Origin, tuple[str, str]] = {}
-        self._header: dict[Origin, str] = {}
+        # The Basic header of each origin, with the credentials it was made from.
+        self._header: dict[Origin, tuple[tuple[str, str], str]] = {}
         self._refreshers: dict[Origin, Refresher] = {}
         self._refreshing: dict[Origin, asyncio.Future[bool]] = {}
         self._proven: set[Origin] = set()  # answered 2xx with its credentials
@@ -56,10 +57,12 @@ class OriginCredentials:
     def authorization(self, origin: Origin, auth: tuple[str, str] | None, url: str) -> str | None:
         """Basic auth for the index's own origin; else a URL's own userinfo (as httpx)."""
         if auth is not None:
-            value = self._header.get(origin)
-            if value is None:
-                value = self._header[origin] = basic(*auth)
-            return value
+            # Made again when ``auth`` is not what it was made from: a request that read
+            # the credentials before a refresh must not put the old ones back for all.
+            made = self._header.get(origin)
+            if made is None or made[0] != auth:
+                made = self._header[origin] = (auth, basic(*auth))
+            return made[1]
         if "@" in url:
             parts = urlsplit(url)
             if "@" in parts.netloc and (parts.username or parts.password):
@@ -89,6 +92,5 @@ class OriginCredentials:
             log.warning("refreshing the credentials of %s failed: %s", origin[1], redact(str(exc)))
             return False
         self._auth[origin] = auth
-        self._header.pop(origin, None)
         log.info("%s answered 401 after 200: credentials refreshed once", origin[1])
         return True
