@@ -381,7 +381,10 @@ class _PageSink:
         entry (``carried``) whose key says they were read from these same bytes, up to
         ``_PARSES_KEPT`` in all, so runs of two filters on one cache do not take turns
         fetching the page whole. None for a page that did not parse or is a login form:
-        never kept as a page, so a later 304 asks for it again and finds the form.
+        never kept as a page, so a later 304 asks for it again and finds the form. (Only
+        the form is looked for here: the cache stores the answer before its redirects are
+        recorded, and ``_simple`` checks those on every answer, stored or not, before it
+        uses a parse.)
         """
         if self.error is not None:
             return None

@@ -160,8 +160,9 @@ def refused_targets(
 
 async def ask_direct_pages(session: Session, sources: SourceSet) -> None:
     """Start the listing of every target's direct requirements, then let the loop run for
-    a moment: long enough for the fetches to send their requests (a few turns of the
-    loop, whatever the transport's steps), far shorter than the round trip they wait."""
+    a moment: long enough for the fetches to start (a plain-http request is written in a
+    few turns of the loop; a TLS connection only starts its handshake, which goes on when
+    the resolver next waits), far shorter than the round trip they wait for."""
     for target in session.settings.targets:
         for sr in applicable(sources.requirements, target):
             session.finder.listing(canonicalize_name(sr.requirement.name))
