@@ -24,14 +24,16 @@ parse of those bytes for its target filter and project. Entries of the earlier l
 sharing the folder), and go first once the folder is past its bound (least recently used).
 
 Only 200, 206 and 404 are kept: a 401/403 must be asked again next run (an auth failure
-re-checked, a blocked artifact re-probed). An answer to a request with credentials is
-never fresh (``authed``; a hashed file's bytes aside): whoever asks next, with other
-credentials or none, revalidates, and only the server's 304 to that request lets the body
-be reused. No credential enters a key or a file: keys are hashes of userinfo-free URLs,
-and only an allowlist of response headers is written (never ``Authorization``,
-``Set-Cookie`` or ``WWW-Authenticate``). Each entry is one file written to a temporary
-name and renamed into place, so two runs sharing the folder never see half an entry;
-anything unreadable is a miss. Least recently used entries go past ``max_bytes``.
+re-checked, a blocked artifact re-probed). Where credentials are on either side, nothing
+is fresh (``authed``; a hashed file's bytes aside): a request with credentials is sent
+every run, so an auth failure never hides behind the cache, and an answer to one is asked
+for again by whoever comes next, with other credentials or none; only the server's 304 to
+that request lets the body be reused. No credential enters a key or a file: keys are
+hashes of userinfo-free URLs, and only an allowlist of response headers is written (never
+``Authorization``, ``Set-Cookie`` or ``WWW-Authenticate``). Each entry is one file written
+to a temporary name and renamed into place, so two runs sharing the folder never see half
+an entry; anything unreadable is a miss. Least recently used entries go past
+``max_bytes``.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from pathlib import Path
 from urllib.parse import urldefrag
 
 from indexgate.index.responses import CachedResponse, Response
-from indexgate.index.transport.headers import Headers, http_date
+from indexgate.index.transport.headers import Headers, cache_directives, freshness_lifetime
 from indexgate.redact import strip_userinfo
 
 log = logging.getLogger("indexgate.cache")
@@ -78,7 +80,6 @@ _VERSION = "v1"
 _SEP = os.sep
 _PRUNE_EVERY = 3600.0
 _TMP_MAX_AGE = 3600.0
-FOREVER = float("inf")
 
 
 class FileCache:
@@ -104,7 +105,13 @@ class FileCache:
     # -- the HttpCache protocol -----------------------------------------------------
 
     def lookup(
-        self, method: str, url: str, headers: Mapping[str, str], digest: str | None = None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        digest: str | None = None,
+        *,
+        authed: bool = False,
     ) -> CachedResponse | None:
         if not self.enabled or method != "GET":
             return None
@@ -117,8 +124,10 @@ class FileCache:
             stored_headers = Headers(meta["headers"])
             status, reason = int(meta["status"]), str(meta["reason"])
             immutable = bool(meta.get("immutable", False))
-            authed = bool(meta.get("authed", False))
-            fresh = immutable or (not authed and _age(meta) < _lifetime(stored_headers))
+            stored_authed = bool(meta.get("authed", False))
+            # Credentials on either side: asked again, whatever the freshness (module doc).
+            private = authed or stored_authed
+            fresh = immutable or (not private and _age(meta) < freshness_lifetime(stored_headers))
         except (KeyError, TypeError, ValueError):
             self._remove(path)
             return None
@@ -139,7 +148,7 @@ class FileCache:
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # recently used: pruned last
-        return CachedResponse(response, fresh, validators, path, authed)
+        return CachedResponse(response, fresh, validators, path, stored_authed)
 
     def store(
         self,
@@ -158,7 +167,7 @@ class FileCache:
         streamed = response.body_sha256 is not None and not response.content
         if streamed and immutable:  # a hashed file's entry is its bytes: never a hash alone
             return
-        directives = _directives(response.headers)
+        directives = cache_directives(response.headers)
         if (
             response.status not in CACHEABLE
             or "no-store" in directives
@@ -169,7 +178,7 @@ class FileCache:
         if not immutable and not (
             "etag" in response.headers
             or "last-modified" in response.headers
-            or _lifetime(response.headers) > 0
+            or freshness_lifetime(response.headers) > 0
         ):
             return  # could never be used again
         kept = [(k, v) for k, v in response.headers.items() if k.lower() in KEPT_HEADERS]
@@ -201,9 +210,9 @@ class FileCache:
             kept = [(k, v) for k, v in old.headers.multi_items() if k not in updates]
             headers = Headers(kept + list(updates.items()))
         path = cached.key
-        if "no-store" in _directives(headers):
+        if "no-store" in cache_directives(headers):
             self._remove(path)
-        elif changed or _lifetime(headers) > 0:  # else nothing a later run would read changed
+        elif changed or freshness_lifetime(headers) > 0:  # else no later run reads a change
             meta = {
                 "status": old.status,
                 "reason": old.reason,
@@ -460,35 +469,6 @@ def _write_all(fd: int, parts: list[bytes]) -> None:
 def _remove(path: Path | str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
-
-
-def _directives(headers: Headers) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for value in headers.get_list("cache-control", split_commas=True):
-        name, _, arg = value.strip().partition("=")
-        if name:
-            out[name.lower()] = arg.strip().strip('"')
-    return out
-
-
-def _lifetime(headers: Headers) -> float:
-    """Seconds a response stays fresh: no heuristics, so no header means revalidate."""
-    d = _directives(headers)
-    if "no-cache" in d or "no-store" in d:
-        return 0.0
-    if "immutable" in d:
-        return FOREVER
-    if "max-age" in d:
-        try:
-            return max(0.0, float(int(d["max-age"])))
-        except ValueError:
-            return 0.0
-    expires, date = headers.get("expires"), headers.get("date")
-    if expires and date:
-        until, now = http_date(expires), http_date(date)
-        if until is not None and now is not None:
-            return max(0.0, (until - now).total_seconds())
-    return 0.0
 
 
 def _age(meta: dict) -> float:

@@ -274,11 +274,11 @@ class HttpClient:
         factory = tee_factory(streaming.sink if streaming else None, url)
         cached = None
         if cacheable and self.cache is not None and not (streaming and streaming.reload):
-            cached = self.cache.lookup(method, url, request_headers, digest)
+            cached = self.cache.lookup(
+                method, url, request_headers, digest, authed=auth is not None
+            )
         if cached is not None:
-            # With credentials, a page is asked again every run even when fresh, so an
-            # auth failure is never hidden by the cache; hashed file bytes cannot change.
-            if cached.fresh and (auth is None or digest is not None):
+            if cached.fresh:  # never, with credentials on either side (but hashed bytes)
                 self.stats.cache_hits += 1
                 return cached.response
             request_headers.update(cached.validators)

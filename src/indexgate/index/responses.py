@@ -166,8 +166,17 @@ class HttpCache(Protocol):
     enabled: bool
 
     def lookup(
-        self, method: str, url: str, headers: Mapping[str, str], digest: str | None = None
-    ) -> CachedResponse | None: ...
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        digest: str | None = None,
+        *,
+        authed: bool = False,
+    ) -> CachedResponse | None:
+        """The stored answer, if any; ``authed``: this request carries credentials, so
+        nothing is fresh for it but a hashed file's bytes."""
+        ...
 
     def store(
         self,

@@ -100,3 +100,37 @@ def http_date(value: str) -> datetime.datetime | None:
     except (TypeError, ValueError, IndexError):
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=datetime.UTC)
+
+
+FOREVER = float("inf")  # the freshness lifetime of an ``immutable`` answer
+
+
+def cache_directives(headers: Headers) -> dict[str, str]:
+    """``Cache-Control``'s directives: names lower-cased, arguments unquoted."""
+    out: dict[str, str] = {}
+    for value in headers.get_list("cache-control", split_commas=True):
+        name, _, arg = value.strip().partition("=")
+        if name:
+            out[name.lower()] = arg.strip().strip('"')
+    return out
+
+
+def freshness_lifetime(headers: Headers) -> float:
+    """Seconds an answer stays fresh (RFC 9111): no heuristics, so no header means
+    revalidate."""
+    d = cache_directives(headers)
+    if "no-cache" in d or "no-store" in d:
+        return 0.0
+    if "immutable" in d:
+        return FOREVER
+    if "max-age" in d:
+        try:
+            return max(0.0, float(int(d["max-age"])))
+        except ValueError:
+            return 0.0
+    expires, date = headers.get("expires"), headers.get("date")
+    if expires and date:
+        until, now = http_date(expires), http_date(date)
+        if until is not None and now is not None:
+            return max(0.0, (until - now).total_seconds())
+    return 0.0
