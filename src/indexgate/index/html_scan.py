@@ -170,32 +170,27 @@ class _Scanner:
                     stop = start
                     break
                 raw_text = None
-            elif kind == 10:  # another whole anchor (closing any open one first)
-                found = _anchor_attrs(m.group(9))
+            elif kind == 10 or (kind == 14 and m.group(11) in ("a", "A")):
+                # Another anchor, whole (10) or its start tag (14): any open one ends here.
+                found = _anchor_attrs(m.group(9) if kind == 10 else m.group(12))
                 if found is None:
                     stop = start
                     break
                 if attrs is not None:
                     emit(attrs, "".join(chunks).strip())
                     attrs = None
-                anchor = m.group(10)
-                emit(found, (_unescape(anchor) if "&" in anchor else anchor).strip())
-                pos = m.end()
-                continue
+                if kind == 10:
+                    anchor = m.group(10)
+                    emit(found, (_unescape(anchor) if "&" in anchor else anchor).strip())
+                    pos = m.end()
+                    continue
+                if m.group(13):  # <a .../>: opened and closed
+                    emit(found, "")
+                else:
+                    attrs, chunks = found, []
             elif kind == 14:
                 tag = m.group(11).lower()
-                if tag == "a":
-                    found = _anchor_attrs(m.group(12))
-                    if found is None:
-                        stop = start
-                        break
-                    if attrs is not None:
-                        emit(attrs, "".join(chunks).strip())
-                    attrs, chunks = found, []
-                    if m.group(13):  # <a .../>: opened and closed
-                        emit(attrs, "")
-                        attrs = None
-                elif tag in _RAW_TEXT:
+                if tag in _RAW_TEXT:
                     if attrs is not None or "&" in m.group(14):
                         stop = start
                         break
