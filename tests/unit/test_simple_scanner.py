@@ -119,6 +119,21 @@ def in_pieces(body: bytes, size: int) -> list[tuple]:
     return fields(parser.close())
 
 
+def same_as_html_parser(text_: str, monkeypatch: pytest.MonkeyPatch, *sizes: int) -> bool:
+    """The scanner's anchors (when it takes the page) are html.parser's, and so are the
+    files read from the page, whole and fed ``sizes`` bytes at a time; True when the
+    scanner took it."""
+    fast = _scan_anchors(text_)
+    if fast is not None:
+        assert fast == _parse_anchors(text_)[0], text_
+    body = text_.encode()
+    expected = by_html_parser(body, monkeypatch)
+    assert fields(parse_project_page(body, "text/html", BASE)) == expected, text_
+    for size in sizes:
+        assert in_pieces(body, size) == expected, (size, text_)
+    return fast is not None
+
+
 @pytest.mark.parametrize("name", sorted(SCANNED))
 def test_scanned_pages_give_what_html_parser_gives(
     name: str, monkeypatch: pytest.MonkeyPatch
@@ -229,15 +244,7 @@ def test_generated_pages(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
         usual = rng.random() < 0.6
         pool = FRAGMENTS[:11] if usual else FRAGMENTS
         text_ = "".join(rng.choice(pool)(rng) for _ in range(count))
-        fast = _scan_anchors(text_)
-        if fast is not None:
-            scanned += 1
-            assert fast == _parse_anchors(text_)[0], text_
-        body = text_.encode()
-        expected = by_html_parser(body, monkeypatch)
-        assert fields(parse_project_page(body, "text/html", BASE)) == expected, text_
-        for size in (1, 7, 64):
-            assert in_pieces(body, size) == expected, (size, text_)
+        scanned += same_as_html_parser(text_, monkeypatch, 1, 7, 64)
     assert 50 < scanned < 300, "both paths must be exercised"
 
 
@@ -276,14 +283,8 @@ def test_usual_anchors_give_what_html_parser_gives(
     for _ in range(150):
         anchors = [usual_anchor(rng) for _ in range(rng.randint(1, 8))]
         text_ = page(*anchors) if rng.random() < 0.7 else "".join(anchors)
-        fast = _scan_anchors(text_)
-        if fast is not None:
-            scanned += 1
-            assert fast == _parse_anchors(text_)[0], text_
+        scanned += same_as_html_parser(text_, monkeypatch, 7)
         body = text_.encode()
-        expected = by_html_parser(body, monkeypatch)
-        assert fields(parse_project_page(body, "text/html", BASE)) == expected, text_
-        assert in_pieces(body, 7) == expected, text_
         with monkeypatch.context() as m:
             m.setattr(simple_html, "FAST_SCAN", False)
             slow = parse_project_page(body, "text/html", BASE, project="foo", keep=keep)
