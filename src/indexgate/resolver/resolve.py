@@ -34,7 +34,7 @@ from indexgate.model import (
     vendor_label,
 )
 from indexgate.redact import redact
-from indexgate.resolver.fetch_loop import FetchLoop
+from indexgate.resolver.fetch_loop import FetchLoop, Pending
 from indexgate.resolver.finder import Finder
 from indexgate.resolver.reuse import Reuse
 from indexgate.settings import Settings
@@ -95,12 +95,17 @@ def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[S
 def check(settings: Settings, sources: SourceSet) -> Report:
     report = Report(command="check", warnings=list(settings.warnings))
     with open_session(settings, only_usable=True) as session:
-        refused = prove_credentials(session)
+        proof = start_proof(session)
+        if proof is not None:  # its requests go out before the key below is worked out
+            session.fetch_loop.run(lambda: asyncio.sleep(SEND_MOMENT))
+        # Nothing changed since a run with these inputs: its outcome, without resolving.
+        # The key hashes each index's credentials slowly (PBKDF2, ~8 ms an index): that
+        # CPU is spent while the auth checks are on the wire, not after they answered.
+        reuse = Reuse.prepare(session.client, settings, sources)
+        refused = proof.result() if proof is not None else []
         if refused:
             report.targets = refused_targets(settings, refused)
             return report
-        # Nothing changed since a run with these inputs: its outcome, without resolving.
-        reuse = Reuse.prepare(session.client, settings, sources)
         reused = session.fetch_loop.run(reuse.attempt) if reuse is not None else None
         if reused is not None:
             report.targets, never = reused
@@ -135,9 +140,18 @@ def check(settings: Settings, sources: SourceSet) -> Report:
 def prove_credentials(session: Session) -> list[Problem]:
     """The auth check of every index with credentials (index/authcheck.py), before any
     project page is asked of any index: the failures, empty when all passed."""
+    proof = start_proof(session)
+    return proof.result() if proof is not None else []
+
+
+def start_proof(session: Session) -> Pending[list[Problem]] | None:
+    """The auth checks of ``prove_credentials``, started (they go out at the loop's next
+    wait) for the caller to take the failures later; None when no index needs one."""
     from indexgate.index import authcheck
 
-    return session.fetch_loop.run(
+    if not any(authcheck.needs_proof(i) for i in session.settings.indexes):
+        return None
+    return session.fetch_loop.submit(
         lambda: authcheck.prove_credentials(session.client.prove, session.settings.indexes)
     )
 
