@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -35,7 +36,6 @@ from indexgate.model import (
 )
 from indexgate.redact import redact
 from indexgate.resolver.fetch_loop import FetchLoop, Pending
-from indexgate.resolver.finder import Finder
 from indexgate.resolver.reuse import Reuse
 from indexgate.settings import Settings
 from indexgate.sources.model import SourceRequirement, SourceSet
@@ -44,6 +44,7 @@ from indexgate.targets import Target
 if TYPE_CHECKING:
     from indexgate.resolver.candidates import Candidate, Req
     from indexgate.resolver.conflicts import ConflictTracker
+    from indexgate.resolver.finder import Finder
     from indexgate.resolver.provider import Provider
 
 log = logging.getLogger("indexgate.resolve")
@@ -59,7 +60,14 @@ class Session:
     fetch_loop: FetchLoop
     http: HttpClient
     client: IndexClient
-    finder: Finder
+
+    @cached_property
+    def finder(self) -> Finder:
+        """The index strategies, made when first asked for: a check whose previous outcome
+        is reused lists no package, and leaves the finder's module out of its start-up."""
+        from indexgate.resolver.finder import Finder
+
+        return Finder(self.settings, self.client)
 
 
 @contextmanager
@@ -83,9 +91,8 @@ def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[S
     fetch_loop.check = http.check_run_deadline  # the run deadline also ends a computing resolver
     keep = TargetFilter(settings.targets) if only_usable else None
     client = IndexClient(http, settings.indexes, allow_build=settings.allow_build, keep=keep)
-    finder = Finder(settings, client)
     try:
-        yield Session(settings, fetch_loop, http, client, finder)
+        yield Session(settings, fetch_loop, http, client)
     finally:
         fetch_loop.close(http.aclose)
         if cache is not None:
