@@ -155,9 +155,7 @@ NOT_FOR_A_REUSED_CHECK = {
 }
 
 
-def test_a_check_that_reuses_the_previous_outcome_imports_no_resolver(
-    cli, index, tmp_path
-) -> None:
+def test_a_check_that_reuses_the_previous_outcome_imports_no_resolver(cli, index, tmp_path) -> None:
     cli.write("requirements.txt", "lib\n")
     argv = ["check", "--index", index.url, "--cache-dir", "cache", "-v"]
     first, _ = run_probe(tmp_path, [*argv, "--report-json", "out/first.json"])
