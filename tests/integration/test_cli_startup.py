@@ -8,6 +8,7 @@ of its own may freeze its heap, never a caller of ``main(argv)``.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import subprocess
 import sys
@@ -37,6 +38,8 @@ NOT_FOR_A_REQUIREMENTS_CHECK = {
     "optparse",
     "shlex",
     "indexgate.drift_model",
+    # every line names a project: the location lines' reader and data are not needed
+    "indexgate.sources.locations",
     # a plain-http index, no proxy: neither the HTTP/2 client nor the proxy tunnel
     "indexgate.index.transport.http2",
     "indexgate.index.transport.http2_connection",
@@ -135,3 +138,36 @@ def test_parsing_the_command_line_imports_no_shutil_and_help_keeps_the_terminal_
 
     narrow, wide = help_lines("50"), help_lines("200")
     assert max(len(line) for line in narrow) <= 50 < max(len(line) for line in wide)
+
+
+# What a check that reuses the previous outcome (resolver/reuse.py) leaves out: the
+# resolver itself, which only a full resolution runs.
+NOT_FOR_A_REUSED_CHECK = {
+    "resolvelib",
+    "indexgate.resolver.provider",
+    "indexgate.resolver.candidates",
+    "indexgate.resolver.finder",
+    "indexgate.resolver.found",
+    "indexgate.resolver.files",
+    "indexgate.resolver.prefetch",
+    "indexgate.resolver.pins",
+    "indexgate.resolver.conflicts",
+    "indexgate.resolver.dead",
+    "indexgate.dists.build",
+}
+
+
+def test_a_check_that_reuses_the_previous_outcome_imports_no_resolver(cli, index, tmp_path) -> None:
+    cli.write("requirements.txt", "lib\n")
+    argv = ["check", "--index", index.url, "--cache-dir", "cache", "-v"]
+    first, _ = run_probe(tmp_path, [*argv, "--report-json", "out/first.json"])
+    second, log = run_probe(tmp_path, [*argv, "--report-json", "out/second.json"])
+
+    assert (first["code"], second["code"]) == (0, 0)
+    assert "reused the previous resolution" in log
+    assert set(second["modules"]) & NOT_FOR_A_REUSED_CHECK == set()
+    # The probe sees the modules the run did need.
+    assert {"indexgate.resolver.reuse", "indexgate.index.client"} <= set(second["modules"])
+    first_report = json.loads((tmp_path / "out/first.json").read_text())
+    second_report = json.loads((tmp_path / "out/second.json").read_text())
+    assert second_report["targets"] == first_report["targets"]

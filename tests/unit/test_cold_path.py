@@ -169,7 +169,6 @@ def test_check_asks_the_direct_requirements_pages_before_it_loads_the_resolver(
     from indexgate.errors import Origin
     from indexgate.resolver import resolve
     from indexgate.resolver.fetch_loop import FetchLoop
-    from indexgate.resolver.finder import Finder
     from indexgate.settings import Settings
     from indexgate.sources.model import SourceRequirement, SourceSet
     from indexgate.targets import make_target
@@ -188,7 +187,7 @@ def test_check_asks_the_direct_requirements_pages_before_it_loads_the_resolver(
     def session(settings: Settings, *, only_usable: bool = False) -> Any:
         fetch_loop = FetchLoop()
         try:
-            yield resolve.Session(settings, fetch_loop, None, client, Finder(settings, client))  # type: ignore[arg-type]
+            yield resolve.Session(settings, fetch_loop, None, client)  # type: ignore[arg-type]
         finally:
             fetch_loop.close()
 

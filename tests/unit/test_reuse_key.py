@@ -14,7 +14,8 @@ from indexgate.errors import Origin
 from indexgate.policy import Fallback, Strategy
 from indexgate.resolver.reuse import _canon, _credential_hash, inputs_key
 from indexgate.settings import IndexConfig, Settings
-from indexgate.sources.model import LocalProject, SourceRequirement, SourceSet
+from indexgate.sources.locations import LocalProject
+from indexgate.sources.model import SourceRequirement, SourceSet
 from indexgate.targets import make_target
 
 URL = "https://nexus.example/repository/pypi/simple/"

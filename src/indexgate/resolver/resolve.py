@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -34,8 +35,7 @@ from indexgate.model import (
     vendor_label,
 )
 from indexgate.redact import redact
-from indexgate.resolver.fetch_loop import FetchLoop
-from indexgate.resolver.finder import Finder
+from indexgate.resolver.fetch_loop import FetchLoop, Pending
 from indexgate.resolver.reuse import Reuse
 from indexgate.settings import Settings
 from indexgate.sources.model import SourceRequirement, SourceSet
@@ -44,6 +44,7 @@ from indexgate.targets import Target
 if TYPE_CHECKING:
     from indexgate.resolver.candidates import Candidate, Req
     from indexgate.resolver.conflicts import ConflictTracker
+    from indexgate.resolver.finder import Finder
     from indexgate.resolver.provider import Provider
 
 log = logging.getLogger("indexgate.resolve")
@@ -59,7 +60,14 @@ class Session:
     fetch_loop: FetchLoop
     http: HttpClient
     client: IndexClient
-    finder: Finder
+
+    @cached_property
+    def finder(self) -> Finder:
+        """The index strategies, made when first asked for: a check whose previous outcome
+        is reused lists no package, and leaves the finder's module out of its start-up."""
+        from indexgate.resolver.finder import Finder
+
+        return Finder(self.settings, self.client)
 
 
 @contextmanager
@@ -83,9 +91,8 @@ def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[S
     fetch_loop.check = http.check_run_deadline  # the run deadline also ends a computing resolver
     keep = TargetFilter(settings.targets) if only_usable else None
     client = IndexClient(http, settings.indexes, allow_build=settings.allow_build, keep=keep)
-    finder = Finder(settings, client)
     try:
-        yield Session(settings, fetch_loop, http, client, finder)
+        yield Session(settings, fetch_loop, http, client)
     finally:
         fetch_loop.close(http.aclose)
         if cache is not None:
@@ -95,12 +102,17 @@ def open_session(settings: Settings, *, only_usable: bool = False) -> Iterator[S
 def check(settings: Settings, sources: SourceSet) -> Report:
     report = Report(command="check", warnings=list(settings.warnings))
     with open_session(settings, only_usable=True) as session:
-        refused = prove_credentials(session)
+        proof = start_proof(session)
+        if proof is not None:  # its requests go out before the key below is worked out
+            session.fetch_loop.run(lambda: asyncio.sleep(SEND_MOMENT))
+        # Nothing changed since a run with these inputs: its outcome, without resolving.
+        # The key hashes each index's credentials slowly (PBKDF2, ~8 ms an index): that
+        # CPU is spent while the auth checks are on the wire, not after they answered.
+        reuse = Reuse.prepare(session.client, settings, sources)
+        refused = proof.result() if proof is not None else []
         if refused:
             report.targets = refused_targets(settings, refused)
             return report
-        # Nothing changed since a run with these inputs: its outcome, without resolving.
-        reuse = Reuse.prepare(session.client, settings, sources)
         reused = session.fetch_loop.run(reuse.attempt) if reuse is not None else None
         if reused is not None:
             report.targets, never = reused
@@ -135,9 +147,18 @@ def check(settings: Settings, sources: SourceSet) -> Report:
 def prove_credentials(session: Session) -> list[Problem]:
     """The auth check of every index with credentials (index/authcheck.py), before any
     project page is asked of any index: the failures, empty when all passed."""
+    proof = start_proof(session)
+    return proof.result() if proof is not None else []
+
+
+def start_proof(session: Session) -> Pending[list[Problem]] | None:
+    """The auth checks of ``prove_credentials``, started (they go out at the loop's next
+    wait) for the caller to take the failures later; None when no index needs one."""
     from indexgate.index import authcheck
 
-    return session.fetch_loop.run(
+    if not any(authcheck.needs_proof(i) for i in session.settings.indexes):
+        return None
+    return session.fetch_loop.submit(
         lambda: authcheck.prove_credentials(session.client.prove, session.settings.indexes)
     )
 

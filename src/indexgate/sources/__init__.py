@@ -7,9 +7,10 @@ as uv would, so a repository needs no second copy of its index setup.
 The readers: ``requirements_txt.py`` (pip's syntax), ``pyproject.py`` (PEP 621
 ``[project]`` and PEP 735 groups), ``uv_settings.py`` (``[tool.uv]`` and uv.toml),
 ``locks.py`` (pylock.toml, uv.lock), with ``toml_text.py`` (TOML with file:line origins),
-``locations.py`` (lines that name a location, not an index project), ``projects.py`` (what
-local projects and direct references bring), ``names.py`` (names compared as the specs
-define them) and ``model.py`` (the plain data they all return).
+``locations.py`` (lines that name a location, not an index project, and the data they
+become), ``projects.py`` (what local projects and direct references bring), ``names.py``
+(names compared as the specs define them) and ``model.py`` (the plain data the readers
+return).
 
 Each reader is imported when a file of its kind is read: a ``check`` of a requirements
 file never loads the TOML and lock-file readers.

@@ -8,29 +8,65 @@ follows ``"; "`` (a ``;`` may be part of a URL), extras follow a path in ``[...]
 
 Relative paths are read from the working directory, as pip reads them, else from the
 requirements file's folder.
+
+What such a line becomes (``LocalProject``, ``DirectReference``) is defined here, not in
+model.py: a requirements file of project names (and every check that reuses its previous
+outcome) then never creates these classes at start-up.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from packaging.markers import InvalidMarker, Marker
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.dists.models import parse_filename
 from indexgate.errors import InputError, Origin
 from indexgate.lazy_re import LazyPattern
 from indexgate.redact import redact, strip_userinfo
-from indexgate.sources.model import DirectReference, LocalProject
 
 VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _EXTRAS = LazyPattern(r"^(.+?)(\[[^\]]*\])$")
 _EGG = LazyPattern(r"(?:^|&)egg=([^&]+)")
+
+
+@dataclass(frozen=True)
+class LocalProject:
+    """``-e <path>`` or a local project path: its own dependencies are gated, from its
+    static metadata (PEP 621), or built with ``--allow-build`` when they are dynamic."""
+
+    path: Path  # the project's folder
+    display: str  # the folder as a user reads it (relative to the working directory)
+    origin: Origin
+    extras: frozenset[str] = frozenset()
+    marker: Marker | None = None
+    editable: bool = False
+
+
+@dataclass(frozen=True)
+class DirectReference:
+    """A direct URL, VCS or local archive requirement: not from an index (``not-from-index``).
+
+    ``url`` is as written (it may carry credentials: never shown; ``shown`` is safe).
+    """
+
+    url: str
+    shown: str
+    kind: Literal["url", "vcs", "archive"]
+    origin: Origin
+    name: NormalizedName | None = None
+    marker: Marker | None = None
+    gated: bool = False  # its own dependencies were read and are resolved with the rest
+    extras: frozenset[str] = frozenset()
+
 
 Location = LocalProject | DirectReference
 

@@ -24,13 +24,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import InputError, Origin
 from indexgate.redact import redact, strip_userinfo
-from indexgate.sources.model import (
-    DirectReference,
-    LockedFile,
-    LockedPackage,
-    SourceRequirement,
-    SourceSet,
-)
+from indexgate.sources.locations import DirectReference
+from indexgate.sources.model import LockedFile, LockedPackage, SourceRequirement, SourceSet
 from indexgate.sources.toml_text import TomlText, file_line, load_toml
 
 # Marker variables that only mean something inside a lock (PEP 751 ``extras`` /

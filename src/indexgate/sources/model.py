@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from packaging.markers import Marker
 from packaging.requirements import Requirement
@@ -12,6 +11,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import Origin
+
+if TYPE_CHECKING:
+    from indexgate.sources.locations import DirectReference, LocalProject
 
 
 @dataclass(frozen=True)
@@ -71,36 +73,6 @@ class LockedPackage:
     index: str | None = None  # index URL the lock names, if any
     files: tuple[LockedFile, ...] = ()
     marker: Marker | None = None
-
-
-@dataclass(frozen=True)
-class LocalProject:
-    """``-e <path>`` or a local project path: its own dependencies are gated, from its
-    static metadata (PEP 621), or built with ``--allow-build`` when they are dynamic."""
-
-    path: Path  # the project's folder
-    display: str  # the folder as a user reads it (relative to the working directory)
-    origin: Origin
-    extras: frozenset[str] = frozenset()
-    marker: Marker | None = None
-    editable: bool = False
-
-
-@dataclass(frozen=True)
-class DirectReference:
-    """A direct URL, VCS or local archive requirement: not from an index (``not-from-index``).
-
-    ``url`` is as written (it may carry credentials: never shown; ``shown`` is safe).
-    """
-
-    url: str
-    shown: str
-    kind: Literal["url", "vcs", "archive"]
-    origin: Origin
-    name: NormalizedName | None = None
-    marker: Marker | None = None
-    gated: bool = False  # its own dependencies were read and are resolved with the rest
-    extras: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -33,8 +33,8 @@ from indexgate.dists import metadata as md
 from indexgate.dists.models import CoreMetadata
 from indexgate.errors import InputError, Origin
 from indexgate.model import Problem, TargetReport
-from indexgate.sources.locations import display_path
-from indexgate.sources.model import DirectReference, LocalProject, SourceRequirement, SourceSet
+from indexgate.sources.locations import DirectReference, LocalProject, display_path
+from indexgate.sources.model import SourceRequirement, SourceSet
 from indexgate.sources.pyproject import and_marker, parse_pyproject
 from indexgate.sources.toml_text import load_toml
 

@@ -26,14 +26,7 @@ if TYPE_CHECKING:
 from indexgate.errors import InputError, Origin, read_input_bytes
 from indexgate.lazy_re import LazyPattern
 from indexgate.redact import redact
-from indexgate.sources.locations import classify, is_url, unnamed_location
-from indexgate.sources.model import (
-    DirectReference,
-    IndexHint,
-    LocalProject,
-    SourceRequirement,
-    SourceSet,
-)
+from indexgate.sources.model import IndexHint, SourceRequirement, SourceSet
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
@@ -272,27 +265,15 @@ def _requirement(
         requirement = Requirement(text)
     except InvalidRequirement as exc:
         if _looks_like_location(text):
-            where = unnamed_location(text, origin, editable=False, base=base, cwd=cwd)
-            _add_location(where, text, constraint, out)
+            _add_location(text, origin, constraint, out, base=base, cwd=cwd)
             return
         reason = str(exc).splitlines()[0]
         raise _error(f"invalid requirement '{text}': {reason}", origin) from None
     if requirement.url is not None:  # name @ url (PEP 508)
-        where = classify(
-            requirement.url,
-            origin,
-            name=requirement.name,
-            extras=frozenset(requirement.extras),
-            marker=requirement.marker,
-            editable=False,
-            base=base,
-            cwd=cwd,
-        )
-        _add_location(where, text, constraint, out)
+        _add_location(text, origin, constraint, out, base=base, cwd=cwd, named=requirement)
         return
     if requirement.name.lower().endswith(_ARCHIVES):  # a bare archive file name
-        where = unnamed_location(text, origin, editable=False, base=base, cwd=cwd)
-        _add_location(where, text, constraint, out)
+        _add_location(text, origin, constraint, out, base=base, cwd=cwd)
         return
     hashes = tuple(_hash(value, origin) for value in opts.hashes or ())
     entry = SourceRequirement(requirement, origin, hashes=hashes, constraint=constraint)
@@ -300,11 +281,41 @@ def _requirement(
 
 
 def _add_location(
-    where: LocalProject | DirectReference, text: str, constraint: bool, out: SourceSet
+    text: str,
+    origin: Origin,
+    constraint: bool,
+    out: SourceSet,
+    *,
+    base: Path,
+    cwd: Path,
+    named: Requirement | None = None,
+    editable: bool = False,
 ) -> None:
+    """A line that names a location (``named``: ``name @ url``; else the line is only the
+    location) read into ``out``.
+
+    locations.py, with the data it makes, is imported by the lines that name one: a file
+    of project names (every reused check of one) never loads it."""
+    from indexgate.sources.locations import LocalProject, classify, unnamed_location
+
+    if named is None:
+        where = unnamed_location(text, origin, editable=editable, base=base, cwd=cwd)
+    else:
+        assert named.url is not None
+        where = classify(
+            named.url,
+            origin,
+            name=named.name,
+            extras=frozenset(named.extras),
+            marker=named.marker,
+            editable=editable,
+            base=base,
+            cwd=cwd,
+        )
     if constraint:  # pip: "unnamed requirements are not allowed as constraints"
+        line = f"-e {text}" if editable else text
         raise _error(
-            f"'{text}' is a project path, direct URL or VCS reference: a constraints file "
+            f"'{line}' is a project path, direct URL or VCS reference: a constraints file "
             "may only limit versions of packages by name",
             where.origin,
         )
@@ -315,6 +326,8 @@ def _add_location(
 
 
 def _looks_like_location(text: str) -> bool:
+    from indexgate.sources.locations import is_url  # only for a line that is no requirement
+
     spec = text.split(";", 1)[0].strip()
     return bool(
         is_url(spec)
@@ -346,8 +359,7 @@ def _file_options(
     cwd: Path,
 ) -> None:
     for editable in opts.editables or ():
-        where = unnamed_location(editable, origin, editable=True, base=path.parent, cwd=cwd)
-        _add_location(where, f"-e {editable}", constraint, out)
+        _add_location(editable, origin, constraint, out, base=path.parent, cwd=cwd, editable=True)
     if opts.hashes:
         raise _error("--hash must follow a requirement on the same line", origin)
     # -r inside a -c file stays a constraint (as uv reads it): constraints never add packages.

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import InputError, Origin
-from indexgate.sources.model import LocalProject, SourceRequirement, SourceSet, UvIndex
+from indexgate.sources.model import SourceRequirement, SourceSet, UvIndex
 from indexgate.sources.toml_text import TomlText, file_line, load_toml, toml_list, toml_table
 
 
@@ -33,7 +33,7 @@ def split_locations(out: SourceSet, uv: dict[str, Any], toml: TomlText, folder: 
     and names ``[tool.uv.sources]`` gives a ``path``, ``workspace``, ``git`` or ``url``
     source. Local projects are read for their own dependencies; the others are
     ``not-from-index`` (``projects.py``)."""
-    from indexgate.sources.locations import classify
+    from indexgate.sources.locations import LocalProject, classify
 
     located = _uv_locations(uv, toml, folder)
     kept: list[SourceRequirement] = []
