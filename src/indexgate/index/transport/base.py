@@ -31,24 +31,30 @@ Origin = tuple[str, str, int | None]  # scheme, lower-case host, port as written
 _ORIGINS: dict[str, Origin] = {}  # "scheme://authority" -> its origin
 
 
+def authority_prefix(url: str) -> str:
+    """The URL's ``scheme://authority`` part as written (the whole URL without "://"):
+    what is parsed once per origin, not once per request."""
+    start = url.find("://") + 3
+    if start <= 3:
+        return url
+    end = url.find("/", start)  # the authority ends at the first "/", "?" or "#" after it
+    if end < 0:
+        end = len(url)
+    found = url.find("?", start, end)
+    if found >= 0:
+        end = found
+    found = url.find("#", start, end)
+    if found >= 0:
+        end = found
+    return url[:end]
+
+
 def origin_of(url: str) -> Origin:
     """Who a URL talks to: credentials, TLS settings and transports are per origin.
 
     Asked three times per request (limits, credentials, transport), so parsed once per
     distinct ``scheme://authority`` prefix: a warm run's 450 requests go to one origin."""
-    start = url.find("://") + 3
-    prefix = url
-    if start > 3:  # the authority ends at the first "/", "?" or "#" after it
-        end = url.find("/", start)
-        if end < 0:
-            end = len(url)
-        found = url.find("?", start, end)
-        if found >= 0:
-            end = found
-        found = url.find("#", start, end)
-        if found >= 0:
-            end = found
-        prefix = url[:end]
+    prefix = authority_prefix(url)
     origin = _ORIGINS.get(prefix)
     if origin is None:
         parts = urlsplit(prefix)

@@ -24,6 +24,7 @@ from indexgate.index.transport.base import (
     Request,
     Sink,
     SinkFactory,
+    authority_prefix,
 )
 from indexgate.index.transport.headers import Headers
 
@@ -471,22 +472,43 @@ def encode_request(method: str, target: str, headers: Iterable[tuple[str, str]])
     return "\r\n".join(lines).encode()  # indexgate's own headers are ASCII; UTF-8 never fails
 
 
+_AUTHORITIES: dict[str, tuple[str, str]] = {}  # "scheme://authority" -> scheme, Host
+
+
+def split_target(url: str) -> tuple[str, str, str]:
+    """An absolute URL's scheme, ``Host`` (without userinfo; an IDN host in its ASCII
+    form) and origin-form target, as ``urlsplit`` reads them (tabs and line breaks
+    dropped, the fragment cut). The scheme and host are parsed once per
+    ``scheme://authority`` prefix: ``urlsplit`` per request cost more than the rest of
+    the request's head."""
+    prefix = authority_prefix(url)
+    known = _AUTHORITIES.get(prefix)
+    if known is None:
+        parts = urlsplit(prefix)
+        host = parts.netloc.rpartition("@")[2]
+        if not host.isascii():
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise InvalidURL("invalid host name") from None
+        known = (parts.scheme, host)
+        if len(_AUTHORITIES) < 1024 and "@" not in prefix:  # no userinfo kept
+            _AUTHORITIES[prefix] = known
+    rest = url[len(prefix) :]
+    if "\t" in rest or "\r" in rest or "\n" in rest:  # what urlsplit removes
+        rest = rest.replace("\t", "").replace("\r", "").replace("\n", "")
+    path, _, query = rest.partition("#")[0].partition("?")
+    return known[0], known[1], request_target(path, query)
+
+
 def encode_head(request: Request, proxy: Proxy | None = None) -> bytes:
-    """``request`` as HTTP/1.1 bytes: ``Host`` first (from the URL, without userinfo; an
-    IDN host in its ASCII form), then the request's own headers. Through a proxy (plain
-    http) the target is the whole URL and the proxy's credentials go in
-    ``Proxy-Authorization``."""
-    parts = urlsplit(request.url)
-    host = parts.netloc.rpartition("@")[2]
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise InvalidURL("invalid host name") from None
+    """``request`` as HTTP/1.1 bytes: ``Host`` first (``split_target``'s), then the
+    request's own headers. Through a proxy (plain http) the target is the whole URL and
+    the proxy's credentials go in ``Proxy-Authorization``."""
+    scheme, host, target = split_target(request.url)
     lines = [("Host", host), *request.headers]
-    target = request_target(parts.path, parts.query)
     if proxy is not None:
-        target = f"{parts.scheme}://{host}{target}"
+        target = f"{scheme}://{host}{target}"
         if proxy.authorization is not None:
             lines.append(("Proxy-Authorization", proxy.authorization))
     return encode_request(request.method, target, lines)
