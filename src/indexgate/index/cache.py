@@ -180,7 +180,7 @@ class FileCache:
         if not immutable and not (
             "etag" in response.headers
             or "last-modified" in response.headers
-            or freshness_lifetime(response.headers) > 0
+            or freshness_lifetime(response.headers, directives) > 0
         ):
             return  # could never be used again
         kept = [(k, v) for k, v in response.headers.items() if k.lower() in KEPT_HEADERS]
@@ -212,9 +212,11 @@ class FileCache:
             kept = [(k, v) for k, v in old.headers.multi_items() if k not in updates]
             headers = Headers(kept + list(updates.items()))
         path = cached.key
-        if "no-store" in cache_directives(headers):
+        directives = cache_directives(headers)
+        if "no-store" in directives:
             self._remove(path)
-        elif changed or freshness_lifetime(headers) > 0:  # else no later run reads a change
+        # Else no later run reads a change: not written.
+        elif changed or freshness_lifetime(headers, directives) > 0:
             meta = {
                 "status": old.status,
                 "reason": old.reason,

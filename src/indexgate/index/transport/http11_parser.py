@@ -40,6 +40,7 @@ _HEX = re.compile(rb"[0-9A-Fa-f]+")
 
 # -- the response parser --------------------------------------------------------------------
 
+_NO_HEADERS = Headers()  # shared: a ``Headers`` is never changed
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _UNTIL_CLOSE, _DONE = range(8)
 
 
@@ -67,7 +68,7 @@ class ResponseParser:
         self.status = 0
         self.reason = ""
         self.version = ""
-        self.headers = Headers()
+        self.headers = _NO_HEADERS  # until the head is read
         self.body = b""
         self.keep_alive = False
         self._buf = bytearray()
