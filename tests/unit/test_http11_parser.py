@@ -12,14 +12,17 @@ import pytest
 
 from indexgate.errors import IndexUnreachable
 from indexgate.index.http import HttpClient
-from indexgate.index.transport.base import BodyTooLarge, RemoteProtocolError
+from indexgate.index.transport.base import (
+    BodyTooLarge,
+    RemoteProtocolError,
+    request_target,
+    split_target,
+)
 from indexgate.index.transport.headers import Headers
 from indexgate.index.transport.http11_parser import (
     ResponseParser,
     decode_content,
     encode_request,
-    request_target,
-    split_target,
 )
 
 CAP = 1 << 20

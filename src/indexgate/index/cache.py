@@ -215,8 +215,7 @@ class FileCache:
         directives = cache_directives(headers)
         if "no-store" in directives:
             self._remove(path)
-        # Else no later run reads a change: not written.
-        elif changed or freshness_lifetime(headers, directives) > 0:
+        elif changed or freshness_lifetime(headers, directives) > 0:  # else no run reads it
             meta = {
                 "status": old.status,
                 "reason": old.reason,
@@ -287,8 +286,7 @@ class FileCache:
 
     def _path(self, url: str, headers: Mapping[str, str], digest: str | None) -> str:
         lower = {k.lower(): v for k, v in headers.items()}
-        # No userinfo without an "@": then no urlsplit (the request's origin was read already).
-        clean = urldefrag(strip_userinfo(url) if "@" in url else url)[0]
+        clean = urldefrag(strip_userinfo(url) if "@" in url else url)[0]  # no "@": no userinfo
         parts = [clean, lower.get("accept", ""), lower.get("range", "")]
         key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
         if digest is not None:
@@ -360,9 +358,8 @@ def _read(path: str) -> tuple[dict, bytes] | None:
 
 
 def _read_all(path: str) -> bytes:
-    """The file's bytes with plain ``os`` calls: open, fstat, read, close. ``open()`` and
-    ``FileIO.readall`` cost two ``fstat``, an ``lseek`` and a second ``read`` more per
-    entry (a warm run reads one per page)."""
+    """The file's bytes by open, fstat, read, close: ``open()`` and ``readall`` cost two
+    ``fstat``, an ``lseek`` and a second ``read`` more per entry (a warm run: one a page)."""
     fd = os.open(path, _OPEN)
     try:
         size = os.fstat(fd).st_size

@@ -15,16 +15,14 @@ import re
 import zlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from indexgate.index.transport.base import (
     BodyTooLarge,
-    InvalidURL,
     RemoteProtocolError,
     Request,
     Sink,
     SinkFactory,
-    authority_prefix,
+    split_target,
 )
 from indexgate.index.transport.headers import Headers
 
@@ -34,7 +32,6 @@ if TYPE_CHECKING:
 HEAD_LIMIT = 64 * 1024  # status line and headers of one answer
 _LINE_LIMIT = 8 * 1024  # one chunk-size or trailer line
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_UNSAFE_TARGET = re.compile(r"[^\x21-\x7e]|[\"<>\\^`{|}]")
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
 
 
@@ -448,20 +445,6 @@ def _inflate(body: bytes, wbits: int, max_body: int) -> bytes:
 # -- requests ---------------------------------------------------------------------------------
 
 
-def request_target(path: str, query: str) -> str:
-    """The origin-form target; characters not allowed in a URL are %-encoded (as httpx)."""
-    target = path or "/"
-    if query:
-        target = f"{target}?{query}"
-    if _UNSAFE_TARGET.search(target) is None:
-        return target
-    return "".join(f"%{b:02X}" if _unsafe_byte(b) else chr(b) for b in target.encode("utf-8"))
-
-
-def _unsafe_byte(b: int) -> bool:
-    return b <= 0x20 or b >= 0x7F or chr(b) in '"<>\\^`{|}'
-
-
 def encode_request(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
     """The request line and headers, ready for one write; CR or LF in a header is refused."""
     lines = [f"{method} {target} HTTP/1.1"]
@@ -471,35 +454,6 @@ def encode_request(method: str, target: str, headers: Iterable[tuple[str, str]])
         lines.append(f"{name}: {value}")
     lines.append("\r\n")
     return "\r\n".join(lines).encode()  # indexgate's own headers are ASCII; UTF-8 never fails
-
-
-_AUTHORITIES: dict[str, tuple[str, str]] = {}  # "scheme://authority" -> scheme, Host
-
-
-def split_target(url: str) -> tuple[str, str, str]:
-    """An absolute URL's scheme, ``Host`` (without userinfo; an IDN host in its ASCII
-    form) and origin-form target, as ``urlsplit`` reads them (tabs and line breaks
-    dropped, the fragment cut). The scheme and host are parsed once per
-    ``scheme://authority`` prefix: ``urlsplit`` per request cost more than the rest of
-    the request's head."""
-    prefix = authority_prefix(url)
-    known = _AUTHORITIES.get(prefix)
-    if known is None:
-        parts = urlsplit(prefix)
-        host = parts.netloc.rpartition("@")[2]
-        if not host.isascii():
-            try:
-                host = host.encode("idna").decode("ascii")
-            except UnicodeError:
-                raise InvalidURL("invalid host name") from None
-        known = (parts.scheme, host)
-        if len(_AUTHORITIES) < 1024 and "@" not in prefix:  # no userinfo kept
-            _AUTHORITIES[prefix] = known
-    rest = url[len(prefix) :]
-    if "\t" in rest or "\r" in rest or "\n" in rest:  # what urlsplit removes
-        rest = rest.replace("\t", "").replace("\r", "").replace("\n", "")
-    path, _, query = rest.partition("#")[0].partition("?")
-    return known[0], known[1], request_target(path, query)
 
 
 def encode_head(request: Request, proxy: Proxy | None = None) -> bytes:

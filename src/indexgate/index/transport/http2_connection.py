@@ -19,9 +19,10 @@ from indexgate.index.transport.base import (
     Sink,
     SinkFactory,
     lost_answer,
+    split_target,
 )
 from indexgate.index.transport.headers import Headers
-from indexgate.index.transport.http11_parser import StreamDecoder, split_target
+from indexgate.index.transport.http11_parser import StreamDecoder
 
 WINDOW = 16 << 20  # receive window per stream and for the connection
 # Headers HTTP/2 forbids (RFC 9113 8.2.2); ``Host`` becomes ``:authority``.
