@@ -12,7 +12,7 @@ import ipaddress
 import logging
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from support.tls import H2Front
 
 from indexgate.errors import IndexUnreachable
 from indexgate.index.http import HttpClient
-from indexgate.index.transport.base import DeadlineReached, Request, origin_of
+from indexgate.index.transport.base import ConnectTimeout, DeadlineReached, Request, origin_of
 from indexgate.index.transport.http2 import Http2Transport
 from indexgate.index.transport.http11 import Pool
 from indexgate.index.transport.router import Router
@@ -275,6 +275,49 @@ def test_a_deadline_sooner_than_the_kept_timer_still_ends_the_exchange(
 
     asyncio.run(go())
     assert [r.connection for r in server.requests] == [1, 1]
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A port whose connects hang: its listener's accept queue (backlog 0) is full."""
+    with socket.socket() as listener, socket.socket() as filler:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        filler.connect(("127.0.0.1", port))  # takes the only place in the queue
+        yield port
+
+
+@pytest.mark.parametrize(
+    ("connect_timeout", "within", "error"),
+    [
+        (5.0, 0.3, DeadlineReached),  # the caller's deadline comes first
+        (0.3, 5.0, ConnectTimeout),  # the connect timeout comes first
+        (0.3, None, ConnectTimeout),  # no deadline
+    ],
+)
+def test_one_timer_bounds_a_connect_by_whichever_limit_comes_first(
+    unanswered_port: int, connect_timeout: float, within: float | None, error: type
+) -> None:
+    async def go() -> None:
+        pool = Pool(
+            "127.0.0.1",
+            unanswered_port,
+            ssl_context=None,
+            max_connections=1,
+            connect_timeout=connect_timeout,
+            read_timeout=30.0,
+            max_body=1000,
+        )
+        try:
+            with pytest.raises(error):
+                await pool.exchange(
+                    Request("GET", f"http://127.0.0.1:{unanswered_port}/"), within=within
+                )
+        finally:
+            await pool.aclose()
+
+    asyncio.run(asyncio.wait_for(go(), 10))
 
 
 def test_a_refused_connection_is_a_connect_error() -> None:

@@ -6,18 +6,23 @@ from __future__ import annotations
 import asyncio
 import gzip
 import zlib
+from urllib.parse import urlsplit
 
 import pytest
 
 from indexgate.errors import IndexUnreachable
 from indexgate.index.http import HttpClient
-from indexgate.index.transport.base import BodyTooLarge, RemoteProtocolError
+from indexgate.index.transport.base import (
+    BodyTooLarge,
+    RemoteProtocolError,
+    request_target,
+    split_target,
+)
 from indexgate.index.transport.headers import Headers
 from indexgate.index.transport.http11_parser import (
     ResponseParser,
     decode_content,
     encode_request,
-    request_target,
 )
 
 CAP = 1 << 20
@@ -381,3 +386,31 @@ def test_urls_the_lean_client_cannot_ask_are_unreachable_not_tracebacks(url: str
 
     with pytest.raises(IndexUnreachable):
         asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://h.example/simple/lib/",
+        "https://h.example:8443/a/b.whl?x=1&y=2#sha256=abc",
+        "http://user:secret@h.example/p",
+        "HTTP://H.example/Up?",
+        "http://h.example",
+        "http://h.example?q",
+        "http://h.example#frag",
+        "http://h.example/a\tb\nc\rd?e\tf#g",
+        "http://[::1]:8080/x y/z",
+        "http://bücher.example/ü?ä",
+        "  http://h.example/lead",
+    ],
+)
+def test_split_target_reads_a_url_as_urlsplit_does(url: str) -> None:
+    """The scheme, Host and target parsed once per origin are what ``urlsplit`` of the
+    whole URL gives, for every request of that origin (asked twice: once parsed, once
+    from the origin's memo)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    host = host.encode("idna").decode("ascii")
+    expected = (parts.scheme, host, request_target(parts.path, parts.query))
+    assert split_target(url) == expected
+    assert split_target(url) == expected

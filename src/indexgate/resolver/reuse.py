@@ -38,7 +38,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from typing import Any
 import indexgate
 from indexgate.dists.models import DistFile, dist_files, dist_row
 from indexgate.index.client import (
+    BlockHit,
     IndexClient,
     MetadataResult,
     ProbeResult,
@@ -148,12 +149,12 @@ class Reuse:
         for index, name, status, key in pages:
             by_name.setdefault(name, []).append((index, name, status, key))
         in_order = self.settings.strategy is Strategy.FIRST_INDEX
-        checks = [self._same_pages(chain, in_order) for chain in by_name.values()]
-        checks += [self._same_file(index, f, block) for index, f, block in files]
+        checks = [self._page_check(chain, in_order) for chain in by_name.values()]
+        checks += [self._file_check(index, f, block) for index, f, block in files]
         # Every revalidation and probe at once; each says whether its answer is the same.
         # The first that differs ends the wait: the resolution starts while the others
         # finish (their answers are memoized for it, and their errors left for it to meet).
-        outcome = await _first_difference([asyncio.ensure_future(check) for check in checks])
+        outcome = await _first_difference(checks)
         if outcome is not True:
             log.info("previous resolution not reused (%s): resolving", redact(str(outcome)))
             return None
@@ -164,6 +165,18 @@ class Reuse:
         )
         return targets, warnings
 
+    def _page_check(
+        self, chain: list[tuple[IndexConfig, str, int, str | None]], in_order: bool
+    ) -> Check:
+        """One package's pages. The usual one, a single index's page that had files, is
+        judged as its answer comes (no task of its own: a warm run has hundreds); any
+        other is ``_same_pages``."""
+        if len(chain) == 1 and chain[0][3] is not None:
+            index, name, status, key = chain[0]
+            answer = asyncio.ensure_future(self.client.page_answer(index, name))
+            return answer, lambda got: _same_answer(got, index, name, status, key)
+        return asyncio.ensure_future(self._same_pages(chain, in_order)), _as_is
+
     async def _same_pages(
         self, chain: list[tuple[IndexConfig, str, int, str | None]], in_order: bool
     ) -> bool | str:
@@ -171,15 +184,13 @@ class Reuse:
         later index is asked only when the earlier ones still do not have the package."""
 
         async def same(index: IndexConfig, name: str, status: int, key: str | None) -> bool | str:
-            answer, now = await self.client.page_answer(index, name)
-            changed = f"the page of {name} on '{index.name}' changed"
-            if answer.status != status or now != key:
-                return changed
-            if key is None:  # a 404, say: read as a resolution reads it (a refusal?)
+            got = await self.client.page_answer(index, name)
+            outcome = _same_answer(got, index, name, status, key)
+            if outcome is True and key is None:  # a 404, say: read as a resolution reads it
                 page = await self.client.project_page(index, name)
-                if page.status != status or page.refused is not None:
-                    return changed
-            return True
+                if page.status != status or page.refused is not None:  # a refusal?
+                    return _changed(index, name)
+            return outcome
 
         if in_order:
             for item in chain:
@@ -190,26 +201,24 @@ class Reuse:
         results = await asyncio.gather(*(same(*item) for item in chain))
         return next((r for r in results if r is not True), True)
 
-    async def _same_file(
-        self, index: IndexConfig, f: DistFile, block: dict[str, Any] | None
-    ) -> bool | str:
+    def _file_check(self, index: IndexConfig, f: DistFile, block: dict[str, Any] | None) -> Check:
         """Ask what a resolution asks of the file; True when the answer is as recorded.
 
         A file that was fine is probed (its metadata, read by its hash, cannot have
-        changed, and a warm resolution reads it from the cache too); a blocked one is
-        asked exactly as a resolution asks, so its block must read the same.
+        changed, and a warm resolution reads it from the cache too): judged as the probe
+        answers, with no task of its own. A blocked one is asked exactly as a resolution
+        asks, so its block must read the same.
         """
         if block is None:
-            hit = (await self.client.probe(index, f, track=False)).block
-        else:
-            meta, probe = await _metadata_and_probe(self.client, index, f)
-            hit = meta.block or (probe.block if probe else None)
-        now = _block_identity(asdict(hit.to_report(None, None))) if hit is not None else None
-        if now != block:
-            if now is None:
-                return f"{f.filename} is downloadable now"
-            return f"{f.filename} is blocked now" + (" (another answer)" if block else "")
-        return True
+            probe = asyncio.ensure_future(self.client.probe(index, f, track=False))
+            return probe, lambda result: _same_block(f, block, result.block)
+        now = asyncio.ensure_future(self._block_now(index, f))
+        return now, lambda hit: _same_block(f, block, hit)
+
+    async def _block_now(self, index: IndexConfig, f: DistFile) -> BlockHit | None:
+        """The block a resolution would meet on the file now, if any."""
+        meta, probe = await _metadata_and_probe(self.client, index, f)
+        return meta.block or (probe.block if probe else None)
 
     def _load(
         self,
@@ -307,23 +316,57 @@ async def _metadata_and_probe(
     )
 
 
-async def _first_difference(tasks: list[asyncio.Future[bool | str]]) -> bool | str:
-    """True when every check answered True; else the first other answer (an error in
-    words), as soon as it comes. One wake-up for the caller, not one per check: a warm run
-    has hundreds. A check still running then is nobody's to wait for: its error (if any)
-    is the resolution's to meet."""
-    verdict: asyncio.Future[bool | str] = asyncio.get_running_loop().create_future()
-    left = len(tasks)
+# A check: the fetch's future and what says of its result whether it is as recorded (True)
+# or how it differs (words).
+Check = tuple[asyncio.Future[Any], Callable[[Any], bool | str]]
 
-    def done(task: asyncio.Future[bool | str]) -> None:
+
+def _same_answer(
+    got: tuple[Any, str | None], index: IndexConfig, name: str, status: int, key: str | None
+) -> bool | str:
+    """A page's answer (``page_answer``'s) against its recorded status and key."""
+    answer, now = got
+    return True if answer.status == status and now == key else _changed(index, name)
+
+
+def _changed(index: IndexConfig, name: str) -> str:
+    return f"the page of {name} on '{index.name}' changed"
+
+
+def _same_block(f: DistFile, block: dict[str, Any] | None, hit: BlockHit | None) -> bool | str:
+    """The file's block now against the recorded one."""
+    now = _block_identity(asdict(hit.to_report(None, None))) if hit is not None else None
+    if now != block:
+        if now is None:
+            return f"{f.filename} is downloadable now"
+        return f"{f.filename} is blocked now" + (" (another answer)" if block else "")
+    return True
+
+
+def _as_is(outcome: bool | str) -> bool | str:
+    return outcome
+
+
+async def _first_difference(checks: list[Check]) -> bool | str:
+    """True when every check judged its result True; else the first other judgement (an
+    error in words), as soon as it comes. Judged in the fetches' own done callbacks: one
+    wake-up for the caller, and no task per check (a warm run has hundreds). A check still
+    running then is nobody's to wait for: its error (if any) is the resolution's to meet."""
+    verdict: asyncio.Future[bool | str] = asyncio.get_running_loop().create_future()
+    left = len(checks)
+
+    def done(judge: Callable[[Any], bool | str], fetch: asyncio.Future[Any]) -> None:
         nonlocal left
         left -= 1
-        if task.cancelled():
+        if fetch.cancelled():
             outcome: bool | str = "cancelled"
-        elif (error := task.exception()) is not None:  # marks the error as retrieved
+        elif (error := fetch.exception()) is not None:  # marks the error as retrieved
             outcome = f"{type(error).__name__}: {error}"
         else:
-            outcome = task.result()
+            try:
+                outcome = judge(fetch.result())
+            except Exception as exc:  # a judgement that fails is a difference too
+                outcome = f"{type(exc).__name__}: {exc}"
         if verdict.done():
             return
         if outcome is not True:
@@ -331,10 +374,10 @@ async def _first_difference(tasks: list[asyncio.Future[bool | str]]) -> bool | s
         elif left == 0:
             verdict.set_result(True)
 
-    if not tasks:
+    if not checks:
         return True
-    for task in tasks:
-        task.add_done_callback(done)
+    for fetch, judge in checks:
+        fetch.add_done_callback(lambda future, judge=judge: done(judge, future))
     return await verdict
 
 

@@ -115,10 +115,10 @@ def cache_directives(headers: Headers) -> dict[str, str]:
     return out
 
 
-def freshness_lifetime(headers: Headers) -> float:
+def freshness_lifetime(headers: Headers, directives: Mapping[str, str] | None = None) -> float:
     """Seconds an answer stays fresh (RFC 9111): no heuristics, so no header means
-    revalidate."""
-    d = cache_directives(headers)
+    revalidate. ``directives``: ``cache_directives(headers)``, when the caller has them."""
+    d = cache_directives(headers) if directives is None else directives
     if "no-cache" in d or "no-store" in d:
         return 0.0
     if "immutable" in d:

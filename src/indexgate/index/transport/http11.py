@@ -275,7 +275,7 @@ class Pool:
             conn = self._checkout()
             reused = conn is not None
             if conn is None:
-                conn = await _bounded(self._connect(), deadline)
+                conn = await self._connect(deadline)
             parser = ResponseParser(method, cap, sink)
             try:
                 try:
@@ -286,7 +286,7 @@ class Pool:
                     # The server closed the idle connection as the request went out.
                     self._drop(conn)
                     self.replaced += 1
-                    conn = await _bounded(self._connect(), deadline)
+                    conn = await self._connect(deadline)
                     parser = ResponseParser(method, cap, sink)
                     await conn.exchange(head, parser, self._read_timeout, deadline)
             except BaseException as exc:  # failed or cancelled mid-exchange: unusable
@@ -322,34 +322,44 @@ class Pool:
         conn.close()
         self._open.discard(conn)
 
-    async def _connect(self) -> _Connection:
-        """A new connection; over TLS the first one is opened alone, so that a server that
+    async def _connect(self, deadline: float | None) -> _Connection:
+        """A new connection, ready by ``deadline`` (loop time; None: no bound) or
+        ``DeadlineReached``; over TLS the first one is opened alone, so that a server that
         picks HTTP/2 costs one handshake, not one per request waiting."""
         if self.refused is not None:
             raise self.refused
         if self._ssl_context is None or self._settled:
-            return await self._open_connection()
-        async with self._first:
+            return await self._open_connection(deadline)
+        await _bounded(self._first.acquire(), deadline)
+        try:
             if self.refused is not None:  # those waiting need not shake hands to learn it
                 raise self.refused
             if self.http2:
                 raise Http2Selected(f"{self.host}:{self.port}")
             if not self._settled:
-                conn = await self._open_connection()
+                conn = await self._open_connection(deadline)
                 self._settled = True
                 return conn
-        return await self._open_connection()
+        finally:
+            self._first.release()
+        return await self._open_connection(deadline)
 
-    async def _open_connection(self) -> _Connection:
+    async def _open_connection(self, deadline: float | None) -> _Connection:
+        """One timer bounds the connect: the connect timeout, or the caller's ``deadline``
+        when that comes first (then ``DeadlineReached``, as ``_bounded`` says it). Two
+        nested timers cost a handle, a heap push and a cancel more per connection."""
         loop = asyncio.get_running_loop()
         conn = _Connection(loop)
+        at = loop.time() + self._connect_timeout
+        caller_first = deadline is not None and deadline <= at
+        timer = asyncio.timeout_at(at if deadline is None else min(at, deadline))
         context = self._ssl_context() if self._ssl_context is not None else None
         if context is not None:
             conn.early = []
         proxy = self.proxy
         raw: list[asyncio.BaseTransport] = []  # the proxy connection under a tunnel
         try:
-            async with asyncio.timeout(self._connect_timeout):
+            async with timer:
                 if proxy is None:
                     await loop.create_connection(
                         lambda: conn,
@@ -369,6 +379,8 @@ class Pool:
             conn.abort()
             for transport in raw:
                 transport.abort()  # type: ignore[attr-defined]
+            if caller_first and isinstance(exc, TimeoutError) and timer.expired():
+                raise _deadline_reached() from None
             if isinstance(exc, TransportError | Http2Selected) or not isinstance(exc, Exception):
                 if isinstance(exc, Unrecoverable):
                     self.refused = exc
@@ -426,4 +438,8 @@ async def _bounded(work: Awaitable[T], deadline: float | None) -> T:
         async with asyncio.timeout_at(deadline):
             return await work
     except TimeoutError:
-        raise DeadlineReached("the deadline passed before a connection was ready") from None
+        raise _deadline_reached() from None
+
+
+def _deadline_reached() -> DeadlineReached:
+    return DeadlineReached("the deadline passed before a connection was ready")

@@ -15,15 +15,14 @@ import re
 import zlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from indexgate.index.transport.base import (
     BodyTooLarge,
-    InvalidURL,
     RemoteProtocolError,
     Request,
     Sink,
     SinkFactory,
+    split_target,
 )
 from indexgate.index.transport.headers import Headers
 
@@ -33,12 +32,12 @@ if TYPE_CHECKING:
 HEAD_LIMIT = 64 * 1024  # status line and headers of one answer
 _LINE_LIMIT = 8 * 1024  # one chunk-size or trailer line
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_UNSAFE_TARGET = re.compile(r"[^\x21-\x7e]|[\"<>\\^`{|}]")
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
 
 
 # -- the response parser --------------------------------------------------------------------
 
+_NO_HEADERS = Headers()  # shared: a ``Headers`` is never changed
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _UNTIL_CLOSE, _DONE = range(8)
 
 
@@ -66,7 +65,7 @@ class ResponseParser:
         self.status = 0
         self.reason = ""
         self.version = ""
-        self.headers = Headers()
+        self.headers = _NO_HEADERS  # until the head is read
         self.body = b""
         self.keep_alive = False
         self._buf = bytearray()
@@ -446,20 +445,6 @@ def _inflate(body: bytes, wbits: int, max_body: int) -> bytes:
 # -- requests ---------------------------------------------------------------------------------
 
 
-def request_target(path: str, query: str) -> str:
-    """The origin-form target; characters not allowed in a URL are %-encoded (as httpx)."""
-    target = path or "/"
-    if query:
-        target = f"{target}?{query}"
-    if _UNSAFE_TARGET.search(target) is None:
-        return target
-    return "".join(f"%{b:02X}" if _unsafe_byte(b) else chr(b) for b in target.encode("utf-8"))
-
-
-def _unsafe_byte(b: int) -> bool:
-    return b <= 0x20 or b >= 0x7F or chr(b) in '"<>\\^`{|}'
-
-
 def encode_request(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
     """The request line and headers, ready for one write; CR or LF in a header is refused."""
     lines = [f"{method} {target} HTTP/1.1"]
@@ -472,21 +457,13 @@ def encode_request(method: str, target: str, headers: Iterable[tuple[str, str]])
 
 
 def encode_head(request: Request, proxy: Proxy | None = None) -> bytes:
-    """``request`` as HTTP/1.1 bytes: ``Host`` first (from the URL, without userinfo; an
-    IDN host in its ASCII form), then the request's own headers. Through a proxy (plain
-    http) the target is the whole URL and the proxy's credentials go in
-    ``Proxy-Authorization``."""
-    parts = urlsplit(request.url)
-    host = parts.netloc.rpartition("@")[2]
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise InvalidURL("invalid host name") from None
+    """``request`` as HTTP/1.1 bytes: ``Host`` first (``split_target``'s), then the
+    request's own headers. Through a proxy (plain http) the target is the whole URL and
+    the proxy's credentials go in ``Proxy-Authorization``."""
+    scheme, host, target = split_target(request.url)
     lines = [("Host", host), *request.headers]
-    target = request_target(parts.path, parts.query)
     if proxy is not None:
-        target = f"{parts.scheme}://{host}{target}"
+        target = f"{scheme}://{host}{target}"
         if proxy.authorization is not None:
             lines.append(("Proxy-Authorization", proxy.authorization))
     return encode_request(request.method, target, lines)

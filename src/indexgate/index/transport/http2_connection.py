@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from indexgate.index.transport.base import (
     BodyTooLarge,
@@ -20,9 +19,10 @@ from indexgate.index.transport.base import (
     Sink,
     SinkFactory,
     lost_answer,
+    split_target,
 )
 from indexgate.index.transport.headers import Headers
-from indexgate.index.transport.http11_parser import StreamDecoder, request_target
+from indexgate.index.transport.http11_parser import StreamDecoder
 
 WINDOW = 16 << 20  # receive window per stream and for the connection
 # Headers HTTP/2 forbids (RFC 9113 8.2.2); ``Host`` becomes ``:authority``.
@@ -309,12 +309,12 @@ class Http2Connection(asyncio.Protocol):
         """Send ``request`` on a new stream; its answer fills the ``Http2Stream``."""
         if self.dead:
             raise self.refused or ReadError("connection closed before the request was sent")
-        parts = urlsplit(request.url)
+        scheme, _, target = split_target(request.url)
         headers = [
             (":method", request.method),
             (":authority", self.authority),
-            (":scheme", parts.scheme),
-            (":path", request_target(parts.path, parts.query)),
+            (":scheme", scheme),
+            (":path", target),
         ]
         for name, value in request.headers:
             lower = name.lower()
