@@ -7,7 +7,7 @@ plain ``foo`` at the same version plus the extra's dependencies, as pip does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -31,14 +31,31 @@ class Req:
     origin: Origin | None = None  # set for requirements the user wrote
     parent: str | None = None  # "flask 3.0.3" for transitive ones
     hashes: tuple[str, ...] = field(default=(), compare=False)
-    # The last (version, satisfied) answer: resolvelib asks about the same pin each round.
-    last_check: list[tuple[Version | None, bool]] = field(
-        default_factory=lambda: [(None, False)], init=False, compare=False, repr=False
-    )
 
     @property
     def id(self) -> str:
         return identifier(self.name, self.extras)
+
+    def allows(self, version: Version) -> bool:
+        """Whether the specifier allows ``version`` (pre-releases included: where they
+        may be taken is decided elsewhere).
+
+        Each answer is remembered in the table shared by every requirement with an equal
+        specifier (``_verdicts``): the same requirement of many parents, every round's
+        re-check of a pin and every re-filtering of a listing ask it again and again, and
+        ``SpecifierSet.contains`` is the dearest step of each (so is hashing a specifier:
+        each requirement finds its table once)."""
+        verdicts = self._verdicts
+        if verdicts is None:
+            return self.specifier.contains(version, prereleases=True)
+        ok = verdicts.get(version)
+        if ok is None:
+            ok = verdicts[version] = self.specifier.contains(version, prereleases=True)
+        return ok
+
+    @cached_property
+    def _verdicts(self) -> dict[Version, bool] | None:
+        return _verdict_table(self.specifier)
 
     @cached_property
     def exact_version(self) -> Version | None:
@@ -97,3 +114,15 @@ class Candidate:
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
+
+
+@lru_cache(maxsize=4096)
+def _verdict_table(specifier: SpecifierSet) -> dict[Version, bool] | None:
+    """The verdicts (version -> allowed) of one specifier, shared by the equal ones (what
+    it allows of a version is a fact of the two alone, whatever the run or target).
+
+    None under ``===``: it compares texts, so equal versions (1.0 and 1.0.0) may get
+    different answers, which a table keyed by version cannot tell apart."""
+    if any(s.operator == "===" for s in specifier):
+        return None
+    return {}

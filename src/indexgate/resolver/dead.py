@@ -100,7 +100,7 @@ class DeadVersions:
         for version in reversed(versions[start:end]):
             # pre-releases count: the resolver may come to allow them (a dead verdict
             # must hold whatever it allows)
-            if not all(r.specifier.contains(version, prereleases=True) for r in limits):
+            if not all(r.allows(version) for r in limits):
                 continue
             if (ident, version) in dead or (name, version) in dead:
                 continue
@@ -186,7 +186,7 @@ class DeadVersions:
         if listing is None:
             return None
         for entry in listing.entries:
-            if not dep.specifier.contains(entry.version, prereleases=True):
+            if not dep.allows(entry.version):
                 continue
             for key in ((dep.id, entry.version), (dep.name, entry.version)):
                 if key in self._dead:
