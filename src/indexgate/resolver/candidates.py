@@ -53,6 +53,20 @@ class Req:
             ok = verdicts[version] = self.specifier.contains(version, prereleases=True)
         return ok
 
+    def judge(self, versions: list[Version]) -> None:
+        """Find out at once which of ``versions`` the specifier allows (``allows`` then
+        answers from the table): one ``SpecifierSet.filter`` pass over the versions not
+        judged yet costs a fraction of a ``contains`` call for each (its set-up, paid per
+        call, is the most of a ``>=`` check). With pre-releases allowed, ``filter``
+        judges each version alone, as ``contains`` does."""
+        verdicts = self._verdicts
+        if verdicts is None:
+            return
+        unknown = [v for v in versions if v not in verdicts]
+        if unknown:
+            verdicts.update(dict.fromkeys(unknown, False))
+            verdicts.update(dict.fromkeys(self.specifier.filter(unknown, prereleases=True), True))
+
     @cached_property
     def _verdicts(self) -> dict[Version, bool] | None:
         return _verdict_table(self.specifier)

@@ -107,6 +107,7 @@ class FileSelection:
     def _allowed(self, req: Req, entries: list[VersionEntry]) -> list[VersionEntry]:
         """The entries whose version ``req`` allows, in order (pre-releases included:
         their place is decided later)."""
+        req.judge([e.version for e in entries])
         allows = req.allows
         return [e for e in entries if allows(e.version)]
 
