@@ -69,7 +69,7 @@ class Req:
 
     @cached_property
     def _verdicts(self) -> dict[Version, bool] | None:
-        return _verdict_table(self.specifier)
+        return _verdict_table(tuple(map(str, self.specifier)))
 
     @cached_property
     def exact_version(self) -> Version | None:
@@ -131,12 +131,14 @@ class Candidate:
 
 
 @lru_cache(maxsize=4096)
-def _verdict_table(specifier: SpecifierSet) -> dict[Version, bool] | None:
-    """The verdicts (version -> allowed) of one specifier, shared by the equal ones (what
-    it allows of a version is a fact of the two alone, whatever the run or target).
+def _verdict_table(specifiers: tuple[str, ...]) -> dict[Version, bool] | None:
+    """The verdicts (version -> allowed) of one specifier set, by the text of each of its
+    specifiers, shared by the requirements that have the same (what it allows of a version
+    is a fact of the two alone, whatever the run or target). By text, not by the
+    ``SpecifierSet``: its hash normalizes every version it names, on every call.
 
     None under ``===``: it compares texts, so equal versions (1.0 and 1.0.0) may get
     different answers, which a table keyed by version cannot tell apart."""
-    if any(s.operator == "===" for s in specifier):
+    if any(text.startswith("===") for text in specifiers):
         return None
     return {}
