@@ -11,10 +11,10 @@ from functools import cached_property, lru_cache
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from indexgate.dists.models import CoreMetadata, DistFile
+from indexgate.dists.models import CoreMetadata, DistFile, canonical_name
 from indexgate.errors import Origin
 from indexgate.settings import IndexConfig
 
@@ -32,8 +32,9 @@ class Req:
     parent: str | None = None  # "flask 3.0.3" for transitive ones
     hashes: tuple[str, ...] = field(default=(), compare=False)
 
-    @property
+    @cached_property
     def id(self) -> str:
+        """resolvelib's identifier, made once: it asks for it at every turn."""
         return identifier(self.name, self.extras)
 
     def allows(self, version: Version) -> bool:
@@ -101,9 +102,9 @@ class Req:
         hashes: tuple[str, ...] = (),
     ) -> Req:
         return cls(
-            name=canonicalize_name(req.name),
+            name=canonical_name(req.name),
             specifier=req.specifier,
-            extras=frozenset(canonicalize_name(e) for e in req.extras),
+            extras=frozenset(map(canonical_name, req.extras)),
             origin=origin,
             parent=parent,
             hashes=hashes,
@@ -119,8 +120,9 @@ class Candidate:
     metadata: CoreMetadata = field(compare=False)
     extras: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def id(self) -> str:
+        """resolvelib's identifier, made once (see ``Req.id``)."""
         return identifier(self.name, self.extras)
 
     def with_extras(self, extras: frozenset[str]) -> Candidate:
