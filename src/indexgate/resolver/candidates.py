@@ -32,9 +32,8 @@ class Req:
     parent: str | None = None  # "flask 3.0.3" for transitive ones
     hashes: tuple[str, ...] = field(default=(), compare=False)
 
-    @cached_property
+    @property
     def id(self) -> str:
-        """resolvelib's identifier, made once: it asks for it at every turn."""
         return identifier(self.name, self.extras)
 
     def allows(self, version: Version) -> bool:
@@ -120,9 +119,8 @@ class Candidate:
     metadata: CoreMetadata = field(compare=False)
     extras: frozenset[str] = frozenset()
 
-    @cached_property
+    @property
     def id(self) -> str:
-        """resolvelib's identifier, made once (see ``Req.id``)."""
         return identifier(self.name, self.extras)
 
     def with_extras(self, extras: frozenset[str]) -> Candidate:
