@@ -287,9 +287,9 @@ def test_arbitrary_equality_is_answered_by_each_versions_text_not_remembered() -
     fetch_loop = FetchLoop()
     try:
         provider = _provider(FakeClient({}), fetch_loop, [])
-        spec = SpecifierSet("===1.0")
-        assert provider._allowed(spec, [short]) == [short]
-        assert provider._allowed(spec, [long]) == []
-        assert provider._allowed(SpecifierSet("==1.0"), [long]) == [long]
+        arbitrary = Req("lib", SpecifierSet("===1.0"))
+        assert provider._allowed(arbitrary, [short]) == [short]
+        assert provider._allowed(arbitrary, [long]) == []
+        assert provider._allowed(Req("lib", SpecifierSet("==1.0")), [long]) == [long]
     finally:
         fetch_loop.close()

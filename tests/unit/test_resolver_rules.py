@@ -13,7 +13,7 @@ from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 from support.fake_client import INDEX, FakeClient, wheel
 
-from indexgate.resolver.candidates import Req
+from indexgate.resolver.candidates import Req, _verdict_table
 from indexgate.resolver.dead import _bounds
 from indexgate.resolver.fetch_loop import FetchLoop
 from indexgate.resolver.finder import Finder
@@ -41,6 +41,25 @@ def test_bounds_contain_every_version_a_specifier_allows(text: str) -> None:
         if spec.contains(version, prereleases=True):
             assert lo is None or version >= lo, (text, version, lo)
             assert hi is None or version <= hi, (text, version, hi)
+
+
+def test_a_requirement_judges_each_version_as_contains_does() -> None:
+    # Req.judge answers for many versions in one SpecifierSet.filter pass, Req.allows for
+    # one (and from the table judge filled, shared by requirements of the same text): both
+    # must say what contains says, pre-releases included, ``===`` by each version's text.
+    versions = [*map(Version, VERSIONS), Version("1.0.0"), Version("1.01")]
+    for a, b in [*itertools.combinations(SPECIFIERS, 2), *((t, "") for t in SPECIFIERS)]:
+        spec = SpecifierSet(",".join(filter(None, (a, b))))
+        expected = [spec.contains(v, prereleases=True) for v in versions]
+        _verdict_table.cache_clear()  # each way from an empty table
+        alone = Req("lib", spec)
+        assert [alone.allows(v) for v in reversed(versions)] == expected[::-1], spec
+        _verdict_table.cache_clear()
+        judged, same = Req("lib", spec), Req("other", SpecifierSet(str(spec)))
+        judged.judge(versions[::2])
+        judged.judge(versions)
+        assert [judged.allows(v) for v in versions] == expected, spec
+        assert [same.allows(v) for v in versions] == expected, spec
 
 
 def test_bounds_of_several_specifiers_are_their_intersection() -> None:

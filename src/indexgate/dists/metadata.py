@@ -73,10 +73,10 @@ def parse_core_metadata(data: bytes) -> CoreMetadata:
     requirements = []
     for line in headers.get("requires-dist", []):
         try:
-            req = Requirement(line)
+            req = _requirement(line)
         except (InvalidRequirement, SyntaxError) as exc:  # packaging: SyntaxError on a NUL
             raise MetadataError(f"invalid Requires-Dist {line!r} for {normalized}: {exc}") from exc
-        if req.marker is not None and not _marker_evaluates(str(req.marker)):
+        if req is None:
             raise MetadataError(
                 f"invalid Requires-Dist {line!r} for {normalized}: its marker cannot be "
                 "evaluated (a comparison that PEP 508 does not define)"
@@ -219,6 +219,20 @@ def _add_header(result: dict[str, list[str]], name: bytes, lines: list[bytes]) -
 def _single(headers: dict[str, list[str]], key: str) -> str | None:
     values = headers.get(key)
     return values[0] if values else None
+
+
+@lru_cache(maxsize=8192)
+def _requirement(line: str) -> Requirement | None:
+    """A Requires-Dist value parsed; None when its marker cannot be evaluated.
+
+    Memoized by the line: packaging's parse is most of a metadata file's, and the versions
+    of a project (a backtracking walk reads dozens) repeat nearly every line, as do
+    projects (``typing-extensions>=4``). One Requirement then serves several metadata
+    files: nothing changes one (a source that adds a marker parses a copy)."""
+    req = Requirement(line)
+    if req.marker is not None and not _marker_evaluates(str(req.marker)):
+        return None
+    return req
 
 
 @lru_cache(maxsize=4096)

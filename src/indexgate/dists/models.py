@@ -135,7 +135,7 @@ def parse_filename(filename: str) -> ParsedFilename | None:
             if dashes == 5 and _BUILD_TAG.match(parts[2]) is None:
                 return None
             version = _version(parts[1])
-            return ParsedFilename(_canonical(name), version, "wheel", _wheel_tags(parts[-1]))
+            return ParsedFilename(canonical_name(name), version, "wheel", _wheel_tags(parts[-1]))
         if filename.endswith(".tar.gz"):
             stem = filename[:-7]
         elif filename.endswith(".zip"):
@@ -145,7 +145,7 @@ def parse_filename(filename: str) -> ParsedFilename | None:
         name, _, version_part = stem.rpartition("-")
         if not name:  # no dash, or an empty name (packaging 26.3 rejects it too)
             return None
-        return ParsedFilename(_canonical(name), _version(version_part), "sdist")
+        return ParsedFilename(canonical_name(name), _version(version_part), "sdist")
     except ValueError:  # InvalidVersion, InvalidTag (packaging 26.3+)
         return None
 
@@ -161,7 +161,9 @@ def _version(text: str) -> Version:
     return Version(text)
 
 
-_canonical = lru_cache(maxsize=1 << 12)(canonicalize_name)  # a project's files share it
+canonical_name = lru_cache(maxsize=1 << 12)(canonicalize_name)
+"""``canonicalize_name``, memoized: a project's files share their name, as do the many
+requirements on a project (the resolver makes one per parent version it looks at)."""
 
 
 @lru_cache(maxsize=1024)

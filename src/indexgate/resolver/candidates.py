@@ -7,14 +7,14 @@ plain ``foo`` at the same version plus the extra's dependencies, as pip does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from indexgate.dists.models import CoreMetadata, DistFile
+from indexgate.dists.models import CoreMetadata, DistFile, canonical_name
 from indexgate.errors import Origin
 from indexgate.settings import IndexConfig
 
@@ -31,14 +31,45 @@ class Req:
     origin: Origin | None = None  # set for requirements the user wrote
     parent: str | None = None  # "flask 3.0.3" for transitive ones
     hashes: tuple[str, ...] = field(default=(), compare=False)
-    # The last (version, satisfied) answer: resolvelib asks about the same pin each round.
-    last_check: list[tuple[Version | None, bool]] = field(
-        default_factory=lambda: [(None, False)], init=False, compare=False, repr=False
-    )
 
     @property
     def id(self) -> str:
         return identifier(self.name, self.extras)
+
+    def allows(self, version: Version) -> bool:
+        """Whether the specifier allows ``version`` (pre-releases included: where they
+        may be taken is decided elsewhere).
+
+        Each answer is remembered in the table shared by every requirement with an equal
+        specifier (``_verdicts``): the same requirement of many parents, every round's
+        re-check of a pin and every re-filtering of a listing ask it again and again, and
+        ``SpecifierSet.contains`` is the dearest step of each (so is hashing a specifier:
+        each requirement finds its table once)."""
+        verdicts = self._verdicts
+        if verdicts is None:
+            return self.specifier.contains(version, prereleases=True)
+        ok = verdicts.get(version)
+        if ok is None:
+            ok = verdicts[version] = self.specifier.contains(version, prereleases=True)
+        return ok
+
+    def judge(self, versions: list[Version]) -> None:
+        """Find out at once which of ``versions`` the specifier allows (``allows`` then
+        answers from the table): one ``SpecifierSet.filter`` pass over the versions not
+        judged yet costs a fraction of a ``contains`` call for each (its set-up, paid per
+        call, is the most of a ``>=`` check). With pre-releases allowed, ``filter``
+        judges each version alone, as ``contains`` does."""
+        verdicts = self._verdicts
+        if verdicts is None:
+            return
+        unknown = [v for v in versions if v not in verdicts]
+        if unknown:
+            verdicts.update(dict.fromkeys(unknown, False))
+            verdicts.update(dict.fromkeys(self.specifier.filter(unknown, prereleases=True), True))
+
+    @cached_property
+    def _verdicts(self) -> dict[Version, bool] | None:
+        return _verdict_table(tuple(map(str, self.specifier)))
 
     @cached_property
     def exact_version(self) -> Version | None:
@@ -70,9 +101,9 @@ class Req:
         hashes: tuple[str, ...] = (),
     ) -> Req:
         return cls(
-            name=canonicalize_name(req.name),
+            name=canonical_name(req.name),
             specifier=req.specifier,
-            extras=frozenset(canonicalize_name(e) for e in req.extras),
+            extras=frozenset(map(canonical_name, req.extras)),
             origin=origin,
             parent=parent,
             hashes=hashes,
@@ -97,3 +128,17 @@ class Candidate:
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
+
+
+@lru_cache(maxsize=4096)
+def _verdict_table(specifiers: tuple[str, ...]) -> dict[Version, bool] | None:
+    """The verdicts (version -> allowed) of one specifier set, by the text of each of its
+    specifiers, shared by the requirements that have the same (what it allows of a version
+    is a fact of the two alone, whatever the run or target). By text, not by the
+    ``SpecifierSet``: its hash normalizes every version it names, on every call.
+
+    None under ``===``: it compares texts, so equal versions (1.0 and 1.0.0) may get
+    different answers, which a table keyed by version cannot tell apart."""
+    if any(text.startswith("===") for text in specifiers):
+        return None
+    return {}

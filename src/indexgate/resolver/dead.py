@@ -100,7 +100,7 @@ class DeadVersions:
         for version in reversed(versions[start:end]):
             # pre-releases count: the resolver may come to allow them (a dead verdict
             # must hold whatever it allows)
-            if not all(r.specifier.contains(version, prereleases=True) for r in limits):
+            if not all(r.allows(version) for r in limits):
                 continue
             if (ident, version) in dead or (name, version) in dead:
                 continue
@@ -186,7 +186,7 @@ class DeadVersions:
         if listing is None:
             return None
         for entry in listing.entries:
-            if not dep.specifier.contains(entry.version, prereleases=True):
+            if not dep.allows(entry.version):
                 continue
             for key in ((dep.id, entry.version), (dep.name, entry.version)):
                 if key in self._dead:
@@ -225,16 +225,17 @@ def _spec_bounds(op: str, text: str) -> tuple[Version | None, Version | None]:
         version = Version(text)
     except ValueError:
         return None, None
-    # above an upper bound V come V's local and post releases: stay above all of them
-    ceiling = Version(f"{version.base_version}.post{2**62}")
     if op in (">=", ">"):
         return version, None
-    if op in ("<", "<="):
-        return None, ceiling
     if op == "~=":  # ~=X.Y.Z: >=X.Y.Z, ==X.Y.*
         release = list(version.release[:-1]) or [version.release[0]]
         release[-1] += 1
         return version, Version(".".join(map(str, release)) + ".dev0")
+    # above an upper bound V come V's local and post releases: stay above all of them
+    # (made only here: most specifiers are lower bounds, and this parse is the dearest step)
+    ceiling = Version(f"{version.base_version}.post{2**62}")
+    if op in ("<", "<="):
+        return None, ceiling
     if op == "==":
         return version, ceiling
     return None, None

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
@@ -44,7 +43,6 @@ class FileSelection:
     _listings: dict[NormalizedName, Listing]
     _entry_memo: dict[tuple[Any, ...], tuple[tuple[Req, ...], list[VersionEntry]]]
     _usable_memo: dict[tuple[Any, ...], dict[Version, VersionEntry]]
-    _verdicts: dict[SpecifierSet, dict[Version, bool]]
     _files_memo: dict[tuple[Any, ...], tuple[VersionEntry, tuple[tuple[DistFile, ...], list[str]]]]
 
     def listing(self, name: NormalizedName) -> Listing:
@@ -84,13 +82,9 @@ class FileSelection:
         hashes = frozenset(h for r in reqs for h in r.hashes)
         usable = self._usable(name, listing, self._user_pins(name), hashes)
         allowed = list(usable.values())
-        seen: set[SpecifierSet] = set()
         for r in [*reqs, *self.constraints.get(name, [])]:
-            spec = r.specifier
-            if not spec or spec in seen:  # an empty set allows every version
-                continue
-            seen.add(spec)
-            allowed = self._allowed(spec, allowed)
+            if r.specifier:  # an empty set allows every version
+                allowed = self._allowed(r, allowed)
         return list(self._in_prerelease_order(allowed))
 
     def _narrowed(self, name: NormalizedName, reqs: tuple[Req, ...]) -> list[VersionEntry] | None:
@@ -107,26 +101,15 @@ class FileSelection:
         memo = self._entry_memo.get((name, *map(id, reqs[:-1])))
         if memo is None:
             return None
-        spec = reqs[-1].specifier
-        return self._allowed(spec, memo[1]) if spec else memo[1]
+        last = reqs[-1]
+        return self._allowed(last, memo[1]) if last.specifier else memo[1]
 
-    def _allowed(self, spec: SpecifierSet, entries: list[VersionEntry]) -> list[VersionEntry]:
-        """The entries whose version ``spec`` allows, in order (pre-releases included:
-        their place is decided later), each answer remembered per (equal) specifier and
-        (equal) version, except under ``===``, whose answer depends on the version's text."""
-        if any(s.operator == "===" for s in spec):  # compares texts: 1.0 is not 1.0.0
-            return [e for e in entries if spec.contains(e.version, prereleases=True)]
-        verdicts = self._verdicts.get(spec)
-        if verdicts is None:
-            verdicts = self._verdicts[spec] = {}
-        kept = []
-        for e in entries:
-            ok = verdicts.get(e.version)
-            if ok is None:
-                ok = verdicts[e.version] = spec.contains(e.version, prereleases=True)
-            if ok:
-                kept.append(e)
-        return kept
+    def _allowed(self, req: Req, entries: list[VersionEntry]) -> list[VersionEntry]:
+        """The entries whose version ``req`` allows, in order (pre-releases included:
+        their place is decided later)."""
+        req.judge([e.version for e in entries])
+        allows = req.allows
+        return [e for e in entries if allows(e.version)]
 
     def _user_pins(self, name: NormalizedName) -> frozenset[Version]:
         """The versions the user pinned with ``==``/``===`` (requirement or constraint):

@@ -89,9 +89,6 @@ class Provider(  # type: ignore[misc]
         self._names: dict[str, NormalizedName] = {}  # identifier -> project name
         self._entry_memo: dict[tuple[Any, ...], tuple[tuple[Req, ...], list[VersionEntry]]] = {}
         self._usable_memo: dict[tuple[Any, ...], dict[Version, VersionEntry]] = {}
-        # Whether a specifier allows a version, per (equal) specifier: the same requirement
-        # of many parents, and every round's re-filtering, ask it again and again.
-        self._verdicts: dict[SpecifierSet, dict[Version, bool]] = {}
         self._files_memo: dict[
             tuple[Any, ...], tuple[VersionEntry, tuple[tuple[DistFile, ...], list[str]]]
         ] = {}
@@ -178,17 +175,9 @@ class Provider(  # type: ignore[misc]
         return lambda: self._found(entries, extras)
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
-        # resolvelib re-checks every pin against every requirement each round (tens of
-        # thousands of calls on a 200-package graph), nearly always the same pin as last
-        # time: the requirement keeps its last answer (one tuple, replaced whole, so a
-        # reader never sees a version with another version's answer).
-        version = candidate.version
-        last, ok = requirement.last_check[0]
-        if last is version:
-            return ok
-        ok = requirement.specifier.contains(version, prereleases=True)
-        requirement.last_check[0] = (version, ok)
-        return ok
+        # resolvelib re-checks pins against their requirements round after round (pins.py
+        # keeps most of those from reaching here): the requirement remembers its answers.
+        return requirement.allows(candidate.version)
 
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
         deps = self._dependencies(candidate)
