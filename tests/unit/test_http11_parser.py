@@ -402,6 +402,8 @@ def test_urls_the_lean_client_cannot_ask_are_unreachable_not_tracebacks(url: str
         "http://[::1]:8080/x y/z",
         "http://bücher.example/ü?ä",
         "  http://h.example/lead",
+        "http:\t//h.example/a?b",  # a tab inside "://": the target is still the path
+        "https:/\n/h.example/x",
     ],
 )
 def test_split_target_reads_a_url_as_urlsplit_does(url: str) -> None:

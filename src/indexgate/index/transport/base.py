@@ -75,6 +75,8 @@ def split_target(url: str) -> tuple[str, str, str]:
     dropped, the fragment cut). The scheme and host are parsed once per
     ``scheme://authority`` prefix: ``urlsplit`` per request cost more than the rest of
     the request's head."""
+    if "\t" in url or "\r" in url or "\n" in url:  # what urlsplit removes, before all
+        url = url.replace("\t", "").replace("\r", "").replace("\n", "")  # else "http:\t//"
     prefix = authority_prefix(url)
     known = _AUTHORITIES.get(prefix)
     if known is None:
@@ -88,10 +90,7 @@ def split_target(url: str) -> tuple[str, str, str]:
         known = (parts.scheme, host)
         if len(_AUTHORITIES) < 1024 and "@" not in prefix:  # no userinfo kept
             _AUTHORITIES[prefix] = known
-    rest = url[len(prefix) :]
-    if "\t" in rest or "\r" in rest or "\n" in rest:  # what urlsplit removes
-        rest = rest.replace("\t", "").replace("\r", "").replace("\n", "")
-    path, _, query = rest.partition("#")[0].partition("?")
+    path, _, query = url[len(prefix) :].partition("#")[0].partition("?")
     return known[0], known[1], request_target(path, query)
 
 
