@@ -188,6 +188,7 @@ class JsonParser:
         next_entry = _JSON_NEXT_ENTRY.match
         scan_once = _scan_once
         dropped = self._files.dropped
+        dropped_tags = self._files.dropped_tags  # while empty, nothing is dropped
         end = len(s)
         while True:
             try:
@@ -202,7 +203,8 @@ class JsonParser:
             if after >= end and not final:
                 raise _Incomplete(pos)  # may be cut
             if (
-                type(entry) is dict
+                dropped_tags
+                and type(entry) is dict
                 and type(filename := entry.get("filename")) is str
                 and dropped(filename)
                 and type(entry.get("url")) is str
