@@ -279,11 +279,12 @@ def last_segment(href: str) -> str:
     last = path[path.rfind("/") + 1 :]
     if not last or last[0] <= " " or last[0] == "." or ":" in last:
         return ""
-    first = path.find("/")
-    if path.startswith("//", first):  # an authority, if at the start or after a scheme
-        if (first and path[first - 1] != ":") or path.find("/", first + 2) <= first + 2:
-            return ""
-    elif "//" in path:
+    # A "//" only as the authority: the first "/", at the start or after a scheme, with a
+    # host followed by a path.
+    at = path.find("//")
+    if at >= 0 and (
+        path.find("/") != at or (at and path[at - 1] != ":") or path.find("/", at + 2) <= at + 2
+    ):
         return ""
     return unquote(last) if "%" in last else last
 
