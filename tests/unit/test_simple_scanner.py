@@ -5,7 +5,7 @@ every quirk the scanner must recognise, and on many generated ones."""
 from __future__ import annotations
 
 import random
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import pytest
 
@@ -13,7 +13,7 @@ from indexgate.dists.models import dist_row
 from indexgate.index import simple, simple_html
 from indexgate.index.client import TargetFilter
 from indexgate.index.html_scan import _scan_anchors
-from indexgate.index.page import split_url
+from indexgate.index.page import last_segment, split_url
 from indexgate.index.simple import parse_project_page
 from indexgate.index.simple_html import _parse_anchors
 from indexgate.targets import make_target
@@ -328,3 +328,29 @@ def test_last_segment_is_the_url_paths_last_segment(base: str) -> None:
             fast += 1
             assert last == urlsplit(url).path.rsplit("/", 1)[-1], (base, href)
     assert fast >= 3
+
+
+@pytest.mark.parametrize(
+    "base", [BASE, "file:///srv/simple/foo/", "http://127.0.0.1:8080/s/", "https://i.test/a//b/"]
+)
+def test_last_segment_is_what_the_url_resolves_to_or_nothing(base: str) -> None:
+    """``last_segment`` (what the HTML reader drops a link by, before resolving its URL)
+    is the resolved URL's last path segment whenever it is not "", whatever the link
+    holds: characters urlsplit removes or strips, a query, params, dot segments, hosts."""
+    pieces = ["a", "x.whl", WHEEL, ".", "..", "", " ", "\t", "\n", "\x01", "\x85", "\\"]
+    pieces += [";p", "?q", "%2B", "#f/g", ":", "https:", "file:", "//h", "["]
+    rng = random.Random(5)
+    named = 0
+    for _ in range(4000):
+        href = "".join(rng.choice(pieces) + rng.choice(["", "/", "//"]) for _ in range(4))
+        href += rng.choice(["", WHEEL, "x.whl", " " + WHEEL, WHEEL + "\t", WHEEL + "#" + SHA])
+        last = last_segment(href)
+        if not last:
+            continue
+        try:
+            path = urlsplit(urldefrag(urljoin(base, href))[0]).path
+        except ValueError:  # a malformed host: that link is not read at all
+            continue
+        named += 1
+        assert last == unquote(path.rsplit("/", 1)[-1]), repr(href)
+    assert named > 200

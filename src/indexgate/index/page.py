@@ -65,7 +65,9 @@ class Files:
         # filename's two halves, without parsing it again. Only when ``keep`` decides by
         # the wheel's tags alone (``TargetFilter``: ``decides_by_tags``).
         self._tags_only = bool(getattr(keep, "decides_by_tags", False))
-        self._dropped_tags: set[str] = set()  # "-<py>-<abi>-<plat>.whl" that keep drops
+        # "-<py>-<abi>-<plat>.whl" that keep drops; while empty, ``dropped`` says False
+        # (readers need not work out a filename to ask it about)
+        self.dropped_tags: set[str] = set()
         self._settled: set[str] = set()  # "<name>-<version>[-<build>]" already kept/stood in
         self._keeps: dict[frozenset[Tag], bool] = {}  # keep's answer by a wheel's tags
         self._last_kept: tuple[str, Version] | None = None  # in _kept_versions
@@ -86,11 +88,10 @@ class Files:
     ) -> tuple[ParsedFilename, bool] | None:
         """Whether to read the file's entry on: None when it is not used, else its parsed
         name and whether ``keep`` keeps it (False: it may stand in for its version).
-        ``parsed``: ``parse_filename(filename)``, not None, from a caller that checked
-        ``dropped(filename)`` first."""
+        ``parsed``: ``parse_filename(filename)``, not None. The readers ask ``dropped``
+        first (most files of a page with native wheels are): this says None for those
+        too, by a parse."""
         if parsed is None:
-            if self.dropped(filename):
-                return None  # what the checks below would say, by two set lookups
             parsed = parse_filename(filename)
             if parsed is None:
                 if filename.endswith((".whl", ".tar.gz", ".zip")):  # named like a dist
@@ -118,7 +119,7 @@ class Files:
         if version in self._kept_versions or version in self._stand_ins:
             if self._tags_only and filename.endswith(".whl"):  # both halves parsed
                 head = filename.rsplit("-", 3)[0]
-                self._dropped_tags.add(filename[len(head) :])
+                self.dropped_tags.add(filename[len(head) :])
                 self._settled.add(head)
             return None
         return parsed, False
@@ -128,10 +129,10 @@ class Files:
         stood in for, by two set lookups (False: not known to be). Most of the links of a
         page with native wheels are: the readers ask before any other work. Nothing is,
         while no tag set was dropped (a page of pure-Python wheels, say)."""
-        if not self._dropped_tags or not filename.endswith(".whl"):
+        if not self.dropped_tags or not filename.endswith(".whl"):
             return False
         head = filename.rsplit("-", 3)[0]
-        return filename[len(head) :] in self._dropped_tags and head in self._settled
+        return filename[len(head) :] in self.dropped_tags and head in self._settled
 
     def wanted(self, parsed: ParsedFilename) -> bool:
         """What ``admit`` says of a valid filename, without logging."""
@@ -192,7 +193,7 @@ class Files:
                 if used != base:
                     files[at] = replace(files[at], url=split_url(base, href)[0])
         self.files, self._stand_ins, self._hrefs = [], {}, []
-        self._dropped_tags, self._settled = set(), set()
+        self.dropped_tags, self._settled = set(), set()
         return files
 
 
@@ -261,18 +262,31 @@ def _split_other(base: str, href: str) -> tuple[str, dict[str, str], str | None]
 
 def last_segment(href: str) -> str:
     """The last path segment ``split_url`` would find (decoded), or "" when that is not
-    plain to see (a query, params, a dot segment, a bare host...)."""
-    path = href.partition("#")[0]
-    last = path[path.rfind("/") + 1 :]
-    if not last or last[0] == "." or _NOT_PLAIN.search(path):
+    plain to see. Cheap (no regular expression over the URL): the HTML reader asks it of
+    every link once some are dropped, before resolving the URL.
+
+    The segments before the last do not change it, except: a query (a "?" before the
+    fragment) moves it; urlsplit removes tabs and line breaks anywhere and strips leading
+    control characters and spaces; a "//" starts an authority (its host must be followed
+    by a path) where it is the href's first "/" (after a scheme, if any), and may become
+    one elsewhere once dot segments are resolved against a base without a host
+    (``file:///``), so it is not taken there; a ":" in the last segment may end a scheme
+    (``https:x.whl``)."""
+    cut = href.find("#")
+    path = href if cut < 0 else href[:cut]
+    if "?" in path or "\t" in path or "\n" in path or "\r" in path:
         return ""
+    last = path[path.rfind("/") + 1 :]
+    if not last or last[0] <= " " or last[0] == "." or ":" in last:
+        return ""
+    # A "//" only as the authority: the first "/", at the start or after a scheme, with a
+    # host followed by a path.
     at = path.find("//")
-    if at >= 0 and path.find("/", at + 2) < 0:  # "//host": the host, not a path segment
+    if at >= 0 and (
+        path.find("/") != at or (at and path[at - 1] != ":") or path.find("/", at + 2) <= at + 2
+    ):
         return ""
     return unquote(last) if "%" in last else last
-
-
-_NOT_PLAIN = re.compile(r"[?;\\\s]")
 
 
 def fragment_hashes(fragment: str | None) -> dict[str, str]:

@@ -174,8 +174,10 @@ class HtmlParser:
         if not href:
             return
         files = self._files
-        base = files.base()
         href = href.strip()
+        if files.dropped_tags and files.dropped(last_segment(href)):
+            return  # another platform's wheel of a settled version: most of a page
+        base = files.base()
         plain = split_plain(base, href)
         if plain is not None:  # nearly every link: no URL parse, nothing done twice
             url, filename, sha256, fragment = plain
@@ -189,8 +191,6 @@ class HtmlParser:
             filename = urlsplit(url).path.rsplit("/", 1)[-1] if last is None else last
         if "%" in filename:
             filename = unquote(filename)
-        if files.dropped(filename):
-            return  # another platform's wheel of a settled version: most of a page
         parsed = parse_filename(filename)
         if parsed is not None:
             admitted = files.admit(filename, parsed)

@@ -105,10 +105,7 @@ class JsonParser:
                     break
                 c = s[pos]
                 if state == _FILE:
-                    entry, pos = self._value(s, pos, final)
-                    self._entry(entry)
-                    state = _FILES_SEP
-                    pos = self._entries(s, pos, end)
+                    pos, state = self._entries(s, pos, final), _FILES_SEP
                 elif state == _FILES_SEP:
                     if c == ",":
                         state = _FILE
@@ -168,7 +165,9 @@ class JsonParser:
                     state, pos = _KEY_FIRST, pos + 1
                 else:  # _DONE: only whitespace may follow
                     self._invalid(s, pos, "the end of the page")
-        except _Incomplete:
+        except _Incomplete as cut:
+            if cut.args:  # where the entries stopped: the entry the buffer cuts
+                pos = cut.args[0]
             self._need = 2 * (end - pos)
         except ValueError as exc:  # JSONDecodeError from scanstring
             if isinstance(exc, PageError):
@@ -176,11 +175,12 @@ class JsonParser:
             raise PageError(f"project page is not valid JSON: {exc}") from None
         self._buf, self._pos, self._state = s, pos, state
 
-    def _entries(self, s: str, pos: int, end: int) -> int:
-        """The files array, entry after entry from ``pos`` (just after an entry), without
-        a turn of the state machine per separator (a page may list tens of thousands);
-        where it stops: the end of the array, or an entry the buffer may cut (read again
-        by the general path).
+    def _entries(self, s: str, pos: int, final: bool) -> int:
+        """The files array, entry after entry from ``pos`` (an entry's start), without a
+        turn of the state machine per separator (a page may list tens of thousands).
+        Returns where it stopped and the state there: after the array's ``]`` (``_NEXT``),
+        or after an entry (``_FILES_SEP``: the state machine reads what follows). Raises
+        _Incomplete with the cut entry's start when the buffer may cut it.
 
         Most entries of a page with native wheels are another platform's wheel of a
         version already settled: those are dropped here, by ``Files.dropped``, before any
@@ -188,33 +188,37 @@ class JsonParser:
         next_entry = _JSON_NEXT_ENTRY.match
         scan_once = _scan_once
         dropped = self._files.dropped
+        dropped_tags = self._files.dropped_tags  # while empty, nothing is dropped
+        end = len(s)
         while True:
-            if s.startswith(", {", pos):  # json.dumps' separator: most pages
-                start = pos + 2
-            else:
-                sep = next_entry(s, pos)
-                if sep is None:
-                    return pos
-                start = sep.end()
-            if start >= end:
-                return pos
             try:
-                entry, after = scan_once(s, start)
-            except (StopIteration, ValueError, RecursionError):
-                return pos  # cut, or wrong: the general path reads it (and says what)
-            if after >= end:
-                return pos  # may be cut
+                entry, after = scan_once(s, pos)
+            except (StopIteration, ValueError):
+                if not final:
+                    raise _Incomplete(pos) from None  # cut (or wrong: read again, later)
+                self._value(s, pos, final)  # says what is wrong
+                raise
+            except RecursionError:
+                raise PageError("project page is not valid JSON: nested too deeply") from None
+            if after >= end and not final:
+                raise _Incomplete(pos)  # may be cut
             if (
-                type(entry) is dict
+                dropped_tags
+                and type(entry) is dict
                 and type(filename := entry.get("filename")) is str
                 and dropped(filename)
                 and type(entry.get("url")) is str
             ):
                 self._index += 1
-                pos = after
+            else:
+                self._entry(entry)
+            if s.startswith(", {", after):  # json.dumps' separator: most pages
+                pos = after + 2
                 continue
-            self._entry(entry)
-            pos = after
+            sep = next_entry(s, after)
+            if sep is None:
+                return after
+            pos = sep.end()
 
     def _value(self, s: str, pos: int, final: bool) -> tuple[Any, int]:
         """One JSON value at ``pos`` and where it ends; _Incomplete when it may be cut."""
