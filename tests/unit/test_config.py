@@ -121,6 +121,34 @@ def test_duplicate_index_names_are_an_error(tmp_path) -> None:
         settings(tmp_path, indexes=[f"x={A}", f"x={B}"])
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        # U+FF03 (fullwidth '#') becomes '#' under NFKC: urllib refuses the netloc and quotes it
+        ("https://user:s\uff03cret@a.example/simple/", "Unicode normalization"),
+        ("https://user:s3cret@a.example:abc/simple/", "Port could not be cast"),
+        ("https://user:s3cret@[::1/simple/", "Invalid IPv6 URL"),
+    ],
+)
+def test_an_index_url_that_cannot_be_read_is_an_input_error_without_its_password(
+    tmp_path, url: str, reason: str
+) -> None:
+    with pytest.raises(InputError) as raised:
+        settings(tmp_path, index_url=url)
+    message = str(raised.value)
+    assert message.startswith("--index-url: the index URL https://***@")
+    assert reason in message
+    assert "cret" not in message
+
+
+def test_an_unreadable_index_url_in_the_config_names_its_line(tmp_path) -> None:
+    config = "indexes:\n  - name: corp\n    url: https://u:s\uff03cret@a.example/simple/\n"
+    with pytest.raises(InputError) as raised:
+        settings(tmp_path, config_text=config)
+    assert (raised.value.file, raised.value.line) == (".github/indexgate.yml", 2)  # its entry
+    assert "cret" not in str(raised.value)
+
+
 # --- ignore-error-codes and quarantine-codes -----------------------------------------------
 
 

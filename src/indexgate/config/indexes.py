@@ -29,7 +29,7 @@ from indexgate.credentials import discover
 from indexgate.errors import InputError
 from indexgate.model import Problem
 from indexgate.policy import IndexPolicy, env_name
-from indexgate.redact import strip_userinfo
+from indexgate.redact import redact, strip_userinfo
 from indexgate.settings import (
     CliOptions,
     IndexConfig,
@@ -295,7 +295,7 @@ def finish_indexes(
     used: dict[str, Entry] = {}
     for e in entries:
         url = normalize_url(e.url, cwd, flat=e.format == "flat")
-        bare = strip_userinfo(url)
+        bare = _readable(url, e, config_path)
         if bare in seen_urls:
             continue
         seen_urls.add(bare)
@@ -366,6 +366,30 @@ def normalize_url(url: str, cwd: Path, *, flat: bool = False) -> str:
     if flat or url.endswith("/"):
         return url
     return url + "/"
+
+
+def _readable(url: str, e: Entry, config_path: str | None) -> str:
+    """The URL without its userinfo, once its host and port are known to read: else an
+    input error naming where it was declared. urllib's own error would quote the whole
+    ``user:password@host`` (a password with a character that NFKC normalization turns into
+    ``/?#@:`` makes it refuse the netloc), so its words are never passed on as they are."""
+    try:
+        bare = strip_userinfo(url)
+        _ = urlsplit(bare).port  # a port that is not a number, or out of range, raises
+    except ValueError as exc:
+        reason = (
+            "its user or host part has characters that Unicode normalization (NFKC) changes"
+            if "NFKC" in str(exc)
+            else redact(str(exc))
+        )
+        in_config = e.line is not None and e.origin == config_path
+        where = "" if in_config else f"{_where(e)}: "  # else the error names file and line
+        raise InputError(
+            f"{where}the index URL {redact(url)} cannot be read: {reason}",
+            file=config_path if in_config else None,
+            line=e.line if in_config else None,
+        ) from None
+    return bare
 
 
 def _where(e: Entry) -> str:
