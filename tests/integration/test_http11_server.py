@@ -220,6 +220,12 @@ def test_broken_answers_are_retried_then_unreachable(
     assert server.connections == 3
 
 
+def test_a_url_whose_port_is_no_number_is_unreachable_not_an_internal_error() -> None:
+    # A page may link "http://host:abc/x.whl": urllib's ValueError was an internal error.
+    with pytest.raises(IndexUnreachable, match=r"http://127\.0\.0\.1:abc/x\.whl: invalid port"):
+        run(lambda http: http.request("HEAD", "http://127.0.0.1:abc/x.whl"))
+
+
 @pytest.mark.parametrize("path", ["stall", "stall-body"])
 def test_a_stalled_server_is_a_read_timeout(server: ScriptedServer, path: str) -> None:
     with pytest.raises(IndexUnreachable, match="ReadTimeout"):

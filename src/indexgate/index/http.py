@@ -62,6 +62,7 @@ from indexgate.index.transport.base import (
     BodyTooLarge,
     CertificateError,
     DeadlineReached,
+    InvalidURL,
     Origin,
     ProxyError,
     Request,
@@ -198,7 +199,10 @@ class HttpClient:
         current = url
         chain: list[str] = []
         for _ in range(_MAX_REDIRECTS + 1):
-            origin = origin_of(current)
+            try:
+                origin = origin_of(current)
+            except InvalidURL as exc:  # a page's link or a redirect to "host:abc"
+                raise self._unrecoverable(current, exc) from exc
             used = self._credentials.get(origin)
             args = (method, current, origin, headers, cacheable, digest, deadline, cap, streaming)
             response = await self._send(*args, background, auth=used)

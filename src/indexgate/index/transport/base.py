@@ -60,7 +60,11 @@ def origin_of(url: str) -> Origin:
     origin = _ORIGINS.get(prefix)
     if origin is None:
         parts = urlsplit(prefix)
-        origin = (parts.scheme, (parts.hostname or "").lower(), parts.port)
+        try:
+            port = parts.port
+        except ValueError:  # a link's "host:abc": urllib's words would quote the netloc
+            raise InvalidURL("invalid port") from None
+        origin = (parts.scheme, (parts.hostname or "").lower(), port)
         if len(_ORIGINS) < 1024 and "@" not in prefix:  # no userinfo kept; never a leak
             _ORIGINS[prefix] = origin
     return origin
