@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from indexgate.index.transport import base
-from indexgate.index.transport.base import origin_of
+from indexgate.index.transport.base import InvalidURL, origin_of
 
 
 def _reference(url: str) -> tuple[str, str, int | None]:
@@ -44,7 +44,7 @@ def test_origin_is_what_urlsplit_says(url: str) -> None:
 
 def test_a_bad_port_is_refused_every_time() -> None:
     for _ in range(2):
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidURL, match="invalid port"):
             origin_of("https://host:notaport/simple/")
 
 
