@@ -63,9 +63,9 @@ class Req:
         if verdicts is None:
             return
         unknown = [v for v in versions if v not in verdicts]
-        if unknown:
-            verdicts.update(dict.fromkeys(unknown, False))
-            verdicts.update(dict.fromkeys(self.specifier.filter(unknown, prereleases=True), True))
+        if unknown:  # the whole pass first: the shared table never holds a half answer
+            allowed = set(self.specifier.filter(unknown, prereleases=True))
+            verdicts.update({v: v in allowed for v in unknown})
 
     @cached_property
     def _verdicts(self) -> dict[Version, bool] | None:
