@@ -50,7 +50,7 @@ def test_a_bad_port_is_refused_every_time() -> None:
 
 def test_urls_with_credentials_are_never_remembered() -> None:
     origin_of("https://user:hunter2@private.example/simple/")
-    assert not any("hunter2" in key for key in base._ORIGINS)
+    assert not any("hunter2" in key for key in base._AUTHORITIES)
 
 
 @pytest.mark.parametrize(

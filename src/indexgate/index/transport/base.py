@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 Origin = tuple[str, str, int | None]  # scheme, lower-case host, port as written (or None)
 
 
-_ORIGINS: dict[str, Origin] = {}  # "scheme://authority" -> its origin
 _UNSAFE_TARGET = re.compile(r"[^\x21-\x7e]|[\"<>\\^`{|}]")
 
 
@@ -56,46 +55,47 @@ def origin_of(url: str) -> Origin:
 
     Asked three times per request (limits, credentials, transport), so parsed once per
     distinct ``scheme://authority`` prefix: a warm run's 450 requests go to one origin."""
-    prefix = authority_prefix(url)
-    origin = _ORIGINS.get(prefix)
-    if origin is None:
+    return _authority(authority_prefix(url))[0]
+
+
+# "scheme://authority" -> its origin and its Host as written (without userinfo)
+_AUTHORITIES: dict[str, tuple[Origin, str]] = {}
+
+
+def _authority(prefix: str) -> tuple[Origin, str]:
+    """The origin and the Host of a ``scheme://authority`` prefix, parsed once (a prefix
+    with userinfo is never kept: no credential stays in memory beyond its request)."""
+    known = _AUTHORITIES.get(prefix)
+    if known is None:
         parts = urlsplit(prefix)
         try:
             port = parts.port
         except ValueError:  # a link's "host:abc": urllib's words would quote the netloc
             raise InvalidURL("invalid port") from None
         origin = (parts.scheme, (parts.hostname or "").lower(), port)
-        if len(_ORIGINS) < 1024 and "@" not in prefix:  # no userinfo kept; never a leak
-            _ORIGINS[prefix] = origin
-    return origin
-
-
-_AUTHORITIES: dict[str, tuple[str, str]] = {}  # "scheme://authority" -> scheme, Host
+        known = (origin, parts.netloc.rpartition("@")[2])
+        if len(_AUTHORITIES) < 1024 and "@" not in prefix:
+            _AUTHORITIES[prefix] = known
+    return known
 
 
 def split_target(url: str) -> tuple[str, str, str]:
     """An absolute URL's scheme, ``Host`` (without userinfo; an IDN host in its ASCII
     form) and origin-form target, as ``urlsplit`` reads them (tabs and line breaks
     dropped, the fragment cut). The scheme and host are parsed once per
-    ``scheme://authority`` prefix: ``urlsplit`` per request cost more than the rest of
-    the request's head."""
+    ``scheme://authority`` prefix (``_authority``, shared with ``origin_of``):
+    ``urlsplit`` per request cost more than the rest of the request's head."""
     if "\t" in url or "\r" in url or "\n" in url:  # what urlsplit removes, before all
         url = url.replace("\t", "").replace("\r", "").replace("\n", "")  # else "http:\t//"
     prefix = authority_prefix(url)
-    known = _AUTHORITIES.get(prefix)
-    if known is None:
-        parts = urlsplit(prefix)
-        host = parts.netloc.rpartition("@")[2]
-        if not host.isascii():
-            try:
-                host = host.encode("idna").decode("ascii")
-            except UnicodeError:
-                raise InvalidURL("invalid host name") from None
-        known = (parts.scheme, host)
-        if len(_AUTHORITIES) < 1024 and "@" not in prefix:  # no userinfo kept
-            _AUTHORITIES[prefix] = known
+    origin, host = _authority(prefix)
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise InvalidURL("invalid host name") from None
     path, _, query = url[len(prefix) :].partition("#")[0].partition("?")
-    return known[0], known[1], request_target(path, query)
+    return origin[0], host, request_target(path, query)
 
 
 def request_target(path: str, query: str) -> str:
