@@ -302,12 +302,12 @@ def finish_indexes(
         name = e.name or _derive_name(bare, used)
         if name in used:
             first = used[name]
-            in_config = e.line is not None and e.origin == config_path
+            file, line = _config_place(e, config_path)
             raise InputError(
                 f"two indexes are named '{name}' ({_where(first)} and {_where(e)}); "
                 "index names must be unique",
-                file=config_path if in_config else None,
-                line=e.line if in_config else None,
+                file=file,
+                line=line,
             )
         used[name] = e
         user, password = discover(
@@ -382,14 +382,20 @@ def _readable(url: str, e: Entry, config_path: str | None) -> str:
             if "NFKC" in str(exc)
             else redact(str(exc))
         )
-        in_config = e.line is not None and e.origin == config_path
-        where = "" if in_config else f"{_where(e)}: "  # else the error names file and line
+        file, line = _config_place(e, config_path)
+        where = "" if file else f"{_where(e)}: "  # else the error names file and line
         raise InputError(
-            f"{where}the index URL {redact(url)} cannot be read: {reason}",
-            file=config_path if in_config else None,
-            line=e.line if in_config else None,
+            f"{where}the index URL {redact(url)} cannot be read: {reason}", file=file, line=line
         ) from None
     return bare
+
+
+def _config_place(e: Entry, config_path: str | None) -> tuple[str | None, int | None]:
+    """The config file and line of an entry declared there, for an error to name; (None,
+    None) for one from the command line, the environment or a requirements file."""
+    if e.line is not None and e.origin == config_path:
+        return config_path, e.line
+    return None, None
 
 
 def _where(e: Entry) -> str:
