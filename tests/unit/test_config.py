@@ -12,7 +12,8 @@ from indexgate.config import load_settings
 from indexgate.errors import InputError, Origin
 from indexgate.policy import Fallback, Strategy
 from indexgate.settings import CliOptions
-from indexgate.sources.model import IndexHint, SourceSet, UvIndex
+from indexgate.sources.model import IndexHint, SourceSet
+from indexgate.sources.uv_settings import UvIndex
 
 A = "https://a.example/simple/"
 B = "https://b.example/simple/"

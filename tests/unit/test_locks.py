@@ -10,8 +10,7 @@ from packaging.specifiers import SpecifierSet
 
 from indexgate.errors import InputError, Origin
 from indexgate.sources import load_sources
-from indexgate.sources.locks import parse_pylock, parse_uv_lock
-from indexgate.sources.model import LockedFile
+from indexgate.sources.locks import LockedFile, parse_pylock, parse_uv_lock
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 

@@ -9,9 +9,8 @@ from packaging.specifiers import SpecifierSet
 
 from indexgate.errors import InputError, Origin
 from indexgate.sources import load_sources, source_kind
-from indexgate.sources.model import UvIndex
 from indexgate.sources.pyproject import parse_pyproject
-from indexgate.sources.uv_settings import parse_uv_toml
+from indexgate.sources.uv_settings import UvIndex, parse_uv_toml
 
 PYPROJECT = """\
 [build-system]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from packaging.markers import Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -26,9 +27,12 @@ from indexgate.index.client import BlockHit
 from indexgate.model import Blocked, DriftEntry, Problem, Resolved, vendor_label
 from indexgate.resolver.finder import VersionEntry
 from indexgate.settings import IndexConfig, Settings
-from indexgate.sources.model import LockedFile, SourceSet
+from indexgate.sources.model import SourceSet
 from indexgate.sources.names import filename_key
 from indexgate.targets import Target
+
+if TYPE_CHECKING:  # a drift of requirements files reads no lock
+    from indexgate.sources.locks import LockedFile
 
 __all__ = [
     "Listing",

@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -25,7 +26,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from indexgate.errors import InputError, Origin
 from indexgate.redact import redact, strip_userinfo
 from indexgate.sources.locations import DirectReference
-from indexgate.sources.model import LockedFile, LockedPackage, SourceRequirement, SourceSet
+from indexgate.sources.model import SourceRequirement, SourceSet
 from indexgate.sources.toml_text import TomlText, file_line, load_toml
 
 # Marker variables that only mean something inside a lock (PEP 751 ``extras`` /
@@ -33,6 +34,29 @@ from indexgate.sources.toml_text import TomlText, file_line, load_toml
 # marker cannot carry them, so such a condition is dropped, which only widens it.
 _LOCK_ONLY_VARIABLES = re.compile(r"\b(extras?|dependency_groups|group)\b")
 _MAX_CLAUSES = 32
+
+
+@dataclass(frozen=True)
+class LockedFile:
+    """One file of a locked package, as the lock file names it."""
+
+    filename: str
+    url: str | None = None
+    hashes: dict[str, str] = field(default_factory=dict)  # algorithm -> hex digest
+    size: int | None = None
+    upload_time: str | None = None
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    """A pinned package from a lock file or a ``==``-pinned requirements line (drift)."""
+
+    name: NormalizedName
+    version: str
+    origin: Origin
+    index: str | None = None  # index URL the lock names, if any
+    files: tuple[LockedFile, ...] = ()
+    marker: Marker | None = None
 
 
 def parse_pylock(path: Path, *, display: str | None = None) -> SourceSet:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import Origin
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a requirements check reads no lock, uv config or location line
     from indexgate.sources.locations import DirectReference, LocalProject
+    from indexgate.sources.locks import LockedPackage
+    from indexgate.sources.uv_settings import UvIndex
 
 
 @dataclass(frozen=True)
@@ -37,42 +38,6 @@ class IndexHint:
     url: str
     kind: Literal["index-url", "extra-index-url", "find-links"]
     origin: Origin
-
-
-@dataclass(frozen=True)
-class UvIndex:
-    """One ``[[tool.uv.index]]`` / uv.toml ``[[index]]`` entry, as written."""
-
-    url: str
-    origin: Origin
-    name: str | None = None
-    default: bool = False
-    explicit: bool = False
-    format: Literal["simple", "flat"] = "simple"
-    ignore_error_codes: tuple[int, ...] | None = None
-
-
-@dataclass(frozen=True)
-class LockedFile:
-    """One file of a locked package, as the lock file names it."""
-
-    filename: str
-    url: str | None = None
-    hashes: dict[str, str] = field(default_factory=dict)  # algorithm -> hex digest
-    size: int | None = None
-    upload_time: str | None = None
-
-
-@dataclass(frozen=True)
-class LockedPackage:
-    """A pinned package from a lock file or a ``==``-pinned requirements line (drift)."""
-
-    name: NormalizedName
-    version: str
-    origin: Origin
-    index: str | None = None  # index URL the lock names, if any
-    files: tuple[LockedFile, ...] = ()
-    marker: Marker | None = None
 
 
 @dataclass

@@ -9,14 +9,28 @@ PEP 621 and PEP 735 reading is ``pyproject.py``'s.
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from packaging.utils import NormalizedName, canonicalize_name
 
 from indexgate.errors import InputError, Origin
-from indexgate.sources.model import SourceRequirement, SourceSet, UvIndex
+from indexgate.sources.model import SourceRequirement, SourceSet
 from indexgate.sources.toml_text import TomlText, file_line, load_toml, toml_list, toml_table
+
+
+@dataclass(frozen=True)
+class UvIndex:
+    """One ``[[tool.uv.index]]`` / uv.toml ``[[index]]`` entry, as written."""
+
+    url: str
+    origin: Origin
+    name: str | None = None
+    default: bool = False
+    explicit: bool = False
+    format: Literal["simple", "flat"] = "simple"
+    ignore_error_codes: tuple[int, ...] | None = None
 
 
 def uv_table(data: dict[str, Any], toml: TomlText) -> dict[str, Any]:
