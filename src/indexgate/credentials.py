@@ -41,7 +41,7 @@ from indexgate.redact import redact, register_secret, strip_userinfo
 
 # Environment variables that carry an index's credentials: <PREFIX>_<NAME>_USERNAME/PASSWORD.
 ENV_PREFIXES = ("INDEXGATE_INDEX", "UV_INDEX")
-PASSWORD_VARIABLE = re.compile(rf"^(?:{'|'.join(ENV_PREFIXES)})_.+_PASSWORD$")
+PASSWORD_VARIABLE = LazyPattern(rf"^(?:{'|'.join(ENV_PREFIXES)})_.+_PASSWORD$")
 # Environment variables whose URLs may carry userinfo: the index variables pip and uv read,
 # and the proxies (a proxy's password is never printed by indexgate; masking is a second guard).
 URL_VARIABLES = (

@@ -6,13 +6,15 @@ values and any ``user:password@`` userinfo in URLs from a string.
 
 from __future__ import annotations
 
-import re
 import threading
 from urllib.parse import urlsplit, urlunsplit
 
+from indexgate.lazy_re import LazyPattern
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]*@)")
+# Compiled on the first ``redact``: a run that meets no error may never call it.
+_USERINFO = LazyPattern(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]*@)")
 
 
 def register_secret(value: str | None) -> None:

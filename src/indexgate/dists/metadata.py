@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -25,6 +24,7 @@ from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from indexgate.dists.models import CoreMetadata
+from indexgate.lazy_re import LazyPattern
 
 __all__ = [
     "HashMismatch",
@@ -40,7 +40,7 @@ MAX_PKG_INFO_SIZE = 10 * 1024 * 1024  # a PKG-INFO larger than this is not a rea
 MAX_SDIST_UNPACKED = 1024 * 1024 * 1024  # stop inflating a tarball past this (gzip bombs)
 _STRONG_HASHES = ("sha512", "sha384", "sha256")  # strongest first
 # Pre-PEP 440 spellings such as ">=3.6.*" that real uploads still carry.
-_LEGACY_WILDCARD = re.compile(r"(>=|<=|>|<|~=)\s*([0-9][0-9.]*?)\.\*")
+_LEGACY_WILDCARD = LazyPattern(r"(>=|<=|>|<|~=)\s*([0-9][0-9.]*?)\.\*")
 
 
 class MetadataError(ValueError):
@@ -169,8 +169,9 @@ def _headers(data: bytes) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     name: bytes | None = None
     value: list[bytes] = []
+    header_line = _HEADER_LINE.match  # once per file, not once per line
     for line in _header_lines(data):
-        if _HEADER_LINE.match(line) is None:
+        if header_line(line) is None:
             break
         if line[0] in b" \t":
             if name is not None:
@@ -189,7 +190,7 @@ def _headers(data: bytes) -> dict[str, list[str]]:
     return result
 
 
-_HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[\t ]")
+_HEADER_LINE = LazyPattern(rb"From |[\x21-\x39\x3b-\x7e]*:|[\t ]")
 
 
 def header_section(data: bytes) -> bytes:
