@@ -15,8 +15,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:  # for the type checker only: a Protocol class costs every start-up
+
+    class _IndexLike(Protocol):
+        """What a policy is built from: the fields of ``settings.IndexConfig``."""
+
+        @property
+        def name(self) -> str: ...
+        @property
+        def ignore_error_codes(self) -> frozenset[int]: ...
+        @property
+        def quarantine_codes(self) -> frozenset[int]: ...
 
 
 class Strategy(StrEnum):
@@ -95,17 +107,6 @@ class FileDecision:
         if self.advice:
             return f"{said} although it listed it; {self.advice}"
         return f"{said}, which its project page lists"
-
-
-class _IndexLike(Protocol):
-    """What a policy is built from: the fields of ``settings.IndexConfig``."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def ignore_error_codes(self) -> frozenset[int]: ...
-    @property
-    def quarantine_codes(self) -> frozenset[int]: ...
 
 
 @dataclass(frozen=True)
