@@ -1,7 +1,8 @@
-"""The facts a drift entry records about one package, typed (``DriftEntry``'s in model.py).
+"""A drift entry (``DriftEntry``) and the facts it records about one package, typed.
 
-Plain data at the bottom, beside model.py (which imports it): it imports nothing of
-indexgate. Each fact is the JSON object of the same name in a ``drift`` entry (``pin``,
+Plain data at the bottom, beside model.py (whose ``TargetReport.drift`` lists these
+entries, and whose JSON helpers the entry uses); a check builds no entry and never loads
+it. Each fact is the JSON object of the same name in a ``drift`` entry (``pin``,
 ``latest``, ``stuck``, ``shadowed``, ``hidden``, ``probed[]``): ``to_dict`` writes the keys
 the report has always had, in their order, optional keys only when set; ``from_dict`` reads
 one back from a previous report (``--previous-report``, drift/changes.py). The previous
@@ -11,10 +12,13 @@ the wrong type is None, a fact without its required strings is left out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from indexgate.model import copy_json, mark_fatal
+
 __all__ = [
+    "DriftEntry",
     "HiddenVersion",
     "HiddenVersions",
     "LatestVersion",
@@ -214,6 +218,75 @@ class ProbedFile:
         status = _str(data.get("status")) or ""
         details_url = _str(data.get("details_url"))
         return cls(_need(data, "version"), file, index, status, *text, details_url)
+
+
+@dataclass
+class DriftEntry:
+    """One package of a ``drift`` run, for one target: a pin (or a plain requirement).
+
+    Typed throughout: the facts found (``pin``, ``latest``, ``stuck``, ``shadowed``,
+    ``hidden``, ``probed``) are the small dataclasses above, None where nothing was found.
+    ``to_dict`` writes every field, in this order, as the JSON always had them;
+    ``from_dict`` reads an entry of a previous report back (drift/changes.py).
+    """
+
+    name: str
+    pinned: str | None  # the pinned version; None for a requirement that pins nothing
+    requirement: str | None  # ``flask>=3`` when nothing is pinned
+    source: str  # where the pin comes from (``uv.lock:12``)
+    index: str | None = None
+    pin: PinnedFile | None = None  # the pinned file: version, file, status, hash, ...
+    latest: LatestVersion | None = None  # the newest version listed, with its probe status
+    newest_allowed: str | None = None
+    upgrade: str | None = None
+    stuck: StuckVersions | None = None  # newer versions the firewall blocks, and since when
+    shadowed: ShadowedName | None = None  # the same name on later indexes
+    hidden: HiddenVersions | None = None  # versions the upstream lists and this index hides
+    probed: list[ProbedFile] = field(default_factory=list)  # newest first
+    probe_cap: bool = False
+    # With --previous-report only (drift/changes.py): None, not compared (no key in the
+    # JSON); {} compared, nothing changed (null); else the versions per kind of change.
+    changes: dict[str, list[str]] | None = None
+    fail_on: list[str] | None = None  # as on Problem, by report/outcome.py
+
+    @property
+    def fatal(self) -> bool:
+        """Did ``fail-on`` (``stuck``, ``shadowed``) make this entry fail the gate?"""
+        return bool(self.fail_on)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "pinned": self.pinned,
+            "requirement": self.requirement,
+            "source": self.source,
+            "index": self.index,
+            "pin": _fact_dict(self.pin),
+            "latest": _fact_dict(self.latest),
+            "newest_allowed": self.newest_allowed,
+            "upgrade": self.upgrade,
+            "stuck": _fact_dict(self.stuck),
+            "shadowed": _fact_dict(self.shadowed),
+            "hidden": _fact_dict(self.hidden),
+            "probed": [p.to_dict() for p in self.probed],
+            "probe_cap": self.probe_cap,
+        }
+        if self.changes is not None:
+            data["changes"] = copy_json(self.changes) or None
+        return mark_fatal({**data, "fail_on": self.fail_on})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DriftEntry:
+        """An entry as ``to_dict`` wrote it (a previous report); a fact that cannot be read
+        is None, and an entry without a name a ValueError."""
+        return cls(**entry_fields(data))
+
+
+def _fact_dict(
+    fact: PinnedFile | LatestVersion | StuckVersions | ShadowedName | HiddenVersions | None,
+) -> dict[str, Any] | None:
+    """A drift fact's JSON object, or null where nothing was found."""
+    return None if fact is None else fact.to_dict()
 
 
 def entry_fields(data: dict[str, Any]) -> dict[str, Any]:

@@ -2,10 +2,10 @@
 decided on by ``report.outcome`` and rendered as JSON, text and Markdown by ``report/``.
 
 Plain data at the bottom of the layers (as uv keeps its types in a crate of their own that
-the client and the resolver share): it imports nothing of indexgate but its sibling
-``drift_model.py``, the typed facts of a drift entry. Owns the shape of a report (targets,
-resolution, blocked artifacts, errors, warnings, drift entries, changes) and its
-conversion to the contract's dict. Field names follow the
+the client and the resolver share): it imports nothing of indexgate. Owns the shape of a
+report (targets, resolution, blocked artifacts, errors, warnings, changes) and its
+conversion to the contract's dict; a drift entry and its facts are its sibling
+``drift_model.py``'s, which a check never loads. Field names follow the
 JSON contract (``indexgate-report/1``) so that ``to_dict`` is a plain conversion and every
 renderer reads the same facts. The status of each target and the record of what
 ``--fail-on`` made fatal are filled in by :mod:`indexgate.report.outcome`.
@@ -17,15 +17,8 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-if TYPE_CHECKING:  # a check run builds no drift entry: their types load with drift only
-    from indexgate.drift_model import (
-        HiddenVersions,
-        LatestVersion,
-        PinnedFile,
-        ProbedFile,
-        ShadowedName,
-        StuckVersions,
-    )
+if TYPE_CHECKING:  # a check run builds no drift entry: its class loads with drift only
+    from indexgate.drift_model import DriftEntry
 
 Status = Literal["pass", "fail", "error"]
 ErrorKind = Literal[
@@ -124,71 +117,6 @@ def state_advice(state: str) -> str:
 
 
 @dataclass
-class DriftEntry:
-    """One package of a ``drift`` run, for one target: a pin (or a plain requirement).
-
-    Typed throughout: the facts found (``pin``, ``latest``, ``stuck``, ``shadowed``,
-    ``hidden``, ``probed``) are the small dataclasses of :mod:`indexgate.drift_model`,
-    None where nothing was found.
-    ``to_dict`` writes every field, in this order, as the JSON always had them;
-    ``from_dict`` reads an entry of a previous report back (drift/changes.py).
-    """
-
-    name: str
-    pinned: str | None  # the pinned version; None for a requirement that pins nothing
-    requirement: str | None  # ``flask>=3`` when nothing is pinned
-    source: str  # where the pin comes from (``uv.lock:12``)
-    index: str | None = None
-    pin: PinnedFile | None = None  # the pinned file: version, file, status, hash, ...
-    latest: LatestVersion | None = None  # the newest version listed, with its probe status
-    newest_allowed: str | None = None
-    upgrade: str | None = None
-    stuck: StuckVersions | None = None  # newer versions the firewall blocks, and since when
-    shadowed: ShadowedName | None = None  # the same name on later indexes
-    hidden: HiddenVersions | None = None  # versions the upstream lists and this index hides
-    probed: list[ProbedFile] = field(default_factory=list)  # newest first
-    probe_cap: bool = False
-    # With --previous-report only (drift/changes.py): None, not compared (no key in the
-    # JSON); {} compared, nothing changed (null); else the versions per kind of change.
-    changes: dict[str, list[str]] | None = None
-    fail_on: list[str] | None = None  # as on Problem, by report/outcome.py
-
-    @property
-    def fatal(self) -> bool:
-        """Did ``fail-on`` (``stuck``, ``shadowed``) make this entry fail the gate?"""
-        return bool(self.fail_on)
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "name": self.name,
-            "pinned": self.pinned,
-            "requirement": self.requirement,
-            "source": self.source,
-            "index": self.index,
-            "pin": _dict(self.pin),
-            "latest": _dict(self.latest),
-            "newest_allowed": self.newest_allowed,
-            "upgrade": self.upgrade,
-            "stuck": _dict(self.stuck),
-            "shadowed": _dict(self.shadowed),
-            "hidden": _dict(self.hidden),
-            "probed": [p.to_dict() for p in self.probed],
-            "probe_cap": self.probe_cap,
-        }
-        if self.changes is not None:
-            data["changes"] = _copy(self.changes) or None
-        return _fatal({**data, "fail_on": self.fail_on})
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DriftEntry:
-        """An entry as ``to_dict`` wrote it (a previous report); a fact that cannot be read
-        is None, and an entry without a name a ValueError."""
-        from indexgate.drift_model import entry_fields
-
-        return cls(**entry_fields(data))
-
-
-@dataclass
 class TargetReport:
     """The outcome of one target: its resolution, blocks, errors and warnings."""
 
@@ -252,41 +180,35 @@ def _asdict(obj: Any) -> dict[str, Any]:
     asdict deep-copies every string and number too, which was half the cost of writing
     a report of a few hundred packages.
     """
-    return {name: _copy(getattr(obj, name)) for name in _field_names(type(obj))}
+    return {name: copy_json(getattr(obj, name)) for name in _field_names(type(obj))}
 
 
-def _copy(value: Any) -> Any:
+def copy_json(value: Any) -> Any:
+    """``value`` with its lists and dicts copied, its strings and numbers shared."""
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [copy_json(v) for v in value]
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: copy_json(v) for k, v in value.items()}
     return value
-
-
-def _dict(
-    fact: PinnedFile | LatestVersion | StuckVersions | ShadowedName | HiddenVersions | None,
-) -> dict[str, Any] | None:
-    """A drift fact's JSON object, or null where nothing was found."""
-    return None if fact is None else fact.to_dict()
 
 
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None and v != []}
 
 
-def _fatal(d: dict[str, Any]) -> dict[str, Any]:
+def mark_fatal(d: dict[str, Any]) -> dict[str, Any]:
     """``fatal: true`` then the rules, where ``fail-on`` made an entry fatal; else neither."""
     rules = d.pop("fail_on", None)
     return {**d, "fatal": True, "fail_on": rules} if rules else d
 
 
 def _problem_dict(p: Problem) -> dict[str, Any]:
-    return _fatal(_clean(_asdict(p)))
+    return mark_fatal(_clean(_asdict(p)))
 
 
 def _blocked_dict(b: Blocked) -> dict[str, Any]:
     # file_path and line are for annotations only, not in the JSON
-    return _fatal({k: v for k, v in _asdict(b).items() if k not in ("file_path", "line")})
+    return mark_fatal({k: v for k, v in _asdict(b).items() if k not in ("file_path", "line")})
 
 
 def _target_dict(t: TargetReport) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from indexgate.cli import main
 from indexgate.drift import collect_pins
 from indexgate.drift.changes import changes, read_previous
 from indexgate.drift_model import (
+    DriftEntry,
     HiddenVersion,
     HiddenVersions,
     LatestVersion,
@@ -23,7 +24,7 @@ from indexgate.drift_model import (
     StuckVersions,
 )
 from indexgate.errors import InputError
-from indexgate.model import DriftEntry, Report, TargetReport
+from indexgate.model import Report, TargetReport
 from indexgate.report.render import render_markdown, render_text
 from indexgate.sources import load_sources
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from indexgate.drift_model import HiddenVersions, ShadowedName, StuckVersions
-from indexgate.model import Blocked, DriftEntry, Problem, Report, TargetReport
+from indexgate.drift_model import DriftEntry, HiddenVersions, ShadowedName, StuckVersions
+from indexgate.model import Blocked, Problem, Report, TargetReport
 from indexgate.report.json_report import to_json
 from indexgate.report.outcome import decide_target
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from indexgate import action, workflow
-from indexgate.model import Blocked, DriftEntry, Problem, Report, Resolved, TargetReport
+from indexgate.drift_model import DriftEntry
+from indexgate.model import Blocked, Problem, Report, Resolved, TargetReport
 from indexgate.report.outcome import decide_target
 from indexgate.report.render import dependency_path, render_markdown, render_text
 

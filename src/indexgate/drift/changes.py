@@ -16,9 +16,9 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from indexgate.drift_model import ProbedFile
+from indexgate.drift_model import DriftEntry, ProbedFile
 from indexgate.errors import InputError
-from indexgate.model import SCHEMA, DriftEntry, Report
+from indexgate.model import SCHEMA, Report
 
 __all__ = ["changes", "previous_entries", "read_previous"]
 

@@ -4,7 +4,7 @@ Pins come from lock files (``pylock.toml``, ``uv.lock``) and requirement lines (
 lines pin a version; other lines pin nothing and only ask for upgrades). Checking a pin
 finds the file the target would install on the index that lists it, compares the hashes
 the lock or ``--hash`` records, and probes that file (probes.py). A pin's findings are a
-``PinOutcome``: its ``DriftEntry`` (indexgate/model.py) and what it adds to the target.
+``PinOutcome``: its ``DriftEntry`` (indexgate/drift_model.py) and what it adds to the target.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from packaging.version import InvalidVersion, Version
 
 from indexgate.dists.models import DistFile, parse_filename
 from indexgate.drift.probes import Probe, Prober
-from indexgate.drift_model import PinnedFile
+from indexgate.drift_model import DriftEntry, PinnedFile
 from indexgate.errors import Origin
 from indexgate.index.client import BlockHit
-from indexgate.model import Blocked, DriftEntry, Problem, Resolved, vendor_label
+from indexgate.model import Blocked, Problem, Resolved, vendor_label
 from indexgate.resolver.finder import VersionEntry
 from indexgate.settings import IndexConfig, Settings
 from indexgate.sources.model import SourceSet

@@ -20,11 +20,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from indexgate.model import DriftEntry, Report, vendor_label
+from indexgate.model import Report, vendor_label
 from indexgate.report.tables import md, md_link, md_row, plural, text_table
 
 if TYPE_CHECKING:
-    from indexgate.drift_model import ProbedFile
+    from indexgate.drift_model import DriftEntry, ProbedFile
 
 OPEN_ROWS = 20  # rows shown before the rest is folded
 TEXT_ROWS = 200  # rows per section in the terminal

@@ -11,10 +11,13 @@ instead of applying the settings a second time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from indexgate.model import Blocked, DriftEntry, Problem, Report, Status, TargetReport
+from indexgate.model import Blocked, Problem, Report, Status, TargetReport
 from indexgate.policy import FAIL_ON
+
+if TYPE_CHECKING:  # a check has no drift entry: the class loads with drift only
+    from indexgate.drift_model import DriftEntry
 
 __all__ = [
     "blocked_findings",

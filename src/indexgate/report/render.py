@@ -16,11 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from indexgate.model import (
     Blocked,
-    DriftEntry,
     Problem,
     Report,
     Resolved,
@@ -31,6 +30,9 @@ from indexgate.model import (
 from indexgate.policy import FAIL_ON
 from indexgate.report.drift import checked_pins, drift_markdown, drift_text
 from indexgate.report.tables import flat, md, md_link, md_row, plural, text_table
+
+if TYPE_CHECKING:  # a check has no drift entry: the class loads with drift only
+    from indexgate.drift_model import DriftEntry
 
 __all__ = ["dependency_path", "fail_on_reasons", "render_markdown", "render_text"]
 
