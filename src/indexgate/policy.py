@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
@@ -203,10 +204,17 @@ class IndexPolicy:
                 "how its firewall blocks files",
             )
         if action is FileAction.OK:
-            return FileDecision(action, status)
+            return _served(status)
         # An error, or a block where the caller cannot backtrack (a later range request).
         kind = "missing-pin" if status in (404, 410) else "index-unreachable"
         return FileDecision(action, status, kind)
+
+
+@cache
+def _served(status: int) -> FileDecision:
+    """The decision on a file the index served, one per status (decisions are values):
+    every probe and metadata fetch asks, hundreds of times in a warm run."""
+    return FileDecision(FileAction.OK, status)
 
 
 def project_page_action(
