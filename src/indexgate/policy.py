@@ -185,7 +185,7 @@ class IndexPolicy:
             )
         if action is PageAction.ERROR:
             return PageDecision(action, "index-unreachable", f"answered HTTP {status}")
-        return PageDecision(action)
+        return _plain(action)
 
     def on_file(self, status: int) -> FileDecision:
         """What a file's (or its ``.metadata``'s) answer means once the page listed it.
@@ -208,6 +208,13 @@ class IndexPolicy:
         # An error, or a block where the caller cannot backtrack (a later range request).
         kind = "missing-pin" if status in (404, 410) else "index-unreachable"
         return FileDecision(action, status, kind)
+
+
+@cache
+def _plain(action: PageAction) -> PageDecision:
+    """The decision on a page that is its action alone (use it, try the next index, skip
+    it), one per action: every listing asks, twice per page in a cold run."""
+    return PageDecision(action)
 
 
 @cache
