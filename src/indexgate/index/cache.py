@@ -285,10 +285,17 @@ class FileCache:
     # create as a file (0.25-1 ms of system time apiece on the development VM).
 
     def _path(self, url: str, headers: Mapping[str, str], digest: str | None) -> str:
-        lower = {k.lower(): v for k, v in headers.items()}
-        clean = urldefrag(strip_userinfo(url) if "@" in url else url)[0]  # no "@": no userinfo
-        parts = [clean, lower.get("accept", ""), lower.get("range", "")]
-        key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+        accept = range_ = ""
+        for name, value in headers.items():  # a request names one or two headers, if any
+            lowered = name.lower()
+            if lowered == "accept":
+                accept = value
+            elif lowered == "range":
+                range_ = value
+        clean = strip_userinfo(url) if "@" in url else url  # no "@": no userinfo
+        if "#" in clean:  # urldefrag leaves a URL without "#" as it is, unparsed
+            clean = urldefrag(clean)[0]
+        key = hashlib.sha256(f"{clean}\0{accept}\0{range_}".encode()).hexdigest()
         if digest is not None:
             algo, _, value = digest.partition(":")
             value = "".join(c for c in value.lower() if c in "0123456789abcdef")[:128]
@@ -435,6 +442,9 @@ class _Writer:
             thread.join()
 
 
+# One encoder for every entry's metadata (``json.dumps`` with options makes one per call);
+# the metadata is plain data built here, with no cycle to look for.
+_META_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 _MADE: set[str] = set()  # folders this process made or found: no mkdir per entry
 _TMP_TOKEN = os.urandom(4).hex()  # with the pid and a counter: a temporary name nobody else has
 _TMP_COUNT = itertools.count()
@@ -451,7 +461,7 @@ def _write(path: str, meta: dict, body: bytes) -> None:
     and an ``lseek`` more per entry, and three ``write`` calls instead of one.
     """
     meta = {**meta, "length": len(body)}
-    head = json.dumps(meta, separators=(",", ":")).encode()
+    head = _META_JSON.encode(meta).encode()
     crc = zlib.crc32(body, zlib.crc32(head))
     parts = [_HEAD.pack(_MAGIC, len(head), crc), head, body]
     folder = os.path.dirname(path)
