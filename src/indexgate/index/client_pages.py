@@ -398,12 +398,15 @@ class _PageSink:
                 break
             if variant != self._variant and key == _page_key(answer, variant, name):
                 parses.append([variant, key, kept])
-        return json.dumps([_PAGE_FORMAT, *parses], separators=(",", ":")).encode()
+        return _SUMMARY_JSON.encode([_PAGE_FORMAT, *parses]).encode()
 
 
 # The summary's first item names its format: summaries of another format are never read.
 _PAGE_FORMAT = "page4"
 _PARSES_KEPT = 4  # target filters whose parse of a page its cache entry keeps
+# One encoder for every summary (``json.dumps`` with options makes one per call); a
+# summary is rows of plain data, with no cycle to look for (a container each, per file).
+_SUMMARY_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 @dataclass(frozen=True)
