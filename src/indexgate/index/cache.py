@@ -45,6 +45,7 @@ import json
 import logging
 import os
 import queue
+import re
 import struct
 import threading
 import time
@@ -77,6 +78,7 @@ _REFRESHED_BY_304 = ("etag", "last-modified", "cache-control", "expires", "date"
 _MAGIC = b"IGC1"
 _HEAD = struct.Struct(">4sII")  # magic, header length, crc32 of header + body
 _VERSION = "v1"
+_NOT_HEX = re.compile("[^0-9a-f]")  # dropped from a digest before it names a file
 _SEP = os.sep
 _PRUNE_EVERY = 3600.0
 _TMP_MAX_AGE = 3600.0
@@ -298,7 +300,7 @@ class FileCache:
         key = hashlib.sha256(f"{clean}\0{accept}\0{range_}".encode()).hexdigest()
         if digest is not None:
             algo, _, value = digest.partition(":")
-            value = "".join(c for c in value.lower() if c in "0123456789abcdef")[:128]
+            value = _NOT_HEX.sub("", value.lower())[:128]
             if algo.isalnum() and len(value) >= 32:
                 name = f"{algo}-{value}-{key[:16]}"
                 return f"{self._base}{_SEP}immutable{_SEP}{value[:1]}{_SEP}{name}"
