@@ -297,8 +297,11 @@ class HttpClient:
                     raise TimeoutError
                 if not limit.take(background):  # wait for a slot (within the run's deadline)
                     queued = True
-                    async with asyncio.timeout(remaining):
+                    if remaining is None:  # no --max-time: nothing bounds the wait, no timer
                         await limit.acquire(background)
+                    else:
+                        async with asyncio.timeout(remaining):
+                            await limit.acquire(background)
                     queued = False
                 deadline.start()
                 handed_on = False
