@@ -522,4 +522,6 @@ def _age(meta: dict, headers: Headers) -> float:
         initial = float(ages[-1]) if ages else 0.0
     except ValueError:
         initial = 0.0
+    if not initial >= 0.0:  # negative or NaN: no age (a negative one made anything fresh)
+        initial = 0.0
     return max(0.0, time.time() - float(meta["stored"])) + initial
