@@ -44,10 +44,8 @@ import itertools
 import json
 import logging
 import os
-import queue
 import re
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Mapping
@@ -55,6 +53,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urldefrag
 
+from indexgate.index.cache_writer import Writer
 from indexgate.index.responses import CachedResponse, Response
 from indexgate.index.transport.headers import Headers, cache_directives, freshness_lifetime
 from indexgate.redact import strip_userinfo
@@ -96,7 +95,7 @@ class FileCache:
         self._base = str(self.root)  # entry paths are strings: a pathlib join costs ~3 us
         self.max_bytes = max_bytes
         self.enabled = True
-        self._writer = _Writer() if background else None
+        self._writer = Writer(_write, _remove) if background else None
         # A folder this cache made holds no entry but those it writes: a cold run's lookups
         # (one per page and file) then look at no disk. (Another run sharing the folder
         # from its start may add entries; this one misses them, as any miss.)
@@ -394,67 +393,6 @@ def _read_all(path: str) -> bytes:
         return raw
     finally:
         os.close(fd)
-
-
-_GONE: tuple[dict, bytes] = ({}, b"")  # a pending removal (``_Writer.cancel``)
-
-
-class _Writer:
-    """Entries written behind, in order, by one thread; each kept in memory (``get``)
-    until it is on disk. A later entry for the same path replaces a pending one."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: dict[str, tuple[dict, bytes]] = {}
-        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-
-    def put(self, path: str, meta: dict, body: bytes) -> None:
-        self._enqueue(path, (meta, body))
-
-    def _enqueue(self, path: str, item: tuple[dict, bytes]) -> None:
-        with self._lock:
-            self._pending[path] = item
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="indexgate-cache", daemon=True
-                )
-                self._thread.start()
-        self._queue.put(path)
-
-    def get(self, path: str) -> tuple[dict, bytes] | None:
-        with self._lock:
-            item = self._pending.get(path)
-        return None if item is _GONE else item
-
-    def cancel(self, path: str) -> None:
-        """The entry is removed: never read from memory again, and removed from disk
-        after any write of it already under way."""
-        self._enqueue(path, _GONE)
-
-    def _run(self) -> None:
-        while True:
-            path = self._queue.get()
-            if path is None:
-                return
-            with self._lock:
-                item = self._pending.get(path)
-            if item is None:  # written already (a later put)
-                continue
-            if item is _GONE:
-                _remove(path)
-            else:
-                _write(path, *item)
-            with self._lock:
-                if self._pending.get(path) is item:
-                    del self._pending[path]
-
-    def close(self) -> None:
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join()
 
 
 # One encoder for every entry's metadata (``json.dumps`` with options makes one per call);

@@ -58,29 +58,6 @@ class ResponseParser:
     ``body`` stays empty. The cap holds for the bytes on the wire and the decoded ones.
     """
 
-    __slots__ = (
-        "_buf",
-        "_chunks",
-        "_factory",
-        "_need",
-        "_out",
-        "_pos",
-        "_scan",
-        "_size",
-        "_state",
-        "body",
-        "done",
-        "headers",
-        "keep_alive",
-        "max_body",
-        "method",
-        "reason",
-        "received",
-        "sink",
-        "status",
-        "version",
-    )
-
     def __init__(self, method: str, max_body: int, sink: SinkFactory | None = None) -> None:
         self.method = method
         self.max_body = max_body
