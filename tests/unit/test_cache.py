@@ -73,6 +73,16 @@ def test_age_header_counts_against_max_age(tmp_path: Path) -> None:
     assert hit is not None and not hit.fresh
 
 
+@pytest.mark.parametrize("age", ["-100", "-inf", "nan"])
+def test_an_age_that_is_no_age_makes_nothing_fresh(tmp_path: Path, age: str) -> None:
+    # A negative Age once made an entry with no freshness at all fresh for that long, and
+    # "-inf" for ever: never revalidated again.
+    c = FileCache(tmp_path)
+    c.store("GET", PAGE, ACCEPT, page(age=age, etag='"v"'))
+    hit = c.lookup("GET", PAGE, ACCEPT)
+    assert hit is not None and not hit.fresh
+
+
 @pytest.mark.parametrize(
     "expires",
     [

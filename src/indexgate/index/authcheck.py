@@ -46,13 +46,16 @@ SNIFF = 65536  # a login form sits near the top of its page (bytes read for it)
 REPROVE_AFTER = 60.0  # seconds: a 404 after this long since the last proof proves again
 
 
-def login_page(response: Response, requested: str, name: str | None = None) -> str | None:
+def login_page(
+    response: Response, requested: str, name: str | None = None, *, head: bytes | None = None
+) -> str | None:
     """Why this 2xx answer is a login page rather than what was asked for, or None.
 
     ``name`` is the project whose page was asked for (None for an index's root page). A
     redirect to another path of the same server lands on something other than that page:
     a login form (devpi-lockdown), a portal, an "access denied" page. A page carrying a
-    password field is a login form wherever it was served from.
+    password field is a login form wherever it was served from. ``head``: the body's
+    first bytes, when ``response`` does not hold its body (a streamed page).
     """
     if not 200 <= response.status < 300:
         return None
@@ -62,7 +65,7 @@ def login_page(response: Response, requested: str, name: str | None = None) -> s
             final.path, urlsplit(requested).path, name
         ):
             return f"redirected to {final.path} (a login page?)"
-    if _PASSWORD_FIELD.search(response.content[:SNIFF]):
+    if _PASSWORD_FIELD.search((response.content if head is None else head)[:SNIFF]):
         return "answered with a login form"
     return None
 

@@ -44,9 +44,8 @@ import itertools
 import json
 import logging
 import os
-import queue
+import re
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Mapping
@@ -54,6 +53,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urldefrag
 
+from indexgate.index.cache_writer import Writer
 from indexgate.index.responses import CachedResponse, Response
 from indexgate.index.transport.headers import Headers, cache_directives, freshness_lifetime
 from indexgate.redact import strip_userinfo
@@ -77,6 +77,7 @@ _REFRESHED_BY_304 = ("etag", "last-modified", "cache-control", "expires", "date"
 _MAGIC = b"IGC1"
 _HEAD = struct.Struct(">4sII")  # magic, header length, crc32 of header + body
 _VERSION = "v1"
+_NOT_HEX = re.compile("[^0-9a-f]")  # dropped from a digest before it names a file
 _SEP = os.sep
 _PRUNE_EVERY = 3600.0
 _TMP_MAX_AGE = 3600.0
@@ -94,9 +95,18 @@ class FileCache:
         self._base = str(self.root)  # entry paths are strings: a pathlib join costs ~3 us
         self.max_bytes = max_bytes
         self.enabled = True
-        self._writer = _Writer() if background else None
+        self._writer = Writer(_write, _remove) if background else None
+        # A folder this cache made holds no entry but those it writes: a cold run's lookups
+        # (one per page and file) then look at no disk. (Another run sharing the folder
+        # from its start may add entries; this one misses them, as any miss.)
+        self._written: set[str] | None = None
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True)
+                self._written = set()
+            except FileExistsError:
+                if not self.root.is_dir():  # a file in the way: run without a cache
+                    raise
             self._maybe_prune()
         except OSError as exc:  # a read-only home, say: run without a cache
             log.warning("cache disabled: %s: %s", root, exc.strerror or exc)
@@ -255,6 +265,8 @@ class FileCache:
     # -- writing behind -------------------------------------------------------------
 
     def _write(self, path: str, meta: dict, body: bytes) -> None:
+        if self._written is not None:
+            self._written.add(path)
         writer = self._writer
         if writer is None:
             _write(path, meta, body)
@@ -267,6 +279,8 @@ class FileCache:
         if pending is not None:  # written behind, not on disk yet: read as it will be
             meta, body = pending
             return {**meta, "length": len(body)}, body
+        if self._written is not None and path not in self._written:
+            return None  # a folder made by this cache: nothing else on disk
         return _read(path)
 
     def _remove(self, path: str) -> None:
@@ -285,13 +299,20 @@ class FileCache:
     # create as a file (0.25-1 ms of system time apiece on the development VM).
 
     def _path(self, url: str, headers: Mapping[str, str], digest: str | None) -> str:
-        lower = {k.lower(): v for k, v in headers.items()}
-        clean = urldefrag(strip_userinfo(url) if "@" in url else url)[0]  # no "@": no userinfo
-        parts = [clean, lower.get("accept", ""), lower.get("range", "")]
-        key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+        accept = range_ = ""
+        for name, value in headers.items():  # a request names one or two headers, if any
+            lowered = name.lower()
+            if lowered == "accept":
+                accept = value
+            elif lowered == "range":
+                range_ = value
+        clean = strip_userinfo(url) if "@" in url else url  # no "@": no userinfo
+        if "#" in clean:  # urldefrag leaves a URL without "#" as it is, unparsed
+            clean = urldefrag(clean)[0]
+        key = hashlib.sha256(f"{clean}\0{accept}\0{range_}".encode()).hexdigest()
         if digest is not None:
             algo, _, value = digest.partition(":")
-            value = "".join(c for c in value.lower() if c in "0123456789abcdef")[:128]
+            value = _NOT_HEX.sub("", value.lower())[:128]
             if algo.isalnum() and len(value) >= 32:
                 name = f"{algo}-{value}-{key[:16]}"
                 return f"{self._base}{_SEP}immutable{_SEP}{value[:1]}{_SEP}{name}"
@@ -374,67 +395,9 @@ def _read_all(path: str) -> bytes:
         os.close(fd)
 
 
-_GONE: tuple[dict, bytes] = ({}, b"")  # a pending removal (``_Writer.cancel``)
-
-
-class _Writer:
-    """Entries written behind, in order, by one thread; each kept in memory (``get``)
-    until it is on disk. A later entry for the same path replaces a pending one."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: dict[str, tuple[dict, bytes]] = {}
-        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-
-    def put(self, path: str, meta: dict, body: bytes) -> None:
-        self._enqueue(path, (meta, body))
-
-    def _enqueue(self, path: str, item: tuple[dict, bytes]) -> None:
-        with self._lock:
-            self._pending[path] = item
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="indexgate-cache", daemon=True
-                )
-                self._thread.start()
-        self._queue.put(path)
-
-    def get(self, path: str) -> tuple[dict, bytes] | None:
-        with self._lock:
-            item = self._pending.get(path)
-        return None if item is _GONE else item
-
-    def cancel(self, path: str) -> None:
-        """The entry is removed: never read from memory again, and removed from disk
-        after any write of it already under way."""
-        self._enqueue(path, _GONE)
-
-    def _run(self) -> None:
-        while True:
-            path = self._queue.get()
-            if path is None:
-                return
-            with self._lock:
-                item = self._pending.get(path)
-            if item is None:  # written already (a later put)
-                continue
-            if item is _GONE:
-                _remove(path)
-            else:
-                _write(path, *item)
-            with self._lock:
-                if self._pending.get(path) is item:
-                    del self._pending[path]
-
-    def close(self) -> None:
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join()
-
-
+# One encoder for every entry's metadata (``json.dumps`` with options makes one per call);
+# the metadata is plain data built here, with no cycle to look for.
+_META_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 _MADE: set[str] = set()  # folders this process made or found: no mkdir per entry
 _TMP_TOKEN = os.urandom(4).hex()  # with the pid and a counter: a temporary name nobody else has
 _TMP_COUNT = itertools.count()
@@ -451,7 +414,7 @@ def _write(path: str, meta: dict, body: bytes) -> None:
     and an ``lseek`` more per entry, and three ``write`` calls instead of one.
     """
     meta = {**meta, "length": len(body)}
-    head = json.dumps(meta, separators=(",", ":")).encode()
+    head = _META_JSON.encode(meta).encode()
     crc = zlib.crc32(body, zlib.crc32(head))
     parts = [_HEAD.pack(_MAGIC, len(head), crc), head, body]
     folder = os.path.dirname(path)
@@ -496,5 +459,7 @@ def _age(meta: dict, headers: Headers) -> float:
     try:
         initial = float(ages[-1]) if ages else 0.0
     except ValueError:
+        initial = 0.0
+    if not initial >= 0.0:  # negative or NaN: no age (a negative one made anything fresh)
         initial = 0.0
     return max(0.0, time.time() - float(meta["stored"])) + initial

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,7 +142,7 @@ class PageFetching:
             if not 200 <= r.status < 300:
                 return PageResult(index, name, r.status)
             sink = r.sink if isinstance(r.sink, _PageSink) else None
-            login = authcheck.login_page(replace(r, content=sink.head) if sink else r, url, name)
+            login = authcheck.login_page(r, url, name, head=sink.head if sink else None)
             if sink is not None:
                 sink.head = b""  # read once; the answer stays memoized for the run
             if login is not None:  # a refusal, not a page (nor kept as one: ``summary``)
@@ -388,7 +388,7 @@ class _PageSink:
         """
         if self.error is not None:
             return None
-        if authcheck.login_page(replace(answer, content=self.head), answer.url) is not None:
+        if authcheck.login_page(answer, answer.url, head=self.head) is not None:
             return None
         rows = [dist_row(f) for f in self.files]
         name = self._name
@@ -398,12 +398,15 @@ class _PageSink:
                 break
             if variant != self._variant and key == _page_key(answer, variant, name):
                 parses.append([variant, key, kept])
-        return json.dumps([_PAGE_FORMAT, *parses], separators=(",", ":")).encode()
+        return _SUMMARY_JSON.encode([_PAGE_FORMAT, *parses]).encode()
 
 
 # The summary's first item names its format: summaries of another format are never read.
 _PAGE_FORMAT = "page4"
 _PARSES_KEPT = 4  # target filters whose parse of a page its cache entry keeps
+# One encoder for every summary (``json.dumps`` with options makes one per call); a
+# summary is rows of plain data, with no cycle to look for (a container each, per file).
+_SUMMARY_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 @dataclass(frozen=True)

@@ -274,18 +274,16 @@ class HttpClient:
     ) -> Response:
         """One request to ``url`` (of ``origin``, carrying ``auth``, the origin's
         credentials), retried; redirects and credential refreshes are ``request``'s."""
-        request_headers = dict(headers)
+        request_headers = headers  # the caller's, with the cache's validators if any
         factory = tee_factory(streaming.sink if streaming else None, url)
         cached = None
         if cacheable and self.cache is not None and not (streaming and streaming.reload):
-            cached = self.cache.lookup(
-                method, url, request_headers, digest, authed=auth is not None
-            )
+            cached = self.cache.lookup(method, url, headers, digest, authed=auth is not None)
         if cached is not None:
             if cached.fresh:  # never, with credentials on either side (but hashed bytes)
                 self.stats.cache_hits += 1
                 return cached.response
-            request_headers.update(cached.validators)
+            request_headers = {**headers, **cached.validators}
         last_error = ""
         failures = throttles = 0
         while True:
@@ -299,8 +297,11 @@ class HttpClient:
                     raise TimeoutError
                 if not limit.take(background):  # wait for a slot (within the run's deadline)
                     queued = True
-                    async with asyncio.timeout(remaining):
+                    if remaining is None:  # no --max-time: nothing bounds the wait, no timer
                         await limit.acquire(background)
+                    else:
+                        async with asyncio.timeout(remaining):
+                            await limit.acquire(background)
                     queued = False
                 deadline.start()
                 handed_on = False
@@ -408,7 +409,7 @@ class HttpClient:
         method: str,
         url: str,
         origin: Origin,
-        headers: dict[str, str],
+        headers: Mapping[str, str],
         auth: tuple[str, str] | None,
     ) -> Request:
         """What goes on the wire besides ``Host`` (the transport's): the caller's headers,

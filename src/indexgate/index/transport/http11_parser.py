@@ -33,6 +33,11 @@ HEAD_LIMIT = 64 * 1024  # status line and headers of one answer
 _LINE_LIMIT = 8 * 1024  # one chunk-size or trailer line
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
+# Header names as answers spell them -> lower-cased, each checked against _TOKEN once: an
+# index sends the same few names in every answer (a regex match each cost more per answer
+# than the rest of the head's parsing). Bounded: a server inventing names gets no memory.
+_NAMES: dict[str, str] = {}
+_NAMES_KEPT = 256
 
 
 # -- the response parser --------------------------------------------------------------------
@@ -228,9 +233,14 @@ class ResponseParser:
                 items[-1] = (name, (value + " " + line.strip(" \t")).strip(" "))
                 continue
             name, sep, value = line.partition(":")
-            if not sep or _TOKEN.fullmatch(name) is None:
-                raise RemoteProtocolError(f"malformed header line {line[:40]!r}")
-            items.append((name.lower(), value.strip(" \t")))
+            lowered = _NAMES.get(name) if sep else None
+            if lowered is None:
+                if not sep or _TOKEN.fullmatch(name) is None:
+                    raise RemoteProtocolError(f"malformed header line {line[:40]!r}")
+                lowered = name.lower()
+                if len(_NAMES) < _NAMES_KEPT:
+                    _NAMES[name] = lowered
+            items.append((lowered, value.strip(" \t")))
         self.headers = Headers._lowered(items)
 
     def _frame(self) -> None:
