@@ -81,7 +81,8 @@ class _Scanner:
     ) -> None:
         self.on_anchor = on_anchor
         # The usual anchor, by the attributes that matter (as ``HtmlParser._link`` takes
-        # them); by default, as the attributes html.parser would give to ``on_anchor``.
+        # them) and its text not yet stripped (the reader seldom needs it); by default, as
+        # the attributes html.parser would give to ``on_anchor``.
         self.on_link = on_link if on_link is not None else self._as_anchor
         self.attrs: dict[str, str | None] | None = None  # the open anchor (with markup inside)
         self.chunks: list[str] = []
@@ -106,7 +107,7 @@ class _Scanner:
         ):
             if value is not None:
                 attrs[name] = value
-        self.on_anchor(attrs, text)
+        self.on_anchor(attrs, text.strip())
 
     def scan(self, text: str, final: bool) -> int | None:
         pos = 0
@@ -123,6 +124,7 @@ class _Scanner:
         if text.find("\x00", pos, limit) >= 0:
             return pos
         emit, link = self.on_anchor, self.on_link
+        amp = "&" in text  # else no anchor of this text has a reference to unescape
         attrs, chunks = self.attrs, self.chunks
         raw_text: str | None = None  # the raw-text element just opened, from raw_start
         raw_start = pos
@@ -136,15 +138,18 @@ class _Scanner:
                     m.groups()[:8]
                 )
                 end = m.end()
-                amps = text.count("&", start, end)
-                if amps:  # a reference in a value (unescaped), unless ambiguous
-                    if requires_python is not None and "&" in requires_python:  # "&gt;"
-                        amps -= requires_python.count("&")
+                # A reference in a value (unescaped), unless ambiguous. Usually none, or
+                # only requires-python's ("&gt;"): the others are looked at only when an
+                # "&" is in the href (before it) or after it.
+                if amp and text.find("&", start, end) >= 0:
+                    others = True
+                    if requires_python is not None and "&" in requires_python:
+                        others = "&" in href or text.find("&", m.end(2), end) >= 0
                         requires_python = _unescape_value(requires_python)
                         if requires_python is None:
                             stop = start
                             break
-                    if amps:
+                    if others:
                         others = _unescape_others(
                             (href, yanked, dist_info, core, core2, dist_info2, anchor)
                         )
@@ -162,7 +167,7 @@ class _Scanner:
                     yanked,
                     dist_info if dist_info is not None else dist_info2,
                     core if core is not None else core2,
-                    anchor.strip(),
+                    anchor,
                 )
                 continue
             if raw_text is not None:  # its content must be plain text, then its end tag

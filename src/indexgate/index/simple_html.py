@@ -168,16 +168,17 @@ class HtmlParser:
         anchor_text: str,
     ) -> None:
         """One anchor, by the attributes that matter (unescaped; None: absent), and its
-        text: the file it links to, if a target can use it, handed to ``Files``. The
-        scanner calls it with what its usual-anchor pattern captured, ``_anchor`` with
-        what html.parser (or the scanner's general path) found."""
+        text (stripped here, where it is needed: seldom): the file it links to, if a
+        target can use it, handed to ``Files``. The scanner calls it with what its
+        usual-anchor pattern captured, ``_anchor`` with what html.parser (or the scanner's
+        general path) found."""
         if not href:
             return
         files = self._files
         href = href.strip()
         if files.dropped_tags and files.dropped(last_segment(href)):
             return  # another platform's wheel of a settled version: most of a page
-        base = files.base()
+        base = files.base_url if files.base_href is None else files.base()
         plain = split_plain(base, href)
         if plain is not None:  # nearly every link: no URL parse, nothing done twice
             url, filename, sha256, fragment = plain
@@ -194,8 +195,8 @@ class HtmlParser:
         parsed = parse_filename(filename)
         if parsed is not None:
             admitted = files.admit(filename, parsed)
-        elif parse_filename(anchor_text) is not None:  # the text names the file, the URL not
-            admitted = files.admit(anchor_text)
+        elif parse_filename(anchor_text := anchor_text.strip()) is not None:
+            admitted = files.admit(anchor_text)  # the text names the file, the URL not
             filename = anchor_text
         else:
             admitted = files.admit(filename)  # (logged)
@@ -203,9 +204,12 @@ class HtmlParser:
             return
         if hashes is None:
             hashes = {"sha256": sha256} if sha256 is not None else fragment_hashes(fragment)
-        requires_python = files.requires_python(filename, (requires_python or "").strip())
-        if requires_python is False:
-            return
+        if requires_python:  # (most links of older versions have none)
+            requires_python = files.requires_python(filename, requires_python.strip())
+            if requires_python is False:
+                return
+        else:
+            requires_python = None
         metadata = core_metadata if core_metadata is not None else dist_info_metadata
         dist = new_dist(
             filename,
