@@ -7,7 +7,7 @@ matter (``on_link``), every other one as html.parser's attribute dict (``on_anch
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import lru_cache
 from html import unescape
 from itertools import chain
@@ -78,8 +78,16 @@ class _Scanner:
         on_anchor: Callable[[dict[str, str | None], str], None],
         on_link: Callable[[str, str | None, str | None, str | None, str | None, str], None]
         | None = None,
+        skip: Callable[[str], bool] | None = None,
+        skipping: Collection[object] = (),
     ) -> None:
         self.on_anchor = on_anchor
+        # Whether the usual anchor with this href (written without a reference) is one the
+        # reader drops whatever its other attributes: it is then not taken apart further
+        # (most links of a page with native wheels). Asked only while ``skipping`` (the
+        # reader's own collection, which fills as it reads) is not empty.
+        self.skip = skip
+        self.skipping = skipping
         # The usual anchor, by the attributes that matter (as ``HtmlParser._link`` takes
         # them) and its text not yet stripped (the reader seldom needs it); by default, as
         # the attributes html.parser would give to ``on_anchor``.
@@ -123,7 +131,7 @@ class _Scanner:
             return None
         if text.find("\x00", pos, limit) >= 0:
             return pos
-        emit, link = self.on_anchor, self.on_link
+        emit, link, skip, skipping = self.on_anchor, self.on_link, self.skip, self.skipping
         amp = "&" in text  # else no anchor of this text has a reference to unescape
         attrs, chunks = self.attrs, self.chunks
         raw_text: str | None = None  # the raw-text element just opened, from raw_start
@@ -134,6 +142,12 @@ class _Scanner:
             start = pos
             kind = m.lastindex
             if kind == 8 and raw_text is None:  # the usual anchor (closing any open one)
+                if skipping and skip is not None and "&" not in (href := m.group(1)) and skip(href):
+                    pos = m.end()
+                    if attrs is not None:
+                        emit(attrs, "".join(chunks).strip())
+                        attrs = None
+                    continue
                 href, requires_python, yanked, dist_info, core, core2, dist_info2, anchor = (
                     m.groups()[:8]
                 )
