@@ -128,8 +128,9 @@ class Files:
         """Whether ``filename`` is another platform's wheel of a version already kept or
         stood in for, by two set lookups (False: not known to be). Most of the links of a
         page with native wheels are: the readers ask before any other work. Nothing is,
-        while no tag set was dropped (a page of pure-Python wheels, say)."""
-        if not self.dropped_tags or not filename.endswith(".whl"):
+        while no tag set was dropped (a page of pure-Python wheels, say). Only a wheel's
+        tail ("-<py>-<abi>-<plat>.whl") can be in ``dropped_tags``: no other test first."""
+        if not self.dropped_tags:
             return False
         head = filename.rsplit("-", 3)[0]
         return filename[len(head) :] in self.dropped_tags and head in self._settled
