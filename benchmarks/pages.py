@@ -68,7 +68,7 @@ def yardstick_ms() -> float:
     return best_ms(loop, 3)
 
 
-def saved_pages(paths: list[Path], repeat: int, profile: bool) -> None:
+def saved_pages(paths: list[Path], repeat: int, profile: bool, quiet: bool) -> None:
     """Parse saved pages cold, as check does (target 3.12 on linux_x86_64)."""
     keep = TargetFilter([make_target("3.12", "linux_x86_64")])
     pages = []
@@ -85,10 +85,18 @@ def saved_pages(paths: list[Path], repeat: int, profile: bool) -> None:
 
     print(f"CPU ms, best of {repeat}, cold (the filename memo emptied before each parse)")
     print(f"{'page':24} {'MB':>6} {'kept':>6} {'target':>8}")
+    total_mb, total_kept, total_ms = 0.0, 0, 0.0
     for name, body, content_type, project in pages:
         kept = len(parse(body, content_type, project))
         ms = best_ms(lambda b=body, c=content_type, p=project: parse(b, c, p), repeat)
-        print(f"{name:24} {len(body) / 1e6:6.1f} {kept:6} {ms:8.1f}")
+        total_mb, total_kept, total_ms = (
+            total_mb + len(body) / 1e6,
+            total_kept + kept,
+            total_ms + ms,
+        )
+        if not quiet:
+            print(f"{name:24} {len(body) / 1e6:6.1f} {kept:6} {ms:8.1f}")
+    print(f"{f'total ({len(pages)} pages)':24} {total_mb:6.1f} {total_kept:6} {total_ms:8.1f}")
     if profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -106,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         "--page", type=Path, action="append", default=[], help="a saved page (repeatable)"
     )
     parser.add_argument("--profile", action="store_true", help="with --page: cProfile")
+    parser.add_argument("--quiet", action="store_true", help="with --page: the total only")
     args = parser.parse_args(argv)
     if args.page:
-        saved_pages(args.page, args.repeat, args.profile)
+        saved_pages(args.page, args.repeat, args.profile, args.quiet)
         return 0
     keep = TargetFilter([make_target("3.12", "linux_x86_64")])
     print(f"{args.files} files per page; CPU ms, best of {args.repeat}")

@@ -293,6 +293,60 @@ def test_usual_anchors_give_what_html_parser_gives(
     assert 20 < scanned < 150, "both paths must be exercised"
 
 
+# --- usual anchors the reader drops by their href (the scanner skips them) ---------------
+
+# Other platforms' wheels of foo 1.0: dropped once the sdist keeps 1.0 and one was read.
+FOREIGN = ["foo-1.0-cp312-cp312-win_amd64.whl", "foo-1.0-cp311-cp311-macosx_11_0_arm64.whl"]
+FOREIGN_HREFS = [f"../../f/{w}#{SHA}" for w in FOREIGN] + [f"https://h.example/p/{FOREIGN[0]}"]
+FOREIGN_HREFS += [f" {FOREIGN[1]} ", f"{FOREIGN[0]}?a=1&amp;b=2", f"x/{FOREIGN[0]}#md5=AB"]
+
+
+def foreign_anchor(r: random.Random) -> str:
+    """A usual anchor to another platform's wheel, sometimes with a value that would stop
+    the scanner (an ambiguous "&") or markup after it."""
+    out = f'<a href="{r.choice(FOREIGN_HREFS)}"'
+    if r.random() < 0.5:
+        out += f' data-requires-python="{r.choice(USUAL_VALUES)}"'
+    if r.random() < 0.3:
+        out += f' data-yanked="{r.choice(USUAL_VALUES)}"'
+    return out + f">{r.choice(FOREIGN)}</a>" + r.choice(["", "<br/>\n", "\n"])
+
+
+def kept_in_pieces(body: bytes, keep: TargetFilter, size: int) -> list[tuple]:
+    parser = simple.PageParser("text/html", BASE, project="foo", keep=keep)
+    for start in range(0, len(body), size):
+        parser.feed(body[start : start + size])
+    return fields(parser.close())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_skipped_anchors_give_what_html_parser_gives(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scanner skips a usual anchor whose href the reader drops (another platform's
+    wheel of a settled version) without reading the rest of it: the files kept are still
+    html.parser's, whatever is around (an anchor left open, markup the scanner declines,
+    a value that would stop it), whole and in pieces."""
+    rng = random.Random(seed)
+    keep = TargetFilter([make_target("3.12", "linux_x86_64")])
+    for _ in range(100):
+        parts = [f'<a href="../../f/foo-1.0.tar.gz#{SHA}">foo-1.0.tar.gz</a>']
+        for _ in range(rng.randint(1, 10)):
+            roll = rng.random()
+            if roll < 0.6:
+                parts.append(foreign_anchor(rng))
+            elif roll < 0.8:
+                parts.append(usual_anchor(rng))
+            else:
+                parts.append(rng.choice(FRAGMENTS)(rng))
+        body = "".join(parts).encode()
+        with monkeypatch.context() as m:
+            m.setattr(simple_html, "FAST_SCAN", False)
+            expected = fields(parse_project_page(body, "text/html", BASE, project="foo", keep=keep))
+        for size in (len(body), 7, 64):
+            assert kept_in_pieces(body, keep, size) == expected, (size, body)
+
+
 # --- the last path segment the fast href path hands back -------------------------------
 
 

@@ -7,7 +7,7 @@ matter (``on_link``), every other one as html.parser's attribute dict (``on_anch
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import lru_cache
 from html import unescape
 from itertools import chain
@@ -78,10 +78,19 @@ class _Scanner:
         on_anchor: Callable[[dict[str, str | None], str], None],
         on_link: Callable[[str, str | None, str | None, str | None, str | None, str], None]
         | None = None,
+        skip: Callable[[str], bool] | None = None,
+        skipping: Collection[object] = (),
     ) -> None:
         self.on_anchor = on_anchor
+        # Whether the usual anchor with this href (written without a reference) is one the
+        # reader drops whatever its other attributes: it is then not taken apart further
+        # (most links of a page with native wheels). Asked only while ``skipping`` (the
+        # reader's own collection, which fills as it reads) is not empty.
+        self.skip = skip
+        self.skipping = skipping
         # The usual anchor, by the attributes that matter (as ``HtmlParser._link`` takes
-        # them); by default, as the attributes html.parser would give to ``on_anchor``.
+        # them) and its text not yet stripped (the reader seldom needs it); by default, as
+        # the attributes html.parser would give to ``on_anchor``.
         self.on_link = on_link if on_link is not None else self._as_anchor
         self.attrs: dict[str, str | None] | None = None  # the open anchor (with markup inside)
         self.chunks: list[str] = []
@@ -106,7 +115,7 @@ class _Scanner:
         ):
             if value is not None:
                 attrs[name] = value
-        self.on_anchor(attrs, text)
+        self.on_anchor(attrs, text.strip())
 
     def scan(self, text: str, final: bool) -> int | None:
         pos = 0
@@ -122,7 +131,8 @@ class _Scanner:
             return None
         if text.find("\x00", pos, limit) >= 0:
             return pos
-        emit, link = self.on_anchor, self.on_link
+        emit, link, skip, skipping = self.on_anchor, self.on_link, self.skip, self.skipping
+        amp = "&" in text  # else no anchor of this text has a reference to unescape
         attrs, chunks = self.attrs, self.chunks
         raw_text: str | None = None  # the raw-text element just opened, from raw_start
         raw_start = pos
@@ -132,19 +142,29 @@ class _Scanner:
             start = pos
             kind = m.lastindex
             if kind == 8 and raw_text is None:  # the usual anchor (closing any open one)
+                if skipping and skip is not None and "&" not in (href := m.group(1)) and skip(href):
+                    pos = m.end()
+                    if attrs is not None:
+                        emit(attrs, "".join(chunks).strip())
+                        attrs = None
+                    continue
                 href, requires_python, yanked, dist_info, core, core2, dist_info2, anchor = (
                     m.groups()[:8]
                 )
                 end = m.end()
-                amps = text.count("&", start, end)
-                if amps:  # a reference in a value (unescaped), unless ambiguous
-                    if requires_python is not None and "&" in requires_python:  # "&gt;"
-                        amps -= requires_python.count("&")
+                # A reference in a value (unescaped), unless ambiguous. Usually none, or
+                # only requires-python's ("&gt;"): the others are looked at only when an
+                # "&" is in the href (before it) or after it. (``in`` on a slice: a find
+                # with arguments costs more on CPython 3.11.)
+                if amp and "&" in (whole := m.group()):
+                    others = True
+                    if requires_python is not None and "&" in requires_python:
+                        others = "&" in href or "&" in whole[m.end(2) - start :]
                         requires_python = _unescape_value(requires_python)
                         if requires_python is None:
                             stop = start
                             break
-                    if amps:
+                    if others:
                         others = _unescape_others(
                             (href, yanked, dist_info, core, core2, dist_info2, anchor)
                         )
@@ -162,7 +182,7 @@ class _Scanner:
                     yanked,
                     dist_info if dist_info is not None else dist_info2,
                     core if core is not None else core2,
-                    anchor.strip(),
+                    anchor,
                 )
                 continue
             if raw_text is not None:  # its content must be plain text, then its end tag

@@ -84,7 +84,11 @@ class HtmlParser:
     def __init__(self, files: Files, content_type: str | None) -> None:
         self._files = files
         self._decoder = codecs.getincrementaldecoder(page_charset(content_type))(errors="replace")
-        self._scanner: _Scanner | None = _Scanner(self._anchor, self._link) if FAST_SCAN else None
+        self._scanner: _Scanner | None = (
+            _Scanner(self._anchor, self._link, self._dropped, files.dropped_tags)
+            if FAST_SCAN
+            else None
+        )
         self._parser: _AnchorParser | None = None
         self._text = ""  # decoded and not yet scanned (from a "<" on)
         self._pending: list[str] = []  # decoded after _text, not yet scanned
@@ -144,13 +148,22 @@ class HtmlParser:
         if parser.base_href and self._files.base_href is None:
             self._files.base_href = parser.base_href
 
+    def _dropped(self, href: str) -> bool:
+        """Whether the link is another platform's wheel of a settled version (most of a
+        page with native wheels), known by its last segment, before any other work."""
+        files = self._files  # (its dropped_tags: what the scanner skips by, while not empty)
+        return bool(files.dropped_tags) and files.dropped(last_segment(href.strip()))
+
     def _anchor(self, attrs: dict[str, str | None], anchor_text: str) -> None:
+        href = attrs.get("href")
+        if not href or self._dropped(href):
+            return
         yanked = attrs.get("data-yanked")
         if yanked is None and "data-yanked" in attrs:
             yanked = ""  # a bare attribute: yanked, without a reason (as an empty one)
         key = "data-core-metadata" if "data-core-metadata" in attrs else "data-dist-info-metadata"
         self._link(
-            attrs.get("href"),
+            href,
             attrs.get("data-requires-python"),
             yanked,
             None,
@@ -168,16 +181,16 @@ class HtmlParser:
         anchor_text: str,
     ) -> None:
         """One anchor, by the attributes that matter (unescaped; None: absent), and its
-        text: the file it links to, if a target can use it, handed to ``Files``. The
-        scanner calls it with what its usual-anchor pattern captured, ``_anchor`` with
-        what html.parser (or the scanner's general path) found."""
+        text (stripped here, where it is needed: seldom): the file it links to, if a
+        target can use it, handed to ``Files``. The scanner calls it with what its
+        usual-anchor pattern captured, ``_anchor`` with what html.parser (or the scanner's
+        general path) found. Both ask ``_dropped`` first (the scanner not of an href with
+        a reference: ``Files.admit`` drops that file then, by a parse)."""
         if not href:
             return
         files = self._files
         href = href.strip()
-        if files.dropped_tags and files.dropped(last_segment(href)):
-            return  # another platform's wheel of a settled version: most of a page
-        base = files.base()
+        base = files.base_url if files.base_href is None else files.base()
         plain = split_plain(base, href)
         if plain is not None:  # nearly every link: no URL parse, nothing done twice
             url, filename, sha256, fragment = plain
@@ -194,8 +207,8 @@ class HtmlParser:
         parsed = parse_filename(filename)
         if parsed is not None:
             admitted = files.admit(filename, parsed)
-        elif parse_filename(anchor_text) is not None:  # the text names the file, the URL not
-            admitted = files.admit(anchor_text)
+        elif parse_filename(anchor_text := anchor_text.strip()) is not None:
+            admitted = files.admit(anchor_text)  # the text names the file, the URL not
             filename = anchor_text
         else:
             admitted = files.admit(filename)  # (logged)
@@ -203,9 +216,12 @@ class HtmlParser:
             return
         if hashes is None:
             hashes = {"sha256": sha256} if sha256 is not None else fragment_hashes(fragment)
-        requires_python = files.requires_python(filename, (requires_python or "").strip())
-        if requires_python is False:
-            return
+        if requires_python:  # (most links of older versions have none)
+            requires_python = files.requires_python(filename, requires_python.strip())
+            if requires_python is False:
+                return
+        else:
+            requires_python = None
         metadata = core_metadata if core_metadata is not None else dist_info_metadata
         dist = new_dist(
             filename,
