@@ -43,8 +43,13 @@ if _SUPPORTED:
             checks: dict[Any, tuple[Any, Any, bool]] = {}
             full = _Resolution._is_current_pin_satisfying
 
+            pins: list[Any] = [None, None]  # the last state seen, its mapping's ``get``
+
             def is_current_pin_satisfying(name: Any, criterion: Any) -> bool:
-                pin = self._states[-1].mapping.get(name)
+                state = self._states[-1]
+                if state is not pins[0]:  # a round's checks all look at one state
+                    pins[0], pins[1] = state, state.mapping.get
+                pin = pins[1](name)
                 if pin is None:
                     return False
                 try:  # the usual case: the answer stands (an unpacking, no indexing)

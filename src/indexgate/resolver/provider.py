@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from operator import attrgetter
+from operator import attrgetter, is_
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
@@ -87,6 +87,7 @@ class Provider(  # type: ignore[misc]
         # without them a run re-filters the same listings thousands of times.
         self._listings: dict[NormalizedName, Listing] = {}
         self._names: dict[str, NormalizedName] = {}  # identifier -> project name
+        self._counts: dict[str, tuple[tuple[RequirementInformation, ...], int]] = {}
         self._entry_memo: dict[tuple[Any, ...], tuple[tuple[Req, ...], list[VersionEntry]]] = {}
         self._usable_memo: dict[tuple[Any, ...], dict[Version, VersionEntry]] = {}
         self._files_memo: dict[
@@ -134,14 +135,25 @@ class Provider(  # type: ignore[misc]
         causes: set[str],
     ) -> Callable[[str], tuple[bool, bool, bool, bool, int, str]]:
         """The preference of each identifier this round (the lower, the sooner decided):
-        open conflicts first, then pinned and direct ones, then the fewest versions left
-        (``_entries`` remembers the count's list per requirement set)."""
-        names, conflicts = self._names, self.conflicts
+        open conflicts first, then pinned and direct ones, then the fewest versions left.
+
+        The count is remembered per identifier with the information it was counted for:
+        resolvelib asks about every open identifier every round, and hands the same
+        information objects until a new requirement (or a backtrack) changes them, so a
+        check of their identities answers most asks (no requirement set to build and look
+        up in ``_entries``' memo, which answers the rest)."""
+        names, conflicts, counts = self._names, self.conflicts, self._counts
         pinned, direct = self._pinned, self._direct
 
         def key(identifier: str) -> tuple[bool, bool, bool, bool, int, str]:
             name = names.get(identifier) or self._name(identifier)
-            count = len(self._entries(name, map(_requirement, information[identifier])))
+            infos = tuple(information[identifier])
+            known = counts.get(identifier)
+            if known is not None and len(known[0]) == len(infos) and all(map(is_, known[0], infos)):
+                count = known[1]
+            else:
+                count = len(self._entries(name, map(_requirement, infos)))
+                counts[identifier] = (infos, count)
             return (
                 identifier not in causes and name not in causes,
                 conflicts.get(name, 0) < CONFLICT_EARLY,  # get: no Counter.__missing__ call
