@@ -19,11 +19,11 @@ from packaging.markers import (
     default_environment,
 )
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from indexgate.dists.models import CoreMetadata
+from indexgate.dists.models import CoreMetadata, requires_python_text
 from indexgate.lazy_re import LazyPattern
 
 __all__ = [
@@ -39,8 +39,6 @@ __all__ = [
 MAX_PKG_INFO_SIZE = 10 * 1024 * 1024  # a PKG-INFO larger than this is not a real one
 MAX_SDIST_UNPACKED = 1024 * 1024 * 1024  # stop inflating a tarball past this (gzip bombs)
 _STRONG_HASHES = ("sha512", "sha384", "sha256")  # strongest first
-# Pre-PEP 440 spellings such as ">=3.6.*" that real uploads still carry.
-_LEGACY_WILDCARD = LazyPattern(r"(>=|<=|>|<|~=)\s*([0-9][0-9.]*?)\.\*")
 
 
 class MetadataError(ValueError):
@@ -249,14 +247,10 @@ def _marker_evaluates(text: str) -> bool:
 
 
 def _specifier(text: str, name: str) -> SpecifierSet:
-    try:
-        return SpecifierSet(text)
-    except InvalidSpecifier:
-        pass
-    try:  # ">=3.6.*" meant ">=3.6" before PEP 440 made it invalid
-        return SpecifierSet(_LEGACY_WILDCARD.sub(r"\1\2", text))
-    except InvalidSpecifier as exc:
-        raise MetadataError(f"invalid Requires-Python {text!r} for {name}") from exc
+    fixed = requires_python_text(text)  # ">=3.6.*" read as ">=3.6", as pip and uv do
+    if fixed is None:
+        raise MetadataError(f"invalid Requires-Python {text!r} for {name}")
+    return SpecifierSet(fixed)
 
 
 def _is_top_pkg_info(member: str) -> str | None:
