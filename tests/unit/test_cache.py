@@ -476,3 +476,16 @@ def test_an_entry_removed_while_it_is_being_written_is_gone_from_disk_too(
     gate.set()
     c.close()
     assert FileCache(tmp_path).lookup("GET", PAGE, ACCEPT) is None
+
+
+def test_two_runs_sharing_a_new_folder_each_read_what_the_other_stores(tmp_path: Path) -> None:
+    # The README: concurrent runs may share the cache. The run whose cache made the folder
+    # once skipped the disk for every entry it had not written itself, so it never saw the
+    # fresh page the other run had just stored.
+    first = FileCache(tmp_path / "shared")  # makes the folder
+    second = FileCache(tmp_path / "shared")  # finds it made
+    second.store("GET", PAGE, ACCEPT, page(cache_control="max-age=600", etag='"v1"'))
+    second.put_blob("metadata", "ab" * 32, b"Metadata-Version: 2.1")
+    hit = first.lookup("GET", PAGE, ACCEPT)
+    assert hit is not None and hit.fresh
+    assert first.get_blob("metadata", "ab" * 32) == b"Metadata-Version: 2.1"

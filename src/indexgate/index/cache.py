@@ -96,17 +96,8 @@ class FileCache:
         self.max_bytes = max_bytes
         self.enabled = True
         self._writer = Writer(_write, _remove) if background else None
-        # A folder this cache made holds no entry but those it writes: a cold run's lookups
-        # (one per page and file) then look at no disk. (Another run sharing the folder
-        # from its start may add entries; this one misses them, as any miss.)
-        self._written: set[str] | None = None
         try:
-            try:
-                self.root.mkdir(parents=True)
-                self._written = set()
-            except FileExistsError:
-                if not self.root.is_dir():  # a file in the way: run without a cache
-                    raise
+            self.root.mkdir(parents=True, exist_ok=True)
             self._maybe_prune()
         except OSError as exc:  # a read-only home, say: run without a cache
             log.warning("cache disabled: %s: %s", root, exc.strerror or exc)
@@ -265,8 +256,6 @@ class FileCache:
     # -- writing behind -------------------------------------------------------------
 
     def _write(self, path: str, meta: dict, body: bytes) -> None:
-        if self._written is not None:
-            self._written.add(path)
         writer = self._writer
         if writer is None:
             _write(path, meta, body)
@@ -279,8 +268,6 @@ class FileCache:
         if pending is not None:  # written behind, not on disk yet: read as it will be
             meta, body = pending
             return {**meta, "length": len(body)}, body
-        if self._written is not None and path not in self._written:
-            return None  # a folder made by this cache: nothing else on disk
         return _read(path)
 
     def _remove(self, path: str) -> None:
