@@ -80,7 +80,7 @@ class Files:
         if not self.base_href:
             return self.base_url
         if self._joined_base is None:
-            self._joined_base = urljoin(self.base_url, self.base_href)
+            self._joined_base = join_url(self.base_url, self.base_href)
         return self._joined_base
 
     def admit(
@@ -247,6 +247,19 @@ def split_plain(base: str, href: str) -> tuple[str, str, str | None, str | None]
     return joined + rest, rest.rpartition("/")[2], sha256, fragment
 
 
+def join_url(base: str, href: str) -> str:
+    """``urljoin``, keeping the root of a base with an empty authority (``file:///``).
+
+    CPython 3.13's urljoin resolves ".." above that root to ``file:foo`` (its urlunsplit
+    writes "//" before a path only when the path starts with "/"), a URL nothing can
+    open; RFC 3986 (5.2.4), earlier Pythons and ``split_plain`` give ``file:///foo``."""
+    joined = urljoin(base, href)
+    scheme, colon, rest = joined.partition(":")
+    if colon and not rest.startswith("/") and base.startswith(f"{scheme}:///"):
+        return f"{scheme}:///{rest}"
+    return joined
+
+
 def _split_other(base: str, href: str) -> tuple[str, dict[str, str], str | None]:
     """``split_url`` for a link ``split_plain`` does not take."""
     fast = _FAST_HREF.fullmatch(href)
@@ -255,7 +268,7 @@ def _split_other(base: str, href: str) -> tuple[str, dict[str, str], str | None]
         # Another folder shape (``./a/../b/``...): resolved once per page and folder.
         return folder + fast.group(2), fragment_hashes(fast.group(3)), fast.group(2)
     try:
-        url, fragment = urldefrag(urljoin(base, href))
+        url, fragment = urldefrag(join_url(base, href))
     except ValueError as exc:  # e.g. a malformed IPv6 host
         raise PageError(f"invalid URL {href!r}: {exc}") from exc
     return url, fragment_hashes(fragment), None
@@ -334,7 +347,7 @@ def _join_folder(base: str, folder: str) -> str | None:
     if "//" in folder and not _AUTHORITY_FOLDER.fullmatch(folder):
         return None  # "//" where the segment would become (part of) the host
     try:
-        joined = urljoin(base, folder)
+        joined = join_url(base, folder)
         parts = urlsplit(joined)
         if urlunsplit(parts) != joined or not parts.path.endswith("/"):
             return None
