@@ -237,9 +237,9 @@ def main(argv: list[str] | None = None) -> int:
 def fs_probe(folder: Path, files: int = 450, size: int = 10_000) -> str:
     """What a new file costs where the runs keep their caches: a cold run writes one per
     page and one per metadata file (~450 here), each created, written and renamed into
-    place as both tools do. On the development VM a new file cost from 15 us to 0.7 ms
-    (system time, the same folder, hours apart): enough to move a cold run by 0.3 s, so
-    the figure is printed with the runs it explains."""
+    place as both tools do. On the development VM a new file cost from 17 us to 0.9 ms
+    (mostly system time, on the same disk, minutes apart): enough to move a cold run by
+    0.3 s, so the figure is printed with the runs it explains."""
     probe = folder / "fs-probe"
     shutil.rmtree(probe, ignore_errors=True)
     for fan in range(16):
